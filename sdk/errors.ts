@@ -1,0 +1,59 @@
+/**
+ * Typed errors. Every data or model problem a caller can act on is a {@link SpectraError}
+ * subclass with a stable `code`; wrong argument types are plain `TypeError`/`RangeError`.
+ * Parts of the SDK (runtime, cube I/O, quantize, publish, capture) add their own subclasses
+ * next to the code that throws them and re-export them from `sdk/index.ts`.
+ */
+
+/** Base class of every Spectra Edge error. `code` is stable across releases; match on it, not on the message. */
+export abstract class SpectraError extends Error {
+  abstract readonly code: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** An input cube has a different band count than the model (or operation) expects. */
+export class BandCountError extends SpectraError {
+  readonly code = 'E_BAND_COUNT';
+  constructor(
+    readonly input: string,
+    readonly expected: number,
+    readonly received: number,
+  ) {
+    super(`Expected ${expected} bands for ${input} but received ${received}`);
+  }
+}
+
+/** Spatial sizes disagree: not divisible by the scale, or LR-HSI and HR-MSI are not related by the scale. */
+export class SizeMismatchError extends SpectraError {
+  readonly code = 'E_SIZE_MISMATCH';
+}
+
+/** NaN or Inf in an input cube. */
+export class NonFiniteError extends SpectraError {
+  readonly code = 'E_NON_FINITE';
+}
+
+/** Pixel data has the wrong element type or length for its declared shape. */
+export class DataTypeError extends SpectraError {
+  readonly code = 'E_DTYPE';
+}
+
+/** Wavelengths missing, of the wrong length, or outside what the model card covers. */
+export class WavelengthError extends SpectraError {
+  readonly code = 'E_WAVELENGTH';
+}
+
+/** A file is missing, truncated or not in the format its name or header claims. */
+export class FileFormatError extends SpectraError {
+  readonly code = 'E_FILE_FORMAT';
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${path}: ${message}`, options);
+  }
+}
