@@ -1,0 +1,1 @@
+"""Subcommands of `spectra-distill`, one module each."""
