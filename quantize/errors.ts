@@ -1,0 +1,95 @@
+/**
+ * Errors of `spectra quantize`. Each names the file it is about, so a CLI user knows what to fix.
+ */
+import { SpectraError } from '../sdk/errors';
+
+/** The model file is missing, not ONNX, or uses a feature the quantizer does not handle. */
+export class QuantizeModelError extends SpectraError {
+  readonly code: string = 'E_QUANTIZE_MODEL';
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${path}: ${message}`, options);
+  }
+}
+
+/** The model has no `<name>.card.json` next to it (the card carries bands, SRF and PSF needed to calibrate). */
+export class ModelCardMissingError extends SpectraError {
+  readonly code = 'E_MODEL_CARD_MISSING';
+  constructor(
+    readonly modelPath: string,
+    readonly cardPath: string,
+  ) {
+    super(`${modelPath}: no model card; expected ${cardPath} (written by spectra-distill export)`);
+  }
+}
+
+/** The model card exists but is not valid JSON or lacks a field quantization needs. */
+export class ModelCardFormatError extends SpectraError {
+  readonly code = 'E_MODEL_CARD_FORMAT';
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${path}: ${message}`, options);
+  }
+}
+
+/** The graph contains an operator the quantizer cannot type or convert. */
+export class UnsupportedOperatorError extends SpectraError {
+  readonly code = 'E_UNSUPPORTED_OP';
+  constructor(
+    readonly path: string,
+    readonly opType: string,
+    readonly nodeName: string,
+  ) {
+    super(`${path}: unsupported operator ${opType} (node '${nodeName}'); the quantizer handles the operators of exported students`);
+  }
+}
+
+/** A produced or input graph fails a structural check (order, undefined inputs, dangling outputs). */
+export class GraphCheckError extends SpectraError {
+  readonly code = 'E_GRAPH_CHECK';
+  constructor(
+    readonly path: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`${path}: graph check failed: ${problems.slice(0, 5).join('; ')}${problems.length > 5 ? ` (+${problems.length - 5} more)` : ''}`);
+  }
+}
+
+/** A calibration directory or file is missing, empty or unreadable. */
+export class CalibrationDataError extends SpectraError {
+  readonly code: string = 'E_CALIB_DATA';
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${path}: ${message}`, options);
+  }
+}
+
+/** The calibration directory holds no usable sample. */
+export class EmptyCalibrationError extends CalibrationDataError {
+  override readonly code = 'E_CALIB_EMPTY';
+  constructor(path: string, detail: string) {
+    super(path, `empty calibration set: ${detail}`);
+  }
+}
+
+/** A calibration cube has a different band count than the model card. */
+export class CalibrationBandCountError extends CalibrationDataError {
+  override readonly code = 'E_CALIB_BAND_COUNT';
+  constructor(
+    path: string,
+    readonly input: 'lrhsi' | 'hrmsi' | 'hrhsi' | 'scene',
+    readonly expected: number,
+    readonly received: number,
+  ) {
+    super(path, `expected ${expected} bands for ${input} (from the model card) but the file has ${received}`);
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * Lookups over a graph (who produces and who consumes each tensor), unique naming and topological ordering,
+ * shared by the fp16 and int8 rewriters.
+ */
+import type { GraphProto, NodeProto, TensorProto } from './onnx-proto';
+
+/** Producer, consumers and initializers of every tensor name, built once per pass. */
+export class GraphIndex {
+  readonly producer = new Map<string, NodeProto>();
+  readonly consumers = new Map<string, NodeProto[]>();
+  readonly initializers = new Map<string, TensorProto>();
+  readonly graphInputs: Set<string>;
+  readonly graphOutputs: Set<string>;
+
+  constructor(readonly graph: GraphProto) {
+    for (const t of graph.initializer ?? []) this.initializers.set(t.name ?? '', t);
+    this.graphInputs = new Set((graph.input ?? []).map((v) => v.name).filter((n) => !this.initializers.has(n)));
+    this.graphOutputs = new Set((graph.output ?? []).map((v) => v.name));
+    for (const node of graph.node ?? []) {
+      for (const out of node.output ?? []) if (out) this.producer.set(out, node);
+      for (const inp of node.input ?? []) {
+        if (!inp) continue;
+        const list = this.consumers.get(inp) ?? [];
+        if (!list.includes(node)) list.push(node);
+        this.consumers.set(inp, list);
+      }
+    }
+  }
+
+  /** Consumers of a tensor (empty when none). */
+  consumersOf(name: string): NodeProto[] {
+    return this.consumers.get(name) ?? [];
+  }
+}
+
+/** Hands out tensor and node names that do not collide with any existing one. */
+export class NameAllocator {
+  private readonly used = new Set<string>();
+
+  constructor(graph: GraphProto) {
+    for (const t of graph.initializer ?? []) this.used.add(t.name ?? '');
+    for (const v of [...(graph.input ?? []), ...(graph.output ?? []), ...(graph.valueInfo ?? [])]) this.used.add(v.name);
+    for (const n of graph.node ?? []) {
+      if (n.name) this.used.add(n.name);
+      for (const o of n.output ?? []) this.used.add(o);
+      for (const i of n.input ?? []) this.used.add(i);
+    }
+  }
+
+  /** A fresh name starting with `base`. */
+  fresh(base: string): string {
+    let name = base;
+    for (let k = 1; this.used.has(name); k++) name = `${base}_${k}`;
+    this.used.add(name);
+    return name;
+  }
+}
+
+/** A short stable label for a node in messages and rankings. */
+export function nodeLabel(node: NodeProto, index: number): string {
+  return node.name ? node.name : `${node.opType}#${index}`;
+}
+
+/**
+ * Orders nodes so every node comes after the producers of its inputs (Kahn's algorithm, keeping the original
+ * order among ready nodes so diffs stay readable).
+ * @returns The sorted nodes, or `undefined` when the graph has a cycle or an input nobody defines.
+ */
+export function topologicalOrder(graph: GraphProto): NodeProto[] | undefined {
+  const nodes = graph.node ?? [];
+  const available = new Set<string>(['']);
+  for (const t of graph.initializer ?? []) available.add(t.name ?? '');
+  for (const v of graph.input ?? []) available.add(v.name);
+  const pending = new Map<NodeProto, number>();
+  const waiting = new Map<string, NodeProto[]>();
+  const ready: NodeProto[] = [];
+  for (const node of nodes) {
+    const missing = new Set((node.input ?? []).filter((i) => !available.has(i)));
+    pending.set(node, missing.size);
+    for (const m of missing) waiting.set(m, [...(waiting.get(m) ?? []), node]);
+    if (missing.size === 0) ready.push(node);
+  }
+  const position = new Map(nodes.map((n, i) => [n, i]));
+  const order: NodeProto[] = [];
+  while (ready.length > 0) {
+    ready.sort((a, b) => (position.get(a) ?? 0) - (position.get(b) ?? 0));
+    const node = ready.shift() as NodeProto;
+    order.push(node);
+    for (const out of node.output ?? []) {
+      if (!out || available.has(out)) continue;
+      available.add(out);
+      for (const w of waiting.get(out) ?? []) {
+        const left = (pending.get(w) ?? 0) - 1;
+        pending.set(w, left);
+        if (left === 0) ready.push(w);
+      }
+    }
+  }
+  return order.length === nodes.length ? order : undefined;
+}
