@@ -43,3 +43,11 @@ class UnsupportedDataTypeError(SpectraDataError):
 
 class DatasetError(SpectraDataError):
     """A dataset folder, descriptor or split file is missing or inconsistent."""
+
+
+class CheckpointError(SpectraDataError):
+    """A checkpoint lacks a key or holds weights that do not fit its model config."""
+
+
+class ExportError(SpectraDataError):
+    """An exported ONNX model fails the checker or disagrees with PyTorch."""
