@@ -57,3 +57,61 @@ export class FileFormatError extends SpectraError {
     super(`${path}: ${message}`, options);
   }
 }
+
+/** A raster file is shorter than its header promises. */
+export class TruncatedFileError extends SpectraError {
+  readonly code = 'E_TRUNCATED';
+  constructor(
+    readonly path: string,
+    readonly expectedBytes: number,
+    readonly receivedBytes: number,
+  ) {
+    super(
+      `${path}: expected ${expectedBytes} bytes of pixel data but the file holds ${receivedBytes}; ` +
+        'the file is truncated (copy it again or fix the header)',
+    );
+  }
+}
+
+/** The ONNX model file is missing, unreadable or not a model onnxruntime can open. */
+export class ModelFileError extends SpectraError {
+  readonly code = 'E_MODEL_FILE';
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${path}: ${message}`, options);
+  }
+}
+
+/** The model card is missing, malformed, or disagrees with the ONNX graph it describes. */
+export class ModelCardError extends SpectraError {
+  readonly code = 'E_MODEL_CARD';
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${path}: ${message}`, options);
+  }
+}
+
+/** A required execution provider is not available in the loaded onnxruntime binding. */
+export class ProviderUnavailableError extends SpectraError {
+  readonly code = 'E_PROVIDER_UNAVAILABLE';
+  constructor(
+    readonly provider: string,
+    readonly reason: string,
+  ) {
+    super(
+      `Execution provider '${provider}' is not available: ${reason}. ` +
+        "Allow a fallback (e.g. providers: ['tensorrt', 'cuda', 'cpu']) or point SPECTRA_ORT_BINDING at a binding built with it",
+    );
+  }
+}
+
+/** Input values are far outside the physical 0..1 range the models take (typically raw counts without a value scale). */
+export class ValueRangeError extends SpectraError {
+  readonly code = 'E_VALUE_RANGE';
+}

@@ -5,3 +5,31 @@
  */
 export * from './errors';
 export type { Cube, CubeMeta } from './cube/cube';
+
+// Cube helpers and file I/O
+export { createCube, assertCube, assertFinite, cropCube, nearestBand } from './cube/create';
+export type { CubeInit } from './cube/create';
+export * from './cube/envi';
+export * from './cube/npy';
+
+// Runtime
+export { FusionModel, DEFAULT_LOAD_OPTIONS, DEFAULT_FUSE_OPTIONS } from './runtime/fusion-model';
+export type { LoadOptions, FuseOptions, FusedCube, FuseTiming, InputSpec } from './runtime/fusion-model';
+export { DEFAULT_PROVIDERS } from './runtime/providers';
+export type { ProviderName, ProviderRequest, TensorRtProvider, CudaProvider, CpuProvider, ProviderReport, ProviderAttempt } from './runtime/providers';
+export { loadBinding, bindingHonoursProviderOptions } from './runtime/binding';
+export type { OrtModule, LoadedBinding } from './runtime/binding';
+export { readModelCard } from './runtime/model-card';
+export type { ModelCard } from './runtime/model-card';
+export type { Logger, LogLevel } from './runtime/log';
+export type { BlendMode } from './runtime/tiling';
+
+// Spectral operations, metrics, no-reference quality
+export { gaussianTaps, spatialDegrade } from './spectral/psf';
+export type { GaussianPsf } from './spectral/psf';
+export { projectSrf } from './spectral/srf';
+export { resamplingMatrix, resampleCube } from './spectral/resample';
+export type { ResamplingMatrix } from './spectral/resample';
+export * from './metrics/full-reference';
+export { consistency } from './quality/consistency';
+export type { ConsistencyReport, ConsistencyScore, DegradationModel } from './quality/consistency';

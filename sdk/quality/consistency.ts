@@ -1,0 +1,53 @@
+import type { Cube } from '../cube/cube';
+import { psnr, sam } from '../metrics/full-reference';
+import { spatialDegrade } from '../spectral/psf';
+import { projectSrf } from '../spectral/srf';
+
+/** Agreement of a fused cube with one of its inputs after re-degradation. */
+export interface ConsistencyScore {
+  /** dB, per-band peak of the input (as the full-reference PSNR). */
+  psnr: number;
+  /** Degrees. */
+  sam: number;
+}
+
+/** No-reference quality of one fused frame. */
+export interface ConsistencyReport {
+  /** Output blurred and decimated with the card's PSF, compared with the LR-HSI. */
+  spatial: ConsistencyScore;
+  /** Output projected through the card's SRF, compared with the HR-MSI. */
+  spectral: ConsistencyScore;
+}
+
+/** The card fields the check needs. */
+export interface DegradationModel {
+  scale: number;
+  psf: { sigma: number; kernel_size: number };
+  msi: { srf: number[][] };
+  hsi?: { band_valid?: boolean[] };
+}
+
+/**
+ * Quality without ground truth: re-degrades the fused HR-HSI with the model's own PSF and SRF (Wald's
+ * consistency property) and scores it against the inputs it came from. A good fusion reproduces both
+ * inputs closely; a misregistered or swapped pair cannot, so both scores drop.
+ * @param fused - B x H x W output.
+ * @param lrhsi - The LR-HSI actually fed to the model (after resampling and value scaling).
+ * @param hrmsi - The HR-MSI fed to the model.
+ * @param model - Scale, PSF and SRF (a model card).
+ * @returns Spatial and spectral consistency.
+ * @example
+ * const q = consistency(fused, lrhsi, hrmsi, model.card);
+ * if (q.spatial.psnr < 30) console.warn('inputs may be misregistered');
+ */
+export function consistency(fused: Cube, lrhsi: Cube, hrmsi: Cube, model: DegradationModel): ConsistencyReport {
+  const bandMask = model.hsi?.band_valid;
+  const lr = spatialDegrade(fused, model.scale, { kernelSize: model.psf.kernel_size, sigma: model.psf.sigma });
+  const msi = projectSrf(fused, model.msi.srf);
+  const lrRef: Cube = { ...lrhsi, wavelengths: fused.wavelengths };
+  const opts = bandMask && bandMask.some((v) => !v) ? { bandMask } : {};
+  return {
+    spatial: { psnr: psnr(lr, lrRef, opts), sam: sam(lr, lrRef, opts) },
+    spectral: { psnr: psnr(msi, hrmsi), sam: sam(msi, hrmsi) },
+  };
+}

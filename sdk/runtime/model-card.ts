@@ -1,0 +1,118 @@
+import { readFile } from 'node:fs/promises';
+import { ModelCardError } from '../errors';
+
+/** The model card (`<name>.card.json`, schema `spectra-edge/model-card@1`; see docs/model-card.md). */
+export interface ModelCard {
+  schema: string;
+  name: string;
+  role?: 'student' | 'teacher';
+  preset?: string;
+  onnx: string;
+  onnx_sha256: string;
+  precision?: 'fp32' | 'fp16' | 'int8';
+  opset?: number;
+  scale: number;
+  spatial_multiple?: number;
+  hsi: {
+    bands: number;
+    wavelengths_nm: number[];
+    fwhm_nm?: number[] | null;
+    band_valid?: boolean[];
+  };
+  msi: {
+    preset?: string;
+    bands: number;
+    band_names?: string[];
+    srf_file?: string;
+    /** b x B matrix on the HSI wavelengths, each row sums to 1. */
+    srf: number[][];
+  };
+  psf: { type: 'gaussian'; sigma: number; kernel_size: number };
+  io: {
+    inputs: Record<string, { shape: (string | number)[]; dtype: string }>;
+    outputs: Record<string, { shape: (string | number)[]; dtype: string }>;
+    layout?: string;
+  };
+  normalisation?: {
+    inputs?: string;
+    inside_graph?: boolean;
+    value_scale?: Record<string, number>;
+  };
+  params?: number;
+  macs_per_hr_pixel?: number;
+  validation?: unknown;
+  training?: unknown;
+  quantization?: unknown;
+  created?: string;
+}
+
+/** Names the SDK expects in every exported graph. */
+export const IO_NAMES = { lrhsi: 'lrhsi', hrmsi: 'hrmsi', hrhsi: 'hrhsi' } as const;
+
+/**
+ * Reads and checks a model card's structure (not yet against the graph; {@link FusionModel.load} does that).
+ * @param path - The `.card.json` file.
+ * @returns The card.
+ * @throws {@link ModelCardError} when the file is missing, not JSON, or lacks a required field.
+ */
+export async function readModelCard(path: string): Promise<ModelCard> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new ModelCardError(
+      path,
+      'model card not found; every model needs its <name>.card.json next to it (written by spectra-distill export)',
+      { cause: err },
+    );
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new ModelCardError(path, `model card is not valid JSON (${(err as Error).message})`, { cause: err });
+  }
+  return checkCard(raw, path);
+}
+
+function checkCard(raw: unknown, path: string): ModelCard {
+  const fail = (msg: string): never => {
+    throw new ModelCardError(path, `${msg} (schema: docs/model-card.md)`);
+  };
+  if (typeof raw !== 'object' || raw === null) return fail('model card must be a JSON object');
+  const c = raw as Partial<ModelCard>;
+  if (typeof c.schema !== 'string' || !c.schema.startsWith('spectra-edge/model-card@')) {
+    fail(`unknown schema '${String(c.schema)}'; expected 'spectra-edge/model-card@1'`);
+  }
+  if (typeof c.onnx_sha256 !== 'string') fail("missing 'onnx_sha256'");
+  if (!Number.isInteger(c.scale) || (c.scale as number) < 1) fail(`'scale' must be a positive integer, got ${String(c.scale)}`);
+  const hsi = c.hsi;
+  if (!hsi || !Number.isInteger(hsi.bands) || !Array.isArray(hsi.wavelengths_nm) || hsi.wavelengths_nm.length !== hsi.bands) {
+    fail("'hsi' must give 'bands' and one 'wavelengths_nm' entry per band");
+  }
+  const msi = c.msi;
+  if (!msi || !Number.isInteger(msi.bands) || !Array.isArray(msi.srf) || msi.srf.length !== msi.bands) {
+    fail("'msi' must give 'bands' and an 'srf' matrix with one row per MSI band");
+  }
+  if (msi!.srf.some((row) => !Array.isArray(row) || row.length !== hsi!.bands)) {
+    fail(`every 'msi.srf' row must have ${hsi!.bands} entries (one per HSI band)`);
+  }
+  const psf = c.psf;
+  if (!psf || psf.type !== 'gaussian' || !(psf.sigma > 0) || !Number.isInteger(psf.kernel_size) || psf.kernel_size < 1) {
+    fail("'psf' must be { type: 'gaussian', sigma > 0, kernel_size >= 1 }");
+  }
+  if (!c.io || typeof c.io.inputs !== 'object' || typeof c.io.outputs !== 'object') fail("missing 'io.inputs' / 'io.outputs'");
+  return {
+    ...(c as ModelCard),
+    name: typeof c.name === 'string' ? c.name : 'unnamed',
+    onnx: typeof c.onnx === 'string' ? c.onnx : '',
+  };
+}
+
+/**
+ * The card path for a model path: `x.onnx` -> `x.card.json`.
+ * @internal
+ */
+export function cardPathFor(modelPath: string): string {
+  return modelPath.replace(/\.onnx$/i, '') + '.card.json';
+}

@@ -1,0 +1,97 @@
+import type { Cube } from '../cube/cube';
+import { SizeMismatchError } from '../errors';
+
+/** A separable Gaussian point spread function, as in the model card's `psf` entry. */
+export interface GaussianPsf {
+  kernelSize: number;
+  /** Standard deviation in HR pixels. */
+  sigma: number;
+}
+
+/**
+ * The 1-D Gaussian taps (sum 1, symmetric about the kernel centre), the same numbers as
+ * `spectra_distill.degrade.psf.GaussianPSF.taps()`.
+ * @param psf - Kernel size and sigma.
+ * @returns float64 taps.
+ */
+export function gaussianTaps(psf: GaussianPsf): Float64Array {
+  const taps = new Float64Array(psf.kernelSize);
+  const centre = (psf.kernelSize - 1) / 2;
+  let sum = 0;
+  for (let k = 0; k < psf.kernelSize; k++) {
+    taps[k] = Math.exp(-0.5 * ((k - centre) / psf.sigma) ** 2);
+    sum += taps[k];
+  }
+  for (let k = 0; k < psf.kernelSize; k++) taps[k] /= sum;
+  return taps;
+}
+
+/**
+ * Blurs with the PSF and keeps one pixel per `scale x scale` block: the host's Wald degradation
+ * (`spectra_distill.degrade.spatial_degrade`), reproduced step for step so the SDK's consistency check
+ * measures the same thing training saw. The HR image is mirror-padded (edge pixel not repeated) by
+ * `(kernelSize - scale) / 2` per side, so LR pixel i is centred on HR block [i*s, (i+1)*s); rows are
+ * filtered before columns, in float64.
+ * @param cube - HR cube; height and width must be multiples of `scale`.
+ * @param scale - Decimation factor.
+ * @param psf - Kernel; its size must have the parity of `scale`.
+ * @returns The LR cube (same wavelengths and meta).
+ * @throws {@link SizeMismatchError} when sizes are not multiples of the scale or too small for the padding.
+ * @throws RangeError when kernel size and scale differ in parity.
+ */
+export function spatialDegrade(cube: Cube, scale: number, psf: GaussianPsf): Cube {
+  const { bands, height: H, width: W } = cube;
+  if (H % scale !== 0 || W % scale !== 0) {
+    throw new SizeMismatchError(`HR image is ${H} x ${W}; both sizes must be multiples of the scale ${scale}`);
+  }
+  if ((psf.kernelSize - scale) % 2 !== 0) {
+    throw new RangeError(`PSF kernel size ${psf.kernelSize} and scale ${scale} must have the same parity`);
+  }
+  const pad = (psf.kernelSize - scale) / 2;
+  if (pad >= H || pad >= W) {
+    throw new SizeMismatchError(`Image of ${H} x ${W} is too small for a reflect pad of ${pad} pixels`);
+  }
+  const taps = gaussianTaps(psf);
+  const h = H / scale;
+  const w = W / scale;
+  const rowIdx = sourceIndices(H, h, scale, pad, taps.length);
+  const colIdx = sourceIndices(W, w, scale, pad, taps.length);
+  const out = new Float32Array(bands * h * w);
+  const tmp = new Float64Array(h * W);
+  const K = taps.length;
+  for (let b = 0; b < bands; b++) {
+    const plane = cube.data.subarray(b * H * W, (b + 1) * H * W);
+    tmp.fill(0);
+    for (let i = 0; i < h; i++) {
+      for (let k = 0; k < K; k++) {
+        const wk = taps[k];
+        const src = rowIdx[i * K + k] * W;
+        const dst = i * W;
+        for (let x = 0; x < W; x++) tmp[dst + x] += wk * plane[src + x];
+      }
+    }
+    const o = b * h * w;
+    for (let i = 0; i < h; i++) {
+      for (let j = 0; j < w; j++) {
+        let acc = 0;
+        for (let k = 0; k < K; k++) acc += taps[k] * tmp[i * W + colIdx[j * K + k]];
+        out[o + i * w + j] = acc;
+      }
+    }
+  }
+  return { ...cube, height: h, width: w, data: out };
+}
+
+/** For output i and tap k, the source index after mirror padding (numpy 'reflect'), or cropping when pad < 0. */
+function sourceIndices(n: number, nOut: number, scale: number, pad: number, K: number): Int32Array {
+  const idx = new Int32Array(nOut * K);
+  for (let i = 0; i < nOut; i++) {
+    for (let k = 0; k < K; k++) {
+      let s = k + scale * i - pad;
+      if (s < 0) s = -s;
+      if (s >= n) s = 2 * (n - 1) - s;
+      idx[i * K + k] = s;
+    }
+  }
+  return idx;
+}
