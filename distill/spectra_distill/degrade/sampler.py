@@ -1,0 +1,134 @@
+"""Training patches: aligned HR/LR crops degraded on the fly, as a torch map-style Dataset.
+
+Item ``i`` of epoch ``e`` depends only on ``(seed, e, i)``, so a resumed run sees the same patches in the same
+order whatever the worker count (call :meth:`FusionPatchDataset.set_epoch` at each epoch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from spectra_distill.data.cube import Cube
+from spectra_distill.degrade.misregister import shift_hr
+from spectra_distill.degrade.noise import add_awgn
+from spectra_distill.degrade.pipeline import WaldConfig
+from spectra_distill.degrade.psf import spatial_degrade
+from spectra_distill.degrade.srf import SRFMatrix
+from spectra_distill.errors import BandCountError, DatasetError
+
+
+@dataclass(frozen=True)
+class SamplerConfig:
+    """Patch sampling.
+
+    Attributes:
+        patch_size: HR patch side in pixels; a multiple of the scale.
+        samples_per_epoch: Dataset length.
+        augment: Random horizontal/vertical flips and 90-degree rotations.
+        train: Add the Wald config's noise (training only; validation pairs stay clean).
+        seed: Base seed; items are seeded with (seed, epoch, index).
+    """
+
+    patch_size: int = 128
+    samples_per_epoch: int = 1000
+    augment: bool = True
+    train: bool = True
+    seed: int = 0
+
+
+def _valid_offsets(cube: Cube, patch: int, step: int) -> np.ndarray:
+    """(K, 2) top-left corners on the ``step`` grid whose patch has no invalid pixel."""
+    h, w = cube.height, cube.width
+    if h < patch or w < patch:
+        return np.zeros((0, 2), dtype=np.int64)
+    tops = np.arange(0, h - patch + 1, step)
+    lefts = np.arange(0, w - patch + 1, step)
+    if cube.valid is None:
+        return np.stack(np.meshgrid(tops, lefts, indexing="ij"), -1).reshape(-1, 2)
+    bad = np.pad((~cube.valid).astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+    t, left = np.meshgrid(tops, lefts, indexing="ij")
+    count = bad[t + patch, left + patch] - bad[t, left + patch] - bad[t + patch, left] + bad[t, left]
+    return np.stack([t[count == 0], left[count == 0]], -1)
+
+
+class FusionPatchDataset(Dataset):
+    """Random fusion patches from a list of training Cubes (one band grid).
+
+    Each item is a dict of float32 tensors: ``lrhsi`` (B, P/s, P/s), ``hrmsi`` (b, P, P), ``hrhsi``
+    (B, P, P), ``band_mask`` (B,) with 1 for valid bands. Patches whose HR window holds an invalid (nodata)
+    pixel are never drawn; HR offsets are multiples of the scale.
+
+    Args:
+        cubes: Training regions (0..1 units), all with the same wavelengths.
+        wald: Degradation (scale, PSF, MSI preset, noise, misregistration).
+        cfg: Sampling settings.
+        srfs: Optional precomputed SRF per cube (default: built from each cube's band mask).
+    """
+
+    def __init__(
+        self,
+        cubes: Sequence[Cube],
+        wald: WaldConfig,
+        cfg: SamplerConfig = SamplerConfig(),
+        srfs: Sequence[SRFMatrix] | None = None,
+    ) -> None:
+        if cfg.patch_size % wald.scale:
+            raise ValueError(f"patch_size {cfg.patch_size} must be a multiple of the scale {wald.scale}")
+        if not cubes:
+            raise DatasetError("FusionPatchDataset needs at least one training cube")
+        bands = {c.bands for c in cubes}
+        if len(bands) != 1:
+            raise BandCountError(f"Training cubes must share one band grid; got band counts {sorted(bands)}")
+        self.cubes = list(cubes)
+        self.wald = wald
+        self.cfg = cfg
+        self.psf = wald.psf()
+        self.srfs = list(srfs) if srfs is not None else [wald.srf(c) for c in self.cubes]
+        self.offsets = [_valid_offsets(c, cfg.patch_size, wald.scale) for c in self.cubes]
+        counts = np.array([len(o) for o in self.offsets], dtype=np.float64)
+        if counts.sum() == 0:
+            sizes = ", ".join(f"{c.height}x{c.width}" for c in self.cubes)
+            raise DatasetError(
+                f"No {cfg.patch_size}px patch without nodata fits in the training cubes ({sizes})"
+            )
+        self.cube_prob = counts / counts.sum()
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def __len__(self) -> int:
+        return self.cfg.samples_per_epoch
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.cfg.seed, self.epoch, int(index)])
+        k = int(rng.choice(len(self.cubes), p=self.cube_prob))
+        top, left = self.offsets[k][rng.integers(len(self.offsets[k]))]
+        cube, p = self.cubes[k], self.cfg.patch_size
+        hr = cube.data[:, top : top + p, left : left + p]
+        if self.cfg.augment:
+            if rng.random() < 0.5:
+                hr = hr[:, ::-1]
+            if rng.random() < 0.5:
+                hr = hr[:, :, ::-1]
+            hr = np.rot90(hr, k=int(rng.integers(4)), axes=(1, 2))
+        hr = np.ascontiguousarray(hr, dtype=np.float32)
+        shift = self.wald.misregistration_px
+        lr = spatial_degrade(shift_hr(hr, shift, shift) if shift else hr, self.wald.scale, self.psf)
+        msi = self.srfs[k].project(hr)
+        band_mask = np.ones(cube.bands, dtype=bool) if cube.band_mask is None else cube.band_mask
+        if self.cfg.train and self.wald.snr_db is not None:
+            lr = add_awgn(lr, self.wald.snr_db, rng, band_mask=band_mask)
+        if self.cfg.train and self.wald.msi_snr_db is not None:
+            msi = add_awgn(msi, self.wald.msi_snr_db, rng)
+        return {
+            "lrhsi": torch.from_numpy(lr),
+            "hrmsi": torch.from_numpy(msi),
+            "hrhsi": torch.from_numpy(hr),
+            "band_mask": torch.from_numpy(band_mask.astype(np.float32)),
+        }
