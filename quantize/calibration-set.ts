@@ -1,0 +1,224 @@
+/**
+ * Calibration (and validation) samples: LR-HSI / HR-MSI pairs, with the HR-HSI ground truth when known.
+ *
+ * A calibration directory holds either
+ * - pairs `<stem>.lrhsi.npy` + `<stem>.hrmsi.npy` (+ optional `<stem>.hrhsi.npy`), float32 (bands, H, W) in the
+ *   model's physical units (what `writeNpy` of the SDK writes), or
+ * - a `scenes.json` listing HR hyperspectral scenes that are cut into tiles and degraded on the fly with the model
+ *   card's PSF and SRF (the host's Wald protocol), see {@link ScenesManifest}.
+ */
+import { existsSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import type { Cube } from '../sdk/cube/cube';
+import { readNpy } from '../sdk/cube/npy';
+import type { ModelCard } from '../sdk/runtime/model-card';
+import { spatialDegrade } from '../sdk/spectral/psf';
+import { projectSrf } from '../sdk/spectral/srf';
+import { CalibrationBandCountError, CalibrationDataError, EmptyCalibrationError } from './errors';
+
+/** One model input pair, with ground truth when the sample was simulated from an HR scene. */
+export interface CalibrationSample {
+  name: string;
+  lrhsi: Cube;
+  hrmsi: Cube;
+  hrhsi?: Cube;
+}
+
+/** One HR scene in `scenes.json`. Paths are relative to the manifest. */
+export interface SceneEntry {
+  /** `.npy` cube. */
+  path: string;
+  /** Axis order of the array. @defaultValue 'hwc' (as in shared/data) */
+  layout?: 'hwc' | 'chw';
+  /** Raw values are divided by this to reach the model's 0..1 physical units. @defaultValue 1 */
+  value_scale?: number;
+  /** CSV with the scene's band centres; when given, the scene is resampled (linearly) to the card's wavelengths. */
+  bands_csv?: string;
+  /** Column of `bands_csv` holding the centres. @defaultValue the first column whose name has 'center' or 'wavelength' */
+  wavelength_column?: string;
+  /** Window [top, left, height, width] of the scene to use. @defaultValue the whole scene */
+  crop?: [number, number, number, number];
+}
+
+/** `scenes.json`: scenes to tile and degrade. */
+export interface ScenesManifest {
+  scenes: SceneEntry[];
+  /** HR tile size in pixels (a multiple of the card's scale). @defaultValue 64 */
+  tile?: number;
+  /** Tiles taken per scene, spread over the scene. @defaultValue 4 */
+  tiles_per_scene?: number;
+}
+
+/** Options of {@link loadCalibrationSet}. */
+export interface LoadCalibrationOptions {
+  /** Stop after this many samples. @defaultValue Infinity */
+  maxSamples?: number;
+}
+
+/**
+ * Loads calibration samples for a model from a directory.
+ * @param dir - The calibration directory (pairs or `scenes.json`).
+ * @param card - The model's card: band counts, scale, PSF and SRF.
+ * @param options - See {@link LoadCalibrationOptions}.
+ * @returns At least one sample.
+ * @throws {@link EmptyCalibrationError} when the directory holds no sample.
+ * @throws {@link CalibrationBandCountError} when a cube's band count differs from the card's.
+ * @throws {@link CalibrationDataError} when the directory or a file cannot be read.
+ */
+export async function loadCalibrationSet(dir: string, card: ModelCard, options: LoadCalibrationOptions = {}): Promise<CalibrationSample[]> {
+  const max = options.maxSamples ?? Infinity;
+  let entries: string[];
+  try {
+    entries = (await readdir(dir)).sort();
+  } catch (err) {
+    throw new CalibrationDataError(dir, `cannot read the calibration directory (${(err as Error).message})`, { cause: err });
+  }
+  const samples = entries.includes('scenes.json')
+    ? await loadScenes(join(dir, 'scenes.json'), card, max)
+    : await loadPairs(dir, entries, card, max);
+  if (samples.length === 0) {
+    throw new EmptyCalibrationError(dir, 'expected <stem>.lrhsi.npy + <stem>.hrmsi.npy pairs or a scenes.json');
+  }
+  return samples;
+}
+
+async function loadPairs(dir: string, entries: string[], card: ModelCard, max: number): Promise<CalibrationSample[]> {
+  const samples: CalibrationSample[] = [];
+  for (const file of entries) {
+    if (!file.endsWith('.lrhsi.npy') || samples.length >= max) continue;
+    const stem = file.slice(0, -'.lrhsi.npy'.length);
+    const msiPath = join(dir, `${stem}.hrmsi.npy`);
+    if (!existsSync(msiPath)) throw new CalibrationDataError(join(dir, file), `has no partner ${stem}.hrmsi.npy`);
+    const lrhsi = await readChecked(join(dir, file), 'lrhsi', card.hsi.bands, card);
+    const hrmsi = await readChecked(msiPath, 'hrmsi', card.msi.bands, card);
+    if (hrmsi.height !== lrhsi.height * card.scale || hrmsi.width !== lrhsi.width * card.scale) {
+      throw new CalibrationDataError(msiPath, `is ${hrmsi.height}x${hrmsi.width}; expected ${card.scale}x the LR-HSI (${lrhsi.height}x${lrhsi.width})`);
+    }
+    const gtPath = join(dir, `${stem}.hrhsi.npy`);
+    const hrhsi = existsSync(gtPath) ? await readChecked(gtPath, 'hrhsi', card.hsi.bands, card) : undefined;
+    samples.push({ name: stem, lrhsi, hrmsi, ...(hrhsi ? { hrhsi } : {}) });
+  }
+  return samples;
+}
+
+async function readChecked(path: string, input: 'lrhsi' | 'hrmsi' | 'hrhsi', bands: number, card: ModelCard): Promise<Cube> {
+  const cube = await readNpy(path, { layout: 'chw' });
+  if (cube.bands !== bands) throw new CalibrationBandCountError(path, input, bands, cube.bands);
+  const wavelengths = input === 'hrmsi' ? cube.wavelengths : card.hsi.wavelengths_nm;
+  return { ...cube, wavelengths };
+}
+
+async function loadScenes(manifestPath: string, card: ModelCard, max: number): Promise<CalibrationSample[]> {
+  let manifest: ScenesManifest;
+  try {
+    manifest = JSON.parse(await readFile(manifestPath, 'utf8')) as ScenesManifest;
+  } catch (err) {
+    throw new CalibrationDataError(manifestPath, `not a readable JSON manifest (${(err as Error).message})`, { cause: err });
+  }
+  if (!Array.isArray(manifest.scenes)) throw new CalibrationDataError(manifestPath, "expected a 'scenes' array");
+  const tile = manifest.tile ?? 64;
+  const multiple = card.scale * (card.spatial_multiple ?? 1);
+  if (!Number.isInteger(tile) || tile <= 0 || tile % card.scale !== 0) {
+    throw new CalibrationDataError(manifestPath, `'tile' must be a positive multiple of the scale ${card.scale}, got ${tile}`);
+  }
+  const samples: CalibrationSample[] = [];
+  for (const entry of manifest.scenes) {
+    if (samples.length >= max) break;
+    const scenePath = resolve(dirname(manifestPath), entry.path);
+    const scene = await sceneOnCardBands(scenePath, entry, manifestPath, card);
+    const size = Math.min(tile, Math.floor(Math.min(scene.height, scene.width) / multiple) * multiple);
+    if (size <= 0) throw new CalibrationDataError(scenePath, `scene of ${scene.height}x${scene.width} is smaller than one tile (${multiple} px)`);
+    for (const [top, left] of tileOrigins(scene.height, scene.width, size, manifest.tiles_per_scene ?? 4)) {
+      if (samples.length >= max) break;
+      const gt = cropCube(scene, top, left, size, size);
+      const lrhsi = spatialDegrade(gt, card.scale, { kernelSize: card.psf.kernel_size, sigma: card.psf.sigma });
+      const hrmsi = projectSrf(gt, card.msi.srf);
+      samples.push({ name: `${entry.path}@${top},${left}`, lrhsi, hrmsi, hrhsi: gt });
+    }
+  }
+  return samples;
+}
+
+/** Reads a scene, applies value scale and crop, and brings it to the card's bands. */
+async function sceneOnCardBands(path: string, entry: SceneEntry, manifestPath: string, card: ModelCard): Promise<Cube> {
+  if (!existsSync(path)) throw new CalibrationDataError(manifestPath, `scene file ${path} does not exist`);
+  let cube = await readNpy(path, { layout: entry.layout ?? 'hwc' });
+  const scale = entry.value_scale ?? 1;
+  if (entry.crop) {
+    const [top, left, h, w] = entry.crop;
+    if (top < 0 || left < 0 || top + h > cube.height || left + w > cube.width) {
+      throw new CalibrationDataError(manifestPath, `crop [${entry.crop.join(', ')}] lies outside ${path} (${cube.height}x${cube.width})`);
+    }
+    cube = cropCube(cube, top, left, h, w);
+  }
+  const data = new Float32Array(cube.data.length);
+  for (let i = 0; i < data.length; i++) data[i] = cube.data[i] / scale;
+  cube = { ...cube, data };
+  if (entry.bands_csv) {
+    const csvPath = resolve(dirname(manifestPath), entry.bands_csv);
+    const centres = await readBandCentres(csvPath, entry.wavelength_column);
+    if (centres.length !== cube.bands) throw new CalibrationBandCountError(csvPath, 'scene', cube.bands, centres.length);
+    return resampleLinear({ ...cube, wavelengths: centres }, card.hsi.wavelengths_nm, path);
+  }
+  if (cube.bands !== card.hsi.bands) throw new CalibrationBandCountError(path, 'scene', card.hsi.bands, cube.bands);
+  return { ...cube, wavelengths: card.hsi.wavelengths_nm };
+}
+
+async function readBandCentres(path: string, column?: string): Promise<number[]> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    throw new CalibrationDataError(path, `cannot read the band table (${(err as Error).message})`, { cause: err });
+  }
+  const [head, ...rows] = text.trim().split(/\r?\n/);
+  const names = head.split(',').map((s) => s.trim());
+  const col = column ? names.indexOf(column) : names.findIndex((n) => /center|wavelength/i.test(n));
+  if (col < 0) throw new CalibrationDataError(path, `no wavelength column${column ? ` '${column}'` : ''} among ${names.join(', ')}`);
+  const values = rows.map((r) => Number(r.split(',')[col]));
+  if (values.some((v) => !Number.isFinite(v))) throw new CalibrationDataError(path, `column '${names[col]}' holds non-numeric values`);
+  return values;
+}
+
+/** Linear interpolation of every pixel's spectrum onto target wavelengths (the scene must cover them). */
+function resampleLinear(cube: Cube, target: readonly number[], path: string): Cube {
+  const order = [...cube.wavelengths.keys()].sort((a, b) => cube.wavelengths[a] - cube.wavelengths[b]);
+  const wl = order.map((i) => cube.wavelengths[i]);
+  const plane = cube.height * cube.width;
+  const data = new Float32Array(target.length * plane);
+  target.forEach((t, b) => {
+    if (t < wl[0] || t > wl[wl.length - 1]) {
+      throw new CalibrationDataError(path, `scene covers ${wl[0]}-${wl[wl.length - 1]} nm but the model needs ${t} nm`);
+    }
+    let k = 0;
+    while (k < wl.length - 2 && wl[k + 1] < t) k++;
+    const span = wl[k + 1] - wl[k];
+    const f = span > 0 ? (t - wl[k]) / span : 0;
+    const lo = cube.data.subarray(order[k] * plane, (order[k] + 1) * plane);
+    const hi = cube.data.subarray(order[k + 1] * plane, (order[k + 1] + 1) * plane);
+    for (let p = 0; p < plane; p++) data[b * plane + p] = lo[p] * (1 - f) + hi[p] * f;
+  });
+  return { bands: target.length, height: cube.height, width: cube.width, data, wavelengths: [...target] };
+}
+
+function cropCube(cube: Cube, top: number, left: number, h: number, w: number): Cube {
+  const data = new Float32Array(cube.bands * h * w);
+  for (let b = 0; b < cube.bands; b++) {
+    for (let y = 0; y < h; y++) {
+      const src = b * cube.height * cube.width + (top + y) * cube.width + left;
+      data.set(cube.data.subarray(src, src + w), (b * h + y) * w);
+    }
+  }
+  return { ...cube, height: h, width: w, data };
+}
+
+/** Up to `count` tile origins spread evenly over the scene (row-major, non-overlapping when room allows). */
+function tileOrigins(height: number, width: number, size: number, count: number): [number, number][] {
+  const rows = Math.max(1, Math.floor(height / size));
+  const cols = Math.max(1, Math.floor(width / size));
+  const all: [number, number][] = [];
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) all.push([r * size, c * size]);
+  if (all.length <= count) return all;
+  return Array.from({ length: count }, (_, i) => all[Math.floor((i * all.length) / count)]);
+}

@@ -1,0 +1,284 @@
+/**
+ * `spectra quantize` as a function: read a float32 student and its card, convert (fp16) or calibrate and rewrite
+ * (int8 QDQ), measure quality against the float32 model on the calibration samples, and write the model and an
+ * updated card atomically.
+ */
+import { existsSync } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { cardPathFor, readModelCard, type ModelCard } from '../sdk/runtime/model-card';
+import { CALIBRATION_METHODS, type CalibrationMethod } from './activation-stats';
+import { calibrateActivations } from './calibrate';
+import { loadCalibrationSet, type CalibrationSample } from './calibration-set';
+import { inferElementTypes } from './dtype-inference';
+import { ModelCardMissingError, QuantizeModelError } from './errors';
+import { convertToFloat16 } from './fp16';
+import { assertGraphSound } from './graph-check';
+import { defaultOpset, encodeModel, readModel, sha256Hex, type ModelProto } from './onnx-proto';
+import { SampleRunner } from './ort-runner';
+import { applyQdq, planLayers, tensorsToCalibrate, type QdqProfile, type QuantLayer } from './qdq';
+import { compareCubes, meanQuality, type Quality } from './quality';
+
+/** Options of {@link quantizeModel}. */
+export interface QuantizeOptions {
+  /** Target precision. */
+  mode: 'fp16' | 'int8';
+  /** Calibration directory (pairs or `scenes.json`); required for int8, used for quality numbers in fp16. */
+  calib?: string;
+  /** Activation range method. @defaultValue 'percentile' */
+  method?: CalibrationMethod;
+  /** Percentile for `percentile`, in (0, 100]. @defaultValue 99.99 */
+  percentile?: number;
+  /** Keep the N most sensitive layers in float (runs the sensitivity analysis). @defaultValue 0 */
+  keepFloat?: number;
+  /** Run the sensitivity analysis even when `keepFloat` is 0. @defaultValue false */
+  sensitivity?: boolean;
+  /** Samples used per sensitivity run (each layer is one run). @defaultValue 4 */
+  sensitivitySamples?: number;
+  /** QDQ layout. @defaultValue 'tensorrt' */
+  profile?: QdqProfile;
+  /** fp16 only: make graph inputs/outputs float16 too. @defaultValue false */
+  fp16Io?: boolean;
+  /** fp16 only: extra nodes (names or op types) to keep in float32. @defaultValue [] */
+  keepFp32?: readonly string[];
+  /** Calibration samples to load at most. @defaultValue 16 */
+  maxSamples?: number;
+  /** Progress bars on stderr (TTY only). @defaultValue true */
+  progress?: boolean;
+  /** Receives one line per step. @defaultValue no logging */
+  log?: (line: string) => void;
+}
+
+type Defaulted = Required<Omit<QuantizeOptions, 'mode' | 'calib' | 'log'>>;
+type ResolvedOptions = Defaulted & Pick<QuantizeOptions, 'mode' | 'calib' | 'log'>;
+
+/** Frozen defaults of {@link QuantizeOptions}. */
+export const QUANTIZE_DEFAULTS: Readonly<Defaulted> = Object.freeze({
+  method: 'percentile',
+  percentile: 99.99,
+  keepFloat: 0,
+  sensitivity: false,
+  sensitivitySamples: 4,
+  profile: 'tensorrt',
+  fp16Io: false,
+  keepFp32: [],
+  maxSamples: 16,
+  progress: true,
+});
+
+/** One row of the sensitivity ranking. */
+export interface LayerSensitivity {
+  layer: string;
+  opType: string;
+  /** PSNR (dB) of the model with only this layer quantized, against the float32 output. Lower = more sensitive. */
+  fidelityPsnr: number;
+  /** PSNR drop against ground truth (dB) when the samples carry it. */
+  psnrDrop?: number;
+}
+
+/** What {@link quantizeModel} produced and measured. */
+export interface QuantizeReport {
+  out: string;
+  card: string;
+  precision: 'fp16' | 'int8';
+  samples: number;
+  /** Against ground truth, when every sample has it. */
+  fp32?: Quality;
+  quantized?: Quality;
+  /** Quantized output against the float32 output. */
+  fidelity?: Quality;
+  /** int8: layers quantized, and those kept in float by the sensitivity analysis. */
+  layers?: { quantized: number; keptFloat: string[] };
+  /** fp16: nodes kept in float32 and why. */
+  keptFloat32?: { node: string; reason: string }[];
+  sensitivity?: LayerSensitivity[];
+  onnxSha256: string;
+  seconds: number;
+}
+
+/**
+ * Quantizes a model and writes it with an updated card (`<out>.card.json`); nothing is written on failure.
+ * @param modelPath - The float32 `.onnx`; its card must sit next to it.
+ * @param outPath - The `.onnx` to write.
+ * @param options - See {@link QuantizeOptions}.
+ * @returns What was done and measured.
+ * @throws {@link ModelCardMissingError} when the model has no card.
+ * @throws {@link EmptyCalibrationError}, {@link CalibrationBandCountError} for bad calibration data.
+ * @throws {@link UnsupportedOperatorError} when the graph holds an operator the rewriters do not know.
+ * @throws {@link GraphCheckError} when the input (or, by a bug, the output) graph is malformed.
+ * @example
+ * const report = await quantizeModel('models/student.onnx', 'models/student.int8.onnx', { mode: 'int8', calib: 'calib/' });
+ */
+export async function quantizeModel(modelPath: string, outPath: string, options: QuantizeOptions): Promise<QuantizeReport> {
+  const opts: ResolvedOptions = { ...QUANTIZE_DEFAULTS, ...options };
+  validateOptions(opts);
+  const started = Date.now();
+  const log = opts.log ?? (() => undefined);
+  const cardPath = cardPathFor(modelPath);
+  if (!existsSync(cardPath)) throw new ModelCardMissingError(modelPath, cardPath);
+  const card = await readModelCard(cardPath);
+  const { model } = await readModel(modelPath);
+  assertGraphSound(model, modelPath);
+  const samples = opts.calib ? await loadCalibrationSet(opts.calib, card, { maxSamples: opts.maxSamples }) : [];
+  log(`${samples.length} calibration samples from ${opts.calib ?? '(none)'}`);
+
+  let written: ModelProto;
+  let evaluated: ModelProto;
+  let reference: Float32Array[] = [];
+  const report: Partial<QuantizeReport> = {};
+  if (opts.mode === 'fp16') {
+    const converted = convertToFloat16(model, modelPath, { keepIoFloat32: !opts.fp16Io, keepFloat32: opts.keepFp32 });
+    written = converted.model;
+    // Quality is measured with float32 boundaries: the compute is the same, only the input rounding differs.
+    evaluated = opts.fp16Io ? convertToFloat16(model, modelPath, { keepIoFloat32: true, keepFloat32: opts.keepFp32 }).model : written;
+    report.keptFloat32 = converted.keptFloat32;
+    if (samples.length > 0) reference = await runAll(encodeModel(model), modelPath, samples);
+  } else {
+    if (defaultOpset(model) < 13) throw new QuantizeModelError(modelPath, `opset ${defaultOpset(model)} lacks per-channel QuantizeLinear; export with opset >= 13`);
+    const layers = planLayers(model.graph ?? {}, inferElementTypes(model.graph ?? {}, modelPath));
+    if (layers.length === 0) throw new QuantizeModelError(modelPath, 'no Conv, MatMul, Add or Concat layer to quantize');
+    const calibration = await calibrateActivations(model, tensorsToCalibrate(layers, opts.profile), samples, {
+      method: opts.method,
+      percentile: opts.percentile,
+      progress: opts.progress,
+      label: modelPath,
+    });
+    reference = calibration.reference;
+    let keep = new Set<string>();
+    if (opts.keepFloat > 0 || opts.sensitivity) {
+      report.sensitivity = await layerSensitivity(model, layers, calibration.thresholds, samples, reference, opts.profile, opts.sensitivitySamples, modelPath);
+      keep = new Set(report.sensitivity.slice(0, opts.keepFloat).map((s) => s.layer));
+      log(`sensitivity (most sensitive first): ${report.sensitivity.slice(0, 10).map((s) => `${s.layer} ${s.fidelityPsnr.toFixed(2)} dB`).join(', ')}`);
+    }
+    const chosen = layers.filter((l) => !keep.has(l.label));
+    written = applyQdq(model, chosen, { profile: opts.profile, thresholds: calibration.thresholds });
+    evaluated = written;
+    report.layers = { quantized: chosen.length, keptFloat: [...keep] };
+  }
+  assertGraphSound(written, outPath);
+  const bytes = encodeModel(written);
+  // Loading the written bytes proves onnxruntime accepts exactly what lands on disk.
+  await (await SampleRunner.open(bytes, outPath)).release();
+
+  if (samples.length > 0) {
+    const outputs = await runAll(evaluated === written ? bytes : encodeModel(evaluated), outPath, samples);
+    report.fidelity = meanQuality(outputs.map((o, i) => compareCubes(o, reference[i], card.hsi.bands)));
+    if (samples.every((s) => s.hrhsi)) {
+      report.fp32 = meanQuality(reference.map((o, i) => compareCubes(o, samples[i].hrhsi?.data as Float32Array, card.hsi.bands)));
+      report.quantized = meanQuality(outputs.map((o, i) => compareCubes(o, samples[i].hrhsi?.data as Float32Array, card.hsi.bands)));
+    }
+  }
+  const sha = sha256Hex(bytes);
+  const outCard = cardPathFor(outPath);
+  const newCard = updatedCard(card, outPath, sha, opts, samples, report);
+  await writeAtomically([
+    [outPath, bytes],
+    [outCard, Buffer.from(`${JSON.stringify(newCard, null, 2)}\n`)],
+  ]);
+  return { ...report, out: outPath, card: outCard, precision: opts.mode, samples: samples.length, onnxSha256: sha, seconds: (Date.now() - started) / 1000 };
+}
+
+function validateOptions(opts: ResolvedOptions): void {
+  if (opts.mode !== 'fp16' && opts.mode !== 'int8') throw new RangeError(`Expected mode 'fp16' or 'int8' but received '${String(opts.mode)}'`);
+  if (!CALIBRATION_METHODS.includes(opts.method)) throw new RangeError(`Expected method one of ${CALIBRATION_METHODS.join(', ')} but received '${opts.method}'`);
+  if (!(opts.percentile > 0 && opts.percentile <= 100)) throw new RangeError(`Expected percentile in (0, 100] but received ${opts.percentile}`);
+  if (!Number.isInteger(opts.keepFloat) || opts.keepFloat < 0) throw new RangeError(`Expected keepFloat to be a non-negative integer but received ${opts.keepFloat}`);
+  if (opts.profile !== 'tensorrt' && opts.profile !== 'cpu') throw new RangeError(`Expected profile 'tensorrt' or 'cpu' but received '${String(opts.profile)}'`);
+  if (opts.mode === 'int8' && !opts.calib) throw new TypeError('int8 quantization needs calibration data: pass calib (a directory)');
+}
+
+async function runAll(bytes: Uint8Array, label: string, samples: readonly CalibrationSample[]): Promise<Float32Array[]> {
+  const runner = await SampleRunner.open(bytes, label);
+  try {
+    const outs: Float32Array[] = [];
+    for (const s of samples) outs.push((await runner.run(s, ['hrhsi'])).get('hrhsi') as Float32Array);
+    return outs;
+  } finally {
+    await runner.release();
+  }
+}
+
+/** Quantizes one layer at a time and ranks layers by the damage done (most sensitive first). */
+async function layerSensitivity(
+  model: ModelProto,
+  layers: readonly QuantLayer[],
+  thresholds: ReadonlyMap<string, number>,
+  samples: readonly CalibrationSample[],
+  reference: readonly Float32Array[],
+  profile: QdqProfile,
+  count: number,
+  label: string,
+): Promise<LayerSensitivity[]> {
+  const subset = samples.slice(0, Math.max(1, count));
+  const bands = subset[0].lrhsi.bands;
+  const withGt = subset.every((s) => s.hrhsi);
+  const gt = (i: number): Float32Array => subset[i].hrhsi?.data as Float32Array;
+  const base = withGt ? meanQuality(subset.map((_, i) => compareCubes(reference[i], gt(i), bands))).psnr : 0;
+  const rows: LayerSensitivity[] = [];
+  for (const layer of layers) {
+    const single = applyQdq(model, [layer], { profile, thresholds });
+    const outs = await runAll(encodeModel(single), `${label} (${layer.label} only)`, subset);
+    const fidelityPsnr = meanQuality(outs.map((o, i) => compareCubes(o, reference[i], bands))).psnr;
+    const row: LayerSensitivity = { layer: layer.label, opType: layer.opType, fidelityPsnr };
+    if (withGt) row.psnrDrop = base - meanQuality(outs.map((o, i) => compareCubes(o, gt(i), bands))).psnr;
+    rows.push(row);
+  }
+  return rows.sort((a, b) => a.fidelityPsnr - b.fidelityPsnr);
+}
+
+function updatedCard(
+  card: ModelCard,
+  outPath: string,
+  sha: string,
+  opts: ResolvedOptions,
+  samples: readonly CalibrationSample[],
+  report: Partial<QuantizeReport>,
+): ModelCard {
+  const round = (q?: Quality): { psnr: number; sam: number } | null => (q ? { psnr: +q.psnr.toFixed(4), sam: +q.sam.toFixed(4) } : null);
+  return {
+    ...card,
+    onnx: basename(outPath),
+    onnx_sha256: sha,
+    precision: opts.mode,
+    created: new Date().toISOString(),
+    quantization: {
+      tool: 'spectra quantize',
+      source_onnx: card.onnx,
+      source_onnx_sha256: card.onnx_sha256,
+      mode: opts.mode,
+      ...(opts.mode === 'int8'
+        ? {
+            format: 'QDQ',
+            profile: opts.profile,
+            weights: 'int8 symmetric per output channel, [-127, 127], zero point 0',
+            activations: 'int8 symmetric per tensor, [-128, 127], zero point 0',
+            bias: opts.profile === 'cpu' ? 'int32, scale = input scale x weight scale' : 'float32',
+            method: opts.method,
+            ...(opts.method === 'percentile' ? { percentile: opts.percentile } : {}),
+            layers_quantized: report.layers?.quantized,
+            kept_float: report.layers?.keptFloat,
+          }
+        : { io: opts.fp16Io ? 'float16' : 'float32', kept_float32: report.keptFloat32?.map((k) => k.node) }),
+      calibration: { data: opts.calib ?? null, samples: samples.length, names: samples.slice(0, 32).map((s) => s.name) },
+      quality: {
+        measured_on: 'calibration samples',
+        vs_ground_truth: { fp32: round(report.fp32), quantized: round(report.quantized) },
+        psnr_delta_db: report.fp32 && report.quantized ? +(report.quantized.psnr - report.fp32.psnr).toFixed(4) : null,
+        sam_delta_deg: report.fp32 && report.quantized ? +(report.quantized.sam - report.fp32.sam).toFixed(4) : null,
+        vs_fp32_output: round(report.fidelity),
+      },
+    },
+  };
+}
+
+/** Writes every file to a temporary sibling first and renames only when all writes succeeded. */
+async function writeAtomically(files: readonly [string, Uint8Array][]): Promise<void> {
+  const temps = files.map(([path]) => `${path}.${process.pid}.tmp`);
+  try {
+    for (let i = 0; i < files.length; i++) await writeFile(temps[i], files[i][1]);
+    for (let i = 0; i < files.length; i++) await rename(temps[i], files[i][0]);
+  } catch (err) {
+    await Promise.all(temps.map((t) => rm(t, { force: true })));
+    throw err;
+  }
+}
