@@ -1,0 +1,139 @@
+"""`export_model`: ONNX + parity check + model card, from a model or from a training checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from spectra_distill.errors import CheckpointError
+from spectra_distill.export.card import CardFacts, build_card, write_card
+from spectra_distill.export.onnx import DEFAULT_OPSET, ParityCheck, export_onnx, sha256_file, verify_onnx
+from spectra_distill.models.complexity import measure_complexity
+from spectra_distill.models.factory import ROLES
+from spectra_distill.models.net import FusionNet, FusionNetConfig
+
+CHECKPOINT_KEYS = ("model_config", "card")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What `export_model` wrote and measured.
+
+    Attributes:
+        onnx_path: The ONNX file.
+        card_path: The model card next to it.
+        parity: The PyTorch vs onnxruntime comparisons that passed.
+        card: The card as written.
+    """
+
+    onnx_path: Path
+    card_path: Path
+    parity: list[ParityCheck]
+    card: dict[str, Any]
+
+
+def card_path_for(onnx_path: str | Path) -> Path:
+    """`models/x.onnx` -> `models/x.card.json`."""
+    p = Path(onnx_path)
+    return p.with_name(p.stem + ".card.json")
+
+
+def export_model(
+    model: FusionNet,
+    card_facts: CardFacts | dict[str, Any],
+    out_path: str | Path,
+    *,
+    role: str = "student",
+    preset: str = "custom",
+    name: str | None = None,
+    opset: int = DEFAULT_OPSET,
+    training: dict[str, Any] | None = None,
+    validation: dict[str, Any] | None = None,
+    parity_checks: tuple[tuple[int, tuple[int, int]], ...] = ((1, (8, 8)), (2, (6, 10))),
+    source: str | Path | None = None,
+) -> ExportResult:
+    """Export `model` to ONNX, verify it against PyTorch, and write `<stem>.card.json` beside it.
+
+    The card facts are checked against the model before anything is written; the card is written only
+    after the parity checks pass, so a card on disk always describes a verified model.
+
+    Args:
+        model: The network (any device; exported on CPU in float32).
+        card_facts: Data facts (wavelengths, SRF, PSF, ...), see `CardFacts`.
+        out_path: Target `.onnx` path.
+        role: 'student' or 'teacher'.
+        preset: Preset name recorded in the card.
+        name: Model id; defaults to the file stem.
+        opset: ONNX opset (>= 17).
+        training: Extra facts for the card's `training` block (command, epochs, seconds, ...).
+        validation: The card's `validation` block ({'per_dataset': {...}}).
+        parity_checks: (batch, (h, w)) LR sizes at which onnxruntime must equal PyTorch within 1e-4.
+        source: File the facts came from, named in errors.
+
+    Raises:
+        CheckpointError / BandCountError / WavelengthError / ScaleError: facts do not fit the model.
+        ExportError: checker or parity failure.
+    """
+    if role not in ROLES:
+        raise ValueError(f"Unknown role {role!r}; known: {', '.join(ROLES)}")
+    if opset < 17:
+        raise ValueError(f"opset must be >= 17; got {opset}")
+    facts = card_facts if isinstance(card_facts, CardFacts) else CardFacts.from_dict(card_facts, source)
+    facts.check_against(model.config, source)
+    model = model.to("cpu", torch.float32).eval()
+    onnx_path = export_onnx(model, out_path, opset=opset)
+    parity = verify_onnx(model, onnx_path, checks=parity_checks)
+    complexity = measure_complexity(model.config, 16, 16)
+    card = build_card(
+        facts,
+        model.config,
+        name=name or onnx_path.stem,
+        role=role,
+        preset=preset,
+        onnx_file=onnx_path.name,
+        onnx_sha256=sha256_file(onnx_path),
+        opset=opset,
+        params=complexity.params,
+        macs_per_hr_pixel=complexity.macs_per_hr_pixel,
+        training=training,
+        validation=validation,
+    )
+    card_path = write_card(card, card_path_for(onnx_path))
+    return ExportResult(onnx_path=onnx_path, card_path=card_path, parity=parity, card=card)
+
+
+def load_checkpoint_model(path: str | Path, role: str) -> tuple[FusionNet, dict[str, Any]]:
+    """Rebuild the teacher or student of a training checkpoint (see module docs of spectra_distill.train).
+
+    Returns:
+        The model with its weights loaded, and the whole checkpoint dict.
+
+    Raises:
+        CheckpointError: missing keys, or weights that do not fit the stored model config.
+    """
+    if role not in ROLES:
+        raise ValueError(f"Unknown role {role!r}; known: {', '.join(ROLES)}")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except (OSError, RuntimeError, EOFError) as exc:
+        raise CheckpointError(f"cannot read checkpoint: {exc}", path) from exc
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f"expected a dict checkpoint; got {type(ckpt).__name__}", path)
+    missing = [k for k in (*CHECKPOINT_KEYS, role) if k not in ckpt]
+    if missing:
+        raise CheckpointError(f"checkpoint lacks {', '.join(missing)}; has {', '.join(map(str, ckpt))}", path)
+    if role not in ckpt["model_config"]:
+        raise CheckpointError(f"checkpoint model_config lacks '{role}'", path)
+    try:
+        config = FusionNetConfig(**ckpt["model_config"][role])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"bad model_config['{role}']: {exc}", path) from exc
+    model = FusionNet(config)
+    try:
+        model.load_state_dict(ckpt[role])
+    except RuntimeError as exc:
+        raise CheckpointError(f"{role} weights do not fit model_config['{role}']: {exc}", path) from exc
+    return model, ckpt

@@ -1,0 +1,135 @@
+"""`FusionNet`: the one configurable CSAKD network (teacher and student differ only in config)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, NamedTuple
+
+import torch
+from torch import nn
+
+from spectra_distill.models.dts import DualTwoStreamBody
+from spectra_distill.models.fusion import FUSIONS, QK_NORMS, QKNorm, build_fusion
+from spectra_distill.models.heads import FusionHead
+
+
+@dataclass(frozen=True)
+class FusionNetConfig:
+    """Everything that defines a FusionNet's architecture.
+
+    Attributes:
+        hsi_bands: B, bands of the LR-HSI and of the output.
+        msi_bands: b, bands of the HR-MSI.
+        scale: s, HR size = s * LR size.
+        nf: Feature channels of the streams and the fused features.
+        gc: Growth channels of the CLRA dense convs.
+        num_blocks: CLRA blocks per stream as (joint_hr, joint_lr, msi, hsi); 0 = entry conv only.
+        hsi_groups: Conv groups in the HSI stream's blocks.
+        head_groups: Groups of the head's first conv.
+        fusion: Registered fusion name (see `spectra_distill.models.fusion.FUSIONS`).
+        attn_dim: Q/K/V channels of the attention fusions.
+        heads: Attention heads.
+        qk_norm: 'l2' (cosine with learned temperature) or 'none' (paper's scaled dot product).
+        degenerate: Reproduce the authors' no-op attention (ablation).
+        res_scale: Residual scaling in the CLRA blocks.
+    """
+
+    hsi_bands: int
+    msi_bands: int
+    scale: int = 4
+    nf: int = 64
+    gc: int = 32
+    num_blocks: tuple[int, int, int, int] = (1, 1, 1, 1)
+    hsi_groups: int = 1
+    head_groups: int = 1
+    fusion: str = "csa"
+    attn_dim: int = 64
+    heads: int = 4
+    qk_norm: QKNorm = "l2"
+    degenerate: bool = False
+    res_scale: float = 0.2
+
+    def __post_init__(self) -> None:
+        # Configs come back from JSON/YAML/checkpoints with lists where tuples are expected.
+        object.__setattr__(self, "num_blocks", tuple(int(n) for n in self.num_blocks))
+        if len(self.num_blocks) != 4 or min(self.num_blocks) < 0:
+            raise ValueError(
+                f"num_blocks must be four counts >= 0 (joint_hr, joint_lr, msi, hsi); got {self.num_blocks}"
+            )
+        for name in ("hsi_bands", "msi_bands", "scale", "nf", "gc", "hsi_groups", "head_groups"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
+        if self.fusion not in FUSIONS:
+            raise ValueError(f"Unknown fusion {self.fusion!r}; known: {', '.join(FUSIONS)}")
+        if self.qk_norm not in QK_NORMS:
+            raise ValueError(f"Unknown qk_norm {self.qk_norm!r}; known: {', '.join(QK_NORMS)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (num_blocks as a list) for checkpoints and JSON."""
+        d = asdict(self)
+        d["num_blocks"] = list(self.num_blocks)
+        return d
+
+
+class FusionOutput(NamedTuple):
+    """What FusionNet returns.
+
+    Attributes:
+        cube: HR-HSI (N, B, H, W) in physical units (nominally 0..1).
+        features: Fused features (N, nf, H, W), the target of feature distillation.
+    """
+
+    cube: torch.Tensor
+    features: torch.Tensor
+
+
+class FusionNet(nn.Module):
+    """CSAKD fusion network: DTS body, stream fusion, reconstruction head.
+
+    The input and output are in physical units 0..1; the graph maps inputs to the network's [-1, 1]
+    range with (x - 0.5) * 2 and the output back with y / 2 + 0.5, so an exported model needs no
+    per-image statistics.
+
+    Args:
+        config: The architecture.
+
+    Shape:
+        lrhsi (N, B, h, w) and hrmsi (N, b, s*h, s*w), float32 0..1
+        -> FusionOutput(cube (N, B, s*h, s*w) 0..1, features (N, nf, s*h, s*w))
+    """
+
+    def __init__(self, config: FusionNetConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.body = DualTwoStreamBody(
+            config.hsi_bands,
+            config.msi_bands,
+            config.scale,
+            config.nf,
+            config.gc,
+            config.num_blocks,
+            config.hsi_groups,
+            config.res_scale,
+        )
+        self.fusion = build_fusion(
+            config.fusion,
+            config.nf,
+            attn_dim=config.attn_dim,
+            heads=config.heads,
+            qk_norm=config.qk_norm,
+            degenerate=config.degenerate,
+        )
+        self.head = FusionHead(config.nf, config.hsi_bands, config.head_groups)
+
+    def forward_features(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
+        """Fused features (N, nf, H, W) from physical-unit inputs."""
+        streams = self.body((lrhsi - 0.5) * 2.0, (hrmsi - 0.5) * 2.0)
+        return self.fusion(streams.hsi, streams.msi, streams.joint_lr, streams.joint_hr)
+
+    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
+        """HR-HSI (N, B, H, W) in physical units from fused features."""
+        return self.head(features) * 0.5 + 0.5
+
+    def forward(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> FusionOutput:
+        features = self.forward_features(lrhsi, hrmsi)
+        return FusionOutput(cube=self.forward_head(features), features=features)
