@@ -1,0 +1,24 @@
+"""Write metric test vectors (inputs + expected PSNR/SAM/ERGAS/RMSE/SSIM) as JSON for the TypeScript SDK."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from spectra_distill.metrics.vectors import build_vectors
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, default=Path("test/fixtures/metric-vectors.json"))
+    parser.add_argument("--seed", type=int, default=20261127)
+
+
+def run(args: argparse.Namespace) -> int:
+    doc = build_vectors(args.seed)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_suffix(args.out.suffix + ".tmp")
+    tmp.write_text(json.dumps(doc, allow_nan=False) + "\n")
+    tmp.replace(args.out)
+    print(f"wrote {len(doc['cases'])} cases to {args.out}")
+    return 0
