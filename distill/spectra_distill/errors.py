@@ -51,3 +51,7 @@ class CheckpointError(SpectraDataError):
 
 class ExportError(SpectraDataError):
     """An exported ONNX model fails the checker or disagrees with PyTorch."""
+
+
+class ConfigError(SpectraDataError):
+    """An experiment config (YAML/JSON or a `--set` override) has an unknown key or a bad value."""
