@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import statistics
+import time
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from spectra_distill.models.net import FusionNet, FusionNetConfig
@@ -45,3 +48,58 @@ def measure_complexity(config: FusionNetConfig, lr_height: int, lr_width: int, b
     params = sum(p.numel() for p in model.parameters())
     hr_pixels = batch * lr_height * lr_width * config.scale**2
     return Complexity(params=params, macs=counter.get_total_flops() // 2, hr_pixels=hr_pixels)
+
+
+def time_cotraining_step(
+    teacher: FusionNetConfig,
+    student: FusionNetConfig,
+    hr_size: int = 64,
+    batch: int = 4,
+    iters: int = 5,
+    warmup: int = 1,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Wall-clock milliseconds of one co-training iteration on the current device (CPU), per network.
+
+    One iteration mirrors the training loop's cost: teacher forward, pixel loss, backward, AdamW step;
+    then student forward, pixel + output-KD + feature-KD loss against the detached teacher, backward,
+    AdamW step. Inputs are random; only the time is meaningful.
+
+    Returns:
+        (teacher_ms, student_ms), medians over `iters` after `warmup` untimed iterations.
+    """
+    if teacher.nf != student.nf:
+        raise ValueError(f"feature KD needs equal widths; teacher nf={teacher.nf}, student nf={student.nf}")
+    torch.manual_seed(seed)
+    t_net, s_net = FusionNet(teacher), FusionNet(student)
+    t_opt = torch.optim.AdamW(t_net.parameters(), lr=1e-4, weight_decay=0.0)
+    s_opt = torch.optim.AdamW(s_net.parameters(), lr=1e-4, weight_decay=0.0)
+    lr_size = hr_size // teacher.scale
+    lrhsi = torch.rand(batch, teacher.hsi_bands, lr_size, lr_size)
+    hrmsi = torch.rand(batch, teacher.msi_bands, hr_size, hr_size)
+    target = torch.rand(batch, teacher.hsi_bands, hr_size, hr_size)
+    t_times, s_times = [], []
+    for i in range(warmup + iters):
+        start = time.perf_counter()
+        t_out = t_net(lrhsi, hrmsi)
+        t_opt.zero_grad(set_to_none=True)
+        nn.functional.smooth_l1_loss(t_out.cube, target).backward()
+        t_opt.step()
+        mid = time.perf_counter()
+        s_out = s_net(lrhsi, hrmsi)
+        loss = (
+            nn.functional.smooth_l1_loss(s_out.cube, target)
+            + 0.1 * nn.functional.smooth_l1_loss(s_out.cube, t_out.cube.detach())
+            + 0.1
+            * nn.functional.binary_cross_entropy_with_logits(
+                s_out.features, torch.sigmoid(t_out.features.detach())
+            )
+        )
+        s_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        s_opt.step()
+        end = time.perf_counter()
+        if i >= warmup:
+            t_times.append((mid - start) * 1e3)
+            s_times.append((end - mid) * 1e3)
+    return statistics.median(t_times), statistics.median(s_times)

@@ -20,14 +20,15 @@ PRESETS: MappingProxyType[str, dict[str, dict[str, Any]]] = MappingProxyType(
             "teacher": {"nf": 86, "gc": 43, "num_blocks": (6, 6, 4, 4)},
             "student": {"nf": 86, "gc": 43, "num_blocks": (0, 4, 1, 4), "hsi_groups": 43},
         },
-        # Sized for co-training on a 2-core CPU in about an hour (see distill/results/complexity.md).
+        # Sized for co-training on a 2-core CPU (distill/results/complexity.md): the paper's layout at
+        # nf=32 with fewer blocks. Student keeps the paper's shape (conv-only joint HR, grouped HSI).
         "cpu_small": {
-            "teacher": {"nf": 32, "gc": 16, "num_blocks": (2, 2, 1, 1), "attn_dim": 32},
-            "student": {"nf": 32, "gc": 16, "num_blocks": (0, 1, 0, 1), "hsi_groups": 16, "attn_dim": 32},
+            "teacher": {"nf": 32, "gc": 16, "num_blocks": (2, 2, 2, 2), "attn_dim": 32},
+            "student": {"nf": 32, "gc": 16, "num_blocks": (0, 1, 1, 1), "hsi_groups": 16, "attn_dim": 32},
         },
         "cpu_tiny": {
-            "teacher": {"nf": 24, "gc": 12, "num_blocks": (1, 1, 1, 1), "attn_dim": 16},
-            "student": {"nf": 16, "gc": 8, "num_blocks": (0, 1, 0, 1), "hsi_groups": 8, "attn_dim": 16},
+            "teacher": {"nf": 24, "gc": 12, "num_blocks": (1, 2, 1, 2), "attn_dim": 16},
+            "student": {"nf": 24, "gc": 12, "num_blocks": (0, 1, 0, 1), "hsi_groups": 12, "attn_dim": 16},
         },
         # Unit tests and the TypeScript fixture: the real architecture at toy width.
         "test_tiny": {

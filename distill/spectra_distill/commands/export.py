@@ -1,0 +1,66 @@
+"""Export a trained teacher or student to ONNX plus its model card, verified against PyTorch."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from spectra_distill.export import export_model, load_checkpoint_model
+from spectra_distill.export.onnx import DEFAULT_OPSET
+from spectra_distill.models.factory import ROLES
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--checkpoint", type=Path, required=True, help="training checkpoint (.pt)")
+    parser.add_argument("--role", choices=ROLES, default="student", help="which network to export")
+    parser.add_argument("--out", type=Path, required=True, help="ONNX path, e.g. models/student-x.onnx")
+    parser.add_argument("--name", default=None, help="model id in the card (default: the file stem)")
+    parser.add_argument(
+        "--preset", default=None, help="preset named in the card (default: from the config)"
+    )
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (>= 17)")
+
+
+def _preset_of(config: dict[str, Any]) -> str:
+    model = config.get("model")
+    if isinstance(model, dict) and isinstance(model.get("preset"), str):
+        return model["preset"]
+    return str(config.get("preset", "custom"))
+
+
+def _validation_of(metrics: Any) -> dict[str, Any] | None:
+    if not isinstance(metrics, dict) or not metrics:
+        return None
+    return metrics if "per_dataset" in metrics else {"per_dataset": metrics}
+
+
+def run(args: argparse.Namespace) -> int:
+    model, ckpt = load_checkpoint_model(args.checkpoint, args.role)
+    config = ckpt.get("config") or {}
+    training = {
+        "checkpoint": args.checkpoint.name,
+        "epochs": ckpt.get("epoch"),
+        "steps": ckpt.get("step"),
+        "command": config.get("command"),
+        "seconds": ckpt.get("seconds", config.get("seconds")),
+    }
+    result = export_model(
+        model,
+        ckpt["card"],
+        args.out,
+        role=args.role,
+        preset=args.preset or _preset_of(config),
+        name=args.name,
+        opset=args.opset,
+        training={k: v for k, v in training.items() if v is not None},
+        validation=_validation_of(ckpt.get("metrics")),
+        source=args.checkpoint,
+    )
+    for check in result.parity:
+        print(
+            f"parity batch {check.batch} LR {check.lr_size[0]}x{check.lr_size[1]}: "
+            f"max abs diff {check.max_abs_diff:.2e}"
+        )
+    print(f"wrote {result.onnx_path} and {result.card_path} ({result.card['params']:,} params)")
+    return 0

@@ -1,0 +1,87 @@
+"""Parameters and multiply-accumulates of the teacher/student (meta device), optionally CPU time per step."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from spectra_distill.errors import ScaleError
+from spectra_distill.models.complexity import measure_complexity, time_cotraining_step
+from spectra_distill.models.factory import PRESETS, ROLES, model_config
+from spectra_distill.models.fusion import FUSIONS, QK_NORMS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--preset", choices=tuple(PRESETS), default="paper")
+    parser.add_argument("--bands", type=int, default=172, help="HSI bands B")
+    parser.add_argument("--msi-bands", type=int, default=4, help="MSI bands b")
+    parser.add_argument("--size", type=int, default=256, help="HR size H = W (a multiple of the scale)")
+    parser.add_argument("--scale", type=int, default=4, help="spatial ratio s")
+    parser.add_argument("--role", choices=(*ROLES, "both"), default="both")
+    parser.add_argument("--fusion", choices=tuple(FUSIONS), default=None, help="override the preset's fusion")
+    parser.add_argument("--qk-norm", choices=QK_NORMS, default=None, help="override the attention's qk_norm")
+    parser.add_argument(
+        "--time-batch",
+        type=int,
+        default=0,
+        help="if > 0, also time one co-training iteration (teacher + student) at this batch and --size",
+    )
+    parser.add_argument("--time-iters", type=int, default=5, help="timed iterations (median reported)")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for the timing")
+    parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.size % args.scale:
+        raise ScaleError(f"--size {args.size} must be a multiple of --scale {args.scale}")
+    overrides: dict[str, Any] = {}
+    if args.fusion:
+        overrides["fusion"] = args.fusion
+    if args.qk_norm:
+        overrides["qk_norm"] = args.qk_norm
+    configs = {
+        role: model_config(role, args.preset, args.bands, args.msi_bands, args.scale, **overrides)
+        for role in ROLES
+    }
+    lr = args.size // args.scale
+    report: dict[str, Any] = {
+        "preset": args.preset,
+        "bands": args.bands,
+        "msi_bands": args.msi_bands,
+        "hr_size": args.size,
+        "scale": args.scale,
+        "overrides": overrides,
+    }
+    roles = ROLES if args.role == "both" else (args.role,)
+    for role in roles:
+        c = measure_complexity(configs[role], lr, lr)
+        report[role] = {"params": c.params, "macs": c.macs, "macs_per_hr_pixel": c.macs_per_hr_pixel}
+        print(
+            f"{role:8s} {args.preset}: {c.params / 1e6:8.3f} M params  {c.macs / 1e9:9.2f} G MACs "
+            f"at {args.bands}x{lr}x{lr} + {args.msi_bands}x{args.size}x{args.size}  "
+            f"({c.macs_per_hr_pixel:,.0f} MACs / HR pixel)"
+        )
+    if args.time_batch > 0:
+        torch.set_num_threads(args.threads)
+        t_ms, s_ms = time_cotraining_step(
+            configs["teacher"], configs["student"], args.size, args.time_batch, args.time_iters
+        )
+        report["timing"] = {
+            "batch": args.time_batch,
+            "threads": args.threads,
+            "teacher_ms": t_ms,
+            "student_ms": s_ms,
+            "iteration_ms": t_ms + s_ms,
+        }
+        print(
+            f"co-training iteration, batch {args.time_batch}, {args.size}x{args.size} HR, "
+            f"{args.threads} threads: teacher {t_ms:.0f} ms + student {s_ms:.0f} ms = {t_ms + s_ms:.0f} ms"
+        )
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 0
