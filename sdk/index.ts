@@ -33,3 +33,6 @@ export type { ResamplingMatrix } from './spectral/resample';
 export * from './metrics/full-reference';
 export { consistency } from './quality/consistency';
 export type { ConsistencyReport, ConsistencyScore, DegradationModel } from './quality/consistency';
+export * from './cube/geotiff';
+export * from './cube/png-stack';
+export * from './cube/quicklook';

@@ -36,11 +36,12 @@ const DTYPES: Record<string, { bytes: number; get: (v: DataView, o: number, le: 
 };
 
 /**
- * Decodes a NumPy `.npy` buffer (format versions 1–3, C order, numeric dtypes, either byte order).
+ * Decodes a NumPy `.npy` buffer (format versions 1–3, C or Fortran order, numeric dtypes, either byte order).
+ * Values are returned in C (row-major) order.
  * @param buf - File contents.
  * @param path - For error messages.
  * @returns Shape, dtype string and values as float32.
- * @throws {@link FileFormatError} for a bad magic, Fortran order or an unsupported dtype.
+ * @throws {@link FileFormatError} for a bad magic or an unsupported dtype.
  * @throws {@link TruncatedFileError} when the data is shorter than the shape requires.
  */
 export function decodeNpy(buf: Uint8Array, path: string): NpyArray {
@@ -57,7 +58,6 @@ export function decodeNpy(buf: Uint8Array, path: string): NpyArray {
   if (descr === undefined || fortran === undefined || shapeText === undefined) {
     throw new FileFormatError(path, `.npy header is malformed: ${header.trim()}`);
   }
-  if (fortran === 'True') throw new FileFormatError(path, '.npy in Fortran order is not supported; save with np.ascontiguousarray');
   const shape = shapeText.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
   const order = descr[0];
   const kind = descr.slice(1);
@@ -72,11 +72,11 @@ export function decodeNpy(buf: Uint8Array, path: string): NpyArray {
   if (buf.byteLength < need) throw new TruncatedFileError(path, need, buf.byteLength);
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) data[i] = spec.get(view, offset + i * spec.bytes, le);
-  return { shape, dtype: descr, data };
+  return { shape, dtype: descr, data: fortran === 'True' ? fortranToC(data, shape) : data };
 }
 
 /**
- * Reads a `.npy` file as a cube. 2-D arrays are one band; 3-D arrays follow `layout`.
+ * Reads a `.npy` file as a cube. 2-D arrays are one band; 3-D arrays (or 4-D with a leading 1) follow `layout`.
  * @param path - The `.npy` file.
  * @param options - See {@link ReadNpyOptions}.
  * @returns A band-sequential float32 cube with values as stored (`meta.dtype` records the source type).
@@ -92,6 +92,8 @@ export async function readNpy(path: string, options: ReadNpyOptions = {}): Promi
     throw new FileFormatError(path, 'cannot read the .npy file', { cause: err });
   }
   const arr = decodeNpy(buf, path);
+  // A batch of one, (1, ...) as PyTorch exports write it, is read as the single cube it holds.
+  if (arr.shape.length === 4 && arr.shape[0] === 1) arr.shape = arr.shape.slice(1);
   let bands: number, height: number, width: number;
   let data = arr.data;
   if (arr.shape.length === 2) {
@@ -105,7 +107,7 @@ export async function readNpy(path: string, options: ReadNpyOptions = {}): Promi
     const plane = height * width;
     for (let p = 0; p < plane; p++) for (let b = 0; b < bands; b++) data[b * plane + p] = arr.data[p * bands + b];
   } else {
-    throw new FileFormatError(path, `.npy array has shape (${arr.shape.join(', ')}); expected 2-D or 3-D`);
+    throw new FileFormatError(path, `.npy array has shape (${arr.shape.join(', ')}); expected 2-D, 3-D or (1, ...) 4-D`);
   }
   const meta: CubeMeta = { source: path, dtype: arr.dtype, wavelengthsFromHeader: options.wavelengths !== undefined };
   return createCube({
@@ -137,4 +139,29 @@ export async function writeNpy(path: string, cube: Cube): Promise<void> {
   const dv = new DataView(body.buffer);
   for (let i = 0; i < cube.data.length; i++) dv.setFloat32(i * 4, cube.data[i], true);
   await writeFileAtomic(path, [head, body]);
+}
+
+/** Reorders column-major values to row-major for the given shape. */
+function fortranToC(src: Float32Array, shape: number[]): Float32Array {
+  const out = new Float32Array(src.length);
+  const nd = shape.length;
+  const fStride = new Array<number>(nd);
+  for (let d = 0, s = 1; d < nd; d++) {
+    fStride[d] = s;
+    s *= shape[d];
+  }
+  const idx = new Array<number>(nd).fill(0);
+  let f = 0;
+  for (let c = 0; c < out.length; c++) {
+    out[c] = src[f];
+    // Advance the C-order multi-index (last axis fastest) and keep the Fortran offset in step.
+    for (let d = nd - 1; d >= 0; d--) {
+      idx[d]++;
+      f += fStride[d];
+      if (idx[d] < shape[d]) break;
+      f -= fStride[d] * shape[d];
+      idx[d] = 0;
+    }
+  }
+  return out;
 }

@@ -524,7 +524,7 @@ function checkFuseOptions(o: ResolvedFuseOptions): void {
 
 /** Defaults overlaid with the given options, ignoring keys set to `undefined` (a plain spread would erase the default). */
 function withDefaults<D extends object, O extends object>(defaults: D, options: O): D & O {
-  const out: Record<string, unknown> = { ...defaults };
+  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
   for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = v;
   return out as D & O;
 }

@@ -1,0 +1,59 @@
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FusionModel } from '../../../sdk/runtime/fusion-model';
+import { psnr } from '../../../sdk/metrics/full-reference';
+import { TINY, TINY_MODEL, maxAbsDiff, randomCube, readReference } from '../helpers';
+
+const card = JSON.parse(readFileSync(join(TINY, 'tiny-student.card.json'), 'utf8')) as { hsi: { wavelengths_nm: number[] } };
+const WL = card.hsi.wavelengths_nm;
+const RGB = [600, 540, 460];
+
+t.test('fuses: the tiny fixture equals its PyTorch reference within 1e-4', async (t) => {
+  const model = await FusionModel.load(TINY_MODEL, { providers: ['cpu'] });
+  t.teardown(() => model.release());
+  const lr = await readReference(join(TINY, 'reference-lrhsi.npy'), WL);
+  const hr = await readReference(join(TINY, 'reference-hrmsi.npy'), RGB);
+  const ref = await readReference(join(TINY, 'reference-hrhsi.npy'), WL);
+  const fused = await model.fuse(lr, hr);
+  t.same([fused.bands, fused.height, fused.width], [8, 32, 32]);
+  t.same(fused.wavelengths, WL);
+  const diff = maxAbsDiff(fused.data, ref.data);
+  t.ok(diff <= 1e-4, `max abs diff ${diff}`);
+  t.equal(fused.tiles, 1);
+  for (const k of ['validateMs', 'normaliseMs', 'inferMs', 'stitchMs', 'qualityMs', 'totalMs'] as const) {
+    t.ok(fused.timing[k] >= 0, `timing.${k} = ${fused.timing[k]}`);
+  }
+  t.ok(fused.timing.totalMs >= fused.timing.inferMs);
+  t.equal(fused.meta?.model, 'tiny-student');
+  t.ok(fused.quality !== undefined && Number.isFinite(fused.quality.spatial.psnr) && Number.isFinite(fused.quality.spectral.sam));
+});
+
+t.test('fuses: tiled agrees with untiled, batched tiles equal single tiles', async (t) => {
+  const model = await FusionModel.load(TINY_MODEL, { providers: ['cpu'] });
+  t.teardown(() => model.release());
+  const lr = randomCube(8, 24, 20, WL, 3);
+  const hr = randomCube(3, 96, 80, RGB, 4);
+  const whole = await model.fuse(lr, hr, { quality: false });
+  const progress: [number, number][] = [];
+  const tiled = await model.fuse(lr, hr, { tile: 48, overlap: 16, quality: false, onProgress: (d, n) => progress.push([d, n]) });
+  const batched = await model.fuse(lr, hr, { tile: 48, overlap: 16, batch: 4, quality: false });
+  // 96 x 80 with 48-px tiles every 32 px: rows at 0, 32, 48 and columns at 0, 32 -> 6 tiles.
+  t.equal(tiled.tiles, 6);
+  t.same(progress.at(-1), [6, 6]);
+  t.ok(maxAbsDiff(batched.data, tiled.data) < 1e-5, 'batching does not change the result');
+  // Random noise is the worst case for the global channel attention (tiles see other statistics than the scene).
+  const agree = psnr(tiled, whole);
+  t.ok(agree > 40, `tiled vs whole: PSNR ${agree.toFixed(2)} dB, max abs ${maxAbsDiff(tiled.data, whole.data).toExponential(2)}`);
+});
+
+t.test('fuses: divides raw counts by meta.valueScale', async (t) => {
+  const model = await FusionModel.load(TINY_MODEL, { providers: ['cpu'] });
+  t.teardown(() => model.release());
+  const lr = randomCube(8, 8, 8, WL, 5);
+  const hr = randomCube(3, 32, 32, RGB, 6);
+  const scaled = (c: typeof lr) => ({ ...c, data: c.data.map((v) => Math.round(v * 65535)), meta: { valueScale: 65535 } });
+  const a = await model.fuse(lr, hr, { quality: false });
+  const b = await model.fuse(scaled(lr), scaled(hr), { quality: false });
+  t.ok(maxAbsDiff(a.data, b.data) < 1e-3);
+});
