@@ -27,7 +27,8 @@ export class AbsHistogram {
     let batchMax = 0;
     for (let i = 0; i < values.length; i++) {
       const a = Math.abs(values[i]);
-      if (a > batchMax) batchMax = a;
+      // `a !== a` lets NaN through to the finiteness check below.
+      if (a > batchMax || a !== a) batchMax = a;
     }
     if (!Number.isFinite(batchMax)) throw new RangeError('activation holds NaN or Inf during calibration');
     if (this.width === 0) {

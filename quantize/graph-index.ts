@@ -98,3 +98,24 @@ export function topologicalOrder(graph: GraphProto): NodeProto[] | undefined {
   }
   return order.length === nodes.length ? order : undefined;
 }
+
+/**
+ * Removes `Identity` nodes that merely alias an initializer (PyTorch emits them for shared parameters) by pointing
+ * their readers at the initializer, so weights behind them can be quantized like any other.
+ * @returns How many nodes were removed.
+ */
+export function foldInitializerIdentities(graph: GraphProto): number {
+  const inits = new Set((graph.initializer ?? []).map((t) => t.name ?? ''));
+  const outputs = new Set((graph.output ?? []).map((v) => v.name));
+  const alias = new Map<string, string>();
+  const kept: NodeProto[] = [];
+  for (const node of graph.node ?? []) {
+    const src = node.input?.[0] ?? '';
+    const dst = node.output?.[0] ?? '';
+    if (node.opType === 'Identity' && (!node.domain || node.domain === 'ai.onnx') && inits.has(src) && !outputs.has(dst)) alias.set(dst, src);
+    else kept.push(node);
+  }
+  for (const node of kept) node.input = (node.input ?? []).map((i) => alias.get(i) ?? i);
+  graph.node = kept;
+  return alias.size;
+}

@@ -14,6 +14,7 @@ import { inferElementTypes } from './dtype-inference';
 import { ModelCardMissingError, QuantizeModelError } from './errors';
 import { convertToFloat16 } from './fp16';
 import { assertGraphSound } from './graph-check';
+import { foldInitializerIdentities } from './graph-index';
 import { defaultOpset, encodeModel, readModel, sha256Hex, type ModelProto } from './onnx-proto';
 import { SampleRunner } from './ort-runner';
 import { applyQdq, planLayers, tensorsToCalibrate, type QdqProfile, type QuantLayer } from './qdq';
@@ -119,6 +120,7 @@ export async function quantizeModel(modelPath: string, outPath: string, options:
   const card = await readModelCard(cardPath);
   const { model } = await readModel(modelPath);
   assertGraphSound(model, modelPath);
+  foldInitializerIdentities(model.graph ?? {});
   const samples = opts.calib ? await loadCalibrationSet(opts.calib, card, { maxSamples: opts.maxSamples }) : [];
   log(`${samples.length} calibration samples from ${opts.calib ?? '(none)'}`);
 

@@ -1,0 +1,49 @@
+/**
+ * Shared set-up for the quantize tests: the tiny real-architecture student, a calibration directory built from
+ * real scenes in ../shared/data, and a Python `onnx.checker` call when the venv is there.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const REPO = resolve(__dirname, '..', '..');
+export const TINY_MODEL = join(REPO, 'test', 'fixtures', 'tiny', 'tiny-student.onnx');
+export const SHARED_DATA = resolve(REPO, '..', 'shared', 'data');
+const PYTHON = join(REPO, '.venv', 'bin', 'python');
+
+/** Reason to skip real-data tests, or false when the data is there. */
+export const NO_REAL_DATA: string | false = existsSync(join(SHARED_DATA, 'samson'))
+  ? false
+  : `real data not found at ${SHARED_DATA}`;
+
+/**
+ * A calibration directory with a `scenes.json` over two real scenes that cover the tiny student's 420-700 nm:
+ * Samson (airborne, 0..1) and an EnMAP Potsdam crop (reflectance x 10000).
+ */
+export async function realCalibrationDir(tile = 32, tilesPerScene = 4): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'spectra-calib-'));
+  const manifest = {
+    scenes: [
+      { path: join(SHARED_DATA, 'samson', 'samson_95x95x156_float32.npy'), bands_csv: join(SHARED_DATA, 'samson', 'samson_bands.csv') },
+      {
+        path: join(SHARED_DATA, 'enmap_potsdam', 'enmap_potsdam_cropA_rows96-159_cols32-159_64x128x224_int16.npy'),
+        value_scale: 10000,
+        bands_csv: join(SHARED_DATA, 'enmap_potsdam', 'enmap_potsdam_bands.csv'),
+      },
+    ],
+    tile,
+    tiles_per_scene: tilesPerScene,
+  };
+  await writeFile(join(dir, 'scenes.json'), JSON.stringify(manifest));
+  return dir;
+}
+
+/** Reason to skip the Python checker, or false when the venv has `onnx`. */
+export const NO_PYTHON_ONNX: string | false = existsSync(PYTHON) ? false : `no Python venv at ${PYTHON}`;
+
+/** Runs `onnx.checker.check_model(full_check=True)` on a file; throws with the checker's message on failure. */
+export function pythonCheckModel(path: string): void {
+  execFileSync(PYTHON, ['-c', 'import onnx, sys; onnx.checker.check_model(onnx.load(sys.argv[1]), full_check=True)', path], { stdio: 'pipe' });
+}
