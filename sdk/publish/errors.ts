@@ -1,0 +1,81 @@
+import { SpectraError } from '../errors';
+
+/** A cube-protocol message (meta or chunk) is malformed, hostile or inconsistent with its cube. */
+export class CubeProtocolError extends SpectraError {
+  readonly code = 'E_CUBE_PROTOCOL';
+  constructor(
+    readonly topic: string,
+    message: string,
+  ) {
+    super(`${topic}: ${message}`);
+  }
+}
+
+/** A reassembled payload does not hash to the sha256 its meta announced; the cube is dropped, never written. */
+export class CubeIntegrityError extends SpectraError {
+  readonly code = 'E_CUBE_INTEGRITY';
+  constructor(
+    readonly cubeKey: string,
+    readonly expected: string,
+    readonly received: string,
+  ) {
+    super(`cube ${cubeKey}: payload sha256 is ${received} but the meta announced ${expected}; cube dropped`);
+  }
+}
+
+/** Chunks of a cube were still missing when its reassembly timeout ran out. */
+export class IncompleteCubeError extends SpectraError {
+  readonly code = 'E_CUBE_INCOMPLETE';
+  constructor(
+    readonly cubeKey: string,
+    readonly missing: readonly number[],
+    readonly chunkCount: number,
+  ) {
+    const shown = missing.length > 12 ? `${missing.slice(0, 12).join(', ')}, …` : missing.join(', ');
+    super(`cube ${cubeKey}: ${missing.length} of ${chunkCount} chunks never arrived (${shown}); cube dropped`);
+  }
+}
+
+/**
+ * A message would exceed the broker's Maximum Packet Size (from CONNACK, or `maxPacketSize` for
+ * MQTT 3.1.1 brokers). It is refused before anything is sent: a broker drops an oversized PUBLISH by
+ * closing the connection, which mqtt.js turns into a silent reconnect loop (mqtt.js #1005).
+ */
+export class PacketTooLargeError extends SpectraError {
+  readonly code = 'E_PACKET_TOO_LARGE';
+  constructor(
+    readonly topic: string,
+    readonly packetBytes: number,
+    readonly maxPacketSize: number,
+  ) {
+    super(
+      `${topic}: a ${packetBytes}-byte packet exceeds the broker's maximum packet size of ${maxPacketSize} bytes; ` +
+        'lower chunkSize or raise the broker limit (mosquitto max_packet_size, EMQX mqtt.max_packet_size)',
+    );
+  }
+}
+
+/** The broker refused or could not be reached: bad credentials, TLS failure, unreachable host. */
+export class BrokerConnectionError extends SpectraError {
+  readonly code = 'E_BROKER_CONNECT';
+  constructor(
+    readonly url: string,
+    message: string,
+    readonly reasonCode?: number,
+    options?: { cause?: unknown },
+  ) {
+    super(`${url}: ${message}`, options);
+  }
+}
+
+/** The on-disk outbox cannot be used: directory not writable, a stored cube unreadable. */
+export class OutboxError extends SpectraError {
+  readonly code = 'E_OUTBOX';
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${path}: ${message}`, options);
+  }
+}

@@ -1,0 +1,346 @@
+import { createHash } from 'node:crypto';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { OutboxError } from './errors';
+import type { CubeMessageMeta } from './protocol';
+
+/** What the outbox stores about a cube: the meta minus the chunking, which is chosen per connection. */
+export type CubeHeader = Omit<CubeMessageMeta, 'chunkSize' | 'chunkCount'>;
+
+/** One stored cube. `id` grows with every put, so ascending ids are publish order. */
+export interface OutboxEntry {
+  readonly id: number;
+  readonly header: CubeHeader;
+  /** Payload bytes. */
+  readonly bytes: number;
+}
+
+/** Result of {@link OutboxStore.put}. */
+export interface PutResult {
+  entry: OutboxEntry;
+  /** Older cubes dropped to stay within the byte bound (oldest first). */
+  evicted: OutboxEntry[];
+}
+
+/**
+ * Where cubes wait until the broker has acknowledged every chunk. Implementations: {@link FileOutbox}
+ * (durable: survives broker outages and process restarts) and {@link MemoryOutbox} (not durable; tests,
+ * or deployments that accept losing queued cubes on restart). Both evict the oldest unpinned cube when
+ * a new one would exceed `maxBytes`.
+ */
+export interface OutboxStore {
+  /** Byte bound on stored payloads. */
+  readonly maxBytes: number;
+  /** Payload bytes stored now. */
+  readonly bytes: number;
+  /** Loads what survived a restart. Call once before anything else. */
+  open(): Promise<void>;
+  /**
+   * Stores a cube; when this resolves the cube survives a crash (for durable stores).
+   * @throws {@link OutboxError} when the cube alone exceeds `maxBytes` or cannot be written.
+   */
+  put(header: CubeHeader, payload: Uint8Array): Promise<PutResult>;
+  /** Stored cubes, oldest first. */
+  entries(): readonly OutboxEntry[];
+  /**
+   * Reads a stored payload.
+   * @returns The payload, or undefined when the entry is gone or its bytes no longer match its sha256 (then it is removed).
+   */
+  read(entry: OutboxEntry): Promise<Uint8Array | undefined>;
+  /** Forgets a cube (after every chunk was acknowledged). Removing an absent entry is a no-op. */
+  remove(entry: OutboxEntry): Promise<void>;
+  /** Protects an entry from eviction while it is being sent. */
+  pin(entry: OutboxEntry): void;
+  /** Lifts {@link OutboxStore.pin}. */
+  unpin(entry: OutboxEntry): void;
+}
+
+/** Eviction shared by both stores: oldest unpinned first, until `incoming` more bytes fit. */
+function chooseEvictions(entries: readonly OutboxEntry[], pinned: ReadonlySet<number>, bytes: number, incoming: number, max: number): OutboxEntry[] {
+  const out: OutboxEntry[] = [];
+  let total = bytes;
+  for (const e of entries) {
+    if (total + incoming <= max) break;
+    if (pinned.has(e.id)) continue;
+    out.push(e);
+    total -= e.bytes;
+  }
+  return out;
+}
+
+function tooBig(where: string, bytes: number, max: number): OutboxError {
+  return new OutboxError(where, `a ${bytes}-byte cube cannot fit an outbox bounded to ${max} bytes; raise outboxMaxBytes`);
+}
+
+/**
+ * In-memory outbox: same ordering and eviction as {@link FileOutbox}, nothing survives a restart.
+ * @example
+ * const publisher = await CubePublisher.connect({ broker, device: 'cam1', outbox: new MemoryOutbox(64 << 20) });
+ */
+export class MemoryOutbox implements OutboxStore {
+  private readonly stored = new Map<number, { entry: OutboxEntry; payload: Uint8Array }>();
+  private readonly pinned = new Set<number>();
+  private nextId = 1;
+  private total = 0;
+
+  /** @param maxBytes - Byte bound on stored payloads. */
+  constructor(readonly maxBytes: number) {
+    if (!(maxBytes > 0)) throw new RangeError(`Expected maxBytes > 0 but received ${maxBytes}`);
+  }
+
+  get bytes(): number {
+    return this.total;
+  }
+
+  async open(): Promise<void> {}
+
+  async put(header: CubeHeader, payload: Uint8Array): Promise<PutResult> {
+    if (payload.length > this.maxBytes) throw tooBig('memory outbox', payload.length, this.maxBytes);
+    const evicted = chooseEvictions(this.entries(), this.pinned, this.total, payload.length, this.maxBytes);
+    for (const e of evicted) await this.remove(e);
+    const entry: OutboxEntry = { id: this.nextId++, header, bytes: payload.length };
+    this.stored.set(entry.id, { entry, payload });
+    this.total += payload.length;
+    return { entry, evicted };
+  }
+
+  entries(): readonly OutboxEntry[] {
+    return [...this.stored.values()].map((s) => s.entry);
+  }
+
+  async read(entry: OutboxEntry): Promise<Uint8Array | undefined> {
+    return this.stored.get(entry.id)?.payload;
+  }
+
+  async remove(entry: OutboxEntry): Promise<void> {
+    const s = this.stored.get(entry.id);
+    if (s === undefined) return;
+    this.stored.delete(entry.id);
+    this.pinned.delete(entry.id);
+    this.total -= s.entry.bytes;
+  }
+
+  pin(entry: OutboxEntry): void {
+    this.pinned.add(entry.id);
+  }
+
+  unpin(entry: OutboxEntry): void {
+    this.pinned.delete(entry.id);
+  }
+}
+
+/** Options for {@link FileOutbox}. */
+export interface FileOutboxOptions {
+  /** Byte bound on stored payloads. @defaultValue 512 MiB */
+  maxBytes?: number;
+  /** Payloads kept in memory as well, so the usual put-then-send path never re-reads the disk. @defaultValue 128 MiB */
+  cacheBytes?: number;
+  /** Called for stored files that are unreadable or corrupt and were discarded on open or read. */
+  onCorrupt?: (path: string, reason: string) => void;
+}
+
+const FILE_MAGIC = 0x424f5053; // 'SPOB' little-endian
+const FILE_SUFFIX = '.cube';
+
+/**
+ * Durable outbox: one file per cube (`<id>.cube`: magic, header JSON, payload). A file is written to a
+ * temporary name, fsynced, renamed into place and the directory fsynced, so after a crash a cube is
+ * either fully present or absent; leftover temporary files are deleted on {@link FileOutbox.open}.
+ * A payload is verified against its sha256 when read back from disk.
+ * This closes mqtt.js keeping its offline queue in memory only (mqtt.js #343, #1121).
+ * @example
+ * const outbox = new FileOutbox('/var/lib/spectra/outbox', { maxBytes: 1 << 30 });
+ * await outbox.open();
+ */
+export class FileOutbox implements OutboxStore {
+  readonly maxBytes: number;
+  private readonly cacheBytes: number;
+  private readonly onCorrupt: (path: string, reason: string) => void;
+  private readonly index = new Map<number, OutboxEntry>();
+  private readonly cache = new Map<number, Uint8Array>();
+  private readonly pinned = new Set<number>();
+  private cached = 0;
+  private nextId = 1;
+  private total = 0;
+
+  /**
+   * @param dir - Directory (created if missing). One publisher per directory.
+   * @param options - See {@link FileOutboxOptions}.
+   */
+  constructor(
+    readonly dir: string,
+    options: FileOutboxOptions = {},
+  ) {
+    this.maxBytes = options.maxBytes ?? 512 * 1024 ** 2;
+    this.cacheBytes = options.cacheBytes ?? 128 * 1024 ** 2;
+    this.onCorrupt = options.onCorrupt ?? (() => {});
+    if (!(this.maxBytes > 0)) throw new RangeError(`Expected maxBytes > 0 but received ${this.maxBytes}`);
+  }
+
+  get bytes(): number {
+    return this.total;
+  }
+
+  async open(): Promise<void> {
+    try {
+      await mkdir(this.dir, { recursive: true });
+    } catch (err) {
+      throw new OutboxError(this.dir, 'cannot create the outbox directory', { cause: err });
+    }
+    let names: string[];
+    try {
+      names = await readdir(this.dir);
+    } catch (err) {
+      throw new OutboxError(this.dir, 'cannot list the outbox directory', { cause: err });
+    }
+    for (const name of names) {
+      const path = join(this.dir, name);
+      if (name.endsWith('.tmp')) {
+        // A crash between write and rename leaves these; their cube was never acknowledged to the caller.
+        await rm(path, { force: true });
+        continue;
+      }
+      const m = /^(\d{12})\.cube$/.exec(name);
+      if (m === null) continue;
+      const id = Number(m[1]);
+      try {
+        const header = await this.readHeader(path);
+        this.index.set(id, { id, header: header.header, bytes: header.payloadBytes });
+        this.total += header.payloadBytes;
+      } catch (err) {
+        this.onCorrupt(path, (err as Error).message);
+        await rm(path, { force: true });
+      }
+      this.nextId = Math.max(this.nextId, id + 1);
+    }
+  }
+
+  async put(header: CubeHeader, payload: Uint8Array): Promise<PutResult> {
+    if (payload.length > this.maxBytes) throw tooBig(this.dir, payload.length, this.maxBytes);
+    const evicted = chooseEvictions(this.entries(), this.pinned, this.total, payload.length, this.maxBytes);
+    for (const e of evicted) await this.remove(e);
+    const id = this.nextId++;
+    const path = this.pathOf(id);
+    const json = Buffer.from(JSON.stringify(header), 'utf8');
+    const head = Buffer.alloc(12);
+    head.writeUInt32LE(FILE_MAGIC, 0);
+    head.writeUInt32LE(1, 4);
+    head.writeUInt32LE(json.length, 8);
+    const tmp = `${path}.tmp`;
+    try {
+      const fh = await open(tmp, 'w');
+      try {
+        await fh.writev([head, json, payload]);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await rename(tmp, path);
+      await this.syncDir();
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw new OutboxError(path, 'cannot write the cube to the outbox', { cause: err });
+    }
+    const entry: OutboxEntry = { id, header, bytes: payload.length };
+    this.index.set(id, entry);
+    this.total += payload.length;
+    this.remember(id, payload);
+    return { entry, evicted };
+  }
+
+  entries(): readonly OutboxEntry[] {
+    return [...this.index.values()].sort((a, b) => a.id - b.id);
+  }
+
+  async read(entry: OutboxEntry): Promise<Uint8Array | undefined> {
+    if (!this.index.has(entry.id)) return undefined;
+    const hit = this.cache.get(entry.id);
+    if (hit !== undefined) return hit;
+    const path = this.pathOf(entry.id);
+    let payload: Uint8Array;
+    try {
+      const buf = await readFile(path);
+      const jsonLength = buf.readUInt32LE(8);
+      payload = buf.subarray(12 + jsonLength);
+    } catch (err) {
+      this.onCorrupt(path, `unreadable: ${(err as Error).message}`);
+      await this.remove(entry);
+      return undefined;
+    }
+    const digest = createHash('sha256').update(payload).digest('hex');
+    if (payload.length !== entry.bytes || digest !== entry.header.sha256) {
+      this.onCorrupt(path, `payload does not match its sha256 (${payload.length} bytes, sha256 ${digest})`);
+      await this.remove(entry);
+      return undefined;
+    }
+    return payload;
+  }
+
+  async remove(entry: OutboxEntry): Promise<void> {
+    const e = this.index.get(entry.id);
+    if (e === undefined) return;
+    this.index.delete(entry.id);
+    this.pinned.delete(entry.id);
+    this.total -= e.bytes;
+    const c = this.cache.get(entry.id);
+    if (c !== undefined) {
+      this.cache.delete(entry.id);
+      this.cached -= c.length;
+    }
+    await rm(this.pathOf(entry.id), { force: true });
+  }
+
+  pin(entry: OutboxEntry): void {
+    this.pinned.add(entry.id);
+  }
+
+  unpin(entry: OutboxEntry): void {
+    this.pinned.delete(entry.id);
+  }
+
+  private pathOf(id: number): string {
+    return join(this.dir, `${String(id).padStart(12, '0')}${FILE_SUFFIX}`);
+  }
+
+  private remember(id: number, payload: Uint8Array): void {
+    if (payload.length > this.cacheBytes) return;
+    while (this.cached + payload.length > this.cacheBytes && this.cache.size > 0) {
+      const [oldId, old] = this.cache.entries().next().value as [number, Uint8Array];
+      this.cache.delete(oldId);
+      this.cached -= old.length;
+    }
+    this.cache.set(id, payload);
+    this.cached += payload.length;
+  }
+
+  private async readHeader(path: string): Promise<{ header: CubeHeader; payloadBytes: number }> {
+    const fh = await open(path, 'r');
+    try {
+      const head = Buffer.alloc(12);
+      const { bytesRead } = await fh.read(head, 0, 12, 0);
+      if (bytesRead < 12 || head.readUInt32LE(0) !== FILE_MAGIC) throw new Error('not an outbox cube file');
+      if (head.readUInt32LE(4) !== 1) throw new Error(`outbox file version ${head.readUInt32LE(4)} is not 1`);
+      const jsonLength = head.readUInt32LE(8);
+      if (jsonLength > 1024 ** 2) throw new Error(`header of ${jsonLength} bytes is implausible`);
+      const json = Buffer.alloc(jsonLength);
+      await fh.read(json, 0, jsonLength, 12);
+      const header = JSON.parse(json.toString('utf8')) as CubeHeader;
+      const size = (await stat(path)).size;
+      const payloadBytes = size - 12 - jsonLength;
+      if (payloadBytes !== header.payloadBytes) throw new Error(`holds ${payloadBytes} payload bytes; its header says ${header.payloadBytes}`);
+      return { header, payloadBytes };
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async syncDir(): Promise<void> {
+    // The rename is durable only once the directory entry is on disk too.
+    const fh = await open(this.dir, 'r');
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  }
+}

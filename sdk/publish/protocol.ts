@@ -1,0 +1,279 @@
+/**
+ * Cube protocol v1 (docs/cube-protocol.md): how a float32 cube travels over MQTT as one JSON meta
+ * message plus binary chunks that each fit the broker's packet limit.
+ */
+import { CubeProtocolError } from './errors';
+
+/** Value of `meta.protocol`; a subscriber refuses any other. */
+export const CUBE_PROTOCOL = 'spectra-cube/1';
+/** MQTT v5 content type of meta messages. */
+export const META_CONTENT_TYPE = 'application/json';
+/** MQTT v5 content type of chunk messages. */
+export const CHUNK_CONTENT_TYPE = 'application/vnd.spectra.cube-chunk';
+/** Bytes of the binary header in front of every chunk body. */
+export const CHUNK_HEADER_BYTES = 32;
+/** Default chunk body size: well under EMQX's 1 MB default, and large enough to keep per-message overhead low. */
+export const DEFAULT_CHUNK_SIZE = 256 * 1024;
+/** Largest packet MQTT can express (remaining length 268,435,455 plus the 5-byte fixed header). */
+export const MQTT_MAX_PACKET = 268_435_460;
+
+const MAGIC = 0x4b435053; // 'SPCK' read as little-endian u32
+
+/** Describes one cube; published on `spectra/<device>/cube/<sequence>/meta`. */
+export interface CubeMessageMeta {
+  protocol: typeof CUBE_PROTOCOL;
+  device: string;
+  sequence: number;
+  /** 16 hex digits, random per cube; every chunk carries it so chunks of a re-used sequence number never mix. */
+  cubeId: string;
+  /** [bands, height, width]; the payload is band-sequential. */
+  shape: [number, number, number];
+  dtype: 'float32';
+  byteOrder: 'little';
+  layout: 'bsq';
+  wavelengths: number[];
+  fwhm?: number[];
+  /** Spatial scale of the fusion model (HR = scale x LR). */
+  scale?: number;
+  model?: { id: string; precision: string };
+  /** ISO-8601 times: when the frame was captured, fused, handed to the publisher. */
+  capturedAt: string;
+  fusedAt?: string;
+  enqueuedAt: string;
+  payloadBytes: number;
+  chunkSize: number;
+  chunkCount: number;
+  /** Hex sha256 of the whole payload (all chunk bodies in order). */
+  sha256: string;
+  /** Fusion quality when ground truth was known (PSNR dB, SAM degrees…). */
+  quality?: Record<string, number>;
+}
+
+/** A decoded chunk: header fields plus a view of the body (no copy). */
+export interface CubeChunk {
+  cubeId: string;
+  index: number;
+  count: number;
+  offset: number;
+  body: Uint8Array;
+}
+
+/** Where a message belongs, parsed from its topic. */
+export type CubeTopic =
+  | { kind: 'meta'; device: string; sequence: number }
+  | { kind: 'chunk'; device: string; sequence: number; index: number };
+
+/**
+ * Checks a device id: one topic level, no wildcards.
+ * @param device - Device id.
+ * @throws RangeError when it is empty, longer than 64 characters or holds `/`, `+`, `#` or `$` first.
+ */
+export function assertDeviceId(device: string): void {
+  if (typeof device !== 'string') throw new TypeError(`Expected device to be a string but received ${typeof device}`);
+  if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(device)) {
+    throw new RangeError(
+      `Expected device to be 1-64 characters of [A-Za-z0-9_.:-] (one MQTT topic level, no wildcards) but received '${device}'`,
+    );
+  }
+}
+
+/** Topic of a cube's meta message. */
+export function metaTopic(device: string, sequence: number): string {
+  return `spectra/${device}/cube/${sequence}/meta`;
+}
+
+/** Topic of chunk `index` of a cube. */
+export function chunkTopic(device: string, sequence: number, index: number): string {
+  return `spectra/${device}/cube/${sequence}/chunk/${index}`;
+}
+
+/** Retained device status (`online` / `offline`, the latter as the last will). */
+export function statusTopic(device: string): string {
+  return `spectra/${device}/status`;
+}
+
+/** Latest quicklook PNG, for browsers (MQTT over WebSocket handles small messages only; mqtt.js #655, #980). */
+export function quicklookTopic(device: string): string {
+  return `spectra/${device}/quicklook`;
+}
+
+/** Small JSON spectra (a few pixels' spectra) for browsers. */
+export function spectraTopic(device: string): string {
+  return `spectra/${device}/spectra`;
+}
+
+/**
+ * Parses a cube topic.
+ * @param topic - Topic of a received message.
+ * @returns The parsed location, or undefined when the topic is not a cube meta/chunk topic.
+ */
+export function parseCubeTopic(topic: string): CubeTopic | undefined {
+  const m = /^spectra\/([A-Za-z0-9_.:-]{1,64})\/cube\/(\d{1,15})\/(meta|chunk\/(\d{1,9}))$/.exec(topic);
+  if (m === null) return undefined;
+  const sequence = Number(m[2]);
+  if (m[3] === 'meta') return { kind: 'meta', device: m[1], sequence };
+  return { kind: 'chunk', device: m[1], sequence, index: Number(m[4]) };
+}
+
+/** Serialises a meta message. */
+export function encodeMeta(meta: CubeMessageMeta): Buffer {
+  return Buffer.from(JSON.stringify(meta), 'utf8');
+}
+
+/** Limits a decoder enforces before allocating anything. */
+export interface DecodeLimits {
+  /** Largest payload a cube may announce. @defaultValue 1 GiB */
+  maxCubeBytes?: number;
+  /** Largest meta message accepted. @defaultValue 1 MiB */
+  maxMetaBytes?: number;
+}
+
+/** Defaults for {@link DecodeLimits}. */
+export const DEFAULT_DECODE_LIMITS: Readonly<Required<DecodeLimits>> = Object.freeze({
+  maxCubeBytes: 1024 ** 3,
+  maxMetaBytes: 1024 ** 2,
+});
+
+/**
+ * Parses and validates a meta message; nothing in it is trusted.
+ * @param topic - Topic it arrived on (must match device and sequence).
+ * @param payload - Message payload.
+ * @param limits - See {@link DecodeLimits}.
+ * @returns The meta.
+ * @throws {@link CubeProtocolError} naming the first field that is wrong.
+ */
+export function decodeMeta(topic: string, payload: Uint8Array, limits: DecodeLimits = {}): CubeMessageMeta {
+  const lim = { ...DEFAULT_DECODE_LIMITS, ...limits };
+  const fail = (msg: string): never => {
+    throw new CubeProtocolError(topic, msg);
+  };
+  const where = parseCubeTopic(topic);
+  if (where?.kind !== 'meta') fail('not a cube meta topic (spectra/<device>/cube/<sequence>/meta)');
+  if (payload.length > lim.maxMetaBytes) fail(`meta is ${payload.length} bytes; the limit is ${lim.maxMetaBytes}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8'));
+  } catch {
+    fail('meta is not valid JSON');
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail('meta must be a JSON object');
+  const m = raw as Record<string, unknown>;
+  if (m.protocol !== CUBE_PROTOCOL) fail(`protocol is '${String(m.protocol)}'; this subscriber speaks '${CUBE_PROTOCOL}'`);
+  if (m.device !== where!.device) fail(`meta.device '${String(m.device)}' disagrees with the topic`);
+  if (m.sequence !== where!.sequence) fail(`meta.sequence ${String(m.sequence)} disagrees with the topic`);
+  if (typeof m.cubeId !== 'string' || !/^[0-9a-f]{16}$/.test(m.cubeId)) fail('meta.cubeId must be 16 lower-case hex digits');
+  if (m.dtype !== 'float32' || m.byteOrder !== 'little' || m.layout !== 'bsq') {
+    fail(`only float32 / little / bsq is defined in v1 (got ${String(m.dtype)} / ${String(m.byteOrder)} / ${String(m.layout)})`);
+  }
+  const shape = m.shape;
+  if (!Array.isArray(shape) || shape.length !== 3 || !shape.every((v) => Number.isSafeInteger(v) && v > 0)) {
+    return fail('meta.shape must be [bands, height, width] of positive integers');
+  }
+  const [bands, height, width] = shape as number[];
+  const bytes = bands * height * width * 4;
+  if (!Number.isSafeInteger(bytes) || bytes > lim.maxCubeBytes) fail(`a ${shape.join('x')} cube exceeds the ${lim.maxCubeBytes}-byte limit`);
+  if (m.payloadBytes !== bytes) fail(`meta.payloadBytes ${String(m.payloadBytes)} != 4 x ${shape.join(' x ')} = ${bytes}`);
+  const chunkSize = m.chunkSize;
+  if (!Number.isSafeInteger(chunkSize) || (chunkSize as number) < 1 || (chunkSize as number) > MQTT_MAX_PACKET) {
+    fail(`meta.chunkSize ${String(chunkSize)} must be a positive integer`);
+  }
+  if (m.chunkCount !== Math.ceil(bytes / (chunkSize as number))) {
+    fail(`meta.chunkCount ${String(m.chunkCount)} != ceil(${bytes} / ${String(chunkSize)})`);
+  }
+  if (typeof m.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.sha256)) fail('meta.sha256 must be 64 lower-case hex digits');
+  const numbers = (v: unknown, name: string): number[] => {
+    if (!Array.isArray(v) || v.length !== bands || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
+      return fail(`meta.${name} must list ${bands} finite numbers`);
+    }
+    return v as number[];
+  };
+  numbers(m.wavelengths, 'wavelengths');
+  if (m.fwhm !== undefined) numbers(m.fwhm, 'fwhm');
+  if (typeof m.capturedAt !== 'string' || typeof m.enqueuedAt !== 'string') fail('meta.capturedAt and meta.enqueuedAt must be ISO-8601 strings');
+  return m as unknown as CubeMessageMeta;
+}
+
+/**
+ * Builds one chunk message: 32-byte header then the body.
+ * @param cubeId - The cube's 16-hex-digit id.
+ * @param index - Chunk index.
+ * @param count - Chunks in the cube.
+ * @param offset - Byte offset of the body in the payload.
+ * @param body - Chunk bytes.
+ * @returns The message payload.
+ */
+export function encodeChunk(cubeId: string, index: number, count: number, offset: number, body: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(CHUNK_HEADER_BYTES + body.length);
+  out.writeUInt32LE(MAGIC, 0);
+  out.writeUInt8(1, 4);
+  out.writeUInt8(CHUNK_HEADER_BYTES, 5);
+  out.writeUInt16LE(0, 6);
+  out.write(cubeId, 8, 8, 'hex');
+  out.writeUInt32LE(index, 16);
+  out.writeUInt32LE(count, 20);
+  out.writeBigUInt64LE(BigInt(offset), 24);
+  out.set(body, CHUNK_HEADER_BYTES);
+  return out;
+}
+
+/**
+ * Parses a chunk's header; the body is a view, not a copy.
+ * @param topic - Topic it arrived on (its chunk index must match the header's).
+ * @param payload - Message payload.
+ * @returns The chunk.
+ * @throws {@link CubeProtocolError} when the magic, version or fields are wrong.
+ */
+export function decodeChunk(topic: string, payload: Uint8Array): CubeChunk {
+  const fail = (msg: string): never => {
+    throw new CubeProtocolError(topic, msg);
+  };
+  const where = parseCubeTopic(topic);
+  if (where?.kind !== 'chunk') fail('not a cube chunk topic (spectra/<device>/cube/<sequence>/chunk/<n>)');
+  if (payload.length < CHUNK_HEADER_BYTES) fail(`chunk is ${payload.length} bytes, shorter than its ${CHUNK_HEADER_BYTES}-byte header`);
+  const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
+  if (buf.readUInt32LE(0) !== MAGIC) fail("chunk does not start with the 'SPCK' magic");
+  if (buf.readUInt8(4) !== 1) fail(`chunk format version ${buf.readUInt8(4)} is not 1`);
+  if (buf.readUInt8(5) !== CHUNK_HEADER_BYTES) fail(`chunk header length ${buf.readUInt8(5)} is not ${CHUNK_HEADER_BYTES}`);
+  const index = buf.readUInt32LE(16);
+  const count = buf.readUInt32LE(20);
+  const offset = buf.readBigUInt64LE(24);
+  if (index !== (where as { index: number }).index) fail(`chunk header says index ${index} but the topic says ${(where as { index: number }).index}`);
+  if (count === 0 || index >= count) fail(`chunk index ${index} is outside 0..${count - 1}`);
+  if (offset > BigInt(Number.MAX_SAFE_INTEGER)) fail('chunk offset is out of range');
+  return {
+    cubeId: buf.toString('hex', 8, 16),
+    index,
+    count,
+    offset: Number(offset),
+    body: payload.subarray(CHUNK_HEADER_BYTES),
+  };
+}
+
+/** Bytes a variable-byte integer takes in MQTT. */
+function varintBytes(n: number): number {
+  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
+}
+
+/**
+ * Size of a QoS 1 PUBLISH packet on the wire, for checking against the broker's Maximum Packet Size.
+ * @param topic - Topic.
+ * @param payloadBytes - Payload length.
+ * @param propertyBytes - Encoded MQTT v5 properties (0 for MQTT 3.1.1, which has no property section).
+ * @param v5 - Whether the connection speaks MQTT 5.
+ * @returns Bytes of the whole packet, fixed header included.
+ */
+export function publishPacketBytes(topic: string, payloadBytes: number, propertyBytes: number, v5: boolean): number {
+  const props = v5 ? varintBytes(propertyBytes) + propertyBytes : 0;
+  const remaining = 2 + Buffer.byteLength(topic) + 2 + props + payloadBytes;
+  return 1 + varintBytes(remaining) + remaining;
+}
+
+/**
+ * Encoded size of the MQTT v5 properties the publisher attaches (content type and user properties).
+ * @internal
+ */
+export function propertyBytes(contentType: string, userProperties: Record<string, string> = {}): number {
+  let n = 1 + 2 + Buffer.byteLength(contentType);
+  for (const [k, v] of Object.entries(userProperties)) n += 1 + 2 + Buffer.byteLength(k) + 2 + Buffer.byteLength(v);
+  return n;
+}

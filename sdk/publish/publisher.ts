@@ -1,0 +1,480 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import type { IClientPublishOptions, IConnackPacket, MqttClient } from 'mqtt';
+import type { Cube } from '../cube/cube';
+import { assertCube } from '../cube/create';
+import { type BrokerOptions, connectClient } from './broker-connection';
+import { withDefaults } from './defaults';
+import { PacketTooLargeError } from './errors';
+import { type LogFn, type Logger, createLogger } from './log';
+import { type CubeHeader, FileOutbox, MemoryOutbox, type OutboxEntry, type OutboxStore } from './outbox';
+import {
+  CHUNK_CONTENT_TYPE,
+  CHUNK_HEADER_BYTES,
+  CUBE_PROTOCOL,
+  type CubeMessageMeta,
+  DEFAULT_CHUNK_SIZE,
+  META_CONTENT_TYPE,
+  MQTT_MAX_PACKET,
+  assertDeviceId,
+  chunkTopic,
+  encodeChunk,
+  encodeMeta,
+  metaTopic,
+  propertyBytes,
+  publishPacketBytes,
+  statusTopic,
+} from './protocol';
+
+/** Options for {@link CubePublisher.connect}. */
+export interface PublisherOptions extends BrokerOptions {
+  /** Device id: one topic level (`spectra/<device>/…`). */
+  device: string;
+  /**
+   * Where cubes wait for their acknowledgements: a directory (durable {@link FileOutbox}), a store,
+   * or `false` for an in-memory outbox that a restart loses. @defaultValue false
+   */
+  outbox?: string | OutboxStore | false;
+  /** Byte bound of the outbox this publisher creates (ignored for a store passed in). @defaultValue 512 MiB */
+  outboxMaxBytes?: number;
+  /** Chunk body size; lowered automatically to fit the broker's Maximum Packet Size. @defaultValue 262144 */
+  chunkSize?: number;
+  /** Packet size limit to respect when the broker does not announce one (MQTT 3.1.1, AWS IoT's 128 KB). */
+  maxPacketSize?: number;
+  /** Chunks in flight without a PUBACK; capped by the broker's Receive Maximum. @defaultValue 32 */
+  window?: number;
+  /** MQTT 5 session expiry, so the broker keeps the session across short outages. @defaultValue 3600 */
+  sessionExpirySeconds?: number;
+  /** First reconnect delay; doubles up to `reconnectMaxMs`, with jitter. @defaultValue 250 */
+  reconnectMinMs?: number;
+  /** @defaultValue 15000 */
+  reconnectMaxMs?: number;
+  /** Attempts per chunk the broker rejects with an error PUBACK before the cube is dropped. @defaultValue 3 */
+  maxChunkAttempts?: number;
+  /** Log sink for namespace `spectra:mqtt`. */
+  log?: LogFn;
+}
+
+/** Defaults for {@link PublisherOptions}. */
+export const DEFAULT_PUBLISHER_OPTIONS = Object.freeze({
+  outboxMaxBytes: 512 * 1024 ** 2,
+  chunkSize: DEFAULT_CHUNK_SIZE,
+  window: 32,
+  sessionExpirySeconds: 3600,
+  reconnectMinMs: 250,
+  reconnectMaxMs: 15_000,
+  maxChunkAttempts: 3,
+});
+
+/** What to publish with a cube besides its pixels. */
+export interface PublishInfo {
+  /** Sequence number in the topic; the previous one + 1 when omitted. */
+  sequence?: number;
+  capturedAt?: Date | string;
+  fusedAt?: Date | string;
+  model?: { id: string; precision: string };
+  scale?: number;
+  quality?: Record<string, number>;
+}
+
+/** Counters of a {@link CubePublisher}. */
+export interface PublisherMetrics {
+  /** Messages (meta + chunks) handed to the socket, retries included. */
+  published: number;
+  /** Messages the broker acknowledged. */
+  acknowledged: number;
+  /** Messages sent again (error PUBACK, or a cube restarted after a reconnect). */
+  retried: number;
+  /** Cubes every chunk of which was acknowledged. */
+  cubesAcked: number;
+  /** Cubes dropped to keep the outbox within its byte bound. */
+  evicted: number;
+  /** Cubes dropped because the broker would never take them (oversized meta, repeated error PUBACKs, corrupt on disk). */
+  rejected: number;
+  outboxBytes: number;
+  outboxCubes: number;
+  /** Payload bytes acknowledged. */
+  bytesAcked: number;
+  /** Payload bytes acknowledged per second of sending time. */
+  throughputBytesPerSecond: number;
+  reconnects: number;
+}
+
+/** Events of a {@link CubePublisher}. */
+export interface PublisherEvents {
+  /** Every chunk of the cube was acknowledged and it left the outbox. */
+  'cube-acked': (sequence: number) => void;
+  /** The cube was dropped from a full outbox before it was sent. */
+  'cube-evicted': (sequence: number) => void;
+  /** The cube was dropped because it can never be delivered. */
+  'cube-rejected': (sequence: number, error: Error) => void;
+  connect: () => void;
+  offline: () => void;
+  /** A connection or reconnection failed; the publisher keeps retrying (not named 'error' so an unheard one never throws). */
+  'connection-error': (error: Error) => void;
+}
+
+// Typed overloads over EventEmitter, the way mqtt.js's TypedEmitter does it.
+export interface CubePublisher {
+  on<E extends keyof PublisherEvents>(event: E, listener: PublisherEvents[E]): this;
+  once<E extends keyof PublisherEvents>(event: E, listener: PublisherEvents[E]): this;
+  off<E extends keyof PublisherEvents>(event: E, listener: PublisherEvents[E]): this;
+  emit<E extends keyof PublisherEvents>(event: E, ...args: Parameters<PublisherEvents[E]>): boolean;
+}
+
+type Resolved = Required<Omit<PublisherOptions, keyof BrokerOptions | 'outbox' | 'log' | 'maxPacketSize'>> & PublisherOptions;
+
+/**
+ * Publishes fused cubes over MQTT with QoS 1, a persistent session and a durable outbox: each cube is
+ * stored before `publish` resolves and removed only when the broker acknowledged every chunk, so a
+ * broker outage or a process restart loses nothing (the outbox resumes on the next `connect`).
+ * Chunks are pipelined (a window of unacknowledged chunks) and sized to the broker's Maximum Packet Size.
+ * @example
+ * const pub = await CubePublisher.connect({ broker: 'mqtt://127.0.0.1:1883', device: 'cam1', outbox: '/var/lib/spectra/outbox' });
+ * pub.on('cube-acked', (seq) => console.log('delivered', seq));
+ * await pub.publish(fused, { sequence: 7, model: { id: card.name, precision: 'fp32' } });
+ * await pub.drain();
+ * await pub.close();
+ */
+export class CubePublisher extends EventEmitter {
+  private readonly log: Logger;
+  private connack: IConnackPacket;
+  private closing = false;
+  private wakeUp: (() => void) | undefined;
+  private nextSequence = 0;
+  private failures = 0;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private sendingMs = 0;
+  private readonly pumpDone: Promise<void>;
+  private readonly drainWaiters: (() => void)[] = [];
+  private readonly m = { published: 0, acknowledged: 0, retried: 0, cubesAcked: 0, evicted: 0, rejected: 0, bytesAcked: 0, reconnects: 0 };
+
+  private constructor(
+    private readonly client: MqttClient,
+    connack: IConnackPacket,
+    private readonly outbox: OutboxStore,
+    private readonly opts: Resolved,
+  ) {
+    super();
+    this.log = createLogger('spectra:mqtt', opts.log);
+    this.connack = connack;
+    for (const e of outbox.entries()) this.nextSequence = Math.max(this.nextSequence, e.header.sequence + 1);
+    client.on('connect', (ack) => {
+      this.connack = ack;
+      this.failures = 0;
+      this.log.info(`connected to ${opts.broker}${ack.sessionPresent ? ' (session resumed)' : ''}`);
+      this.announce();
+      this.emit('connect');
+      this.wake();
+    });
+    client.on('close', () => this.scheduleReconnect());
+    client.on('error', (err) => {
+      this.log.warn(`broker ${opts.broker}: ${err.message}`);
+      this.emit('connection-error', err);
+    });
+    this.announce();
+    this.pumpDone = this.pump();
+  }
+
+  /**
+   * Opens the outbox, connects, and starts sending whatever the outbox still holds from a previous run.
+   * @param options - See {@link PublisherOptions}.
+   * @returns A connected publisher.
+   * @throws RangeError for a bad device id, chunk size or window (synchronously).
+   * @throws {@link BrokerConnectionError} when the broker refuses, TLS fails or nothing answers (rejects).
+   * @throws {@link OutboxError} when the outbox directory is unusable (rejects).
+   */
+  static connect(options: PublisherOptions): Promise<CubePublisher> {
+    assertDeviceId(options.device);
+    const opts = withDefaults(DEFAULT_PUBLISHER_OPTIONS, options) as Resolved;
+    for (const key of ['chunkSize', 'window', 'outboxMaxBytes', 'maxChunkAttempts'] as const) {
+      if (!Number.isInteger(opts[key]) || opts[key] < 1) throw new RangeError(`Expected ${key} to be a positive integer but received ${opts[key]}`);
+    }
+    if (opts.maxPacketSize !== undefined && !(opts.maxPacketSize >= 128)) {
+      throw new RangeError(`Expected maxPacketSize >= 128 bytes but received ${opts.maxPacketSize}`);
+    }
+    return CubePublisher.open(opts);
+  }
+
+  private static async open(opts: Resolved): Promise<CubePublisher> {
+    const log = createLogger('spectra:mqtt', opts.log);
+    const outbox =
+      typeof opts.outbox === 'string'
+        ? new FileOutbox(opts.outbox, { maxBytes: opts.outboxMaxBytes, onCorrupt: (p, why) => log.warn(`outbox: discarded ${p}: ${why}`) })
+        : opts.outbox || new MemoryOutbox(opts.outboxMaxBytes);
+    await outbox.open();
+    if (outbox.entries().length > 0) log.info(`outbox: resuming ${outbox.entries().length} cube(s), ${outbox.bytes} bytes`);
+    const v5 = (opts.protocolVersion ?? 5) === 5;
+    const { client, connack } = await connectClient(opts, {
+      clientId: opts.clientId ?? `spectra-pub-${opts.device}`,
+      clean: false,
+      ...(v5 ? { properties: { sessionExpiryInterval: opts.sessionExpirySeconds } } : {}),
+      will: { topic: statusTopic(opts.device), payload: Buffer.from(JSON.stringify({ state: 'offline' })), qos: 1, retain: true },
+    });
+    return new CubePublisher(client, connack, outbox, opts);
+  }
+
+  /**
+   * Stores a cube in the outbox for sending. Resolves once it is stored (for a file outbox: on disk,
+   * fsynced), not once it is delivered; listen for `cube-acked` or call {@link CubePublisher.drain}.
+   * @param cube - Band-sequential float32 cube.
+   * @param info - Sequence, timestamps, model id. See {@link PublishInfo}.
+   * @returns The sequence number used.
+   * @throws {@link DataTypeError} when the cube is malformed.
+   * @throws {@link OutboxError} when it cannot be stored.
+   */
+  async publish(cube: Cube, info: PublishInfo = {}): Promise<number> {
+    assertCube(cube, 'cube');
+    if (this.closing) throw new Error('publish() after close()');
+    const sequence = info.sequence ?? this.nextSequence;
+    if (!Number.isSafeInteger(sequence) || sequence < 0) throw new RangeError(`Expected sequence to be a non-negative integer but received ${sequence}`);
+    this.nextSequence = Math.max(this.nextSequence, sequence + 1);
+    const payload = littleEndianBytes(cube.data);
+    const iso = (d: Date | string | undefined): string | undefined => (d === undefined ? undefined : typeof d === 'string' ? d : d.toISOString());
+    const now = new Date().toISOString();
+    const header: CubeHeader = {
+      protocol: CUBE_PROTOCOL,
+      device: this.opts.device,
+      sequence,
+      cubeId: randomBytes(8).toString('hex'),
+      shape: [cube.bands, cube.height, cube.width],
+      dtype: 'float32',
+      byteOrder: 'little',
+      layout: 'bsq',
+      wavelengths: Array.from(cube.wavelengths),
+      ...(cube.fwhm ? { fwhm: Array.from(cube.fwhm) } : {}),
+      ...(info.scale !== undefined ? { scale: info.scale } : {}),
+      ...(info.model ? { model: info.model } : {}),
+      capturedAt: iso(info.capturedAt) ?? now,
+      ...(info.fusedAt !== undefined ? { fusedAt: iso(info.fusedAt) } : {}),
+      enqueuedAt: now,
+      payloadBytes: payload.length,
+      sha256: createHash('sha256').update(payload).digest('hex'),
+      ...(info.quality ? { quality: info.quality } : {}),
+    };
+    const { evicted } = await this.outbox.put(header, payload);
+    for (const e of evicted) {
+      this.m.evicted++;
+      this.log.warn(`outbox full (${this.outbox.maxBytes} bytes): evicted cube ${e.header.sequence} (${this.m.evicted} evicted so far)`);
+      this.emit('cube-evicted', e.header.sequence);
+    }
+    this.wake();
+    return sequence;
+  }
+
+  /**
+   * Waits until the outbox is empty (every stored cube acknowledged, evicted or rejected).
+   * @param timeoutMs - Give up after this long. @defaultValue Infinity
+   * @returns true when drained, false on timeout.
+   */
+  drain(timeoutMs = Infinity): Promise<boolean> {
+    if (this.outbox.entries().length === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = Number.isFinite(timeoutMs) ? setTimeout(() => resolve(false), timeoutMs) : undefined;
+      this.drainWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  /** Counters and outbox state. */
+  metrics(): PublisherMetrics {
+    return {
+      ...this.m,
+      outboxBytes: this.outbox.bytes,
+      outboxCubes: this.outbox.entries().length,
+      throughputBytesPerSecond: this.sendingMs > 0 ? (this.m.bytesAcked * 1000) / this.sendingMs : 0,
+    };
+  }
+
+  /** Maximum Packet Size in force: the broker's (MQTT 5 CONNACK) and `maxPacketSize`, whichever is smaller. */
+  get maxPacketSize(): number {
+    return Math.min(this.connack.properties?.maximumPacketSize ?? MQTT_MAX_PACKET, this.opts.maxPacketSize ?? MQTT_MAX_PACKET);
+  }
+
+  /**
+   * Stops sending and disconnects. Cubes not yet acknowledged stay in a file outbox for the next run.
+   * @param options - `drainMs`: first wait this long for the outbox to empty. @defaultValue 0
+   */
+  async close(options: { drainMs?: number } = {}): Promise<void> {
+    if (options.drainMs) await this.drain(options.drainMs);
+    this.closing = true;
+    clearTimeout(this.reconnectTimer);
+    this.wake();
+    if (this.client.connected) {
+      await new Promise<void>((resolve) =>
+        this.client.publish(statusTopic(this.opts.device), JSON.stringify({ state: 'offline' }), { qos: 1, retain: true }, () => resolve()),
+      );
+    }
+    await this.client.endAsync(!this.client.connected);
+    await this.pumpDone;
+  }
+
+  private announce(): void {
+    if (!this.client.connected) return;
+    const status = JSON.stringify({ state: 'online', protocol: CUBE_PROTOCOL, at: new Date().toISOString() });
+    this.client.publish(statusTopic(this.opts.device), status, { qos: 1, retain: true });
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closing || this.reconnectTimer !== undefined) return;
+    if (this.failures === 0) {
+      this.log.warn(`lost the broker ${this.opts.broker}; reconnecting with backoff`);
+      this.emit('offline');
+    }
+    const base = Math.min(this.opts.reconnectMaxMs, this.opts.reconnectMinMs * 2 ** this.failures);
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.failures++;
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      if (this.closing) return;
+      this.m.reconnects++;
+      this.client.reconnect();
+    }, delay);
+  }
+
+  private wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = undefined;
+    w?.();
+  }
+
+  private sleep(): Promise<void> {
+    return new Promise((resolve) => {
+      this.wakeUp = resolve;
+    });
+  }
+
+  private async pump(): Promise<void> {
+    while (!this.closing) {
+      const entry = this.outbox.entries()[0];
+      if (entry === undefined) {
+        for (const w of this.drainWaiters.splice(0)) w();
+        await this.sleep();
+        continue;
+      }
+      if (!this.client.connected) {
+        await this.sleep();
+        continue;
+      }
+      await this.sendCube(entry);
+    }
+  }
+
+  /** Sends one cube and waits for every acknowledgement; on success it leaves the outbox. */
+  private async sendCube(entry: OutboxEntry): Promise<void> {
+    const seq = entry.header.sequence;
+    this.outbox.pin(entry);
+    try {
+      const payload = await this.outbox.read(entry);
+      if (payload === undefined) {
+        this.reject(entry, new Error(`cube ${seq} was unreadable in the outbox`));
+        return;
+      }
+      const plan = this.plan(entry);
+      if (plan instanceof Error) {
+        await this.outbox.remove(entry);
+        this.reject(entry, plan);
+        return;
+      }
+      const started = Date.now();
+      const ok = await this.sendMessages(entry, payload, plan);
+      if (!ok) return;
+      this.sendingMs += Date.now() - started;
+      await this.outbox.remove(entry);
+      this.m.cubesAcked++;
+      this.m.bytesAcked += payload.length;
+      this.log.debug(`cube ${seq} acknowledged (${plan.meta.chunkCount} chunks of ${plan.meta.chunkSize} bytes)`);
+      this.emit('cube-acked', seq);
+    } finally {
+      this.outbox.unpin(entry);
+    }
+  }
+
+  /** Chooses the chunk size for this connection and checks the meta fits. */
+  private plan(entry: OutboxEntry): { meta: CubeMessageMeta; v5: boolean } | PacketTooLargeError {
+    const v5 = (this.opts.protocolVersion ?? 5) === 5;
+    const max = this.maxPacketSize;
+    const h = entry.header;
+    const lastTopic = chunkTopic(h.device, h.sequence, h.payloadBytes);
+    const overhead = publishPacketBytes(lastTopic, CHUNK_HEADER_BYTES, v5 ? propertyBytes(CHUNK_CONTENT_TYPE) : 0, v5);
+    // The remaining-length field can grow by up to 3 bytes as the payload grows; keep that margin.
+    const chunkSize = Math.min(this.opts.chunkSize, max - overhead - 3);
+    if (chunkSize < 64) return new PacketTooLargeError(lastTopic, overhead + 64, max);
+    const meta: CubeMessageMeta = { ...h, chunkSize, chunkCount: Math.ceil(h.payloadBytes / chunkSize) };
+    const topic = metaTopic(h.device, h.sequence);
+    const metaBytes = publishPacketBytes(topic, encodeMeta(meta).length, v5 ? propertyBytes(META_CONTENT_TYPE, { protocol: CUBE_PROTOCOL }) : 0, v5);
+    if (metaBytes > max) return new PacketTooLargeError(topic, metaBytes, max);
+    return { meta, v5 };
+  }
+
+  /**
+   * Publishes meta then chunks, keeping up to `window` unacknowledged. mqtt.js re-sends messages that
+   * were in flight when the connection dropped once it reconnects (persistent session), so their
+   * callbacks still complete; an error PUBACK is retried a few times, then the cube is rejected.
+   * @returns false when the cube was rejected or sending stopped.
+   */
+  private async sendMessages(entry: OutboxEntry, payload: Uint8Array, plan: { meta: CubeMessageMeta; v5: boolean }): Promise<boolean> {
+    const { meta, v5 } = plan;
+    const window = Math.max(1, Math.min(this.opts.window, this.connack.properties?.receiveMaximum ?? 65_535));
+    let inFlight = 0;
+    let failed: Error | undefined;
+    const release = (): void => {
+      inFlight--;
+      this.wake();
+    };
+    const send = (topic: string, body: Buffer, opts: IClientPublishOptions, attempt: number): void => {
+      inFlight++;
+      this.m.published++;
+      this.client.publish(topic, body, opts, (err) => {
+        if (err === undefined || err === null) {
+          this.m.acknowledged++;
+        } else if (attempt < this.opts.maxChunkAttempts && !this.closing) {
+          this.m.retried++;
+          this.log.warn(`${topic}: ${err.message}; retrying (attempt ${attempt + 1} of ${this.opts.maxChunkAttempts})`);
+          send(topic, body, opts, attempt + 1);
+        } else {
+          failed ??= err;
+        }
+        release();
+      });
+    };
+    const metaOpts: IClientPublishOptions = { qos: 1, ...(v5 ? { properties: { contentType: META_CONTENT_TYPE, userProperties: { protocol: CUBE_PROTOCOL } } } : {}) };
+    const chunkOpts: IClientPublishOptions = { qos: 1, ...(v5 ? { properties: { contentType: CHUNK_CONTENT_TYPE } } : {}) };
+    send(metaTopic(meta.device, meta.sequence), encodeMeta(meta), metaOpts, 1);
+    for (let i = 0; i < meta.chunkCount && failed === undefined && !this.closing; i++) {
+      while (inFlight >= window && !this.closing) await this.sleep();
+      const offset = i * meta.chunkSize;
+      const body = payload.subarray(offset, Math.min(offset + meta.chunkSize, payload.length));
+      send(chunkTopic(meta.device, meta.sequence, i), encodeChunk(meta.cubeId, i, meta.chunkCount, offset, body), chunkOpts, 1);
+    }
+    while (inFlight > 0 && !this.closing) await this.sleep();
+    if (this.closing) return false;
+    if (failed !== undefined) {
+      await this.outbox.remove(entry);
+      this.reject(entry, failed);
+      return false;
+    }
+    return true;
+  }
+
+  private reject(entry: OutboxEntry, error: Error): void {
+    this.m.rejected++;
+    this.log.error(`cube ${entry.header.sequence} dropped: ${error.message}`);
+    this.emit('cube-rejected', entry.header.sequence, error);
+  }
+}
+
+/** Float32 samples as little-endian bytes (a copy, so the caller may reuse its array). */
+function littleEndianBytes(data: Float32Array): Uint8Array {
+  const out = new Uint8Array(data.byteLength);
+  if (new Uint8Array(new Uint16Array([1]).buffer)[0] === 1) {
+    out.set(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  } else {
+    const view = new DataView(out.buffer);
+    data.forEach((v, i) => view.setFloat32(i * 4, v, true));
+  }
+  return out;
+}
+
