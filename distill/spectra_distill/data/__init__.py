@@ -1,5 +1,28 @@
 """Hyperspectral data: the Cube value, file readers and writers, dataset discovery, resampling, splits."""
 
 from spectra_distill.data.cube import Cube
+from spectra_distill.data.descriptors import DatasetDescriptor, default_data_root, discover, load_descriptor
+from spectra_distill.data.envi import read_envi, write_envi
+from spectra_distill.data.readers import read_geotiff, read_npy_cube, write_npy_cube
+from spectra_distill.data.scenes import load_msi, load_scenes, scene_index
+from spectra_distill.data.spectra import SpectralLibrary, SpectralResponse, load_library, load_srf
 
-__all__ = ["Cube"]
+__all__ = [
+    "Cube",
+    "DatasetDescriptor",
+    "SpectralLibrary",
+    "SpectralResponse",
+    "default_data_root",
+    "discover",
+    "load_descriptor",
+    "load_library",
+    "load_msi",
+    "load_scenes",
+    "load_srf",
+    "read_envi",
+    "read_geotiff",
+    "read_npy_cube",
+    "scene_index",
+    "write_envi",
+    "write_npy_cube",
+]

@@ -84,7 +84,12 @@ class Cube:
         """A spatial window; masks follow, provenance records the window."""
         sl = (slice(top, top + height), slice(left, left + width))
         prov = dict(self.provenance)
-        prov["window"] = [top + prov.get("window", [0, 0])[0], left + prov.get("window", [0, 0])[1], height, width]
+        prov["window"] = [
+            top + prov.get("window", [0, 0])[0],
+            left + prov.get("window", [0, 0])[1],
+            height,
+            width,
+        ]
         return replace(
             self,
             data=self.data[:, sl[0], sl[1]],
