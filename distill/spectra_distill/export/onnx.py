@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,7 +127,10 @@ def export_onnx(model: FusionNet, out_path: str | Path, opset: int = DEFAULT_OPS
         "hrmsi": {0: "N", 2: "H", 3: "W"},
         OUTPUT_NAME: {0: "N", 2: "H", 3: "W"},
     }
-    with torch.no_grad():
+    # The TorchScript exporter is deprecated in favour of torch.export, but for this graph it emits the
+    # plain Conv/Resize/MatMul graph we want (see module docs); silence its per-call deprecation notice.
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             _CubeOnly(model),
             example,

@@ -1,0 +1,197 @@
+"""FusionNet, presets, fusion variants and the paper's parameter / MAC arithmetic."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from spectra_distill.models import (
+    FUSIONS,
+    PRESETS,
+    ROLES,
+    ChannelCrossAttention,
+    CLRABlock,
+    FusionNet,
+    FusionNetConfig,
+    create_model,
+    model_config,
+)
+from spectra_distill.models.complexity import measure_complexity
+
+B, b, S = 8, 3, 4
+
+
+def _inputs(n: int = 2, h: int = 4, w: int = 6, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(n, B, h, w, generator=g), torch.rand(n, b, h * S, w * S, generator=g)
+
+
+def _n_params(model: torch.nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("preset", [p for p in PRESETS if p != "paper"])
+def test_preset_shapes(preset: str, role: str) -> None:
+    torch.manual_seed(0)
+    model = create_model(role, preset, hsi_bands=B, msi_bands=b, scale=S).eval()
+    lrhsi, hrmsi = _inputs()
+    with torch.no_grad():
+        out = model(lrhsi, hrmsi)
+    assert out.cube.shape == (2, B, 16, 24)
+    assert out.features.shape == (2, model.config.nf, 16, 24)
+    assert torch.isfinite(out.cube).all()
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_paper_shapes_on_meta(role: str) -> None:
+    with torch.device("meta"):
+        model = create_model(role, "paper", hsi_bands=172, msi_bands=4)
+        out = model(torch.empty(1, 172, 8, 8), torch.empty(1, 4, 32, 32))
+    assert out.cube.shape == (1, 172, 32, 32)
+    assert out.features.shape == (1, 86, 32, 32)
+
+
+@pytest.mark.parametrize("fusion", list(FUSIONS))
+def test_fusion_variant_shapes_and_every_stream_gets_gradient(fusion: str) -> None:
+    torch.manual_seed(0)
+    model = create_model("teacher", "test_tiny", hsi_bands=B, msi_bands=b, fusion=fusion)
+    lrhsi, hrmsi = _inputs()
+    out = model(lrhsi, hrmsi)
+    assert out.cube.shape == (2, B, 16, 24)
+    out.cube.square().mean().backward()
+    for name in ("joint_hr", "joint_lr", "msi", "hsi"):
+        entry_conv = getattr(model.body, name)[0]
+        assert entry_conv.weight.grad is not None, name
+        assert entry_conv.weight.grad.abs().max() > 0, f"{fusion}: no gradient into the {name} stream"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_parameter_is_used(role: str) -> None:
+    # The authors' student builds a joint-HR block it never calls; ours must not hold dead weights.
+    torch.manual_seed(0)
+    model = create_model(role, "test_tiny", hsi_bands=B, msi_bands=b)
+    model(*_inputs()).cube.mean().backward()
+    unused = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert unused == []
+
+
+@pytest.mark.parametrize("qk_norm", ["l2", "none"])
+def test_csa_query_key_get_gradient_only_without_degenerate_switch(qk_norm: str) -> None:
+    ratios = {}
+    for degenerate in (False, True):
+        torch.manual_seed(0)
+        model = create_model(
+            "teacher", "test_tiny", hsi_bands=B, msi_bands=b, qk_norm=qk_norm, degenerate=degenerate
+        )
+        model(*_inputs()).cube.square().mean().backward()
+        attn = model.fusion.attention
+        v_grad = attn.v.weight.grad.abs().max()
+        assert v_grad > 0
+        ratios[degenerate] = max(attn.q.weight.grad.abs().max(), attn.k.weight.grad.abs().max()) / v_grad
+    assert ratios[False] > 1e-2
+    assert ratios[True] < 1e-5
+
+
+def test_attention_applies_map_to_values_and_degenerate_sums_values() -> None:
+    torch.manual_seed(0)
+    attn = ChannelCrossAttention(nf=8, attn_dim=8, heads=2, qk_norm="none")
+    x1, x2, x3 = (torch.randn(1, 8, 4, 4) for _ in range(3))
+    q = attn.q(x1).reshape(1, 2, 4, 16)
+    k = attn.k(x2).reshape(1, 2, 4, 16)
+    v = attn.v(x3).reshape(1, 2, 4, 16)
+    a = torch.softmax(q @ k.transpose(-1, -2) / 2.0, dim=-1)
+    expected = attn.proj((a @ v).reshape(1, 8, 4, 4))
+    torch.testing.assert_close(attn(x1, x2, x3), expected)
+    attn.degenerate = True
+    summed = v.sum(dim=2, keepdim=True).expand(-1, -1, 4, -1)
+    torch.testing.assert_close(attn(x1, x2, x3), attn.proj(summed.reshape(1, 8, 4, 4)))
+
+
+def test_l2_attention_logits_do_not_grow_with_image_size() -> None:
+    # The point of qk_norm='l2': same content tiled 4x gives the same map, unlike the raw dot product.
+    torch.manual_seed(0)
+    x1, x2, x3 = (torch.randn(1, 8, 4, 4) for _ in range(3))
+    tiled = [x.repeat(1, 1, 2, 2) for x in (x1, x2, x3)]
+    for qk_norm, same in (("l2", True), ("none", False)):
+        attn = ChannelCrossAttention(nf=8, attn_dim=8, heads=2, qk_norm=qk_norm)
+        small = attn(x1, x2, x3)
+        large = attn(*tiled)[..., :4, :4]
+        assert torch.allclose(small, large, atol=1e-5) is same, qk_norm
+
+
+def test_physical_units_mapping() -> None:
+    model = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b)
+    with torch.no_grad():
+        model.head.body[-1].weight.zero_()
+        out = model(*_inputs())
+    # A zero head output in the network's [-1, 1] range is 0.5 in physical units.
+    torch.testing.assert_close(out.cube, torch.full_like(out.cube, 0.5))
+    with torch.no_grad():
+        features = model.forward_features(*_inputs())
+    torch.testing.assert_close(features, out.features)
+
+
+def test_forward_is_composition_of_features_and_head() -> None:
+    torch.manual_seed(1)
+    model = create_model("teacher", "test_tiny", hsi_bands=B, msi_bands=b).eval()
+    lrhsi, hrmsi = _inputs()
+    with torch.no_grad():
+        out = model(lrhsi, hrmsi)
+        torch.testing.assert_close(model.forward_head(model.forward_features(lrhsi, hrmsi)), out.cube)
+
+
+def test_paper_parameter_counts_match_reference_arithmetic() -> None:
+    with torch.device("meta"):
+        teacher = create_model("teacher", "paper", hsi_bands=172, msi_bands=4, qk_norm="none")
+        student = create_model("student", "paper", hsi_bands=172, msi_bands=4, qk_norm="none")
+        l2_teacher = create_model("teacher", "paper", hsi_bands=172, msi_bands=4)
+    assert _n_params(teacher) == 26_807_686
+    assert _n_params(student) == 7_449_946
+    assert _n_params(l2_teacher) == pytest.approx(26_807_686, rel=0.01)
+
+
+def test_clra_block_matches_closed_form() -> None:
+    nf, gc = 86, 43
+    with torch.device("meta"):
+        block = CLRABlock(nf, gc)
+    weights = 3 * 9 * (nf * nf + 8 * nf * gc + 6 * gc * gc)
+    biases = 3 * (4 * gc + nf)
+    assert _n_params(block) == weights + biases
+
+
+@pytest.mark.parametrize(("role", "paper_macs"), [("teacher", 941.77e9), ("student", 144.77e9)])
+def test_paper_macs_within_one_percent(role: str, paper_macs: float) -> None:
+    c = measure_complexity(model_config(role, "paper", 172, 4), 64, 64)
+    assert c.macs == pytest.approx(paper_macs, rel=0.01)
+
+
+def test_student_is_at_most_a_third_of_teacher_on_cpu_presets() -> None:
+    for preset in ("paper", "cpu_small", "cpu_tiny"):
+        with torch.device("meta"):
+            t = create_model("teacher", preset, hsi_bands=31, msi_bands=3)
+            s = create_model("student", preset, hsi_bands=31, msi_bands=3)
+        assert _n_params(s) <= _n_params(t) / 3, preset
+        assert s.config.nf == t.config.nf, "feature KD needs equal widths"
+
+
+def test_bad_names_are_rejected_with_choices() -> None:
+    with pytest.raises(ValueError, match="Unknown preset 'tiny'; known: paper"):
+        create_model("student", "tiny", hsi_bands=B, msi_bands=b)
+    with pytest.raises(ValueError, match="Unknown role"):
+        create_model("pupil", "test_tiny", hsi_bands=B, msi_bands=b)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="Unknown fusion 'avg'; known: csa"):
+        create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, fusion="avg")
+    with pytest.raises(ValueError, match="Unknown model option"):
+        create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, width=3)
+    with pytest.raises(ValueError, match="only 'csa'"):
+        create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, fusion="sum", degenerate=True)
+    with pytest.raises(ValueError, match="groups=3 must divide"):
+        create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, hsi_groups=3)
+
+
+def test_config_round_trips_through_dict() -> None:
+    cfg = model_config("student", "cpu_small", 31, 3)
+    again = FusionNetConfig(**cfg.to_dict())
+    assert again == cfg
+    assert isinstance(FusionNet(again), FusionNet)
