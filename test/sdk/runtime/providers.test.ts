@@ -1,0 +1,123 @@
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FusionModel } from '../../../sdk/runtime/fusion-model';
+import { planProviders, providerOptionStrings, toOrtProvider } from '../../../sdk/runtime/providers';
+import { bindingHonoursProviderOptions, loadBinding } from '../../../sdk/runtime/binding';
+import type { LogLevel } from '../../../sdk/runtime/log';
+import { TINY_MODEL, tempDir } from '../helpers';
+
+const STOCK = [
+  { name: 'cpu', bundled: true },
+  { name: 'cuda', bundled: false },
+  { name: 'tensorrt', bundled: false },
+];
+
+t.test('providers: not-bundled GPU providers are skipped with the reason from listSupportedBackends', async (t) => {
+  const plan = planProviders(['tensorrt', { name: 'cuda', deviceId: 1 }, 'cpu'], STOCK, []);
+  t.same(plan.candidates, [{ name: 'cpu' }]);
+  t.same(plan.skipped.map((s) => [s.name, s.outcome]), [['tensorrt', 'unavailable'], ['cuda', 'unavailable']]);
+  t.match(plan.skipped[0].reason, /not bundled in this onnxruntime-node binding/);
+  t.throws(() => planProviders(['rocm' as never], STOCK, []), TypeError);
+});
+
+t.test('providers: typed TensorRT options map to onnxruntime keys, and are dropped by a stock binding', async (t) => {
+  const trt = { name: 'tensorrt' as const, fp16: true, int8: false, engineCacheDir: '/var/cache/trt', workspaceBytes: 1 << 30 };
+  t.same(providerOptionStrings(trt), {
+    fp16: ['trt_fp16_enable', '1'],
+    int8: ['trt_int8_enable', '0'],
+    engineCacheDir: ['trt_engine_cache_path', '/var/cache/trt'],
+    engineCacheEnable: ['trt_engine_cache_enable', '1'],
+    workspaceBytes: ['trt_max_workspace_size', String(1 << 30)],
+  });
+  t.same(toOrtProvider(trt, false), { name: 'tensorrt', deviceId: 0 });
+  t.match(toOrtProvider(trt, true), { name: 'tensorrt', trt_fp16_enable: '1', trt_engine_cache_path: '/var/cache/trt' });
+  const gpu = STOCK.map((b) => ({ ...b, bundled: true }));
+  t.same(planProviders([trt], gpu, []).dropped, ['tensorrt.fp16', 'tensorrt.int8', 'tensorrt.engineCacheDir', 'tensorrt.workspaceBytes']);
+  t.same(planProviders([trt], gpu, ['tensorrt']).dropped, []);
+});
+
+t.test('binding: the stock onnxruntime-node honours no provider options; a marked binding does', async (t) => {
+  const stock = loadBinding(undefined);
+  t.equal(stock.path, 'onnxruntime-node');
+  t.same(stock.honoursProviderOptions, []);
+  t.ok(stock.backends.some((b) => b.name === 'cpu' && b.bundled));
+  t.same(bindingHonoursProviderOptions(stock.module, { spectraEdge: { honoursProviderOptions: ['tensorrt', 'cuda'] } }), ['tensorrt', 'cuda']);
+});
+
+/** A binding module that claims GPU providers and records what reaches InferenceSession.create, running on CPU underneath. */
+function fakeBinding(dir: string, opts: { honours: boolean; failCuda: boolean }): string {
+  const path = join(dir, `fake-ort-${opts.honours}-${opts.failCuda}.js`);
+  writeFileSync(
+    path,
+    `const ort = require(${JSON.stringify(require.resolve('onnxruntime-node'))});
+     const calls = [];
+     module.exports = {
+       Tensor: ort.Tensor,
+       calls,
+       ${opts.honours ? "honoursProviderOptions: ['tensorrt', 'cuda']," : ''}
+       listSupportedBackends: () => [{ name: 'cpu', bundled: true }, { name: 'cuda', bundled: true }, { name: 'tensorrt', bundled: true }],
+       InferenceSession: { create: async (p, o) => {
+         calls.push(o.executionProviders);
+         const ep = o.executionProviders[0];
+         if (${opts.failCuda} && ep.name === 'cuda') throw new Error('CUDA driver version is insufficient');
+         return ort.InferenceSession.create(p, { ...o, executionProviders: ['cpu'] });
+       } },
+     };`,
+  );
+  return path;
+}
+
+t.test('providers: options reach a binding that honours them; a stock-like binding reports them as dropped, loudly, once', async (t) => {
+  const dir = tempDir();
+  const trt = { name: 'tensorrt' as const, fp16: true, engineCacheDir: join(dir, 'engines') };
+  const honouring = fakeBinding(dir, { honours: true, failCuda: false });
+  const logs: [LogLevel, string][] = [];
+  const a = await FusionModel.load(TINY_MODEL, { binding: honouring, providers: [trt, 'cpu'], log: (l, m) => logs.push([l, m]) });
+  t.teardown(() => a.release());
+  t.equal(a.providers.granted, 'tensorrt');
+  t.same(a.providers.droppedOptions, []);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const calls = (require(honouring) as { calls: unknown[][] }).calls;
+  t.match(calls[0][0], { name: 'tensorrt', trt_fp16_enable: '1', trt_engine_cache_enable: '1', trt_engine_cache_path: join(dir, 'engines') });
+  t.notOk(logs.some(([l]) => l === 'warn'));
+
+  const dropping = fakeBinding(dir, { honours: false, failCuda: false });
+  const logs2: [LogLevel, string][] = [];
+  const b = await FusionModel.load(TINY_MODEL, { binding: dropping, providers: [trt, 'cpu'], log: (l, m) => logs2.push([l, m]) });
+  t.teardown(() => b.release());
+  t.equal(b.providers.granted, 'tensorrt');
+  t.same(b.providers.droppedOptions, ['tensorrt.fp16', 'tensorrt.engineCacheDir']);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  t.same((require(dropping) as { calls: unknown[][] }).calls[0][0], { name: 'tensorrt', deviceId: 0 });
+  const warnings = logs2.filter(([l, m]) => l === 'warn' && /DROPPED/.test(m));
+  t.equal(warnings.length, 1);
+  t.match(warnings[0][1], /tensorrt\.fp16, tensorrt\.engineCacheDir.*#26854/);
+});
+
+t.test('providers: a provider that fails to start falls back, and the reason is reported', async (t) => {
+  const dir = tempDir();
+  const logs: [LogLevel, string][] = [];
+  const m = await FusionModel.load(TINY_MODEL, { binding: fakeBinding(dir, { honours: true, failCuda: true }), providers: ['cuda', 'cpu'], log: (l, msg) => logs.push([l, msg]) });
+  t.teardown(() => m.release());
+  t.equal(m.providers.granted, 'cpu');
+  t.same(m.providers.attempts.map((a) => [a.name, a.outcome]), [['cuda', 'failed'], ['cpu', 'granted']]);
+  t.match(m.providers.attempts[0].reason, /CUDA driver version is insufficient/);
+  t.match(logs.find(([l]) => l === 'warn')?.[1], /'cpu' granted; fell back from cuda \(CUDA driver/);
+});
+
+t.test('providers: SPECTRA_ORT_BINDING selects the binding when no option is given', async (t) => {
+  const dir = tempDir();
+  const path = fakeBinding(dir, { honours: true, failCuda: false });
+  const before = process.env.SPECTRA_ORT_BINDING;
+  process.env.SPECTRA_ORT_BINDING = path;
+  t.teardown(() => {
+    if (before === undefined) delete process.env.SPECTRA_ORT_BINDING;
+    else process.env.SPECTRA_ORT_BINDING = before;
+  });
+  const m = await FusionModel.load(TINY_MODEL, { providers: ['cuda', 'cpu'] });
+  t.teardown(() => m.release());
+  t.equal(m.providers.binding.path, path);
+  t.equal(m.providers.granted, 'cuda');
+  t.same(m.providers.binding.honoursProviderOptions, ['tensorrt', 'cuda']);
+});
