@@ -36,3 +36,6 @@ export type { ConsistencyReport, ConsistencyScore, DegradationModel } from './qu
 export * from './cube/geotiff';
 export * from './cube/png-stack';
 export * from './cube/quicklook';
+
+// Deployment: device profile, provider resolution against a binding, tegrastats, status payload (devices/jetson)
+export * from './device/index';

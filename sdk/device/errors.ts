@@ -1,0 +1,19 @@
+import { SpectraError } from '../errors';
+
+/** A deployment profile is missing, not JSON, or has a field of the wrong type or out of range. */
+export class ProfileError extends SpectraError {
+  readonly code = 'E_PROFILE';
+  /**
+   * @param path - The profile file (or `'<inline>'` for an object that never came from a file).
+   * @param field - Dotted path of the offending field, e.g. `providers[0].workspaceBytes`; empty for the whole file.
+   * @param message - What was expected and what arrived.
+   */
+  constructor(
+    readonly path: string,
+    readonly field: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${path}: ${field ? `${field}: ` : ''}${message}`, options);
+  }
+}
