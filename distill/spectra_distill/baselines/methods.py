@@ -1,4 +1,4 @@
-"""Classical HSI-MSI fusion baselines: bicubic, GSA, MTF-GLP-HPM and SFIM.
+"""Classical HSI-MSI fusion baselines: bicubic, GSA, MTF-GLP-HPM, SFIM (and CNMF from its own module).
 
 Each takes a :class:`~spectra_distill.degrade.pipeline.FusionPair` and returns the fused HR-HSI as a
 (B, H, W) float32 array. Band-to-MSI assignment: :mod:`spectra_distill.baselines.common`.
@@ -11,6 +11,7 @@ from collections.abc import Callable
 import numpy as np
 from scipy.ndimage import uniform_filter
 
+from spectra_distill.baselines.cnmf import cnmf
 from spectra_distill.baselines.common import assign_bands, bicubic_upsample, lowres_msi, zero_masked_bands
 from spectra_distill.degrade.pipeline import FusionPair
 from spectra_distill.degrade.psf import spatial_degrade
@@ -104,6 +105,7 @@ BASELINES: dict[str, Callable[[FusionPair], np.ndarray]] = {
     "gsa": gsa,
     "mtf_glp_hpm": mtf_glp_hpm,
     "sfim": sfim,
+    "cnmf": cnmf,
 }
 
 

@@ -63,7 +63,7 @@ def test_shapes_dtype_and_finite(name: str) -> None:
     assert np.all(np.isfinite(out))
 
 
-@pytest.mark.parametrize("name", ["gsa", "mtf_glp_hpm", "sfim"])
+@pytest.mark.parametrize("name", ["gsa", "mtf_glp_hpm", "sfim", "cnmf"])
 def test_msi_detail_beats_bicubic(name: str) -> None:
     cube = _scene()
     pair = _pair(cube, _srf([470, 550, 650, 850]))
@@ -109,5 +109,7 @@ def test_masked_bands_stay_zero() -> None:
 
 
 def test_unknown_method_names_the_choices() -> None:
-    with pytest.raises(ValueError, match="Unknown baseline 'cnmf'; known: bicubic, gsa, mtf_glp_hpm, sfim"):
-        run_baseline("cnmf", _pair(_scene(32), _srf([470, 550])))
+    with pytest.raises(
+        ValueError, match="Unknown baseline 'pca'; known: bicubic, gsa, mtf_glp_hpm, sfim, cnmf"
+    ):
+        run_baseline("pca", _pair(_scene(32), _srf([470, 550])))
