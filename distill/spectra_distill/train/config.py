@@ -1,0 +1,351 @@
+"""Experiment configs: nested dataclasses loaded from YAML/JSON, with `--set a.b=c` overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from spectra_distill.errors import ConfigError
+from spectra_distill.losses import STUDENT_LOSSES, TEACHER_LOSSES, build_loss
+
+Mode = Literal["cotrain", "offline", "teacher"]
+MODES: tuple[str, ...] = ("cotrain", "offline", "teacher")
+AMP_DTYPES: tuple[str, ...] = ("none", "bf16", "fp16")
+SCHEDULERS: tuple[str, ...] = ("cosine", "step", "constant")
+
+
+@dataclass
+class DataConfig:
+    """Training and validation data.
+
+    Attributes:
+        datasets: Dataset names for `load_scenes` (pooled).
+        root: Data root; None = `spectra_distill.data.default_data_root()`.
+        grid: Model band grid (a key of `spectra_distill.data.GRIDS`) every scene is resampled onto.
+        split: Split name or YAML path (`load_split`); training patches come only from 'train' regions.
+        msi: MSI preset of the degradation (`rgb`, `s2_4`, `s2_6`, `srf=<file>:<bands>`).
+        scale: Spatial ratio.
+        psf_sigma: Gaussian PSF sigma in HR pixels; None = scale / 2.
+        psf_kernel_size: PSF taps; None = 2 * scale.
+        snr_db: AWGN on the LR-HSI during training (None = clean); validation is always clean.
+        misregistration_px: LR-HSI shift in HR pixels.
+        patch_size: HR patch side.
+        batch_size: Patches per step and process.
+        samples_per_epoch: Patches per epoch over all processes.
+        augment: Flips and 90-degree rotations.
+        num_workers: DataLoader workers.
+        val_crop: HR side of the centre crop taken from each validation region; None = whole region.
+    """
+
+    datasets: list[str] = field(default_factory=lambda: ["cave"])
+    root: str | None = None
+    grid: str = "cave31"
+    split: str = "default"
+    msi: str = "rgb"
+    scale: int = 4
+    psf_sigma: float | None = None
+    psf_kernel_size: int | None = None
+    snr_db: float | None = 35.0
+    misregistration_px: int = 0
+    patch_size: int = 64
+    batch_size: int = 4
+    samples_per_epoch: int = 1000
+    augment: bool = True
+    num_workers: int = 0
+    val_crop: int | None = None
+
+
+@dataclass
+class ModelConfig:
+    """Teacher and student architectures: a preset of `spectra_distill.models` plus per-role overrides."""
+
+    preset: str = "cpu_small"
+    teacher: dict[str, Any] = field(default_factory=dict)
+    student: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class OptimConfig:
+    """AdamW and the learning-rate schedules (stepped once per training step).
+
+    Attributes:
+        lr: Peak learning rate of both networks.
+        weight_decay: AdamW weight decay.
+        betas: AdamW betas.
+        total_steps: Training steps (one step = one teacher and one student update in co-training).
+        warmup_steps: Linear warm-up from 0, multiplied into the schedule.
+        grad_clip: Max global gradient norm per network; None = no clipping.
+        teacher_scheduler: `{type: cosine, eta_min}` | `{type: step, step_size, gamma}` | `{type: constant}`.
+        student_scheduler: Same choices.
+    """
+
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    total_steps: int = 10_000
+    warmup_steps: int = 0
+    grad_clip: float | None = None
+    teacher_scheduler: dict[str, Any] = field(default_factory=lambda: {"type": "cosine", "eta_min": 1e-6})
+    student_scheduler: dict[str, Any] = field(
+        default_factory=lambda: {"type": "step", "step_size": 1000, "gamma": 0.9}
+    )
+
+
+@dataclass
+class KDConfig:
+    """What is trained and with which objectives.
+
+    Attributes:
+        mode: 'cotrain' (teacher and student updated every step on the same batch), 'offline' (a frozen
+            teacher from `teacher_checkpoint` -> student) or 'teacher' (teacher only).
+        teacher_checkpoint: Checkpoint holding a trained teacher (offline mode).
+        teacher_losses: Loss blocks of the teacher objective.
+        student_losses: Loss blocks of the student objective.
+    """
+
+    mode: Mode = "cotrain"
+    teacher_checkpoint: str | None = None
+    teacher_losses: list[dict[str, Any]] = field(default_factory=lambda: [dict(s) for s in TEACHER_LOSSES])
+    student_losses: list[dict[str, Any]] = field(default_factory=lambda: [dict(s) for s in STUDENT_LOSSES])
+
+
+@dataclass
+class LogConfig:
+    """Logging, validation and checkpoint cadence, in steps.
+
+    Attributes:
+        log_every: Loss averages to the progress bar, CSV and TensorBoard.
+        val_every: Validation (and `best.pt`); 0 = only at the end.
+        ckpt_every: `last.pt`; it is also written at the end and on `--max-minutes`.
+        tensorboard: Write TensorBoard events under `<run dir>/tb`.
+    """
+
+    log_every: int = 10
+    val_every: int = 500
+    ckpt_every: int = 500
+    tensorboard: bool = True
+
+
+@dataclass
+class TrainConfig:
+    """One experiment.
+
+    Attributes:
+        name: Experiment name (default run dir `runs/<name>`).
+        seed: Seeds python, numpy, torch and the patch sampler.
+        device: 'cpu' or 'cuda' (the command line's `--device` overrides).
+        amp: Autocast dtype on CUDA: 'bf16', 'fp16' (with gradient scaling) or 'none'; ignored on CPU.
+        deterministic: Ask torch for deterministic kernels (slower on CUDA).
+    """
+
+    name: str = "experiment"
+    seed: int = 0
+    device: str = "cpu"
+    amp: str = "bf16"
+    deterministic: bool = False
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    kd: KDConfig = field(default_factory=KDConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_type(value: Any, hint: Any, where: str, source: str | Path | None) -> Any:
+    """Coerce ints to floats where floats are expected; reject any other mismatch naming the key."""
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        if value not in typing.get_args(hint):
+            raise ConfigError(
+                f"{where} = {value!r}; expected one of {', '.join(map(str, typing.get_args(hint)))}", source
+            )
+        return value
+    if origin in (typing.Union, types.UnionType):
+        options = typing.get_args(hint)
+        if value is None and type(None) in options:
+            return None
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return _check_type(value, option, where, source)
+            except ConfigError:
+                continue
+        raise ConfigError(f"{where} = {value!r}; expected {hint}", source)
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where} = {value!r}; expected a list", source)
+        (item,) = typing.get_args(hint)
+        return [_check_type(v, item, f"{where}[{i}]", source) for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} = {value!r}; expected a mapping", source)
+        return dict(value)
+    if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if hint is int and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if hint in (str, bool) and isinstance(value, hint):
+        return value
+    raise ConfigError(f"{where} = {value!r}; expected {getattr(hint, '__name__', hint)}", source)
+
+
+def _from_dict(cls: type, raw: Any, where: str, source: str | Path | None) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where or 'config'} must be a mapping; got {type(raw).__name__}", source)
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(raw) - set(names))
+    if unknown:
+        prefix = f"{where}." if where else ""
+        raise ConfigError(
+            f"unknown key(s) {', '.join(prefix + k for k in unknown)}; known: {', '.join(names)}", source
+        )
+    kwargs: dict[str, Any] = {}
+    for name in names:
+        if name not in raw:
+            continue
+        key = f"{where}.{name}" if where else name
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint):
+            kwargs[name] = _from_dict(hint, raw[name], key, source)
+        else:
+            kwargs[name] = _check_type(raw[name], hint, key, source)
+    return cls(**kwargs)
+
+
+def _validate(cfg: TrainConfig, source: str | Path | None) -> None:
+    if cfg.kd.mode not in MODES:
+        raise ConfigError(f"kd.mode = {cfg.kd.mode!r}; expected one of {', '.join(MODES)}", source)
+    if cfg.kd.mode == "offline" and not cfg.kd.teacher_checkpoint:
+        raise ConfigError("kd.mode = 'offline' needs kd.teacher_checkpoint", source)
+    if cfg.amp not in AMP_DTYPES:
+        raise ConfigError(f"amp = {cfg.amp!r}; expected one of {', '.join(AMP_DTYPES)}", source)
+    for key in ("teacher_scheduler", "student_scheduler"):
+        kind = getattr(cfg.optim, key).get("type")
+        if kind not in SCHEDULERS:
+            raise ConfigError(f"optim.{key}.type = {kind!r}; expected one of {', '.join(SCHEDULERS)}", source)
+    positive = {
+        "data.scale": cfg.data.scale,
+        "data.patch_size": cfg.data.patch_size,
+        "data.batch_size": cfg.data.batch_size,
+        "data.samples_per_epoch": cfg.data.samples_per_epoch,
+        "optim.total_steps": cfg.optim.total_steps,
+        "log.log_every": cfg.log.log_every,
+        "log.ckpt_every": cfg.log.ckpt_every,
+    }
+    for key, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"{key} = {value}; expected >= 1", source)
+    if cfg.data.patch_size % cfg.data.scale:
+        raise ConfigError(
+            f"data.patch_size = {cfg.data.patch_size} is not a multiple of data.scale = {cfg.data.scale}",
+            source,
+        )
+    if cfg.data.samples_per_epoch < cfg.data.batch_size:
+        raise ConfigError(
+            f"data.samples_per_epoch = {cfg.data.samples_per_epoch} is below data.batch_size = "
+            f"{cfg.data.batch_size}",
+            source,
+        )
+    for key in ("teacher_losses", "student_losses"):
+        for i, spec in enumerate(getattr(cfg.kd, key)):
+            try:
+                build_loss(spec)
+            except ValueError as exc:
+                raise ConfigError(f"kd.{key}[{i}]: {exc}", source) from exc
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`a.b=c` -> (['a', 'b'], c) with `c` parsed as YAML (numbers, booleans, null, lists).
+
+    Raises:
+        ConfigError: no '=' or an empty key.
+    """
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set expects key.path=value; got {text!r}")
+    return key.strip().split("."), yaml.safe_load(value) if value.strip() else ""
+
+
+def apply_override(raw: dict[str, Any], path: list[str], value: Any, text: str) -> None:
+    """Set `raw[path...] = value` in place; list items are addressed by index (`kd.student_losses.1.weight`).
+
+    Raises:
+        ConfigError: a path step that is neither an existing key nor a valid list index.
+    """
+    node: Any = raw
+    for i, step in enumerate(path):
+        last = i == len(path) - 1
+        if isinstance(node, list):
+            if not step.isdigit() or int(step) >= len(node):
+                raise ConfigError(
+                    f"--set {text}: {'.'.join(path[: i + 1])} is not an index below {len(node)}"
+                )
+            if last:
+                node[int(step)] = value
+            else:
+                node = node[int(step)]
+        elif isinstance(node, dict):
+            if last:
+                node[step] = value
+            else:
+                node = node.setdefault(step, {})
+        else:
+            raise ConfigError(f"--set {text}: {'.'.join(path[:i])} is a value, not a section")
+
+
+def read_raw(path: str | Path) -> dict[str, Any]:
+    """The mapping in a YAML or JSON file.
+
+    Raises:
+        ConfigError: unreadable, unparsable or not a mapping.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read config: {exc.strerror}", path) from exc
+    try:
+        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"cannot parse config: {exc}", path) from exc
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config must be a mapping; got {type(raw).__name__}", path)
+    return raw
+
+
+def config_from_dict(raw: dict[str, Any], source: str | Path | None = None) -> TrainConfig:
+    """Build and validate a TrainConfig; errors name the key and `source`."""
+    cfg = _from_dict(TrainConfig, raw, "", source)
+    _validate(cfg, source)
+    return cfg
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """Read an experiment file, apply `--set` overrides in order, validate.
+
+    Raises:
+        ConfigError: bad file, unknown key, wrong type or invalid value (the message names the file).
+    """
+    raw = read_raw(path)
+    for text in overrides:
+        keys, value = parse_override(text)
+        apply_override(raw, keys, value, text)
+    return config_from_dict(raw, path)
+
+
+def save_config(cfg: TrainConfig, path: str | Path) -> None:
+    """Write the resolved config as YAML (the run directory's `config.yaml`)."""
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

@@ -1,0 +1,466 @@
+"""The training loop: co-training (CSAKD), offline distillation from a frozen teacher, or teacher only.
+
+Resume is exact: a patch depends only on (seed, epoch, index) and batches are taken in index order, so the
+step counter alone fixes the data position; weights, optimizer, scheduler, gradient-scaler and RNG states
+come from `last.pt`. On CPU a resumed run ends with the same weights as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Sampler
+from tqdm import tqdm
+
+from spectra_distill.errors import CheckpointError, ConfigError
+from spectra_distill.losses import LossSet
+from spectra_distill.metrics import ergas, psnr, sam
+from spectra_distill.models import FusionNet, FusionNetConfig, FusionOutput, model_config
+from spectra_distill.train.checkpoint import (
+    load_checkpoint,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+)
+from spectra_distill.train.config import TrainConfig
+from spectra_distill.train.data import TrainData
+from spectra_distill.train.optim import build_optimizer
+from spectra_distill.train.runlog import RunLog
+
+Metrics = dict[str, dict[str, float]]
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """This process's place in a `torchrun` job (rank 0 of 1 without one)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: str) -> DistInfo:
+    """Join the process group `torchrun` describes in the environment (gloo on CPU, NCCL on CUDA)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world == 1:
+        return DistInfo()
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device == "cuda" else "gloo")
+    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+
+
+class EpochBatches(Sampler[list[int]]):
+    """Batches of one epoch in index order from batch `start`; rank r of w takes slice r of each global batch.
+
+    Items are random by construction (each index seeds its own patch), so no shuffling is needed and the
+    position after `k` steps is simply batch `k`.
+    """
+
+    def __init__(self, steps: int, batch_size: int, rank: int, world: int, start: int) -> None:
+        self.steps, self.batch_size, self.rank, self.world, self.start = steps, batch_size, rank, world, start
+
+    def __iter__(self) -> Iterator[list[int]]:
+        for j in range(self.start, self.steps):
+            base = (j * self.world + self.rank) * self.batch_size
+            yield list(range(base, base + self.batch_size))
+
+    def __len__(self) -> int:
+        return self.steps - self.start
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How a `fit` call ended."""
+
+    step: int
+    stopped_early: bool
+    metrics: Metrics
+    best_psnr: float
+    seconds: float
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    return model.module if isinstance(model, DistributedDataParallel) else model
+
+
+class Trainer:
+    """Trains the teacher and/or student of one experiment into `run_dir`.
+
+    Args:
+        cfg: The resolved experiment.
+        data: Patches, validation pairs and card facts.
+        run_dir: Where `last.pt`, `best.pt`, `config.yaml` and the logs go (rank 0 writes).
+        dist_info: Process group position (default: single process).
+
+    Raises:
+        ConfigError: a CUDA device requested without one, or inconsistent teacher/student widths for
+            feature distillation.
+        CheckpointError: the offline teacher checkpoint is unusable or built for other band counts.
+    """
+
+    def __init__(
+        self, cfg: TrainConfig, data: TrainData, run_dir: Path, dist_info: DistInfo = DistInfo()
+    ) -> None:
+        self.cfg, self.data, self.run_dir, self.dist = cfg, data, Path(run_dir), dist_info
+        self.device = self._device()
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
+        if self.device.type != "cuda":
+            self.amp_dtype = None  # CPU autocast is slower than fp32 for these convs
+        if cfg.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+        seed_everything(cfg.seed)
+        mode = cfg.kd.mode
+        self.train_teacher = mode in ("cotrain", "teacher")
+        self.train_student = mode != "teacher"
+        dims = (data.hsi_bands, data.msi_bands, cfg.data.scale)
+        if mode == "offline":
+            self.teacher_config, teacher_state = self._offline_teacher(dims)
+        else:
+            self.teacher_config = model_config("teacher", cfg.model.preset, *dims, **cfg.model.teacher)
+            teacher_state = None
+        self.teacher = FusionNet(self.teacher_config).to(self.device)
+        if teacher_state is not None:
+            self.teacher.load_state_dict(teacher_state)
+            self.teacher.eval().requires_grad_(False)
+        self.student_config: FusionNetConfig | None = None
+        self.student: FusionNet | None = None
+        if self.train_student:
+            self.student_config = model_config("student", cfg.model.preset, *dims, **cfg.model.student)
+            self.student = FusionNet(self.student_config).to(self.device)
+        self.teacher_loss = LossSet(cfg.kd.teacher_losses, "t") if self.train_teacher else None
+        self.student_loss = LossSet(cfg.kd.student_losses, "s") if self.train_student else None
+        needs_features = self.student_loss is not None and any(
+            t.target == "teacher_features" for t in self.student_loss.terms
+        )
+        if needs_features and self.student_config and self.student_config.nf != self.teacher_config.nf:
+            raise ConfigError(
+                f"FeatureKDLoss needs equal widths; teacher nf = {self.teacher_config.nf}, student nf = "
+                f"{self.student_config.nf} (set model.student.nf or drop the term)"
+            )
+        self.t_model = self._wrap(self.teacher) if self.train_teacher else self.teacher
+        self.s_model = self._wrap(self.student) if self.student is not None else None
+        self.opt: dict[str, torch.optim.Optimizer] = {}
+        self.sched: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}
+        self.scaler: dict[str, torch.amp.GradScaler] = {}
+        for role, model in (
+            ("teacher", self.teacher if self.train_teacher else None),
+            ("student", self.student),
+        ):
+            if model is None:
+                continue
+            self.opt[role], self.sched[role] = build_optimizer(
+                model.parameters(), cfg.optim, f"{role}_scheduler"
+            )
+            self.scaler[role] = torch.amp.GradScaler(
+                self.device.type, enabled=self.amp_dtype == torch.float16 and self.device.type == "cuda"
+            )
+        world_batch = cfg.data.batch_size * dist_info.world
+        self.steps_per_epoch = cfg.data.samples_per_epoch // world_batch
+        if self.steps_per_epoch < 1:
+            raise ConfigError(
+                f"data.samples_per_epoch = {cfg.data.samples_per_epoch} is below one global batch "
+                f"({cfg.data.batch_size} x {dist_info.world} processes)"
+            )
+        self.step = 0
+        self.best_psnr = -math.inf
+        self.metrics: Metrics = {}
+        self.teacher_metrics: Metrics = {}
+        self.seconds = 0.0
+
+    # ------------------------------------------------------------------ setup
+    def _device(self) -> torch.device:
+        if self.cfg.device == "cuda":
+            if not torch.cuda.is_available():
+                raise ConfigError("device 'cuda' requested but torch sees no CUDA device")
+            torch.cuda.set_device(self.dist.local_rank)
+            return torch.device("cuda", self.dist.local_rank)
+        if self.cfg.device != "cpu":
+            raise ConfigError(f"device = {self.cfg.device!r}; expected 'cpu' or 'cuda'")
+        return torch.device("cpu")
+
+    def _wrap(self, model: nn.Module) -> nn.Module:
+        if self.dist.world == 1:
+            return model
+        ids = [self.device.index] if self.device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids)
+
+    def _offline_teacher(self, dims: tuple[int, int, int]) -> tuple[FusionNetConfig, dict[str, Any]]:
+        path = self.cfg.kd.teacher_checkpoint
+        assert path is not None  # config validation requires it in offline mode
+        ckpt = load_checkpoint(path, required=("teacher", "model_config"))
+        try:
+            config = FusionNetConfig(**ckpt["model_config"]["teacher"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CheckpointError(
+                f"model_config['teacher'] does not describe a FusionNet: {exc}", path
+            ) from exc
+        if (config.hsi_bands, config.msi_bands, config.scale) != dims:
+            raise CheckpointError(
+                f"teacher is built for (hsi_bands, msi_bands, scale) = "
+                f"{(config.hsi_bands, config.msi_bands, config.scale)}; the data needs {dims}",
+                path,
+            )
+        return config, ckpt["teacher"]
+
+    # ------------------------------------------------------------------ steps
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def _update(self, role: str, loss: torch.Tensor, model: nn.Module) -> None:
+        opt, scaler = self.opt[role], self.scaler[role]
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        if self.cfg.optim.grad_clip is not None:
+            scaler.unscale_(opt)
+            nn.utils.clip_grad_norm_(model.parameters(), self.cfg.optim.grad_clip)
+        scaler.step(opt)
+        scaler.update()
+        self.sched[role].step()
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One co-training step: teacher update, then student update on the detached teacher outputs."""
+        lr, msi, gt, mask = (
+            batch[k].to(self.device, non_blocking=True) for k in ("lrhsi", "hrmsi", "hrhsi", "band_mask")
+        )
+        logs: dict[str, torch.Tensor] = {}
+        teacher_out: FusionOutput | None = None
+        if self.teacher_loss is not None:
+            self.t_model.train()
+            with self._autocast():
+                teacher_out = self.t_model(lr, msi)
+            loss, parts = self.teacher_loss(teacher_out.cube.float(), teacher_out.features.float(), gt, mask)
+            self._update("teacher", loss, self.t_model)
+            logs.update(parts)
+        elif self.student_loss is not None and self.student_loss.needs_teacher:
+            with torch.no_grad(), self._autocast():
+                teacher_out = self.teacher(lr, msi)
+        if self.student_loss is not None and self.s_model is not None:
+            self.s_model.train()
+            with self._autocast():
+                out = self.s_model(lr, msi)
+            t_cube = None if teacher_out is None else teacher_out.cube.detach().float()
+            t_feat = None if teacher_out is None else teacher_out.features.detach().float()
+            loss, parts = self.student_loss(out.cube.float(), out.features.float(), gt, mask, t_cube, t_feat)
+            self._update("student", loss, self.s_model)
+            logs.update(parts)
+        return {k: v.detach() for k, v in logs.items()}
+
+    # ------------------------------------------------------------------ validation
+    @torch.no_grad()
+    def validate(self) -> dict[str, Metrics]:
+        """Whole-region inference on every validation pair: `{role: {dataset: {psnr, sam, ergas}}}`."""
+        roles: list[tuple[str, nn.Module]] = []
+        if self.student is not None:
+            roles.append(("student", self.student))
+        if self.train_teacher:
+            roles.append(("teacher", self.teacher))
+        result: dict[str, Metrics] = {}
+        for role, model in roles:
+            was_training = model.training
+            model.eval()
+            scores: dict[str, list[tuple[float, float, float]]] = {}
+            for region in self.data.val:
+                with self._autocast():
+                    pred = model(region.lrhsi.to(self.device), region.hrmsi.to(self.device)).cube
+                p = pred.float().cpu().numpy()[0]
+                g = region.hrhsi
+                scores.setdefault(region.dataset, []).append(
+                    (
+                        psnr(p, g, region.valid, region.band_mask),
+                        sam(p, g, region.valid, region.band_mask),
+                        ergas(p, g, self.cfg.data.scale, region.valid, region.band_mask),
+                    )
+                )
+            model.train(was_training)
+            result[role] = {
+                ds: dict(zip(("psnr", "sam", "ergas"), map(float, np.mean(v, axis=0)), strict=True))
+                for ds, v in scores.items()
+            }
+        return result
+
+    # ------------------------------------------------------------------ checkpoints
+    def state(self, epoch: int) -> dict[str, Any]:
+        """The checkpoint dict (keys agreed with export)."""
+        state: dict[str, Any] = {
+            "config": self.cfg.to_dict(),
+            "teacher": self.teacher.state_dict(),
+            "model_config": {"teacher": self.teacher_config.to_dict()},
+            "card": self.data.card,
+            "metrics": self.metrics,
+            "teacher_metrics": self.teacher_metrics,
+            "epoch": epoch,
+            "step": self.step,
+            "optim": {k: v.state_dict() for k, v in self.opt.items()},
+            "sched": {k: v.state_dict() for k, v in self.sched.items()},
+            "scaler": {k: v.state_dict() for k, v in self.scaler.items()},
+            "rng": rng_state(),
+            "best": self.best_psnr,
+            "seconds": self.seconds,
+        }
+        if self.student is not None and self.student_config is not None:
+            state["student"] = self.student.state_dict()
+            state["model_config"]["student"] = self.student_config.to_dict()
+        return state
+
+    def restore(self, ckpt: dict[str, Any], path: Path) -> None:
+        """Load a `last.pt` written by a run of the same experiment.
+
+        Raises:
+            CheckpointError: the checkpoint belongs to another architecture or mode.
+        """
+        if set(ckpt["optim"]) != set(self.opt):
+            raise CheckpointError(
+                f"checkpoint trains {sorted(ckpt['optim'])}; this run (kd.mode = {self.cfg.kd.mode!r}) "
+                f"trains {sorted(self.opt)}",
+                path,
+            )
+        try:
+            self.teacher.load_state_dict(ckpt["teacher"])
+            if self.student is not None:
+                self.student.load_state_dict(ckpt["student"])
+        except (KeyError, RuntimeError) as exc:
+            raise CheckpointError(f"weights do not fit the configured models: {exc}", path) from exc
+        for role in self.opt:
+            self.opt[role].load_state_dict(ckpt["optim"][role])
+            self.sched[role].load_state_dict(ckpt["sched"][role])
+            self.scaler[role].load_state_dict(ckpt["scaler"][role])
+        set_rng_state(ckpt["rng"])
+        self.step = int(ckpt["step"])
+        self.best_psnr = float(ckpt.get("best", -math.inf))
+        self.metrics = ckpt.get("metrics", {})
+        self.teacher_metrics = ckpt.get("teacher_metrics", {})
+        self.seconds = float(ckpt.get("seconds", 0.0))
+
+    def _save(self, name: str) -> None:
+        if self.dist.is_main:
+            save_checkpoint(self.state(self.step // self.steps_per_epoch), self.run_dir / name)
+
+    def _validate_and_select(self, log: RunLog | None) -> None:
+        if not self.dist.is_main:
+            return
+        results = self.validate()
+        primary = "student" if self.student is not None else "teacher"
+        self.metrics = results[primary]
+        self.teacher_metrics = results.get("teacher", {}) if primary == "student" else {}
+        if log is not None:
+            log.val(self.step, results)
+        score = float(np.mean([m["psnr"] for m in self.metrics.values()]))
+        if score > self.best_psnr:
+            self.best_psnr = score
+            self._save("best.pt")
+
+    def _time_up(self, started: float, max_minutes: float | None) -> bool:
+        if max_minutes is None:
+            return False
+        flag = torch.tensor([float(time.monotonic() - started >= max_minutes * 60.0)])
+        if self.dist.world > 1:
+            # every rank must stop at the same step or the others hang in the next all-reduce
+            dist.broadcast(flag, src=0)
+        return bool(flag.item())
+
+    # ------------------------------------------------------------------ loop
+    def fit(self, resume: bool = False, max_minutes: float | None = None) -> TrainResult:
+        """Train to `optim.total_steps` (or until `max_minutes`), validating and checkpointing on schedule.
+
+        Raises:
+            CheckpointError: `resume` without a usable `last.pt`.
+            FloatingPointError: a logged loss became NaN/Inf.
+        """
+        cfg = self.cfg
+        if resume:
+            path = self.run_dir / "last.pt"
+            self.restore(load_checkpoint(path), path)
+        names = [
+            *(self.teacher_loss.names if self.teacher_loss else ()),
+            *(self.student_loss.names if self.student_loss else ()),
+        ]
+        log = RunLog(self.run_dir, names, self.step, cfg.log.tensorboard) if self.dist.is_main else None
+        total = cfg.optim.total_steps
+        started = time.monotonic()
+        seconds_before = self.seconds
+        stopped = False
+        window: dict[str, torch.Tensor] = {}
+        window_steps = 0
+        bar = tqdm(
+            total=total, initial=self.step, desc=cfg.name, disable=not self.dist.is_main, dynamic_ncols=True
+        )
+        try:
+            while self.step < total and not stopped:
+                epoch, position = divmod(self.step, self.steps_per_epoch)
+                self.data.train_set.set_epoch(epoch)
+                loader = DataLoader(
+                    self.data.train_set,
+                    batch_sampler=EpochBatches(
+                        self.steps_per_epoch, cfg.data.batch_size, self.dist.rank, self.dist.world, position
+                    ),
+                    num_workers=cfg.data.num_workers,
+                    pin_memory=self.device.type == "cuda",
+                )
+                for batch in loader:
+                    logs = self.train_step(batch)
+                    self.step += 1
+                    for k, v in logs.items():
+                        window[k] = window.get(k, torch.zeros((), device=v.device)) + v
+                    window_steps += 1
+                    bar.update(1)
+                    self.seconds = seconds_before + time.monotonic() - started
+                    if self.step % cfg.log.log_every == 0 or self.step == total:
+                        self._log_window(log, bar, window, window_steps, epoch)
+                        window, window_steps = {}, 0
+                    at_end = self.step >= total
+                    if cfg.log.val_every and self.step % cfg.log.val_every == 0 and not at_end:
+                        self._validate_and_select(log)
+                    if self.step % cfg.log.ckpt_every == 0 and not at_end:
+                        self._save("last.pt")
+                    if at_end:
+                        break
+                    if self._time_up(started, max_minutes):
+                        stopped = True
+                        break
+            self._validate_and_select(log)
+            self._save("last.pt")
+        finally:
+            bar.close()
+            if log is not None:
+                log.close()
+        return TrainResult(self.step, stopped, self.metrics, self.best_psnr, self.seconds)
+
+    def _log_window(
+        self, log: RunLog | None, bar: tqdm, window: dict[str, torch.Tensor], n: int, epoch: int
+    ) -> None:
+        if log is None or n == 0:
+            return
+        means = {k: float(v.item()) / n for k, v in window.items()}
+        bad = [k for k, v in means.items() if not math.isfinite(v)]
+        if bad:
+            raise FloatingPointError(f"loss {', '.join(bad)} is not finite at step {self.step}")
+        row: dict[str, Any] = {
+            "epoch": epoch,
+            "seconds": f"{self.seconds:.2f}",
+            **{k: f"{v:.6g}" for k, v in means.items()},
+        }
+        for role, key in (("teacher", "lr_t"), ("student", "lr_s")):
+            if role in self.sched:
+                row[key] = f"{self.sched[role].get_last_lr()[0]:.6g}"
+        log.train(self.step, row)
+        bar.set_postfix({k: f"{v:.4f}" for k, v in means.items()}, refresh=False)
