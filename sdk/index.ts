@@ -39,3 +39,4 @@ export * from './cube/quicklook';
 
 // Deployment: device profile, provider resolution against a binding, tegrastats, status payload (devices/jetson)
 export * from './device/index';
+export * from './cube/read-cube';

@@ -1,0 +1,137 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { SingleBar, Presets } from 'cli-progress';
+import type { Cube } from '../../sdk/cube/cube';
+import { readCube } from '../../sdk/cube/read-cube';
+import { writeEnvi } from '../../sdk/cube/envi';
+import { writeQuicklook } from '../../sdk/cube/quicklook';
+import { FusionModel } from '../../sdk/runtime/fusion-model';
+import type { ProviderRequest } from '../../sdk/runtime/providers';
+import type { NpyLayout } from '../../sdk/cube/npy';
+
+interface FuseCliOptions {
+  model: string;
+  lrhsi: string;
+  hrmsi: string;
+  out: string;
+  quicklook?: string;
+  tile: number;
+  overlap: number;
+  batch: number;
+  threads: number;
+  providers?: ProviderRequest[];
+  resample: boolean;
+  valueScale?: number;
+  npyLayout: NpyLayout;
+  json: boolean;
+}
+
+function integer(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got '${value}'`);
+    return n;
+  };
+}
+
+function positive(value: string): number {
+  const n = Number(value);
+  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
+  return n;
+}
+
+function providerList(value: string): ProviderRequest[] {
+  const names = value.split(',').map((s) => s.trim());
+  const bad = names.find((n) => n !== 'tensorrt' && n !== 'cuda' && n !== 'cpu');
+  if (bad !== undefined) throw new InvalidArgumentError(`unknown provider '${bad}' (known: tensorrt, cuda, cpu)`);
+  return names as ProviderRequest[];
+}
+
+/** Formats and files without wavelengths get the model's grid (LR-HSI) or SRF centroids (HR-MSI). */
+function withWavelengths(cube: Cube, grid: readonly number[], valueScale: number | undefined): Cube {
+  const wavelengths = cube.meta?.wavelengthsFromHeader === false && cube.bands === grid.length ? grid : cube.wavelengths;
+  const meta = valueScale !== undefined ? { ...(cube.meta ?? {}), valueScale } : cube.meta;
+  return { ...cube, wavelengths, ...(meta ? { meta } : {}) };
+}
+
+/** Adds `spectra fuse`. */
+export function register(program: Command): void {
+  program
+    .command('fuse')
+    .description('Fuse an LR-HSI and an HR-MSI into an HR-HSI with an exported student (writes ENVI float32)')
+    .requiredOption('--model <path>', '.onnx with its .card.json next to it')
+    .requiredOption('--lrhsi <path>', 'LR-HSI: .hdr (ENVI), .npy, .tif, or a folder / comma list of PNG bands')
+    .requiredOption('--hrmsi <path>', 'HR-MSI, same formats')
+    .requiredOption('--out <path.hdr>', 'output ENVI header (the .img is written next to it)')
+    .option('--quicklook <png>', 'also write an RGB quicklook PNG')
+    .option('--tile <px>', 'HR tile size; 0 = whole image', integer(0), 0)
+    .option('--overlap <px>', 'HR overlap between tiles', integer(0), 32)
+    .option('--batch <n>', 'tiles per session run', integer(1), 1)
+    .option('--threads <n>', 'intra-op threads; 0 = onnxruntime default', integer(0), 0)
+    .option('--providers <list>', 'execution providers in order (default: tensorrt,cuda,cpu)', providerList)
+    .option('--resample', 'resample an LR-HSI on another band grid onto the model grid', false)
+    .option('--value-scale <n>', 'divide both inputs by this (raw counts -> 0..1), overriding file metadata', positive)
+    .addOption(new Option('--npy-layout <layout>', 'axis order of 3-D .npy inputs').choices(['chw', 'hwc']).default('chw'))
+    .option('--json', 'print the result summary as JSON', false)
+    .action(async (opts: FuseCliOptions) => {
+      const model = await FusionModel.load(opts.model, { ...(opts.providers ? { providers: opts.providers } : {}), intraOpThreads: opts.threads });
+      try {
+        const spec = model.inputSpec;
+        const centroids = model.card.msi.srf.map((row) => row.reduce((a, w, b) => a + w * spec.wavelengths[b], 0) / row.reduce((a, w) => a + w, 0));
+        const lrhsi = withWavelengths(await readCube(opts.lrhsi, { npyLayout: opts.npyLayout }), spec.wavelengths, opts.valueScale);
+        const hrmsi = withWavelengths(await readCube(opts.hrmsi, { npyLayout: opts.npyLayout }), centroids, opts.valueScale);
+        const bar = new SingleBar({ format: 'fusing [{bar}] {value}/{total} tiles | {eta_buffer}s', stream: process.stderr }, Presets.shades_classic);
+        let started = false;
+        const fused = await model.fuse(lrhsi, hrmsi, {
+          tile: opts.tile,
+          overlap: opts.overlap,
+          batch: opts.batch,
+          resample: opts.resample,
+          onProgress: (done, total) => {
+            if (total <= 1) return;
+            if (!started) {
+              bar.start(total, 0);
+              started = true;
+            }
+            bar.update(done);
+          },
+        });
+        if (started) bar.stop();
+        const q = fused.quality;
+        await writeEnvi(opts.out, fused, {
+          extra: {
+            description: `fused by spectra-edge with ${model.card.name} on ${model.providers.granted}`,
+            ...(q
+              ? { 'spectra consistency': `{spatial_psnr_db=${q.spatial.psnr.toFixed(3)}, spatial_sam_deg=${q.spatial.sam.toFixed(4)}, spectral_psnr_db=${q.spectral.psnr.toFixed(3)}, spectral_sam_deg=${q.spectral.sam.toFixed(4)}}` }
+              : {}),
+          },
+        });
+        const quick = opts.quicklook ? await writeQuicklook(opts.quicklook, fused) : undefined;
+        const summary = {
+          out: opts.out,
+          shape: [fused.bands, fused.height, fused.width],
+          model: model.card.name,
+          provider: model.providers.granted,
+          tiles: fused.tiles,
+          timing: fused.timing,
+          quality: fused.quality,
+          ...(quick ? { quicklook: { path: opts.quicklook, ...quick } } : {}),
+        };
+        if (opts.json) {
+          process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
+        } else {
+          const t = fused.timing;
+          process.stdout.write(
+            `wrote ${opts.out}: ${fused.bands} bands x ${fused.height} x ${fused.width} (${model.card.name} on ${model.providers.granted}, ${fused.tiles} tile(s))\n` +
+              `time ${t.totalMs.toFixed(1)} ms (infer ${t.inferMs.toFixed(1)}, stitch ${t.stitchMs.toFixed(1)}, quality ${t.qualityMs.toFixed(1)})\n` +
+              (q
+                ? `consistency: spatial ${q.spatial.psnr.toFixed(2)} dB / ${q.spatial.sam.toFixed(3)} deg vs LR-HSI, ` +
+                  `spectral ${q.spectral.psnr.toFixed(2)} dB / ${q.spectral.sam.toFixed(3)} deg vs HR-MSI\n`
+                : '') +
+              (quick ? `quicklook ${opts.quicklook} (bands ${quick.bands.join(', ')} by ${quick.method})\n` : ''),
+          );
+        }
+      } finally {
+        await model.release();
+      }
+    });
+}
