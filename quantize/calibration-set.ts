@@ -37,6 +37,11 @@ export interface SceneEntry {
   bands_csv?: string;
   /** Column of `bands_csv` holding the centres. @defaultValue the first column whose name has 'center' or 'wavelength' */
   wavelength_column?: string;
+  /**
+   * How far (nm) a model band may lie outside the scene's range and take the nearest edge band instead.
+   * @defaultValue 0
+   */
+  max_extrapolation_nm?: number;
   /** Window [top, left, height, width] of the scene to use. @defaultValue the whole scene */
   crop?: [number, number, number, number];
 }
@@ -159,7 +164,7 @@ async function sceneOnCardBands(path: string, entry: SceneEntry, manifestPath: s
     const csvPath = resolve(dirname(manifestPath), entry.bands_csv);
     const centres = await readBandCentres(csvPath, entry.wavelength_column);
     if (centres.length !== cube.bands) throw new CalibrationBandCountError(csvPath, 'scene', cube.bands, centres.length);
-    return resampleLinear({ ...cube, wavelengths: centres }, card.hsi.wavelengths_nm, path);
+    return resampleLinear({ ...cube, wavelengths: centres }, card.hsi.wavelengths_nm, path, entry.max_extrapolation_nm ?? 0);
   }
   if (cube.bands !== card.hsi.bands) throw new CalibrationBandCountError(path, 'scene', card.hsi.bands, cube.bands);
   return { ...cube, wavelengths: card.hsi.wavelengths_nm };
@@ -181,16 +186,17 @@ async function readBandCentres(path: string, column?: string): Promise<number[]>
   return values;
 }
 
-/** Linear interpolation of every pixel's spectrum onto target wavelengths (the scene must cover them). */
-function resampleLinear(cube: Cube, target: readonly number[], path: string): Cube {
+/** Linear interpolation of every pixel's spectrum onto target wavelengths (the scene must cover them, up to `slack` nm). */
+function resampleLinear(cube: Cube, target: readonly number[], path: string, slack: number): Cube {
   const order = [...cube.wavelengths.keys()].sort((a, b) => cube.wavelengths[a] - cube.wavelengths[b]);
   const wl = order.map((i) => cube.wavelengths[i]);
   const plane = cube.height * cube.width;
   const data = new Float32Array(target.length * plane);
-  target.forEach((t, b) => {
-    if (t < wl[0] || t > wl[wl.length - 1]) {
-      throw new CalibrationDataError(path, `scene covers ${wl[0]}-${wl[wl.length - 1]} nm but the model needs ${t} nm`);
+  target.forEach((wanted, b) => {
+    if (wanted < wl[0] - slack || wanted > wl[wl.length - 1] + slack) {
+      throw new CalibrationDataError(path, `scene covers ${wl[0]}-${wl[wl.length - 1]} nm but the model needs ${wanted} nm`);
     }
+    const t = Math.min(wl[wl.length - 1], Math.max(wl[0], wanted));
     let k = 0;
     while (k < wl.length - 2 && wl[k + 1] < t) k++;
     const span = wl[k + 1] - wl[k];

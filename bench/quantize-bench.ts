@@ -1,0 +1,309 @@
+/**
+ * `npm run bench:quantize`: quality and CPU latency of fp32 / fp16 / int8 (ours, several methods and layouts) and
+ * of onnxruntime's Python quantize_static anchor, on real scenes from ../shared/data. Writes
+ * bench/results/quantize.json and prints a table. A benchmark, not a test: it asserts nothing.
+ *
+ * Models: every fp32 `models/*.card.json` (shipped students); the tiny test fixture when there is none.
+ * Calibration and validation use different scenes. Shipped models whose int8/fp16 versions meet the bounds
+ * (fp16 within 0.05 dB; int8 within 0.3 dB and 0.1 deg of fp32 on validation) get them written next to them.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import type { Cube } from '../sdk/cube/cube';
+import { writeNpy } from '../sdk/cube/npy';
+import { cardPathFor, readModelCard, type ModelCard } from '../sdk/runtime/model-card';
+import { loadCalibrationSet, type CalibrationSample, type SceneEntry } from '../quantize/calibration-set';
+import { SampleRunner } from '../quantize/ort-runner';
+import { readModel } from '../quantize/onnx-proto';
+import { compareCubes, meanQuality, type Quality } from '../quantize/quality';
+import { quantizeModel, type QuantizeOptions } from '../quantize/quantize-model';
+
+const REPO = resolve(__dirname, '..');
+const DATA = resolve(REPO, '..', 'shared', 'data');
+const PYTHON_CLI = join(REPO, '.venv', 'bin', 'spectra-distill');
+const LATENCY_RUNS = 30;
+/** HR side of the latency input (LR side = this / scale). */
+const LATENCY_HR = 128;
+
+interface CatalogueScene extends SceneEntry {
+  id: string;
+  /** Card `normalisation.value_scale` key that overrides `value_scale`. */
+  dataset: string;
+}
+
+/** Real scenes with band tables; value scales as documented in shared/data/SOURCES.md. */
+const CATALOGUE: CatalogueScene[] = [
+  { id: 'samson', dataset: 'samson', path: 'samson/samson_95x95x156_float32.npy', bands_csv: 'samson/samson_bands.csv' },
+  { id: 'enmap_cropA', dataset: 'enmap', path: 'enmap_potsdam/enmap_potsdam_cropA_rows96-159_cols32-159_64x128x224_int16.npy', value_scale: 10000, bands_csv: 'enmap_potsdam/enmap_potsdam_bands.csv' },
+  { id: 'moffett', dataset: 'moffett', path: 'moffett_field/moffett_50x50x189_float32.npy', bands_csv: 'moffett_field/moffett_bands.csv', wavelength_column: 'uncertain_center_nm_if_aviris_channel_equals_source_band' },
+  { id: 'cave_balloons', dataset: 'cave', path: 'cave_kbr/cave_balloons_crop_100x100x31_uint16.npy', value_scale: 65535, bands_csv: 'cave_kbr/cave_bands.csv' },
+  { id: 'jasper', dataset: 'jasper', path: 'jasper_ridge/jasper_ridge_100x100x198_uint16.npy', value_scale: 10000, bands_csv: 'jasper_ridge/jasper_ridge_bands.csv', wavelength_column: 'approx_center_wavelength_nm' },
+  { id: 'enmap_cropB', dataset: 'enmap', path: 'enmap_potsdam/enmap_potsdam_cropB_rows0-63_cols0-95_64x96x224_int16.npy', value_scale: 10000, bands_csv: 'enmap_potsdam/enmap_potsdam_bands.csv' },
+  { id: 'salinas_a', dataset: 'salinas_a', path: 'salinas_a/salinas_a_83x86x204_int16.npy', value_scale: 10000, bands_csv: 'salinas_a/salinas_a_bands.csv', wavelength_column: 'center_nm_aviris1995_table' },
+  { id: 'cave_chart', dataset: 'cave', path: 'cave_kbr/cave_chart_and_stuffed_toy_crop_150x150x31_uint16.npy', value_scale: 65535, bands_csv: 'cave_kbr/cave_bands.csv' },
+];
+
+interface Variant {
+  id: string;
+  options?: QuantizeOptions;
+  anchor?: true;
+}
+
+const VARIANTS: Variant[] = [
+  { id: 'fp16', options: { mode: 'fp16' } },
+  { id: 'int8-percentile-trt', options: { mode: 'int8', method: 'percentile', profile: 'tensorrt' } },
+  { id: 'int8-percentile-cpu', options: { mode: 'int8', method: 'percentile', profile: 'cpu' } },
+  { id: 'int8-minmax-trt', options: { mode: 'int8', method: 'minmax', profile: 'tensorrt' } },
+  { id: 'int8-entropy-trt', options: { mode: 'int8', method: 'entropy', profile: 'tensorrt' } },
+  { id: 'int8-percentile-trt-keep2', options: { mode: 'int8', method: 'percentile', profile: 'tensorrt', keepFloat: 2, sensitivitySamples: 2 } },
+  { id: 'ort-quantize_static-percentile', anchor: true },
+];
+
+interface Row {
+  variant: string;
+  file: string;
+  bytes: number;
+  validation: Quality;
+  psnrDeltaDb: number;
+  samDeltaDeg: number;
+  fidelityPsnr: number;
+  latencyMs: { median: number; p90: number };
+  breakdown: { ops: Record<string, number>; kernelMsPerRun: Record<string, number> };
+  quantizeSeconds?: number;
+  meetsBounds?: boolean;
+  note?: string;
+}
+
+/** Scenes whose bands cover the card's range (20 nm of edge slack), split alternately into calibration and validation. */
+async function sceneSets(card: ModelCard, work: string): Promise<{ calib: string; val: string; calibIds: string[]; valIds: string[]; skipped: string[] }> {
+  const lo = Math.min(...card.hsi.wavelengths_nm);
+  const hi = Math.max(...card.hsi.wavelengths_nm);
+  const usable: CatalogueScene[] = [];
+  const skipped: string[] = [];
+  for (const scene of CATALOGUE) {
+    const csv = (await readFile(join(DATA, scene.bands_csv ?? ''), 'utf8').catch(() => '')).trim().split(/\r?\n/);
+    const names = (csv[0] ?? '').split(',');
+    const col = scene.wavelength_column ? names.indexOf(scene.wavelength_column) : names.findIndex((n) => /center|wavelength/i.test(n));
+    const wl = csv.slice(1).map((r) => Number(r.split(',')[col]));
+    if (!existsSync(join(DATA, scene.path)) || wl.length === 0) skipped.push(`${scene.id}: missing`);
+    else if (Math.min(...wl) > lo + 20 || Math.max(...wl) < hi - 20) skipped.push(`${scene.id}: covers ${Math.min(...wl)}-${Math.max(...wl)} nm, model needs ${lo}-${hi}`);
+    else usable.push(scene);
+  }
+  const vs = (card.normalisation?.value_scale ?? {}) as Record<string, number>;
+  const entry = (s: CatalogueScene): SceneEntry => ({
+    path: join(DATA, s.path),
+    bands_csv: join(DATA, s.bands_csv ?? ''),
+    value_scale: vs[s.dataset] ?? s.value_scale ?? 1,
+    max_extrapolation_nm: 20,
+    ...(s.wavelength_column ? { wavelength_column: s.wavelength_column } : {}),
+  });
+  const calibScenes = usable.filter((_, i) => i % 2 === 0);
+  const valScenes = usable.filter((_, i) => i % 2 === 1);
+  const tile = card.scale * (card.spatial_multiple ?? 1) * Math.max(1, Math.floor(48 / (card.scale * (card.spatial_multiple ?? 1))));
+  const calib = join(work, 'calib');
+  const val = join(work, 'val');
+  await mkdir(calib, { recursive: true });
+  await mkdir(val, { recursive: true });
+  await writeFile(join(calib, 'scenes.json'), JSON.stringify({ scenes: calibScenes.map(entry), tile, tiles_per_scene: 4 }, null, 2));
+  await writeFile(join(val, 'scenes.json'), JSON.stringify({ scenes: valScenes.map(entry), tile, tiles_per_scene: 4 }, null, 2));
+  return { calib, val, calibIds: calibScenes.map((s) => s.id), valIds: valScenes.map((s) => s.id), skipped };
+}
+
+async function evaluate(path: string, samples: readonly CalibrationSample[]): Promise<Float32Array[]> {
+  const runner = await SampleRunner.open(await readFile(path), path);
+  try {
+    const outs: Float32Array[] = [];
+    for (const s of samples) outs.push((await runner.run(s, ['hrhsi'])).get('hrhsi') as Float32Array);
+    return outs;
+  } finally {
+    await runner.release();
+  }
+}
+
+/** A cube mirror-tiled to `height` x `width` (real texture at a size fit for timing). */
+function mirrorTile(cube: Cube, height: number, width: number): Cube {
+  const data = new Float32Array(cube.bands * height * width);
+  const fold = (i: number, n: number): number => {
+    const m = i % (2 * n);
+    return m < n ? m : 2 * n - 1 - m;
+  };
+  for (let b = 0; b < cube.bands; b++) {
+    for (let y = 0; y < height; y++) {
+      const sy = fold(y, cube.height);
+      for (let x = 0; x < width; x++) data[(b * height + y) * width + x] = cube.data[(b * cube.height + sy) * cube.width + fold(x, cube.width)];
+    }
+  }
+  return { ...cube, height, width, data };
+}
+
+function feedsOf(sample: CalibrationSample): Record<string, ort.Tensor> {
+  return {
+    lrhsi: new ort.Tensor('float32', sample.lrhsi.data, [1, sample.lrhsi.bands, sample.lrhsi.height, sample.lrhsi.width]),
+    hrmsi: new ort.Tensor('float32', sample.hrmsi.data, [1, sample.hrmsi.bands, sample.hrmsi.height, sample.hrmsi.width]),
+  };
+}
+
+/** Median and p90 latency of one session.run with one intra-op thread (the machine is shared; 1 thread is steadier). */
+async function latency(path: string, sample: CalibrationSample): Promise<{ median: number; p90: number }> {
+  const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const feeds = feedsOf(sample);
+  for (let i = 0; i < 3; i++) await session.run(feeds);
+  const times: number[] = [];
+  for (let i = 0; i < LATENCY_RUNS; i++) {
+    const t0 = process.hrtime.bigint();
+    await session.run(feeds);
+    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  await session.release();
+  times.sort((a, b) => a - b);
+  return { median: times[Math.floor(times.length / 2)], p90: times[Math.floor(times.length * 0.9)] };
+}
+
+/**
+ * Why a variant is as fast as it is: the operators onnxruntime actually runs after its graph optimizations (QDQ
+ * fusions such as QLinearConv show up here) and the kernel time per operator type from its profiler.
+ */
+async function kernelBreakdown(path: string, sample: CalibrationSample, work: string): Promise<{ ops: Record<string, number>; kernelMsPerRun: Record<string, number> }> {
+  const prefix = join(work, `profile-${basename(path, '.onnx')}`);
+  const optimized = join(work, `optimized-${basename(path)}`);
+  const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, enableProfiling: true, profileFilePrefix: prefix, optimizedModelFilePath: optimized, logSeverityLevel: 3 });
+  const runs = 5;
+  const feeds = feedsOf(sample);
+  for (let i = 0; i < runs; i++) await session.run(feeds);
+  session.endProfiling();
+  await session.release();
+  const ops: Record<string, number> = {};
+  for (const n of (await readModel(optimized)).model.graph?.node ?? []) ops[n.opType] = (ops[n.opType] ?? 0) + 1;
+  const file = (await readdir(work)).filter((f) => f.startsWith(basename(prefix)) && f.endsWith('.json')).sort().pop();
+  const times: Record<string, number> = {};
+  if (file) {
+    const events = JSON.parse(await readFile(join(work, file), 'utf8')) as { cat?: string; name?: string; dur?: number; args?: { op_name?: string } }[];
+    for (const e of events) {
+      if (e.cat !== 'Node' || !e.name?.endsWith('_kernel_time') || !e.args?.op_name) continue;
+      times[e.args.op_name] = (times[e.args.op_name] ?? 0) + (e.dur ?? 0) / 1000 / runs;
+    }
+  }
+  const top = Object.fromEntries(Object.entries(times).sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, v]) => [k, +v.toFixed(3)]));
+  return { ops: Object.fromEntries(Object.entries(ops).sort((a, b) => b[1] - a[1])), kernelMsPerRun: top };
+}
+
+async function benchModel(modelPath: string, shipped: boolean): Promise<Record<string, unknown>> {
+  const card = await readModelCard(cardPathFor(modelPath));
+  const work = await mkdtemp(join(tmpdir(), 'spectra-qbench-'));
+  const sets = await sceneSets(card, work);
+  const calibSamples = await loadCalibrationSet(sets.calib, card);
+  const valSamples = await loadCalibrationSet(sets.val, card);
+  const pairs = join(work, 'pairs');
+  await mkdir(pairs);
+  for (const [i, s] of calibSamples.entries()) {
+    await writeNpy(join(pairs, `s${String(i).padStart(3, '0')}.lrhsi.npy`), s.lrhsi);
+    await writeNpy(join(pairs, `s${String(i).padStart(3, '0')}.hrmsi.npy`), s.hrmsi);
+  }
+  const bands = card.hsi.bands;
+  const gt = valSamples.map((s) => s.hrhsi?.data as Float32Array);
+  const fp32Out = await evaluate(modelPath, valSamples);
+  const fp32 = meanQuality(fp32Out.map((o, i) => compareCubes(o, gt[i], bands)));
+  const lr = LATENCY_HR / card.scale;
+  const big: CalibrationSample = { name: 'latency', lrhsi: mirrorTile(valSamples[0].lrhsi, lr, lr), hrmsi: mirrorTile(valSamples[0].hrmsi, LATENCY_HR, LATENCY_HR) };
+  const rows: Row[] = [
+    {
+      variant: 'fp32',
+      file: basename(modelPath),
+      bytes: (await readFile(modelPath)).byteLength,
+      validation: fp32,
+      psnrDeltaDb: 0,
+      samDeltaDeg: 0,
+      fidelityPsnr: 100,
+      latencyMs: await latency(modelPath, big),
+      breakdown: await kernelBreakdown(modelPath, big, work),
+    },
+  ];
+  const name = basename(modelPath, '.onnx');
+  for (const v of VARIANTS) {
+    const dir = join(work, v.id);
+    await mkdir(dir);
+    const suffix = v.options?.mode ?? 'int8';
+    const out = join(dir, `${name}.${suffix}.onnx`);
+    const t0 = Date.now();
+    let note: string | undefined;
+    if (v.anchor) {
+      const r = spawnSync(PYTHON_CLI, ['ort-quantize', '--model', modelPath, '--calib', pairs, '--out', out, '--method', 'percentile'], { encoding: 'utf8' });
+      if (r.status !== 0) {
+        process.stderr.write(`anchor failed: ${r.stderr}\n`);
+        continue;
+      }
+      note = 'onnxruntime.quantization.quantize_static, QDQ, per-channel, symmetric int8, Percentile 99.99, quant_pre_process';
+    } else {
+      process.stderr.write(`quantizing ${name} -> ${v.id}\n`);
+      await quantizeModel(modelPath, out, { ...(v.options as QuantizeOptions), calib: sets.calib });
+    }
+    const seconds = (Date.now() - t0) / 1000;
+    const outs = await evaluate(out, valSamples);
+    const q = meanQuality(outs.map((o, i) => compareCubes(o, gt[i], bands)));
+    const fidelity = meanQuality(outs.map((o, i) => compareCubes(o, fp32Out[i], bands)));
+    const psnrDeltaDb = q.psnr - fp32.psnr;
+    const samDeltaDeg = q.sam - fp32.sam;
+    const meetsBounds = suffix === 'fp16' ? Math.abs(psnrDeltaDb) <= 0.05 : Math.abs(psnrDeltaDb) <= 0.3 && Math.abs(samDeltaDeg) <= 0.1;
+    rows.push({
+      variant: v.id,
+      file: basename(out),
+      bytes: (await readFile(out)).byteLength,
+      validation: q,
+      psnrDeltaDb,
+      samDeltaDeg,
+      fidelityPsnr: fidelity.psnr,
+      latencyMs: await latency(out, big),
+      breakdown: await kernelBreakdown(out, big, work),
+      quantizeSeconds: seconds,
+      meetsBounds,
+      ...(note ? { note } : {}),
+    });
+    if (shipped && meetsBounds && (v.id === 'fp16' || v.id === 'int8-percentile-trt')) {
+      for (const f of await readdir(dir)) await copyFile(join(dir, f), join(resolve(modelPath, '..'), f));
+      process.stderr.write(`wrote ${v.id} of ${name} next to the model (bounds met)\n`);
+    }
+  }
+  return {
+    model: modelPath.startsWith(REPO) ? modelPath.slice(REPO.length + 1) : modelPath,
+    shipped,
+    bands,
+    calibration: { scenes: sets.calibIds, samples: calibSamples.length, tile_hr: calibSamples[0].hrmsi.height },
+    validation: { scenes: sets.valIds, samples: valSamples.length },
+    skipped_scenes: sets.skipped,
+    latency_input: { lrhsi: [1, big.lrhsi.bands, big.lrhsi.height, big.lrhsi.width], hrmsi: [1, big.hrmsi.bands, big.hrmsi.height, big.hrmsi.width], threads: 1, runs: LATENCY_RUNS },
+    rows,
+  };
+}
+
+async function main(): Promise<void> {
+  const modelsDir = join(REPO, 'models');
+  const shipped = existsSync(modelsDir)
+    ? (await readdir(modelsDir)).filter((f) => f.endsWith('.onnx') && !/\.(int8|fp16)\.onnx$/.test(f) && existsSync(join(modelsDir, f.replace(/\.onnx$/, '.card.json'))))
+    : [];
+  const targets = shipped.length > 0 ? shipped.map((f) => ({ path: join(modelsDir, f), shipped: true })) : [{ path: join(REPO, 'test', 'fixtures', 'tiny', 'tiny-student.onnx'), shipped: false }];
+  if (shipped.length === 0) process.stderr.write('no shipped student in models/; benchmarking the tiny test fixture (random weights)\n');
+  const results = [];
+  for (const t of targets) results.push(await benchModel(t.path, t.shipped));
+  const report = { created: new Date().toISOString(), node: process.version, cpu: (await import('node:os')).cpus()[0]?.model, command: 'npm run bench:quantize', results };
+  await mkdir(join(REPO, 'bench', 'results'), { recursive: true });
+  await writeFile(join(REPO, 'bench', 'results', 'quantize.json'), `${JSON.stringify(report, null, 2)}\n`);
+  for (const r of results) {
+    process.stdout.write(`\n${String(r.model)} (calibration ${JSON.stringify(r.calibration)}, validation ${JSON.stringify(r.validation)})\n`);
+    process.stdout.write('variant                         PSNR dB   dPSNR    SAM deg  dSAM    vs-fp32 dB  ms(median/p90)   size KB  bounds\n');
+    for (const row of r.rows as Row[]) {
+      process.stdout.write(
+        `${row.variant.padEnd(31)} ${row.validation.psnr.toFixed(3).padStart(7)} ${row.psnrDeltaDb.toFixed(3).padStart(7)} ${row.validation.sam.toFixed(3).padStart(9)} ${row.samDeltaDeg.toFixed(3).padStart(6)} ${row.fidelityPsnr.toFixed(2).padStart(10)}  ${row.latencyMs.median.toFixed(1).padStart(6)}/${row.latencyMs.p90.toFixed(1).padEnd(7)} ${(row.bytes / 1024).toFixed(0).padStart(8)}  ${row.meetsBounds === undefined ? '-' : row.meetsBounds ? 'yes' : 'NO'}\n`,
+      );
+    }
+  }
+  process.stdout.write('\nwrote bench/results/quantize.json\n');
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exitCode = 1;
+});
