@@ -1,27 +1,40 @@
 import type { Cube } from '../cube/cube';
-import { WavelengthError } from '../errors';
+import { BandCountError, WavelengthError } from '../errors';
 
-const FWHM_TO_SIGMA = 2.3548200450309493;
+/** 2 sqrt(2 ln 2): FWHM = this x sigma for a Gaussian. */
+const FWHM_PER_SIGMA = 2 * Math.sqrt(2 * Math.log(2));
+/** A valid source band covers its centre +- this x its FWHM (host constant COVER_HALF_WIDTH). */
+const COVER_HALF_WIDTH = 0.75;
+
+/** Resampling kernel: Gaussian response per target band, or linear interpolation between neighbours. */
+export type ResampleMethod = 'gaussian' | 'linear';
 
 /** A resampling matrix from source bands to target bands, and which target bands it can fill. */
 export interface ResamplingMatrix {
-  /** B_dst x B_src, each valid row sums to 1; invalid rows are zero. */
+  /** B_dst rows of B_src weights; each valid row sums to 1, invalid rows are zero. */
   matrix: Float64Array[];
   /** false where the target band is outside the source coverage or falls in a source gap. */
   valid: boolean[];
 }
 
 /**
- * Gaussian spectral resampling, the host's `spectra_distill.data.resample.resampling_matrix`:
- * each target band is a Gaussian of sigma = FWHM / 2.3548 (target FWHM, or the target spacing when
- * unknown) evaluated at the source band centres, rows normalised to sum 1. A target band is valid only
- * if valid source bands cover its +-1 FWHM window with no gap wider than 1.5 x the source spacing.
- * @param srcWl - Source centres in nm.
- * @param srcFwhm - Source FWHM (unused by the weights; kept for signature parity).
- * @param srcMask - Valid source bands (all when omitted).
+ * The host's `spectra_distill.data.resample.resampling_matrix`, step for step in float64 (the formula is
+ * its contract; see distill/DATA.md):
+ * 1. Source width f_j = FWHM, or the median positive spacing of the sorted source centres when unknown;
+ *    target width F_i likewise from the target centres.
+ * 2. Coverage = union over valid source bands of [s_j - 0.75 f_j, s_j + 0.75 f_j], merged.
+ * 3. Target i is valid iff [c_i - F_i/2, c_i + F_i/2] lies inside one coverage interval.
+ * 4. Gaussian: w_ij = exp(-0.5 ((s_j - c_i) / sigma_i)^2), sigma_i = F_i / 2.3548…, over valid j, row-normalised;
+ *    linear: (1 - t, t) on the nearest valid source bands below and above c_i.
+ * @param srcWl - Source centres in nm (any order).
+ * @param srcFwhm - Source FWHM, or undefined.
+ * @param srcMask - Valid source bands, or undefined for all.
  * @param dstWl - Target centres in nm.
- * @param dstFwhm - Target FWHM in nm; the local target spacing when omitted.
+ * @param dstFwhm - Target FWHM, or undefined.
+ * @param method - @defaultValue 'gaussian'
  * @returns The matrix and target validity.
+ * @throws {@link WavelengthError} for non-finite values or fewer than two distinct centres.
+ * @throws {@link BandCountError} when array lengths disagree.
  */
 export function resamplingMatrix(
   srcWl: readonly number[],
@@ -29,39 +42,50 @@ export function resamplingMatrix(
   srcMask: readonly boolean[] | undefined,
   dstWl: readonly number[],
   dstFwhm?: readonly number[],
+  method: ResampleMethod = 'gaussian',
 ): ResamplingMatrix {
-  void srcFwhm;
-  const src = srcWl.map((w, i) => ({ w, i })).filter(({ i }) => srcMask === undefined || srcMask[i]).sort((a, b) => a.w - b.w);
-  const spacing = medianStep(src.map((s) => s.w));
-  const matrix: Float64Array[] = [];
-  const valid: boolean[] = [];
-  dstWl.forEach((c, j) => {
-    const fwhm = dstFwhm?.[j] ?? localStep(dstWl, j);
-    const sigma = fwhm / FWHM_TO_SIGMA;
-    const row = new Float64Array(srcWl.length);
-    const lo = c - fwhm;
-    const hi = c + fwhm;
-    const inside = src.filter((s) => s.w >= lo && s.w <= hi).map((s) => s.w);
-    const edges = [lo, ...inside, hi];
-    const covered =
-      src.length > 0 &&
-      src[0].w <= lo + 1.5 * spacing &&
-      src[src.length - 1].w >= hi - 1.5 * spacing &&
-      inside.length > 0 &&
-      edges.every((e, k) => k === 0 || e - edges[k - 1] <= 1.5 * spacing);
-    let sum = 0;
-    if (covered) {
-      for (const s of src) {
-        const v = Math.exp(-0.5 * ((s.w - c) / sigma) ** 2);
-        row[s.i] = v;
+  if (srcFwhm && srcFwhm.length !== srcWl.length) throw new BandCountError('src_fwhm', srcWl.length, srcFwhm.length);
+  if (srcMask && srcMask.length !== srcWl.length) throw new BandCountError('src_mask', srcWl.length, srcMask.length);
+  if (dstFwhm && dstFwhm.length !== dstWl.length) throw new BandCountError('dst_fwhm', dstWl.length, dstFwhm.length);
+  for (const [name, arr] of [['src_wl', srcWl], ['dst_wl', dstWl], ['src_fwhm', srcFwhm], ['dst_fwhm', dstFwhm]] as const) {
+    if (arr && arr.some((v) => !Number.isFinite(v))) throw new WavelengthError(`${name} holds NaN or Inf`);
+  }
+  const F = dstFwhm ?? new Array<number>(dstWl.length).fill(medianSpacing(dstWl));
+  const validSrc = srcWl.map((_, j) => srcMask === undefined || srcMask[j]);
+  const cover = coverage(srcWl, srcFwhm, validSrc);
+  const valid = dstWl.map((c, i) => cover.some(([lo, hi]) => lo <= c - F[i] / 2 && c + F[i] / 2 <= hi));
+  const idx = validSrc.flatMap((v, j) => (v ? [j] : []));
+  const matrix = dstWl.map(() => new Float64Array(srcWl.length));
+  if (method === 'gaussian') {
+    dstWl.forEach((c, i) => {
+      const sigma = F[i] / FWHM_PER_SIGMA;
+      let sum = 0;
+      const w = idx.map((j) => {
+        const v = Math.exp(-0.5 * ((srcWl[j] - c) / sigma) ** 2);
         sum += v;
+        return v;
+      });
+      if (!(sum > 0)) {
+        valid[i] = false;
+        return;
       }
-    }
-    if (covered && sum > 0) for (let i = 0; i < row.length; i++) row[i] /= sum;
-    else row.fill(0);
-    matrix.push(row);
-    valid.push(covered && sum > 0);
-  });
+      if (valid[i]) idx.forEach((j, k) => (matrix[i][j] = w[k] / sum));
+    });
+  } else {
+    const order = [...idx].sort((a, b) => srcWl[a] - srcWl[b] || a - b);
+    const ws = order.map((j) => srcWl[j]);
+    dstWl.forEach((c, i) => {
+      if (!valid[i]) return;
+      let k = ws.findIndex((w) => w >= c);
+      if (k < 0) k = ws.length;
+      if (k < ws.length && ws[k] === c) matrix[i][order[k]] = 1;
+      else if (k > 0 && k < ws.length) {
+        const t = (c - ws[k - 1]) / (ws[k] - ws[k - 1]);
+        matrix[i][order[k - 1]] = 1 - t;
+        matrix[i][order[k]] = t;
+      } else matrix[i][order[k === 0 ? 0 : ws.length - 1]] = 1;
+    });
+  }
   return { matrix, valid };
 }
 
@@ -81,6 +105,7 @@ export function resampleCube(
   required?: readonly boolean[],
 ): Cube {
   const srcMask = cube.meta?.bandValid as boolean[] | undefined;
+  // As the host's resample_cube: an unknown target FWHM is the median target spacing.
   const { matrix, valid } = resamplingMatrix(cube.wavelengths, cube.fwhm, srcMask, wavelengths, fwhm);
   const missing = wavelengths.filter((_, j) => !valid[j] && (required === undefined || required[j]));
   if (missing.length > 0) {
@@ -111,15 +136,30 @@ export function resampleCube(
   };
 }
 
-function medianStep(w: number[]): number {
-  if (w.length < 2) return Infinity;
-  const steps = w.slice(1).map((v, i) => v - w[i]).sort((a, b) => a - b);
-  return steps[Math.floor(steps.length / 2)];
+/** Median positive difference of the sorted centres (numpy's median: mean of the two middle values). */
+function medianSpacing(w: readonly number[]): number {
+  const sorted = [...w].sort((a, b) => a - b);
+  const d = sorted.slice(1).map((v, i) => v - sorted[i]).filter((x) => x > 0).sort((a, b) => a - b);
+  if (d.length === 0) throw new WavelengthError('Need at least two distinct wavelengths to infer a band spacing');
+  const m = d.length >> 1;
+  return d.length % 2 === 1 ? d[m] : (d[m - 1] + d[m]) / 2;
 }
 
-function localStep(w: readonly number[], j: number): number {
-  const prev = j > 0 ? w[j] - w[j - 1] : Infinity;
-  const next = j < w.length - 1 ? w[j + 1] - w[j] : Infinity;
-  const s = Math.min(Math.abs(prev), Math.abs(next));
-  return Number.isFinite(s) ? s : 10;
+/** Merged intervals covered by valid source bands. */
+function coverage(wl: readonly number[], fwhm: readonly number[] | undefined, valid: readonly boolean[]): [number, number][] {
+  const spacing = fwhm === undefined ? medianSpacing(wl) : 0;
+  const spans = wl
+    .flatMap((w, j) => {
+      if (!valid[j]) return [];
+      const f = fwhm === undefined ? spacing : fwhm[j];
+      return [[w - COVER_HALF_WIDTH * f, w + COVER_HALF_WIDTH * f] as [number, number]];
+    })
+    .sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  const out: [number, number][] = [];
+  for (const [a, b] of spans) {
+    const last = out[out.length - 1];
+    if (last !== undefined && a <= last[1]) last[1] = Math.max(last[1], b);
+    else out.push([a, b]);
+  }
+  return out;
 }

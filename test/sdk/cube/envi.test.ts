@@ -37,11 +37,12 @@ t.test('reads: header in micrometres with reflectance scale factor and a header 
   writeFileSync(
     join(dir, 'x.hdr'),
     'ENVI\nsamples = 3\nlines = 2\nbands = 2\nheader offset = 16\ndata type = 12\ninterleave = bip\nbyte order = 1\n' +
-      'wavelength units = Micrometers\nwavelength = {\n 0.45,\n 0.55 }\nreflectance scale factor = 10000\n',
+      'wavelength units = Micrometers\nwavelength = {\n 0.45,\n 0.55 }\nreflectance scale factor = 10000\nbbl = {1, 0}\n',
   );
   const cube = await readEnvi(join(dir, 'x.hdr'));
   t.same(cube.wavelengths, [450, 550]);
   t.equal(cube.meta?.valueScale, 10000);
+  t.same(cube.meta?.bandValid, [true, false]);
   // bip: pixel-major; band 0 holds the even samples
   t.same(Array.from(cube.data), [0, 200, 400, 600, 800, 1000, 100, 300, 500, 700, 900, 1100]);
 });

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FusionModel } from '../../../sdk/runtime/fusion-model';
 import { psnr } from '../../../sdk/metrics/full-reference';
+import { resampleCube } from '../../../sdk/spectral/resample';
 import { TINY, TINY_MODEL, maxAbsDiff, randomCube, readReference } from '../helpers';
 
 const card = JSON.parse(readFileSync(join(TINY, 'tiny-student.card.json'), 'utf8')) as { hsi: { wavelengths_nm: number[] } };
@@ -56,4 +57,18 @@ t.test('fuses: divides raw counts by meta.valueScale', async (t) => {
   const a = await model.fuse(lr, hr, { quality: false });
   const b = await model.fuse(scaled(lr), scaled(hr), { quality: false });
   t.ok(maxAbsDiff(a.data, b.data) < 1e-3);
+});
+
+t.test('fuses: resamples an LR-HSI on another grid exactly as resampleCube, and refuses uncovered model bands', async (t) => {
+  const model = await FusionModel.load(TINY_MODEL, { providers: ['cpu'] });
+  t.teardown(() => model.release());
+  const wide = Array.from({ length: 41 }, (_, i) => 400 + 10 * i);
+  const lr = randomCube(41, 8, 8, wide, 11);
+  const hr = randomCube(3, 32, 32, RGB, 12);
+  const viaFuse = await model.fuse(lr, hr, { resample: true, quality: false });
+  const manual = await model.fuse(resampleCube(lr, WL, model.card.hsi.fwhm_nm ?? undefined), hr, { quality: false });
+  t.ok(maxAbsDiff(viaFuse.data, manual.data) < 1e-6);
+  t.ok(viaFuse.timing.resampleMs > 0);
+  const cave = randomCube(31, 8, 8, wide.slice(0, 31), 13);
+  t.throws(() => model.fuse(cave, hr, { resample: true }), { code: 'E_WAVELENGTH', message: /cannot resample onto 1 model band\(s\) \(700 nm\)/ });
 });
