@@ -1,0 +1,302 @@
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect as netConnect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { MqttClient } from 'mqtt';
+import { createWebSocketStream, WebSocketServer } from 'ws';
+import type { Cube } from '../cube/cube';
+import { quicklook } from '../cube/quicklook';
+import { type BrokerOptions, connectClient } from '../publish/broker-connection';
+import { createLogger, type LogFn, type Logger } from '../publish/log';
+import type { CubeMessageMeta } from '../publish/protocol';
+import { CubeSubscriber } from '../publish/subscriber';
+
+/** Options of {@link ViewServer.start}. */
+export interface ViewServerOptions {
+  /**
+   * Broker the cubes arrive on: `mqtt://` (browsers reach it through the server's `/mqtt` WebSocket bridge)
+   * or `ws://`/`wss://` (browsers connect to it directly). An embedded broker is started when omitted.
+   */
+  broker?: string;
+  /** MQTT version for an external broker. @defaultValue 5 (4 for the embedded aedes broker) */
+  protocolVersion?: 4 | 5;
+  username?: string;
+  password?: string;
+  tls?: BrokerOptions['tls'];
+  /** HTTP port of the page; 0 picks a free one. @defaultValue 8080 */
+  port?: number;
+  /** Address the page and the embedded broker listen on. @defaultValue '127.0.0.1' */
+  host?: string;
+  /** TCP port of the embedded broker (publishers connect here); 0 picks a free one. @defaultValue 1883 */
+  mqttPort?: number;
+  /** Publish a quicklook PNG on `spectra/<device>/quicklook` for every cube received. @defaultValue true */
+  publishQuicklooks?: boolean;
+  /** Folder holding index.html and viewer.js. @defaultValue the repository's `viewer/` */
+  staticDir?: string;
+  log?: LogFn;
+}
+
+/** What the server keeps about a device: its latest reassembled cube. */
+export interface DeviceView {
+  meta: CubeMessageMeta;
+  cube: Cube;
+  /** When the last chunk arrived (ms since epoch). */
+  receivedAt: number;
+  /** Cubes received from this device since start. */
+  count: number;
+}
+
+interface Aedes {
+  handle: (stream: Duplex, req?: IncomingMessage) => void;
+  close: (cb?: () => void) => void;
+}
+
+const DEFAULTS = Object.freeze({ port: 8080, host: '127.0.0.1', mqttPort: 1883, publishQuicklooks: true });
+
+const CONTENT_TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+};
+
+/**
+ * The live viewer's server (`spectra view`): serves the page, keeps the latest reassembled cube per device
+ * (subscriber library), answers `GET /api/<device>/spectrum?x=&y=` with one pixel's spectrum so browsers never
+ * pull whole cubes (multi-MB MQTT-over-WebSocket messages are slow or fail: mqtt.js #655, #980), publishes
+ * quicklooks, and gives the page an MQTT-over-WebSocket path to the broker.
+ * @example
+ * const view = await ViewServer.start({ port: 8080 });
+ * console.log(`open ${view.url}; publish to ${view.brokerUrl}`);
+ */
+export class ViewServer {
+  private readonly devices = new Map<string, DeviceView>();
+  private closed = false;
+
+  private constructor(
+    private readonly http: Server,
+    private readonly wss: WebSocketServer,
+    private readonly subscriber: CubeSubscriber,
+    private readonly publisher: MqttClient,
+    private readonly embedded: { aedes: Aedes; tcp: TcpServer } | undefined,
+    /** The page. */
+    readonly url: string,
+    /** Where publishers and subscribers connect (the embedded broker's TCP URL, or the broker given). */
+    readonly brokerUrl: string,
+    /** Where the page connects over MQTT-over-WebSocket; `null` means this server's own `/mqtt`. */
+    readonly browserBrokerUrl: string | null,
+  ) {}
+
+  /**
+   * Starts the broker (when none is given), the subscriber and the HTTP server.
+   * @param options - See {@link ViewServerOptions}.
+   * @returns The running server.
+   * @throws {@link BrokerConnectionError} when the broker cannot be reached.
+   */
+  static async start(options: ViewServerOptions = {}): Promise<ViewServer> {
+    const opts = { ...DEFAULTS, ...options };
+    const log = createLogger('spectra:view', opts.log);
+    const staticDir = opts.staticDir ?? findViewerDir();
+    let embedded: { aedes: Aedes; tcp: TcpServer } | undefined;
+    let brokerUrl = opts.broker;
+    if (brokerUrl === undefined) {
+      embedded = await startEmbeddedBroker(opts.host, opts.mqttPort);
+      brokerUrl = `mqtt://${opts.host}:${(embedded.tcp.address() as AddressInfo).port}`;
+      log.info(`embedded MQTT broker on ${brokerUrl} (WebSocket on the viewer's /mqtt)`);
+    }
+    const isWs = /^wss?:\/\//.test(brokerUrl);
+    const broker: BrokerOptions = {
+      broker: brokerUrl,
+      protocolVersion: opts.protocolVersion ?? (embedded ? 4 : 5),
+      ...(opts.username !== undefined ? { username: opts.username } : {}),
+      ...(opts.password !== undefined ? { password: opts.password } : {}),
+      ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
+    };
+    const subscriber = await CubeSubscriber.connect({ ...broker, quicklook: false, ...(opts.log ? { log: opts.log } : {}) });
+    const clientId = `spectra-view-${Math.random().toString(16).slice(2, 10)}`;
+    const { client: publisher } = await connectClient({ ...broker, clientId }, { clientId, clean: true, reconnectPeriod: 1000 });
+
+    const http = createServer();
+    const wss = new WebSocketServer({ noServer: true });
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(opts.port, opts.host, () => resolve());
+    });
+    const port = (http.address() as AddressInfo).port;
+    const view = new ViewServer(
+      http,
+      wss,
+      subscriber,
+      publisher,
+      embedded,
+      `http://${opts.host}:${port}/`,
+      brokerUrl,
+      isWs ? brokerUrl : null,
+    );
+    http.on('request', (req, res) => {
+      view.route(req, res, staticDir).catch((err: Error) => {
+        log.error(`${req.url}: ${err.message}`);
+        if (!res.headersSent) json(res, 500, { error: err.message });
+      });
+    });
+    http.on('upgrade', (req, socket, head) => {
+      if (new URL(req.url ?? '/', 'http://x').pathname !== '/mqtt' || isWs) {
+        socket.destroy();
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        const stream = createWebSocketStream(ws);
+        stream.on('error', () => stream.destroy());
+        if (embedded) embedded.aedes.handle(stream, req);
+        else bridgeToTcp(stream, brokerUrl!, log);
+      });
+    });
+    subscriber.on('cube', ({ meta, cube }) => {
+      const previous = view.devices.get(meta.device);
+      view.devices.set(meta.device, { meta, cube, receivedAt: Date.now(), count: (previous?.count ?? 0) + 1 });
+      if (opts.publishQuicklooks) {
+        quicklook(cube)
+          .then(({ png }) => publisher.publish(`spectra/${meta.device}/quicklook`, png, { qos: 0, retain: true }))
+          .catch((err: Error) => log.warn(`quicklook of ${meta.device}/${meta.sequence}: ${err.message}`));
+      }
+    });
+    log.info(`viewer on ${view.url}`);
+    return view;
+  }
+
+  /** The latest cube of `device`, if one arrived. */
+  latest(device: string): DeviceView | undefined {
+    return this.devices.get(device);
+  }
+
+  /** Stops everything this server started. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const ws of this.wss.clients) ws.terminate();
+    this.wss.close();
+    this.http.closeAllConnections();
+    await new Promise<void>((resolve) => this.http.close(() => resolve()));
+    await this.subscriber.close();
+    await this.publisher.endAsync(true);
+    if (this.embedded) {
+      const { aedes, tcp } = this.embedded;
+      await new Promise<void>((resolve) => tcp.close(() => resolve()));
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    }
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse, staticDir: string): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.method !== 'GET') return json(res, 405, { error: `${req.method} is not supported; only GET` });
+    if (url.pathname === '/' || url.pathname === '/index.html') return sendFile(res, join(staticDir, 'index.html'));
+    if (url.pathname === '/viewer.js' || url.pathname === '/viewer.css') return sendFile(res, join(staticDir, url.pathname.slice(1)));
+    if (url.pathname === '/vendor/mqtt.min.js') return sendFile(res, mqttBrowserBundle());
+    if (url.pathname === '/api/config') return json(res, 200, { broker: this.browserBrokerUrl, devices: [...this.devices.keys()] });
+    const m = /^\/api\/([A-Za-z0-9_.:-]{1,64})\/(latest|spectrum)$/.exec(url.pathname);
+    if (m === null) return json(res, 404, { error: `no such path: ${url.pathname}` });
+    const view = this.devices.get(m[1]);
+    if (view === undefined) return json(res, 404, { error: `no cube from device '${m[1]}' yet` });
+    if (m[2] === 'latest') return json(res, 200, describe(view));
+    const { cube } = view;
+    const x = pixelIndex(url.searchParams.get('x'), cube.width);
+    const y = pixelIndex(url.searchParams.get('y'), cube.height);
+    if (typeof x === 'string') return json(res, 400, { error: `x: ${x}` });
+    if (typeof y === 'string') return json(res, 400, { error: `y: ${y}` });
+    const plane = cube.width * cube.height;
+    const values = Array.from({ length: cube.bands }, (_, b) => cube.data[b * plane + y * cube.width + x]);
+    return json(res, 200, {
+      device: view.meta.device,
+      sequence: view.meta.sequence,
+      x,
+      y,
+      wavelengths: [...cube.wavelengths],
+      values,
+    });
+  }
+}
+
+function describe(view: DeviceView): Record<string, unknown> {
+  const { meta } = view;
+  return {
+    device: meta.device,
+    sequence: meta.sequence,
+    shape: meta.shape,
+    wavelengths: meta.wavelengths,
+    model: meta.model ?? null,
+    quality: meta.quality ?? null,
+    capturedAt: meta.capturedAt,
+    fusedAt: meta.fusedAt ?? null,
+    receivedAt: new Date(view.receivedAt).toISOString(),
+    // Capture to reassembled-on-the-viewer; assumes the device clock is synchronised (NTP/PTP).
+    latencyMs: view.receivedAt - Date.parse(meta.capturedAt),
+    count: view.count,
+  };
+}
+
+function pixelIndex(raw: string | null, size: number): number | string {
+  if (raw === null) return `missing; expected an integer in [0, ${size - 1}]`;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n >= size) return `expected an integer in [0, ${size - 1}] but received '${raw}'`;
+  return n;
+}
+
+function json(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+async function sendFile(res: ServerResponse, path: string): Promise<void> {
+  let body: Buffer;
+  try {
+    body = await readFile(path);
+  } catch {
+    return json(res, 404, { error: `${path} is missing` });
+  }
+  const ext = path.slice(path.lastIndexOf('.'));
+  res.writeHead(200, { 'content-type': CONTENT_TYPES[ext] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
+  res.end(body);
+}
+
+function findViewerDir(): string {
+  // Source checkout (sdk/device -> viewer) or the compiled tree (dist/sdk/device -> viewer).
+  const candidates = [join(__dirname, '..', '..', 'viewer'), join(__dirname, '..', '..', '..', 'viewer')];
+  return candidates.find((d) => existsSync(join(d, 'index.html'))) ?? candidates[0];
+}
+
+function mqttBrowserBundle(): string {
+  // mqtt's package exports hide dist/, so walk from its entry point (build/index.js) to the package root.
+  return join(dirname(dirname(require.resolve('mqtt'))), 'dist', 'mqtt.min.js');
+}
+
+async function startEmbeddedBroker(host: string, port: number): Promise<{ aedes: Aedes; tcp: TcpServer }> {
+  // aedes is ESM-only; a dynamic import keeps this CommonJS module loadable on every Node 20.
+  const { Aedes } = (await import('aedes')) as unknown as { Aedes: { createBroker: () => Promise<Aedes> } };
+  const aedes = await Aedes.createBroker();
+  const tcp = createTcpServer((socket) => aedes.handle(socket));
+  await new Promise<void>((resolve, reject) => {
+    tcp.once('error', reject);
+    tcp.listen(port, host, () => resolve());
+  });
+  return { aedes, tcp };
+}
+
+/** MQTT over WebSocket is the same byte stream in binary frames, so a browser reaches a TCP-only broker by piping. */
+function bridgeToTcp(stream: Duplex, brokerUrl: string, log: Logger): void {
+  const u = new URL(brokerUrl);
+  if (u.protocol !== 'mqtt:') {
+    log.warn(`the /mqtt bridge speaks plain TCP only; ${brokerUrl} needs the browser to connect over wss:// directly`);
+    stream.destroy();
+    return;
+  }
+  const tcp = netConnect(Number(u.port || 1883), u.hostname);
+  tcp.on('error', (err) => {
+    log.warn(`/mqtt bridge to ${brokerUrl}: ${err.message}`);
+    stream.destroy();
+  });
+  stream.on('close', () => tcp.destroy());
+  tcp.on('close', () => stream.destroy());
+  stream.pipe(tcp).pipe(stream);
+}
