@@ -326,6 +326,24 @@ def read_raw(path: str | Path) -> dict[str, Any]:
     return raw
 
 
+def _with_defaults(cls: type, raw: dict[str, Any]) -> dict[str, Any]:
+    """`raw` laid over the defaults, section by section, so `--set` can address keys the file omits.
+
+    Free-form mappings (a scheduler block, model overrides) and lists are replaced whole, never merged, so a
+    file's `{type: step, ...}` does not inherit the default cosine's options. Unknown keys are kept for the
+    validation to report.
+    """
+    merged = asdict(cls())
+    hints = typing.get_type_hints(cls)
+    for key, value in raw.items():
+        hint = hints.get(key)
+        if hint is not None and dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            merged[key] = _with_defaults(hint, value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def config_from_dict(raw: dict[str, Any], source: str | Path | None = None) -> TrainConfig:
     """Build and validate a TrainConfig; errors name the key and `source`."""
     cfg = _from_dict(TrainConfig, raw, "", source)
@@ -339,10 +357,12 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     Raises:
         ConfigError: bad file, unknown key, wrong type or invalid value (the message names the file).
     """
-    raw = read_raw(path)
+    raw = _with_defaults(TrainConfig, read_raw(path))
     for text in overrides:
-        keys, value = parse_override(text)
-        apply_override(raw, keys, value, text)
+        try:
+            apply_override(raw, *parse_override(text), text)
+        except ConfigError as exc:
+            raise ConfigError(str(exc), path) from exc
     return config_from_dict(raw, path)
 
 

@@ -182,32 +182,20 @@ def build_data(cfg: DataConfig, seed: int) -> TrainData:
     Raises:
         DatasetError: unknown dataset, grid or split, or no usable region.
     """
-    from spectra_distill import data as hsi_data
+    from spectra_distill.data import default_data_root, load_scenes
+    from spectra_distill.data.resample import GRIDS, resample_cube
+    from spectra_distill.data.splits import load_split, split_scene
 
-    root = cfg.root if cfg.root is not None else hsi_data.default_data_root()
+    root = Path(cfg.root) if cfg.root is not None else default_data_root()
     cfg = replace(cfg, root=str(root))
-    if cfg.grid not in hsi_data.GRIDS:
-        raise DatasetError(f"Unknown band grid {cfg.grid!r}; known: {', '.join(hsi_data.GRIDS)}")
-    grid = hsi_data.GRIDS[cfg.grid]
-    wavelengths, fwhm = grid_arrays(grid)
-    scenes = hsi_data.load_scenes(root, names=list(cfg.datasets))
-    if not scenes:
-        raise DatasetError(f"No scene found for datasets {cfg.datasets} under {root}")
-    spec = hsi_data.load_split(cfg.split)
+    if cfg.grid not in GRIDS:
+        raise DatasetError(f"Unknown band grid {cfg.grid!r}; known: {', '.join(GRIDS)}")
+    grid = GRIDS[cfg.grid]
+    spec = load_split(cfg.split)
     train: list[Cube] = []
     val: list[Cube] = []
-    for scene in scenes:
-        on_grid = hsi_data.resample_cube(scene, wavelengths, fwhm)
-        train.extend(hsi_data.split_scene(on_grid, spec, "train"))
-        val.extend(hsi_data.split_scene(on_grid, spec, "val"))
+    for scene in load_scenes(root, names=list(cfg.datasets)):
+        on_grid = resample_cube(scene, grid.wavelengths, grid.fwhm)
+        train.extend(split_scene(on_grid, spec, "train"))
+        val.extend(split_scene(on_grid, spec, "val"))
     return make_train_data(train, val, cfg, seed, cfg.split)
-
-
-def grid_arrays(grid: Any) -> tuple[np.ndarray, np.ndarray | None]:
-    """(wavelengths, fwhm) of a `GRIDS` entry: an array of centres or a mapping with `wavelengths`/`fwhm`."""
-    if isinstance(grid, dict):
-        fwhm = grid.get("fwhm")
-        return np.asarray(grid["wavelengths"], dtype=np.float64), None if fwhm is None else np.asarray(fwhm)
-    wavelengths = getattr(grid, "wavelengths", grid)
-    fwhm = getattr(grid, "fwhm", None)
-    return np.asarray(wavelengths, dtype=np.float64), None if fwhm is None else np.asarray(fwhm)

@@ -134,17 +134,17 @@ class Trainer:
         if mode == "offline":
             self.teacher_config, teacher_state = self._offline_teacher(dims)
         else:
-            self.teacher_config = model_config("teacher", cfg.model.preset, *dims, **cfg.model.teacher)
+            self.teacher_config = self._model_config("teacher", dims)
             teacher_state = None
-        self.teacher = FusionNet(self.teacher_config).to(self.device)
+        self.teacher = self._build(self.teacher_config, "teacher")
         if teacher_state is not None:
             self.teacher.load_state_dict(teacher_state)
             self.teacher.eval().requires_grad_(False)
         self.student_config: FusionNetConfig | None = None
         self.student: FusionNet | None = None
         if self.train_student:
-            self.student_config = model_config("student", cfg.model.preset, *dims, **cfg.model.student)
-            self.student = FusionNet(self.student_config).to(self.device)
+            self.student_config = self._model_config("student", dims)
+            self.student = self._build(self.student_config, "student")
         self.teacher_loss = LossSet(cfg.kd.teacher_losses, "t") if self.train_teacher else None
         self.student_loss = LossSet(cfg.kd.student_losses, "s") if self.train_student else None
         needs_features = self.student_loss is not None and any(
@@ -195,6 +195,19 @@ class Trainer:
         if self.cfg.device != "cpu":
             raise ConfigError(f"device = {self.cfg.device!r}; expected 'cpu' or 'cuda'")
         return torch.device("cpu")
+
+    def _model_config(self, role: str, dims: tuple[int, int, int]) -> FusionNetConfig:
+        overrides = getattr(self.cfg.model, role)
+        try:
+            return model_config(role, self.cfg.model.preset, *dims, **overrides)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise ConfigError(f"model.{role}: {exc}") from exc
+
+    def _build(self, config: FusionNetConfig, role: str) -> FusionNet:
+        try:
+            return FusionNet(config).to(self.device)
+        except ValueError as exc:  # e.g. groups that do not divide the widths
+            raise ConfigError(f"model.{role}: {exc}") from exc
 
     def _wrap(self, model: nn.Module) -> nn.Module:
         if self.dist.world == 1:
