@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import os
 import warnings
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -210,7 +210,7 @@ def parse_descriptor(raw: Any, path: Path) -> DatasetDescriptor:
                 m[key] = tuple(m[key])
         raw["msi"] = _build(CompanionMSI, m, "msi", path)
     d: DatasetDescriptor = _build(DatasetDescriptor, raw, "descriptor", path)
-    d = DatasetDescriptor(**{**d.__dict__, "source": path})
+    d = replace(d, source=path)
     if d.kind not in KINDS:
         raise DatasetError(f"Unknown kind {d.kind!r}; known: {', '.join(KINDS)}", path)
     if d.format not in FORMATS:
