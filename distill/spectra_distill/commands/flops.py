@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from spectra_distill.errors import ScaleError
-from spectra_distill.models.complexity import measure_complexity, time_cotraining_step
+from spectra_distill.models.complexity import measure_complexity, time_cotraining_step, time_inference
 from spectra_distill.models.factory import PRESETS, ROLES, model_config
 from spectra_distill.models.fusion import FUSIONS, QK_NORMS
 
@@ -31,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="if > 0, also time one co-training iteration (teacher + student) at this batch and --size",
     )
     parser.add_argument("--time-iters", type=int, default=5, help="timed iterations (median reported)")
+    parser.add_argument(
+        "--time-inference", action="store_true", help="also time one batch-1 forward pass per network"
+    )
+    parser.add_argument("--device", default="cpu", help="device for the timings (cpu, cuda)")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads for the timing")
     parser.add_argument("--json", type=Path, default=None, help="also write the numbers to this JSON file")
 
@@ -68,9 +72,15 @@ def run(args: argparse.Namespace) -> int:
     if args.time_batch > 0:
         torch.set_num_threads(args.threads)
         t_ms, s_ms = time_cotraining_step(
-            configs["teacher"], configs["student"], args.size, args.time_batch, args.time_iters
+            configs["teacher"],
+            configs["student"],
+            args.size,
+            args.time_batch,
+            args.time_iters,
+            device=args.device,
         )
         report["timing"] = {
+            "device": args.device,
             "batch": args.time_batch,
             "threads": args.threads,
             "teacher_ms": t_ms,
@@ -79,8 +89,16 @@ def run(args: argparse.Namespace) -> int:
         }
         print(
             f"co-training iteration, batch {args.time_batch}, {args.size}x{args.size} HR, "
-            f"{args.threads} threads: teacher {t_ms:.0f} ms + student {s_ms:.0f} ms = {t_ms + s_ms:.0f} ms"
+            f"{args.device}: teacher {t_ms:.1f} ms + student {s_ms:.1f} ms = {t_ms + s_ms:.1f} ms"
         )
+    if args.time_inference:
+        torch.set_num_threads(args.threads)
+        for role in roles:
+            ms, peak = time_inference(configs[role], args.size, 1, args.time_iters, device=args.device)
+            report[role]["inference_ms"] = ms
+            report[role]["inference_peak_mib"] = peak
+            mem = "" if peak is None else f", peak {peak:.0f} MiB allocated"
+            print(f"{role:8s} forward, batch 1, {args.size}x{args.size} HR, {args.device}: {ms:.2f} ms{mem}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")

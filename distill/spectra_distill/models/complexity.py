@@ -50,6 +50,12 @@ def measure_complexity(config: FusionNetConfig, lr_height: int, lr_width: int, b
     return Complexity(params=params, macs=counter.get_total_flops() // 2, hr_pixels=hr_pixels)
 
 
+def _clock(device: torch.device) -> float:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return time.perf_counter()
+
+
 def time_cotraining_step(
     teacher: FusionNetConfig,
     student: FusionNetConfig,
@@ -58,8 +64,9 @@ def time_cotraining_step(
     iters: int = 5,
     warmup: int = 1,
     seed: int = 0,
+    device: str = "cpu",
 ) -> tuple[float, float]:
-    """Wall-clock milliseconds of one co-training iteration on the current device (CPU), per network.
+    """Wall-clock milliseconds of one co-training iteration, per network.
 
     One iteration mirrors the training loop's cost: teacher forward, pixel loss, backward, AdamW step;
     then student forward, pixel + output-KD + feature-KD loss against the detached teacher, backward,
@@ -70,22 +77,23 @@ def time_cotraining_step(
     """
     if teacher.nf != student.nf:
         raise ValueError(f"feature KD needs equal widths; teacher nf={teacher.nf}, student nf={student.nf}")
+    dev = torch.device(device)
     torch.manual_seed(seed)
-    t_net, s_net = FusionNet(teacher), FusionNet(student)
+    t_net, s_net = FusionNet(teacher).to(dev), FusionNet(student).to(dev)
     t_opt = torch.optim.AdamW(t_net.parameters(), lr=1e-4, weight_decay=0.0)
     s_opt = torch.optim.AdamW(s_net.parameters(), lr=1e-4, weight_decay=0.0)
     lr_size = hr_size // teacher.scale
-    lrhsi = torch.rand(batch, teacher.hsi_bands, lr_size, lr_size)
-    hrmsi = torch.rand(batch, teacher.msi_bands, hr_size, hr_size)
-    target = torch.rand(batch, teacher.hsi_bands, hr_size, hr_size)
+    lrhsi = torch.rand(batch, teacher.hsi_bands, lr_size, lr_size, device=dev)
+    hrmsi = torch.rand(batch, teacher.msi_bands, hr_size, hr_size, device=dev)
+    target = torch.rand(batch, teacher.hsi_bands, hr_size, hr_size, device=dev)
     t_times, s_times = [], []
     for i in range(warmup + iters):
-        start = time.perf_counter()
+        start = _clock(dev)
         t_out = t_net(lrhsi, hrmsi)
         t_opt.zero_grad(set_to_none=True)
         nn.functional.smooth_l1_loss(t_out.cube, target).backward()
         t_opt.step()
-        mid = time.perf_counter()
+        mid = _clock(dev)
         s_out = s_net(lrhsi, hrmsi)
         loss = (
             nn.functional.smooth_l1_loss(s_out.cube, target)
@@ -98,8 +106,30 @@ def time_cotraining_step(
         s_opt.zero_grad(set_to_none=True)
         loss.backward()
         s_opt.step()
-        end = time.perf_counter()
+        end = _clock(dev)
         if i >= warmup:
             t_times.append((mid - start) * 1e3)
             s_times.append((end - mid) * 1e3)
     return statistics.median(t_times), statistics.median(s_times)
+
+
+def time_inference(
+    config: FusionNetConfig, hr_size: int = 256, batch: int = 1, iters: int = 10, device: str = "cpu"
+) -> tuple[float, float | None]:
+    """Median forward time (ms, no grad, fp32) and, on CUDA, the peak allocated memory in MiB."""
+    dev = torch.device(device)
+    model = FusionNet(config).to(dev).eval()
+    lr_size = hr_size // config.scale
+    lrhsi = torch.rand(batch, config.hsi_bands, lr_size, lr_size, device=dev)
+    hrmsi = torch.rand(batch, config.msi_bands, hr_size, hr_size, device=dev)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    times = []
+    with torch.no_grad():
+        for i in range(iters + 2):
+            start = _clock(dev)
+            model(lrhsi, hrmsi)
+            if i >= 2:
+                times.append((_clock(dev) - start) * 1e3)
+    peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else None
+    return statistics.median(times), peak
