@@ -127,3 +127,35 @@ def test_valid_patch_origins_skip_invalid() -> None:
         assert valid[r : r + 8, c : c + 8].all()
     assert len(valid_patch_origins(cube.with_data(cube.data, valid=None), 8, align=4)) == 9
     assert valid_patch_origins(cube, 32).shape == (0, 2)
+
+
+def test_geotiff_and_mat_scenes_via_descriptor(tmp_path: Path) -> None:
+    import scipy.io
+    import tifffile
+
+    folder = tmp_path / "root" / "mixed"
+    folder.mkdir(parents=True)
+    tile = np.full((3, 4, 4), 5000.0, np.float32)
+    tile[:, 1, 2] = -32768.0
+    tifffile.imwrite(
+        folder / "tile_0_0.tif",
+        tile,
+        planarconfig="separate",
+        photometric="minisblack",
+        extratags=[(42113, "s", 0, "-32768", True)],
+    )
+    scipy.io.savemat(folder / "m.mat", {"Y": np.full((4, 4, 3), 2500, np.uint16)})
+    extra = tmp_path / "desc"
+    extra.mkdir()
+    (extra / "mixed.yaml").write_text(
+        "folder: mixed\nkind: scene\nformat: geotiff\nlayout: hwc\nvalue_scale: 10000\n"
+        "wavelengths: {source: linear, start: 500, step: 10}\n"
+        "scenes:\n  - {name: tif_scene, files: 'tile_*.tif'}\n"
+        "  - {name: mat_scene, files: m.mat, format: mat, variable: Y}\n"
+    )
+    cubes = {c.provenance["scene"]: c for c in load_scenes(tmp_path / "root", descriptor_dir=extra)}
+    tif = cubes["tif_scene"]
+    assert tif.valid.sum() == 15 and not tif.valid[1, 2]  # GDAL nodata from the tile
+    np.testing.assert_allclose(tif.data[:, tif.valid], 0.5)
+    assert tif.data[0, 1, 2] == 0.0
+    np.testing.assert_allclose(cubes["mat_scene"].data, 0.25)
