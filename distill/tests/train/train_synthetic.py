@@ -13,10 +13,20 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.distributed as dist
 
 from spectra_distill.data.cube import Cube
-from spectra_distill.train import TrainConfig, TrainData, config_from_dict, make_train_data, run_training
+from spectra_distill.train import (
+    TrainConfig,
+    TrainData,
+    Trainer,
+    config_from_dict,
+    make_train_data,
+    run_training,
+)
 from spectra_distill.train.config import apply_override, parse_override
+from spectra_distill.train.trainer import init_distributed
 
 DATA_ROOT = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 WAVELENGTHS = np.arange(400.0, 701.0, 10.0)
@@ -77,13 +87,28 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
+    parser.add_argument("--dump-rank-weights", action="store_true", help="each rank saves its final weights")
     args = parser.parse_args()
     raw = tiny_config().to_dict()
     for text in args.overrides:
         apply_override(raw, *parse_override(text), text)
-    result = run_training(
-        config_from_dict(raw), args.run_dir, resume=args.resume, data_factory=synthetic_data
-    )
+    cfg = config_from_dict(raw)
+    if args.dump_rank_weights:
+        # run_training's steps, kept open so every rank (not only rank 0) can report its weights
+        info = init_distributed("cpu")
+        args.run_dir.mkdir(parents=True, exist_ok=True)
+        trainer = Trainer(cfg, synthetic_data(cfg), args.run_dir, info)
+        trainer.fit()
+        assert trainer.student is not None
+        state = {
+            "teacher": trainer.teacher.state_dict(),
+            "student": trainer.student.state_dict(),
+            "step": trainer.step,
+        }
+        torch.save(state, args.run_dir / f"rank{info.rank}_of_{info.world}.pt")
+        dist.destroy_process_group()
+        return
+    result = run_training(cfg, args.run_dir, resume=args.resume, data_factory=synthetic_data)
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps({"step": result.step, "best_psnr": result.best_psnr}))
 
