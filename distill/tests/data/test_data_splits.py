@@ -43,6 +43,11 @@ def test_groups_use_known_grids() -> None:
     assert set(SPEC.groups) == {"remote_sensing", "cave31"}
     assert all(g.grid in GRIDS for g in SPEC.groups.values())
     assert SPEC.scenes["houston2018"].real_pair
+    assert set(SPEC.scenes_with_role("test")) == {
+        "jasper_ridge", "salinas_a", "moffett_field", "enmap_potsdam",
+        "samson", "houston2018", "cave_balloons",
+    }  # fmt: skip
+    assert "cave_cloth" in SPEC.scenes_with_role("val") and "cave_cloth" not in SPEC.scenes_with_role("test")
 
 
 def test_every_discovered_scene_in_split(data_root: Path) -> None:
