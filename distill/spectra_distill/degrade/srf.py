@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from spectra_distill.data.cube import Cube
+from spectra_distill.data.descriptors import default_data_root
+from spectra_distill.data.spectra import load_srf
 from spectra_distill.errors import BandCountError, NonFiniteError, SRFCoverageError, WavelengthError
 
 SUPPORT_THRESHOLD = 0.01
@@ -98,36 +100,6 @@ class SRFMatrix:
             "srf_file": self.srf_file,
             "srf": self.matrix.tolist(),
         }
-
-
-@dataclass(frozen=True)
-class SRFTable:
-    """Tabulated responses: ``values[:, j]`` is band ``names[j]`` at ``wavelengths`` (nm)."""
-
-    wavelengths: np.ndarray
-    names: tuple[str, ...]
-    values: np.ndarray
-    path: Path
-
-
-def read_srf_table(path: str | Path) -> SRFTable:
-    """Read a ``wavelength_nm,<band>,...`` CSV (the format of ``shared/data/srf``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"SRF file not found: {path}")
-    with path.open() as fh:
-        header = fh.readline().strip().split(",")
-    if not header or header[0] != "wavelength_nm":
-        raise WavelengthError("SRF CSV must start with a 'wavelength_nm' column", path)
-    table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
-    if table.shape[1] != len(header):
-        raise BandCountError(
-            f"SRF CSV has {len(header)} header columns but {table.shape[1]} data columns", path
-        )
-    wl = table[:, 0]
-    if np.any(np.diff(wl) <= 0):
-        raise WavelengthError("SRF wavelengths must increase strictly", path)
-    return SRFTable(wavelengths=wl, names=tuple(header[1:]), values=table[:, 1:], path=path)
 
 
 def resolve_preset(preset: str, srf_dir: str | Path) -> tuple[Path, tuple[str, ...]]:
@@ -210,11 +182,9 @@ def srf_matrix(
         BandCountError: ``band_mask`` has the wrong length, or a requested band is not in the file.
     """
     if srf_dir is None:
-        from spectra_distill.data import default_data_root
-
-        srf_dir = Path(default_data_root()) / "srf"
+        srf_dir = default_data_root() / "srf"
     path, names = resolve_preset(preset, srf_dir)
-    table = read_srf_table(path)
+    table = load_srf(path)
     missing = [n for n in names if n not in table.names]
     if missing or not names:
         raise BandCountError(
@@ -233,7 +203,7 @@ def srf_matrix(
     covered_valid = _covered(table.wavelengths, lo[mask], hi[mask])
     rows, lost = [], []
     for name in names:
-        g = table.values[:, table.names.index(name)]
+        g = table.band(name)
         support = g > SUPPORT_THRESHOLD * g.max()
         outside = support & ~covered_all
         if outside.any() and not clip:
