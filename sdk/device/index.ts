@@ -7,3 +7,5 @@ export * from './profile';
 export * from './provider-options';
 export * from './status';
 export * from './tegrastats';
+export * from './systemd';
+export * from './deployment-check';
