@@ -3,6 +3,7 @@
  * (int8 QDQ), measure quality against the float32 model on the calibration samples, and write the model and an
  * updated card atomically.
  */
+import { SingleBar, Presets } from 'cli-progress';
 import { existsSync } from 'node:fs';
 import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -148,7 +149,7 @@ export async function quantizeModel(modelPath: string, outPath: string, options:
     reference = calibration.reference;
     let keep = new Set<string>();
     if (opts.keepFloat > 0 || opts.sensitivity) {
-      report.sensitivity = await layerSensitivity(model, layers, calibration.thresholds, samples, reference, opts.profile, opts.sensitivitySamples, modelPath);
+      report.sensitivity = await layerSensitivity(model, layers, calibration.thresholds, samples, reference, opts, modelPath);
       keep = new Set(report.sensitivity.slice(0, opts.keepFloat).map((s) => s.layer));
       log(`sensitivity (most sensitive first): ${report.sensitivity.slice(0, 10).map((s) => `${s.layer} ${s.fidelityPsnr.toFixed(2)} dB`).join(', ')}`);
     }
@@ -207,23 +208,29 @@ async function layerSensitivity(
   thresholds: ReadonlyMap<string, number>,
   samples: readonly CalibrationSample[],
   reference: readonly Float32Array[],
-  profile: QdqProfile,
-  count: number,
+  opts: ResolvedOptions,
   label: string,
 ): Promise<LayerSensitivity[]> {
-  const subset = samples.slice(0, Math.max(1, count));
+  const subset = samples.slice(0, Math.max(1, opts.sensitivitySamples));
   const bands = subset[0].lrhsi.bands;
   const withGt = subset.every((s) => s.hrhsi);
   const gt = (i: number): Float32Array => subset[i].hrhsi?.data as Float32Array;
   const base = withGt ? meanQuality(subset.map((_, i) => compareCubes(reference[i], gt(i), bands))).psnr : 0;
   const rows: LayerSensitivity[] = [];
-  for (const layer of layers) {
-    const single = applyQdq(model, [layer], { profile, thresholds });
-    const outs = await runAll(encodeModel(single), `${label} (${layer.label} only)`, subset);
-    const fidelityPsnr = meanQuality(outs.map((o, i) => compareCubes(o, reference[i], bands))).psnr;
-    const row: LayerSensitivity = { layer: layer.label, opType: layer.opType, fidelityPsnr };
-    if (withGt) row.psnrDrop = base - meanQuality(outs.map((o, i) => compareCubes(o, gt(i), bands))).psnr;
-    rows.push(row);
+  const bar = new SingleBar({ format: 'sensitivity [{bar}] {value}/{total} layers', hideCursor: true }, Presets.shades_classic);
+  if (opts.progress) bar.start(layers.length, 0);
+  try {
+    for (const layer of layers) {
+      bar.increment();
+      const single = applyQdq(model, [layer], { profile: opts.profile, thresholds });
+      const outs = await runAll(encodeModel(single), `${label} (${layer.label} only)`, subset);
+      const fidelityPsnr = meanQuality(outs.map((o, i) => compareCubes(o, reference[i], bands))).psnr;
+      const row: LayerSensitivity = { layer: layer.label, opType: layer.opType, fidelityPsnr };
+      if (withGt) row.psnrDrop = base - meanQuality(outs.map((o, i) => compareCubes(o, gt(i), bands))).psnr;
+      rows.push(row);
+    }
+  } finally {
+    bar.stop();
   }
   return rows.sort((a, b) => a.fidelityPsnr - b.fidelityPsnr);
 }
