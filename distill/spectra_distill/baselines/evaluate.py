@@ -14,7 +14,7 @@ from tqdm import tqdm
 from spectra_distill.baselines.methods import run_baseline
 from spectra_distill.data.cube import Cube
 from spectra_distill.degrade.pipeline import FusionPair
-from spectra_distill.errors import SRFCoverageError
+from spectra_distill.errors import DatasetError, SRFCoverageError
 from spectra_distill.metrics import evaluate
 from spectra_distill.metrics.quality import SSIM_WINDOW
 
@@ -61,8 +61,8 @@ def evaluate_baselines(
         presets: MSI preset names passed to ``make``.
         methods: Baseline names.
         scale: Spatial ratio (for ERGAS).
-        make: Builds the fusion pair of a region for a preset; an ``SRFCoverageError`` skips that dataset
-            for that preset, with the error as the stated reason.
+        make: Builds the fusion pair of a region for a preset; an ``SRFCoverageError`` or ``DatasetError``
+            skips that dataset for that preset, with the error as the stated reason.
     """
     report = BaselineReport(scale=scale)
     acc: dict[tuple[str, str, str], list[dict[str, float]]] = defaultdict(list)
@@ -75,7 +75,7 @@ def evaluate_baselines(
             continue
         try:
             pair = make(cube, preset)
-        except SRFCoverageError as exc:
+        except (SRFCoverageError, DatasetError) as exc:
             report.skipped[(preset, dataset)] = str(exc)
             continue
         report.regions[(preset, dataset)] = report.regions.get((preset, dataset), 0) + 1
