@@ -92,14 +92,10 @@ def evaluate_baselines(
 
 def to_markdown(report: BaselineReport, command: str, notes: Sequence[str] = ()) -> str:
     """The results page: command, notes, one table per MSI preset, skipped datasets with reasons."""
-    lines = [
-        "# Classical baselines",
-        "",
-        f"Regenerate: `{command}`",
-        "",
-        *notes,
-        "",
-    ]
+    lines = ["# Classical baselines", "", f"Regenerate: `{command}`", ""]
+    for note in notes:
+        lines += [note, ""] if note and not note.startswith("- ") else [note]
+    lines.append("")
     presets = list(dict.fromkeys([k[0] for k in report.rows] + [k[0] for k in report.skipped]))
     for preset in presets:
         lines += [f"## MSI `{preset}`, scale {report.scale}", ""]

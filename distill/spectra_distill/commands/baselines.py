@@ -116,8 +116,9 @@ def run(args: argparse.Namespace) -> int:
         *(
             [
                 f"`{REAL_MSI}`: the scene's own co-registered HR-MSI (Houston's real RGB), "
-                "reduced-resolution protocol (HSI and RGB both degraded by s, the original HSI is the reference); its SRF is "
-                "unknown, so band assignment is by correlation and CNMF fits R at low resolution."
+                "reduced-resolution protocol (HSI and RGB both degraded by s, the original HSI is the "
+                "reference); its SRF is unknown, so band assignment is by correlation and CNMF fits R at "
+                "low resolution."
             ]
             if REAL_MSI in args.msi
             else []
