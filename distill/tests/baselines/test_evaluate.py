@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from spectra_distill.baselines.evaluate import evaluate_baselines, fit_to_scale, to_markdown
 from spectra_distill.data.cube import Cube
@@ -46,3 +47,23 @@ def test_report_rows_skips_and_markdown() -> None:
 def test_fit_to_scale_crops_remainder() -> None:
     cube = Cube(np.zeros((2, 30, 35)), np.array([500.0, 600.0]))
     assert (fit_to_scale(cube, 4).height, fit_to_scale(cube, 4).width) == (28, 32)
+
+
+def test_pixels_without_msi_data_are_not_scored() -> None:
+    rng = np.random.default_rng(1)
+    cube = Cube(rng.random((WL.size, 32, 32)) + 0.1, WL)
+    gap = np.ones((32, 32), dtype=bool)
+    gap[:, 20:] = False
+
+    def with_gap(c: Cube, preset: str) -> FusionPair:
+        p = _make(c, preset)
+        msi = Cube(np.where(gap, p.hrmsi.data, 0.0), p.hrmsi.wavelengths, valid=gap)
+        return FusionPair(p.lrhsi, msi, p.hrhsi, p.srf, p.psf, 4)
+
+    full = evaluate_baselines([("d", cube)], ["n"], ["bicubic"], 4, _make).rows[("n", "d", "bicubic")]
+    masked = evaluate_baselines([("d", cube)], ["n"], ["bicubic"], 4, with_gap).rows[("n", "d", "bicubic")]
+    from spectra_distill.baselines import bicubic
+
+    expected = bicubic(_make(cube, "n"))[:, :, :20]
+    assert masked["rmse"] == pytest.approx(float(np.sqrt(np.mean((expected - cube.data[:, :, :20]) ** 2))))
+    assert masked["rmse"] != pytest.approx(full["rmse"])
