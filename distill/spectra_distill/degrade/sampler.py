@@ -14,6 +14,7 @@ import torch
 from torch.utils.data import Dataset
 
 from spectra_distill.data.cube import Cube
+from spectra_distill.data.masks import valid_patch_origins
 from spectra_distill.degrade.misregister import shift_hr
 from spectra_distill.degrade.noise import add_awgn
 from spectra_distill.degrade.pipeline import WaldConfig
@@ -39,21 +40,6 @@ class SamplerConfig:
     augment: bool = True
     train: bool = True
     seed: int = 0
-
-
-def _valid_offsets(cube: Cube, patch: int, step: int) -> np.ndarray:
-    """(K, 2) top-left corners on the ``step`` grid whose patch has no invalid pixel."""
-    h, w = cube.height, cube.width
-    if h < patch or w < patch:
-        return np.zeros((0, 2), dtype=np.int64)
-    tops = np.arange(0, h - patch + 1, step)
-    lefts = np.arange(0, w - patch + 1, step)
-    if cube.valid is None:
-        return np.stack(np.meshgrid(tops, lefts, indexing="ij"), -1).reshape(-1, 2)
-    bad = np.pad((~cube.valid).astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
-    t, left = np.meshgrid(tops, lefts, indexing="ij")
-    count = bad[t + patch, left + patch] - bad[t, left + patch] - bad[t + patch, left] + bad[t, left]
-    return np.stack([t[count == 0], left[count == 0]], -1)
 
 
 class FusionPatchDataset(Dataset):
@@ -89,7 +75,7 @@ class FusionPatchDataset(Dataset):
         self.cfg = cfg
         self.psf = wald.psf()
         self.srfs = list(srfs) if srfs is not None else [wald.srf(c) for c in self.cubes]
-        self.offsets = [_valid_offsets(c, cfg.patch_size, wald.scale) for c in self.cubes]
+        self.offsets = [valid_patch_origins(c, cfg.patch_size, align=wald.scale) for c in self.cubes]
         counts = np.array([len(o) for o in self.offsets], dtype=np.float64)
         if counts.sum() == 0:
             sizes = ", ".join(f"{c.height}x{c.width}" for c in self.cubes)
