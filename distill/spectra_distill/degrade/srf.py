@@ -12,10 +12,11 @@ spaced grid ``d_i`` is constant, so ``M`` is the SRF sampled at the band centres
 gives the usual 3 x 31 matrix); ``d_i`` only matters where bands are unevenly spaced or overlap
 (EnMAP's VNIR/SWIR overlap at 902-993 nm).
 
-Coverage: cube band ``i`` covers ``[lambda_i - h, lambda_i + h]`` with ``h = 0.75 *`` the median spacing of
-the sorted centres. An MSI band's support is where its response exceeds 1 % of its peak; support outside the
-covered wavelengths raises :class:`SRFCoverageError` unless ``clip=True``. ``lost_fraction[j]`` is the share
-of band ``j``'s response integral (on the SRF's own grid) that falls outside the cube's covered wavelengths or
+Coverage: cube band ``i`` covers its cell (above), ``h = 0.75 *`` the median spacing of the sorted
+centres, so a gap left by removed bands (water vapour) stays uncovered. An MSI band's support is where its
+response exceeds 1 % of its peak; support outside the covered wavelengths raises :class:`SRFCoverageError`
+unless ``clip=True``. ``lost_fraction[j]`` is the share of band ``j``'s response integral (on the SRF's own
+grid) that falls outside the cube's covered wavelengths or
 on masked bands; the kept part is renormalised.
 """
 
