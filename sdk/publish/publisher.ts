@@ -51,6 +51,13 @@ export interface PublisherOptions extends BrokerOptions {
   reconnectMaxMs?: number;
   /** Attempts per chunk the broker rejects with an error PUBACK before the cube is dropped. @defaultValue 3 */
   maxChunkAttempts?: number;
+  /**
+   * How long a fully acknowledged cube stays in the outbox. A PUBACK means the broker has the message,
+   * not that subscribers do: if the connection drops within this time and the broker comes back
+   * without our session (it crashed or restarted without persistence), the cube is sent again.
+   * Subscribers drop the duplicate by cube id. @defaultValue 2000
+   */
+  settleMs?: number;
   /** Log sink for namespace `spectra:mqtt`. */
   log?: LogFn;
 }
@@ -64,6 +71,7 @@ export const DEFAULT_PUBLISHER_OPTIONS = Object.freeze({
   reconnectMinMs: 250,
   reconnectMaxMs: 15_000,
   maxChunkAttempts: 3,
+  settleMs: 2000,
 });
 
 /** What to publish with a cube besides its pixels. */
@@ -147,6 +155,11 @@ export class CubePublisher extends EventEmitter {
   private sendingMs = 0;
   private readonly pumpDone: Promise<void>;
   private readonly drainWaiters: (() => void)[] = [];
+  /** Acknowledged cubes still inside their settle time: outbox id -> time of the last PUBACK. */
+  private readonly settling = new Map<number, number>();
+  /** Bumped on every lost connection; acknowledgements from an older connection are ignored and the cube starts over. */
+  private generation = 0;
+  private settleTimer: NodeJS.Timeout | undefined;
   private readonly m = { published: 0, acknowledged: 0, retried: 0, cubesAcked: 0, evicted: 0, rejected: 0, bytesAcked: 0, reconnects: 0 };
 
   private constructor(
@@ -163,11 +176,16 @@ export class CubePublisher extends EventEmitter {
       this.connack = ack;
       this.failures = 0;
       this.log.info(`connected to ${opts.broker}${ack.sessionPresent ? ' (session resumed)' : ''}`);
+      if (!ack.sessionPresent) this.replayUnsettled();
       this.announce();
       this.emit('connect');
       this.wake();
     });
-    client.on('close', () => this.scheduleReconnect());
+    client.on('close', () => {
+      this.generation++;
+      this.wake();
+      this.scheduleReconnect();
+    });
     client.on('error', (err) => {
       this.log.warn(`broker ${opts.broker}: ${err.message}`);
       this.emit('connection-error', err);
@@ -263,12 +281,12 @@ export class CubePublisher extends EventEmitter {
   }
 
   /**
-   * Waits until the outbox is empty (every stored cube acknowledged, evicted or rejected).
+   * Waits until every stored cube was acknowledged (or evicted, or rejected).
    * @param timeoutMs - Give up after this long. @defaultValue Infinity
    * @returns true when drained, false on timeout.
    */
   drain(timeoutMs = Infinity): Promise<boolean> {
-    if (this.outbox.entries().length === 0) return Promise.resolve(true);
+    if (this.outbox.entries().every((e) => this.settling.has(e.id))) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = Number.isFinite(timeoutMs) ? setTimeout(() => resolve(false), timeoutMs) : undefined;
       this.drainWaiters.push(() => {
@@ -301,13 +319,18 @@ export class CubePublisher extends EventEmitter {
     if (options.drainMs) await this.drain(options.drainMs);
     this.closing = true;
     clearTimeout(this.reconnectTimer);
+    clearInterval(this.settleTimer);
+    // A clean close with the broker up: acknowledged cubes need no settling, so they do not come back next run.
+    if (this.client.connected) for (const e of this.outbox.entries()) if (this.settling.has(e.id)) await this.outbox.remove(e);
     this.wake();
     if (this.client.connected) {
       await new Promise<void>((resolve) =>
         this.client.publish(statusTopic(this.opts.device), JSON.stringify({ state: 'offline' }), { qos: 1, retain: true }, () => resolve()),
       );
     }
-    await this.client.endAsync(!this.client.connected);
+    // Forced: a non-forced end() waits for every message mqtt.js still tracks, including ones from a
+    // dropped connection that will never be acknowledged (their cube was re-sent instead).
+    await this.client.endAsync(true);
     await this.pumpDone;
   }
 
@@ -334,6 +357,32 @@ export class CubePublisher extends EventEmitter {
     }, delay);
   }
 
+  /**
+   * The broker lost our session, so it may also have lost messages it acknowledged but had not yet
+   * delivered to subscribers: send the settling cubes again, oldest first.
+   */
+  private replayUnsettled(): void {
+    if (this.settling.size === 0) return;
+    this.log.warn(`broker came back without our session; re-sending ${this.settling.size} recently acknowledged cube(s)`);
+    this.settling.clear();
+  }
+
+  /** Removes cubes whose settle time passed while the connection stayed up. */
+  private async settle(): Promise<void> {
+    const now = Date.now();
+    for (const e of this.outbox.entries()) {
+      const at = this.settling.get(e.id);
+      if (at === undefined || now - at < this.opts.settleMs) continue;
+      this.settling.delete(e.id);
+      await this.outbox.remove(e);
+    }
+    if (this.settling.size === 0) {
+      clearTimeout(this.settleTimer);
+      this.settleTimer = undefined;
+    }
+    this.wake();
+  }
+
   private wake(): void {
     const w = this.wakeUp;
     this.wakeUp = undefined;
@@ -348,7 +397,7 @@ export class CubePublisher extends EventEmitter {
 
   private async pump(): Promise<void> {
     while (!this.closing) {
-      const entry = this.outbox.entries()[0];
+      const entry = this.outbox.entries().find((e) => !this.settling.has(e.id));
       if (entry === undefined) {
         for (const w of this.drainWaiters.splice(0)) w();
         await this.sleep();
@@ -382,7 +431,12 @@ export class CubePublisher extends EventEmitter {
       const ok = await this.sendMessages(entry, payload, plan);
       if (!ok) return;
       this.sendingMs += Date.now() - started;
-      await this.outbox.remove(entry);
+      if (this.opts.settleMs > 0) {
+        this.settling.set(entry.id, Date.now());
+        this.settleTimer ??= setInterval(() => void this.settle(), Math.max(50, this.opts.settleMs / 4));
+      } else {
+        await this.outbox.remove(entry);
+      }
       this.m.cubesAcked++;
       this.m.bytesAcked += payload.length;
       this.log.debug(`cube ${seq} acknowledged (${plan.meta.chunkCount} chunks of ${plan.meta.chunkSize} bytes)`);
@@ -410,13 +464,17 @@ export class CubePublisher extends EventEmitter {
   }
 
   /**
-   * Publishes meta then chunks, keeping up to `window` unacknowledged. mqtt.js re-sends messages that
-   * were in flight when the connection dropped once it reconnects (persistent session), so their
-   * callbacks still complete; an error PUBACK is retried a few times, then the cube is rejected.
-   * @returns false when the cube was rejected or sending stopped.
+   * Publishes meta then chunks, keeping up to `window` unacknowledged. If the connection drops, the
+   * cube starts over from its meta after the reconnect: mqtt.js's `reconnect()` replaces its outgoing
+   * store, so messages in flight at the drop would otherwise never complete, and the subscriber drops
+   * the chunks it already has. An error PUBACK is retried a few times, then the cube is rejected.
+   * @returns false when the cube was rejected, must start over, or sending stopped.
    */
   private async sendMessages(entry: OutboxEntry, payload: Uint8Array, plan: { meta: CubeMessageMeta; v5: boolean }): Promise<boolean> {
     const { meta, v5 } = plan;
+    const gen = this.generation;
+    const live = (): boolean => !this.closing && gen === this.generation;
+    let sent = 0;
     const window = Math.max(1, Math.min(this.opts.window, this.connack.properties?.receiveMaximum ?? 65_535));
     let inFlight = 0;
     let failed: Error | undefined;
@@ -426,11 +484,13 @@ export class CubePublisher extends EventEmitter {
     };
     const send = (topic: string, body: Buffer, opts: IClientPublishOptions, attempt: number): void => {
       inFlight++;
+      sent++;
       this.m.published++;
       this.client.publish(topic, body, opts, (err) => {
+        if (gen !== this.generation) return;
         if (err === undefined || err === null) {
           this.m.acknowledged++;
-        } else if (attempt < this.opts.maxChunkAttempts && !this.closing) {
+        } else if (attempt < this.opts.maxChunkAttempts && live()) {
           this.m.retried++;
           this.log.warn(`${topic}: ${err.message}; retrying (attempt ${attempt + 1} of ${this.opts.maxChunkAttempts})`);
           send(topic, body, opts, attempt + 1);
@@ -443,14 +503,20 @@ export class CubePublisher extends EventEmitter {
     const metaOpts: IClientPublishOptions = { qos: 1, ...(v5 ? { properties: { contentType: META_CONTENT_TYPE, userProperties: { protocol: CUBE_PROTOCOL } } } : {}) };
     const chunkOpts: IClientPublishOptions = { qos: 1, ...(v5 ? { properties: { contentType: CHUNK_CONTENT_TYPE } } : {}) };
     send(metaTopic(meta.device, meta.sequence), encodeMeta(meta), metaOpts, 1);
-    for (let i = 0; i < meta.chunkCount && failed === undefined && !this.closing; i++) {
-      while (inFlight >= window && !this.closing) await this.sleep();
+    for (let i = 0; i < meta.chunkCount && failed === undefined && live(); i++) {
+      while (inFlight >= window && live()) await this.sleep();
+      if (!live()) break;
       const offset = i * meta.chunkSize;
       const body = payload.subarray(offset, Math.min(offset + meta.chunkSize, payload.length));
       send(chunkTopic(meta.device, meta.sequence, i), encodeChunk(meta.cubeId, i, meta.chunkCount, offset, body), chunkOpts, 1);
     }
-    while (inFlight > 0 && !this.closing) await this.sleep();
+    while (inFlight > 0 && live()) await this.sleep();
     if (this.closing) return false;
+    if (gen !== this.generation) {
+      this.m.retried += sent;
+      this.log.info(`cube ${meta.sequence}: connection lost after ${sent} message(s); it starts over after the reconnect`);
+      return false;
+    }
     if (failed !== undefined) {
       await this.outbox.remove(entry);
       this.reject(entry, failed);

@@ -26,6 +26,8 @@ export interface SubscriberOptions extends BrokerOptions {
   timeoutMs?: number;
   /** How often timeouts are checked. @defaultValue 1000 */
   sweepMs?: number;
+  /** Delay between reconnection attempts after the broker went away. @defaultValue 1000 */
+  reconnectMs?: number;
   limits?: DecodeLimits;
   /** Log sink for namespace `spectra:mqtt`. */
   log?: LogFn;
@@ -61,7 +63,7 @@ export interface CubeSubscriber {
   emit<E extends keyof SubscriberEvents>(event: E, ...args: Parameters<SubscriberEvents[E]>): boolean;
 }
 
-const DEFAULTS = Object.freeze({ device: '+', quicklook: true, timeoutMs: 30_000, sweepMs: 1000 });
+const DEFAULTS = Object.freeze({ device: '+', quicklook: true, timeoutMs: 30_000, sweepMs: 1000, reconnectMs: 1000 });
 
 /**
  * Receives cubes published with the cube protocol: reassembles chunks (any order, duplicates
@@ -78,6 +80,7 @@ export class CubeSubscriber extends EventEmitter {
   private readonly timer: NodeJS.Timeout;
   private writes: Promise<void> = Promise.resolve();
   private received = 0;
+  private closed = false;
 
   private constructor(
     private readonly client: MqttClient,
@@ -116,14 +119,18 @@ export class CubeSubscriber extends EventEmitter {
       : [`spectra/${opts.device}/cube/#`];
     await client.subscribeAsync(filters, { qos: 1 });
     sub.log.info(`subscribed to ${filters.join(', ')} on ${opts.broker}`);
-    // Reconnect forever with a fixed short period; subscriptions are restored by mqtt.js.
+    // Reconnect forever with a fixed short period; mqtt.js restores the subscriptions.
     client.on('close', () => {
-      if (!sub.closed) setTimeout(() => !sub.closed && client.reconnect(), 1000).unref();
+      if (!sub.closed) setTimeout(() => !sub.closed && client.reconnect(), opts.reconnectMs).unref();
+    });
+    client.on('error', (err) => sub.log.warn(`broker ${opts.broker}: ${err.message}`));
+    client.on('connect', (ack) => {
+      sub.log.info(`reconnected to ${opts.broker}${ack.sessionPresent ? ' (session resumed)' : ''}`);
+      // mqtt.js's reconnect() forgets subscriptions when the broker lost the session; restore them.
+      if (!ack.sessionPresent) client.subscribe(filters, { qos: 1 });
     });
     return sub;
   }
-
-  private closed = false;
 
   /** Reassembly counters. */
   get stats(): ReassemblerStats & { written: number } {

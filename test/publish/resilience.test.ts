@@ -1,0 +1,94 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { CubePublisher } from '../../sdk/publish/publisher';
+import { CubeSubscriber, type ReceivedCube } from '../../sdk/publish/subscriber';
+import { mosquittoMissing, startMosquitto } from '../helpers/mosquitto';
+import { patternCube, sameBytes, tempDir, until } from './helpers';
+
+const skip = mosquittoMissing();
+const quiet = (): void => {};
+
+t.test('survives: broker killed mid-stream and restarted; every cube arrives once, in order', { skip }, async (t) => {
+  const broker = await startMosquitto();
+  t.teardown(() => broker.dispose());
+  const sub = await CubeSubscriber.connect({ broker: broker.url, reconnectMs: 100, log: quiet });
+  const got: ReceivedCube[] = [];
+  sub.on('cube', (c) => got.push(c));
+  const pub = await CubePublisher.connect({
+    broker: broker.url,
+    device: 'cam-k',
+    outbox: join(tempDir(), 'outbox'),
+    chunkSize: 4096,
+    window: 4,
+    reconnectMinMs: 1000,
+    log: quiet,
+  });
+  let offline = 0;
+  pub.on('offline', () => offline++);
+  const cubes = Array.from({ length: 12 }, (_, i) => patternCube(8, 32, 32, 50 + i));
+  for (const [i, c] of cubes.entries()) await pub.publish(c, { sequence: i });
+  await until(() => pub.metrics().cubesAcked >= 2, 10_000, 'two cubes acknowledged');
+  await broker.stop('SIGKILL');
+  t.ok(pub.metrics().cubesAcked < cubes.length, 'the broker died mid-stream');
+  await new Promise((r) => setTimeout(r, 300));
+  await broker.start();
+  t.ok(await pub.drain(30_000), 'outbox drained after the restart');
+  await until(() => got.length >= cubes.length, 15_000, 'all cubes at the subscriber');
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(offline, 1, 'the publisher noticed the outage');
+  t.same(got.map((g) => g.meta.sequence), cubes.map((_, i) => i), 'each cube once, in order');
+  t.ok(got.every((g, i) => sameBytes(g.cube.data, cubes[i].data)), 'bit-exact');
+  t.ok(pub.metrics().reconnects >= 1);
+  await pub.close();
+  await sub.close();
+});
+
+interface Child {
+  lines: string[];
+  exited: Promise<number | null>;
+  kill(): void;
+}
+
+function runChild(args: string[]): Child {
+  const child = spawn(process.execPath, [join(__dirname, 'fixtures', 'publisher-child.js'), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let buf = '';
+  child.stdout.on('data', (d: Buffer) => {
+    buf += d.toString();
+    const parts = buf.split('\n');
+    buf = parts.pop()!;
+    lines.push(...parts);
+  });
+  child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+  return { lines, exited: new Promise((resolve) => child.once('exit', (code) => resolve(code))), kill: () => child.kill('SIGKILL') };
+}
+
+t.test('survives: publisher SIGKILLed mid-stream; a restart resumes the outbox and nothing is lost or doubled', { skip }, async (t) => {
+  const broker = await startMosquitto();
+  t.teardown(() => broker.dispose());
+  const sub = await CubeSubscriber.connect({ broker: broker.url, log: quiet });
+  const got: ReceivedCube[] = [];
+  sub.on('cube', (c) => got.push(c));
+  const outbox = join(tempDir(), 'outbox');
+  const count = 40;
+  const first = runChild([broker.url, outbox, 'fill', String(count)]);
+  await until(() => first.lines.includes('stored') && first.lines.some((l) => l.startsWith('acked')), 30_000, 'first acks');
+  first.kill();
+  await first.exited;
+  const ackedBefore = first.lines.filter((l) => l.startsWith('acked')).length;
+  const left = readdirSync(outbox).filter((n) => n.endsWith('.cube')).length;
+  t.ok(ackedBefore < count && left > 0, `killed mid-stream (${ackedBefore} acked, ${left} cubes left in the outbox)`);
+  const second = runChild([broker.url, outbox, 'resume', '0']);
+  t.equal(await second.exited, 0, 'resumed run exits cleanly');
+  t.ok(second.lines.includes('drained'));
+  await until(() => got.length >= count, 15_000, 'all cubes at the subscriber');
+  await new Promise((r) => setTimeout(r, 200));
+  t.same(got.map((g) => g.meta.sequence), Array.from({ length: count }, (_, i) => i), 'every cube exactly once, in order');
+  t.ok(got.every((g, i) => sameBytes(g.cube.data, patternCube(4, 32, 32, 100 + i).data)), 'bit-exact');
+  t.same(readdirSync(outbox).filter((n) => n.endsWith('.cube')), [], 'outbox empty');
+  await sub.close();
+});
