@@ -299,7 +299,10 @@ export class FusionModel {
       out.set(result);
       opts.onProgress?.(1, 1);
     } else {
-      const weightSum = new Float32Array(H * W);
+      // Tiles form a grid (row starts x column starts) and weights are separable, so the per-pixel weight
+      // total is rowSum[y] * colSum[x]: two vectors instead of an H x W plane.
+      const rowSum = new Float64Array(H);
+      const colSum = new Float64Array(W);
       const { height: th, width: tw } = tiles[0];
       const lh = th / scale;
       const lw = tw / scale;
@@ -331,14 +334,22 @@ export class FusionModel {
         group.forEach((tile, i) => {
           const wy = edgeWeights(th, tile.y > 0, tile.y + th < H, ov, opts.blend);
           const wx = edgeWeights(tw, tile.x > 0, tile.x + tw < W, ov, opts.blend);
-          accumulate(out, weightSum, H, W, B, tile, result.subarray(i * B * th * tw, (i + 1) * B * th * tw), wy, wx);
+          accumulate(out, H, W, B, tile, result.subarray(i * B * th * tw, (i + 1) * B * th * tw), wy, wx);
+          if (tile.x === 0) for (let y = 0; y < th; y++) rowSum[tile.y + y] += wy[y];
+          if (tile.y === 0) for (let x = 0; x < tw; x++) colSum[tile.x + x] += wx[x];
         });
         stitchMs += performance.now() - ts;
         opts.onProgress?.(Math.min(start + batch, tiles.length), tiles.length);
       }
       const ts = performance.now();
       const plane = H * W;
-      for (let b = 0; b < B; b++) for (let p = 0; p < plane; p++) out[b * plane + p] /= weightSum[p];
+      for (let b = 0; b < B; b++) {
+        for (let y = 0; y < H; y++) {
+          const o = b * plane + y * W;
+          const ry = rowSum[y];
+          for (let x = 0; x < W; x++) out[o + x] /= ry * colSum[x];
+        }
+      }
       stitchMs += performance.now() - ts;
     }
     const fused: Cube = {
@@ -570,7 +581,6 @@ function copyWindow(cube: Cube, top: number, left: number, h: number, w: number,
 
 function accumulate(
   out: Float32Array,
-  weightSum: Float32Array,
   H: number,
   W: number,
   B: number,
@@ -580,10 +590,6 @@ function accumulate(
   wx: Float32Array,
 ): void {
   const { height: th, width: tw } = tile;
-  for (let y = 0; y < th; y++) {
-    const row = (tile.y + y) * W + tile.x;
-    for (let x = 0; x < tw; x++) weightSum[row + x] += wy[y] * wx[x];
-  }
   for (let b = 0; b < B; b++) {
     for (let y = 0; y < th; y++) {
       const row = (b * H + tile.y + y) * W + tile.x;

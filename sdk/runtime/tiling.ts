@@ -10,26 +10,29 @@ export interface Tile {
 export type BlendMode = 'linear' | 'cosine';
 
 /**
- * Start offsets along one axis: tiles of `size` every `size - overlap`, the last one flush with the end,
- * every start a multiple of `align` (so LR tiles start on whole LR pixels).
+ * Tile size and start offsets along one axis with the fewest tiles that keep at least `overlap` between
+ * neighbours: n = ceil((length - overlap) / (maxSize - overlap)) tiles, then the smallest aligned size that
+ * still covers the axis with that overlap, starts spread evenly (multiples of `align`, the last one flush with
+ * the end). Shrinking the tiles instead of adding one keeps redundant pixels, and so time, low.
  * @internal
  */
-export function axisStarts(length: number, size: number, overlap: number, align: number): number[] {
-  if (size >= length) return [0];
-  const step = Math.max(align, Math.floor((size - overlap) / align) * align);
-  const starts: number[] = [];
-  for (let s = 0; s + size < length; s += step) starts.push(s);
-  starts.push(length - size);
-  return starts;
+export function axisPlan(length: number, maxSize: number, overlap: number, align: number): { size: number; starts: number[] } {
+  if (maxSize >= length) return { size: length, starts: [0] };
+  const n = Math.ceil((length - overlap) / (maxSize - overlap));
+  for (let size = Math.ceil((length + (n - 1) * overlap) / n / align) * align; size <= length; size += align) {
+    const starts = Array.from({ length: n }, (_, i) => Math.round((i * (length - size)) / (n - 1) / align) * align);
+    if (starts.every((st, i) => i === 0 || starts[i - 1] + size - st >= overlap)) return { size, starts };
+  }
+  return { size: length, starts: [0] };
 }
 
 /**
- * Plans overlapping HR tiles covering an image. All tiles have the same size (the image size along an
- * axis shorter than the tile), so they can be batched.
+ * Plans overlapping HR tiles covering an image. All tiles have the same size (at most `tile`, the image
+ * size along an axis shorter than the tile), so they can be batched.
  * @param height - HR height.
  * @param width - HR width.
- * @param tile - Wanted tile edge in HR pixels (rounded down to `align`).
- * @param overlap - Wanted overlap in HR pixels (rounded up to `align`).
+ * @param tile - Largest tile edge in HR pixels (rounded down to `align`).
+ * @param overlap - Smallest overlap in HR pixels (rounded up to `align`).
  * @param align - Alignment in HR pixels (scale x spatial multiple).
  * @returns The tiles, row-major.
  * @throws RangeError when the tile is not larger than the overlap.
@@ -41,12 +44,10 @@ export function planTiles(height: number, width: number, tile: number, overlap: 
   if (ov >= size && (size < height || size < width)) {
     throw new RangeError(`Expected overlap (${ov} px after alignment to ${align}) to be smaller than the tile (${size} px)`);
   }
-  const th = Math.min(size, height);
-  const tw = Math.min(size, width);
+  const rows = axisPlan(height, size, ov, align);
+  const cols = axisPlan(width, size, ov, align);
   const tiles: Tile[] = [];
-  for (const y of axisStarts(height, th, ov, align)) {
-    for (const x of axisStarts(width, tw, ov, align)) tiles.push({ y, x, height: th, width: tw });
-  }
+  for (const y of rows.starts) for (const x of cols.starts) tiles.push({ y, x, height: rows.size, width: cols.size });
   return tiles;
 }
 

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { axisStarts, edgeWeights, planTiles } from '../../../sdk/runtime/tiling';
+import { axisPlan, edgeWeights, planTiles } from '../../../sdk/runtime/tiling';
 
 t.test('tiles: cover the image, start on aligned offsets, share one size', async (t) => {
   for (const [H, W, tile, overlap, align] of [
@@ -18,7 +18,13 @@ t.test('tiles: cover the image, start on aligned offsets, share one size', async
     }
     t.ok(hit.every((v) => v === 1), `${H}x${W} tile ${tile} overlap ${overlap}: ${tiles.length} tiles cover every pixel`);
   }
-  t.same(axisStarts(512, 256, 32, 4), [0, 224, 256]);
+  // 512 px at most 256 per tile with >= 32 overlap needs 3 tiles; they shrink to 192 instead of 3 x 256.
+  t.same(axisPlan(512, 256, 32, 4), { size: 192, starts: [0, 160, 320] });
+  t.same(axisPlan(512, 288, 32, 4), { size: 272, starts: [0, 240] });
+  for (const [L, max, ov, al] of [[1000, 256, 32, 8], [517 * 4, 300, 24, 4], [96, 48, 16, 4]]) {
+    const { size, starts } = axisPlan(L, max, ov, al);
+    t.ok(size <= max && starts.every((s, i) => s % al === 0 && (i === 0 || starts[i - 1] + size - s >= ov)) && starts.at(-1) === L - size, `${L}/${max}/${ov}`);
+  }
   t.throws(() => planTiles(512, 512, 32, 32, 4), RangeError);
 });
 
