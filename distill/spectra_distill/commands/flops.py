@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.time_batch > 0:
         torch.set_num_threads(args.threads)
-        t_ms, s_ms = time_cotraining_step(
+        timing = time_cotraining_step(
             configs["teacher"],
             configs["student"],
             args.size,
@@ -83,13 +83,15 @@ def run(args: argparse.Namespace) -> int:
             "device": args.device,
             "batch": args.time_batch,
             "threads": args.threads,
-            "teacher_ms": t_ms,
-            "student_ms": s_ms,
-            "iteration_ms": t_ms + s_ms,
+            **timing._asdict(),
+            "iteration_ms": timing.teacher_ms + timing.student_ms,
+            "iteration_cpu_ms": timing.teacher_cpu_ms + timing.student_cpu_ms,
         }
+        t = report["timing"]
         print(
-            f"co-training iteration, batch {args.time_batch}, {args.size}x{args.size} HR, "
-            f"{args.device}: teacher {t_ms:.1f} ms + student {s_ms:.1f} ms = {t_ms + s_ms:.1f} ms"
+            f"co-training iteration, batch {args.time_batch}, {args.size}x{args.size} HR, {args.device}, "
+            f"{args.threads} threads: teacher {t['teacher_ms']:.1f} ms + student {t['student_ms']:.1f} ms "
+            f"= {t['iteration_ms']:.1f} ms wall; {t['iteration_cpu_ms']:.1f} ms process CPU"
         )
     if args.time_inference:
         torch.set_num_threads(args.threads)

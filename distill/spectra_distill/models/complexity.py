@@ -5,6 +5,7 @@ from __future__ import annotations
 import statistics
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import nn
@@ -50,6 +51,19 @@ def measure_complexity(config: FusionNetConfig, lr_height: int, lr_width: int, b
     return Complexity(params=params, macs=counter.get_total_flops() // 2, hr_pixels=hr_pixels)
 
 
+class StepTiming(NamedTuple):
+    """Medians per co-training iteration: wall-clock and process CPU milliseconds, per network.
+
+    On a shared machine the wall-clock time depends on the load; the CPU time of a single-threaded
+    run does not, so it is the stable figure to compare presets by.
+    """
+
+    teacher_ms: float
+    student_ms: float
+    teacher_cpu_ms: float
+    student_cpu_ms: float
+
+
 def _clock(device: torch.device) -> float:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
@@ -65,15 +79,15 @@ def time_cotraining_step(
     warmup: int = 1,
     seed: int = 0,
     device: str = "cpu",
-) -> tuple[float, float]:
-    """Wall-clock milliseconds of one co-training iteration, per network.
+) -> StepTiming:
+    """Time one co-training iteration, per network.
 
     One iteration mirrors the training loop's cost: teacher forward, pixel loss, backward, AdamW step;
     then student forward, pixel + output-KD + feature-KD loss against the detached teacher, backward,
     AdamW step. Inputs are random; only the time is meaningful.
 
     Returns:
-        (teacher_ms, student_ms), medians over `iters` after `warmup` untimed iterations.
+        Medians over `iters` after `warmup` untimed iterations.
     """
     if teacher.nf != student.nf:
         raise ValueError(f"feature KD needs equal widths; teacher nf={teacher.nf}, student nf={student.nf}")
@@ -86,14 +100,14 @@ def time_cotraining_step(
     lrhsi = torch.rand(batch, teacher.hsi_bands, lr_size, lr_size, device=dev)
     hrmsi = torch.rand(batch, teacher.msi_bands, hr_size, hr_size, device=dev)
     target = torch.rand(batch, teacher.hsi_bands, hr_size, hr_size, device=dev)
-    t_times, s_times = [], []
+    t_times, s_times, t_cpu, s_cpu = [], [], [], []
     for i in range(warmup + iters):
-        start = _clock(dev)
+        start, start_cpu = _clock(dev), time.process_time()
         t_out = t_net(lrhsi, hrmsi)
         t_opt.zero_grad(set_to_none=True)
         nn.functional.smooth_l1_loss(t_out.cube, target).backward()
         t_opt.step()
-        mid = _clock(dev)
+        mid, mid_cpu = _clock(dev), time.process_time()
         s_out = s_net(lrhsi, hrmsi)
         loss = (
             nn.functional.smooth_l1_loss(s_out.cube, target)
@@ -106,11 +120,14 @@ def time_cotraining_step(
         s_opt.zero_grad(set_to_none=True)
         loss.backward()
         s_opt.step()
-        end = _clock(dev)
+        end, end_cpu = _clock(dev), time.process_time()
         if i >= warmup:
             t_times.append((mid - start) * 1e3)
             s_times.append((end - mid) * 1e3)
-    return statistics.median(t_times), statistics.median(s_times)
+            t_cpu.append((mid_cpu - start_cpu) * 1e3)
+            s_cpu.append((end_cpu - mid_cpu) * 1e3)
+    median = statistics.median
+    return StepTiming(median(t_times), median(s_times), median(t_cpu), median(s_cpu))
 
 
 def time_inference(
