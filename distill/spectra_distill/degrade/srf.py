@@ -211,8 +211,8 @@ def srf_matrix(
             missing_ranges = ", ".join(f"{a:.0f}-{b:.0f} nm" for a, b in _runs(table.wavelengths, outside))
             raise SRFCoverageError(
                 f"MSI band {name} of '{preset}' responds over {table.wavelengths[support].min():.0f}-"
-                f"{table.wavelengths[support].max():.0f} nm but the cube covers only "
-                f"{lo.min():.1f}-{hi.max():.1f} nm; missing {missing_ranges} (clip=True drops that part)",
+                f"{table.wavelengths[support].max():.0f} nm but the cube's bands ({lo.min():.1f}-"
+                f"{hi.max():.1f} nm) miss {missing_ranges} (clip=True drops that part)",
                 path,
             )
         total = float(g.sum())

@@ -24,7 +24,7 @@ def test_rows_sum_to_one_and_centroids_near_band_centres(srf_dir: Path) -> None:
 
 def test_support_outside_cube_raises_with_band_and_missing_range(srf_dir: Path) -> None:
     wl = np.arange(400.0, 801.0, 10.0)
-    with pytest.raises(SRFCoverageError, match=r"NIR.*covers only 395.0-805.0 nm; missing 806-910 nm"):
+    with pytest.raises(SRFCoverageError, match=r"NIR.*bands \(395.0-805.0 nm\) miss 806-910 nm"):
         srf_matrix("srf=synthetic.csv:B,NIR", wl, srf_dir=srf_dir)
 
 
@@ -86,3 +86,20 @@ def test_custom_file_relative_to_srf_dir(tmp_path: Path, make_srf_csv: Callable[
     make_srf_csv(tmp_path / "cam.csv", {"X": 600.0})
     m = srf_matrix("srf=cam.csv:X", VNIR, srf_dir=tmp_path)
     assert m.srf_file == "cam.csv" and m.preset == "srf=cam.csv:X"
+
+
+def test_internal_gap_is_not_covered(srf_dir: Path) -> None:
+    wl = VNIR[(VNIR < 800) | (VNIR > 900)]  # a removed absorption band under the NIR response
+    with pytest.raises(SRFCoverageError, match=r"MSI band NIR.*miss 798-902 nm"):
+        srf_matrix("srf=synthetic.csv:NIR", wl, srf_dir=srf_dir)
+
+
+def test_uneven_sampling_is_weighted_by_band_width(srf_dir: Path) -> None:
+    # extra bands on the short-wave side of the NIR response would pull a point-sampled centroid down
+    dense = np.sort(np.concatenate([VNIR, np.arange(801.0, 850.0, 2.0)]))
+    m = srf_matrix("srf=synthetic.csv:NIR", dense, srf_dir=srf_dir)
+    assert m.centroids[0] == pytest.approx(850.0, abs=1.0)
+    point = np.interp(
+        dense, np.arange(400.0, 1001.0), np.exp(-0.5 * ((np.arange(400.0, 1001.0) - 850) / 20) ** 2)
+    )
+    assert (point @ dense) / point.sum() < 845.0
