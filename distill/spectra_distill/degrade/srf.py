@@ -208,7 +208,10 @@ def srf_matrix(
         support = g > SUPPORT_THRESHOLD * g.max()
         outside = support & ~covered_all
         if outside.any() and not clip:
-            missing_ranges = ", ".join(f"{a:.0f}-{b:.0f} nm" for a, b in _runs(table.wavelengths, outside))
+            missing_ranges = ", ".join(
+                f"{a:.0f} nm" if a == b else f"{a:.0f}-{b:.0f} nm"
+                for a, b in _runs(table.wavelengths, outside)
+            )
             raise SRFCoverageError(
                 f"MSI band {name} of '{preset}' responds over {table.wavelengths[support].min():.0f}-"
                 f"{table.wavelengths[support].max():.0f} nm but the cube's bands ({lo.min():.1f}-"
