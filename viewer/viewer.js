@@ -153,7 +153,7 @@
     q('.shape').textContent = `${latest.shape[0]} bands × ${latest.shape[1]} × ${latest.shape[2]}`;
     q('.model').textContent = latest.model ? `${latest.model.id} (${latest.model.precision})` : '–';
     const shownMs = Date.now() - Date.parse(latest.capturedAt);
-    q('.latency').textContent = `${latest.latencyMs.toFixed(0)} ms capture→viewer, ${shownMs.toFixed(0)} ms to screen`;
+    q('.latency').textContent = `${latest.latencyMs.toFixed(0)} ms capture→viewer (shown ${shownMs.toFixed(0)} ms after capture)`;
     const span = (d.arrivals[d.arrivals.length - 1] - d.arrivals[0]) / 1000;
     q('.fps').textContent = d.arrivals.length >= 2 && span > 0 ? ((d.arrivals.length - 1) / span).toFixed(2) : '–';
     d.node.dataset.sequence = String(latest.sequence);
