@@ -136,6 +136,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   const tlsPort = options.tls ? (options.tlsPort ?? (await freePort())) : undefined;
   const pki = options.tls ? testPki() : undefined;
   const lines = ['per_listener_settings false', 'persistence false', 'log_dest stderr', 'log_type error', 'log_type warning'];
+  // Started as root (CI containers), mosquitto drops to user 'mosquitto', which cannot read our 0700 temp dirs.
+  if (process.getuid?.() === 0) lines.push('user root');
   if (options.maxPacketSize !== undefined) lines.push(`max_packet_size ${options.maxPacketSize}`);
   if (options.credentials) {
     const pw = join(dir, 'passwd');

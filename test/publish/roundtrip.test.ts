@@ -43,3 +43,28 @@ t.test('delivers: cubes arrive bit-exact, in order, with ENVI, meta and quickloo
   t.equal(pub.metrics().outboxBytes, 0, 'a clean close empties the outbox');
   await sub.close();
 });
+
+t.test('shares: two members of a $share group each get whole cubes, every cube exactly once', { skip }, async (t) => {
+  const broker = await startMosquitto();
+  t.teardown(() => broker.dispose());
+  const { log } = captureLog();
+  const members = await Promise.all(['m1', 'm2'].map((id) => CubeSubscriber.connect({ broker: broker.url, share: 'fusers', clientId: id, log })));
+  const got: { who: number; cube: ReceivedCube }[] = [];
+  const errors: Error[] = [];
+  members.forEach((m, who) => {
+    m.on('cube', (cube) => got.push({ who, cube }));
+    m.on('cube-error', (e) => errors.push(e));
+  });
+  const pub = await CubePublisher.connect({ broker: broker.url, device: 'cam-s', chunkSize: 1024, log });
+  const cubes = Array.from({ length: 6 }, (_, i) => patternCube(4, 16, 16, 30 + i));
+  for (const [i, c] of cubes.entries()) await pub.publish(c, { sequence: i });
+  t.ok(await pub.drain(10_000));
+  await until(() => got.length >= cubes.length, 10_000, 'all cubes across the group');
+  await new Promise((r) => setTimeout(r, 200));
+  t.same(got.map((g) => g.cube.meta.sequence).sort((a, b) => a - b), [0, 1, 2, 3, 4, 5], 'each cube once across the group');
+  t.ok(got.every((g) => sameBytes(g.cube.cube.data, cubes[g.cube.meta.sequence].data)), 'bit-exact');
+  t.same(errors, [], 'no member saw a partial cube');
+  t.ok(new Set(got.map((g) => g.who)).size === 2, 'both members did work');
+  await pub.close();
+  await Promise.all(members.map((m) => m.close()));
+});
