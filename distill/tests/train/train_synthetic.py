@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from spectra_distill.data import default_data_root
 from spectra_distill.data.cube import Cube
 from spectra_distill.train import (
     TrainConfig,
@@ -28,7 +29,7 @@ from spectra_distill.train import (
 from spectra_distill.train.config import apply_override, parse_override
 from spectra_distill.train.trainer import init_distributed
 
-DATA_ROOT = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+DATA_ROOT = default_data_root()  # only its srf/ folder is read
 WAVELENGTHS = np.arange(400.0, 701.0, 10.0)
 
 
