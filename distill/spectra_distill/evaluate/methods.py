@@ -1,0 +1,186 @@
+"""The fusion methods compared by evaluation: checkpoint networks, an exported ONNX, classical baselines."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+from spectra_distill.baselines.methods import run_baseline
+from spectra_distill.degrade.pipeline import FusionPair
+from spectra_distill.errors import BandCountError, CheckpointError, WavelengthError
+from spectra_distill.evaluate.regions import ModelFacts
+from spectra_distill.evaluate.tiling import fuse_whole_or_tiled
+from spectra_distill.export.model import card_path_for
+from spectra_distill.export.onnx import INPUT_NAMES
+from spectra_distill.models.complexity import measure_complexity
+from spectra_distill.models.net import FusionNet
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One method's output on one pair.
+
+    Attributes:
+        cube: (B, H, W) float32 in 0..1 physical units.
+        ms: Wall-clock milliseconds of the fusion call (timed after one untimed warm-up per method).
+        tiled: Overlapping tiles were needed because the whole region did not fit in memory.
+    """
+
+    cube: np.ndarray
+    ms: float
+    tiled: bool = False
+
+
+@dataclass
+class Method:
+    """A named fusion method.
+
+    Attributes:
+        name: Column/row label ('teacher', 'student', 'student (onnx)', 'gsa', ...).
+        kind: 'network', 'onnx' or 'baseline'.
+        params: Trainable parameters (None for baselines).
+        macs_per_hr_pixel: Multiply-accumulates per output pixel for networks, None otherwise.
+    """
+
+    name: str
+    kind: str
+    params: int | None = None
+    macs_per_hr_pixel: float | None = None
+    _warm: set[tuple[int, ...]] = field(default_factory=set, repr=False)
+
+    def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
+        raise NotImplementedError
+
+    def predict(self, pair: FusionPair) -> Prediction:
+        """Fuse ``pair``; the first call per input shape runs once untimed so the timing excludes set-up."""
+        shape = (*pair.lrhsi.data.shape, *pair.hrmsi.data.shape)
+        if shape not in self._warm and self.kind != "baseline":
+            self._fuse(pair)
+            self._warm.add(shape)
+        start = time.perf_counter()
+        cube, tiled = self._fuse(pair)
+        ms = (time.perf_counter() - start) * 1e3
+        return Prediction(cube=cube, ms=ms, tiled=tiled)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "params": self.params,
+            "macs_per_hr_pixel": None if self.macs_per_hr_pixel is None else round(self.macs_per_hr_pixel),
+        }
+
+
+@dataclass
+class BaselineMethod(Method):
+    """A classical baseline of :mod:`spectra_distill.baselines` (CPU, NumPy)."""
+
+    def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
+        return run_baseline(self.name, pair), False
+
+
+@dataclass
+class TorchMethod(Method):
+    """A checkpoint network on ``device``, whole-region forward (tiles only after an out-of-memory error)."""
+
+    model: FusionNet | None = None
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
+        assert self.model is not None
+        model = self.model
+
+        @torch.no_grad()
+        def fn(lr: np.ndarray, msi: np.ndarray) -> np.ndarray:
+            out = model(torch.from_numpy(lr).to(self.device), torch.from_numpy(msi).to(self.device)).cube
+            return out.float().cpu().numpy()
+
+        cube, tiled = fuse_whole_or_tiled(fn, pair.lrhsi.data[None], pair.hrmsi.data[None], pair.scale)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        return cube[0], tiled
+
+
+def torch_method(name: str, model: FusionNet, device: str) -> TorchMethod:
+    """Wrap a network; MACs per HR pixel come from the models' flop counting at a 16 x 16 LR input."""
+    dev = torch.device(device)
+    complexity = measure_complexity(model.config, 16, 16)
+    return TorchMethod(
+        name=name,
+        kind="network",
+        params=complexity.params,
+        macs_per_hr_pixel=complexity.macs_per_hr_pixel,
+        model=model.to(dev).eval(),
+        device=dev,
+    )
+
+
+@dataclass
+class OnnxMethod(Method):
+    """An exported model run through onnxruntime, so the shipped file is scored as shipped."""
+
+    session: ort.InferenceSession | None = None
+
+    def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
+        assert self.session is not None
+        session = self.session
+
+        def fn(lr: np.ndarray, msi: np.ndarray) -> np.ndarray:
+            return session.run(None, {INPUT_NAMES[0]: lr, INPUT_NAMES[1]: msi})[0]
+
+        cube, tiled = fuse_whole_or_tiled(fn, pair.lrhsi.data[None], pair.hrmsi.data[None], pair.scale)
+        return cube[0], tiled
+
+
+def onnx_method(path: Path, facts: ModelFacts, device: str) -> OnnxMethod:
+    """Open an ONNX export and check its card describes the checkpoint's model (bands, MSI, scale).
+
+    Raises:
+        CheckpointError: no readable card next to the ONNX, or a graph without inputs lrhsi/hrmsi.
+        WavelengthError / BandCountError: the card's bands or MSI differ from the checkpoint's.
+    """
+    card_path = card_path_for(path)
+    try:
+        card = json.loads(card_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"cannot read the model card next to the ONNX: {exc}", card_path) from exc
+    wl = np.asarray(card.get("hsi", {}).get("wavelengths_nm", []), dtype=np.float64)
+    if wl.shape != facts.wavelengths.shape or not np.allclose(wl, facts.wavelengths):
+        raise WavelengthError(
+            f"ONNX card has {wl.size} bands; the checkpoint's model has {facts.wavelengths.size} "
+            f"({facts.wavelengths[0]:.0f}-{facts.wavelengths[-1]:.0f} nm)",
+            card_path,
+        )
+    names = tuple(card.get("msi", {}).get("band_names", ()))
+    if names != facts.msi_band_names or int(card.get("scale", 0)) != facts.scale:
+        raise BandCountError(
+            f"ONNX card MSI {list(names)} at scale {card.get('scale')}; the checkpoint expects "
+            f"{list(facts.msi_band_names)} at scale {facts.scale}",
+            card_path,
+        )
+    providers = ["CPUExecutionProvider"]
+    if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
+        providers.insert(0, "CUDAExecutionProvider")
+    try:
+        session = ort.InferenceSession(str(path), providers=providers)
+    except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
+        raise CheckpointError(f"onnxruntime cannot open the model: {exc}", path) from exc
+    inputs = [i.name for i in session.get_inputs()]
+    if sorted(inputs) != sorted(INPUT_NAMES):
+        raise CheckpointError(f"ONNX inputs are {inputs}; expected {list(INPUT_NAMES)}", path)
+    role = str(card.get("role", "model"))
+    macs = card.get("macs_per_hr_pixel")
+    return OnnxMethod(
+        name=f"{role} (onnx)",
+        kind="onnx",
+        params=None if card.get("params") is None else int(card["params"]),
+        macs_per_hr_pixel=None if macs is None else float(macs),
+        session=session,
+    )
