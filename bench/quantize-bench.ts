@@ -12,6 +12,7 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { Presets, SingleBar } from 'cli-progress';
 import * as ort from 'onnxruntime-node';
 import type { Cube } from '../sdk/cube/cube';
 import { writeNpy } from '../sdk/cube/npy';
@@ -65,6 +66,8 @@ const VARIANTS: Variant[] = [
 
 interface Row {
   variant: string;
+  /** Where the model was written (not reported). */
+  path: string;
   file: string;
   bytes: number;
   validation: Quality;
@@ -147,20 +150,32 @@ function feedsOf(sample: CalibrationSample): Record<string, ort.Tensor> {
   };
 }
 
-/** Median and p90 latency of one session.run with one intra-op thread (the machine is shared; 1 thread is steadier). */
-async function latency(path: string, sample: CalibrationSample): Promise<{ median: number; p90: number }> {
-  const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+/**
+ * Median and p90 latency of session.run per model, one intra-op thread each. The machine is shared, so runs are
+ * interleaved round-robin across the models: a burst of load from elsewhere hits every model alike.
+ */
+async function latencies(paths: readonly string[], sample: CalibrationSample): Promise<{ median: number; p90: number }[]> {
+  const sessions = [];
+  for (const p of paths) sessions.push(await ort.InferenceSession.create(p, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' }));
   const feeds = feedsOf(sample);
-  for (let i = 0; i < 3; i++) await session.run(feeds);
-  const times: number[] = [];
-  for (let i = 0; i < LATENCY_RUNS; i++) {
-    const t0 = process.hrtime.bigint();
-    await session.run(feeds);
-    times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  for (const s of sessions) for (let i = 0; i < 3; i++) await s.run(feeds);
+  const times: number[][] = sessions.map(() => []);
+  const bar = new SingleBar({ format: 'timing [{bar}] {value}/{total} rounds', hideCursor: true }, Presets.shades_classic);
+  bar.start(LATENCY_RUNS, 0);
+  for (let r = 0; r < LATENCY_RUNS; r++) {
+    for (const [k, s] of sessions.entries()) {
+      const t0 = process.hrtime.bigint();
+      await s.run(feeds);
+      times[k].push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    bar.increment();
   }
-  await session.release();
-  times.sort((a, b) => a - b);
-  return { median: times[Math.floor(times.length / 2)], p90: times[Math.floor(times.length * 0.9)] };
+  bar.stop();
+  for (const s of sessions) await s.release();
+  return times.map((t) => {
+    t.sort((x, y) => x - y);
+    return { median: t[Math.floor(t.length / 2)], p90: t[Math.floor(t.length * 0.9)] };
+  });
 }
 
 /**
@@ -212,13 +227,14 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
   const rows: Row[] = [
     {
       variant: 'fp32',
+      path: modelPath,
       file: basename(modelPath),
       bytes: (await readFile(modelPath)).byteLength,
       validation: fp32,
       psnrDeltaDb: 0,
       samDeltaDeg: 0,
       fidelityPsnr: 100,
-      latencyMs: await latency(modelPath, big),
+      latencyMs: { median: NaN, p90: NaN },
       breakdown: await kernelBreakdown(modelPath, big, work),
     },
   ];
@@ -250,13 +266,14 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
     const meetsBounds = suffix === 'fp16' ? Math.abs(psnrDeltaDb) <= 0.05 : Math.abs(psnrDeltaDb) <= 0.3 && Math.abs(samDeltaDeg) <= 0.1;
     rows.push({
       variant: v.id,
+      path: out,
       file: basename(out),
       bytes: (await readFile(out)).byteLength,
       validation: q,
       psnrDeltaDb,
       samDeltaDeg,
       fidelityPsnr: fidelity.psnr,
-      latencyMs: await latency(out, big),
+      latencyMs: { median: NaN, p90: NaN },
       breakdown: await kernelBreakdown(out, big, work),
       quantizeSeconds: seconds,
       meetsBounds,
@@ -267,6 +284,15 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
       process.stderr.write(`wrote ${v.id} of ${name} next to the model (bounds met)\n`);
     }
   }
+  const timed = await latencies(rows.map((r) => r.path), big);
+  rows.forEach((r, k) => (r.latencyMs = timed[k]));
+  // The models and the latency input are kept (ignored path) so a quiet machine can re-time them
+  // with quantize/device-latency.py, the same onnxruntime version through Python.
+  const keep = join(REPO, 'out', 'quantize-bench', name);
+  await mkdir(keep, { recursive: true });
+  for (const r of rows) await copyFile(r.path, join(keep, `${r.variant}.onnx`));
+  await writeNpy(join(keep, 'latency.lrhsi.npy'), big.lrhsi);
+  await writeNpy(join(keep, 'latency.hrmsi.npy'), big.hrmsi);
   return {
     model: modelPath.startsWith(REPO) ? modelPath.slice(REPO.length + 1) : modelPath,
     shipped,
@@ -275,7 +301,7 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
     validation: { scenes: sets.valIds, samples: valSamples.length },
     skipped_scenes: sets.skipped,
     latency_input: { lrhsi: [1, big.lrhsi.bands, big.lrhsi.height, big.lrhsi.width], hrmsi: [1, big.hrmsi.bands, big.hrmsi.height, big.hrmsi.width], threads: 1, runs: LATENCY_RUNS },
-    rows,
+    rows: rows.map(({ path: _path, ...rest }) => rest),
   };
 }
 

@@ -10,6 +10,8 @@ export type CalibrationMethod = 'minmax' | 'percentile' | 'entropy';
 export const CALIBRATION_METHODS: readonly CalibrationMethod[] = Object.freeze(['minmax', 'percentile', 'entropy']);
 
 const BINS = 2048;
+/** Entropy calibration never clips more than this fraction of the values. */
+const MAX_CLIPPED = 0.01;
 
 /**
  * A histogram of absolute values over `[0, bins * width)`. When a value exceeds the range, adjacent bins are
@@ -85,7 +87,7 @@ export class AbsHistogram {
     while (last > 0 && this.counts[last] === 0) last--;
     const used = last + 1;
     if (used <= levels) return used * this.width;
-    let best = used;
+    let best = used - 0.5;
     let bestKl = Infinity;
     const p = new Float64Array(used);
     const q = new Float64Array(used);
@@ -94,6 +96,10 @@ export class AbsHistogram {
     for (let i = levels; i <= used; i++) {
       // Reference: the first i bins, with everything clipped folded into the last one.
       const outliers = tail[i];
+      // When |x| has an empty region near zero (the (x - 0.5) * 2 inputs of a student: |x| in [0.2, 1]),
+      // clipping at the lower edge of the support folds everything into one bin and scores a KL of 0. Candidates
+      // that clip more than MAX_CLIPPED of the values are therefore not considered.
+      if (outliers > MAX_CLIPPED * this.total) continue;
       for (let k = 0; k < i; k++) p[k] = this.counts[k];
       p[i - 1] += outliers;
       // Candidate: the same i bins merged into `levels` groups, each group's mass spread over its non-empty bins.

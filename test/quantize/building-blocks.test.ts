@@ -45,6 +45,11 @@ t.test('histogram: minmax, percentile and entropy thresholds', async (t) => {
   t.ok(h.threshold('percentile', 99.99) >= p999, 'monotonic in p');
   const ent = h.threshold('entropy');
   t.ok(ent > 2 && ent < 20, `entropy threshold ${ent} clips the outlier`);
+  const gap = new AbsHistogram();
+  const shifted = new Float32Array(20000);
+  for (let i = 0; i < shifted.length; i++) shifted[i] = -(0.2 + (0.8 * i) / shifted.length);
+  gap.add(shifted);
+  t.ok(gap.threshold('entropy') >= gap.threshold('percentile', 99), 'entropy does not collapse onto the edge of a support away from zero');
   const zero = new AbsHistogram();
   zero.add(new Float32Array(10));
   t.equal(zero.threshold('percentile'), 0, 'all-zero tensor gets no range');
