@@ -22,80 +22,97 @@ function spectrumOf(cube: Cube, x: number, y: number): number[] {
   return Array.from({ length: cube.bands }, (_, b) => cube.data[b * plane + y * cube.width + x]);
 }
 
-if (!existsSync(CHROMIUM)) {
-  t.plan(0, `chromium not found at ${CHROMIUM}; run scripts/install-browser.sh (or set SPECTRA_CHROMIUM)`);
-} else {
-  t.test('viewer: a cube arrives, a click plots the spectrum of that pixel', async (t) => {
-    const { chromium } = await import('playwright-core');
-    const view = await ViewServer.start({ port: 0, mqttPort: 0, log: () => undefined });
-    t.teardown(() => view.close());
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    t.teardown(() => browser.close());
-    const page = await browser.newPage();
-    const pageErrors: string[] = [];
-    page.on('pageerror', (err) => pageErrors.push(err.message));
-    await page.goto(view.url);
-    await page.waitForSelector('#connection[data-state="connected"]', { timeout: 15_000 });
+const noBrowser = existsSync(CHROMIUM) ? false : `chromium not found at ${CHROMIUM}; run scripts/install-browser.sh (or set SPECTRA_CHROMIUM)`;
 
-    const publisher = await CubePublisher.connect({ broker: view.brokerUrl, device: 'cam-7', protocolVersion: 4, log: () => undefined });
-    t.teardown(() => publisher.close());
-    const first = syntheticCube(1);
-    const capturedAt = new Date(Date.now() - 50);
-    await publisher.publish(first, { sequence: 1, capturedAt, model: { id: 'test-student', precision: 'fp32' } });
-
-    const card = page.locator('section.device[data-device="cam-7"][data-sequence="1"]');
-    await card.waitFor({ timeout: 15_000 });
-    t.equal(await card.locator('.shape').textContent(), '12 bands × 24 × 40');
-    t.equal(await card.locator('.model').textContent(), 'test-student (fp32)');
-    t.match(await card.locator('.latency').textContent(), /^\d+ ms capture→viewer/);
-    const natural = await card.locator('img.quicklook').evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight]);
-    t.same(natural, [40, 24], 'the quicklook has the cube size');
-
-    // Click the centre of cube pixel (31, 17) on the displayed (scaled) quicklook.
-    const [px, py] = [31, 17];
-    const box = (await card.locator('img.quicklook').boundingBox())!;
-    await page.mouse.click(box.x + ((px + 0.5) / 40) * box.width, box.y + ((py + 0.5) / 24) * box.height);
-    const canvas = card.locator(`canvas.spectrum[data-x="${px}"][data-y="${py}"][data-sequence="1"]`);
-    await canvas.waitFor({ timeout: 10_000 });
-    const plotted = JSON.parse((await canvas.getAttribute('data-values'))!) as number[];
-    t.same(plotted, spectrumOf(first, px, py), 'the plotted spectrum is the cube pixel, bit for bit');
-    t.same(JSON.parse((await canvas.getAttribute('data-wavelengths'))!), first.wavelengths);
-    t.match(await card.locator('.readout').textContent(), /pixel \(31, 17\) of #1: 12 bands/);
-
-    // A newer cube replaces the old one and the pinned pixel follows it.
-    const second = syntheticCube(2);
-    await publisher.publish(second, { sequence: 2, capturedAt: new Date() });
-    const device = page.locator('section.device[data-device="cam-7"]');
-    const updated = device.locator(`canvas.spectrum[data-x="${px}"][data-y="${py}"][data-sequence="2"]`);
-    await updated.waitFor({ timeout: 15_000 });
-    t.same(JSON.parse((await updated.getAttribute('data-values'))!), spectrumOf(second, px, py), 'the pinned pixel shows the new cube');
-    t.match(await device.locator('.fps').textContent(), /^\d+\.\d\d$/, 'fps is shown once two quicklooks arrived');
-    t.same(pageErrors, [], 'no uncaught errors in the page');
+t.test('viewer: a cube arrives, a click plots the spectrum of that pixel', { skip: noBrowser }, async (t) => {
+  const { chromium } = await import('playwright-core');
+  const view = await ViewServer.start({ port: 0, mqttPort: 0, log: () => undefined });
+  t.teardown(() => view.close());
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
+  t.teardown(() => browser.close());
+  const page = await browser.newPage();
+  const pageErrors: string[] = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await page.goto(view.url);
+  await page.waitForSelector('#connection[data-state="connected"]', { timeout: 15_000 });
 
-  t.test('viewer API: names the bad parameter and the unknown device', async (t) => {
-    const view = await ViewServer.start({ port: 0, mqttPort: 0, log: () => undefined });
-    t.teardown(() => view.close());
-    const publisher = await CubePublisher.connect({ broker: view.brokerUrl, device: 'cam-1', protocolVersion: 4, log: () => undefined });
-    t.teardown(() => publisher.close());
-    await publisher.publish(syntheticCube(3), { sequence: 5 });
-    const deadline = Date.now() + 10_000;
-    while (view.latest('cam-1') === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    const get = async (path: string): Promise<[number, Record<string, unknown>]> => {
-      const res = await fetch(new URL(path, view.url));
-      return [res.status, (await res.json()) as Record<string, unknown>];
-    };
-    const [ok, body] = await get('/api/cam-1/spectrum?x=0&y=23');
-    t.equal(ok, 200);
-    t.same(body.values, spectrumOf(syntheticCube(3), 0, 23));
-    t.match(await get('/api/cam-1/spectrum?x=40&y=0'), [400, { error: /^x: expected an integer in \[0, 39\] but received '40'/ }]);
-    t.match(await get('/api/cam-1/spectrum?x=1'), [400, { error: /^y: missing/ }]);
-    t.match(await get('/api/nope/spectrum?x=1&y=1'), [404, { error: /no cube from device 'nope'/ }]);
-    t.match(await get('/api/cam-1/latest'), [200, { sequence: 5, shape: [12, 24, 40] }]);
-    const mqttJs = await fetch(new URL('/vendor/mqtt.min.js', view.url));
-    t.equal(mqttJs.status, 200, 'mqtt.js browser bundle is served locally, no CDN');
-  });
-}
+  const publisher = await CubePublisher.connect({ broker: view.brokerUrl, device: 'cam-7', protocolVersion: 4, log: () => undefined });
+  t.teardown(() => publisher.close());
+  const first = syntheticCube(1);
+  const capturedAt = new Date(Date.now() - 50);
+  await publisher.publish(first, { sequence: 1, capturedAt, model: { id: 'test-student', precision: 'fp32' } });
+
+  const card = page.locator('section.device[data-device="cam-7"][data-sequence="1"]');
+  await card.waitFor({ timeout: 15_000 });
+  t.equal(await card.locator('.shape').textContent(), '12 bands × 24 × 40');
+  t.equal(await card.locator('.model').textContent(), 'test-student (fp32)');
+  t.match(await card.locator('.latency').textContent(), /^\d+ ms capture→viewer/);
+  const natural = await card.locator('img.quicklook').evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight]);
+  t.same(natural, [40, 24], 'the quicklook has the cube size');
+
+  // Click the centre of cube pixel (31, 17) on the displayed (scaled) quicklook.
+  const [px, py] = [31, 17];
+  const box = (await card.locator('img.quicklook').boundingBox())!;
+  await page.mouse.click(box.x + ((px + 0.5) / 40) * box.width, box.y + ((py + 0.5) / 24) * box.height);
+  const canvas = card.locator(`canvas.spectrum[data-x="${px}"][data-y="${py}"][data-sequence="1"]`);
+  await canvas.waitFor({ timeout: 10_000 });
+  const plotted = JSON.parse((await canvas.getAttribute('data-values'))!) as number[];
+  t.same(plotted, spectrumOf(first, px, py), 'the plotted spectrum is the cube pixel, bit for bit');
+  t.same(JSON.parse((await canvas.getAttribute('data-wavelengths'))!), first.wavelengths);
+  t.match(await card.locator('.readout').textContent(), /pixel \(31, 17\) of #1: 12 bands/);
+
+  // A newer cube replaces the old one and the pinned pixel follows it.
+  const second = syntheticCube(2);
+  await publisher.publish(second, { sequence: 2, capturedAt: new Date() });
+  const device = page.locator('section.device[data-device="cam-7"]');
+  const updated = device.locator(`canvas.spectrum[data-x="${px}"][data-y="${py}"][data-sequence="2"]`);
+  await updated.waitFor({ timeout: 15_000 });
+  t.same(JSON.parse((await updated.getAttribute('data-values'))!), spectrumOf(second, px, py), 'the pinned pixel shows the new cube');
+  t.match(await device.locator('.fps').textContent(), /^\d+\.\d\d$/, 'fps is shown once two quicklooks arrived');
+  t.same(pageErrors, [], 'no uncaught errors in the page');
+});
+
+t.test('viewer API: names the bad parameter and the unknown device', async (t) => {
+  const view = await ViewServer.start({ port: 0, mqttPort: 0, log: () => undefined });
+  t.teardown(() => view.close());
+  const publisher = await CubePublisher.connect({ broker: view.brokerUrl, device: 'cam-1', protocolVersion: 4, log: () => undefined });
+  t.teardown(() => publisher.close());
+  await publisher.publish(syntheticCube(3), { sequence: 5 });
+  const deadline = Date.now() + 10_000;
+  while (view.latest('cam-1') === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  const get = async (path: string): Promise<[number, Record<string, unknown>]> => {
+    const res = await fetch(new URL(path, view.url));
+    return [res.status, (await res.json()) as Record<string, unknown>];
+  };
+  const [ok, body] = await get('/api/cam-1/spectrum?x=0&y=23');
+  t.equal(ok, 200);
+  t.same(body.values, spectrumOf(syntheticCube(3), 0, 23));
+  t.match(await get('/api/cam-1/spectrum?x=40&y=0'), [400, { error: /^x: expected an integer in \[0, 39\] but received '40'/ }]);
+  t.match(await get('/api/cam-1/spectrum?x=1'), [400, { error: /^y: missing/ }]);
+  t.match(await get('/api/nope/spectrum?x=1&y=1'), [404, { error: /no cube from device 'nope'/ }]);
+  t.match(await get('/api/cam-1/latest'), [200, { sequence: 5, shape: [12, 24, 40] }]);
+  const mqttJs = await fetch(new URL('/vendor/mqtt.min.js', view.url));
+  t.equal(mqttJs.status, 200, 'mqtt.js browser bundle is served locally, no CDN');
+});
+
+t.test('viewer bridge: browsers reach a TCP-only broker through /mqtt and get the quicklook', async (t) => {
+  const mqtt = (await import('mqtt')).default;
+  const broker = await ViewServer.start({ port: 0, mqttPort: 0, publishQuicklooks: false, log: () => undefined });
+  t.teardown(() => broker.close());
+  const view = await ViewServer.start({ broker: broker.brokerUrl, protocolVersion: 4, port: 0, log: () => undefined });
+  t.teardown(() => view.close());
+  t.equal(view.browserBrokerUrl, null, 'the page is told to use the same-origin /mqtt bridge');
+  const ws = await mqtt.connectAsync(view.url.replace(/^http/, 'ws') + 'mqtt', { protocolVersion: 4, reconnectPeriod: 0 });
+  t.teardown(() => ws.endAsync(true));
+  const got = new Promise<Buffer>((resolve) => ws.on('message', (topic, payload) => topic === 'spectra/cam-2/quicklook' && resolve(payload)));
+  await ws.subscribeAsync('spectra/+/quicklook');
+  const publisher = await CubePublisher.connect({ broker: broker.brokerUrl, device: 'cam-2', protocolVersion: 4, log: () => undefined });
+  t.teardown(() => publisher.close());
+  await publisher.publish(syntheticCube(4), { sequence: 9 });
+  const png = await Promise.race([got, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no quicklook within 15 s')), 15_000))]);
+  t.same([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG arrived over MQTT-over-WebSocket');
+  t.equal(view.latest('cam-2')?.meta.sequence, 9);
+});
