@@ -19,6 +19,8 @@ from spectra_distill.metrics import evaluate
 from spectra_distill.metrics.quality import SSIM_WINDOW
 
 METRIC_KEYS = ("psnr", "sam", "ergas", "rmse", "ssim")
+LOST_REPORTED = 1e-3
+"""SRF response shares lost to masked bands above this are listed with the results."""
 
 
 @dataclass
@@ -29,6 +31,7 @@ class BaselineReport:
     rows: dict[tuple[str, str, str], dict[str, float]] = field(default_factory=dict)
     regions: dict[tuple[str, str], int] = field(default_factory=dict)
     skipped: dict[tuple[str, str], str] = field(default_factory=dict)
+    srf_lost: dict[tuple[str, str], dict[str, float]] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -38,6 +41,9 @@ class BaselineReport:
                 for (m, d, k), v in self.rows.items()
             ],
             "skipped": [{"msi": m, "dataset": d, "reason": r} for (m, d), r in self.skipped.items()],
+            "srf_lost_fraction": [
+                {"msi": m, "dataset": d, "bands": v} for (m, d), v in self.srf_lost.items()
+            ],
         }
 
 
@@ -79,6 +85,11 @@ def evaluate_baselines(
             report.skipped[(preset, dataset)] = str(exc)
             continue
         report.regions[(preset, dataset)] = report.regions.get((preset, dataset), 0) + 1
+        if pair.srf is not None and pair.srf.lost_fraction.max() > LOST_REPORTED:
+            report.srf_lost[(preset, dataset)] = {
+                n: round(float(x), 4)
+                for n, x in zip(pair.srf.band_names, pair.srf.lost_fraction, strict=True)
+            }
         # a real MSI has its own gaps (Houston's mosaic): pixels without MSI data are not scored
         masks = [m for m in (cube.valid, pair.hrmsi.valid) if m is not None]
         valid = np.logical_and.reduce(masks) if masks else None
@@ -113,6 +124,13 @@ def to_markdown(report: BaselineReport, command: str, notes: Sequence[str] = ())
                 f"| {d} | {report.regions[(p, d)]} | {m} | {v['psnr']:.2f} | {v['sam']:.2f} | "
                 f"{v['ergas']:.2f} | {v['rmse']:.4f} | {v['ssim']:.3f} | {v['seconds']:.3f} |"
             )
+        lost = [(d, v) for (p, d), v in report.srf_lost.items() if p == preset]
+        if lost:
+            lines += ["", "SRF response falling on masked bands (zero weight, rows renormalised):", ""]
+            lines += [
+                f"- {d}: " + ", ".join(f"{n} {100 * x:.1f} %" for n, x in v.items() if x > LOST_REPORTED)
+                for d, v in lost
+            ]
         skipped = [(d, r) for (p, d), r in report.skipped.items() if p == preset]
         if skipped:
             lines += ["", "Skipped:", ""]

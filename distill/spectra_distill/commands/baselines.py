@@ -10,7 +10,16 @@ from pathlib import Path
 
 from spectra_distill.baselines.evaluate import evaluate_baselines, fit_to_scale, to_markdown
 from spectra_distill.baselines.methods import BASELINES
-from spectra_distill.data import default_data_root, load_msi, load_scenes, load_split, split_scene
+from spectra_distill.data import (
+    GRIDS,
+    SplitSpec,
+    default_data_root,
+    load_msi,
+    load_scenes,
+    load_split,
+    resample_cube,
+    split_scene,
+)
 from spectra_distill.data.cube import Cube
 from spectra_distill.degrade.pipeline import FusionPair, WaldConfig, make_pair, make_real_pair
 from spectra_distill.degrade.srf import PRESETS
@@ -34,14 +43,37 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--role", nargs="+", default=["val"], choices=("val", "test"), help="split regions to evaluate on"
     )
     parser.add_argument("--methods", nargs="+", default=list(BASELINES), choices=list(BASELINES))
+    parser.add_argument(
+        "--grid",
+        default="native",
+        help="band grid: 'native' (each dataset's own bands), 'split' (the model grid of the scene's group "
+        f"in the split, as the trainer sees it) or a grid name ({', '.join(GRIDS)})",
+    )
     parser.add_argument("--datasets", nargs="+", default=None, help="only these datasets or scenes")
     parser.add_argument(
         "--out", type=Path, default=Path("distill/results/baselines"), help="writes OUT.json and OUT.md"
     )
 
 
+def _on_grid(cube: Cube, grid: str, spec: SplitSpec) -> Cube:
+    """The cube on the requested band grid ('split': the grid of the split group holding the scene)."""
+    if grid == "native":
+        return cube
+    if grid == "split":
+        scene = str(cube.provenance.get("scene"))
+        groups = [g.grid for g in spec.groups.values() if scene in g.scenes]
+        if not groups:
+            raise DatasetError(
+                f"scene {scene} is in no group of split '{spec.name}', so it has no model grid"
+            )
+        grid = groups[0]
+    if grid not in GRIDS:
+        raise ValueError(f"Unknown band grid '{grid}'; known: native, split, {', '.join(GRIDS)}")
+    return resample_cube(cube, GRIDS[grid].wavelengths, GRIDS[grid].fwhm)
+
+
 def _regions(
-    root: Path, split: str, roles: list[str], scale: int, only: list[str] | None
+    root: Path, split: str, roles: list[str], scale: int, only: list[str] | None, grid: str
 ) -> tuple[list[tuple[str, Cube]], list[str]]:
     """(``dataset (role)`` label, region) pairs of held-out regions, and notes on excluded scenes."""
     spec = load_split(split)
@@ -53,8 +85,9 @@ def _regions(
             notes.append(f"- scene `{scene}` excluded by the split: {spec.exclude[scene]}")
             continue
         dataset = str(cube.provenance.get("dataset", "unknown"))
+        on_grid = _on_grid(cube, grid, spec)
         for role in roles:
-            for region in split_scene(cube, spec, role):
+            for region in split_scene(on_grid, spec, role):
                 out.append((f"{dataset} ({role})", fit_to_scale(region, scale)))
     return out, notes
 
@@ -79,7 +112,18 @@ def _command_line(args: argparse.Namespace) -> str:
     parts = ["spectra-distill", "baselines"]
     if args.data is not None:
         parts += ["--data", str(args.data)]
-    parts += ["--scale", str(args.scale), "--msi", *args.msi, "--split", args.split, "--role", *args.role]
+    parts += [
+        "--grid",
+        args.grid,
+        "--scale",
+        str(args.scale),
+        "--msi",
+        *args.msi,
+        "--split",
+        args.split,
+        "--role",
+        *args.role,
+    ]
     parts += ["--methods", *args.methods]
     if args.datasets:
         parts += ["--datasets", *args.datasets]
@@ -95,7 +139,7 @@ def _write(path: Path, text: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     root = (args.data or default_data_root()).resolve()
-    regions, excluded = _regions(root, args.split, args.role, args.scale, args.datasets)
+    regions, excluded = _regions(root, args.split, args.role, args.scale, args.datasets, args.grid)
 
     def make(cube: Cube, preset: str) -> FusionPair:
         if preset == REAL_MSI:
@@ -109,7 +153,12 @@ def run(args: argparse.Namespace) -> int:
     command = env + _command_line(args)
     notes = [
         f"Split `{args.split}`, {' and '.join(args.role)} regions only (never training pixels).",
-        "Each dataset on its native band grid (bands masked by the loader excluded). "
+        (
+            "Each dataset on its native band grid"
+            if args.grid == "native"
+            else f"Each scene resampled to band grid `{args.grid}` (`spectra_distill.data.resample_cube`)"
+        )
+        + " (masked bands excluded). "
         "Wald protocol: Gaussian PSF 2s x 2s, sigma s/2, no noise; metrics and baseline rules in "
         "`distill/METRICS.md`. Scores are means over regions; RMSE in 0..1 physical units; "
         "PSNR peak = per-band ground-truth maximum; seconds are wall time per region on a shared 2-core CPU.",

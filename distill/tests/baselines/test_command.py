@@ -35,5 +35,29 @@ def test_baselines_command_on_real_scene(tmp_path: Path, capsys: pytest.CaptureF
     md = out.with_suffix(".md").read_text()
     assert (
         md.startswith("# Classical baselines")
-        and "Regenerate: `spectra-distill baselines --scale 4 --msi rgb s2_6 --split default" in md
+        and "Regenerate: `spectra-distill baselines --grid native --scale 4 --msi rgb s2_6" in md
     )
+
+
+def test_baselines_command_on_model_grid(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    root = default_data_root()
+    if not (root / "moffett_field").is_dir() or not (root / "srf").is_dir():
+        pytest.skip(f"shared data not found at {root}")
+    out = tmp_path / "g"
+    argv = [
+        "baselines",
+        "--grid",
+        "split",
+        "--datasets",
+        "moffett_field",
+        "--msi",
+        "s2_6",
+        "--methods",
+        "bicubic",
+    ]
+    assert main([*argv, "--out", str(out)]) == 0
+    doc = json.loads(out.with_suffix(".json").read_text())
+    # on the 400-2450 nm model grid, bands beyond Moffett's range are masked: B12 loses part of its response
+    assert [r["msi"] for r in doc["results"]] == ["s2_6"]
+    lost = doc["srf_lost_fraction"][0]["bands"]
+    assert 0 < lost["B12"] < 0.5 and lost["B2"] == 0
