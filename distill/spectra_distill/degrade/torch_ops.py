@@ -2,7 +2,9 @@
 
 They implement the same formulas as :mod:`~spectra_distill.degrade.psf`, :mod:`~.srf` and :mod:`~.noise`
 (same taps, same reflect padding, same alignment); ``tests/degrade/test_torch_ops.py`` checks they match the
-NumPy versions within 1e-5.
+NumPy versions within 1e-5. They accumulate in float64 like the NumPy versions; in float32 on a GPU,
+cuDNN's default TF32 convolutions (10-bit mantissa) would miss that tolerance. The cost is negligible next
+to the network.
 """
 
 from __future__ import annotations
@@ -27,16 +29,16 @@ def spatial_degrade_torch(hr: torch.Tensor, scale: int, psf: GaussianPSF) -> tor
         raise ValueError(f"spatial_degrade_torch needs (N, C, H, W); got shape {tuple(hr.shape)}")
     n, c, h, w = hr.shape
     check_divisible(h, w, scale, "HR batch")
-    taps = torch.as_tensor(psf.taps(), dtype=hr.dtype, device=hr.device)
+    taps = torch.as_tensor(psf.taps(), dtype=torch.float64, device=hr.device)
     pad = pad_amount(psf, scale)
-    x = hr.reshape(n * c, 1, h, w)
+    x = hr.reshape(n * c, 1, h, w).double()
     if pad > 0:
         x = F.pad(x, (pad, pad, pad, pad), mode="reflect")
     elif pad < 0:
         x = x[:, :, -pad : h + pad, -pad : w + pad]
     x = F.conv2d(x, taps.view(1, 1, -1, 1), stride=(scale, 1))
     x = F.conv2d(x, taps.view(1, 1, 1, -1), stride=(1, scale))
-    return x.reshape(n, c, h // scale, w // scale)
+    return x.reshape(n, c, h // scale, w // scale).to(hr.dtype)
 
 
 def srf_project_torch(hsi: torch.Tensor, srf: SRFMatrix) -> torch.Tensor:
@@ -50,8 +52,8 @@ def srf_project_torch(hsi: torch.Tensor, srf: SRFMatrix) -> torch.Tensor:
             f"SRF '{srf.preset}' is built for {srf.hsi_bands} HSI bands; got a batch of shape "
             f"{tuple(hsi.shape)}"
         )
-    m = torch.as_tensor(srf.matrix, dtype=hsi.dtype, device=hsi.device)
-    return torch.einsum("jb,nbhw->njhw", m, hsi)
+    m = torch.as_tensor(srf.matrix, dtype=torch.float64, device=hsi.device)
+    return torch.einsum("jb,nbhw->njhw", m, hsi.double()).to(hsi.dtype)
 
 
 def add_awgn_torch(

@@ -43,3 +43,19 @@ def test_torch_noise_snr_per_sample() -> None:
     for i in range(2):
         assert measured_snr_db(x[i, :5].numpy(), y[i, :5].numpy()) == pytest.approx(30.0, abs=0.5)
     assert torch.equal(y[:, 5], x[:, 5])
+
+
+@pytest.mark.gpu
+def test_cuda_ops_match_numpy(srf_dir: Path) -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    psf = default_psf(4)
+    x = np.random.default_rng(3).random((4, 31, 64, 64)).astype(np.float32)
+    ref = spatial_degrade(x, 4, psf)
+    out = spatial_degrade_torch(torch.from_numpy(x).cuda(), 4, psf).cpu().numpy()
+    np.testing.assert_allclose(out, ref, atol=1e-5)
+    wl = np.arange(400.0, 1001.0, 20.0)
+    m = srf_matrix("srf=synthetic.csv:B,G,R,NIR", wl, srf_dir=srf_dir)
+    hsi = np.random.default_rng(4).random((2, wl.size, 32, 32)).astype(np.float32)
+    got = srf_project_torch(torch.from_numpy(hsi).cuda(), m).cpu().numpy()
+    np.testing.assert_allclose(got, np.stack([m.project(s) for s in hsi]), atol=1e-5)
