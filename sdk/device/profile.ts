@@ -17,6 +17,8 @@ export interface CaptureProfile {
 export interface BrokerProfile {
   /** `mqtt://`, `mqtts://`, `ws://` or `wss://` URL. */
   url: string;
+  /** MQTT 5, or 4 (3.1.1) for brokers without 5 such as aedes. @defaultValue 5 */
+  protocolVersion?: 4 | 5;
   clientId?: string;
   username?: string;
   /** Inline password; prefer `passwordFile` so the profile can be world-readable. */
@@ -71,7 +73,7 @@ export const PROFILE_DEFAULTS = Object.freeze({
 const TOP_LEVEL = ['schema', 'device', 'model', 'binding', 'providers', 'capture', 'broker', 'outbox', 'status'];
 const TENSORRT_KEYS = ['name', 'deviceId', 'fp16', 'int8', 'engineCacheDir', 'timingCacheDir', 'workspaceBytes'];
 const CUDA_KEYS = ['name', 'deviceId', 'memLimitBytes'];
-const BROKER_KEYS = ['url', 'clientId', 'username', 'password', 'passwordFile', 'ca', 'cert', 'key'];
+const BROKER_KEYS = ['url', 'protocolVersion', 'clientId', 'username', 'password', 'passwordFile', 'ca', 'cert', 'key'];
 
 /**
  * Reads and validates a deployment profile (JSON).
@@ -239,6 +241,10 @@ class Validator {
       this.fail('broker.password', 'expected either password or passwordFile, not both', '"both"');
     }
     const broker: BrokerProfile = { url };
+    if (o.protocolVersion !== undefined) {
+      if (o.protocolVersion !== 4 && o.protocolVersion !== 5) this.fail('broker.protocolVersion', 'expected 4 (MQTT 3.1.1) or 5', o.protocolVersion);
+      broker.protocolVersion = o.protocolVersion as 4 | 5;
+    }
     for (const key of ['clientId', 'username', 'password'] as const) {
       if (o[key] !== undefined) broker[key] = this.string(o[key], `broker.${key}`);
     }

@@ -86,6 +86,10 @@ t.test('rejects: a broker URL without a scheme', async (t) => {
   rejects(t, { ...base(), broker: { url: 'broker:1883' } }, 'broker.url', /mqtt:\/\/.*received 'broker:1883'/);
 });
 
+t.test('rejects: an MQTT version other than 4 or 5', async (t) => {
+  rejects(t, { ...base(), broker: { url: 'mqtt://b', protocolVersion: 3 } }, 'broker.protocolVersion', /4 \(MQTT 3\.1\.1\) or 5 but received 3/);
+});
+
 t.test('rejects: password and passwordFile together', async (t) => {
   rejects(t, { ...base(), broker: { url: 'mqtt://b', password: 'x', passwordFile: 'f' } }, 'broker.password', /not both/);
 });

@@ -1,0 +1,149 @@
+/**
+ * The Jetson service: profile -> checks -> model on the best provider -> capture -> fuse -> durable publish,
+ * with the status topic (fps, latency percentiles, outbox, tegrastats) and the systemd watchdog.
+ * `--check` only validates the profile against the machine and prints the provider verdict.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { MqttClient } from 'mqtt';
+import type { FrameSource } from '../../sdk/capture/frame';
+import { SyntheticSource } from '../../sdk/capture/synthetic';
+import { checkDeployment, type DeploymentCheck } from '../../sdk/device/deployment-check';
+import { ProfileError } from '../../sdk/device/errors';
+import { type DeviceProfile, loadProfile } from '../../sdk/device/profile';
+import { StatusReporter, StatusTracker } from '../../sdk/device/status';
+import { SystemdNotifier } from '../../sdk/device/systemd';
+import { TegrastatsMonitor } from '../../sdk/device/tegrastats';
+import { SpectraError } from '../../sdk/errors';
+import { type BrokerOptions, connectClient } from '../../sdk/publish/broker-connection';
+import { createLogger } from '../../sdk/publish/log';
+import { CubePublisher } from '../../sdk/publish/publisher';
+import { FusionModel } from '../../sdk/runtime/fusion-model';
+
+const log = createLogger('spectra:service');
+
+/** A frame stuck in fuse or publish for this long means the pipeline hangs; the watchdog then lets systemd restart us. */
+const STALL_MS = 60_000;
+
+/**
+ * Runs the service.
+ * @param argv - `--profile <file> [--check]`.
+ * @returns The process exit code.
+ */
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { profile: { type: 'string' }, check: { type: 'boolean', default: false } } });
+  if (values.profile === undefined) throw new TypeError('usage: spectra-service.js --profile /etc/spectra/profile.json [--check]');
+  let profile: DeviceProfile;
+  try {
+    profile = loadProfile(values.profile);
+  } catch (err) {
+    if (err instanceof ProfileError) {
+      process.stderr.write(`spectra-service: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  const check = checkDeployment(profile);
+  report(profile, check);
+  if (check.errors.length > 0) return 1;
+  if (values.check) return 0;
+  try {
+    await run(profile);
+    return 0;
+  } catch (err) {
+    if (!(err instanceof SpectraError)) throw err;
+    process.stderr.write(`spectra-service: ${err.name} [${err.code}]: ${err.message}\n`);
+    return 1;
+  }
+}
+
+function report(profile: DeviceProfile, check: DeploymentCheck): void {
+  const lines = [`profile   ${profile.device}: ${profile.model}`];
+  if (check.binding) lines.push(`binding   ${check.binding.path}@${check.binding.version}`);
+  for (const d of check.providers?.decisions ?? []) lines.push(`provider  ${d.name}: ${d.outcome}, ${d.reason}`);
+  for (const w of check.warnings) lines.push(`WARNING   ${w}`);
+  for (const e of check.errors) lines.push(`ERROR     ${e}`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+function brokerOptions(profile: DeviceProfile): BrokerOptions {
+  const b = profile.broker;
+  const password = b.password ?? (b.passwordFile !== undefined ? readFileSync(b.passwordFile, 'utf8').split('\n')[0] : undefined);
+  const tls = { ...(b.ca ? { ca: b.ca } : {}), ...(b.cert ? { cert: b.cert } : {}), ...(b.key ? { key: b.key } : {}) };
+  return {
+    broker: b.url,
+    ...(b.protocolVersion !== undefined ? { protocolVersion: b.protocolVersion } : {}),
+    ...(b.username !== undefined ? { username: b.username } : {}),
+    ...(password !== undefined ? { password } : {}),
+    ...(Object.keys(tls).length > 0 ? { tls } : {}),
+  };
+}
+
+function openCapture(profile: DeviceProfile): FrameSource {
+  const { adapter, options } = profile.capture;
+  const card = profile.model.replace(/\.onnx$/, '') + '.card.json';
+  if (adapter === 'synthetic') return new SyntheticSource({ card, ...options });
+  throw new ProfileError('profile', 'capture.adapter', `unknown capture adapter '${adapter}'; this build knows: synthetic`);
+}
+
+async function run(profile: DeviceProfile): Promise<void> {
+  const notifier = SystemdNotifier.fromEnv({ log: (m) => log.warn(m) });
+  // The first TensorRT engine build happens here and can take minutes; systemd's TimeoutStartSec covers it.
+  const model = await FusionModel.load(profile.model, { providers: profile.providers, ...(profile.binding ? { binding: profile.binding } : {}) });
+  const broker = brokerOptions(profile);
+  const clientId = `spectra-${profile.device}`;
+  const publisher = await CubePublisher.connect({
+    ...broker,
+    clientId,
+    device: profile.device,
+    outbox: profile.outbox.path,
+    outboxMaxBytes: profile.outbox.maxBytes,
+  });
+  // Status goes on its own connection: the publisher's socket is busy with multi-MB cubes and the status must not queue behind them.
+  const { client: statusClient }: { client: MqttClient } = await connectClient({ ...broker, clientId: `${clientId}-status` }, { clientId: `${clientId}-status`, reconnectPeriod: 5000 });
+  const tracker = new StatusTracker(profile.device);
+  const tegrastats = profile.status.tegrastats ? TegrastatsMonitor.start({ log: (m) => log.info(m) }) : undefined;
+  const reporter = StatusReporter.start(tracker, {
+    intervalMs: profile.status.intervalSeconds * 1000,
+    publish: (topic, body) => statusClient.publishAsync(topic, body, { qos: 1, retain: true }),
+    extras: () => {
+      const m = publisher.metrics();
+      return { outbox: { depth: m.outboxCubes, bytes: m.outboxBytes }, provider: model.providers.granted };
+    },
+    tegrastats: () => tegrastats?.latest(),
+    log: (m) => log.warn(m),
+  });
+
+  const source = openCapture(profile);
+  const stop = (): void => void source.close();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  let busySince: number | undefined;
+  // Healthy while waiting for the camera (an idle scene is not a fault) or while a frame is young.
+  notifier.startWatchdog(() => busySince === undefined || Date.now() - busySince < STALL_MS);
+  await notifier.ready(`fusing on ${model.providers.granted}`);
+  log.info(`running: ${profile.device} on ${model.providers.granted}, capture '${source.name}', broker ${broker.broker}`);
+  const card = model.card;
+  try {
+    for await (const frame of source) {
+      busySince = Date.now();
+      const fused = await model.fuse(frame.lrhsi, frame.hrmsi);
+      await publisher.publish(fused, {
+        sequence: frame.sequence,
+        capturedAt: frame.capturedAt,
+        fusedAt: new Date(),
+        model: { id: card.name, precision: card.precision ?? 'fp32' },
+        scale: card.scale,
+      });
+      tracker.recordFrame(Date.now() - frame.capturedAt.getTime());
+      busySince = undefined;
+    }
+  } finally {
+    await notifier.stopping();
+    reporter.stop();
+    tegrastats?.stop();
+    await publisher.close({ drainMs: 5000 });
+    await statusClient.endAsync();
+    await model.release();
+  }
+}
