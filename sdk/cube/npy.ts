@@ -70,8 +70,15 @@ export function decodeNpy(buf: Uint8Array, path: string): NpyArray {
   const offset = start + headerLen;
   const need = offset + n * spec.bytes;
   if (buf.byteLength < need) throw new TruncatedFileError(path, need, buf.byteLength);
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) data[i] = spec.get(view, offset + i * spec.bytes, le);
+  let data: Float32Array;
+  if (kind === 'f4' && le && (buf.byteOffset + offset) % 4 === 0) {
+    // Little-endian float32 is already our layout: view the file's bytes instead of decoding a copy
+    // (halves peak memory for large cubes; the view keeps only this file's buffer alive).
+    data = new Float32Array(buf.buffer, buf.byteOffset + offset, n);
+  } else {
+    data = new Float32Array(n);
+    for (let i = 0; i < n; i++) data[i] = spec.get(view, offset + i * spec.bytes, le);
+  }
   return { shape, dtype: descr, data: fortran === 'True' ? fortranToC(data, shape) : data };
 }
 

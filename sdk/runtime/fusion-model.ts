@@ -288,17 +288,18 @@ export class FusionModel {
     const { scale, hrMultiple, hsiBands: B } = this.inputSpec;
     const H = hr.height;
     const W = hr.width;
-    const out = new Float32Array(B * H * W);
+    let out: Float32Array;
     let inferMs = 0;
     let stitchMs = 0;
     const tiles: Tile[] = opts.tile > 0 ? planTiles(H, W, opts.tile, opts.overlap, Math.max(scale, hrMultiple)) : [{ y: 0, x: 0, height: H, width: W }];
     if (tiles.length === 1 && tiles[0].height === H && tiles[0].width === W) {
       const ti = performance.now();
-      const result = await this.infer(lr.data, hr.data, 1, lr.height, lr.width, H, W);
+      // The output tensor is a fresh array owned by us: use it as the result instead of copying.
+      out = await this.infer(lr.data, hr.data, 1, lr.height, lr.width, H, W);
       inferMs += performance.now() - ti;
-      out.set(result);
       opts.onProgress?.(1, 1);
     } else {
+      out = new Float32Array(B * H * W);
       // Tiles form a grid (row starts x column starts) and weights are separable, so the per-pixel weight
       // total is rowSum[y] * colSum[x]: two vectors instead of an H x W plane.
       const rowSum = new Float64Array(H);
