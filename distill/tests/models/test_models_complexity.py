@@ -1,0 +1,71 @@
+"""MAC/parameter counting and the `flops` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from spectra_distill.commands import flops
+from spectra_distill.errors import ScaleError
+from spectra_distill.models import create_model, model_config
+from spectra_distill.models.complexity import measure_complexity, time_cotraining_step
+
+
+def test_sum_fusion_macs_equal_conv_arithmetic() -> None:
+    # No attention, no gate: every MAC is a conv, so the count has a closed form.
+    cfg = model_config("student", "test_tiny", 8, 3, fusion="sum", num_blocks=(0, 0, 0, 0))
+    h = w = 4
+    hr = h * w * 16
+    nf, B, b = cfg.nf, 8, 3
+    expected = (
+        9 * (B + b) * nf * hr  # joint HR entry conv
+        + 9 * (B + b) * nf * h * w  # joint LR entry conv
+        + 9 * b * nf * hr  # MSI entry conv
+        + 9 * B * nf * h * w  # HSI entry conv
+        + 9 * nf * B * hr  # head conv 1
+        + 9 * B * B * hr  # head conv 2
+    )
+    c = measure_complexity(cfg, h, w)
+    assert c.macs == expected
+    assert c.params == sum(
+        p.numel()
+        for p in create_model(
+            "student", "test_tiny", 8, 3, fusion="sum", num_blocks=(0, 0, 0, 0)
+        ).parameters()
+    )
+
+
+def test_macs_scale_linearly_with_pixels() -> None:
+    cfg = model_config("teacher", "test_tiny", 8, 3)
+    small, large = measure_complexity(cfg, 4, 4), measure_complexity(cfg, 8, 12, batch=2)
+    assert large.macs == small.macs * 12
+    assert large.macs_per_hr_pixel == small.macs_per_hr_pixel
+
+
+def test_flops_command_writes_json(tmp_path: Path) -> None:
+    parser = argparse.ArgumentParser()
+    flops.add_arguments(parser)
+    out = tmp_path / "c.json"
+    args = parser.parse_args(
+        ["--preset", "test_tiny", "--bands", "8", "--msi-bands", "3", "--size", "16", "--json", str(out)]
+    )
+    assert flops.run(args) == 0
+    report = json.loads(out.read_text())
+    expected = measure_complexity(model_config("student", "test_tiny", 8, 3), 4, 4)
+    assert report["student"]["params"] == expected.params
+    assert report["student"]["macs"] == expected.macs
+    assert report["teacher"]["macs"] > report["student"]["macs"]
+    with pytest.raises(ScaleError, match="--size 18 must be a multiple of --scale 4"):
+        flops.run(parser.parse_args(["--preset", "test_tiny", "--size", "18"]))
+
+
+def test_cotraining_timing_runs_and_rejects_unequal_widths() -> None:
+    t = model_config("teacher", "test_tiny", 8, 3)
+    s = model_config("student", "test_tiny", 8, 3)
+    timing = time_cotraining_step(t, s, hr_size=16, batch=1, iters=1, warmup=0)
+    assert timing.teacher_ms > 0 and timing.student_ms > 0
+    with pytest.raises(ValueError, match="equal widths"):
+        time_cotraining_step(t, model_config("student", "test_tiny", 8, 3, nf=4, gc=4, hsi_groups=4))
