@@ -16,9 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--role", choices=ROLES, default="student", help="which network to export")
     parser.add_argument("--out", type=Path, required=True, help="ONNX path, e.g. models/student-x.onnx")
     parser.add_argument("--name", default=None, help="model id in the card (default: the file stem)")
-    parser.add_argument(
-        "--preset", default=None, help="preset named in the card (default: from the config)"
-    )
+    parser.add_argument("--preset", default=None, help="preset named in the card (default: from the config)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (>= 17)")
 
 
@@ -33,6 +31,14 @@ def _validation_of(metrics: Any) -> dict[str, Any] | None:
     if not isinstance(metrics, dict) or not metrics:
         return None
     return metrics if "per_dataset" in metrics else {"per_dataset": metrics}
+
+
+def _metrics_of(ckpt: dict[str, Any], role: str) -> Any:
+    # A co-training checkpoint keeps the student's scores under `metrics` and the teacher's under
+    # `teacher_metrics`; a teacher-only run keeps the teacher's under `metrics`.
+    if role == "teacher" and "student" in ckpt["model_config"]:
+        return ckpt.get("teacher_metrics")
+    return ckpt.get("metrics")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -54,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         name=args.name,
         opset=args.opset,
         training={k: v for k, v in training.items() if v is not None},
-        validation=_validation_of(ckpt.get("metrics")),
+        validation=_validation_of(_metrics_of(ckpt, args.role)),
         source=args.checkpoint,
     )
     for check in result.parity:

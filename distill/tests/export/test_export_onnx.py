@@ -139,6 +139,7 @@ def _checkpoint(tmp_path: Path) -> Path:
             "model_config": {"teacher": teacher.config.to_dict(), "student": student.config.to_dict()},
             "card": _facts(),
             "metrics": {"cave_kbr": {"psnr": 30.0}},
+            "teacher_metrics": {"cave_kbr": {"psnr": 31.0}},
             "epoch": 7,
             "step": 70,
         },
@@ -161,6 +162,11 @@ def test_export_command_from_checkpoint(tmp_path: Path) -> None:
     with torch.no_grad():
         expected = _student(seed=3)(torch.from_numpy(lrhsi), torch.from_numpy(hrmsi)).cube.numpy()
     np.testing.assert_allclose(got, expected, atol=1e-4)
+    args.role, args.out = "teacher", tmp_path / "models" / "teacher-x.onnx"
+    assert export_command.run(args) == 0
+    card = json.loads(out.with_name("teacher-x.card.json").read_text())
+    assert card["role"] == "teacher"
+    assert card["validation"] == {"per_dataset": {"cave_kbr": {"psnr": 31.0}}}
 
 
 def test_checkpoint_without_card_names_the_file(tmp_path: Path) -> None:
