@@ -6,8 +6,14 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { MqttClient } from 'mqtt';
-import type { FrameSource } from '../../sdk/capture/frame';
-import { SyntheticSource } from '../../sdk/capture/synthetic';
+import {
+  DirectoryWatcher,
+  type DirectoryWatcherOptions,
+  type FrameSource,
+  ReplaySource,
+  type ReplayOptions,
+  SyntheticSource,
+} from '../../sdk/capture/index';
 import { checkDeployment, type DeploymentCheck } from '../../sdk/device/deployment-check';
 import { ProfileError } from '../../sdk/device/errors';
 import { type DeviceProfile, loadProfile } from '../../sdk/device/profile';
@@ -44,11 +50,14 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const check = checkDeployment(profile);
+  if (!Object.hasOwn(ADAPTERS, profile.capture.adapter)) {
+    check.errors.push(`capture.adapter: unknown adapter '${profile.capture.adapter}'; known: ${Object.keys(ADAPTERS).join(', ')}`);
+  }
   report(profile, check);
   if (check.errors.length > 0) return 1;
   if (values.check) return 0;
   try {
-    await run(profile);
+    await run(profile, values.profile);
     return 0;
   } catch (err) {
     if (!(err instanceof SpectraError)) throw err;
@@ -79,14 +88,23 @@ function brokerOptions(profile: DeviceProfile): BrokerOptions {
   };
 }
 
-function openCapture(profile: DeviceProfile): FrameSource {
+// The adapters validate their own options (TypeError/RangeError naming the option).
+const ADAPTERS: Record<string, (options: Record<string, unknown>, card: string) => FrameSource> = {
+  synthetic: (options, card) => new SyntheticSource({ card, ...options }),
+  directory: (options) => new DirectoryWatcher({ policy: 'drop-oldest', ...options } as unknown as DirectoryWatcherOptions),
+  replay: (options) => new ReplaySource(options as unknown as ReplayOptions),
+};
+
+function openCapture(profile: DeviceProfile, path: string): FrameSource {
   const { adapter, options } = profile.capture;
-  const card = profile.model.replace(/\.onnx$/, '') + '.card.json';
-  if (adapter === 'synthetic') return new SyntheticSource({ card, ...options });
-  throw new ProfileError('profile', 'capture.adapter', `unknown capture adapter '${adapter}'; this build knows: synthetic`);
+  const create = ADAPTERS[adapter];
+  if (create === undefined) {
+    throw new ProfileError(path, 'capture.adapter', `unknown capture adapter '${adapter}'; known: ${Object.keys(ADAPTERS).join(', ')}`);
+  }
+  return create(options, profile.model.replace(/\.onnx$/, '') + '.card.json');
 }
 
-async function run(profile: DeviceProfile): Promise<void> {
+async function run(profile: DeviceProfile, path: string): Promise<void> {
   const notifier = SystemdNotifier.fromEnv({ log: (m) => log.warn(m) });
   // The first TensorRT engine build happens here and can take minutes; systemd's TimeoutStartSec covers it.
   const model = await FusionModel.load(profile.model, { providers: profile.providers, ...(profile.binding ? { binding: profile.binding } : {}) });
@@ -114,7 +132,7 @@ async function run(profile: DeviceProfile): Promise<void> {
     log: (m) => log.warn(m),
   });
 
-  const source = openCapture(profile);
+  const source = openCapture(profile, path);
   const stop = (): void => void source.close();
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
