@@ -142,7 +142,8 @@ class TrainConfig:
         seed: Seeds python, numpy, torch and the patch sampler.
         device: 'cpu' or 'cuda' (the command line's `--device` overrides).
         amp: Autocast dtype on CUDA: 'bf16', 'fp16' (with gradient scaling) or 'none'; ignored on CPU.
-        deterministic: Ask torch for deterministic kernels (slower on CUDA).
+        deterministic: Ask torch for deterministic kernels (slower on CUDA); off, cuDNN autotunes its convs.
+        channels_last: NHWC memory format for models and batches on CUDA (tensor-core friendly convs).
     """
 
     name: str = "experiment"
@@ -150,6 +151,7 @@ class TrainConfig:
     device: str = "cpu"
     amp: str = "bf16"
     deterministic: bool = False
+    channels_last: bool = False
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

@@ -125,7 +125,13 @@ class Trainer:
             self.amp_dtype = None  # CPU autocast is slower than fp32 for these convs
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
-            torch.backends.cudnn.benchmark = False
+        # patch and batch sizes are fixed for a run, so cuDNN's per-shape autotuning pays off after one step
+        torch.backends.cudnn.benchmark = self.device.type == "cuda" and not cfg.deterministic
+        self.memory_format = (
+            torch.channels_last
+            if cfg.channels_last and self.device.type == "cuda"
+            else torch.contiguous_format
+        )
         seed_everything(cfg.seed)
         mode = cfg.kd.mode
         self.train_teacher = mode in ("cotrain", "teacher")
@@ -205,7 +211,7 @@ class Trainer:
 
     def _build(self, config: FusionNetConfig, role: str) -> FusionNet:
         try:
-            return FusionNet(config).to(self.device)
+            return FusionNet(config).to(self.device, memory_format=self.memory_format)
         except ValueError as exc:  # e.g. groups that do not divide the widths
             raise ConfigError(f"model.{role}: {exc}") from exc
 
@@ -213,7 +219,9 @@ class Trainer:
         if self.dist.world == 1:
             return model
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(model, device_ids=ids)
+        # the authors' degenerate attention (an ablation) leaves Q/K without gradients
+        unused = isinstance(model, FusionNet) and model.config.degenerate
+        return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=unused)
 
     def _offline_teacher(self, dims: tuple[int, int, int]) -> tuple[FusionNetConfig, dict[str, Any]]:
         path = self.cfg.kd.teacher_checkpoint
@@ -252,9 +260,11 @@ class Trainer:
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One co-training step: teacher update, then student update on the detached teacher outputs."""
-        lr, msi, gt, mask = (
-            batch[k].to(self.device, non_blocking=True) for k in ("lrhsi", "hrmsi", "hrhsi", "band_mask")
+        lr, msi, gt = (
+            batch[k].to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
+            for k in ("lrhsi", "hrmsi", "hrhsi")
         )
+        mask = batch["band_mask"].to(self.device, non_blocking=True)
         logs: dict[str, torch.Tensor] = {}
         teacher_out: FusionOutput | None = None
         if self.teacher_loss is not None:
@@ -294,7 +304,11 @@ class Trainer:
             scores: dict[str, list[tuple[float, float, float]]] = {}
             for region in self.data.val:
                 with self._autocast():
-                    pred = model(region.lrhsi.to(self.device), region.hrmsi.to(self.device)).cube
+                    lr, msi = (
+                        x.to(self.device).contiguous(memory_format=self.memory_format)
+                        for x in (region.lrhsi, region.hrmsi)
+                    )
+                    pred = model(lr, msi).cube
                 p = pred.float().cpu().numpy()[0]
                 g = region.hrhsi
                 scores.setdefault(region.dataset, []).append(
@@ -415,7 +429,12 @@ class Trainer:
         window: dict[str, torch.Tensor] = {}
         window_steps = 0
         bar = tqdm(
-            total=total, initial=self.step, desc=cfg.name, disable=not self.dist.is_main, dynamic_ncols=True
+            total=total,
+            initial=self.step,
+            desc=cfg.name,
+            disable=not self.dist.is_main,
+            dynamic_ncols=True,
+            mininterval=1.0,  # a redirected log gets a line per refresh
         )
         try:
             while self.step < total and not stopped:

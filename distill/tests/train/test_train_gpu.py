@@ -17,10 +17,10 @@ pytestmark = [
 ]
 
 
-@pytest.mark.parametrize("amp", ["bf16", "fp16", "none"])
-def test_cotrains_on_cuda_with_autocast(tmp_path: Path, amp: str) -> None:
+@pytest.mark.parametrize(("amp", "channels_last"), [("bf16", True), ("fp16", False), ("none", False)])
+def test_cotrains_on_cuda_with_autocast(tmp_path: Path, amp: str, channels_last: bool) -> None:
     cfg = tiny_config(optim={"total_steps": 4}, log={"val_every": 2, "ckpt_every": 2})
-    cfg.device, cfg.amp = "cuda", amp
+    cfg.device, cfg.amp, cfg.channels_last = "cuda", amp, channels_last
     result = run_training(cfg, tmp_path, data_factory=synthetic_data)
     assert result.step == 4 and math.isfinite(result.best_psnr)
     ckpt = load_checkpoint(tmp_path / "last.pt")
