@@ -14,7 +14,10 @@ from spectra_distill.errors import BandCountError, CheckpointError, ScaleError, 
 from spectra_distill.models.net import FusionNetConfig
 
 CARD_SCHEMA = "spectra-edge/model-card@1"
-NORMALISATION_TEXT = "physical units 0..1 (reflectance); the graph maps x -> (x - 0.5) * 2 and back inside"
+NORMALISATION_TEXT = (
+    "physical units 0..1 (reflectance, or raw values divided by value_scale); the graph maps inputs "
+    "x -> (x - 0.5) * 2 and its output y -> y / 2 + 0.5 inside"
+)
 SRF_ROW_SUM_TOL = 1e-4
 
 
