@@ -69,7 +69,8 @@ def quicklook(
     finite = np.concatenate([m[np.isfinite(m)] for m in maps.values()] or [np.zeros(1)])
     vmax = float(np.percentile(finite, 99)) if finite.size else 1.0
     cols = 1 + len(preds)
-    fig = Figure(figsize=(2.6 * cols, 5.6), layout="constrained")
+    panel_h = float(np.clip(2.6 * gt.shape[1] / gt.shape[2], 0.8, 5.0))  # follow the region's aspect
+    fig = Figure(figsize=(2.6 * cols, 2 * panel_h + 1.0), layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, cols, squeeze=False)
     axes[0, 0].imshow(composite(gt, bands, lo, hi))

@@ -128,6 +128,10 @@ class OnnxMethod(Method):
 
     session: ort.InferenceSession | None = None
 
+    def describe(self) -> dict[str, Any]:
+        providers = [] if self.session is None else list(self.session.get_providers())
+        return {**super().describe(), "providers": providers}
+
     def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
         assert self.session is not None
         session = self.session

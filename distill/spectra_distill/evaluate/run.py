@@ -190,7 +190,8 @@ def _row(
         "scene": region.scene,
         "region": region.key,
         "method": method.name,
-        **{k: float(v) for k, v in metrics.items()},
+        # SAM is NaN when every spectrum has zero norm; None keeps the JSON valid
+        **{k: float(v) if np.isfinite(v) else None for k, v in metrics.items()},
         "ms": round(pred.ms, 3),
         "gmacs": macs,
         "tiled": pred.tiled,
@@ -317,6 +318,9 @@ def evaluate_checkpoint(cfg: EvalConfig) -> EvalResult:
         )
     methods = _models(cfg, facts) + [BaselineMethod(name=b, kind="baseline") for b in cfg.baselines]
     result.methods = [m.describe() for m in methods]
+    for m in result.methods:
+        if cfg.device == "cuda" and m["kind"] == "onnx" and "CUDAExecutionProvider" not in m["providers"]:
+            result.notes.append(f"{m['name']}: this onnxruntime has no CUDA provider; it ran on the CPU")
     result.regions = [r.describe() for r in usable]
     result.header = {
         "command": cfg.command,
