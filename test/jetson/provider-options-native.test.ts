@@ -1,11 +1,15 @@
 // Compiles the C++ option translation that the onnxruntime-node patch uses (devices/jetson/native) and checks
 // it agrees with the TypeScript table and the runtime's option strings. Skips when no C++ compiler is present.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import t from 'tap';
 import { FORWARDED_OPTION_KEYS, ortProviderOptions } from '../../sdk/device';
+import { normaliseProvider, toOrtProvider } from '../../sdk/runtime/providers';
+
+const REPO = join(__dirname, '..', '..');
+const PATCH = join(REPO, 'devices/jetson/patches/0001-forward-provider-options.patch');
 
 const cxx = ['g++', 'clang++'].find((c) => spawnSync(c, ['--version']).status === 0);
 if (cxx === undefined) {
@@ -69,5 +73,56 @@ if (cxx === undefined) {
     t.match(run(['translate', 'tensorrt'], encode({ trt_max_workspace_size: 1.5 })).out[0][1], /expects a non-negative integer/);
     t.match(run(['translate', 'tensorrt'], encode({ trt_engine_cache_path: '' })).out[0][1], /expects a non-empty string/);
     t.match(run(['translate', 'cuda'], encode({ trt_fp16_enable: true })).out[0][1], /'cuda': unknown option 'trt_fp16_enable'/);
+  });
+
+  // The lines the patch adds before ParseExecutionProviders, compiled into a real N-API addon and called with the
+  // exact entry object the SDK runtime builds: what reaches UpdateTensorRTProviderOptions is what the SDK asked for.
+  const nodeInclude = [join(dirname(process.execPath), '..', 'include', 'node'), '/usr/include/node'].find((d) => existsSync(join(d, 'node_api.h')));
+  const addonApi = join(REPO, 'node_modules', 'node-addon-api');
+  const skipAddon =
+    nodeInclude === undefined
+      ? 'no Node.js headers (node_api.h) found; install nodejs headers to compile the patch into an addon'
+      : existsSync(join(addonApi, 'napi.h'))
+        ? false
+        : 'node-addon-api is not installed (npm ci)';
+  t.test('patch: the binding code forwards the runtime TensorRT entry to the provider options', { skip: skipAddon }, async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'spectra-patch-'));
+    let hunk = 0;
+    const added: string[] = [];
+    for (const line of readFileSync(PATCH, 'utf8').split('\n')) {
+      if (line.startsWith('@@')) hunk++;
+      else if (hunk === 1 && line.startsWith('+')) added.push(line.slice(1));
+    }
+    writeFileSync(join(dir, 'patch-hunk.inc'), added.join('\n') + '\n');
+    const addonPath = join(dir, 'harness.node');
+    execFileSync(cxx, [
+      '-std=c++17', '-shared', '-fPIC', '-O0', '-DNAPI_CPP_EXCEPTIONS', '-DNAPI_VERSION=8',
+      `-I${nodeInclude}`, `-I${addonApi}`, `-I${join(REPO, 'devices/jetson/native')}`, `-I${dir}`,
+      '-o', addonPath, join(__dirname, 'native', 'patch-harness.cc'),
+    ]);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const addon = require(addonPath) as { forward: (provider: string, entry: unknown, deviceId: number) => [string, string][] };
+    const request = normaliseProvider({
+      name: 'tensorrt',
+      deviceId: 1,
+      fp16: true,
+      int8: true,
+      engineCacheDir: '/var/lib/spectra/trt-engines',
+      timingCacheDir: '/var/lib/spectra/trt-timing',
+      workspaceBytes: 2 ** 31,
+    });
+    const entry = toOrtProvider(request, true);
+    t.same(addon.forward('tensorrt', entry, 1), [['device_id', '1'], ...ortProviderOptions(request)], 'every typed option arrives, device id first');
+    t.same(addon.forward('tensorrt', toOrtProvider(request, false), 0), [['device_id', '0']], 'the stock entry (name, deviceId) forwards nothing else');
+    t.same(addon.forward('tensorrt', 'tensorrt', 0), [['device_id', '0']], 'a bare provider name still works');
+    t.same(addon.forward('cuda', toOrtProvider(normaliseProvider({ name: 'cuda', memLimitBytes: 2 ** 30 }), true), 0), [
+      ['device_id', '0'],
+      ['gpu_mem_limit', String(2 ** 30)],
+    ]);
+    t.throws(() => addon.forward('tensorrt', { name: 'tensorrt', trt_fp16: '1' }, 0), {
+      name: 'TypeError',
+      message: /^Invalid argument: executionProviders 'tensorrt': unknown option 'trt_fp16'/,
+    });
+    t.throws(() => addon.forward('tensorrt', { name: 'tensorrt', trt_int8_enable: 'maybe' }, 0), { name: 'TypeError', message: /expects a boolean/ });
   });
 }
