@@ -19,6 +19,8 @@ WAVELENGTHS = np.arange(420.0, 701.0, 40.0)
 FWHM_NM = 40.0
 SCALE = 4
 LR_SIZE = 8
+# Pinned so that regenerating an unchanged fixture gives byte-identical files.
+FIXTURE_CREATED = "2026-11-27T00:00:00Z"
 
 
 def synthetic_scene(bands: int, size: int, seed: int) -> np.ndarray:
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
             "command": f"spectra-distill fixture --out {args.out} --seed {args.seed}",
             "note": "untrained: random initialisation with a fixed seed; for tests only",
         },
+        created=FIXTURE_CREATED,
     )
     truth = synthetic_scene(bands, LR_SIZE * SCALE, args.seed)
     lrhsi, hrmsi = spatial_degrade(truth, SCALE, psf), srf.project(truth)

@@ -54,6 +54,7 @@ def export_model(
     validation: dict[str, Any] | None = None,
     parity_checks: tuple[tuple[int, tuple[int, int]], ...] = ((1, (8, 8)), (2, (6, 10))),
     source: str | Path | None = None,
+    created: str | None = None,
 ) -> ExportResult:
     """Export `model` to ONNX, verify it against PyTorch, and write `<stem>.card.json` beside it.
 
@@ -72,6 +73,7 @@ def export_model(
         validation: The card's `validation` block ({'per_dataset': {...}}).
         parity_checks: (batch, (h, w)) LR sizes at which onnxruntime must equal PyTorch within 1e-4.
         source: File the facts came from, named in errors.
+        created: ISO-8601 UTC time for the card; defaults to now (fixtures pin it to stay reproducible).
 
     Raises:
         CheckpointError / BandCountError / WavelengthError / ScaleError: facts do not fit the model.
@@ -100,6 +102,7 @@ def export_model(
         macs_per_hr_pixel=complexity.macs_per_hr_pixel,
         training=training,
         validation=validation,
+        created=created,
     )
     card_path = write_card(card, card_path_for(onnx_path))
     return ExportResult(onnx_path=onnx_path, card_path=card_path, parity=parity, card=card)
