@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 from pathlib import Path
 
 from spectra_distill.baselines.methods import BASELINES
@@ -56,8 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     out = args.out or DEFAULT_OUT / (args.checkpoint.resolve().parent.name or "run")
-    argv = ["spectra-distill", "evaluate", *sys.argv[2:]] if sys.argv[1:2] == ["evaluate"] else []
-    command = " ".join(shlex.quote(a) for a in argv) or _command(args, out)
+    command = _command(args, out)
     try:
         cfg = EvalConfig(
             checkpoint=args.checkpoint,
@@ -83,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _command(args: argparse.Namespace, out: Path) -> str:
-    """The command line rebuilt from the options (when called as a function, not from a shell)."""
+    """The command line that regenerates this evaluation, rebuilt from the parsed options."""
     parts = ["spectra-distill", "evaluate", "--checkpoint", str(args.checkpoint)]
     for flag, value in (("--onnx", args.onnx), ("--data", args.data), ("--split", args.split)):
         if value is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ class Prediction:
 
 
 @dataclass
-class Method:
+class Method(ABC):
     """A named fusion method.
 
     Attributes:
@@ -55,8 +56,9 @@ class Method:
     macs_per_hr_pixel: float | None = None
     _warm: set[tuple[int, ...]] = field(default_factory=set, repr=False)
 
+    @abstractmethod
     def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
-        raise NotImplementedError
+        """(prediction (B, H, W) float32, whether tiles were needed)."""
 
     def predict(self, pair: FusionPair) -> Prediction:
         """Fuse ``pair``; the first call per input shape runs once untimed so the timing excludes set-up."""
