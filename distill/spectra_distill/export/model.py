@@ -62,7 +62,7 @@ def export_model(
     after the parity checks pass, so a card on disk always describes a verified model.
 
     Args:
-        model: The network (any device; exported on CPU in float32).
+        model: The network (any device or dtype; a float32 CPU copy is exported, the model is left as is).
         card_facts: Data facts (wavelengths, SRF, PSF, ...), see `CardFacts`.
         out_path: Target `.onnx` path.
         role: 'student' or 'teacher'.
@@ -85,7 +85,6 @@ def export_model(
         raise ValueError(f"opset must be >= 17; got {opset}")
     facts = card_facts if isinstance(card_facts, CardFacts) else CardFacts.from_dict(card_facts, source)
     facts.check_against(model.config, source)
-    model = model.to("cpu", torch.float32).eval()
     onnx_path = export_onnx(model, out_path, opset=opset)
     parity = verify_onnx(model, onnx_path, checks=parity_checks)
     complexity = measure_complexity(model.config, 16, 16)
@@ -120,6 +119,8 @@ def load_checkpoint_model(path: str | Path, role: str) -> tuple[FusionNet, dict[
     if role not in ROLES:
         raise ValueError(f"Unknown role {role!r}; known: {', '.join(ROLES)}")
     try:
+        # Full unpickling: training checkpoints hold optimizer and NumPy RNG states that the
+        # weights-only loader refuses. Only load checkpoints you produced.
         ckpt = torch.load(path, map_location="cpu", weights_only=False)
     except (OSError, RuntimeError, EOFError) as exc:
         raise CheckpointError(f"cannot read checkpoint: {exc}", path) from exc

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import warnings
 from dataclasses import dataclass
@@ -48,6 +49,11 @@ class ParityCheck:
     max_abs_diff: float
 
 
+def cpu_copy(model: FusionNet) -> FusionNet:
+    """An eval-mode float32 CPU copy, so exporting never moves or retypes the caller's (training) model."""
+    return copy.deepcopy(model).to("cpu", torch.float32).eval()
+
+
 def sha256_file(path: str | Path) -> str:
     """Hex SHA-256 of a file's bytes."""
     digest = hashlib.sha256()
@@ -81,7 +87,7 @@ def verify_onnx(
     """
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     results = []
-    model.eval()
+    model = cpu_copy(model)
     for i, (batch, lr_size) in enumerate(checks):
         lrhsi, hrmsi = _random_inputs(model, batch, lr_size, seed=1234 + i)
         with torch.no_grad():
@@ -120,7 +126,7 @@ def export_onnx(model: FusionNet, out_path: str | Path, opset: int = DEFAULT_OPS
     """
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    model = model.eval().float().cpu()
+    model = cpu_copy(model)
     example = _random_inputs(model, 1, (8, 8), seed=0)
     dynamic_axes = {
         "lrhsi": {0: "N", 2: "h", 3: "w"},

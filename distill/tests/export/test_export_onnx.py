@@ -57,6 +57,13 @@ def test_onnx_matches_pytorch_at_two_sizes_and_batches(tmp_path: Path, fusion: s
     assert all(c.max_abs_diff <= 1e-4 for c in checks)
 
 
+def test_export_leaves_the_callers_model_alone(tmp_path: Path) -> None:
+    model = _student().train().double()
+    export_model(model, _facts(), tmp_path / "s.onnx")
+    assert model.training
+    assert next(model.parameters()).dtype == torch.float64
+
+
 def test_graph_io_names_and_dynamic_axes(tmp_path: Path) -> None:
     graph = onnx.load(export_onnx(_student(), tmp_path / "m.onnx")).graph
 
