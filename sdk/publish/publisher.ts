@@ -6,7 +6,8 @@ import { assertCube } from '../cube/create';
 import { type BrokerOptions, connectClient } from './broker-connection';
 import { withDefaults } from './defaults';
 import { PacketTooLargeError } from './errors';
-import { type LogFn, type Logger, createLogger } from './log';
+import type { Logger } from '../runtime/log';
+import { type NamespacedLog, createLogger } from './log';
 import { type CubeHeader, FileOutbox, MemoryOutbox, type OutboxEntry, type OutboxStore } from './outbox';
 import {
   CHUNK_CONTENT_TYPE,
@@ -59,7 +60,7 @@ export interface PublisherOptions extends BrokerOptions {
    */
   settleMs?: number;
   /** Log sink for namespace `spectra:mqtt`. */
-  log?: LogFn;
+  log?: Logger;
 }
 
 /** Defaults for {@link PublisherOptions}. */
@@ -145,7 +146,7 @@ type Resolved = Required<Omit<PublisherOptions, keyof BrokerOptions | 'outbox' |
  * await pub.close();
  */
 export class CubePublisher extends EventEmitter {
-  private readonly log: Logger;
+  private readonly log: NamespacedLog;
   private connack: IConnackPacket;
   private closing = false;
   private wakeUp: (() => void) | undefined;

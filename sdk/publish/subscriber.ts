@@ -7,7 +7,8 @@ import { writeQuicklook } from '../cube/quicklook';
 import type { SpectraError } from '../errors';
 import { type BrokerOptions, connectClient } from './broker-connection';
 import { withDefaults } from './defaults';
-import { type LogFn, type Logger, createLogger } from './log';
+import type { Logger } from '../runtime/log';
+import { type NamespacedLog, createLogger } from './log';
 import type { DecodeLimits } from './protocol';
 import { type ReassembledCube, Reassembler, type ReassemblerStats } from './reassembler';
 import { ShareRouter } from './share-router';
@@ -30,7 +31,7 @@ export interface SubscriberOptions extends BrokerOptions {
   reconnectMs?: number;
   limits?: DecodeLimits;
   /** Log sink for namespace `spectra:mqtt`. */
-  log?: LogFn;
+  log?: Logger;
 }
 
 /** Files written for one cube. */
@@ -74,7 +75,7 @@ const DEFAULTS = Object.freeze({ device: '+', quicklook: true, timeoutMs: 30_000
  * sub.on('cube', ({ meta, files }) => console.log(meta.sequence, files?.header));
  */
 export class CubeSubscriber extends EventEmitter {
-  private readonly log: Logger;
+  private readonly log: NamespacedLog;
   private readonly reassembler: Reassembler;
   private readonly router: ShareRouter | undefined;
   private readonly timer: NodeJS.Timeout;

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cube } from '../../sdk/cube/cube';
-import type { LogFn } from '../../sdk/publish/log';
+import type { Logger } from '../../sdk/runtime/log';
 import { CUBE_PROTOCOL, type CubeMessageMeta, chunkTopic, encodeChunk, encodeMeta, metaTopic } from '../../sdk/publish/protocol';
 
 /** A fresh temporary directory. */
@@ -28,9 +28,9 @@ export function sameBytes(a: Float32Array, b: Float32Array): boolean {
 }
 
 /** A log sink that keeps lines for assertions instead of printing them. */
-export function captureLog(): { log: LogFn; lines: string[] } {
+export function captureLog(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
-  return { log: (level, ns, msg) => lines.push(`${level} ${ns} ${msg}`), lines };
+  return { log: (level, msg) => lines.push(`${level} ${msg}`), lines };
 }
 
 /** Resolves when `predicate` holds, polling; rejects after `ms`. */
