@@ -26,10 +26,11 @@ class ChannelCrossAttention(nn.Module):
     is (channels x channels) per head, so the cost is linear in the pixel count.
 
     `qk_norm='l2'` (default) L2-normalises every Q and K channel over the pixels and multiplies the
-    cosine similarities by a learned per-head temperature. The paper's scaled dot product ('none')
-    sums over thousands of pixels, so its logits grow with the image size and the softmax saturates
-    to one-hot maps (and the map would change with tile size at inference); the cosine form is
-    size-independent.
+    cosine similarities by a learned per-head temperature (initialised to 1). The paper's scaled dot
+    product ('none') sums over thousands of pixels, so its logits grow with the image size and the
+    softmax saturates to one-hot maps (and the map would change with tile size at inference); the
+    cosine form does not depend on the pixel count. Either way the map is a statistic of the whole
+    input, so tiled inference uses one map per tile and differs slightly from whole-image inference.
 
     `degenerate=True` reproduces the authors' released code, whose contraction of the map with V uses
     mismatched indices: each output channel becomes the plain sum of V's channels in its head. Since
