@@ -40,3 +40,7 @@ export * from './cube/quicklook';
 // Deployment: device profile, provider resolution against a binding, tegrastats, status payload (devices/jetson)
 export * from './device/index';
 export * from './cube/read-cube';
+
+// Capture sources and MQTT publishing (cube protocol v1, docs/cube-protocol.md)
+export * from './capture/index';
+export * from './publish/index';
