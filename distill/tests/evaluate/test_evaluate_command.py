@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from spectra_distill.baselines.methods import run_baseline
 from spectra_distill.cli import main
@@ -16,7 +18,9 @@ from spectra_distill.data.resample import GRIDS
 from spectra_distill.data.splits import Window, scene_regions
 from spectra_distill.degrade import WaldConfig, make_pair
 from spectra_distill.export import export_model, load_checkpoint_model
-from spectra_distill.metrics import evaluate
+from spectra_distill.metrics import evaluate, psnr
+from spectra_distill.train.config import DataConfig
+from spectra_distill.train.data import build_data
 
 BASELINES = ["bicubic", "mtf_glp_hpm"]
 
@@ -170,3 +174,22 @@ def test_bad_inputs_exit_2_naming_the_problem(
             "--out", str(tmp_path), *extra]  # fmt: skip
     assert main(argv) == 2
     assert re.search(pattern, capsys.readouterr().err)
+
+
+def test_student_scores_equal_the_training_validation_on_whole_regions(
+    report, tiny_checkpoint: Path, small_root: Path
+) -> None:
+    """Evaluation pairs are the training pipeline's clean validation pairs (same grid, SRF, PSF)."""
+    _, rep = report
+    model, ckpt = load_checkpoint_model(tiny_checkpoint, "student")
+    cfg = replace(DataConfig(**ckpt["config"]["data"]), val_crop=None)
+    rows = {
+        r["scene"]: r for r in rep["results"] if r["method"] == "student" and r["misregistration_px"] == 0
+    }
+    val = build_data(cfg, seed=0).val
+    assert len(val) == len(rows) == 2
+    for region in val:
+        with torch.no_grad():
+            pred = model(region.lrhsi, region.hrmsi).cube[0].numpy()
+        expected = psnr(pred, region.hrhsi, region.valid, region.band_mask)
+        assert rows[region.name.split("/")[1].split("#")[0]]["psnr"] == pytest.approx(expected, abs=1e-6)
