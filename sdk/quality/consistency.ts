@@ -1,5 +1,5 @@
 import type { Cube } from '../cube/cube';
-import { psnr, sam } from '../metrics/full-reference';
+import { psnrAndSam } from '../metrics/full-reference';
 import { spatialDegrade } from '../spectral/psf';
 import { projectSrf } from '../spectral/srf';
 
@@ -45,9 +45,6 @@ export function consistency(fused: Cube, lrhsi: Cube, hrmsi: Cube, model: Degrad
   const lr = spatialDegrade(fused, model.scale, { kernelSize: model.psf.kernel_size, sigma: model.psf.sigma });
   const msi = projectSrf(fused, model.msi.srf);
   const lrRef: Cube = { ...lrhsi, wavelengths: fused.wavelengths };
-  const opts = bandMask && bandMask.some((v) => !v) ? { bandMask } : {};
-  return {
-    spatial: { psnr: psnr(lr, lrRef, opts), sam: sam(lr, lrRef, opts) },
-    spectral: { psnr: psnr(msi, hrmsi), sam: sam(msi, hrmsi) },
-  };
+  const mask = bandMask && bandMask.some((v) => !v) ? bandMask : undefined;
+  return { spatial: psnrAndSam(lr, lrRef, mask), spectral: psnrAndSam(msi, hrmsi) };
 }

@@ -28,6 +28,7 @@ import {
   planProviders,
   toOrtProvider,
 } from './providers';
+import { fromHalfBits, toHalfBits } from './half';
 import { type BlendMode, type Tile, edgeWeights, planTiles } from './tiling';
 
 /** Options for {@link FusionModel.load}. Every field is optional; defaults are in {@link DEFAULT_LOAD_OPTIONS}. */
@@ -134,6 +135,8 @@ export interface InputSpec {
   hrMultiple: number;
   wavelengths: readonly number[];
   msiBandNames: readonly string[];
+  /** Element type of the graph's inputs and output; float16 graphs (fp16 I/O exports) are converted at the boundary. */
+  dtype: 'float32' | 'float16';
 }
 
 /**
@@ -395,13 +398,15 @@ export class FusionModel {
   /** One session run on N stacked tiles; returns the output tensor's data (N x B x H x W). */
   private async infer(lr: Float32Array, hr: Float32Array, n: number, h: number, w: number, H: number, W: number): Promise<Float32Array> {
     const { Tensor: T } = this.binding.module;
+    const half = this.inputSpec.dtype === 'float16';
     const feeds: Record<string, Tensor> = {
-      [IO_NAMES.lrhsi]: new T('float32', lr, [n, this.inputSpec.hsiBands, h, w]),
-      [IO_NAMES.hrmsi]: new T('float32', hr, [n, this.inputSpec.msiBands, H, W]),
+      [IO_NAMES.lrhsi]: half ? new T('float16', toHalfBits(lr), [n, this.inputSpec.hsiBands, h, w]) : new T('float32', lr, [n, this.inputSpec.hsiBands, h, w]),
+      [IO_NAMES.hrmsi]: half ? new T('float16', toHalfBits(hr), [n, this.inputSpec.msiBands, H, W]) : new T('float32', hr, [n, this.inputSpec.msiBands, H, W]),
     };
     const result = await this.session.run(feeds);
     const y = result[IO_NAMES.hrhsi];
-    if (!(y.data instanceof Float32Array)) throw new ModelFileError(this.path, `output '${IO_NAMES.hrhsi}' is ${y.type}, expected float32`);
+    if (y.type === 'float16') return fromHalfBits(new Uint16Array((y.data as ArrayBufferView).buffer, (y.data as ArrayBufferView).byteOffset, y.size));
+    if (!(y.data instanceof Float32Array)) throw new ModelFileError(this.path, `output '${IO_NAMES.hrhsi}' is ${y.type}, expected float32 or float16`);
     return y.data;
   }
 }
@@ -440,7 +445,7 @@ async function openSession(
     } catch (err) {
       const message = (err as Error).message;
       if (p.name === 'cpu') {
-        throw new ModelFileError(path, `onnxruntime cannot load the model (${message}); the file is corrupt or not an ONNX model`, { cause: err });
+        throw new ModelFileError(path, `onnxruntime cannot load the model (${message}); the file is corrupt, not an ONNX model, or newer (IR version / opset) than onnxruntime-node ${binding.version} supports`, { cause: err });
       }
       attempts.push({ name: p.name, outcome: 'failed', reason: message });
     }
@@ -516,6 +521,13 @@ function checkGraphAgainstCard(session: InferenceSession, card: ModelCard, cardP
       throw new ModelCardError(cardPath, `io.inputs.${name}.shape[1] = ${cardDim} disagrees with the band count ${expected}`);
     }
   }
+  const types = new Set(
+    [...session.inputMetadata, ...session.outputMetadata].map((m) => (m.isTensor ? m.type : 'non-tensor')),
+  );
+  const dtype = types.size === 1 && types.has('float16') ? 'float16' : 'float32';
+  if (![...types].every((ty) => ty === dtype)) {
+    throw new ModelCardError(cardPath, `graph I/O types are ${[...types].join(', ')}; the SDK runs float32 or float16 graphs with all I/O in one type`);
+  }
   const multiple = card.spatial_multiple ?? card.scale;
   return {
     hsiBands: card.hsi.bands,
@@ -524,6 +536,7 @@ function checkGraphAgainstCard(session: InferenceSession, card: ModelCard, cardP
     hrMultiple: multiple % card.scale === 0 ? multiple : multiple * card.scale,
     wavelengths: card.hsi.wavelengths_nm,
     msiBandNames: card.msi.band_names ?? card.msi.srf.map((_, i) => `band${i}`),
+    dtype,
   };
 }
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ergas, evaluate, psnr, rmse, sam, ssim } from '../../../sdk/metrics/full-reference';
+import { ergas, evaluate, psnr, psnrAndSam, rmse, sam, ssim } from '../../../sdk/metrics/full-reference';
 import type { Cube } from '../../../sdk/cube/cube';
 import { ROOT, randomCube } from '../helpers';
 
@@ -61,4 +61,14 @@ t.test('metrics: invariants', async (t) => {
   t.ok(rmse(pred, gt) > 0 && ssim(pred, gt) < 1);
   t.throws(() => ssim(randomCube(1, 8, 8, [1]), randomCube(1, 8, 8, [1])), /at least 11 x 11/);
   t.throws(() => psnr(pred, randomCube(3, 16, 16, [1, 2, 3])), { code: 'E_BAND_COUNT' });
+});
+
+t.test('metrics: the one-pass PSNR+SAM used per frame equals psnr() and sam()', async (t) => {
+  const gt = randomCube(5, 20, 24, [1, 2, 3, 4, 5], 8);
+  const pred = randomCube(5, 20, 24, [1, 2, 3, 4, 5], 9);
+  const both = psnrAndSam(pred, gt);
+  t.ok(Math.abs(both.psnr - psnr(pred, gt)) < 1e-9 && Math.abs(both.sam - sam(pred, gt)) < 1e-9);
+  const bandMask = [true, false, true, true, false];
+  const masked = psnrAndSam(pred, gt, bandMask);
+  t.ok(Math.abs(masked.psnr - psnr(pred, gt, { bandMask })) < 1e-9 && Math.abs(masked.sam - sam(pred, gt, { bandMask })) < 1e-9);
 });
