@@ -310,7 +310,10 @@ async function main(): Promise<void> {
   const shipped = existsSync(modelsDir)
     ? (await readdir(modelsDir)).filter((f) => f.endsWith('.onnx') && !/\.(int8|fp16)\.onnx$/.test(f) && existsSync(join(modelsDir, f.replace(/\.onnx$/, '.card.json'))))
     : [];
-  const targets = shipped.length > 0 ? shipped.map((f) => ({ path: join(modelsDir, f), shipped: true })) : [{ path: join(REPO, 'test', 'fixtures', 'tiny', 'tiny-student.onnx'), shipped: false }];
+  // `npm run bench:quantize -- --model a.onnx` adds models (e.g. a larger untrained preset for timing).
+  const explicit = process.argv.flatMap((a, i) => (process.argv[i - 1] === '--model' ? [{ path: resolve(a), shipped: false }] : []));
+  const base = shipped.length > 0 ? shipped.map((f) => ({ path: join(modelsDir, f), shipped: true })) : [{ path: join(REPO, 'test', 'fixtures', 'tiny', 'tiny-student.onnx'), shipped: false }];
+  const targets = [...base, ...explicit];
   if (shipped.length === 0) process.stderr.write('no shipped student in models/; benchmarking the tiny test fixture (random weights)\n');
   const results = [];
   for (const t of targets) results.push(await benchModel(t.path, t.shipped));
