@@ -11,6 +11,10 @@ export { createCube, assertCube, assertFinite, cropCube, nearestBand } from './c
 export type { CubeInit } from './cube/create';
 export * from './cube/envi';
 export * from './cube/npy';
+export * from './cube/geotiff';
+export * from './cube/png-stack';
+export * from './cube/quicklook';
+export * from './cube/read-cube';
 
 // Runtime
 export { FusionModel, DEFAULT_LOAD_OPTIONS, DEFAULT_FUSE_OPTIONS } from './runtime/fusion-model';
@@ -29,17 +33,13 @@ export { gaussianTaps, spatialDegrade } from './spectral/psf';
 export type { GaussianPsf } from './spectral/psf';
 export { projectSrf } from './spectral/srf';
 export { resamplingMatrix, resampleCube } from './spectral/resample';
-export type { ResamplingMatrix } from './spectral/resample';
+export type { ResamplingMatrix, ResampleMethod } from './spectral/resample';
 export * from './metrics/full-reference';
 export { consistency } from './quality/consistency';
 export type { ConsistencyReport, ConsistencyScore, DegradationModel } from './quality/consistency';
-export * from './cube/geotiff';
-export * from './cube/png-stack';
-export * from './cube/quicklook';
 
 // Deployment: device profile, provider resolution against a binding, tegrastats, status payload (devices/jetson)
 export * from './device/index';
-export * from './cube/read-cube';
 
 // Capture sources and MQTT publishing (cube protocol v1, docs/cube-protocol.md)
 export * from './capture/index';
