@@ -62,12 +62,13 @@ step "6/6: publish and subscribe (broker + live viewer: spectra view)"
 view_port=${VIEW_PORT:-8080}
 mqtt_port=${MQTT_PORT:-18830}
 broker="mqtt://127.0.0.1:$mqtt_port"
-spectra view --port "$view_port" --mqtt-port "$mqtt_port" > "$work/view.log" 2>&1 &
+# Background jobs run node directly (not the spectra function) so $! is the node process the trap ends.
+node "$repo/bin/spectra.js" view --port "$view_port" --mqtt-port "$mqtt_port" > "$work/view.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do grep -q 'open http' "$work/view.log" && break; sleep 0.2; done
 grep 'spectra view' "$work/view.log"
 rm -rf "$work/received"
-spectra subscribe --broker "$broker" --mqtt-version 4 --out "$work/received" > "$work/subscribe.log" 2>&1 &
+node "$repo/bin/spectra.js" subscribe --broker "$broker" --mqtt-version 4 --out "$work/received" > "$work/subscribe.log" 2>&1 &
 pids+=($!)
 sleep 2
 spectra run --model "$work/models/student.int8.onnx" --broker "$broker" --mqtt-version 4 --frames "${FRAMES:-3}" --out "$work/run-out"
