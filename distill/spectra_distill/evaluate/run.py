@@ -238,7 +238,12 @@ class _Evaluator:
         return rows, preds
 
     def figures(
-        self, region: EvalRegion, rows: list[dict[str, Any]], preds: dict[str, np.ndarray], tag: str
+        self,
+        region: EvalRegion,
+        rows: list[dict[str, Any]],
+        preds: dict[str, np.ndarray],
+        valid: np.ndarray | None,
+        tag: str,
     ) -> None:
         baselines = [r for r in rows if r["method"] in self.cfg.baselines]
         shown = {r["method"]: preds[r["method"]] for r in rows if r["method"] not in self.cfg.baselines}
@@ -249,7 +254,7 @@ class _Evaluator:
         title = f"{region.key} ({region.dataset}), window {list(region.window)}{tag}"
         gt = region.cube
         figdir = self.cfg.out / "figures" / self.cfg.role
-        args = (gt.data, shown, gt.wavelengths, region.band_mask, gt.valid)
+        args = (gt.data, shown, gt.wavelengths, region.band_mask, valid)
         for path in (
             quicklook(figdir / f"{stem}_quicklook.png", title, *args),
             spectra_plot(figdir / f"{stem}_spectra.png", title, *args),
@@ -267,14 +272,15 @@ class _Evaluator:
             rows, preds = self.fuse_all(region, pair, region.cube.valid, self.methods, shift)
             self.result.rows += rows
             if shift == 0 and self.cfg.figures:
-                self.figures(region, rows, preds, "")
+                self.figures(region, rows, preds, region.cube.valid, "")
 
     def real(self, pairs: list[RealPairRegion]) -> None:
         for item in tqdm(pairs, desc="real pairs", unit="region"):
             region = item.region
             psf = make_psf(self.facts.scale, self.facts.psf_kernel_size, self.facts.psf_sigma)
             pair = make_real_pair(region.cube, item.msi, self.facts.scale, psf)
-            valid = pair.hrmsi.valid if region.cube.valid is None else region.cube.valid & pair.hrmsi.valid
+            masks = [m for m in (region.cube.valid, pair.hrmsi.valid) if m is not None]
+            valid = np.logical_and.reduce(masks) if masks else None
             methods = [m for m in self.methods if m.kind == "baseline" or item.msi_matches_model]
             if not item.msi_matches_model:
                 self.result.skipped.append({
@@ -285,7 +291,7 @@ class _Evaluator:
             rows, preds = self.fuse_all(region, pair, valid, methods, None)
             self.result.real_rows += rows
             if self.cfg.figures:
-                self.figures(region, rows, preds, ", real HR-MSI")
+                self.figures(region, rows, preds, valid, ", real HR-MSI")
 
 
 def evaluate_checkpoint(cfg: EvalConfig) -> EvalResult:
