@@ -1,0 +1,127 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { MultiBar, Presets } from 'cli-progress';
+import { DirectoryWatcher } from '../../sdk/capture/directory-watcher';
+import type { FrameSource } from '../../sdk/capture/frame';
+import { ReplaySource } from '../../sdk/capture/replay';
+import { SyntheticSource } from '../../sdk/capture/synthetic';
+import { type FrameReport, findDefaultModel, formatReport, runPipeline } from '../../sdk/publish/pipeline';
+import { FusionModel } from '../../sdk/runtime/fusion-model';
+import { type BrokerCliOptions, addBrokerFlags, brokerOptionsFrom, integer } from './subscribe';
+
+interface RunCliOptions extends BrokerCliOptions {
+  model?: string;
+  broker?: string;
+  frames: number;
+  out?: string;
+  device: string;
+  source: 'synthetic' | 'watch' | 'replay';
+  input?: string;
+  scene?: string;
+  size?: [number, number];
+  snr: number;
+  fps: number;
+  policy: 'block' | 'drop-oldest';
+  outbox?: string;
+  chunkSize?: number;
+  tile: number;
+  json: boolean;
+}
+
+function size(value: string): [number, number] {
+  const m = /^(\d+)x(\d+)$/.exec(value);
+  if (m === null) throw new InvalidArgumentError(`expected HEIGHTxWIDTH such as 128x128, got '${value}'`);
+  return [Number(m[1]), Number(m[2])];
+}
+
+function number(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got '${value}'`);
+  return n;
+}
+
+/** Adds `spectra run`. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('run')
+    .description('The main job: capture -> fuse -> publish over MQTT, one log line per frame (starts an embedded broker when --broker is not given)')
+    .option('--model <path>', '.onnx with its .card.json (default: the first models/*.card.json, else the tiny test fixture)')
+    .option('--broker <url>', 'MQTT broker; without it an embedded broker runs on 127.0.0.1 (TCP and WebSocket) for the duration')
+    .option('--frames <n>', 'frames to process', integer(0), 10)
+    .option('--out <dir>', 'also write each fused cube as ENVI and run.json with the per-frame reports')
+    .option('--device <id>', 'device id in the topics (spectra/<device>/…)', 'spectra-edge')
+    .addOption(new Option('--source <kind>', 'frame source').choices(['synthetic', 'watch', 'replay']).default('synthetic'))
+    .option('--input <dir>', 'folder of <key>_lrhsi / <key>_hrmsi pairs for --source watch|replay')
+    .option('--scene <npy>', "synthetic: HR scene (.npy, H x W x 31 uint16 CAVE-like) or 'generated' (default: CAVE cloth from ../shared/data)")
+    .option('--size <HxW>', 'synthetic: HR frame size; frames pan across the scene', size)
+    .option('--snr <dB>', 'synthetic: LR-HSI noise', number, 35)
+    .option('--fps <n>', 'synthetic/replay: frame rate; 0 = as fast as inference', number, 0)
+    .addOption(new Option('--policy <p>', 'when inference falls behind').choices(['block', 'drop-oldest']).default('block'))
+    .option('--outbox <dir>', 'durable outbox folder (cubes survive broker outages and restarts); in memory when omitted')
+    .option('--chunk-size <bytes>', 'chunk body size (lowered to fit the broker limit)', integer(1024))
+    .option('--tile <px>', 'HR tile size for inference; 0 = whole image', integer(0), 0)
+    .option('--json', 'print the run summary as JSON at the end', false);
+  addBrokerFlags(cmd).action(async (opts: RunCliOptions) => {
+    const modelPath = opts.model ?? (await findDefaultModel());
+    const model = await FusionModel.load(modelPath);
+    const source = makeSource(opts, model);
+    const tty = process.stderr.isTTY === true;
+    const bars = tty ? new MultiBar({ format: 'run [{bar}] {value}/{total} frames | {eta}s left', hideCursor: true, clearOnComplete: true }, Presets.shades_classic) : undefined;
+    const bar = bars?.create(opts.frames, 0);
+    const say = (line: string): void => {
+      if (bars) bars.log(`${line}\n`);
+      else process.stdout.write(`${line}\n`);
+    };
+    say(`spectra run: model ${model.card.name} (${model.card.precision ?? 'fp32'}), source ${source.name}, ${opts.frames} frame(s), broker ${opts.broker ?? 'embedded'}`);
+    let result;
+    try {
+      result = await runPipeline({
+        model,
+        source,
+        frames: opts.frames,
+        device: opts.device,
+        ...(opts.broker ? { broker: opts.broker, brokerOptions: brokerOptionsFrom(opts) } : {}),
+        publisherOptions: { ...(opts.outbox ? { outbox: opts.outbox } : {}), ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}) },
+        fuse: { tile: opts.tile },
+        ...(opts.out ? { out: opts.out } : {}),
+        onFrame: (r: FrameReport) => {
+          say(formatReport(r));
+          bar?.increment();
+        },
+      });
+    } finally {
+      bars?.stop();
+      await model.release();
+    }
+    const lat = result.frames.map((f) => f.latencyMs).sort((a, b) => a - b);
+    const psnrs = result.frames.flatMap((f) => (f.psnr !== undefined ? [f.psnr] : []));
+    const p = result.publisher;
+    process.stdout.write(
+      `spectra run: ${result.frames.length} frame(s) in ${(result.wallMs / 1000).toFixed(1)} s; ` +
+        `latency median ${lat[Math.floor(lat.length / 2)] ?? 0} ms` +
+        (psnrs.length ? `, mean PSNR ${(psnrs.reduce((a, b) => a + b, 0) / psnrs.length).toFixed(2)} dB` : '') +
+        `; published ${p.cubesAcked} cube(s) to ${result.broker} (${p.acknowledged} messages acknowledged, ${p.evicted} evicted, ${result.capture.dropped} frames dropped)` +
+        (result.drained ? '' : '; WARNING: not every cube was acknowledged before exit') +
+        '\n',
+    );
+    if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    if (!result.drained) process.exitCode = 3;
+  });
+}
+
+function makeSource(opts: RunCliOptions, model: FusionModel): FrameSource {
+  const common = { maxFrames: opts.frames, policy: opts.policy };
+  if (opts.source === 'synthetic') {
+    return new SyntheticSource({
+      ...common,
+      card: model.card,
+      snrDb: opts.snr,
+      fps: opts.fps,
+      ...(opts.scene ? { scene: opts.scene } : {}),
+      ...(opts.size ? { size: opts.size } : {}),
+    });
+  }
+  if (opts.input === undefined) throw new InvalidArgumentError(`--source ${opts.source} needs --input <dir>`);
+  const grid = { lrhsiWavelengths: model.card.hsi.wavelengths_nm };
+  if (opts.source === 'replay') return new ReplaySource({ ...common, ...grid, frames: opts.input, fps: opts.fps });
+  return new DirectoryWatcher({ ...common, ...grid, dir: opts.input });
+}

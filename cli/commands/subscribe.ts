@@ -1,0 +1,110 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import type { BrokerOptions } from '../../sdk/publish/broker-connection';
+import { CubeSubscriber } from '../../sdk/publish/subscriber';
+
+/** Broker flags shared by `spectra subscribe` and `spectra run`. */
+export interface BrokerCliOptions {
+  username?: string;
+  password?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  insecure?: boolean;
+  mqttVersion: '4' | '5';
+}
+
+/**
+ * Adds the broker flags (credentials, TLS files, MQTT version) to a command.
+ * @internal
+ */
+export function addBrokerFlags(cmd: Command): Command {
+  return cmd
+    .option('--username <name>', 'broker user name')
+    .option('--password <secret>', 'broker password (or put it in the URL: mqtt://user:pass@host)')
+    .option('--ca <pem>', 'CA certificate file for mqtts:// / wss://')
+    .option('--cert <pem>', 'client certificate file')
+    .option('--key <pem>', 'client private key file')
+    .option('--insecure', 'do not verify the broker certificate (testing only)', false)
+    .addOption(new Option('--mqtt-version <v>', 'MQTT protocol version (4 = 3.1.1, for brokers without MQTT 5)').choices(['4', '5']).default('5'));
+}
+
+/**
+ * Turns the broker flags into {@link BrokerOptions} (without the URL).
+ * @internal
+ */
+export function brokerOptionsFrom(o: BrokerCliOptions): Omit<BrokerOptions, 'broker'> {
+  const tls = {
+    ...(o.ca ? { ca: o.ca } : {}),
+    ...(o.cert ? { cert: o.cert } : {}),
+    ...(o.key ? { key: o.key } : {}),
+    ...(o.insecure ? { rejectUnauthorized: false } : {}),
+  };
+  return {
+    protocolVersion: o.mqttVersion === '4' ? 4 : 5,
+    ...(o.username !== undefined ? { username: o.username } : {}),
+    ...(o.password !== undefined ? { password: o.password } : {}),
+    ...(Object.keys(tls).length > 0 ? { tls } : {}),
+  };
+}
+
+/** @internal */
+export function integer(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got '${value}'`);
+    return n;
+  };
+}
+
+interface SubscribeCliOptions extends BrokerCliOptions {
+  broker: string;
+  out: string;
+  share?: string;
+  device: string;
+  count?: number;
+  timeoutMs: number;
+  quicklook: boolean;
+}
+
+/** Adds `spectra subscribe`. */
+export function register(program: Command): void {
+  const cmd = program
+    .command('subscribe')
+    .description('Receive cubes published with the cube protocol (docs/cube-protocol.md); write ENVI + meta + quicklook per cube')
+    .requiredOption('--broker <url>', 'mqtt://host:1883, mqtts://host:8883, ws://host:8083/mqtt')
+    .requiredOption('--out <dir>', 'folder for <device>_<sequence>_<cubeId>.hdr/.img/.json/.png')
+    .option('--share <group>', 'join an MQTT 5 shared-subscription group: cubes are split across members, each cube whole to one member')
+    .option('--device <id>', 'only this device', '+')
+    .option('--count <n>', 'exit after this many cubes', integer(1))
+    .option('--timeout-ms <ms>', 'drop a cube whose chunks are still missing after this long', integer(1), 30_000)
+    .option('--no-quicklook', 'do not write quicklook PNGs');
+  addBrokerFlags(cmd).action(async (opts: SubscribeCliOptions) => {
+    const sub = await CubeSubscriber.connect({
+      ...brokerOptionsFrom(opts),
+      broker: opts.broker,
+      out: opts.out,
+      device: opts.device,
+      timeoutMs: opts.timeoutMs,
+      quicklook: opts.quicklook,
+      ...(opts.share !== undefined ? { share: opts.share } : {}),
+    });
+    process.stderr.write(`spectra subscribe: listening on ${opts.broker}${opts.share ? ` (share group ${opts.share})` : ''}; Ctrl-C to stop\n`);
+    let received = 0;
+    await new Promise<void>((resolve) => {
+      sub.on('cube', ({ meta, files }) => {
+        received++;
+        const mb = (meta.payloadBytes / 1e6).toFixed(1);
+        const age = Date.now() - Date.parse(meta.capturedAt);
+        const q = meta.quality?.psnr !== undefined ? `, PSNR ${meta.quality.psnr.toFixed(2)} dB` : '';
+        process.stdout.write(`cube ${meta.device}/${meta.sequence}: ${meta.shape.join('x')} float32, ${mb} MB, ${age} ms after capture${q} -> ${files?.header}\n`);
+        if (opts.count !== undefined && received >= opts.count) resolve();
+      });
+      sub.on('cube-error', (err) => process.stderr.write(`spectra subscribe: ${err.message}\n`));
+      process.once('SIGINT', () => resolve());
+      process.once('SIGTERM', () => resolve());
+    });
+    const s = sub.stats;
+    await sub.close();
+    process.stderr.write(`spectra subscribe: ${s.written} cube(s) written, ${s.duplicateCubes} duplicate(s) ignored, ${s.rejected + s.incomplete} dropped\n`);
+  });
+}

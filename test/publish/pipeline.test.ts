@@ -1,0 +1,102 @@
+import t from 'tap';
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { readEnvi } from '../../sdk/cube/envi';
+import { SyntheticSource } from '../../sdk/capture/synthetic';
+import { runPipeline } from '../../sdk/publish/pipeline';
+import { CubeSubscriber, type ReceivedCube } from '../../sdk/publish/subscriber';
+import { FusionModel } from '../../sdk/runtime/fusion-model';
+import { mosquittoMissing, startMosquitto } from '../helpers/mosquitto';
+import { sameBytes, tempDir, until } from './helpers';
+
+const ROOT = resolve(__dirname, '..', '..');
+const TINY = join(ROOT, 'test', 'fixtures', 'tiny', 'tiny-student.onnx');
+const quiet = (): void => {};
+
+t.test('runPipeline: synthetic -> fuse -> embedded broker, a report per frame with PSNR', async (t) => {
+  const model = await FusionModel.load(TINY);
+  t.teardown(() => model.release());
+  const lines: string[] = [];
+  const result = await runPipeline({
+    model,
+    source: new SyntheticSource({ card: model.card, scene: 'generated', size: [32, 32], maxFrames: 3, log: quiet }),
+    frames: 3,
+    onFrame: (r) => lines.push(String(r.sequence)),
+    log: quiet,
+  });
+  t.equal(result.frames.length, 3);
+  t.same(lines, ['0', '1', '2']);
+  t.ok(result.frames.every((f) => Number.isFinite(f.psnr) && f.latencyMs >= 0 && f.fuseMs > 0));
+  t.ok(result.drained, 'every cube acknowledged by the embedded broker');
+  t.equal(result.publisher.cubesAcked, 3);
+  t.match(result.broker, /^mqtt:\/\/127\.0\.0\.1:\d+$/);
+  t.match(result.wsBroker, /^ws:\/\/127\.0\.0\.1:\d+\/mqtt$/);
+});
+
+t.test('runPipeline -> mosquitto -> subscriber: the fused cubes arrive bit-exact', { skip: mosquittoMissing() }, async (t) => {
+  const broker = await startMosquitto();
+  t.teardown(() => broker.dispose());
+  const sub = await CubeSubscriber.connect({ broker: broker.url, quicklook: false, log: quiet });
+  const got: ReceivedCube[] = [];
+  sub.on('cube', (c) => got.push(c));
+  const out = tempDir();
+  const model = await FusionModel.load(TINY);
+  t.teardown(() => model.release());
+  const result = await runPipeline({
+    model,
+    source: new SyntheticSource({ card: model.card, scene: 'generated', size: [32, 32], maxFrames: 2, log: quiet }),
+    frames: 2,
+    broker: broker.url,
+    device: 'edge-1',
+    out,
+    log: quiet,
+  });
+  t.ok(result.drained);
+  await until(() => got.length === 2, 10_000, 'two cubes');
+  for (const g of got) {
+    const local = await readEnvi(join(out, `fused_${String(g.meta.sequence).padStart(6, '0')}.hdr`));
+    t.ok(sameBytes(g.cube.data, local.data), `cube ${g.meta.sequence} equals the fused output`);
+    t.equal(g.meta.model?.id, 'tiny-student');
+    t.ok(g.meta.quality && Number.isFinite(g.meta.quality.psnr), 'PSNR travels in the meta');
+  }
+  t.ok(readdirSync(out).includes('run.json'));
+  await sub.close();
+});
+
+function cli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin', 'spectra.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolvePromise({ code, stdout, stderr });
+    });
+  });
+}
+
+t.test('CLI: spectra run publishes to mosquitto and spectra subscribe writes the cubes', { skip: mosquittoMissing() }, async (t) => {
+  const broker = await startMosquitto();
+  t.teardown(() => broker.dispose());
+  const out = tempDir();
+  const subscriber = cli(['subscribe', '--broker', broker.url, '--out', out, '--count', '2']);
+  await new Promise((r) => setTimeout(r, 2500));
+  const run = await cli(['run', '--model', TINY, '--broker', broker.url, '--frames', '2', '--scene', 'generated', '--size', '32x32', '--device', 'cli-cam']);
+  t.equal(run.code, 0, run.stderr);
+  t.match(run.stdout, /frame 0: fuse \d+ ms, latency \d+ ms, PSNR -?[\d.]+ dB/);
+  t.match(run.stdout, /published 2 cube\(s\)/);
+  const sub = await subscriber;
+  t.equal(sub.code, 0, sub.stderr);
+  t.match(sub.stdout, /cube cli-cam\/0: 8x32x32 float32/);
+  t.equal(readdirSync(out).filter((n) => n.endsWith('.hdr')).length, 2);
+});
+
+t.test('CLI: a refused broker is one clear line and a non-zero exit', async (t) => {
+  const run = await cli(['run', '--model', TINY, '--broker', 'mqtt://127.0.0.1:9', '--frames', '1', '--scene', 'generated', '--size', '32x32']);
+  t.not(run.code, 0);
+  t.match(run.stderr, /BrokerConnectionError \[E_BROKER_CONNECT\]: mqtt:\/\/127\.0\.0\.1:9: connection refused/);
+});
