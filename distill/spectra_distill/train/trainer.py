@@ -123,6 +123,8 @@ class Trainer:
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
         if self.device.type != "cuda":
             self.amp_dtype = None  # CPU autocast is slower than fp32 for these convs
+        if cfg.threads is not None:
+            torch.set_num_threads(cfg.threads)
         if cfg.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         # patch and batch sizes are fixed for a run, so cuDNN's per-shape autotuning pays off after one step
