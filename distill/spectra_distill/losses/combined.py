@@ -34,12 +34,19 @@ class LossSet(nn.Module):
         prefix: Log-name prefix: 't' gives `l_t_pix`, 's' gives `l_s_kd_feat`.
 
     Raises:
-        ValueError: an unknown loss or option.
+        ValueError: an unknown loss or option, no term, or a term with reduction 'none'.
     """
 
     def __init__(self, specs: Sequence[Mapping[str, Any]], prefix: str) -> None:
         super().__init__()
         self.terms = nn.ModuleList(build_loss(s) for s in specs)
+        if not len(self.terms):
+            raise ValueError(f"LossSet '{prefix}' needs at least one loss term")
+        for term in self.terms:
+            if term.reduction == "none":
+                raise ValueError(
+                    f"{type(term).__name__} in a training objective needs reduction 'mean' or 'sum'"
+                )
         names: list[str] = []
         for term in self.terms:
             name = f"l_{prefix}_{term.short}"

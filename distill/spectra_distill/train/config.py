@@ -13,7 +13,7 @@ from typing import Any, Literal
 import yaml
 
 from spectra_distill.errors import ConfigError
-from spectra_distill.losses import STUDENT_LOSSES, TEACHER_LOSSES, build_loss
+from spectra_distill.losses import STUDENT_LOSSES, TEACHER_LOSSES, LossSet, build_loss
 
 Mode = Literal["cotrain", "offline", "teacher"]
 MODES: tuple[str, ...] = ("cotrain", "offline", "teacher")
@@ -265,12 +265,17 @@ def _validate(cfg: TrainConfig, source: str | Path | None) -> None:
             f"{cfg.data.batch_size}",
             source,
         )
-    for key in ("teacher_losses", "student_losses"):
-        for i, spec in enumerate(getattr(cfg.kd, key)):
+    for key, prefix in (("teacher_losses", "t"), ("student_losses", "s")):
+        specs = getattr(cfg.kd, key)
+        for i, spec in enumerate(specs):
             try:
                 build_loss(spec)
             except ValueError as exc:
                 raise ConfigError(f"kd.{key}[{i}]: {exc}", source) from exc
+        try:
+            LossSet(specs, prefix)
+        except ValueError as exc:
+            raise ConfigError(f"kd.{key}: {exc}", source) from exc
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

@@ -61,9 +61,13 @@ def init_distributed(device: str) -> DistInfo:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     if world == 1:
         return DistInfo()
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device == "cuda" and torch.cuda.is_available():
+        # before the group exists, so NCCL's barrier and collectives use this rank's own GPU
+        torch.cuda.set_device(local_rank)
     if not dist.is_initialized():
         dist.init_process_group("nccl" if device == "cuda" else "gloo")
-    return DistInfo(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
+    return DistInfo(dist.get_rank(), dist.get_world_size(), local_rank)
 
 
 class EpochBatches(Sampler[list[int]]):
@@ -401,7 +405,8 @@ class Trainer:
     def _time_up(self, started: float, max_minutes: float | None) -> bool:
         if max_minutes is None:
             return False
-        flag = torch.tensor([float(time.monotonic() - started >= max_minutes * 60.0)])
+        # NCCL only moves CUDA tensors; gloo takes CPU ones
+        flag = torch.tensor([float(time.monotonic() - started >= max_minutes * 60.0)], device=self.device)
         if self.dist.world > 1:
             # every rank must stop at the same step or the others hang in the next all-reduce
             dist.broadcast(flag, src=0)

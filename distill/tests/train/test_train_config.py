@@ -78,6 +78,9 @@ def test_saved_config_round_trips(tmp_path: Path) -> None:
         ({}, ["amp=fp8"], r"amp = 'fp8'"),
         ({}, ["optim.total_steps"], r"--set expects key.path=value"),
         ({"log": 3}, [], r"log must be a mapping"),
+        ({}, ["kd.teacher_losses=[]"], r"kd.teacher_losses: LossSet 't' needs at least one loss term"),
+        ({}, ["kd.student_losses.0.reduction=none"], r"SmoothL1Loss in a training objective needs reduction"),
+        ({}, ["threads=0"], r"threads = 0; expected >= 1 or null"),
     ],
 )
 def test_bad_configs_name_key_and_file(tmp_path: Path, raw: dict, overrides: list[str], pattern: str) -> None:
