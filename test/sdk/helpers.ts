@@ -1,5 +1,4 @@
-import { existsSync, readdirSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Cube } from '../../sdk/cube/cube';
@@ -10,9 +9,14 @@ export const TINY = join(ROOT, 'test', 'fixtures', 'tiny');
 export const TINY_MODEL = join(TINY, 'tiny-student.onnx');
 export const SHARED = resolve(ROOT, '..', 'shared', 'data');
 
-/** A fresh temporary directory. */
+const tempDirs: string[] = [];
+process.once('exit', () => tempDirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+/** A fresh temporary directory, removed when the test process exits. */
 export function tempDir(prefix = 'spectra-sdk-'): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
 }
 
 /** A deterministic pseudo-random cube (mulberry32), values in [lo, hi). */
