@@ -20,6 +20,10 @@ def _check_pair(pred: torch.Tensor, target: torch.Tensor, name: str) -> None:
 class SmoothL1Loss(LossTerm):
     """Smooth L1 (Huber with slope 1) between the fused cube and the ground truth, masked bands excluded.
 
+    Computed on 0..1 data, where errors stay below `beta` = 1 and the term behaves as 0.5 * MSE. The paper
+    computed it on [-1, 1] data, making the pixel terms 4x larger relative to SAM and feature KD; raise the
+    pixel weights 4x to reproduce that balance.
+
     Args:
         weight: Multiplies the reduced value.
         reduction: 'mean' over unmasked elements, 'sum' or 'none' (N, B, H, W).
