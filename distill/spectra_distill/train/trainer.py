@@ -100,10 +100,6 @@ class TrainResult:
     seconds: float
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if isinstance(model, DistributedDataParallel) else model
-
-
 class Trainer:
     """Trains the teacher and/or student of one experiment into `run_dir`.
 
@@ -126,7 +122,7 @@ class Trainer:
         self.device = self._device()
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
         if self.device.type != "cuda":
-            self.amp_dtype = None  # CPU autocast is slower than fp32 for these convs
+            self.amp_dtype = None  # mixed precision is a CUDA feature here; CPU steps stay fp32 (and exact)
         if cfg.threads is not None:
             torch.set_num_threads(cfg.threads)
         if cfg.deterministic:
