@@ -303,12 +303,9 @@ export class FileOutbox implements OutboxStore {
   }
 
   private remember(id: number, payload: Uint8Array): void {
-    if (payload.length > this.cacheBytes) return;
-    while (this.cached + payload.length > this.cacheBytes && this.cache.size > 0) {
-      const [oldId, old] = this.cache.entries().next().value as [number, Uint8Array];
-      this.cache.delete(oldId);
-      this.cached -= old.length;
-    }
+    // Cubes leave oldest first, so when the cache is full the newest cube is the one to read back from
+    // disk later; evicting older entries instead would make every cube of a backlog a disk read.
+    if (this.cached + payload.length > this.cacheBytes) return;
     this.cache.set(id, payload);
     this.cached += payload.length;
   }

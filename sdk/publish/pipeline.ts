@@ -151,6 +151,7 @@ export async function runPipeline(options: PipelineOptions = {}): Promise<Pipeli
         model: { id: model.card.name, precision },
         scale: model.card.scale,
         ...(truth ? { quality: truth } : {}),
+        transfer: true,
       });
       const report: FrameReport = {
         sequence: frame.sequence,

@@ -32,6 +32,8 @@ export interface MosquittoOptions {
   credentials?: { username: string; password: string };
   /** Add a TLS listener; `requireClientCert` also demands a client certificate signed by the test CA. */
   tls?: { requireClientCert?: boolean };
+  /** `set_tcp_nodelay true`: the broker's small PUBACKs are not held back by Nagle's algorithm. */
+  tcpNoDelay?: boolean;
   /** Reuse these ports (for a restart on the same address). */
   port?: number;
   tlsPort?: number;
@@ -147,6 +149,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   } else {
     lines.push('allow_anonymous true');
   }
+  if (options.tcpNoDelay) lines.push('set_tcp_nodelay true');
   lines.push(`listener ${port} 127.0.0.1`);
   if (tlsPort !== undefined && pki) {
     lines.push(`listener ${tlsPort} 127.0.0.1`, `cafile ${pki.ca}`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`);

@@ -1,0 +1,163 @@
+/**
+ * `npm run bench:mqtt`: publish throughput of 512 x 512 x 31 float32 cubes (32.5 MB) through a local
+ * mosquitto over loopback, against a raw TCP copy of the same bytes as the ceiling. Prints a table and
+ * writes bench/results/mqtt.json. Needs mosquitto (scripts/install-test-services.sh).
+ *
+ * Options (env): BENCH_CUBES (default 6), BENCH_REPEATS (default 3), BENCH_SIZE (default 512).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, createConnection, createServer } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SingleBar, Presets } from 'cli-progress';
+import type { Cube } from '../sdk/cube/cube';
+import { CubePublisher, type PublisherOptions } from '../sdk/publish/publisher';
+import { CubeSubscriber } from '../sdk/publish/subscriber';
+import { mosquittoBinary, startMosquitto } from '../test/helpers/mosquitto';
+
+const CUBES = Number(process.env.BENCH_CUBES ?? 6);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const SIZE = Number(process.env.BENCH_SIZE ?? 512);
+const BANDS = 31;
+const quiet = (): void => {};
+
+interface Run {
+  name: string;
+  seconds: number[];
+  bytes: number;
+}
+
+function makeCube(seed: number): Cube {
+  const data = new Float32Array(BANDS * SIZE * SIZE);
+  let a = seed >>> 0;
+  for (let i = 0; i < data.length; i++) {
+    a = (Math.imul(a, 1664525) + 1013904223) >>> 0;
+    data[i] = a / 4294967296;
+  }
+  return { bands: BANDS, height: SIZE, width: SIZE, data, wavelengths: Array.from({ length: BANDS }, (_, b) => 400 + 10 * b) };
+}
+
+/** The ceiling: the same bytes written to a loopback socket in 256 KiB writes, timed until the reader has them all. */
+async function rawTcp(payloads: Uint8Array[]): Promise<number> {
+  const total = payloads.reduce((a, p) => a + p.length, 0);
+  let received = 0;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((r) => (done = r));
+  const server = createServer((s) =>
+    s.on('data', (d: Buffer) => {
+      received += d.length;
+      if (received >= total) done();
+    }),
+  );
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const socket = createConnection({ host: '127.0.0.1', port: (server.address() as AddressInfo).port });
+  await new Promise<void>((r) => socket.once('connect', r));
+  const t0 = process.hrtime.bigint();
+  for (const p of payloads) {
+    for (let off = 0; off < p.length; off += 256 * 1024) {
+      if (!socket.write(p.subarray(off, off + 256 * 1024))) await new Promise<void>((r) => socket.once('drain', r));
+    }
+  }
+  await finished;
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  socket.destroy();
+  server.close();
+  return seconds;
+}
+
+/** Publishes every cube and waits for every PUBACK; returns seconds from the first publish() call. */
+async function mqttRun(url: string, cubes: Cube[], opts: Partial<PublisherOptions>): Promise<number> {
+  const pub = await CubePublisher.connect({ broker: url, device: 'bench', log: quiet, settleMs: 0, outboxMaxBytes: 2 * 1024 ** 3, ...opts });
+  const t0 = process.hrtime.bigint();
+  for (const [i, c] of cubes.entries()) await pub.publish(c, { sequence: i, transfer: true });
+  if (!(await pub.drain(120_000))) throw new Error('bench: outbox did not drain within 120 s');
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  await pub.close();
+  return seconds;
+}
+
+async function main(): Promise<void> {
+  if (mosquittoBinary() === undefined) throw new Error('mosquitto is not installed; run scripts/install-test-services.sh');
+  // set_tcp_nodelay: the broker's PUBACKs go out at once instead of waiting on Nagle (docs/cube-protocol.md).
+  const broker = await startMosquitto({ tcpNoDelay: true });
+  const cubes = Array.from({ length: CUBES }, (_, i) => makeCube(i + 1));
+  const payloads = cubes.map((c) => new Uint8Array(c.data.buffer));
+  const bytes = payloads.reduce((a, p) => a + p.length, 0);
+  const outboxRoot = mkdtempSync(join(tmpdir(), 'spectra-bench-outbox-'));
+  let outboxN = 0;
+  const configs: [string, () => Promise<number>][] = [
+    ['raw TCP loopback (ceiling)', () => rawTcp(payloads)],
+    ['QoS 1, 256 KiB chunks, one in flight, memory outbox', () => mqttRun(broker.url, cubes, { window: 1 })],
+    ['QoS 1, 256 KiB chunks, window 16, memory outbox', () => mqttRun(broker.url, cubes, { window: 16 })],
+    ['QoS 1, 256 KiB chunks, window 16, durable file outbox (fsync)', () => mqttRun(broker.url, cubes, { window: 16, outbox: join(outboxRoot, String(outboxN++)) })],
+    ['QoS 1, 1 MiB chunks, window 16, durable file outbox (fsync)', () => mqttRun(broker.url, cubes, { window: 16, chunkSize: 1024 * 1024, outbox: join(outboxRoot, String(outboxN++)) })],
+  ];
+  // Configurations take turns within each repeat, so load from other processes hits them alike.
+  const runs: Run[] = configs.map(([name]) => ({ name, seconds: [], bytes }));
+  const bar = new SingleBar({ format: 'bench:mqtt [{bar}] {value}/{total} runs | {name}', hideCursor: true }, Presets.shades_classic);
+  bar.start(configs.length * REPEATS, 0, { name: '' });
+  for (let r = 0; r < REPEATS; r++) {
+    for (const [i, [name, fn]] of configs.entries()) {
+      bar.update({ name });
+      runs[i].seconds.push(await fn());
+      bar.increment();
+    }
+  }
+  bar.stop();
+
+  // End to end: a subscriber reassembles and verifies every cube (both ends on the same 2 shared cores).
+  const sub = await CubeSubscriber.connect({ broker: broker.url, quicklook: false, log: quiet });
+  let got = 0;
+  sub.on('cube', () => got++);
+  const e2e: Run = { name: 'end to end: window 16, durable outbox -> mosquitto -> subscriber (sha256 verified)', seconds: [], bytes };
+  for (let r = 0; r < REPEATS; r++) {
+    got = 0;
+    const t0 = process.hrtime.bigint();
+    await mqttRun(broker.url, cubes, { window: 16, outbox: join(outboxRoot, String(outboxN++)) });
+    const until = Date.now() + 60_000;
+    while (got < CUBES && Date.now() < until) await new Promise((res) => setTimeout(res, 5));
+    e2e.seconds.push(Number(process.hrtime.bigint() - t0) / 1e9);
+  }
+  runs.push(e2e);
+  await sub.close();
+  await broker.dispose();
+  rmSync(outboxRoot, { recursive: true, force: true });
+
+  const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const rows = runs.map((r) => {
+    const s = median(r.seconds);
+    return { name: r.name, mbPerSecond: r.bytes / 1e6 / s, cubesPerSecond: CUBES / s, medianSeconds: s, allSeconds: r.seconds };
+  });
+  const ceiling = rows[0].mbPerSecond;
+  const table = rows.map((r) => ({ ...r, ratioToRawTcp: r.mbPerSecond / ceiling }));
+  for (const r of table) {
+    process.stdout.write(`${r.name.padEnd(82)} ${r.mbPerSecond.toFixed(0).padStart(6)} MB/s ${r.cubesPerSecond.toFixed(2).padStart(6)} cubes/s  x${r.ratioToRawTcp.toFixed(2)} of raw TCP\n`);
+  }
+  let mosquittoVersion = 'unknown';
+  try {
+    mosquittoVersion = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'mosquitto']).toString();
+  } catch {
+    // Not a Debian system; the version stays unknown.
+  }
+  const target = table.find((r) => r.name.startsWith('QoS 1, 256 KiB chunks, window 16, durable'))!;
+  const out = {
+    command: 'npm run bench:mqtt',
+    date: new Date().toISOString(),
+    cube: { shape: [BANDS, SIZE, SIZE], dtype: 'float32', megabytes: payloads[0].length / 1e6 },
+    cubesPerRun: CUBES,
+    repeats: REPEATS,
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, loadavg: loadavg(), node: process.version, mosquitto: mosquittoVersion },
+    note: 'Shared 2-core machine; both ends and the broker compete for the same cores, so ratios are more stable than absolute numbers.',
+    results: table,
+    target: { config: target.name, ratioToRawTcp: target.ratioToRawTcp, goal: 0.5, met: target.ratioToRawTcp >= 0.5 },
+  };
+  mkdirSync(join(__dirname, 'results'), { recursive: true });
+  writeFileSync(join(__dirname, 'results', 'mqtt.json'), `${JSON.stringify(out, null, 2)}\n`);
+  process.stdout.write(`wrote bench/results/mqtt.json (target x${target.ratioToRawTcp.toFixed(2)} of raw TCP, goal >= 0.5: ${out.target.met ? 'met' : 'NOT met'})\n`);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench:mqtt: ${err instanceof Error ? err.stack : String(err)}\n`);
+  process.exitCode = 1;
+});
