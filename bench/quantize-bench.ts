@@ -16,6 +16,7 @@ import { Presets, SingleBar } from 'cli-progress';
 import * as ort from 'onnxruntime-node';
 import type { Cube } from '../sdk/cube/cube';
 import { writeNpy } from '../sdk/cube/npy';
+import { SpectraError } from '../sdk/errors';
 import { cardPathFor, readModelCard, type ModelCard } from '../sdk/runtime/model-card';
 import { loadCalibrationSet, type CalibrationSample, type SceneEntry } from '../quantize/calibration-set';
 import { SampleRunner } from '../quantize/ort-runner';
@@ -81,29 +82,32 @@ interface Row {
   note?: string;
 }
 
-/** Scenes whose bands cover the card's range (20 nm of edge slack), split alternately into calibration and validation. */
+/**
+ * Scenes that can be brought onto the card's bands (the SDK resampler refuses bands outside a scene's coverage),
+ * split alternately into calibration and validation.
+ */
 async function sceneSets(card: ModelCard, work: string): Promise<{ calib: string; val: string; calibIds: string[]; valIds: string[]; skipped: string[] }> {
-  const lo = Math.min(...card.hsi.wavelengths_nm);
-  const hi = Math.max(...card.hsi.wavelengths_nm);
-  const usable: CatalogueScene[] = [];
-  const skipped: string[] = [];
-  for (const scene of CATALOGUE) {
-    const csv = (await readFile(join(DATA, scene.bands_csv ?? ''), 'utf8').catch(() => '')).trim().split(/\r?\n/);
-    const names = (csv[0] ?? '').split(',');
-    const col = scene.wavelength_column ? names.indexOf(scene.wavelength_column) : names.findIndex((n) => /center|wavelength/i.test(n));
-    const wl = csv.slice(1).map((r) => Number(r.split(',')[col]));
-    if (!existsSync(join(DATA, scene.path)) || wl.length === 0) skipped.push(`${scene.id}: missing`);
-    else if (Math.min(...wl) > lo + 20 || Math.max(...wl) < hi - 20) skipped.push(`${scene.id}: covers ${Math.min(...wl)}-${Math.max(...wl)} nm, model needs ${lo}-${hi}`);
-    else usable.push(scene);
-  }
   const vs = (card.normalisation?.value_scale ?? {}) as Record<string, number>;
   const entry = (s: CatalogueScene): SceneEntry => ({
     path: join(DATA, s.path),
     bands_csv: join(DATA, s.bands_csv ?? ''),
     value_scale: vs[s.dataset] ?? s.value_scale ?? 1,
-    max_extrapolation_nm: 20,
     ...(s.wavelength_column ? { wavelength_column: s.wavelength_column } : {}),
   });
+  const usable: CatalogueScene[] = [];
+  const skipped: string[] = [];
+  for (const scene of CATALOGUE) {
+    const probe = join(work, `probe-${scene.id}`);
+    await mkdir(probe, { recursive: true });
+    await writeFile(join(probe, 'scenes.json'), JSON.stringify({ scenes: [entry(scene)], tile: card.scale * (card.spatial_multiple ?? 1) }));
+    try {
+      await loadCalibrationSet(probe, card, { maxSamples: 1 });
+      usable.push(scene);
+    } catch (err) {
+      if (!(err instanceof SpectraError)) throw err;
+      skipped.push(`${scene.id}: ${err.message}`);
+    }
+  }
   const calibScenes = usable.filter((_, i) => i % 2 === 0);
   const valScenes = usable.filter((_, i) => i % 2 === 1);
   const tile = card.scale * (card.spatial_multiple ?? 1) * Math.max(1, Math.floor(48 / (card.scale * (card.spatial_multiple ?? 1))));
@@ -260,7 +264,7 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
     const seconds = (Date.now() - t0) / 1000;
     const outs = await evaluate(out, valSamples);
     const q = meanQuality(outs.map((o, i) => compareCubes(o, gt[i], bands)));
-    const fidelity = meanQuality(outs.map((o, i) => compareCubes(o, fp32Out[i], bands)));
+    const fidelity = meanQuality(outs.map((o, i) => compareCubes(o, fp32Out[i], bands, 'unit')));
     const psnrDeltaDb = q.psnr - fp32.psnr;
     const samDeltaDeg = q.sam - fp32.sam;
     const meetsBounds = suffix === 'fp16' ? Math.abs(psnrDeltaDb) <= 0.05 : Math.abs(psnrDeltaDb) <= 0.3 && Math.abs(samDeltaDeg) <= 0.1;

@@ -14,7 +14,9 @@ import type { Cube } from '../sdk/cube/cube';
 import { readNpy } from '../sdk/cube/npy';
 import type { ModelCard } from '../sdk/runtime/model-card';
 import { spatialDegrade } from '../sdk/spectral/psf';
+import { resampleCube } from '../sdk/spectral/resample';
 import { projectSrf } from '../sdk/spectral/srf';
+import { WavelengthError } from '../sdk/errors';
 import { CalibrationBandCountError, CalibrationDataError, EmptyCalibrationError } from './errors';
 
 /** One model input pair, with ground truth when the sample was simulated from an HR scene. */
@@ -33,15 +35,16 @@ export interface SceneEntry {
   layout?: 'hwc' | 'chw';
   /** Raw values are divided by this to reach the model's 0..1 physical units. @defaultValue 1 */
   value_scale?: number;
-  /** CSV with the scene's band centres; when given, the scene is resampled (linearly) to the card's wavelengths. */
+  /**
+   * CSV with the scene's band centres (and FWHM); when given, the scene is resampled to the card's bands with the
+   * SDK's Gaussian resampling (`sdk/spectral/resample.ts`, the host's contract), which refuses model bands outside
+   * the scene's coverage.
+   */
   bands_csv?: string;
   /** Column of `bands_csv` holding the centres. @defaultValue the first column whose name has 'center' or 'wavelength' */
   wavelength_column?: string;
-  /**
-   * How far (nm) a model band may lie outside the scene's range and take the nearest edge band instead.
-   * @defaultValue 0
-   */
-  max_extrapolation_nm?: number;
+  /** Column of `bands_csv` holding the band widths (FWHM, nm), when it has one. @defaultValue a column whose name has 'fwhm' */
+  fwhm_column?: string;
   /** Window [top, left, height, width] of the scene to use. @defaultValue the whole scene */
   crop?: [number, number, number, number];
 }
@@ -162,15 +165,22 @@ async function sceneOnCardBands(path: string, entry: SceneEntry, manifestPath: s
   cube = { ...cube, data };
   if (entry.bands_csv) {
     const csvPath = resolve(dirname(manifestPath), entry.bands_csv);
-    const centres = await readBandCentres(csvPath, entry.wavelength_column);
-    if (centres.length !== cube.bands) throw new CalibrationBandCountError(csvPath, 'scene', cube.bands, centres.length);
-    return resampleLinear({ ...cube, wavelengths: centres }, card.hsi.wavelengths_nm, path, entry.max_extrapolation_nm ?? 0);
+    const table = await readBandTable(csvPath, entry.wavelength_column, entry.fwhm_column);
+    if (table.centres.length !== cube.bands) throw new CalibrationBandCountError(csvPath, 'scene', cube.bands, table.centres.length);
+    try {
+      const source: Cube = { ...cube, wavelengths: table.centres, ...(table.fwhm ? { fwhm: table.fwhm } : {}) };
+      const resampled = resampleCube(source, card.hsi.wavelengths_nm, card.hsi.fwhm_nm ?? undefined, card.hsi.band_valid);
+      return { ...resampled, meta: cube.meta ?? {} };
+    } catch (err) {
+      if (err instanceof WavelengthError) throw new CalibrationDataError(path, err.message, { cause: err });
+      throw err;
+    }
   }
   if (cube.bands !== card.hsi.bands) throw new CalibrationBandCountError(path, 'scene', card.hsi.bands, cube.bands);
   return { ...cube, wavelengths: card.hsi.wavelengths_nm };
 }
 
-async function readBandCentres(path: string, column?: string): Promise<number[]> {
+async function readBandTable(path: string, column?: string, fwhmColumn?: string): Promise<{ centres: number[]; fwhm?: number[] }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -181,31 +191,12 @@ async function readBandCentres(path: string, column?: string): Promise<number[]>
   const names = head.split(',').map((s) => s.trim());
   const col = column ? names.indexOf(column) : names.findIndex((n) => /center|wavelength/i.test(n));
   if (col < 0) throw new CalibrationDataError(path, `no wavelength column${column ? ` '${column}'` : ''} among ${names.join(', ')}`);
-  const values = rows.map((r) => Number(r.split(',')[col]));
-  if (values.some((v) => !Number.isFinite(v))) throw new CalibrationDataError(path, `column '${names[col]}' holds non-numeric values`);
-  return values;
-}
-
-/** Linear interpolation of every pixel's spectrum onto target wavelengths (the scene must cover them, up to `slack` nm). */
-function resampleLinear(cube: Cube, target: readonly number[], path: string, slack: number): Cube {
-  const order = [...cube.wavelengths.keys()].sort((a, b) => cube.wavelengths[a] - cube.wavelengths[b]);
-  const wl = order.map((i) => cube.wavelengths[i]);
-  const plane = cube.height * cube.width;
-  const data = new Float32Array(target.length * plane);
-  target.forEach((wanted, b) => {
-    if (wanted < wl[0] - slack || wanted > wl[wl.length - 1] + slack) {
-      throw new CalibrationDataError(path, `scene covers ${wl[0]}-${wl[wl.length - 1]} nm but the model needs ${wanted} nm`);
-    }
-    const t = Math.min(wl[wl.length - 1], Math.max(wl[0], wanted));
-    let k = 0;
-    while (k < wl.length - 2 && wl[k + 1] < t) k++;
-    const span = wl[k + 1] - wl[k];
-    const f = span > 0 ? (t - wl[k]) / span : 0;
-    const lo = cube.data.subarray(order[k] * plane, (order[k] + 1) * plane);
-    const hi = cube.data.subarray(order[k + 1] * plane, (order[k + 1] + 1) * plane);
-    for (let p = 0; p < plane; p++) data[b * plane + p] = lo[p] * (1 - f) + hi[p] * f;
-  });
-  return { bands: target.length, height: cube.height, width: cube.width, data, wavelengths: [...target] };
+  const numbers = (c: number): number[] => rows.map((r) => Number(r.split(',')[c]));
+  const centres = numbers(col);
+  if (centres.some((v) => !Number.isFinite(v))) throw new CalibrationDataError(path, `column '${names[col]}' holds non-numeric values`);
+  const fcol = fwhmColumn ? names.indexOf(fwhmColumn) : names.findIndex((n) => /fwhm/i.test(n));
+  const fwhm = fcol >= 0 ? numbers(fcol) : undefined;
+  return { centres, ...(fwhm && fwhm.every((v) => v > 0) ? { fwhm } : {}) };
 }
 
 function cropCube(cube: Cube, top: number, left: number, h: number, w: number): Cube {

@@ -43,6 +43,8 @@ export interface QuantizeOptions {
   fp16Io?: boolean;
   /** fp16 only: extra nodes (names or op types) to keep in float32. @defaultValue [] */
   keepFp32?: readonly string[];
+  /** Held-out directory (same formats) to measure quality on. @defaultValue the calibration samples */
+  evalDir?: string;
   /** Calibration samples to load at most. @defaultValue 16 */
   maxSamples?: number;
   /** Progress bars on stderr (TTY only). @defaultValue true */
@@ -51,8 +53,8 @@ export interface QuantizeOptions {
   log?: (line: string) => void;
 }
 
-type Defaulted = Required<Omit<QuantizeOptions, 'mode' | 'calib' | 'log'>>;
-type ResolvedOptions = Defaulted & Pick<QuantizeOptions, 'mode' | 'calib' | 'log'>;
+type Defaulted = Required<Omit<QuantizeOptions, 'mode' | 'calib' | 'evalDir' | 'log'>>;
+type ResolvedOptions = Defaulted & Pick<QuantizeOptions, 'mode' | 'calib' | 'evalDir' | 'log'>;
 
 /** Frozen defaults of {@link QuantizeOptions}. */
 export const QUANTIZE_DEFAULTS: Readonly<Defaulted> = Object.freeze({
@@ -72,7 +74,7 @@ export const QUANTIZE_DEFAULTS: Readonly<Defaulted> = Object.freeze({
 export interface LayerSensitivity {
   layer: string;
   opType: string;
-  /** PSNR (dB) of the model with only this layer quantized, against the float32 output. Lower = more sensitive. */
+  /** PSNR (dB, peak 1) of the model with only this layer quantized, against the float32 output. Lower = more sensitive. */
   fidelityPsnr: number;
   /** PSNR drop against ground truth (dB) when the samples carry it. */
   psnrDrop?: number;
@@ -84,6 +86,8 @@ export interface QuantizeReport {
   card: string;
   precision: 'fp16' | 'int8';
   samples: number;
+  /** What the quality numbers were measured on. */
+  evaluatedOn: { data: string | null; samples: number };
   /** Against ground truth, when every sample has it. */
   fp32?: Quality;
   quantized?: Quality;
@@ -163,12 +167,16 @@ export async function quantizeModel(modelPath: string, outPath: string, options:
   // Loading the written bytes proves onnxruntime accepts exactly what lands on disk.
   await (await SampleRunner.open(bytes, outPath)).release();
 
-  if (samples.length > 0) {
-    const outputs = await runAll(evaluated === written ? bytes : encodeModel(evaluated), outPath, samples);
-    report.fidelity = meanQuality(outputs.map((o, i) => compareCubes(o, reference[i], card.hsi.bands)));
-    if (samples.every((s) => s.hrhsi)) {
-      report.fp32 = meanQuality(reference.map((o, i) => compareCubes(o, samples[i].hrhsi?.data as Float32Array, card.hsi.bands)));
-      report.quantized = meanQuality(outputs.map((o, i) => compareCubes(o, samples[i].hrhsi?.data as Float32Array, card.hsi.bands)));
+  const evalSamples = opts.evalDir ? await loadCalibrationSet(opts.evalDir, card, { maxSamples: opts.maxSamples }) : samples;
+  if (opts.evalDir) reference = await runAll(encodeModel(model), modelPath, evalSamples);
+  report.evaluatedOn = { data: opts.evalDir ?? opts.calib ?? null, samples: evalSamples.length };
+  if (evalSamples.length > 0) {
+    const outputs = await runAll(evaluated === written ? bytes : encodeModel(evaluated), outPath, evalSamples);
+    report.fidelity = meanQuality(outputs.map((o, i) => compareCubes(o, reference[i], card.hsi.bands, 'unit')));
+    if (evalSamples.every((s) => s.hrhsi)) {
+      const truth = (i: number): Float32Array => evalSamples[i].hrhsi?.data as Float32Array;
+      report.fp32 = meanQuality(reference.map((o, i) => compareCubes(o, truth(i), card.hsi.bands)));
+      report.quantized = meanQuality(outputs.map((o, i) => compareCubes(o, truth(i), card.hsi.bands)));
     }
   }
   const sha = sha256Hex(bytes);
@@ -178,7 +186,16 @@ export async function quantizeModel(modelPath: string, outPath: string, options:
     [outPath, bytes],
     [outCard, Buffer.from(`${JSON.stringify(newCard, null, 2)}\n`)],
   ]);
-  return { ...report, out: outPath, card: outCard, precision: opts.mode, samples: samples.length, onnxSha256: sha, seconds: (Date.now() - started) / 1000 };
+  return {
+    ...report,
+    evaluatedOn: report.evaluatedOn ?? { data: null, samples: 0 },
+    out: outPath,
+    card: outCard,
+    precision: opts.mode,
+    samples: samples.length,
+    onnxSha256: sha,
+    seconds: (Date.now() - started) / 1000,
+  };
 }
 
 function validateOptions(opts: ResolvedOptions): void {
@@ -224,7 +241,7 @@ async function layerSensitivity(
       bar.increment();
       const single = applyQdq(model, [layer], { profile: opts.profile, thresholds });
       const outs = await runAll(encodeModel(single), `${label} (${layer.label} only)`, subset);
-      const fidelityPsnr = meanQuality(outs.map((o, i) => compareCubes(o, reference[i], bands))).psnr;
+      const fidelityPsnr = meanQuality(outs.map((o, i) => compareCubes(o, reference[i], bands, 'unit'))).psnr;
       const row: LayerSensitivity = { layer: layer.label, opType: layer.opType, fidelityPsnr };
       if (withGt) row.psnrDrop = base - meanQuality(outs.map((o, i) => compareCubes(o, gt(i), bands))).psnr;
       rows.push(row);
@@ -270,7 +287,9 @@ function updatedCard(
         : { io: opts.fp16Io ? 'float16' : 'float32', kept_float32: report.keptFloat32?.map((k) => k.node) }),
       calibration: { data: opts.calib ?? null, samples: samples.length, names: samples.slice(0, 32).map((s) => s.name) },
       quality: {
-        measured_on: 'calibration samples',
+        measured_on: opts.evalDir ? 'held-out samples' : 'calibration samples',
+        data: report.evaluatedOn?.data ?? null,
+        samples: report.evaluatedOn?.samples ?? 0,
         vs_ground_truth: { fp32: round(report.fp32), quantized: round(report.quantized) },
         psnr_delta_db: report.fp32 && report.quantized ? +(report.quantized.psnr - report.fp32.psnr).toFixed(4) : null,
         sam_delta_deg: report.fp32 && report.quantized ? +(report.quantized.sam - report.fp32.sam).toFixed(4) : null,

@@ -19,6 +19,7 @@ interface QuantizeCliOptions {
   model: string;
   mode: 'fp16' | 'int8';
   calib?: string;
+  eval?: string;
   out: string;
   method: CalibrationMethod;
   percentile: number;
@@ -35,7 +36,7 @@ function summary(r: QuantizeReport): string {
   const lines = [`wrote ${r.out} and ${r.card} (${r.precision}, ${r.samples} samples, ${r.seconds.toFixed(1)} s)`];
   if (r.fp32 && r.quantized) {
     lines.push(
-      `quality vs ground truth: fp32 ${r.fp32.psnr.toFixed(3)} dB / ${r.fp32.sam.toFixed(3)} deg, ${r.precision} ${r.quantized.psnr.toFixed(3)} dB / ${r.quantized.sam.toFixed(3)} deg ` +
+      `quality vs ground truth on ${r.evaluatedOn.samples} samples of ${r.evaluatedOn.data}: fp32 ${r.fp32.psnr.toFixed(3)} dB / ${r.fp32.sam.toFixed(3)} deg, ${r.precision} ${r.quantized.psnr.toFixed(3)} dB / ${r.quantized.sam.toFixed(3)} deg ` +
         `(delta ${(r.quantized.psnr - r.fp32.psnr).toFixed(3)} dB, ${(r.quantized.sam - r.fp32.sam).toFixed(3)} deg)`,
     );
   }
@@ -68,6 +69,7 @@ export function register(program: Command): void {
     .addOption(new Option('--profile <profile>', 'QDQ layout: tensorrt (inputs only, float bias) or cpu (also outputs, int32 bias)').choices(['tensorrt', 'cpu']).default(QUANTIZE_DEFAULTS.profile))
     .option('--fp16-io', 'fp16: make graph inputs and outputs float16 too', false)
     .option('--keep-fp32 <names...>', 'fp16: extra node names or op types to keep in float32', [])
+    .option('--eval <dir>', 'held-out directory (same formats as --calib) to measure quality on; default: the calibration samples')
     .option('--max-samples <n>', 'calibration samples to use at most', nonNegativeInt, QUANTIZE_DEFAULTS.maxSamples)
     .option('--json', 'print the report as JSON', false)
     .action(async (o: QuantizeCliOptions, command: Command) => {
@@ -75,6 +77,7 @@ export function register(program: Command): void {
       const report = await quantizeModel(o.model, o.out, {
         mode: o.mode,
         ...(o.calib ? { calib: o.calib } : {}),
+        ...(o.eval ? { evalDir: o.eval } : {}),
         method: o.method,
         percentile: o.percentile,
         keepFloat: o.keepFloat,

@@ -18,7 +18,7 @@ t.test('spectra quantize --mode int8 writes model + card and prints the sensitiv
   const r = spectra(['quantize', '--model', TINY_MODEL, '--mode', 'int8', '--calib', calib, '--keep-float', '1', '--method', 'minmax', '--max-samples', '2', '--out', out]);
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /wrote .*tiny\.int8\.onnx/);
-  t.match(r.stdout, /quality vs ground truth: fp32 .* int8 .*delta/);
+  t.match(r.stdout, /quality vs ground truth on \d+ samples of .*: fp32 .* int8 .*delta/);
   t.match(r.stdout, /sensitivity ranking[^\n]*\n\s+1\. \S+ \((Conv|Add|Concat|MatMul)\): [\d.]+ dB vs fp32/);
   const card = JSON.parse(await readFile(out.replace(/\.onnx$/, '.card.json'), 'utf8')) as { precision: string; quantization: { method: string; kept_float: string[] } };
   t.equal(card.precision, 'int8');

@@ -19,8 +19,8 @@ export const NO_REAL_DATA: string | false = existsSync(join(SHARED_DATA, 'samson
   : `real data not found at ${SHARED_DATA}`;
 
 /**
- * A calibration directory with a `scenes.json` over two real scenes that cover the tiny student's 420-700 nm:
- * Samson (airborne, 0..1) and an EnMAP Potsdam crop (reflectance x 10000).
+ * A calibration directory with a `scenes.json` over two real scenes that cover the tiny student's 420-700 nm
+ * (FWHM 40 nm): Samson (airborne, 0..1) and AVIRIS Salinas-A (radiance-like int16, / 10000).
  */
 export async function realCalibrationDir(tile = 32, tilesPerScene = 4): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'spectra-calib-'));
@@ -28,9 +28,9 @@ export async function realCalibrationDir(tile = 32, tilesPerScene = 4): Promise<
     scenes: [
       { path: join(SHARED_DATA, 'samson', 'samson_95x95x156_float32.npy'), bands_csv: join(SHARED_DATA, 'samson', 'samson_bands.csv') },
       {
-        path: join(SHARED_DATA, 'enmap_potsdam', 'enmap_potsdam_cropA_rows96-159_cols32-159_64x128x224_int16.npy'),
+        path: join(SHARED_DATA, 'salinas_a', 'salinas_a_83x86x204_int16.npy'),
         value_scale: 10000,
-        bands_csv: join(SHARED_DATA, 'enmap_potsdam', 'enmap_potsdam_bands.csv'),
+        bands_csv: join(SHARED_DATA, 'salinas_a', 'salinas_a_bands.csv'),
       },
     ],
     tile,

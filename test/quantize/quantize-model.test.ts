@@ -50,6 +50,15 @@ t.test('quantizes the tiny student on real scenes', { skip: NO_REAL_DATA }, asyn
     if (!NO_PYTHON_ONNX) t.doesNotThrow(() => pythonCheckModel(path), 'onnx.checker accepts it');
   });
 
+  t.test('quality is measured on a held-out directory when given', async (t) => {
+    const held = await realCalibrationDir(48, 1);
+    const path = join(out, 'tiny.eval.onnx');
+    const r = await quantizeModel(TINY_MODEL, path, { mode: 'fp16', calib, evalDir: held, progress: false });
+    t.same(r.evaluatedOn, { data: held, samples: 2 });
+    const card = await readCard(join(out, 'tiny.eval.card.json'));
+    t.match(card.quantization, { quality: { measured_on: 'held-out samples', data: held, samples: 2 } });
+  });
+
   t.test('fp16 with float16 I/O loads and takes half inputs', async (t) => {
     const path = join(out, 'tiny.fp16io.onnx');
     await quantizeModel(TINY_MODEL, path, { mode: 'fp16', fp16Io: true, progress: false });
