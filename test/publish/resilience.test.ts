@@ -92,3 +92,38 @@ t.test('survives: publisher SIGKILLed mid-stream; a restart resumes the outbox a
   t.same(readdirSync(outbox).filter((n) => n.endsWith('.cube')), [], 'outbox empty');
   await sub.close();
 });
+
+t.test('bounds: with the broker down, a full outbox evicts the oldest cubes, counted, logged and announced', { skip }, async (t) => {
+  const broker = await startMosquitto();
+  t.teardown(() => broker.dispose());
+  const lines: string[] = [];
+  const cubeBytes = 4 * 16 * 16 * 4;
+  const pub = await CubePublisher.connect({
+    broker: broker.url,
+    device: 'cam-e',
+    outbox: join(tempDir(), 'outbox'),
+    outboxMaxBytes: 3 * cubeBytes,
+    reconnectMinMs: 200,
+    log: (level, msg) => lines.push(`${level} ${msg}`),
+  });
+  await broker.stop('SIGKILL');
+  await until(() => lines.some((l) => /lost the broker/.test(l)), 5000, 'the publisher to notice');
+  const evicted: number[] = [];
+  pub.on('cube-evicted', (seq) => evicted.push(seq));
+  for (let i = 0; i < 6; i++) await pub.publish(patternCube(4, 16, 16, 70 + i), { sequence: i });
+  t.same(evicted, [0, 1, 2], 'oldest first');
+  t.equal(pub.metrics().evicted, 3);
+  t.ok(pub.metrics().outboxBytes <= 3 * cubeBytes, 'within the bound');
+  t.equal(lines.filter((l) => /^warn outbox full .* evicted cube \d+ \(\d+ evicted so far\)/.test(l)).length, 3, 'each eviction logged');
+  const sub = await CubeSubscriber.connect({ broker: broker.url, log: quiet }).catch(() => undefined);
+  t.equal(sub, undefined, 'broker still down');
+  await broker.start();
+  const late = await CubeSubscriber.connect({ broker: broker.url, log: quiet });
+  const got: number[] = [];
+  late.on('cube', (c) => got.push(c.meta.sequence));
+  t.ok(await pub.drain(20_000), 'the survivors are delivered after the outage');
+  await until(() => got.length === 3, 10_000, 'three cubes');
+  t.same(got, [3, 4, 5]);
+  await pub.close();
+  await late.close();
+});

@@ -1,0 +1,34 @@
+/**
+ * Type tests for the public event maps and options: checked by `tsc -p tsconfig.json` (the @ts-expect-error
+ * lines fail the typecheck if a wrong use compiles); at run time they only assert the listeners register.
+ */
+import t from 'tap';
+import type { CubePublisher } from '../../sdk/publish/publisher';
+import type { CubeSubscriber } from '../../sdk/publish/subscriber';
+import type { PublisherOptions } from '../../sdk/publish/publisher';
+
+function publisherEvents(pub: CubePublisher): void {
+  pub.on('cube-acked', (seq: number) => void seq);
+  pub.on('cube-rejected', (seq: number, err: Error) => void [seq, err]);
+  // @ts-expect-error cube-acked passes a number, not a string
+  pub.on('cube-acked', (seq: string) => void seq);
+  // @ts-expect-error unknown event
+  pub.on('cube-lost', () => undefined);
+}
+
+function subscriberEvents(sub: CubeSubscriber): void {
+  sub.on('cube', ({ meta, cube }) => void [meta.sha256, cube.data]);
+  // @ts-expect-error duplicate passes the cube key string
+  sub.on('duplicate', (key: number) => void key);
+}
+
+const options: PublisherOptions = { broker: 'mqtt://127.0.0.1', device: 'cam', protocolVersion: 5 };
+// @ts-expect-error MQTT 3 is not supported
+const bad: PublisherOptions = { broker: 'mqtt://127.0.0.1', device: 'cam', protocolVersion: 3 };
+
+t.test('types: event maps and options compile as documented', async (t) => {
+  t.type(publisherEvents, 'function');
+  t.type(subscriberEvents, 'function');
+  t.equal(options.device, 'cam');
+  t.equal(bad.device, 'cam');
+});
