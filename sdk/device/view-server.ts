@@ -9,9 +9,10 @@ import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Cube } from '../cube/cube';
 import { quicklook } from '../cube/quicklook';
 import { type BrokerOptions, connectClient } from '../publish/broker-connection';
-import { createLogger, type LogFn, type Logger } from '../publish/log';
+import { createLogger, type NamespacedLog } from '../publish/log';
 import type { CubeMessageMeta } from '../publish/protocol';
 import { CubeSubscriber } from '../publish/subscriber';
+import type { Logger } from '../runtime/log';
 
 /** Options of {@link ViewServer.start}. */
 export interface ViewServerOptions {
@@ -35,7 +36,8 @@ export interface ViewServerOptions {
   publishQuicklooks?: boolean;
   /** Folder holding index.html and viewer.js. @defaultValue the repository's `viewer/` */
   staticDir?: string;
-  log?: LogFn;
+  /** Replaces the `spectra:view` logger (and the subscriber's). */
+  log?: Logger;
 }
 
 /** What the server keeps about a device: its latest reassembled cube. */
@@ -113,16 +115,24 @@ export class ViewServer {
       ...(opts.password !== undefined ? { password: opts.password } : {}),
       ...(opts.tls !== undefined ? { tls: opts.tls } : {}),
     };
-    const subscriber = await CubeSubscriber.connect({ ...broker, quicklook: false, ...(opts.log ? { log: opts.log } : {}) });
-    const clientId = `spectra-view-${Math.random().toString(16).slice(2, 10)}`;
-    const { client: publisher } = await connectClient({ ...broker, clientId }, { clientId, clean: true, reconnectPeriod: 1000 });
-
     const http = createServer();
     const wss = new WebSocketServer({ noServer: true });
-    await new Promise<void>((resolve, reject) => {
-      http.once('error', reject);
-      http.listen(opts.port, opts.host, () => resolve());
-    });
+    // Whatever started before a failure is stopped again, so a failed start never leaves the process hanging.
+    const undo: (() => Promise<unknown>)[] = [];
+    if (embedded) undo.push(() => closeEmbedded(embedded));
+    let subscriber: CubeSubscriber;
+    let publisher: MqttClient;
+    try {
+      await listen(http, opts.port, opts.host, 'the viewer page (--port)');
+      undo.push(() => new Promise((resolve) => http.close(resolve)));
+      subscriber = await CubeSubscriber.connect({ ...broker, quicklook: false, ...(opts.log ? { log: opts.log } : {}) });
+      undo.push(() => subscriber.close());
+      const clientId = `spectra-view-${Math.random().toString(16).slice(2, 10)}`;
+      ({ client: publisher } = await connectClient({ ...broker, clientId }, { clientId, clean: true, reconnectPeriod: 1000 }));
+    } catch (err) {
+      for (const step of undo.reverse()) await step().catch(() => undefined);
+      throw err;
+    }
     const port = (http.address() as AddressInfo).port;
     const view = new ViewServer(
       http,
@@ -180,11 +190,7 @@ export class ViewServer {
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
     await this.subscriber.close();
     await this.publisher.endAsync(true);
-    if (this.embedded) {
-      const { aedes, tcp } = this.embedded;
-      await new Promise<void>((resolve) => tcp.close(() => resolve()));
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-    }
+    if (this.embedded) await closeEmbedded(this.embedded);
   }
 
   private async route(req: IncomingMessage, res: ServerResponse, staticDir: string): Promise<void> {
@@ -276,15 +282,31 @@ async function startEmbeddedBroker(host: string, port: number): Promise<{ aedes:
   const { Aedes } = (await import('aedes')) as unknown as { Aedes: { createBroker: () => Promise<Aedes> } };
   const aedes = await Aedes.createBroker();
   const tcp = createTcpServer((socket) => aedes.handle(socket));
-  await new Promise<void>((resolve, reject) => {
-    tcp.once('error', reject);
-    tcp.listen(port, host, () => resolve());
-  });
+  try {
+    await listen(tcp, port, host, 'the embedded MQTT broker (--mqtt-port; or pass --broker to use the running one)');
+  } catch (err) {
+    aedes.close();
+    throw err;
+  }
   return { aedes, tcp };
 }
 
+async function closeEmbedded({ aedes, tcp }: { aedes: Aedes; tcp: TcpServer }): Promise<void> {
+  await new Promise<void>((resolve) => tcp.close(() => resolve()));
+  await new Promise<void>((resolve) => aedes.close(() => resolve()));
+}
+
+async function listen(server: Server | TcpServer, port: number, host: string, what: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(err.code === 'EADDRINUSE' ? new Error(`${host}:${port} is already in use; choose another port for ${what}`, { cause: err }) : err),
+    );
+    server.listen(port, host, () => resolve());
+  });
+}
+
 /** MQTT over WebSocket is the same byte stream in binary frames, so a browser reaches a TCP-only broker by piping. */
-function bridgeToTcp(stream: Duplex, brokerUrl: string, log: Logger): void {
+function bridgeToTcp(stream: Duplex, brokerUrl: string, log: NamespacedLog): void {
   const u = new URL(brokerUrl);
   if (u.protocol !== 'mqtt:') {
     log.warn(`the /mqtt bridge speaks plain TCP only; ${brokerUrl} needs the browser to connect over wss:// directly`);
