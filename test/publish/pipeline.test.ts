@@ -4,11 +4,13 @@ import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readEnvi } from '../../sdk/cube/envi';
 import { SyntheticSource } from '../../sdk/capture/synthetic';
+import { EmbeddedBroker } from '../../sdk/publish/embedded-broker';
 import { runPipeline } from '../../sdk/publish/pipeline';
+import { CubePublisher } from '../../sdk/publish/publisher';
 import { CubeSubscriber, type ReceivedCube } from '../../sdk/publish/subscriber';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 import { mosquittoMissing, startMosquitto } from '../helpers/mosquitto';
-import { sameBytes, tempDir, until } from './helpers';
+import { patternCube, sameBytes, tempDir, until } from './helpers';
 
 const ROOT = resolve(__dirname, '..', '..');
 const TINY = join(ROOT, 'test', 'fixtures', 'tiny', 'tiny-student.onnx');
@@ -64,32 +66,39 @@ t.test('runPipeline -> mosquitto -> subscriber: the fused cubes arrive bit-exact
   await sub.close();
 });
 
-function cli(args: string[], timeoutMs = 60_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolvePromise) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'spectra.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+interface CliRun {
+  out: { stdout: string; stderr: string };
+  done: Promise<{ code: number | null; stdout: string; stderr: string }>;
+}
+
+function start(args: string[], timeoutMs = 60_000): CliRun {
+  const out = { stdout: '', stderr: '' };
+  const child = spawn(process.execPath, [join(ROOT, 'bin', 'spectra.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  child.stdout.on('data', (d: Buffer) => (out.stdout += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out.stderr += d.toString()));
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  const done = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolvePromise) =>
     child.on('exit', (code) => {
       clearTimeout(timer);
-      resolvePromise({ code, stdout, stderr });
-    });
-  });
+      resolvePromise({ code, ...out });
+    }),
+  );
+  return { out, done };
 }
+
+const cli = (args: string[]) => start(args).done;
 
 t.test('CLI: spectra run publishes to mosquitto and spectra subscribe writes the cubes', { skip: mosquittoMissing() }, async (t) => {
   const broker = await startMosquitto();
   t.teardown(() => broker.dispose());
   const out = tempDir();
-  const subscriber = cli(['subscribe', '--broker', broker.url, '--out', out, '--count', '2']);
-  await new Promise((r) => setTimeout(r, 2500));
+  const subscriber = start(['subscribe', '--broker', broker.url, '--out', out, '--count', '2']);
+  await until(() => subscriber.out.stderr.includes('listening on'), 30_000, 'the subscriber to subscribe');
   const run = await cli(['run', '--model', TINY, '--broker', broker.url, '--frames', '2', '--scene', 'generated', '--size', '32x32', '--device', 'cli-cam']);
   t.equal(run.code, 0, run.stderr);
   t.match(run.stdout, /frame 0: fuse \d+ ms, latency \d+ ms, PSNR -?[\d.]+ dB/);
   t.match(run.stdout, /published 2 cube\(s\)/);
-  const sub = await subscriber;
+  const sub = await subscriber.done;
   t.equal(sub.code, 0, sub.stderr);
   t.match(sub.stdout, /cube cli-cam\/0: 8x32x32 float32/);
   t.equal(readdirSync(out).filter((n) => n.endsWith('.hdr')).length, 2);
@@ -99,4 +108,20 @@ t.test('CLI: a refused broker is one clear line and a non-zero exit', async (t) 
   const run = await cli(['run', '--model', TINY, '--broker', 'mqtt://127.0.0.1:9', '--frames', '1', '--scene', 'generated', '--size', '32x32']);
   t.not(run.code, 0);
   t.match(run.stderr, /BrokerConnectionError \[E_BROKER_CONNECT\]: mqtt:\/\/127\.0\.0\.1:9: connection refused/);
+});
+
+t.test('embedded broker: a WebSocket client receives what a TCP client publishes', async (t) => {
+  const broker = await EmbeddedBroker.start({ port: 0, wsPort: 0, log: quiet });
+  t.teardown(() => broker.close());
+  t.match(broker.wsUrl, /^ws:\/\/127\.0\.0\.1:\d+\/mqtt$/);
+  const sub = await CubeSubscriber.connect({ broker: broker.wsUrl!, protocolVersion: 4, quicklook: false, log: quiet });
+  const got: ReceivedCube[] = [];
+  sub.on('cube', (c) => got.push(c));
+  const pub = await CubePublisher.connect({ broker: broker.url, device: 'emb', protocolVersion: 4, chunkSize: 2048, log: quiet });
+  const cube = patternCube(3, 16, 16, 8);
+  await pub.publish(cube);
+  await until(() => got.length === 1, 10_000, 'the cube over WebSocket');
+  t.ok(sameBytes(got[0].cube.data, cube.data));
+  await pub.close();
+  await sub.close();
 });
