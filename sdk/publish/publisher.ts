@@ -416,7 +416,13 @@ export class CubePublisher extends EventEmitter {
         await this.sleep();
         continue;
       }
-      await this.sendCube(entry);
+      try {
+        await this.sendCube(entry);
+      } catch (err) {
+        // An outbox I/O failure must not stop the pump for good; the cube stays stored and is tried again.
+        this.log.error(`cube ${entry.header.sequence}: ${(err as Error).message}; retrying in 1 s`);
+        await new Promise((r) => setTimeout(r, 1000));
+      }
     }
   }
 
