@@ -3,8 +3,7 @@
 // the real one; everything else (queue, drop-oldest policy, counters, close) comes from CameraTemplate.
 //
 //   npx ts-node examples/camera-adapter.ts      # runs against the simulated SDK below and fuses nothing
-import { CameraTemplate, type CameraTemplateOptions, type RawCapture } from '../sdk/capture/index';
-import type { Cube } from '../sdk';
+import { CameraTemplate, type CameraTemplateOptions, type Cube, type RawCapture } from '../sdk'; // 'spectra-edge' when installed
 
 /** What a typical vendor SDK hands back: raw counts, interleaved, with a trigger timestamp. */
 interface VendorFrame {

@@ -1,8 +1,7 @@
 // The SDK inside an existing Node service (a bare node:http server stands in for yours): one route fuses a pair
 // of .npy files and publishes the result durably over MQTT.  MODEL=... BROKER=mqtt://... npx ts-node examples/embed-in-service.ts
 import { createServer } from 'node:http';
-import { FusionModel, readNpy } from '../sdk'; // `from 'spectra-edge'` in an installed service
-import { CubePublisher } from '../sdk/publish/publisher';
+import { CubePublisher, FusionModel, readNpy } from '../sdk'; // `from 'spectra-edge'` in an installed service
 
 async function main(): Promise<void> {
   const model = await FusionModel.load(process.env.MODEL ?? 'models/student.onnx'); // TensorRT > CUDA > CPU
