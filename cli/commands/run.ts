@@ -22,6 +22,7 @@ interface RunCliOptions extends BrokerCliOptions {
   fps: number;
   policy: 'block' | 'drop-oldest';
   outbox?: string;
+  waitForBroker: boolean;
   chunkSize?: number;
   tile: number;
   json: boolean;
@@ -57,6 +58,7 @@ export function register(program: Command): void {
     .option('--fps <n>', 'synthetic/replay: frame rate; 0 = as fast as inference', number, 0)
     .addOption(new Option('--policy <p>', 'when inference falls behind').choices(['block', 'drop-oldest']).default('block'))
     .option('--outbox <dir>', 'durable outbox folder (cubes survive broker outages and restarts); in memory when omitted')
+    .option('--no-wait-for-broker', 'start even when the broker is unreachable; cubes wait in the outbox')
     .option('--chunk-size <bytes>', 'chunk body size (lowered to fit the broker limit)', integer(1024))
     .option('--tile <px>', 'HR tile size for inference; 0 = whole image', integer(0), 0)
     .option('--json', 'print the run summary as JSON at the end', false);
@@ -80,7 +82,11 @@ export function register(program: Command): void {
         frames: opts.frames,
         device: opts.device,
         ...(opts.broker ? { broker: opts.broker, brokerOptions: brokerOptionsFrom(opts) } : {}),
-        publisherOptions: { ...(opts.outbox ? { outbox: opts.outbox } : {}), ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}) },
+        publisherOptions: {
+          waitForBroker: opts.waitForBroker,
+          ...(opts.outbox ? { outbox: opts.outbox } : {}),
+          ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}),
+        },
         fuse: { tile: opts.tile },
         ...(opts.out ? { out: opts.out } : {}),
         onFrame: (r: FrameReport) => {

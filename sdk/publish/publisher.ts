@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { IClientPublishOptions, IConnackPacket, MqttClient } from 'mqtt';
 import type { Cube } from '../cube/cube';
 import { assertCube } from '../cube/create';
-import { type BrokerOptions, connectClient } from './broker-connection';
+import mqtt, { type IClientOptions, type IClientPublishOptions, type IConnackPacket, type MqttClient } from 'mqtt';
+import { type BrokerOptions, clientOptions, connectClient, explainConnectError } from './broker-connection';
 import { withDefaults } from './defaults';
 import { PacketTooLargeError } from './errors';
 import type { Logger } from '../runtime/log';
@@ -59,6 +59,13 @@ export interface PublisherOptions extends BrokerOptions {
    * Subscribers drop the duplicate by cube id. @defaultValue 2000
    */
   settleMs?: number;
+  /**
+   * `true`: {@link CubePublisher.connect} waits for the first CONNACK and rejects when the broker refuses or
+   * cannot be reached. `false`: it returns at once and keeps retrying in the background (a device that boots
+   * before its network, or restarts during an outage); failures are logged and emitted as `connection-error`.
+   * @defaultValue true
+   */
+  waitForBroker?: boolean;
   /** Log sink for namespace `spectra:mqtt`. */
   log?: Logger;
 }
@@ -73,6 +80,7 @@ export const DEFAULT_PUBLISHER_OPTIONS = Object.freeze({
   reconnectMaxMs: 15_000,
   maxChunkAttempts: 3,
   settleMs: 2000,
+  waitForBroker: true,
 });
 
 /** What to publish with a cube besides its pixels. */
@@ -153,7 +161,8 @@ type Resolved = Required<Omit<PublisherOptions, keyof BrokerOptions | 'outbox' |
  */
 export class CubePublisher extends EventEmitter {
   private readonly log: NamespacedLog;
-  private connack: IConnackPacket;
+  /** Undefined until the first CONNACK (when started with `waitForBroker: false`). */
+  private connack: IConnackPacket | undefined;
   private closing = false;
   private wakeUp: (() => void) | undefined;
   private nextSequence = 0;
@@ -171,7 +180,7 @@ export class CubePublisher extends EventEmitter {
 
   private constructor(
     private readonly client: MqttClient,
-    connack: IConnackPacket,
+    connack: IConnackPacket | undefined,
     private readonly outbox: OutboxStore,
     private readonly opts: Resolved,
   ) {
@@ -196,8 +205,9 @@ export class CubePublisher extends EventEmitter {
       this.scheduleReconnect();
     });
     client.on('error', (err) => {
-      this.log.warn(`broker ${opts.broker}: ${err.message}`);
-      this.emit('connection-error', err);
+      const e = explainConnectError(opts.broker, err);
+      this.log.warn(e.message);
+      this.emit('connection-error', e);
     });
     this.announce();
     this.pumpDone = this.pump();
@@ -232,12 +242,19 @@ export class CubePublisher extends EventEmitter {
     await outbox.open();
     if (outbox.entries().length > 0) log.info(`outbox: resuming ${outbox.entries().length} cube(s), ${outbox.bytes} bytes`);
     const v5 = (opts.protocolVersion ?? 5) === 5;
-    const { client, connack } = await connectClient(opts, {
+    const session: IClientOptions = {
       clientId: opts.clientId ?? `spectra-pub-${opts.device}`,
       clean: false,
       ...(v5 ? { properties: { sessionExpiryInterval: opts.sessionExpirySeconds } } : {}),
-      will: { topic: statusTopic(opts.device), payload: Buffer.from(JSON.stringify({ state: 'offline' })), qos: 1, retain: true },
-    });
+      will: { topic: statusTopic(opts.device), payload: Buffer.from(JSON.stringify({ state: 'offline' })), qos: 1 as const, retain: true },
+    };
+    if (!opts.waitForBroker) {
+      const client = mqtt.connect(opts.broker, await clientOptions(opts, session));
+      const pub = new CubePublisher(client, undefined, outbox, opts);
+      log.info(`started without waiting for ${opts.broker}; cubes wait in the outbox until it answers`);
+      return pub;
+    }
+    const { client, connack } = await connectClient(opts, session);
     return new CubePublisher(client, connack, outbox, opts);
   }
 
@@ -317,7 +334,7 @@ export class CubePublisher extends EventEmitter {
 
   /** Maximum Packet Size in force: the broker's (MQTT 5 CONNACK) and `maxPacketSize`, whichever is smaller. */
   get maxPacketSize(): number {
-    return Math.min(this.connack.properties?.maximumPacketSize ?? MQTT_MAX_PACKET, this.opts.maxPacketSize ?? MQTT_MAX_PACKET);
+    return Math.min(this.connack?.properties?.maximumPacketSize ?? MQTT_MAX_PACKET, this.opts.maxPacketSize ?? MQTT_MAX_PACKET);
   }
 
   /**
@@ -490,7 +507,7 @@ export class CubePublisher extends EventEmitter {
     const gen = this.generation;
     const live = (): boolean => !this.closing && gen === this.generation;
     let sent = 0;
-    const window = Math.max(1, Math.min(this.opts.window, this.connack.properties?.receiveMaximum ?? 65_535));
+    const window = Math.max(1, Math.min(this.opts.window, this.connack?.properties?.receiveMaximum ?? 65_535));
     let inFlight = 0;
     let failed: Error | undefined;
     const release = (): void => {

@@ -127,3 +127,25 @@ t.test('bounds: with the broker down, a full outbox evicts the oldest cubes, cou
   await pub.close();
   await late.close();
 });
+
+t.test('survives: started during an outage with waitForBroker false; cubes wait in the outbox, then arrive', { skip }, async (t) => {
+  const broker = await startMosquitto();
+  t.teardown(() => broker.dispose());
+  await broker.stop('SIGKILL');
+  const errors: Error[] = [];
+  const pub = await CubePublisher.connect({ broker: broker.url, device: 'cam-o', outbox: join(tempDir(), 'outbox'), waitForBroker: false, reconnectMinMs: 1500, reconnectMaxMs: 1500, log: quiet });
+  pub.on('connection-error', (e) => errors.push(e));
+  for (let i = 0; i < 3; i++) await pub.publish(patternCube(4, 16, 16, 90 + i), { sequence: i });
+  await until(() => errors.length > 0, 5000, 'a connection error');
+  t.match(errors[0].message, /connection refused/);
+  t.equal(pub.metrics().outboxCubes, 3, 'stored while offline');
+  await broker.start();
+  const sub = await CubeSubscriber.connect({ broker: broker.url, log: quiet });
+  const got: number[] = [];
+  sub.on('cube', (c) => got.push(c.meta.sequence));
+  t.ok(await pub.drain(20_000));
+  await until(() => got.length === 3, 10_000, 'three cubes');
+  t.same(got, [0, 1, 2]);
+  await pub.close();
+  await sub.close();
+});
