@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect as netConnect, createServer as createTcpServer, type AddressInfo, type Server as TcpServer } from 'node:net';
+import { connect as netConnect, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { MqttClient } from 'mqtt';
@@ -9,6 +9,7 @@ import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Cube } from '../cube/cube';
 import { quicklook } from '../cube/quicklook';
 import { type BrokerOptions, connectClient } from '../publish/broker-connection';
+import { EmbeddedBroker } from '../publish/embedded-broker';
 import { createLogger, type NamespacedLog } from '../publish/log';
 import type { CubeMessageMeta } from '../publish/protocol';
 import { CubeSubscriber } from '../publish/subscriber';
@@ -50,11 +51,6 @@ export interface DeviceView {
   count: number;
 }
 
-interface Aedes {
-  handle: (stream: Duplex, req?: IncomingMessage) => void;
-  close: (cb?: () => void) => void;
-}
-
 const DEFAULTS = Object.freeze({ port: 8080, host: '127.0.0.1', mqttPort: 1883, publishQuicklooks: true });
 
 const CONTENT_TYPES: Record<string, string> = {
@@ -81,7 +77,7 @@ export class ViewServer {
     private readonly wss: WebSocketServer,
     private readonly subscriber: CubeSubscriber,
     private readonly publisher: MqttClient,
-    private readonly embedded: { aedes: Aedes; tcp: TcpServer } | undefined,
+    private readonly embedded: EmbeddedBroker | undefined,
     /** The page. */
     readonly url: string,
     /** Where publishers and subscribers connect (the embedded broker's TCP URL, or the broker given). */
@@ -100,12 +96,17 @@ export class ViewServer {
     const opts = { ...DEFAULTS, ...options };
     const log = createLogger('spectra:view', opts.log);
     const staticDir = opts.staticDir ?? findViewerDir();
-    let embedded: { aedes: Aedes; tcp: TcpServer } | undefined;
+    let embedded: EmbeddedBroker | undefined;
     let brokerUrl = opts.broker;
     if (brokerUrl === undefined) {
-      embedded = await startEmbeddedBroker(opts.host, opts.mqttPort);
-      brokerUrl = `mqtt://${opts.host}:${(embedded.tcp.address() as AddressInfo).port}`;
-      log.info(`embedded MQTT broker on ${brokerUrl} (WebSocket on the viewer's /mqtt)`);
+      // No WebSocket listener of its own: the page reaches it through this server's same-origin /mqtt bridge,
+      // which also works when the viewer is opened from another machine.
+      embedded = await EmbeddedBroker.start({ host: opts.host, port: opts.mqttPort, wsPort: null, ...(opts.log ? { log: opts.log } : {}) }).catch(
+        (err: NodeJS.ErrnoException) => {
+          throw err.code === 'EADDRINUSE' ? portInUse(opts.host, opts.mqttPort, 'the embedded MQTT broker (--mqtt-port; or pass --broker to use the running one)', err) : err;
+        },
+      );
+      brokerUrl = embedded.url;
     }
     const isWs = /^wss?:\/\//.test(brokerUrl);
     const broker: BrokerOptions = {
@@ -119,7 +120,7 @@ export class ViewServer {
     const wss = new WebSocketServer({ noServer: true });
     // Whatever started before a failure is stopped again, so a failed start never leaves the process hanging.
     const undo: (() => Promise<unknown>)[] = [];
-    if (embedded) undo.push(() => closeEmbedded(embedded));
+    if (embedded) undo.push(() => embedded.close());
     let subscriber: CubeSubscriber;
     let publisher: MqttClient;
     try {
@@ -158,8 +159,7 @@ export class ViewServer {
       wss.handleUpgrade(req, socket, head, (ws) => {
         const stream = createWebSocketStream(ws);
         stream.on('error', () => stream.destroy());
-        if (embedded) embedded.aedes.handle(stream, req);
-        else bridgeToTcp(stream, brokerUrl!, log);
+        bridgeToTcp(stream, brokerUrl!, log);
       });
     });
     subscriber.on('cube', ({ meta, cube }) => {
@@ -190,7 +190,7 @@ export class ViewServer {
     await new Promise<void>((resolve) => this.http.close(() => resolve()));
     await this.subscriber.close();
     await this.publisher.endAsync(true);
-    if (this.embedded) await closeEmbedded(this.embedded);
+    await this.embedded?.close();
   }
 
   private async route(req: IncomingMessage, res: ServerResponse, staticDir: string): Promise<void> {
@@ -277,30 +277,13 @@ function mqttBrowserBundle(): string {
   return join(dirname(dirname(require.resolve('mqtt'))), 'dist', 'mqtt.min.js');
 }
 
-async function startEmbeddedBroker(host: string, port: number): Promise<{ aedes: Aedes; tcp: TcpServer }> {
-  // aedes is ESM-only; a dynamic import keeps this CommonJS module loadable on every Node 20.
-  const { Aedes } = (await import('aedes')) as unknown as { Aedes: { createBroker: () => Promise<Aedes> } };
-  const aedes = await Aedes.createBroker();
-  const tcp = createTcpServer((socket) => aedes.handle(socket));
-  try {
-    await listen(tcp, port, host, 'the embedded MQTT broker (--mqtt-port; or pass --broker to use the running one)');
-  } catch (err) {
-    aedes.close();
-    throw err;
-  }
-  return { aedes, tcp };
+function portInUse(host: string, port: number, what: string, cause: Error): Error {
+  return new Error(`${host}:${port} is already in use; choose another port for ${what}`, { cause });
 }
 
-async function closeEmbedded({ aedes, tcp }: { aedes: Aedes; tcp: TcpServer }): Promise<void> {
-  await new Promise<void>((resolve) => tcp.close(() => resolve()));
-  await new Promise<void>((resolve) => aedes.close(() => resolve()));
-}
-
-async function listen(server: Server | TcpServer, port: number, host: string, what: string): Promise<void> {
+async function listen(server: Server, port: number, host: string, what: string): Promise<void> {
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(err.code === 'EADDRINUSE' ? new Error(`${host}:${port} is already in use; choose another port for ${what}`, { cause: err }) : err),
-    );
+    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? portInUse(host, port, what, err) : err));
     server.listen(port, host, () => resolve());
   });
 }
