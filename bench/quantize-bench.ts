@@ -110,13 +110,15 @@ async function sceneSets(card: ModelCard, work: string): Promise<{ calib: string
   }
   const calibScenes = usable.filter((_, i) => i % 2 === 0);
   const valScenes = usable.filter((_, i) => i % 2 === 1);
-  const tile = card.scale * (card.spatial_multiple ?? 1) * Math.max(1, Math.floor(48 / (card.scale * (card.spatial_multiple ?? 1))));
+  // Small calibration tiles give more samples from few scenes; validation tiles are larger (more context per tile).
+  const unit = card.scale * (card.spatial_multiple ?? 1);
+  const tileOf = (px: number): number => unit * Math.max(1, Math.floor(px / unit));
   const calib = join(work, 'calib');
   const val = join(work, 'val');
   await mkdir(calib, { recursive: true });
   await mkdir(val, { recursive: true });
-  await writeFile(join(calib, 'scenes.json'), JSON.stringify({ scenes: calibScenes.map(entry), tile, tiles_per_scene: 4 }, null, 2));
-  await writeFile(join(val, 'scenes.json'), JSON.stringify({ scenes: valScenes.map(entry), tile, tiles_per_scene: 4 }, null, 2));
+  await writeFile(join(calib, 'scenes.json'), JSON.stringify({ scenes: calibScenes.map(entry), tile: tileOf(32), tiles_per_scene: 6 }, null, 2));
+  await writeFile(join(val, 'scenes.json'), JSON.stringify({ scenes: valScenes.map(entry), tile: tileOf(48), tiles_per_scene: 6 }, null, 2));
   return { calib, val, calibIds: calibScenes.map((s) => s.id), valIds: valScenes.map((s) => s.id), skipped };
 }
 
@@ -302,7 +304,7 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
     shipped,
     bands,
     calibration: { scenes: sets.calibIds, samples: calibSamples.length, tile_hr: calibSamples[0].hrmsi.height },
-    validation: { scenes: sets.valIds, samples: valSamples.length },
+    validation: { scenes: sets.valIds, samples: valSamples.length, tile_hr: valSamples[0].hrmsi.height },
     skipped_scenes: sets.skipped,
     latency_input: { lrhsi: [1, big.lrhsi.bands, big.lrhsi.height, big.lrhsi.width], hrmsi: [1, big.hrmsi.bands, big.hrmsi.height, big.hrmsi.width], threads: 1, runs: LATENCY_RUNS },
     rows: rows.map(({ path: _path, ...rest }) => rest),
