@@ -6,11 +6,11 @@
  * mirror-tiled to 512 x 512, put on the model's band grid and degraded with the model card's PSF and SRF
  * (the host's Wald protocol, reproduced by sdk/spectral). The 2048 x 2048 scene mirror-tiles those inputs.
  *
- * Usage: npm run bench [-- --repeats 5 --out bench/results/sdk.json --model models/x.onnx]
+ * Usage: npm run bench [-- --repeats 5 --out bench/results/sdk.json --model models/x.onnx --also other.onnx]
  * Writes bench/results/sdk.json and prints a table. A benchmark, not a test: it asserts nothing.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -219,7 +219,17 @@ function arg(name: string): string | undefined {
 async function main(): Promise<void> {
   const repeats = Number(arg('repeats') ?? 5);
   const outPath = resolve(arg('out') ?? join(ROOT, 'bench', 'results', 'sdk.json'));
-  const { path: model, note } = pickModel(arg('model'));
+  const primary = await measure(pickModel(arg('model')), repeats);
+  const alsoPath = arg('also');
+  // A second model (e.g. an untrained real-size student while none is shipped) is measured the same way.
+  const also = alsoPath ? await measure({ path: resolve(alsoPath), note: `additional model given with --also: ${alsoPath}` }, repeats) : undefined;
+  const result = { ...primary.result, command: `npm run bench${process.argv.slice(2).length ? ' -- ' + process.argv.slice(2).join(' ') : ''}`, ...(also ? { also: [also.result] } : {}) };
+  mkdirSync(dirname(outPath), { recursive: true });
+  writeFileSync(outPath, JSON.stringify(result, null, 2) + '\n');
+  process.stdout.write([...primary.lines, ...(also ? ['', ...also.lines] : []), '', `wrote ${outPath}`].join('\n') + '\n');
+}
+
+async function measure({ path: model, note }: { path: string; note: string }, repeats: number): Promise<{ result: Record<string, unknown>; lines: string[] }> {
   const card = await readModelCard(model.replace(/\.onnx$/, '.card.json'));
   const dir = mkdtempSync(join(tmpdir(), 'spectra-bench-'));
   process.stderr.write(`spectra sdk bench: ${note}\npreparing inputs in ${dir}\n`);
@@ -318,7 +328,6 @@ async function main(): Promise<void> {
   const ioMb = (n: number) => ((n * n * (B + card.msi.bands) + (n / card.scale) ** 2 * B) * 4) / 2 ** 20;
   const result = {
     generated: new Date().toISOString(),
-    command: `npm run bench${process.argv.slice(2).length ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, ort: (ort as unknown as { env: { versions?: { common?: string } } }).env.versions?.common ?? '1.30', note: 'CPU shared with other jobs: timings are noisy; medians of the repeats' },
     model: { path: model.replace(ROOT + '/', ''), note, name: card.name, bands: B, msiBands: card.msi.bands, scale: card.scale, macsPerHrPixel: card.macs_per_hr_pixel ?? null },
     scene: { source, hr: [512, 512], lr: [512 / card.scale, 512 / card.scale], largeHr: [2048, 2048] },
@@ -340,8 +349,7 @@ async function main(): Promise<void> {
       note: 'fuse() preallocates the whole output (B x H x W float32) and the caller holds the inputs; the rest is bounded by the tile',
     },
   };
-  mkdirSync(dirname(outPath), { recursive: true });
-  writeFileSync(outPath, JSON.stringify(result, null, 2) + '\n');
+  rmSync(dir, { recursive: true, force: true });
   const fmt = (v: number | undefined | null, d = 2) => (v === undefined || v === null ? '-' : v.toFixed(d));
   const lines = [
     `model: ${note}`,
@@ -353,10 +361,8 @@ async function main(): Promise<void> {
     `tiled vs whole (512): max abs ${maxAbs.toExponential(2)}, agreement ${fmt(result.tiledVsWhole512.psnrAgreementDb)} dB, PSNR vs truth whole ${fmt(result.tiledVsWhole512.psnrVsTruthWholeDb, 3)} / tiled ${fmt(result.tiledVsWhole512.psnrVsTruthTiledDb, 3)} dB`,
     ...Object.entries(ratios).map(([k, v]) => `${k.padEnd(30)} ${fmt(v.value as number | null, 3).padStart(7)} ${'value1Thread' in v ? `(1 thread ${fmt(v.value1Thread as number | null, 3)})` : ''.padEnd(16)}  ${'target' in v ? `target ${v.target}` : ''}  ${'note' in v ? v.note : ''}`),
     `peak RSS beyond input/output buffers, 2048 tiled vs 512 tiled: ${fmt(result.memory.peakRssBeyondBuffers2048VsTiled512, 3)}`,
-    '',
-    `wrote ${outPath}`,
   ];
-  process.stdout.write(lines.join('\n') + '\n');
+  return { result, lines };
 }
 
 if (process.argv.includes('--child')) {

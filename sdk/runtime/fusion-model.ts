@@ -249,6 +249,12 @@ export class FusionModel {
     if (!sameGrid(lrhsi.wavelengths, spec.wavelengths)) {
       if (!opts.resample) {
         if (lrhsi.bands !== spec.hsiBands) throw new BandCountError('lrhsi', spec.hsiBands, lrhsi.bands);
+        if (lrhsi.meta?.wavelengthsFromHeader === false) {
+          throw new WavelengthError(
+            `lrhsi carries no wavelengths (its file had none, so bands are numbered 0..${lrhsi.bands - 1}); ` +
+              `set them to the model's grid (${describeGrid(spec.wavelengths)}) if that is what the sensor delivers`,
+          );
+        }
         throw new WavelengthError(
           `lrhsi wavelengths (${describeGrid(lrhsi.wavelengths)}) differ from the model's band grid ` +
             `(${describeGrid(spec.wavelengths)}); pass { resample: true } to resample onto it`,

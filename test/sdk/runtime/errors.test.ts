@@ -137,3 +137,10 @@ function withValue(c: Cube, index: number, value: number): Cube {
   data[index] = value;
   return { ...c, data };
 }
+
+t.test('rejects: a cube read without wavelengths, naming the model grid', async (t) => {
+  const model = await FusionModel.load(TINY_MODEL, { providers: ['cpu'] });
+  t.teardown(() => model.release());
+  const lr = { ...randomCube(8, 8, 8, [0, 1, 2, 3, 4, 5, 6, 7], 1), meta: { wavelengthsFromHeader: false } };
+  t.throws(() => model.fuse(lr, randomCube(3, 32, 32, RGB, 2)), { code: 'E_WAVELENGTH', message: /carries no wavelengths .*8 bands, 420\.\.700 nm/ });
+});
