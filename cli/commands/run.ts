@@ -25,6 +25,7 @@ interface RunCliOptions extends BrokerCliOptions {
   waitForBroker: boolean;
   chunkSize?: number;
   tile: number;
+  previews: boolean;
   json: boolean;
 }
 
@@ -61,6 +62,7 @@ export function register(program: Command): void {
     .option('--no-wait-for-broker', 'start even when the broker is unreachable; cubes wait in the outbox')
     .option('--chunk-size <bytes>', 'chunk body size (lowered to fit the broker limit)', integer(1024))
     .option('--tile <px>', 'HR tile size for inference; 0 = whole image', integer(0), 0)
+    .option('--previews', 'also publish a retained quicklook PNG and pixel spectra per frame (spectra/<device>/quicklook, /spectra) for browsers', false)
     .option('--json', 'print the run summary as JSON at the end', false);
   addBrokerFlags(cmd).action(async (opts: RunCliOptions) => {
     const modelPath = opts.model ?? (await findDefaultModel());
@@ -88,6 +90,7 @@ export function register(program: Command): void {
           ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}),
         },
         fuse: { tile: opts.tile },
+        previews: opts.previews,
         ...(opts.out ? { out: opts.out } : {}),
         onFrame: (r: FrameReport) => {
           say(formatReport(r));

@@ -27,7 +27,18 @@ export {
 } from './protocol';
 export { type CubeHeader, FileOutbox, type FileOutboxOptions, MemoryOutbox, type OutboxEntry, type OutboxStore, type PutResult } from './outbox';
 export type { BrokerOptions, TlsOptions } from './broker-connection';
-export { CubePublisher, DEFAULT_PUBLISHER_OPTIONS, type PublishInfo, type PublisherEvents, type PublisherMetrics, type PublisherOptions } from './publisher';
+export {
+  CubePublisher,
+  DEFAULT_PUBLISHER_OPTIONS,
+  type PublishInfo,
+  type PublisherEvents,
+  type PublisherMetrics,
+  type PublisherOptions,
+  type SampledSpectra,
+  sampleSpectra,
+} from './publisher';
+export { EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker';
+export { DEFAULT_PIPELINE_OPTIONS, type FrameReport, type PipelineOptions, type PipelineResult, findDefaultModel, formatReport, runPipeline } from './pipeline';
 export { DEFAULT_REASSEMBLER_OPTIONS, type ReassembledCube, Reassembler, type ReassemblerOptions, type ReassemblerStats, type ReassemblyEvent } from './reassembler';
 export { ShareRouter, type RouteResult, type RoutedMessage, type ShareRouterOptions } from './share-router';
 export { CubeSubscriber, type ReceivedCube, type SubscriberEvents, type SubscriberOptions, type WrittenFiles } from './subscriber';

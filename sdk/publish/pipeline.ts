@@ -10,7 +10,8 @@ import { readModelCard } from '../runtime/model-card';
 import type { BrokerOptions } from './broker-connection';
 import { EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker';
 import { createLogger } from './log';
-import { CubePublisher, type PublisherMetrics, type PublisherOptions } from './publisher';
+import { CubePublisher, type PublisherMetrics, type PublisherOptions, sampleSpectra } from './publisher';
+import { quicklook } from '../cube/quicklook';
 
 /** Options for {@link runPipeline}. Every part can be passed in ready-made, so callers can compose their own flow. */
 export interface PipelineOptions {
@@ -35,6 +36,8 @@ export interface PipelineOptions {
   device?: string;
   /** Also write every fused cube here as ENVI, plus `run.json` with the per-frame reports. */
   out?: string;
+  /** Also publish a quicklook PNG and a few pixel spectra per frame for browsers (see {@link CubePublisher.publishPreview}). @defaultValue false */
+  previews?: boolean;
   /** Passed to {@link FusionModel.fuse}. */
   fuse?: FuseOptions;
   /** Wait this long at the end for the broker to acknowledge everything. @defaultValue 30000 */
@@ -160,6 +163,7 @@ export async function runPipeline(options: PipelineOptions = {}): Promise<Pipeli
         ...truth,
         ...(fused.quality ? { consistencyPsnr: { spatial: fused.quality.spatial.psnr, spectral: fused.quality.spectral.psnr } } : {}),
       };
+      if (options.previews) await publisher.publishPreview({ quicklook: (await quicklook(fused)).png, spectra: sampleSpectra(fused) });
       reports.push(report);
       if (options.out) await writeEnvi(join(options.out, `fused_${String(frame.sequence).padStart(6, '0')}.hdr`), fused);
       log.info(formatReport(report));

@@ -24,6 +24,8 @@ import {
   metaTopic,
   propertyBytes,
   publishPacketBytes,
+  quicklookTopic,
+  spectraTopic,
   statusTopic,
 } from './protocol';
 
@@ -360,6 +362,30 @@ export class CubePublisher extends EventEmitter {
     await this.pumpDone;
   }
 
+  /**
+   * Publishes the browser previews: a quicklook PNG and/or a small spectra JSON, retained, QoS 0, on
+   * `spectra/<device>/quicklook` and `spectra/<device>/spectra`. They bypass the outbox (only the latest
+   * matters) and are skipped while offline. Browsers over MQTT/WebSocket should use these, not cubes.
+   * @param preview - `quicklook`: PNG bytes; `spectra`: any small JSON value (e.g. {@link sampleSpectra}).
+   * @returns Whether anything was sent.
+   * @throws {@link PacketTooLargeError} when a preview exceeds the broker's maximum packet size.
+   */
+  async publishPreview(preview: { quicklook?: Uint8Array; spectra?: unknown }): Promise<boolean> {
+    if (!this.client.connected) return false;
+    const v5 = (this.opts.protocolVersion ?? 5) === 5;
+    const items: [string, Buffer, string][] = [];
+    if (preview.quicklook) items.push([quicklookTopic(this.opts.device), Buffer.from(preview.quicklook), 'image/png']);
+    if (preview.spectra !== undefined) items.push([spectraTopic(this.opts.device), Buffer.from(JSON.stringify(preview.spectra)), META_CONTENT_TYPE]);
+    for (const [topic, body, type] of items) {
+      const bytes = publishPacketBytes(topic, body.length, v5 ? propertyBytes(type) : 0, v5);
+      if (bytes > this.maxPacketSize) throw new PacketTooLargeError(topic, bytes, this.maxPacketSize);
+    }
+    await Promise.all(
+      items.map(([topic, body, type]) => this.client.publishAsync(topic, body, { qos: 0, retain: true, ...(v5 ? { properties: { contentType: type } } : {}) })),
+    );
+    return items.length > 0;
+  }
+
   private announce(): void {
     if (!this.client.connected) return;
     const status = JSON.stringify({ state: 'online', protocol: CUBE_PROTOCOL, at: new Date().toISOString() });
@@ -562,6 +588,39 @@ export class CubePublisher extends EventEmitter {
     this.log.error(`cube ${entry.header.sequence} dropped: ${error.message}`);
     this.emit('cube-rejected', entry.header.sequence, error);
   }
+}
+
+/** Spectra of a few pixels for browser previews. */
+export interface SampledSpectra {
+  wavelengths: number[];
+  /** `[x, y, values per band]`, values rounded to 4 decimals. */
+  points: { x: number; y: number; values: number[] }[];
+}
+
+/**
+ * Picks a small, fixed set of pixel spectra from a cube (centre and the four quadrant centres by default),
+ * a few hundred bytes of JSON that a browser can plot.
+ * @param cube - Band-sequential cube.
+ * @param points - Pixel positions; default centre + quadrant centres.
+ * @returns The spectra.
+ */
+export function sampleSpectra(cube: Cube, points?: readonly { x: number; y: number }[]): SampledSpectra {
+  const { width: w, height: h } = cube;
+  const at = points ?? [
+    { x: w >> 1, y: h >> 1 },
+    { x: w >> 2, y: h >> 2 },
+    { x: (3 * w) >> 2, y: h >> 2 },
+    { x: w >> 2, y: (3 * h) >> 2 },
+    { x: (3 * w) >> 2, y: (3 * h) >> 2 },
+  ];
+  const plane = w * h;
+  return {
+    wavelengths: Array.from(cube.wavelengths),
+    points: at.map(({ x, y }) => {
+      if (!(x >= 0 && x < w && y >= 0 && y < h)) throw new RangeError(`Expected a pixel inside the ${w} x ${h} cube but received (${x}, ${y})`);
+      return { x, y, values: Array.from({ length: cube.bands }, (_, b) => Math.round(cube.data[b * plane + y * w + x] * 1e4) / 1e4) };
+    }),
+  };
 }
 
 /**

@@ -1,4 +1,5 @@
 import t from 'tap';
+import mqtt from 'mqtt';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -124,4 +125,32 @@ t.test('embedded broker: a WebSocket client receives what a TCP client publishes
   t.ok(sameBytes(got[0].cube.data, cube.data));
   await pub.close();
   await sub.close();
+});
+
+t.test('previews: browsers get a retained quicklook PNG and small spectra over WebSocket, not cubes', async (t) => {
+  const broker = await EmbeddedBroker.start({ port: 0, wsPort: 0, log: quiet });
+  t.teardown(() => broker.close());
+  const model = await FusionModel.load(TINY);
+  t.teardown(() => model.release());
+  await runPipeline({
+    model,
+    source: new SyntheticSource({ card: model.card, scene: 'generated', size: [32, 32], maxFrames: 1, log: quiet }),
+    frames: 1,
+    broker: broker.url,
+    brokerOptions: { protocolVersion: 4 },
+    device: 'web',
+    previews: true,
+    log: quiet,
+  });
+  const browser = await mqtt.connectAsync(broker.wsUrl!, { protocolVersion: 4 });
+  const got = new Map<string, Buffer>();
+  browser.on('message', (topic, payload) => got.set(topic, payload));
+  await browser.subscribeAsync('spectra/web/+', { qos: 0 });
+  await until(() => got.has('spectra/web/quicklook') && got.has('spectra/web/spectra'), 5000, 'retained previews');
+  t.equal(got.get('spectra/web/quicklook')!.subarray(1, 4).toString(), 'PNG');
+  const spectra = JSON.parse(got.get('spectra/web/spectra')!.toString()) as { wavelengths: number[]; points: { values: number[] }[] };
+  t.equal(spectra.points.length, 5);
+  t.equal(spectra.points[0].values.length, model.card.hsi.bands);
+  t.ok(got.get('spectra/web/spectra')!.length < 2000, 'a few hundred bytes');
+  await browser.endAsync();
 });
