@@ -44,3 +44,6 @@ export * from './device/index';
 // Capture sources and MQTT publishing (cube protocol v1, docs/cube-protocol.md)
 export * from './capture/index';
 export * from './publish/index';
+
+// Quantization (fp16, int8 QDQ) of exported students: quantize/
+export * from '../quantize/index';
