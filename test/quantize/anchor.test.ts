@@ -1,0 +1,47 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import t from 'tap';
+import { writeNpy } from '../../sdk/cube/npy';
+import { readModelCard } from '../../sdk/runtime/model-card';
+import { loadCalibrationSet } from '../../quantize/calibration-set';
+import { SampleRunner } from '../../quantize/ort-runner';
+import { compareCubes, meanQuality } from '../../quantize/quality';
+import { quantizeModel } from '../../quantize/quantize-model';
+import { NO_REAL_DATA, REPO, TINY_MODEL, realCalibrationDir } from './helpers';
+
+const ANCHOR = join(REPO, '.venv', 'bin', 'spectra-distill');
+
+async function outputs(path: string, samples: Awaited<ReturnType<typeof loadCalibrationSet>>): Promise<Float32Array[]> {
+  const runner = await SampleRunner.open(await readFile(path), path);
+  const outs: Float32Array[] = [];
+  for (const s of samples) outs.push((await runner.run(s, ['hrhsi'])).get('hrhsi') as Float32Array);
+  await runner.release();
+  return outs;
+}
+
+t.test('int8 is at least as close to fp32 as onnxruntime quantize_static on the same calibration data', { skip: NO_REAL_DATA || (!existsSync(ANCHOR) && `no ${ANCHOR}`) }, async (t) => {
+  const card = await readModelCard(TINY_MODEL.replace(/\.onnx$/, '.card.json'));
+  const calib = await realCalibrationDir(32, 2);
+  const samples = await loadCalibrationSet(calib, card);
+  const work = await mkdtemp(join(tmpdir(), 'spectra-anchor-'));
+  const pairs = join(work, 'pairs');
+  await mkdir(pairs);
+  for (const [i, s] of samples.entries()) {
+    await writeNpy(join(pairs, `s${i}.lrhsi.npy`), s.lrhsi);
+    await writeNpy(join(pairs, `s${i}.hrmsi.npy`), s.hrmsi);
+  }
+  const anchorPath = join(work, 'anchor.onnx');
+  const r = spawnSync(ANCHOR, ['ort-quantize', '--model', TINY_MODEL, '--calib', pairs, '--out', anchorPath], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  const oursPath = join(work, 'ours.onnx');
+  await quantizeModel(TINY_MODEL, oursPath, { mode: 'int8', calib, progress: false });
+  const fp32 = await outputs(TINY_MODEL, samples);
+  const fidelity = async (p: string) => meanQuality((await outputs(p, samples)).map((o, i) => compareCubes(o, fp32[i], card.hsi.bands, 'unit'))).psnr;
+  const ours = await fidelity(oursPath);
+  const anchor = await fidelity(anchorPath);
+  t.ok(anchor > 30, `anchor output tracks fp32 (${anchor.toFixed(2)} dB)`);
+  t.ok(ours >= anchor, `ours ${ours.toFixed(2)} dB >= anchor ${anchor.toFixed(2)} dB against the fp32 output`);
+});
