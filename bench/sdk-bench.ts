@@ -80,7 +80,13 @@ interface JobResult {
 async function child(job: Job): Promise<JobResult> {
   const lr = await readNpy(job.lr);
   const hr = await readNpy(job.hr);
-  const sessionOptions = { intraOpNumThreads: job.threads, graphOptimizationLevel: 'all' as const, executionProviders: ['cpu'] };
+  // The same session settings FusionModel uses by default (no spinning workers), so the comparison isolates the SDK.
+  const sessionOptions = {
+    intraOpNumThreads: job.threads,
+    graphOptimizationLevel: 'all' as const,
+    executionProviders: ['cpu'],
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  };
   const needs = (k: Variant['kind']) => job.variants.some((v) => v.kind === k);
   const bare = needs('bare') ? await ort.InferenceSession.create(job.model, sessionOptions) : undefined;
   const model = needs('fuse') ? await FusionModel.load(job.model, { providers: ['cpu'], intraOpThreads: job.threads }) : undefined;

@@ -51,6 +51,12 @@ export interface LoadOptions {
   memoryArena?: boolean;
   /** Memory-pattern planning (pre-plans buffers for fixed shapes). @defaultValue true */
   memoryPattern?: boolean;
+  /**
+   * Let idle intra-op worker threads spin between runs (onnxruntime `session.intra_op.allow_spinning`). Spinning
+   * workers compete with the JavaScript thread that cuts and blends tiles, which costs time on small CPUs.
+   * @defaultValue false
+   */
+  allowSpinning?: boolean;
   /** Skip the sha256 check of the ONNX file against the card (large models on slow storage). @defaultValue false */
   skipHashCheck?: boolean;
   /** Replaces the `spectra:runtime` logger. */
@@ -66,11 +72,12 @@ export const DEFAULT_LOAD_OPTIONS: Readonly<ResolvedLoadOptions> = Object.freeze
   graphOptimizationLevel: 'all',
   memoryArena: true,
   memoryPattern: true,
+  allowSpinning: false,
   skipHashCheck: false,
 });
 
 type ResolvedLoadOptions = Required<
-  Pick<LoadOptions, 'providers' | 'requireFirstProvider' | 'intraOpThreads' | 'interOpThreads' | 'graphOptimizationLevel' | 'memoryArena' | 'memoryPattern' | 'skipHashCheck'>
+  Pick<LoadOptions, 'providers' | 'requireFirstProvider' | 'intraOpThreads' | 'interOpThreads' | 'graphOptimizationLevel' | 'memoryArena' | 'memoryPattern' | 'allowSpinning' | 'skipHashCheck'>
 > &
   LoadOptions;
 
@@ -434,6 +441,7 @@ async function openSession(
     enableCpuMemArena: opts.memoryArena,
     enableMemPattern: opts.memoryPattern,
     executionMode: opts.interOpThreads > 1 ? 'parallel' : 'sequential',
+    extra: { session: { intra_op: { allow_spinning: opts.allowSpinning ? '1' : '0' }, inter_op: { allow_spinning: opts.allowSpinning ? '1' : '0' } } },
   };
   const firstName = typeof requested[0] === 'string' ? requested[0] : requested[0].name;
   let session: InferenceSession | undefined;
