@@ -13,8 +13,15 @@ import type { CaptureOptions } from './frame';
 import { addAwgn, gaussianRng } from './noise';
 import { QueuedSource } from './queued-source';
 
-/** The CAVE "cloth" scene (256 x 256 x 31, uint16 / 65535) in the shared data folder next to the repository. */
-export const DEFAULT_SYNTHETIC_SCENE = resolve(__dirname, '..', '..', '..', 'shared', 'data', 'cave_kbr', 'cave_cloth_256x256x31_uint16.npy');
+/**
+ * The CAVE "cloth" scene (256 x 256 x 31, uint16 / 65535) in the shared data folder next to the checkout
+ * (`../shared/data`), looked up from `sdk/capture/` and from the compiled `dist/sdk/capture/`.
+ */
+export const DEFAULT_SYNTHETIC_SCENE: string = (() => {
+  const rel = ['shared', 'data', 'cave_kbr', 'cave_cloth_256x256x31_uint16.npy'];
+  const candidates = [resolve(__dirname, '..', '..', '..', ...rel), resolve(__dirname, '..', '..', '..', '..', ...rel)];
+  return candidates.find((p) => existsSync(p)) ?? candidates[0];
+})();
 /** CAVE band centres: 400..700 nm in 10 nm steps. */
 export const CAVE_WAVELENGTHS: readonly number[] = Array.from({ length: 31 }, (_, i) => 400 + 10 * i);
 

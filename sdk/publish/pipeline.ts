@@ -1,5 +1,6 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { writeEnvi } from '../cube/envi';
 import type { CaptureStats, FramePair, FrameSource } from '../capture/frame';
 import { SyntheticSource } from '../capture/synthetic';
@@ -83,7 +84,7 @@ export const DEFAULT_PIPELINE_OPTIONS = Object.freeze({ frames: 10, device: 'spe
  * @param root - Repository root. @defaultValue the checkout this SDK lives in
  * @returns Path of the `.onnx` next to the card.
  */
-export async function findDefaultModel(root = resolve(__dirname, '..', '..')): Promise<string> {
+export async function findDefaultModel(root = packageRoot()): Promise<string> {
   const dir = join(root, 'models');
   let cards: string[] = [];
   try {
@@ -96,6 +97,16 @@ export async function findDefaultModel(root = resolve(__dirname, '..', '..')): P
     if (card.onnx) return join(dir, card.onnx);
   }
   return join(root, 'test', 'fixtures', 'tiny', 'tiny-student.onnx');
+}
+
+/** The checkout's root: the nearest folder above this file with a package.json (works from sdk/ and from dist/sdk/). */
+function packageRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    dir = dirname(dir);
+  }
+  return resolve(__dirname, '..', '..');
 }
 
 /**
