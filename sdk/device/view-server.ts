@@ -78,13 +78,17 @@ export class ViewServer {
     private readonly subscriber: CubeSubscriber,
     private readonly publisher: MqttClient,
     private readonly embedded: EmbeddedBroker | undefined,
-    /** The page. */
-    readonly url: string,
+    private readonly host: string,
     /** Where publishers and subscribers connect (the embedded broker's TCP URL, or the broker given). */
     readonly brokerUrl: string,
     /** Where the page connects over MQTT-over-WebSocket; `null` means this server's own `/mqtt`. */
     readonly browserBrokerUrl: string | null,
   ) {}
+
+  /** The page's URL. */
+  get url(): string {
+    return `http://${this.host}:${(this.http.address() as AddressInfo).port}/`;
+  }
 
   /**
    * Starts the broker (when none is given), the subscriber and the HTTP server.
@@ -121,58 +125,51 @@ export class ViewServer {
     // Whatever started before a failure is stopped again, so a failed start never leaves the process hanging.
     const undo: (() => Promise<unknown>)[] = [];
     if (embedded) undo.push(() => embedded.close());
-    let subscriber: CubeSubscriber;
-    let publisher: MqttClient;
+    let view: ViewServer;
     try {
-      await listen(http, opts.port, opts.host, 'the viewer page (--port)');
-      undo.push(() => new Promise((resolve) => http.close(resolve)));
-      subscriber = await CubeSubscriber.connect({ ...broker, quicklook: false, ...(opts.log ? { log: opts.log } : {}) });
+      const subscriber = await CubeSubscriber.connect({ ...broker, quicklook: false, ...(opts.log ? { log: opts.log } : {}) });
       undo.push(() => subscriber.close());
       const clientId = `spectra-view-${Math.random().toString(16).slice(2, 10)}`;
-      ({ client: publisher } = await connectClient({ ...broker, clientId }, { clientId, clean: true, reconnectPeriod: 1000 }));
+      const { client: publisher } = await connectClient({ ...broker, clientId }, { clientId, clean: true, reconnectPeriod: 1000 });
+      undo.push(() => publisher.endAsync(true));
+      view = new ViewServer(http, wss, subscriber, publisher, embedded, opts.host, brokerUrl, isWs ? brokerUrl : null);
+      view.attach(staticDir, opts.publishQuicklooks, log);
+      await listen(http, opts.port, opts.host, 'the viewer page (--port)');
     } catch (err) {
       for (const step of undo.reverse()) await step().catch(() => undefined);
       throw err;
     }
-    const port = (http.address() as AddressInfo).port;
-    const view = new ViewServer(
-      http,
-      wss,
-      subscriber,
-      publisher,
-      embedded,
-      `http://${opts.host}:${port}/`,
-      brokerUrl,
-      isWs ? brokerUrl : null,
-    );
-    http.on('request', (req, res) => {
-      view.route(req, res, staticDir).catch((err: Error) => {
+    log.info(`viewer on ${view.url}`);
+    return view;
+  }
+
+  private attach(staticDir: string, publishQuicklooks: boolean, log: NamespacedLog): void {
+    this.http.on('request', (req, res) => {
+      this.route(req, res, staticDir).catch((err: Error) => {
         log.error(`${req.url}: ${err.message}`);
         if (!res.headersSent) json(res, 500, { error: err.message });
       });
     });
-    http.on('upgrade', (req, socket, head) => {
-      if (new URL(req.url ?? '/', 'http://x').pathname !== '/mqtt' || isWs) {
+    this.http.on('upgrade', (req, socket, head) => {
+      if (new URL(req.url ?? '/', 'http://x').pathname !== '/mqtt' || this.browserBrokerUrl !== null) {
         socket.destroy();
         return;
       }
-      wss.handleUpgrade(req, socket, head, (ws) => {
+      this.wss.handleUpgrade(req, socket, head, (ws) => {
         const stream = createWebSocketStream(ws);
         stream.on('error', () => stream.destroy());
-        bridgeToTcp(stream, brokerUrl!, log);
+        bridgeToTcp(stream, this.brokerUrl, log);
       });
     });
-    subscriber.on('cube', ({ meta, cube }) => {
-      const previous = view.devices.get(meta.device);
-      view.devices.set(meta.device, { meta, cube, receivedAt: Date.now(), count: (previous?.count ?? 0) + 1 });
-      if (opts.publishQuicklooks) {
+    this.subscriber.on('cube', ({ meta, cube }) => {
+      const previous = this.devices.get(meta.device);
+      this.devices.set(meta.device, { meta, cube, receivedAt: Date.now(), count: (previous?.count ?? 0) + 1 });
+      if (publishQuicklooks) {
         quicklook(cube)
-          .then(({ png }) => publisher.publish(`spectra/${meta.device}/quicklook`, png, { qos: 0, retain: true }))
+          .then(({ png }) => this.publisher.publish(`spectra/${meta.device}/quicklook`, png, { qos: 0, retain: true }))
           .catch((err: Error) => log.warn(`quicklook of ${meta.device}/${meta.sequence}: ${err.message}`));
       }
     });
-    log.info(`viewer on ${view.url}`);
-    return view;
   }
 
   /** The latest cube of `device`, if one arrived. */
