@@ -1,4 +1,5 @@
 import t from 'tap';
+import mqtt from 'mqtt';
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -79,6 +80,14 @@ t.test('survives: publisher SIGKILLed mid-stream; a restart resumes the outbox a
   await until(() => first.lines.includes('stored') && first.lines.some((l) => l.startsWith('acked')), 30_000, 'first acks');
   first.kill();
   await first.exited;
+  // The broker publishes the last will (retained) when the publisher's connection dies without DISCONNECT.
+  const watcher = await mqtt.connectAsync(broker.url, { protocolVersion: 5 });
+  const status: string[] = [];
+  watcher.on('message', (_topic, payload) => status.push(payload.toString()));
+  await watcher.subscribeAsync('spectra/crash/status', { qos: 1 });
+  await until(() => status.length > 0, 5000, 'the retained status');
+  t.match(JSON.parse(status[0]), { state: 'offline' }, 'last will says offline');
+  await watcher.endAsync();
   const ackedBefore = first.lines.filter((l) => l.startsWith('acked')).length;
   const left = readdirSync(outbox).filter((n) => n.endsWith('.cube')).length;
   t.ok(ackedBefore < count && left > 0, `killed mid-stream (${ackedBefore} acked, ${left} cubes left in the outbox)`);
