@@ -81,8 +81,3 @@ export function inferElementTypes(graph: GraphProto, path: string): Map<string, 
   });
   return types;
 }
-
-/** Whether an element type is floating point (FLOAT, FLOAT16, DOUBLE). */
-export function isFloatType(t: number | undefined): boolean {
-  return t === DataType.FLOAT || t === DataType.FLOAT16 || t === DataType.DOUBLE;
-}

@@ -13,7 +13,7 @@
  */
 import { GraphIndex, NameAllocator, nodeLabel, topologicalOrder } from './graph-index';
 import { AttributeType, DataType, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto';
-import { elementCount, floatTensor, floatValues, int32Tensor, int8Tensor } from './tensor-data';
+import { floatTensor, floatValues, int32Tensor, int8Tensor } from './tensor-data';
 
 /** Who the QDQ graph is laid out for. */
 export type QdqProfile = 'tensorrt' | 'cpu';
@@ -216,9 +216,4 @@ function quantizeBias(b: TensorProto, wScales: Float32Array, xScale: number, nam
   const dq = names.fresh(`${base}_dequantized`);
   added.push({ opType: 'DequantizeLinear', name: names.fresh(`${base}_DequantizeLinear`), input: [qName, scaleName, zpName], output: [dq], attribute: [{ name: 'axis', type: AttributeType.INT, i: 0 }] });
   return dq;
-}
-
-/** Number of weights stored as int8 in a QDQ model (for reports). */
-export function int8WeightCount(model: ModelProto): number {
-  return (model.graph?.initializer ?? []).filter((t) => t.dataType === DataType.INT8).reduce((n, t) => n + elementCount(t), 0);
 }

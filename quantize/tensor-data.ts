@@ -42,19 +42,6 @@ export function floatValues(t: TensorProto): Float32Array {
   }
 }
 
-/** The values of an INT64 or INT32 tensor as numbers (fine for shapes, axes and indices). */
-export function intValues(t: TensorProto): number[] {
-  const n = elementCount(t);
-  const view = rawView(t);
-  const out: number[] = [];
-  for (let i = 0; i < n; i++) {
-    if (t.dataType === DataType.INT64) out.push(view ? Number(view.getBigInt64(i * 8, true)) : Number((t.int64Data ?? [])[i]));
-    else if (t.dataType === DataType.INT32) out.push(view ? view.getInt32(i * 4, true) : (t.int32Data ?? [])[i]);
-    else throw new TypeError(`Tensor '${t.name}' has data type ${t.dataType}; expected INT64 or INT32`);
-  }
-  return out;
-}
-
 /** A FLOAT tensor with raw little-endian data. */
 export function floatTensor(name: string, dims: readonly number[], values: Float32Array | readonly number[]): TensorProto {
   const data = values instanceof Float32Array ? values : Float32Array.from(values);

@@ -8,7 +8,7 @@ import { inferElementTypes } from '../../quantize/dtype-inference';
 import { graphProblems } from '../../quantize/graph-check';
 import { DataType, readModel, sha256Hex, type ModelProto } from '../../quantize/onnx-proto';
 import { quantizeModel } from '../../quantize/quantize-model';
-import { floatValues, intValues } from '../../quantize/tensor-data';
+import { floatValues } from '../../quantize/tensor-data';
 import { NO_PYTHON_ONNX, NO_REAL_DATA, TINY_MODEL, pythonCheckModel, realCalibrationDir } from './helpers';
 
 function producerOf(model: ModelProto, tensor: string) {
@@ -137,7 +137,6 @@ t.test('quantizes the tiny student on real scenes', { skip: NO_REAL_DATA }, asyn
     t.ok(biasDq.length > 0, 'int32 biases');
     const scales = biasDq.map((n) => floatValues((model.graph?.initializer ?? []).find((i) => i.name === n.input?.[1]) ?? {}));
     t.ok(scales.every((s) => s.every((v) => v > 0)));
-    t.ok(intValues({ dims: [1], dataType: DataType.INT64, int64Data: ['7'] })[0] === 7);
     if (!NO_PYTHON_ONNX) t.doesNotThrow(() => pythonCheckModel(path), 'onnx.checker accepts it');
   });
 });
