@@ -1,4 +1,5 @@
 import t from 'tap';
+import { CameraTemplate, type CameraTemplateOptions, type RawCapture } from '../../sdk/capture/camera-template';
 import { DirectoryWatcher } from '../../sdk/capture/directory-watcher';
 import { ReplaySource } from '../../sdk/capture/replay';
 import { SyntheticSource } from '../../sdk/capture/synthetic';
@@ -25,4 +26,39 @@ t.test('DirectoryWatcher meets the source contract', async (t) => {
   const dir = tempDir();
   await writePairs(dir, await syntheticFrames(6));
   sourceContract(t, async (o) => new DirectoryWatcher({ ...o, dir, stableMs: 30, pollMs: 20, idleTimeoutMs: 1500 }), 4);
+});
+
+/** The camera template filled in the smallest way: a "device" that replays frames from memory. */
+class FakeCamera extends CameraTemplate {
+  private next = 0;
+  opened = false;
+  closed = false;
+  constructor(
+    options: CameraTemplateOptions,
+    private readonly frames: Awaited<ReturnType<typeof syntheticFrames>>,
+  ) {
+    super(options);
+  }
+  protected async openDevice(): Promise<void> {
+    this.opened = true;
+  }
+  protected async grab(): Promise<RawCapture | undefined> {
+    const f = this.frames[this.next++ % this.frames.length];
+    await new Promise((r) => setTimeout(r, 5));
+    return { hsi: f.lrhsi, msi: f.hrmsi, meta: { exposureMs: 4 } };
+  }
+  protected async closeDevice(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+t.test('CameraTemplate (filled in) meets the source contract and releases its device', async (t) => {
+  const frames = await syntheticFrames(3);
+  sourceContract(t, async (o) => new FakeCamera({ ...o, device: 'fake0' }, frames), 4);
+  t.test('device opened and closed once', async (t) => {
+    const cam = new FakeCamera({ device: 'fake1', maxFrames: 2 }, frames);
+    for await (const f of cam) t.equal(f.meta.exposureMs, 4);
+    t.ok(cam.opened && cam.closed);
+    t.equal(cam.name, 'camera:fake1');
+  });
 });
