@@ -14,6 +14,7 @@ import {
   type ReplayOptions,
   SyntheticSource,
 } from '../../sdk/capture/index';
+import { probeOptionForwarding } from '../../sdk/device/binding-probe';
 import { checkDeployment, type DeploymentCheck } from '../../sdk/device/deployment-check';
 import { ProfileError } from '../../sdk/device/errors';
 import { type DeviceProfile, loadProfile } from '../../sdk/device/profile';
@@ -24,6 +25,7 @@ import { SpectraError } from '../../sdk/errors';
 import { type BrokerOptions, connectClient } from '../../sdk/publish/broker-connection';
 import { createLogger } from '../../sdk/publish/log';
 import { CubePublisher } from '../../sdk/publish/publisher';
+import { loadBinding } from '../../sdk/runtime/binding';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 
 const log = createLogger('spectra:service');
@@ -53,6 +55,7 @@ export async function main(argv: string[]): Promise<number> {
   if (!Object.hasOwn(ADAPTERS, profile.capture.adapter)) {
     check.errors.push(`capture.adapter: unknown adapter '${profile.capture.adapter}'; known: ${Object.keys(ADAPTERS).join(', ')}`);
   }
+  if (values.check && check.binding) await probeForwarding(profile, check);
   report(profile, check);
   if (check.errors.length > 0) return 1;
   if (values.check) return 0;
@@ -63,6 +66,22 @@ export async function main(argv: string[]): Promise<number> {
     if (!(err instanceof SpectraError)) throw err;
     process.stderr.write(`spectra-service: ${err.name} [${err.code}]: ${err.message}\n`);
     return 1;
+  }
+}
+
+/** Tests what the binding declares (package.json marker) against what it does with an option no provider knows. */
+async function probeForwarding(profile: DeviceProfile, check: DeploymentCheck): Promise<void> {
+  const binding = loadBinding(profile.binding ?? (process.env.SPECTRA_ORT_BINDING || undefined));
+  const probe = await probeOptionForwarding(binding.module, 'cuda');
+  const declared = binding.honoursProviderOptions.includes('cuda');
+  if (probe.verdict === 'drops' && declared) {
+    check.errors.push(`binding: declares that it forwards provider options but ignored an unknown cuda option (${probe.detail}); rebuild it with devices/jetson/build-onnxruntime.sh`);
+  } else if (probe.verdict === 'forwards' && !declared) {
+    check.warnings.push(
+      'binding: forwards provider options but does not declare it, so the runtime will not send them; add "spectraEdge": {"honoursProviderOptions": ["tensorrt", "cuda"]} to its package.json',
+    );
+  } else if (probe.verdict === 'unavailable') {
+    check.warnings.push(`binding probe skipped: ${probe.detail}`);
   }
 }
 

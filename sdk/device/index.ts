@@ -9,3 +9,4 @@ export * from './status';
 export * from './tegrastats';
 export * from './systemd';
 export * from './deployment-check';
+export * from './binding-probe';
