@@ -3,12 +3,14 @@
  * of onnxruntime's Python quantize_static anchor, on real scenes from ../shared/data. Writes
  * bench/results/quantize.json and prints a table. A benchmark, not a test: it asserts nothing.
  *
- * Models: every fp32 `models/*.card.json` (shipped students); the tiny test fixture when there is none.
+ * Models: every fp32 `models/*.card.json` (shipped students); the tiny test fixture when there is none; plus
+ * `--model X.onnx` (repeatable). Options: `--runs N` timing rounds (30), `--hr PX` HR side of the timing input
+ * (128), `--variants a,b` subset of variants.
  * Calibration and validation use different scenes. Shipped models whose int8/fp16 versions meet the bounds
  * (fp16 within 0.05 dB; int8 within 0.3 dB and 0.1 deg of fp32 on validation) get them written next to them.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
@@ -27,9 +29,16 @@ import { quantizeModel, type QuantizeOptions } from '../quantize/quantize-model'
 const REPO = resolve(__dirname, '..');
 const DATA = resolve(REPO, '..', 'shared', 'data');
 const PYTHON_CLI = join(REPO, '.venv', 'bin', 'spectra-distill');
-const LATENCY_RUNS = 30;
+/** `--flag value` from the command line, or undefined. */
+function arg(flag: string): string | undefined {
+  const i = process.argv.indexOf(flag);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+/** Timing rounds (`--runs`); lower it for large students. */
+const LATENCY_RUNS = Number(arg('--runs') ?? 30);
 /** HR side of the latency input (LR side = this / scale). */
-const LATENCY_HR = 128;
+const LATENCY_HR = Number(arg('--hr') ?? 128);
 
 interface CatalogueScene extends SceneEntry {
   id: string;
@@ -228,8 +237,10 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
   const gt = valSamples.map((s) => s.hrhsi?.data as Float32Array);
   const fp32Out = await evaluate(modelPath, valSamples);
   const fp32 = meanQuality(fp32Out.map((o, i) => compareCubes(o, gt[i], bands)));
-  const lr = LATENCY_HR / card.scale;
-  const big: CalibrationSample = { name: 'latency', lrhsi: mirrorTile(valSamples[0].lrhsi, lr, lr), hrmsi: mirrorTile(valSamples[0].hrmsi, LATENCY_HR, LATENCY_HR) };
+  const unit = card.scale * (card.spatial_multiple ?? 1);
+  const hr = Math.max(unit, Math.round(LATENCY_HR / unit) * unit);
+  const lr = hr / card.scale;
+  const big: CalibrationSample = { name: 'latency', lrhsi: mirrorTile(valSamples[0].lrhsi, lr, lr), hrmsi: mirrorTile(valSamples[0].hrmsi, hr, hr) };
   const rows: Row[] = [
     {
       variant: 'fp32',
@@ -245,7 +256,9 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
     },
   ];
   const name = basename(modelPath, '.onnx');
-  for (const v of VARIANTS) {
+  // `--variants fp16,int8-percentile-trt` limits the run (the sensitivity variant costs one run per layer).
+  const only = arg('--variants')?.split(',');
+  for (const v of VARIANTS.filter((x) => !only || only.includes(x.id))) {
     const dir = join(work, v.id);
     await mkdir(dir);
     const suffix = v.options?.mode ?? 'int8';
@@ -295,6 +308,7 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
   // The models and the latency input are kept (ignored path) so a quiet machine can re-time them
   // with quantize/device-latency.py, the same onnxruntime version through Python.
   const keep = join(REPO, 'out', 'quantize-bench', name);
+  await rm(keep, { recursive: true, force: true });
   await mkdir(keep, { recursive: true });
   for (const r of rows) await copyFile(r.path, join(keep, `${r.variant}.onnx`));
   await writeNpy(join(keep, 'latency.lrhsi.npy'), big.lrhsi);
