@@ -178,7 +178,10 @@
     if (s.outbox) parts.push(`outbox ${s.outbox.depth}`);
     if (s.jetson && s.jetson.maxTemperatureC !== undefined) parts.push(`${s.jetson.maxTemperatureC} °C`);
     if (s.jetson && s.jetson.totalPowerMw !== undefined) parts.push(`${(s.jetson.totalPowerMw / 1000).toFixed(1)} W`);
-    d.node.querySelector('.device-status').textContent = parts.join(', ') || s.state || '–';
+    // A bare {"state":"offline"} (the last will) keeps the last figures on screen: they say how it ran until then.
+    const status = d.node.querySelector('.device-status');
+    if (parts.length > 0) status.textContent = parts.join(', ');
+    else if (status.textContent === '–') status.textContent = s.state || '–';
   }
 
   async function start() {
