@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import t from 'tap';
 import type { Cube } from '../../sdk/cube/cube';
+import { StatusTracker } from '../../sdk/device';
 import { ViewServer } from '../../sdk/device/view-server';
 import { CubePublisher } from '../../sdk/publish/publisher';
 
@@ -72,6 +73,17 @@ t.test('viewer: a cube arrives, a click plots the spectrum of that pixel', { ski
   await updated.waitFor({ timeout: 15_000 });
   t.same(JSON.parse((await updated.getAttribute('data-values'))!), spectrumOf(second, px, py), 'the pinned pixel shows the new cube');
   t.match(await device.locator('.fps').textContent(), /^\d+\.\d\d$/, 'fps is shown once two quicklooks arrived');
+  // The device's own status report (StatusTracker payload) shows next to the quicklook.
+  const tracker = new StatusTracker('cam-7', { now: () => 1000 });
+  tracker.recordFrame(40);
+  tracker.recordFrame(60);
+  const status = tracker.report({ outbox: { depth: 2, bytes: 1 }, provider: 'cpu' });
+  const mqtt = (await import('mqtt')).default;
+  const client = await mqtt.connectAsync(view.brokerUrl, { protocolVersion: 4 });
+  await client.publishAsync('spectra/cam-7/status', JSON.stringify(status), { retain: true });
+  await client.endAsync();
+  await page.waitForFunction(() => /latency p50 40 \/ p90 60 \/ p99 60 ms, outbox 2/.test(document.querySelector('[data-device="cam-7"] .device-status')?.textContent ?? ''), undefined, { timeout: 10_000 });
+  t.equal(await device.getAttribute('data-state'), 'online');
   t.same(pageErrors, [], 'no uncaught errors in the page');
 });
 
