@@ -121,6 +121,10 @@ mkdir -p "$PREFIX"
 npm install --prefix "$PREFIX" --ignore-scripts --no-audit --no-fund "$pack_dir"/onnxruntime-common-*.tgz "$pack_dir"/onnxruntime-node-*.tgz
 rm -rf "$pack_dir"
 installed="$PREFIX/node_modules/onnxruntime-node"
+# Older releases leave bin/ out of the package's "files"; the binding must sit where lib/binding.ts looks for it.
+if ! ls -d "$installed"/bin/napi-v*/linux/arm64 >/dev/null 2>&1; then
+  cp -r "$SRC_DIR/js/node/bin" "$installed/"
+fi
 installed_bin=$(ls -d "$installed"/bin/napi-v*/linux/arm64 | head -n1)
 cp "$build_dir"/libonnxruntime_providers_{shared,cuda,tensorrt}.so "$installed_bin/"
 node -e "
