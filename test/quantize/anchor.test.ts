@@ -1,7 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { writeNpy } from '../../sdk/cube/npy';
@@ -10,7 +9,7 @@ import { loadCalibrationSet } from '../../quantize/calibration-set';
 import { SampleRunner } from '../../quantize/ort-runner';
 import { compareCubes, meanQuality } from '../../quantize/quality';
 import { quantizeModel } from '../../quantize/quantize-model';
-import { NO_REAL_DATA, REPO, TINY_MODEL, realCalibrationDir } from './helpers';
+import { NO_REAL_DATA, REPO, TINY_MODEL, realCalibrationDir, scratchDir } from './helpers';
 
 const ANCHOR = join(REPO, '.venv', 'bin', 'spectra-distill');
 
@@ -26,7 +25,7 @@ t.test('int8 is at least as close to fp32 as onnxruntime quantize_static on the 
   const card = await readModelCard(TINY_MODEL.replace(/\.onnx$/, '.card.json'));
   const calib = await realCalibrationDir(32, 2);
   const samples = await loadCalibrationSet(calib, card);
-  const work = await mkdtemp(join(tmpdir(), 'spectra-anchor-'));
+  const work = await scratchDir('spectra-anchor-');
   const pairs = join(work, 'pairs');
   await mkdir(pairs);
   for (const [i, s] of samples.entries()) {

@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { NO_REAL_DATA, REPO, TINY_MODEL, realCalibrationDir } from './helpers';
+import { NO_REAL_DATA, REPO, TINY_MODEL, realCalibrationDir, scratchDir } from './helpers';
 
 const CLI = join(REPO, 'bin', 'spectra.js');
 
@@ -14,7 +14,7 @@ function spectra(args: string[]) {
 
 t.test('spectra quantize --mode int8 writes model + card and prints the sensitivity ranking', { skip: NO_REAL_DATA }, async (t) => {
   const calib = await realCalibrationDir(32, 2);
-  const out = join(await mkdtemp(join(tmpdir(), 'spectra-qcli-')), 'tiny.int8.onnx');
+  const out = join(await scratchDir('spectra-qcli-'), 'tiny.int8.onnx');
   const r = spectra(['quantize', '--model', TINY_MODEL, '--mode', 'int8', '--calib', calib, '--keep-float', '1', '--method', 'minmax', '--max-samples', '2', '--out', out]);
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /wrote .*tiny\.int8\.onnx/);
@@ -27,7 +27,7 @@ t.test('spectra quantize --mode int8 writes model + card and prints the sensitiv
 });
 
 t.test('spectra quantize: a model without a card fails with a typed error and exit code 2', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'spectra-qcli-'));
+  const dir = await scratchDir('spectra-qcli-');
   const r = spectra(['quantize', '--model', join(dir, 'nothing.onnx'), '--mode', 'fp16', '--out', join(dir, 'q.onnx')]);
   t.equal(r.status, 2);
   t.match(r.stderr, /ModelCardMissingError \[E_MODEL_CARD_MISSING\].*nothing\.card\.json/);

@@ -1,18 +1,17 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { SpectraError } from '../../sdk/errors';
 import { writeNpy } from '../../sdk/cube/npy';
 import { encodeModel, readModel } from '../../quantize/onnx-proto';
 import { quantizeModel } from '../../quantize/quantize-model';
-import { TINY_MODEL } from './helpers';
+import { TINY_MODEL, scratchDir } from './helpers';
 
 const TINY_CARD = TINY_MODEL.replace(/\.onnx$/, '.card.json');
 
 async function workDir(): Promise<string> {
-  return mkdtemp(join(tmpdir(), 'spectra-qerr-'));
+  return scratchDir('spectra-qerr-');
 }
 
 async function pair(dir: string, stem: string, hsiBands: number, msiBands: number): Promise<void> {

@@ -3,7 +3,7 @@
  * real scenes in ../shared/data, and a Python `onnx.checker` call when the venv is there.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -12,6 +12,18 @@ export const REPO = resolve(__dirname, '..', '..');
 export const TINY_MODEL = join(REPO, 'test', 'fixtures', 'tiny', 'tiny-student.onnx');
 export const SHARED_DATA = resolve(REPO, '..', 'shared', 'data');
 const PYTHON = join(REPO, '.venv', 'bin', 'python');
+
+const scratch: string[] = [];
+process.on('exit', () => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh temporary directory, removed when the test process exits. */
+export async function scratchDir(prefix: string): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  scratch.push(dir);
+  return dir;
+}
 
 /** Reason to skip real-data tests, or false when the data is there. */
 export const NO_REAL_DATA: string | false = existsSync(join(SHARED_DATA, 'samson'))
@@ -23,7 +35,7 @@ export const NO_REAL_DATA: string | false = existsSync(join(SHARED_DATA, 'samson
  * (FWHM 40 nm): Samson (airborne, 0..1) and AVIRIS Salinas-A (radiance-like int16, / 10000).
  */
 export async function realCalibrationDir(tile = 32, tilesPerScene = 4): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'spectra-calib-'));
+  const dir = await scratchDir('spectra-calib-');
   const manifest = {
     scenes: [
       { path: join(SHARED_DATA, 'samson', 'samson_95x95x156_float32.npy'), bands_csv: join(SHARED_DATA, 'samson', 'samson_bands.csv') },

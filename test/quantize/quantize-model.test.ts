@@ -1,6 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import t from 'tap';
@@ -9,7 +7,7 @@ import { graphProblems } from '../../quantize/graph-check';
 import { DataType, readModel, sha256Hex, type ModelProto } from '../../quantize/onnx-proto';
 import { quantizeModel } from '../../quantize/quantize-model';
 import { floatValues } from '../../quantize/tensor-data';
-import { NO_PYTHON_ONNX, NO_REAL_DATA, TINY_MODEL, pythonCheckModel, realCalibrationDir } from './helpers';
+import { NO_PYTHON_ONNX, NO_REAL_DATA, TINY_MODEL, pythonCheckModel, realCalibrationDir, scratchDir } from './helpers';
 
 function producerOf(model: ModelProto, tensor: string) {
   return (model.graph?.node ?? []).find((n) => (n.output ?? []).includes(tensor));
@@ -21,7 +19,7 @@ async function readCard(path: string): Promise<Record<string, unknown>> {
 
 t.test('quantizes the tiny student on real scenes', { skip: NO_REAL_DATA }, async (t) => {
   const calib = await realCalibrationDir();
-  const out = await mkdtemp(join(tmpdir(), 'spectra-quant-'));
+  const out = await scratchDir('spectra-quant-');
 
   t.test('fp16: within 0.05 dB of fp32, float32 I/O, half weights, sensitive nodes kept', async (t) => {
     const path = join(out, 'tiny.fp16.onnx');
