@@ -203,7 +203,19 @@ export function decodeMeta(topic: string, payload: Uint8Array, limits: DecodeLim
  * @returns The message payload.
  */
 export function encodeChunk(cubeId: string, index: number, count: number, offset: number, body: Uint8Array): Buffer {
-  const out = Buffer.allocUnsafe(CHUNK_HEADER_BYTES + body.length);
+  return encodeChunkInto(Buffer.allocUnsafe(CHUNK_HEADER_BYTES + body.length), cubeId, index, count, offset, body);
+}
+
+/**
+ * {@link encodeChunk} into a caller's buffer (so a publisher can reuse a few buffers instead of
+ * allocating one per chunk).
+ * @param target - At least `32 + body.length` bytes.
+ * @returns The view of `target` holding the message.
+ * @internal
+ */
+export function encodeChunkInto(target: Buffer, cubeId: string, index: number, count: number, offset: number, body: Uint8Array): Buffer {
+  if (target.length < CHUNK_HEADER_BYTES + body.length) throw new RangeError(`Expected a buffer of at least ${CHUNK_HEADER_BYTES + body.length} bytes but received ${target.length}`);
+  const out = target.subarray(0, CHUNK_HEADER_BYTES + body.length);
   out.writeUInt32LE(MAGIC, 0);
   out.writeUInt8(1, 4);
   out.writeUInt8(CHUNK_HEADER_BYTES, 5);
