@@ -313,6 +313,7 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
   for (const r of rows) await copyFile(r.path, join(keep, `${r.variant}.onnx`));
   await writeNpy(join(keep, 'latency.lrhsi.npy'), big.lrhsi);
   await writeNpy(join(keep, 'latency.hrmsi.npy'), big.hrmsi);
+  await rm(work, { recursive: true, force: true });
   return {
     model: modelPath.startsWith(REPO) ? modelPath.slice(REPO.length + 1) : modelPath,
     shipped,
