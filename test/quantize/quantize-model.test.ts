@@ -135,6 +135,14 @@ t.test('quantizes the tiny student on real scenes', { skip: NO_REAL_DATA }, asyn
     t.ok(biasDq.length > 0, 'int32 biases');
     const scales = biasDq.map((n) => floatValues((model.graph?.initializer ?? []).find((i) => i.name === n.input?.[1]) ?? {}));
     t.ok(scales.every((s) => s.every((v) => v > 0)));
+    // The point of the layout: onnxruntime's CPU provider turns (nearly) every Conv into QLinearConv.
+    const optimized = join(out, 'tiny.cpu.optimized.onnx');
+    const session = await ort.InferenceSession.create(path, { optimizedModelFilePath: optimized, logSeverityLevel: 3 });
+    await session.release();
+    const ops = ((await readModel(optimized)).model.graph?.node ?? []).map((n) => n.opType);
+    const qconv = ops.filter((o) => o === 'QLinearConv').length;
+    const convs = (model.graph?.node ?? []).filter((n) => n.opType === 'Conv').length;
+    t.ok(qconv >= 0.8 * convs, `${qconv} of ${convs} Convs run as QLinearConv`);
     if (!NO_PYTHON_ONNX) t.doesNotThrow(() => pythonCheckModel(path), 'onnx.checker accepts it');
   });
 });
