@@ -5,6 +5,7 @@ import t from 'tap';
 import type { Cube } from '../../sdk/cube/cube';
 import { StatusTracker } from '../../sdk/device';
 import { ViewServer } from '../../sdk/device/view-server';
+import { EmbeddedBroker } from '../../sdk/publish/embedded-broker';
 import { CubePublisher } from '../../sdk/publish/publisher';
 
 const CHROMIUM = process.env.SPECTRA_CHROMIUM ?? '/usr/bin/chromium';
@@ -127,4 +128,19 @@ t.test('viewer bridge: browsers reach a TCP-only broker through /mqtt and get th
   const png = await Promise.race([got, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no quicklook within 15 s')), 15_000))]);
   t.same([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG arrived over MQTT-over-WebSocket');
   t.equal(view.latest('cam-2')?.meta.sequence, 9);
+});
+
+t.test('viewer over a WebSocket broker: the page is told to connect to it directly', async (t) => {
+  const broker = await EmbeddedBroker.start({ port: 0, wsPort: 0, log: () => undefined });
+  t.teardown(() => broker.close());
+  const view = await ViewServer.start({ broker: broker.wsUrl, protocolVersion: 4, port: 0, log: () => undefined });
+  t.teardown(() => view.close());
+  const config = (await (await fetch(new URL('/api/config', view.url))).json()) as { broker: string | null };
+  t.equal(config.broker, broker.wsUrl);
+  const publisher = await CubePublisher.connect({ broker: broker.url, device: 'cam-3', protocolVersion: 4, log: () => undefined });
+  t.teardown(() => publisher.close());
+  await publisher.publish(syntheticCube(5), { sequence: 2 });
+  const deadline = Date.now() + 10_000;
+  while (view.latest('cam-3') === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.same(Array.from(view.latest('cam-3')!.cube.data.subarray(0, 5)), Array.from(syntheticCube(5).data.subarray(0, 5)), 'the cube came in over ws://');
 });
