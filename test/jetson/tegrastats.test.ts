@@ -1,7 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { parseTegrastatsLine, TegrastatsParseError } from '../../sdk/device';
+import { parseTegrastatsLine, TegrastatsMonitor, TegrastatsParseError } from '../../sdk/device';
 
 const lines = (name: string): string[] =>
   readFileSync(join(__dirname, 'fixtures', name), 'utf8').split('\n').filter((l) => l.trim() !== '');
@@ -70,4 +71,29 @@ t.test('parses: Xavier NX (JetPack 5)', async (t) => {
 t.test('rejects: a line that is not tegrastats output', async (t) => {
   t.throws(() => parseTegrastatsLine('bash: tegrastats: command not found'), TegrastatsParseError);
   t.throws(() => parseTegrastatsLine(''), { message: /Expected a tegrastats line/ });
+});
+
+t.test('monitor: keeps the latest sample from a running tegrastats, skips junk lines', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tegrastats-'));
+  const fake = join(dir, 'tegrastats');
+  const recorded = join(__dirname, 'fixtures', 'tegrastats-orin.txt');
+  // Prints a junk line, then the recorded Orin lines one per interval, like tegrastats --interval.
+  writeFileSync(fake, `#!/bin/sh\n[ "$1" = --interval ] || exit 2\necho 'starting up'\nwhile IFS= read -r l; do echo "$l"; sleep 0.05; done < '${recorded}'\nsleep 5\n`);
+  chmodSync(fake, 0o755);
+  const logs: string[] = [];
+  const monitor = TegrastatsMonitor.start({ command: fake, intervalMs: 50, log: (m) => logs.push(m) });
+  t.teardown(() => monitor.stop());
+  const deadline = Date.now() + 5000;
+  while (monitor.latest()?.timestamp === undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.equal(monitor.latest()?.timestamp, '11-27-2026 03:10:22', 'the last recorded line is the latest sample');
+  t.match(logs, [/Expected a tegrastats line .*starting up/]);
+});
+
+t.test('monitor: without tegrastats (any non-Jetson host) there is simply no sample', async (t) => {
+  const logs: string[] = [];
+  const monitor = TegrastatsMonitor.start({ command: '/nonexistent/tegrastats', log: (m) => logs.push(m) });
+  await new Promise((r) => setTimeout(r, 200));
+  monitor.stop();
+  t.equal(monitor.latest(), undefined);
+  t.match(logs.join('\n'), /tegrastats unavailable \(.*ENOENT.*\); status will carry no temperature or power/);
 });
