@@ -128,6 +128,7 @@ export function applyQdq(source: ModelProto, layers: readonly QuantLayer[], opti
     return dq;
   };
 
+  const weights = new Map<string, { dq: string; scales: Float32Array }>();
   const byLabel = new Map((graph.node ?? []).map((n, k) => [nodeLabel(n, k), n]));
   const replaced = new Map<NodeProto, Map<number, string>>();
   const replace = (node: NodeProto, slot: number, name: string): void => {
@@ -144,8 +145,10 @@ export function applyQdq(source: ModelProto, layers: readonly QuantLayer[], opti
       if (dq) inputs.forEach((t, slot) => t === act && replace(node, slot, dq));
     }
     if (layer.weight) {
-      const w = index.initializers.get(layer.weight.tensor) as TensorProto;
-      const { dq, scales } = quantizeWeight(w, layer.weight.axis, names, inits, added);
+      const key = `${layer.weight.tensor}\u0000${layer.weight.axis}`;
+      const { dq, scales } = weights.get(key) ?? quantizeWeight(index.initializers.get(layer.weight.tensor) as TensorProto, layer.weight.axis, names, inits, added);
+      // Shared weights (one parameter read by several layers) are stored once.
+      weights.set(key, { dq, scales });
       replace(node, layer.weight.slot, dq);
       const xScale = scaleOf(layer.activations[0]);
       if (options.profile === 'cpu' && layer.bias && xScale > 0) {
