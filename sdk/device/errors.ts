@@ -17,3 +17,11 @@ export class ProfileError extends SpectraError {
     super(`${path}: ${field ? `${field}: ` : ''}${message}`, options);
   }
 }
+
+/** A line that is not tegrastats output at all (unknown fields in a real line are skipped, not errors). */
+export class TegrastatsParseError extends SpectraError {
+  readonly code = 'E_TEGRASTATS';
+  constructor(readonly line: string) {
+    super(`Expected a tegrastats line ('RAM u/tMB ... CPU [...] ...') but received '${line.slice(0, 80)}'`);
+  }
+}

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { TegrastatsParseError } from './errors';
 
 /** One power rail: instantaneous and running-average draw in milliwatts. */
 export interface PowerRail {
@@ -29,14 +30,6 @@ export interface TegrastatsSample {
   totalPowerMw?: number;
   /** Hottest valid sensor. */
   maxTemperatureC?: number;
-}
-
-/** Thrown for a line that is not tegrastats output at all (not for unknown fields, which are skipped). */
-export class TegrastatsParseError extends Error {
-  constructor(readonly line: string) {
-    super(`Expected a tegrastats line ('RAM u/tMB ... CPU [...] ...') but received '${line.slice(0, 80)}'`);
-    this.name = 'TegrastatsParseError';
-  }
 }
 
 // tegrastats reports a sensor it cannot read as -256C.

@@ -70,6 +70,7 @@ t.test('parses: Xavier NX (JetPack 5)', async (t) => {
 
 t.test('rejects: a line that is not tegrastats output', async (t) => {
   t.throws(() => parseTegrastatsLine('bash: tegrastats: command not found'), TegrastatsParseError);
+  t.throws(() => parseTegrastatsLine('garbage'), { code: 'E_TEGRASTATS', name: 'TegrastatsParseError' });
   t.throws(() => parseTegrastatsLine(''), { message: /Expected a tegrastats line/ });
 });
 
