@@ -22,6 +22,7 @@ interface FuseCliOptions {
   resample: boolean;
   valueScale?: number;
   npyLayout: NpyLayout;
+  quality: boolean;
   json: boolean;
 }
 
@@ -71,6 +72,7 @@ export function register(program: Command): void {
     .option('--resample', 'resample an LR-HSI on another band grid onto the model grid', false)
     .option('--value-scale <n>', 'divide both inputs by this (raw counts -> 0..1), overriding file metadata', positive)
     .addOption(new Option('--npy-layout <layout>', 'axis order of 3-D .npy inputs').choices(['chw', 'hwc']).default('chw'))
+    .option('--no-quality', 'skip the no-reference consistency check')
     .option('--json', 'print the result summary as JSON', false)
     .action(async (opts: FuseCliOptions) => {
       const model = await FusionModel.load(opts.model, { ...(opts.providers ? { providers: opts.providers } : {}), intraOpThreads: opts.threads });
@@ -86,6 +88,7 @@ export function register(program: Command): void {
           overlap: opts.overlap,
           batch: opts.batch,
           resample: opts.resample,
+          quality: opts.quality,
           onProgress: (done, total) => {
             if (total <= 1) return;
             if (!started) {

@@ -140,7 +140,12 @@ export async function readEnvi(hdrPath: string, options: ReadEnviOptions = {}): 
   const bytes = BYTES[hdr.dataType];
   const n = hdr.samples * hdr.lines * hdr.bands;
   const expected = hdr.headerOffset + n * bytes;
-  const size = (await stat(dataPath)).size;
+  const size = await stat(dataPath).then(
+    (st) => st.size,
+    (err: unknown) => {
+      throw new FileFormatError(dataPath, `ENVI data file for ${hdrPath} cannot be read`, { cause: err });
+    },
+  );
   if (size < expected) throw new TruncatedFileError(dataPath, expected, size);
   const buf = await readFile(dataPath);
   const view = new DataView(buf.buffer, buf.byteOffset + hdr.headerOffset, n * bytes);

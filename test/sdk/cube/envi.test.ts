@@ -79,3 +79,10 @@ t.test('reads: the real Salinas-A ENVI file equals its .npy', { skip: !existsSyn
   t.equal(cube.meta?.wavelengthsFromHeader, false);
   t.ok(statSync(join(SALINAS, 'SalinasA_corrected.img')).size > 0 && readFileSync(join(SALINAS, 'SalinasA_corrected.hdr'), 'latin1').includes('bip'));
 });
+
+t.test('rejects: an explicit data path that does not exist', async (t) => {
+  const dir = tempDir();
+  const hdr = join(dir, 'e.hdr');
+  await writeEnvi(hdr, randomCube(1, 2, 2, [500]));
+  await t.rejects(readEnvi(hdr, { dataPath: join(dir, 'missing.raw') }), { code: 'E_FILE_FORMAT', message: /missing\.raw: ENVI data file for .*e\.hdr cannot be read/ });
+});
