@@ -115,3 +115,8 @@ export class ProviderUnavailableError extends SpectraError {
 export class ValueRangeError extends SpectraError {
   readonly code = 'E_VALUE_RANGE';
 }
+
+/** An input holds pixels equal to its declared no-data value (`meta.dataIgnoreValue`), which the model cannot fuse. */
+export class NoDataError extends SpectraError {
+  readonly code = 'E_NO_DATA';
+}

@@ -9,6 +9,7 @@ import {
   BandCountError,
   ModelCardError,
   ModelFileError,
+  NoDataError,
   ProviderUnavailableError,
   SizeMismatchError,
   ValueRangeError,
@@ -224,6 +225,7 @@ export class FusionModel {
    * @throws {@link DataTypeError} when data is not a Float32Array of the declared size.
    * @throws {@link NonFiniteError} when an input holds NaN or Inf.
    * @throws {@link ValueRangeError} when values look like raw counts rather than 0..1 units.
+   * @throws {@link NoDataError} when an input holds its own no-data value (`meta.dataIgnoreValue`).
    */
   fuse(lrhsi: Cube, hrmsi: Cube, options: FuseOptions = {}): Promise<FusedCube> {
     if (this.released) throw new Error('FusionModel was released; load it again');
@@ -252,8 +254,9 @@ export class FusionModel {
     const spec = this.inputSpec;
     if (hrmsi.bands !== spec.msiBands) throw new BandCountError('hrmsi', spec.msiBands, hrmsi.bands);
     let resampleMs = 0;
-    let lr = lrhsi;
-    if (!sameGrid(lrhsi.wavelengths, spec.wavelengths)) {
+    let lr = maskNoDataBands(lrhsi);
+    const masked = (lr.meta?.bandValid as boolean[] | undefined)?.some((v) => !v) ?? false;
+    if (!sameGrid(lrhsi.wavelengths, spec.wavelengths) || (opts.resample && masked)) {
       if (!opts.resample) {
         if (lrhsi.bands !== spec.hsiBands) throw new BandCountError('lrhsi', spec.hsiBands, lrhsi.bands);
         if (lrhsi.meta?.wavelengthsFromHeader === false) {
@@ -271,8 +274,10 @@ export class FusionModel {
         throw new WavelengthError('lrhsi has no wavelengths (band indices only), so it cannot be resampled; give wavelengths in nm');
       }
       const t = performance.now();
-      lr = resampleCube(lrhsi, spec.wavelengths, this.card.hsi.fwhm_nm ?? undefined, this.card.hsi.band_valid);
+      lr = resampleCube(lr, spec.wavelengths, this.card.hsi.fwhm_nm ?? undefined, this.card.hsi.band_valid);
       resampleMs = performance.now() - t;
+    } else {
+      lr = zeroMaskedBands(lr, this.card.hsi.band_valid);
     }
     const { scale, hrMultiple } = spec;
     if (hrmsi.height !== lr.height * scale || hrmsi.width !== lr.width * scale) {
@@ -289,6 +294,7 @@ export class FusionModel {
     }
     assertFinite(lr, 'lrhsi');
     assertFinite(hrmsi, 'hrmsi');
+    assertNoData(hrmsi, 'hrmsi', []);
     const t = performance.now();
     lr = applyValueScale(lr, 'lrhsi');
     const hr = applyValueScale(hrmsi, 'hrmsi');
@@ -574,6 +580,70 @@ function sameGrid(a: readonly number[], b: readonly number[]): boolean {
 
 function describeGrid(w: readonly number[]): string {
   return w.length === 0 ? 'none' : `${w.length} bands, ${w[0]}..${w[w.length - 1]} nm`;
+}
+
+/** Bands of a cube that are no-data everywhere (e.g. EnMAP's water-vapour bands): masked, not fused. */
+function maskNoDataBands(cube: Cube): Cube {
+  const nodata = cube.meta?.dataIgnoreValue;
+  if (typeof nodata !== 'number') return cube;
+  const plane = cube.height * cube.width;
+  const empty: number[] = [];
+  for (let b = 0; b < cube.bands; b++) {
+    let all = true;
+    for (let p = 0; p < plane && all; p++) all = cube.data[b * plane + p] === nodata;
+    if (all) empty.push(b);
+  }
+  assertNoData(cube, 'lrhsi', empty);
+  if (empty.length === 0) return cube;
+  const prior = (cube.meta?.bandValid as boolean[] | undefined) ?? new Array<boolean>(cube.bands).fill(true);
+  return { ...cube, meta: { ...cube.meta, bandValid: prior.map((v, b) => v && !empty.includes(b)) } };
+}
+
+/**
+ * Without resampling, bands map one to one onto the model's: a masked input band is acceptable only where the
+ * model was trained without it (card `band_valid` false), and then it is fed as zeros, as in training.
+ */
+function zeroMaskedBands(cube: Cube, modelValid: readonly boolean[] | undefined): Cube {
+  const valid = cube.meta?.bandValid as boolean[] | undefined;
+  if (valid === undefined || valid.every((v) => v)) return cube;
+  const needed = valid.flatMap((v, b) => (!v && (modelValid === undefined || modelValid[b]) ? [b] : []));
+  if (needed.length > 0) {
+    throw new NoDataError(
+      `lrhsi band(s) ${needed.join(', ')} (${needed.map((b) => cube.wavelengths[b]).join(', ')} nm) are no-data or marked bad, ` +
+        'but the model uses them; pass { resample: true } to rebuild them from neighbouring bands where the input covers them',
+    );
+  }
+  const plane = cube.height * cube.width;
+  const data = cube.data.slice();
+  valid.forEach((v, b) => {
+    if (!v) data.fill(0, b * plane, (b + 1) * plane);
+  });
+  return { ...cube, data };
+}
+
+/** Pixels equal to the file's no-data value would be fused as if they were radiance; refuse them instead. */
+function assertNoData(cube: Cube, name: string, skipBands: readonly number[]): void {
+  const nodata = cube.meta?.dataIgnoreValue;
+  if (typeof nodata !== 'number') return;
+  const plane = cube.height * cube.width;
+  let count = 0;
+  let first = -1;
+  for (let b = 0; b < cube.bands; b++) {
+    if (skipBands.includes(b)) continue;
+    for (let p = 0; p < plane; p++) {
+      if (cube.data[b * plane + p] === nodata) {
+        if (first < 0) first = b * plane + p;
+        count++;
+      }
+    }
+  }
+  if (count > 0) {
+    const p = first % plane;
+    throw new NoDataError(
+      `${name} holds ${count} no-data values (${nodata}), first at x=${p % cube.width}, y=${Math.floor(p / cube.width)} ` +
+        `in band ${Math.floor(first / plane)}; crop to a gap-free window or fill them before fusing`,
+    );
+  }
 }
 
 /** Raw counts are divided by `meta.valueScale`; values far above 1 without it mean the scale was forgotten. */

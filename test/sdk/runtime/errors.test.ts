@@ -144,3 +144,23 @@ t.test('rejects: a cube read without wavelengths, naming the model grid', async 
   const lr = { ...randomCube(8, 8, 8, [0, 1, 2, 3, 4, 5, 6, 7], 1), meta: { wavelengthsFromHeader: false } };
   t.throws(() => model.fuse(lr, randomCube(3, 32, 32, RGB, 2)), { code: 'E_WAVELENGTH', message: /carries no wavelengths .*8 bands, 420\.\.700 nm/ });
 });
+
+t.test('rejects: no-data pixels declared by the file', async (t) => {
+  const model = await FusionModel.load(TINY_MODEL, { providers: ['cpu'] });
+  t.teardown(() => model.release());
+  const lr = withValue({ ...randomCube(8, 8, 8, WL, 1), meta: { dataIgnoreValue: -1 } }, 8 * 8 * 2 + 9, -1);
+  t.throws(() => model.fuse(lr, randomCube(3, 32, 32, RGB, 2)), { name: 'NoDataError', code: 'E_NO_DATA', message: /lrhsi holds 1 no-data values \(-1\), first at x=1, y=1 in band 2/ });
+});
+
+t.test('rejects: a model band that is entirely no-data; resampling refuses to invent it; masked HR-MSI pixels', async (t) => {
+  const model = await FusionModel.load(TINY_MODEL, { providers: ['cpu'] });
+  t.teardown(() => model.release());
+  const base = randomCube(8, 8, 8, WL, 1);
+  const data = base.data.slice();
+  data.fill(-1, 3 * 64, 4 * 64);
+  const lr = { ...base, data, meta: { dataIgnoreValue: -1 } };
+  const hr = randomCube(3, 32, 32, RGB, 2);
+  t.throws(() => model.fuse(lr, hr), { name: 'NoDataError', message: /lrhsi band\(s\) 3 \(540 nm\) are no-data or marked bad, but the model uses them/ });
+  t.throws(() => model.fuse(lr, hr, { resample: true }), { name: 'WavelengthError', message: /cannot resample onto 1 model band\(s\) \(540 nm\)/ });
+  t.throws(() => model.fuse(base, { ...withValue(hr, 5, 0), meta: { dataIgnoreValue: 0 } }), { code: 'E_NO_DATA', message: /hrmsi holds 1 no-data values \(0\)/ });
+});
