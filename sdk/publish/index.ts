@@ -25,7 +25,7 @@ export {
   spectraTopic,
   statusTopic,
 } from './protocol';
-export { type CubeHeader, FileOutbox, type FileOutboxOptions, MemoryOutbox, type OutboxEntry, type OutboxStore, type PutResult } from './outbox';
+export { type CubeHeader, type UnhashedHeader, FileOutbox, type FileOutboxOptions, MemoryOutbox, type OutboxEntry, type OutboxStore, type PutResult } from './outbox';
 export type { BrokerOptions, TlsOptions } from './broker-connection';
 export {
   CubePublisher,

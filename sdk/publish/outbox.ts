@@ -6,6 +6,8 @@ import type { CubeMessageMeta } from './protocol';
 
 /** What the outbox stores about a cube: the meta minus the chunking, which is chosen per connection. */
 export type CubeHeader = Omit<CubeMessageMeta, 'chunkSize' | 'chunkCount'>;
+/** A header before the store has hashed the payload. */
+export type UnhashedHeader = Omit<CubeHeader, 'sha256'>;
 
 /** One stored cube. `id` grows with every put, so ascending ids are publish order. */
 export interface OutboxEntry {
@@ -36,10 +38,11 @@ export interface OutboxStore {
   /** Loads what survived a restart. Call once before anything else. */
   open(): Promise<void>;
   /**
-   * Stores a cube; when this resolves the cube survives a crash (for durable stores).
+   * Stores a cube and fills in its sha256 (a durable store hashes while the disk write runs); when this
+   * resolves the cube survives a crash (for durable stores).
    * @throws {@link OutboxError} when the cube alone exceeds `maxBytes` or cannot be written.
    */
-  put(header: CubeHeader, payload: Uint8Array): Promise<PutResult>;
+  put(header: UnhashedHeader, payload: Uint8Array): Promise<PutResult>;
   /** Stored cubes, oldest first. */
   entries(): readonly OutboxEntry[];
   /**
@@ -94,18 +97,20 @@ export class MemoryOutbox implements OutboxStore {
 
   async open(): Promise<void> {}
 
-  async put(header: CubeHeader, payload: Uint8Array): Promise<PutResult> {
+  async put(unhashed: UnhashedHeader, payload: Uint8Array): Promise<PutResult> {
     if (payload.length > this.maxBytes) throw tooBig('memory outbox', payload.length, this.maxBytes);
     const evicted = chooseEvictions(this.entries(), this.pinned, this.total, payload.length, this.maxBytes);
+    const id = this.nextId++;
     for (const e of evicted) await this.remove(e);
-    const entry: OutboxEntry = { id: this.nextId++, header, bytes: payload.length };
+    const header: CubeHeader = { ...unhashed, sha256: sha256Hex(payload) };
+    const entry: OutboxEntry = { id, header, bytes: payload.length };
     this.stored.set(entry.id, { entry, payload });
     this.total += payload.length;
     return { entry, evicted };
   }
 
   entries(): readonly OutboxEntry[] {
-    return [...this.stored.values()].map((s) => s.entry);
+    return [...this.stored.values()].map((s) => s.entry).sort((a, b) => a.id - b.id);
   }
 
   async read(entry: OutboxEntry): Promise<Uint8Array | undefined> {
@@ -140,10 +145,16 @@ export interface FileOutboxOptions {
 }
 
 const FILE_MAGIC = 0x424f5053; // 'SPOB' little-endian
+/** v2: magic, version, JSON length, payload, JSON (the header last, so hashing overlaps the payload write). */
+const FILE_VERSION = 2;
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
 const FILE_SUFFIX = '.cube';
 
 /**
- * Durable outbox: one file per cube (`<id>.cube`: magic, header JSON, payload). A file is written to a
+ * Durable outbox: one file per cube (`<id>.cube`: magic, version, JSON length, payload, header JSON). A file is written to a
  * temporary name, fsynced, renamed into place and the directory fsynced, so after a crash a cube is
  * either fully present or absent; leftover temporary files are deleted on {@link FileOutbox.open}.
  * A payload is verified against its sha256 when read back from disk.
@@ -159,6 +170,9 @@ export class FileOutbox implements OutboxStore {
   private readonly index = new Map<number, OutboxEntry>();
   private readonly cache = new Map<number, Uint8Array>();
   private readonly pinned = new Set<number>();
+  /** Ids of puts still writing, and their bytes. */
+  private readonly pending = new Set<number>();
+  private reserved = 0;
   private cached = 0;
   private nextId = 1;
   private total = 0;
@@ -215,23 +229,42 @@ export class FileOutbox implements OutboxStore {
     }
   }
 
-  async put(header: CubeHeader, payload: Uint8Array): Promise<PutResult> {
+  async put(unhashed: UnhashedHeader, payload: Uint8Array): Promise<PutResult> {
     if (payload.length > this.maxBytes) throw tooBig(this.dir, payload.length, this.maxBytes);
-    const evicted = chooseEvictions(this.entries(), this.pinned, this.total, payload.length, this.maxBytes);
-    for (const e of evicted) await this.remove(e);
+    // Id and bytes are reserved before the first await, so concurrent puts keep call order and the bound.
+    const evicted = chooseEvictions(this.entries(), this.pinned, this.total + this.reserved, payload.length, this.maxBytes);
     const id = this.nextId++;
+    this.pending.add(id);
+    this.reserved += payload.length;
+    try {
+      for (const e of evicted) await this.remove(e);
+      return await this.write(id, unhashed, payload, evicted);
+    } finally {
+      this.pending.delete(id);
+      this.reserved -= payload.length;
+    }
+  }
+
+  private async write(id: number, unhashed: UnhashedHeader, payload: Uint8Array, evicted: OutboxEntry[]): Promise<PutResult> {
     const path = this.pathOf(id);
-    const json = Buffer.from(JSON.stringify(header), 'utf8');
-    const head = Buffer.alloc(12);
-    head.writeUInt32LE(FILE_MAGIC, 0);
-    head.writeUInt32LE(1, 4);
-    head.writeUInt32LE(json.length, 8);
     const tmp = `${path}.tmp`;
+    let header: CubeHeader;
     try {
       const fh = await open(tmp, 'w');
       try {
-        await fh.writev([head, json, payload]);
-        await fh.sync();
+        // The payload goes first and the header JSON (which holds the sha256) last, so the thread pool
+        // writes the payload while this thread hashes it.
+        const writing = fh.write(payload, 0, payload.length, 12);
+        header = { ...unhashed, sha256: sha256Hex(payload) };
+        await writing;
+        const json = Buffer.from(JSON.stringify(header), 'utf8');
+        const head = Buffer.alloc(12);
+        head.writeUInt32LE(FILE_MAGIC, 0);
+        head.writeUInt32LE(FILE_VERSION, 4);
+        head.writeUInt32LE(json.length, 8);
+        await fh.write(head, 0, 12, 0);
+        await fh.write(json, 0, json.length, 12 + payload.length);
+        await fh.datasync();
       } finally {
         await fh.close();
       }
@@ -248,8 +281,12 @@ export class FileOutbox implements OutboxStore {
     return { entry, evicted };
   }
 
+  /** Stored cubes, oldest first; a cube stored after one still being written is held back, so order holds. */
   entries(): readonly OutboxEntry[] {
-    return [...this.index.values()].sort((a, b) => a.id - b.id);
+    const sorted = [...this.index.values()].sort((a, b) => a.id - b.id);
+    if (this.pending.size === 0) return sorted;
+    const firstPending = Math.min(...this.pending);
+    return sorted.filter((e) => e.id < firstPending);
   }
 
   async read(entry: OutboxEntry): Promise<Uint8Array | undefined> {
@@ -261,13 +298,13 @@ export class FileOutbox implements OutboxStore {
     try {
       const buf = await readFile(path);
       const jsonLength = buf.readUInt32LE(8);
-      payload = buf.subarray(12 + jsonLength);
+      payload = buf.subarray(12, buf.length - jsonLength);
     } catch (err) {
       this.onCorrupt(path, `unreadable: ${(err as Error).message}`);
       await this.remove(entry);
       return undefined;
     }
-    const digest = createHash('sha256').update(payload).digest('hex');
+    const digest = sha256Hex(payload);
     if (payload.length !== entry.bytes || digest !== entry.header.sha256) {
       this.onCorrupt(path, `payload does not match its sha256 (${payload.length} bytes, sha256 ${digest})`);
       await this.remove(entry);
@@ -316,13 +353,13 @@ export class FileOutbox implements OutboxStore {
       const head = Buffer.alloc(12);
       const { bytesRead } = await fh.read(head, 0, 12, 0);
       if (bytesRead < 12 || head.readUInt32LE(0) !== FILE_MAGIC) throw new Error('not an outbox cube file');
-      if (head.readUInt32LE(4) !== 1) throw new Error(`outbox file version ${head.readUInt32LE(4)} is not 1`);
+      if (head.readUInt32LE(4) !== FILE_VERSION) throw new Error(`outbox file version ${head.readUInt32LE(4)} is not ${FILE_VERSION}`);
       const jsonLength = head.readUInt32LE(8);
-      if (jsonLength > 1024 ** 2) throw new Error(`header of ${jsonLength} bytes is implausible`);
-      const json = Buffer.alloc(jsonLength);
-      await fh.read(json, 0, jsonLength, 12);
-      const header = JSON.parse(json.toString('utf8')) as CubeHeader;
       const size = (await stat(path)).size;
+      if (jsonLength > 1024 ** 2 || jsonLength > size - 12) throw new Error(`header of ${jsonLength} bytes is implausible`);
+      const json = Buffer.alloc(jsonLength);
+      await fh.read(json, 0, jsonLength, size - jsonLength);
+      const header = JSON.parse(json.toString('utf8')) as CubeHeader;
       const payloadBytes = size - 12 - jsonLength;
       if (payloadBytes !== header.payloadBytes) throw new Error(`holds ${payloadBytes} payload bytes; its header says ${header.payloadBytes}`);
       return { header, payloadBytes };

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Cube } from '../cube/cube';
 import { assertCube } from '../cube/create';
@@ -8,7 +8,7 @@ import { withDefaults } from './defaults';
 import { PacketTooLargeError } from './errors';
 import type { Logger } from '../runtime/log';
 import { type NamespacedLog, createLogger } from './log';
-import { type CubeHeader, FileOutbox, MemoryOutbox, type OutboxEntry, type OutboxStore } from './outbox';
+import { FileOutbox, type UnhashedHeader, MemoryOutbox, type OutboxEntry, type OutboxStore } from './outbox';
 import {
   CHUNK_CONTENT_TYPE,
   CHUNK_HEADER_BYTES,
@@ -284,7 +284,7 @@ export class CubePublisher extends EventEmitter {
     const payload = littleEndianBytes(cube.data, info.transfer ?? false);
     const iso = (d: Date | string | undefined): string | undefined => (d === undefined ? undefined : typeof d === 'string' ? d : d.toISOString());
     const now = new Date().toISOString();
-    const header: CubeHeader = {
+    const header: UnhashedHeader = {
       protocol: CUBE_PROTOCOL,
       device: this.opts.device,
       sequence,
@@ -301,7 +301,6 @@ export class CubePublisher extends EventEmitter {
       ...(info.fusedAt !== undefined ? { fusedAt: iso(info.fusedAt) } : {}),
       enqueuedAt: now,
       payloadBytes: payload.length,
-      sha256: createHash('sha256').update(payload).digest('hex'),
       ...(info.quality ? { quality: info.quality } : {}),
     };
     const { evicted } = await this.outbox.put(header, payload);

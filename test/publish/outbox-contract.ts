@@ -9,6 +9,7 @@ import type { CubeHeader, OutboxStore } from '../../sdk/publish/outbox';
 import { CUBE_PROTOCOL } from '../../sdk/publish/protocol';
 
 /** A stored cube's header and payload of `bytes` bytes. */
+/** The header includes the expected sha256, to compare with what the store computes. */
 export function sample(sequence: number, bytes: number): { header: CubeHeader; payload: Uint8Array } {
   const payload = new Uint8Array(bytes).map((_, i) => (i * 7 + sequence) & 0xff);
   return {
@@ -39,6 +40,7 @@ export function outboxContract(t: Test, make: (maxBytes: number) => OutboxStore)
     for (const s of [1, 2, 3]) await store.put(sample(s, 64).header, sample(s, 64).payload);
     const entries = store.entries();
     t.same(entries.map((e) => e.header.sequence), [1, 2, 3]);
+    t.equal(entries[1].header.sha256, sample(2, 64).header.sha256, 'the store fills in the sha256');
     t.ok(entries[0].id < entries[1].id && entries[1].id < entries[2].id, 'ids grow');
     t.ok(Buffer.from(sample(2, 64).payload).equals((await store.read(entries[1]))!), 'payload intact');
     t.equal(store.bytes, 192);
@@ -47,6 +49,13 @@ export function outboxContract(t: Test, make: (maxBytes: number) => OutboxStore)
     t.same(store.entries().map((e) => e.header.sequence), [2, 3], 'removal is idempotent');
     t.equal(store.bytes, 128);
     t.equal(await store.read(entries[0]), undefined, 'a removed entry reads as undefined');
+  });
+
+  t.test('concurrent puts keep call order', async (t) => {
+    const store = make(1 << 20);
+    await store.open();
+    await Promise.all([1, 2, 3, 4].map((seq) => store.put(sample(seq, 4096).header, sample(seq, 4096).payload)));
+    t.same(store.entries().map((e) => e.header.sequence), [1, 2, 3, 4]);
   });
 
   t.test('evicts the oldest unpinned cubes, counted, to stay within the bound', async (t) => {

@@ -20,7 +20,7 @@ t.test('FileOutbox: survives a restart; crash debris and corrupt files are disca
   truncateSync(join(dir, names[1]), 100);
   const third = join(dir, names[2]);
   const buf = readFileSync(third);
-  buf[buf.length - 1] ^= 0xff;
+  buf[12 + 10] ^= 0xff; // a payload byte
   writeFileSync(third, buf);
 
   const corrupt: string[] = [];
