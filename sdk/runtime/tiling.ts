@@ -1,3 +1,5 @@
+import type { Cube } from '../cube/cube';
+
 /** One HR tile: its top-left corner and size in HR pixels. */
 export interface Tile {
   y: number;
@@ -66,4 +68,43 @@ export function edgeWeights(size: number, rampStart: boolean, rampEnd: boolean, 
     if (rampEnd) w[size - 1 - i] = Math.min(w[size - 1 - i], v);
   }
   return w;
+}
+
+/**
+ * Copies an HR or LR window of every band into a batch buffer at `offset`.
+ * @internal
+ */
+export function copyWindow(cube: Cube, top: number, left: number, h: number, w: number, dst: Float32Array, offset: number): void {
+  const { height: H, width: W, data } = cube;
+  for (let b = 0; b < cube.bands; b++) {
+    for (let y = 0; y < h; y++) {
+      const src = (b * H + top + y) * W + left;
+      dst.set(data.subarray(src, src + w), offset + (b * h + y) * w);
+    }
+  }
+}
+
+/**
+ * Adds a tile's prediction, weighted by the separable feathering weights, into the output.
+ * @internal
+ */
+export function accumulate(
+  out: Float32Array,
+  H: number,
+  W: number,
+  B: number,
+  tile: Tile,
+  pred: Float32Array,
+  wy: Float32Array,
+  wx: Float32Array,
+): void {
+  const { height: th, width: tw } = tile;
+  for (let b = 0; b < B; b++) {
+    for (let y = 0; y < th; y++) {
+      const row = (b * H + tile.y + y) * W + tile.x;
+      const src = (b * th + y) * tw;
+      const w0 = wy[y];
+      for (let x = 0; x < tw; x++) out[row + x] += w0 * wx[x] * pred[src + x];
+    }
+  }
 }

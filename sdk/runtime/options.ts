@@ -1,0 +1,138 @@
+import type { Cube } from '../cube/cube';
+import type { ConsistencyReport } from '../quality/consistency';
+import type { Logger } from './log';
+import { DEFAULT_PROVIDERS, type ProviderRequest } from './providers';
+import type { BlendMode } from './tiling';
+
+/** Options for {@link FusionModel.load}. Every field is optional; defaults are in {@link DEFAULT_LOAD_OPTIONS}. */
+export interface LoadOptions {
+  /** Card path. @defaultValue the model path with `.onnx` replaced by `.card.json` */
+  card?: string;
+  /** Execution providers in order of preference. @defaultValue ['tensorrt', 'cuda', 'cpu'] */
+  providers?: readonly ProviderRequest[];
+  /** Reject instead of falling back when the first provider cannot be granted. @defaultValue false */
+  requireFirstProvider?: boolean;
+  /** Alternative onnxruntime-node module (package dir or path). @defaultValue process.env.SPECTRA_ORT_BINDING, else 'onnxruntime-node' */
+  binding?: string;
+  /** Threads inside one operator; 0 lets onnxruntime decide. @defaultValue 0 */
+  intraOpThreads?: number;
+  /** Threads across operators (parallel execution mode only). @defaultValue 0 */
+  interOpThreads?: number;
+  /** @defaultValue 'all' */
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** CPU memory arena: faster repeated runs, more resident memory. @defaultValue true */
+  memoryArena?: boolean;
+  /** Memory-pattern planning (pre-plans buffers for fixed shapes). @defaultValue true */
+  memoryPattern?: boolean;
+  /**
+   * Let idle intra-op worker threads spin between runs (onnxruntime `session.intra_op.allow_spinning`). Spinning
+   * workers compete with the JavaScript thread that cuts and blends tiles, which costs time on small CPUs.
+   * @defaultValue false
+   */
+  allowSpinning?: boolean;
+  /** Skip the sha256 check of the ONNX file against the card (large models on slow storage). @defaultValue false */
+  skipHashCheck?: boolean;
+  /** Replaces the `spectra:runtime` logger. */
+  log?: Logger;
+}
+
+/** Defaults of {@link LoadOptions}. */
+export const DEFAULT_LOAD_OPTIONS: Readonly<ResolvedLoadOptions> = Object.freeze({
+  providers: DEFAULT_PROVIDERS,
+  requireFirstProvider: false,
+  intraOpThreads: 0,
+  interOpThreads: 0,
+  graphOptimizationLevel: 'all',
+  memoryArena: true,
+  memoryPattern: true,
+  allowSpinning: false,
+  skipHashCheck: false,
+});
+
+/** @internal */
+export type ResolvedLoadOptions = Required<
+  Pick<LoadOptions, 'providers' | 'requireFirstProvider' | 'intraOpThreads' | 'interOpThreads' | 'graphOptimizationLevel' | 'memoryArena' | 'memoryPattern' | 'allowSpinning' | 'skipHashCheck'>
+> &
+  LoadOptions;
+
+/** Options for {@link FusionModel.fuse}. Defaults are in {@link DEFAULT_FUSE_OPTIONS}. */
+export interface FuseOptions {
+  /** HR tile edge in pixels (aligned down to scale x spatial multiple); 0 runs the whole image at once. @defaultValue 0 */
+  tile?: number;
+  /** HR overlap between tiles in pixels (aligned up). @defaultValue 32 */
+  overlap?: number;
+  /** Tiles per session run. @defaultValue 1 */
+  batch?: number;
+  /** Feathering across overlaps. @defaultValue 'cosine' */
+  blend?: BlendMode;
+  /** Resample an LR-HSI whose wavelengths differ from the card's grid (as the host's `resampling_matrix`). @defaultValue false */
+  resample?: boolean;
+  /** Compute no-reference consistency (re-degrade and compare with the inputs). @defaultValue true */
+  quality?: boolean;
+  /** Called after each session run with tiles done and total. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** @internal */
+export type ResolvedFuseOptions = Required<Pick<FuseOptions, 'tile' | 'overlap' | 'batch' | 'blend' | 'resample' | 'quality'>> & FuseOptions;
+
+/** Defaults of {@link FuseOptions}. */
+export const DEFAULT_FUSE_OPTIONS: Readonly<ResolvedFuseOptions> = Object.freeze({
+  tile: 0,
+  overlap: 32,
+  batch: 1,
+  blend: 'cosine',
+  resample: false,
+  quality: true,
+});
+
+/** Milliseconds spent in each stage of one {@link FusionModel.fuse} call. */
+export interface FuseTiming {
+  validateMs: number;
+  resampleMs: number;
+  normaliseMs: number;
+  /** Sum of session.run calls. */
+  inferMs: number;
+  /** Tile extraction and blending. */
+  stitchMs: number;
+  qualityMs: number;
+  totalMs: number;
+}
+
+/** The fused HR-HSI: a {@link Cube} with timing, tiling and no-reference quality. */
+export interface FusedCube extends Cube {
+  timing: FuseTiming;
+  /** Tiles run (1 for whole-image inference). */
+  tiles: number;
+  /** Consistency of the output with its inputs; absent when `quality: false`. */
+  quality?: ConsistencyReport;
+}
+
+/** The input spec a model expects, from its card and graph. */
+export interface InputSpec {
+  hsiBands: number;
+  msiBands: number;
+  scale: number;
+  /** HR height and width must be multiples of this. */
+  hrMultiple: number;
+  wavelengths: readonly number[];
+  msiBandNames: readonly string[];
+  /** Element type of the graph's inputs and output; float16 graphs (fp16 I/O exports) are converted at the boundary. */
+  dtype: 'float32' | 'float16';
+}
+
+/** @internal */
+export function checkFuseOptions(o: ResolvedFuseOptions): void {
+  if (!Number.isInteger(o.tile) || o.tile < 0) throw new RangeError(`Expected options.tile to be an integer >= 0 but received ${o.tile}`);
+  if (!Number.isInteger(o.overlap) || o.overlap < 0) throw new RangeError(`Expected options.overlap to be an integer >= 0 but received ${o.overlap}`);
+  if (!Number.isInteger(o.batch) || o.batch < 1) throw new RangeError(`Expected options.batch to be an integer >= 1 but received ${o.batch}`);
+  if (o.blend !== 'linear' && o.blend !== 'cosine') throw new TypeError(`Expected options.blend 'linear' or 'cosine' but received '${String(o.blend)}'`);
+}
+
+/** Defaults overlaid with the given options, ignoring keys set to `undefined` (a plain spread would erase the default). */
+export function withDefaults<D extends object, O extends object>(defaults: D, options: O): D & O {
+  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = v;
+  return out as D & O;
+}
+
