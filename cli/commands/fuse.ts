@@ -21,6 +21,7 @@ interface FuseCliOptions {
   providers?: ProviderRequest[];
   resample: boolean;
   valueScale?: number;
+  lrhsiWavelengths?: number[];
   npyLayout: NpyLayout;
   quality: boolean;
   json: boolean;
@@ -38,6 +39,18 @@ function positive(value: string): number {
   const n = Number(value);
   if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
   return n;
+}
+
+/** `450,460,470` or `400:700:10` (start:stop:step, inclusive). */
+function wavelengthList(value: string): number[] {
+  const range = /^([\d.]+):([\d.]+):([\d.]+)$/.exec(value);
+  const list = range
+    ? Array.from({ length: Math.floor((Number(range[2]) - Number(range[1])) / Number(range[3]) + 1e-9) + 1 }, (_, i) => Number(range[1]) + i * Number(range[3]))
+    : value.split(',').map(Number);
+  if (list.length === 0 || list.some((w) => !Number.isFinite(w) || w <= 0)) {
+    throw new InvalidArgumentError(`expected wavelengths in nm as 'a,b,c' or 'start:stop:step', got '${value}'`);
+  }
+  return list;
 }
 
 function providerList(value: string): ProviderRequest[] {
@@ -70,6 +83,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'intra-op threads; 0 = onnxruntime default', integer(0), 0)
     .option('--providers <list>', 'execution providers in order (default: tensorrt,cuda,cpu)', providerList)
     .option('--resample', 'resample an LR-HSI on another band grid onto the model grid', false)
+    .option('--lrhsi-wavelengths <nm>', "LR-HSI band centres for files without them: 'a,b,c' or 'start:stop:step'", wavelengthList)
     .option('--value-scale <n>', 'divide both inputs by this (raw counts -> 0..1), overriding file metadata', positive)
     .addOption(new Option('--npy-layout <layout>', 'axis order of 3-D .npy inputs').choices(['chw', 'hwc']).default('chw'))
     .option('--no-quality', 'skip the no-reference consistency check')
@@ -79,7 +93,11 @@ export function register(program: Command): void {
       try {
         const spec = model.inputSpec;
         const centroids = model.card.msi.srf.map((row) => row.reduce((a, w, b) => a + w * spec.wavelengths[b], 0) / row.reduce((a, w) => a + w, 0));
-        const lrhsi = withWavelengths(await readCube(opts.lrhsi, { npyLayout: opts.npyLayout }), spec.wavelengths, opts.valueScale);
+        const lrhsi = withWavelengths(
+          await readCube(opts.lrhsi, { npyLayout: opts.npyLayout, ...(opts.lrhsiWavelengths ? { wavelengths: opts.lrhsiWavelengths } : {}) }),
+          spec.wavelengths,
+          opts.valueScale,
+        );
         const hrmsi = withWavelengths(await readCube(opts.hrmsi, { npyLayout: opts.npyLayout }), centroids, opts.valueScale);
         const bar = new SingleBar({ format: 'fusing [{bar}] {value}/{total} tiles | {eta_buffer}s', stream: process.stderr }, Presets.shades_classic);
         let started = false;

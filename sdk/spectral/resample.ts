@@ -111,7 +111,8 @@ export function resampleCube(
   if (missing.length > 0) {
     throw new WavelengthError(
       `cannot resample onto ${missing.length} model band(s) (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''} nm): ` +
-        `the input covers ${Math.min(...cube.wavelengths)}..${Math.max(...cube.wavelengths)} nm with gaps; use a sensor that covers the model's range`,
+        `the input's valid bands (${Math.min(...cube.wavelengths)}..${Math.max(...cube.wavelengths)} nm, each +-0.75 FWHM) do not cover ` +
+        "those bands' +-FWHM/2 windows, and bands are never extrapolated; use a sensor that covers the model's range",
     );
   }
   const plane = cube.height * cube.width;
