@@ -153,3 +153,33 @@ t.test('share router: each cube goes whole to the member that got its meta', asy
   t.equal(rb.inProgress, 0, 'b holds nothing');
   t.equal(parseCubeTopic(msgs[1].topic)?.kind, 'chunk');
 });
+
+t.test('share router: two claims for one cube, the smaller client id wins and the loser hands over', async (t) => {
+  const msgs = cubeMessages(patternCube(2, 8, 8, 4), { chunkSize: 64 });
+  const key = 'fuzz/0/0123456789abcdef';
+  const z = new ShareRouter('g', 'member-z');
+  // z receives the meta and two chunks first and claims the cube.
+  const first = z.route(msgs[0].topic, msgs[0].payload, 0);
+  t.same(first.publish.map((p) => p.topic), [`spectra-share/g/claim/${key}`]);
+  t.equal(first.local.length, 1);
+  z.route(msgs[1].topic, msgs[1].payload, 0);
+  z.route(msgs[2].topic, msgs[2].payload, 0);
+  // a re-sent meta went to member-a, which claimed too; its claim reaches z.
+  const lost = z.route(`spectra-share/g/claim/${key}`, Buffer.from('member-a'), 0);
+  t.same(
+    lost.publish.map((p) => p.topic),
+    [msgs[0].topic, msgs[1].topic, msgs[2].topic].map((topic) => `spectra-share/g/inbox/member-a/${topic}`),
+    'everything z held is forwarded to the winner',
+  );
+  const later = z.route(msgs[3].topic, msgs[3].payload, 0);
+  t.same(later.publish.map((p) => p.topic), [`spectra-share/g/inbox/member-a/${msgs[3].topic}`], 'later chunks go to the winner');
+  t.same(later.local, []);
+  const ignored = z.route(`spectra-share/g/claim/${key}`, Buffer.from('member-q'), 0);
+  t.same(ignored.publish, [], 'a larger id does not take over');
+  // Chunks parked without any claim are dropped after parkMs.
+  const y = new ShareRouter('g', 'member-y', { parkMs: 100 });
+  t.same(y.route(msgs[4].topic, msgs[4].payload, 0), { local: [], publish: [] });
+  t.equal(y.sweep(50), 0);
+  t.equal(y.sweep(200), 1);
+  t.throws(() => new ShareRouter('a/b', 'x'), RangeError);
+});
