@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readEnvi } from '../../sdk/cube/envi';
-import { readNpy } from '../../sdk/cube/npy';
-import { ROOT, TINY_MODEL, maxAbsDiff, tempDir } from './helpers';
+import { readNpy, writeNpy } from '../../sdk/cube/npy';
+import { ROOT, TINY_MODEL, maxAbsDiff, randomCube, tempDir } from './helpers';
 
 const REF = join(ROOT, 'test', 'fixtures', 'sdk-parity', 'tiny-student');
 const spectra = (...args: string[]) => spawnSync(process.execPath, [join(ROOT, 'bin', 'spectra.js'), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 });
@@ -46,4 +46,18 @@ t.test('cli: spectra info reports card, input spec and providers', async (t) => 
   t.match(r.stdout, /granted\s+cpu/);
   t.match(r.stdout, /tensorrt: unavailable \(.*not bundled/);
   t.match(r.stdout, /forwards provider options for: none \(onnxruntime #26854\)/);
+});
+
+t.test('cli: --lrhsi-wavelengths and --resample put a 41-band .npy on the model grid', async (t) => {
+  const dir = tempDir();
+  const wl = Array.from({ length: 41 }, (_, i) => 400 + 10 * i);
+  await writeNpy(join(dir, 'lr.npy'), randomCube(41, 16, 16, wl, 21));
+  await writeNpy(join(dir, 'hr.npy'), randomCube(3, 64, 64, [600, 540, 460], 22));
+  const r = spectra('fuse', '--model', TINY_MODEL, '--lrhsi', join(dir, 'lr.npy'), '--hrmsi', join(dir, 'hr.npy'), '--lrhsi-wavelengths', '400:800:10', '--resample', '--out', join(dir, 'f.hdr'), '--json');
+  t.equal(r.status, 0, r.stderr);
+  t.same((JSON.parse(r.stdout) as { shape: number[] }).shape, [8, 64, 64]);
+  t.ok((JSON.parse(r.stdout) as { timing: { resampleMs: number } }).timing.resampleMs > 0);
+  const bad = spectra('fuse', '--model', TINY_MODEL, '--lrhsi', join(dir, 'lr.npy'), '--hrmsi', join(dir, 'hr.npy'), '--lrhsi-wavelengths', '400:x:10', '--out', join(dir, 'g.hdr'));
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /expected wavelengths in nm/);
 });
