@@ -62,3 +62,13 @@ t.test('CameraTemplate (filled in) meets the source contract and releases its de
     t.equal(cam.name, 'camera:fake1');
   });
 });
+
+t.test('ReplaySource paces frames at the requested rate; drop-oldest under a slow consumer drops like a live camera', async (t) => {
+  const frames = await syntheticFrames(3);
+  const t0 = Date.now();
+  const seen: number[] = [];
+  for await (const f of new ReplaySource({ frames, fps: 20, loops: 2 })) seen.push(f.sequence);
+  const ms = Date.now() - t0;
+  t.same(seen, [0, 1, 2, 3, 4, 5], 'sequence continues across loops');
+  t.ok(ms >= 240 && ms < 3000, `6 frames at 20 fps took ${ms} ms (>= 250 ms expected)`);
+});
