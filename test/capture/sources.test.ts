@@ -63,7 +63,7 @@ t.test('CameraTemplate (filled in) meets the source contract and releases its de
   });
 });
 
-t.test('ReplaySource paces frames at the requested rate; drop-oldest under a slow consumer drops like a live camera', async (t) => {
+t.test('ReplaySource paces frames at the requested rate, across loops', async (t) => {
   const frames = await syntheticFrames(3);
   const t0 = Date.now();
   const seen: number[] = [];
