@@ -1,4 +1,4 @@
-import { access } from 'node:fs/promises';
+import { access, readdir } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { Cube } from '../cube/cube';
@@ -9,7 +9,7 @@ import { resampleCube } from '../spectral/resample';
 import { type LoadedBinding, loadBinding } from './binding';
 import { fromHalfBits, toHalfBits } from './half';
 import { applyValueScale, assertNoData, describeGrid, maskNoDataBands, sameGrid, zeroMaskedBands } from './inputs';
-import { namespacedLogger } from './log';
+import { type Logger, namespacedLogger } from './log';
 import { IO_NAMES, type ModelCard, cardPathFor, readModelCard } from './model-card';
 import {
   DEFAULT_FUSE_OPTIONS,
@@ -22,7 +22,7 @@ import {
   checkFuseOptions,
   withDefaults,
 } from './options';
-import type { ProviderReport } from './providers';
+import type { ProviderReport, TensorRtProvider } from './providers';
 import { checkGraphAgainstCard, openSession, sha256File } from './session';
 import { type Tile, accumulate, copyWindow, edgeWeights, planTiles } from './tiling';
 
@@ -38,6 +38,8 @@ export type { FuseOptions, FusedCube, FuseTiming, InputSpec, LoadOptions } from 
  */
 export class FusionModel {
   private released = false;
+  /** Engine-cache directory to verify after the first run (a binding may claim to forward options and still drop them). */
+  private engineCacheToVerify: string | undefined;
 
   private constructor(
     /** Path of the ONNX file. */
@@ -50,7 +52,13 @@ export class FusionModel {
     readonly inputSpec: InputSpec,
     private readonly session: InferenceSession,
     private readonly binding: LoadedBinding,
-  ) {}
+    private readonly log: Logger,
+  ) {
+    const trt = providers.requested.find((p): p is TensorRtProvider => typeof p === 'object' && p.name === 'tensorrt');
+    if (providers.granted === 'tensorrt' && trt?.engineCacheDir !== undefined && !providers.droppedOptions.includes('tensorrt.engineCacheDir')) {
+      this.engineCacheToVerify = trt.engineCacheDir;
+    }
+  }
 
   /**
    * Opens an exported model and its card, checks they agree, and creates a session on the first
@@ -91,7 +99,7 @@ export class FusionModel {
     }
     const { session, report } = await openSession(path, binding, opts, log);
     const spec = checkGraphAgainstCard(session, card, cardPath);
-    return new FusionModel(path, card, report, spec, session, binding);
+    return new FusionModel(path, card, report, spec, session, binding, log);
   }
 
   /**
@@ -296,6 +304,18 @@ export class FusionModel {
     };
   }
 
+  /**
+   * TensorRT writes its engine when the first run builds it; an empty cache directory afterwards means the
+   * option never reached the provider (onnxruntime #26854), whatever the binding declared.
+   */
+  private async verifyEngineCache(dir: string): Promise<void> {
+    this.engineCacheToVerify = undefined;
+    const entries = await readdir(dir).catch(() => [] as string[]);
+    if (entries.length > 0) return;
+    this.providers.droppedOptions.push('tensorrt.engineCacheDir');
+    this.log('warn', `DROPPED provider option tensorrt.engineCacheDir: ${dir} is still empty after the first run, so engines will be rebuilt at every start`);
+  }
+
   /** One session run on N stacked tiles; returns the output tensor's data (N x B x H x W). */
   private async infer(lr: Float32Array, hr: Float32Array, n: number, h: number, w: number, H: number, W: number): Promise<Float32Array> {
     const { Tensor: T } = this.binding.module;
@@ -305,6 +325,7 @@ export class FusionModel {
       [IO_NAMES.hrmsi]: half ? new T('float16', toHalfBits(hr), [n, this.inputSpec.msiBands, H, W]) : new T('float32', hr, [n, this.inputSpec.msiBands, H, W]),
     };
     const result = await this.session.run(feeds);
+    if (this.engineCacheToVerify !== undefined) await this.verifyEngineCache(this.engineCacheToVerify);
     const y = result[IO_NAMES.hrhsi];
     if (y.type === 'float16') return fromHalfBits(new Uint16Array((y.data as ArrayBufferView).buffer, (y.data as ArrayBufferView).byteOffset, y.size));
     if (!(y.data instanceof Float32Array)) throw new ModelFileError(this.path, `output '${IO_NAMES.hrhsi}' is ${y.type}, expected float32 or float16`);

@@ -1,11 +1,11 @@
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FusionModel } from '../../../sdk/runtime/fusion-model';
 import { planProviders, providerOptionStrings, toOrtProvider } from '../../../sdk/runtime/providers';
 import { bindingHonoursProviderOptions, loadBinding } from '../../../sdk/runtime/binding';
 import type { LogLevel } from '../../../sdk/runtime/log';
-import { TINY_MODEL, tempDir } from '../helpers';
+import { TINY_MODEL, randomCube, tempDir } from '../helpers';
 
 const STOCK = [
   { name: 'cpu', bundled: true },
@@ -120,4 +120,26 @@ t.test('providers: SPECTRA_ORT_BINDING selects the binding when no option is giv
   t.equal(m.providers.binding.path, path);
   t.equal(m.providers.granted, 'cuda');
   t.same(m.providers.binding.honoursProviderOptions, ['tensorrt', 'cuda']);
+});
+
+t.test('providers: a binding that claims to forward options but leaves the engine cache empty is caught after the first run', async (t) => {
+  const dir = tempDir();
+  const engines = join(dir, 'engines');
+  mkdirSync(engines);
+  const logs: [LogLevel, string][] = [];
+  const m = await FusionModel.load(TINY_MODEL, {
+    binding: fakeBinding(dir, { honours: true, failCuda: false }),
+    providers: [{ name: 'tensorrt', engineCacheDir: engines }, 'cpu'],
+    log: (l, msg) => logs.push([l, msg]),
+  });
+  t.teardown(() => m.release());
+  t.same(m.providers.droppedOptions, []);
+  await m.fuse(randomCube(8, 8, 8, m.inputSpec.wavelengths, 1), randomCube(3, 32, 32, [600, 540, 460], 2), { quality: false });
+  t.same(m.providers.droppedOptions, ['tensorrt.engineCacheDir']);
+  t.match(logs.find(([l, msg]) => l === 'warn' && /engineCacheDir/.test(msg))?.[1], /still empty after the first run/);
+  writeFileSync(join(engines, 'x.engine'), 'e');
+  const m2 = await FusionModel.load(TINY_MODEL, { binding: fakeBinding(dir, { honours: true, failCuda: false }), providers: [{ name: 'tensorrt', engineCacheDir: engines }], log: () => undefined });
+  t.teardown(() => m2.release());
+  await m2.fuse(randomCube(8, 8, 8, m2.inputSpec.wavelengths, 1), randomCube(3, 32, 32, [600, 540, 460], 2), { quality: false });
+  t.same(m2.providers.droppedOptions, [], 'an engine in the directory confirms the option arrived');
 });
