@@ -23,7 +23,9 @@ t.test('survives: broker killed mid-stream and restarted; every cube arrives onc
     outbox: join(tempDir(), 'outbox'),
     chunkSize: 4096,
     window: 4,
-    reconnectMinMs: 1000,
+    // The subscriber (100 ms retries) must be back before the publisher's first retry (1-2 s), or the
+    // restarted broker would take cubes that nobody is subscribed to yet.
+    reconnectMinMs: 2000,
     log: quiet,
   });
   let offline = 0;
