@@ -1,7 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import type { Cube } from '../../sdk/cube/cube';
-import { readCube } from '../../sdk/cube/read-cube';
+import { readCube, writeCube } from '../../sdk/cube/read-cube';
 import { writeEnvi } from '../../sdk/cube/envi';
 import { writeQuicklook } from '../../sdk/cube/quicklook';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
@@ -75,7 +75,7 @@ export function register(program: Command): void {
     .requiredOption('--model <path>', '.onnx with its .card.json next to it')
     .requiredOption('--lrhsi <path>', 'LR-HSI: .hdr (ENVI), .npy, .tif, or a folder / comma list of PNG bands')
     .requiredOption('--hrmsi <path>', 'HR-MSI, same formats')
-    .requiredOption('--out <path.hdr>', 'output ENVI header (the .img is written next to it)')
+    .requiredOption('--out <path.hdr>', 'output ENVI header (the .img is written next to it); .npy or .tif also work')
     .option('--quicklook <png>', 'also write an RGB quicklook PNG')
     .option('--tile <px>', 'HR tile size; 0 = whole image', integer(0), 0)
     .option('--overlap <px>', 'HR overlap between tiles', integer(0), 32)
@@ -118,7 +118,9 @@ export function register(program: Command): void {
         });
         if (started) bar.stop();
         const q = fused.quality;
-        await writeEnvi(opts.out, fused, {
+        // ENVI (the default) carries the consistency scores in its header; other extensions go through writeCube.
+        if (!/\.hdr$/i.test(opts.out)) await writeCube(opts.out, fused);
+        else await writeEnvi(opts.out, fused, {
           extra: {
             description: `fused by spectra-edge with ${model.card.name} on ${model.providers.granted}`,
             ...(q

@@ -2,12 +2,13 @@ import t from 'tap';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { spawnSync } from 'node:child_process';
 import { decodeNpy, readNpy, writeNpy } from '../../../sdk/cube/npy';
 import { readPngStack, writePngStack } from '../../../sdk/cube/png-stack';
 import { readGeoTiff, writeGeoTiff, GEOTIFF_WRITE_MAX_BANDS } from '../../../sdk/cube/geotiff';
 import { quicklook, quicklookBands, writeQuicklook } from '../../../sdk/cube/quicklook';
 import { FileFormatError, TruncatedFileError } from '../../../sdk/errors';
-import { SHARED, maxAbsDiff, randomCube, tempDir } from '../helpers';
+import { ROOT, SHARED, maxAbsDiff, randomCube, tempDir } from '../helpers';
 
 t.test('round-trips: .npy float32 (bands, H, W)', async (t) => {
   const dir = tempDir();
@@ -18,6 +19,8 @@ t.test('round-trips: .npy float32 (bands, H, W)', async (t) => {
   t.same([back.bands, back.height, back.width], [3, 4, 5]);
   const raw = readFileSync(join(dir, 'a.npy'));
   t.equal((raw.readUInt16LE(8) + 10) % 64, 0, 'data starts 64-byte aligned');
+  const py = spawnSync(join(ROOT, '.venv', 'bin', 'python'), ['-c', `import numpy as np; a = np.load(${JSON.stringify(join(dir, 'a.npy'))}); print(a.shape, a.dtype, repr(float(a[2, 3, 4])))`], { encoding: 'utf8' });
+  t.equal(py.stdout.trim(), `(3, 4, 5) float32 ${String(cube.data[2 * 20 + 3 * 5 + 4])}`, 'numpy reads it back');
 });
 
 t.test('reads: .npy (H, W, bands) uint16 big-endian and Fortran order', async (t) => {
