@@ -1,10 +1,11 @@
 import t from 'tap';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readEnvi, writeEnvi, type EnviDataType, type EnviInterleave } from '../../../sdk/cube/envi';
 import { readNpy } from '../../../sdk/cube/npy';
 import { FileFormatError, TruncatedFileError } from '../../../sdk/errors';
-import { SHARED, maxAbsDiff, randomCube, tempDir } from '../helpers';
+import { ROOT, SHARED, maxAbsDiff, randomCube, tempDir } from '../helpers';
 
 const WL = [450.5, 500, 550, 600.25];
 
@@ -85,4 +86,30 @@ t.test('rejects: an explicit data path that does not exist', async (t) => {
   const hdr = join(dir, 'e.hdr');
   await writeEnvi(hdr, randomCube(1, 2, 2, [500]));
   await t.rejects(readEnvi(hdr, { dataPath: join(dir, 'missing.raw') }), { code: 'E_FILE_FORMAT', message: /missing\.raw: ENVI data file for .*e\.hdr cannot be read/ });
+});
+
+t.test('interoperates with the host ENVI reader/writer (spectra_distill.data.envi) both ways', async (t) => {
+  const dir = tempDir();
+  const cube = { ...randomCube(3, 4, 5, [450, 550, 650], 31, 0, 3000), fwhm: [10, 10, 10] };
+  const rounded = { ...cube, data: cube.data.map(Math.round) };
+  await writeEnvi(join(dir, 'ts.hdr'), rounded, { dataType: 2, interleave: 'bil', byteOrder: 1 });
+  const script = `
+import sys, json, numpy as np
+from spectra_distill.data.cube import Cube
+from spectra_distill.data.envi import read_envi_array, write_envi
+arr, hdr = read_envi_array(sys.argv[1] + '/ts.hdr')
+print(json.dumps({'shape': list(arr.shape), 'values': arr.astype(float).ravel().tolist(), 'wl': list(map(float, hdr.wavelengths))}))
+data = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4) * 7
+write_envi(sys.argv[1] + '/py.hdr', Cube(data, np.array([500.0, 600.0])), dtype='uint16', interleave='bip', byte_order=1)
+`;
+  const r = spawnSync(join(ROOT, '.venv', 'bin', 'python'), ['-c', script, dir], { encoding: 'utf8' });
+  t.equal(r.status, 0, r.stderr);
+  const py = JSON.parse(r.stdout) as { shape: number[]; values: number[]; wl: number[] };
+  t.same(py.shape, [3, 4, 5]);
+  t.same(py.values, Array.from(rounded.data), 'Python reads what the SDK wrote (int16, bil, big endian)');
+  t.same(py.wl, [450, 550, 650]);
+  const back = await readEnvi(join(dir, 'py.hdr'));
+  t.same([back.bands, back.height, back.width], [2, 3, 4]);
+  t.same(Array.from(back.data), Array.from({ length: 24 }, (_, i) => i * 7), 'the SDK reads what Python wrote (uint16, bip, big endian)');
+  t.same(back.wavelengths, [500, 600]);
 });
