@@ -22,6 +22,12 @@ const meta = JSON.parse(readFileSync(join(REF, 'meta.json'), 'utf8')) as {
   scene: string;
 };
 const SCENE = join(SHARED, meta.scene);
+if (shipped !== undefined && !useShipped) {
+  t.comment(
+    `models/ has ${shippedName} but no reference in test/fixtures/sdk-parity/${shippedName}; generate it with ` +
+      `.venv/bin/python test/fixtures/sdk-parity/make_reference.py --model ${shipped} --checkpoint <its checkpoint>`,
+  );
+}
 
 t.test(`fuses: SDK output on a real CAVE crop equals PyTorch within 1e-4 (${useShipped ? shippedName : 'tiny fixture; no shipped student reference'})`, async (t) => {
   const model = await FusionModel.load(MODEL, { providers: ['cpu'] });
