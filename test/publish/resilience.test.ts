@@ -114,7 +114,7 @@ t.test('bounds: with the broker down, a full outbox evicts the oldest cubes, cou
     device: 'cam-e',
     outbox: join(tempDir(), 'outbox'),
     outboxMaxBytes: 3 * cubeBytes,
-    reconnectMinMs: 200,
+    reconnectMinMs: 2000, // the late subscriber must be subscribed before the publisher is back
     log: (level, msg) => lines.push(`${level} ${msg}`),
   });
   await broker.stop('SIGKILL');
