@@ -15,7 +15,7 @@ t.test('waits for slow writers, ignores temporary names, reports unpaired halves
   const dir = tempDir();
   const [f0, f1] = await syntheticFrames(2);
   const unpaired: CubeFile[] = [];
-  const watcher = new DirectoryWatcher({ dir, pollMs: 20, stableMs: 150, pairTimeoutMs: 600, idleTimeoutMs: 1500, onUnpaired: (f) => unpaired.push(f) });
+  const watcher = new DirectoryWatcher({ log: () => {}, dir, pollMs: 20, stableMs: 150, pairTimeoutMs: 600, idleTimeoutMs: 1500, onUnpaired: (f) => unpaired.push(f) });
   const got: FramePair[] = [];
   const consuming = (async () => {
     for await (const f of watcher) got.push(f);

@@ -4,28 +4,30 @@ import { DirectoryWatcher } from '../../sdk/capture/directory-watcher';
 import { ReplaySource } from '../../sdk/capture/replay';
 import { SyntheticSource } from '../../sdk/capture/synthetic';
 import { sourceContract } from './source-contract';
+
+const quiet = (): void => {};
 import { syntheticFrames, tempDir, tinyCard, writePairs } from './helpers';
 
 t.test('SyntheticSource meets the source contract', async (t) => {
   const card = await tinyCard();
-  sourceContract(t, async (o) => new SyntheticSource({ ...o, card, scene: 'generated', size: [32, 32], maxFrames: o.maxFrames ?? 8 }), card.scale);
+  sourceContract(t, async (o) => new SyntheticSource({ ...o, log: quiet, card, scene: 'generated', size: [32, 32], maxFrames: o.maxFrames ?? 8 }), card.scale);
 });
 
 t.test('ReplaySource (folder) meets the source contract', async (t) => {
   const dir = tempDir();
   await writePairs(dir, await syntheticFrames(6));
-  sourceContract(t, async (o) => new ReplaySource({ ...o, frames: dir, loops: 2 }), 4);
+  sourceContract(t, async (o) => new ReplaySource({ ...o, log: quiet, frames: dir, loops: 2 }), 4);
 });
 
 t.test('ReplaySource (in memory) meets the source contract', async (t) => {
   const frames = await syntheticFrames(6);
-  sourceContract(t, async (o) => new ReplaySource({ ...o, frames }), 4);
+  sourceContract(t, async (o) => new ReplaySource({ ...o, log: quiet, frames }), 4);
 });
 
 t.test('DirectoryWatcher meets the source contract', async (t) => {
   const dir = tempDir();
   await writePairs(dir, await syntheticFrames(6));
-  sourceContract(t, async (o) => new DirectoryWatcher({ ...o, dir, stableMs: 30, pollMs: 20, idleTimeoutMs: 1500 }), 4);
+  sourceContract(t, async (o) => new DirectoryWatcher({ ...o, log: quiet, dir, stableMs: 30, pollMs: 20, idleTimeoutMs: 1500 }), 4);
 });
 
 /** The camera template filled in the smallest way: a "device" that replays frames from memory. */
@@ -54,7 +56,7 @@ class FakeCamera extends CameraTemplate {
 
 t.test('CameraTemplate (filled in) meets the source contract and releases its device', async (t) => {
   const frames = await syntheticFrames(3);
-  sourceContract(t, async (o) => new FakeCamera({ ...o, device: 'fake0' }, frames), 4);
+  sourceContract(t, async (o) => new FakeCamera({ ...o, log: quiet, device: 'fake0' }, frames), 4);
   t.test('device opened and closed once', async (t) => {
     const cam = new FakeCamera({ device: 'fake1', maxFrames: 2 }, frames);
     for await (const f of cam) t.equal(f.meta.exposureMs, 4);
