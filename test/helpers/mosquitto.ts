@@ -96,6 +96,26 @@ async function waitForPort(port: number, deadlineMs: number): Promise<void> {
 
 let pkiCache: TestPki | undefined;
 
+/** Brokers this process started; killed if the test process ends abruptly (tap kills a test on timeout). */
+const running = new Set<ChildProcess>();
+let reaperInstalled = false;
+
+function installReaper(): void {
+  if (reaperInstalled) return;
+  reaperInstalled = true;
+  const killAll = (): void => {
+    for (const c of running) c.kill('SIGKILL');
+  };
+  process.once('exit', killAll);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      killAll();
+      // Re-raise with the default handler so the process still dies of the signal.
+      process.kill(process.pid, signal);
+    });
+  }
+}
+
 /** Makes (once per process) a CA, a server certificate for 127.0.0.1/localhost and a client certificate. */
 export function testPki(): TestPki {
   if (pkiCache) return pkiCache;
@@ -161,7 +181,11 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   let stderr = '';
   const start = async (): Promise<void> => {
     stderr = '';
+    installReaper();
     child = spawn(bin, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const started = child;
+    running.add(started);
+    started.once('exit', () => running.delete(started));
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     try {
       await waitForPort(port, 5000);
