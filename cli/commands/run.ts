@@ -4,7 +4,8 @@ import { DirectoryWatcher } from '../../sdk/capture/directory-watcher';
 import type { FrameSource } from '../../sdk/capture/frame';
 import { ReplaySource } from '../../sdk/capture/replay';
 import { SyntheticSource } from '../../sdk/capture/synthetic';
-import { type FrameReport, findDefaultModel, formatReport, runPipeline } from '../../sdk/publish/pipeline';
+import { DEFAULT_MAIN_JOB_OPTIONS, runMainJob } from '../../sdk/publish/main-job';
+import { type FrameReport, findDefaultModel, formatReport } from '../../sdk/publish/pipeline';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 import { type BrokerCliOptions, addBrokerFlags, brokerOptionsFrom, integer } from './subscribe';
 
@@ -12,7 +13,9 @@ interface RunCliOptions extends BrokerCliOptions {
   model?: string;
   broker?: string;
   frames: number;
-  out?: string;
+  out: string;
+  subscribe: boolean;
+  receiveTimeoutMs: number;
   device: string;
   source: 'synthetic' | 'watch' | 'replay';
   input?: string;
@@ -45,11 +48,15 @@ function number(value: string): number {
 export function register(program: Command): void {
   const cmd = program
     .command('run')
-    .description('The main job: capture -> fuse -> publish over MQTT, one log line per frame (starts an embedded broker when --broker is not given)')
+    .description(
+      'The main job: capture -> fuse -> publish over MQTT -> built-in subscriber writes each cube, one log line per frame and per received cube (starts an embedded broker when --broker is not given)',
+    )
     .option('--model <path>', '.onnx with its .card.json (default: the first models/*.card.json, else the tiny test fixture)')
     .option('--broker <url>', 'MQTT broker; without it an embedded broker runs on 127.0.0.1 (TCP and WebSocket) for the duration')
     .option('--frames <n>', 'frames to process', integer(0), 10)
-    .option('--out <dir>', 'also write each fused cube as ENVI and run.json with the per-frame reports')
+    .option('--out <dir>', 'the subscriber writes each received cube here (ENVI + meta + quicklook PNG), plus run.json; with --no-subscribe the fused cubes themselves', DEFAULT_MAIN_JOB_OPTIONS.out)
+    .option('--no-subscribe', 'publish only: no built-in subscriber')
+    .option('--receive-timeout-ms <ms>', 'after the last frame, wait this long for the subscriber to receive every cube', integer(0), DEFAULT_MAIN_JOB_OPTIONS.receiveTimeoutMs)
     .option('--device <id>', 'device id in the topics (spectra/<device>/…)', 'spectra-edge')
     .addOption(new Option('--source <kind>', 'frame source').choices(['synthetic', 'watch', 'replay']).default('synthetic'))
     .option('--input <dir>', 'folder of <key>_lrhsi / <key>_hrmsi pairs for --source watch|replay')
@@ -78,7 +85,7 @@ export function register(program: Command): void {
     say(`spectra run: model ${model.card.name} (${model.card.precision ?? 'fp32'}), source ${source.name}, ${opts.frames} frame(s), broker ${opts.broker ?? 'embedded'}`);
     let result;
     try {
-      result = await runPipeline({
+      result = await runMainJob({
         model,
         source,
         frames: opts.frames,
@@ -91,10 +98,16 @@ export function register(program: Command): void {
         },
         fuse: { tile: opts.tile },
         previews: opts.previews,
-        ...(opts.out ? { out: opts.out } : {}),
+        out: opts.out,
+        subscribe: opts.subscribe,
+        receiveTimeoutMs: opts.receiveTimeoutMs,
         onFrame: (r: FrameReport) => {
           say(formatReport(r));
           bar?.increment();
+        },
+        onCube: ({ meta, files }) => {
+          const age = Date.now() - Date.parse(meta.capturedAt);
+          say(`received cube ${meta.device}/${meta.sequence}: ${meta.shape.join('x')} float32, sha256 verified, ${age} ms after capture -> ${files?.header}`);
         },
       });
     } finally {
@@ -104,16 +117,20 @@ export function register(program: Command): void {
     const lat = result.frames.map((f) => f.latencyMs).sort((a, b) => a - b);
     const psnrs = result.frames.flatMap((f) => (f.psnr !== undefined ? [f.psnr] : []));
     const p = result.publisher;
+    const sub = result.subscriber;
     process.stdout.write(
       `spectra run: ${result.frames.length} frame(s) in ${(result.wallMs / 1000).toFixed(1)} s; ` +
         `latency median ${lat[Math.floor(lat.length / 2)] ?? 0} ms` +
         (psnrs.length ? `, mean PSNR ${(psnrs.reduce((a, b) => a + b, 0) / psnrs.length).toFixed(2)} dB` : '') +
         `; published ${p.cubesAcked} cube(s) to ${result.broker} (${p.acknowledged} messages acknowledged, ${p.evicted} evicted, ${result.capture.dropped} frames dropped)` +
         (result.drained ? '' : '; WARNING: not every cube was acknowledged before exit') +
+        (sub ? `; subscriber received ${sub.received}/${sub.expected} cube(s) into ${sub.out}` : '') +
+        (sub && sub.missing.length > 0 ? ` (MISSING sequence(s) ${sub.missing.join(', ')})` : '') +
         '\n',
     );
     if (opts.json) process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
     if (!result.drained) process.exitCode = 3;
+    if (sub && sub.missing.length > 0) process.exitCode = 4;
   });
 }
 

@@ -42,3 +42,4 @@ export { DEFAULT_PIPELINE_OPTIONS, type FrameReport, type PipelineOptions, type 
 export { DEFAULT_REASSEMBLER_OPTIONS, type ReassembledCube, Reassembler, type ReassemblerOptions, type ReassemblerStats, type ReassemblyEvent } from './reassembler';
 export { ShareRouter, type RouteResult, type RoutedMessage, type ShareRouterOptions } from './share-router';
 export { CubeSubscriber, type ReceivedCube, type SubscriberEvents, type SubscriberOptions, type WrittenFiles } from './subscriber';
+export { DEFAULT_MAIN_JOB_OPTIONS, type MainJobOptions, type MainJobResult, type ReceiveSummary, runMainJob } from './main-job';
