@@ -46,16 +46,16 @@ interface CatalogueScene extends SceneEntry {
   dataset: string;
 }
 
-/** Real scenes with band tables; value scales as documented in shared/data/SOURCES.md. */
+/** Real scenes with band tables; dataset ids and value scales as in distill/spectra_distill/datasets/*.yaml. */
 const CATALOGUE: CatalogueScene[] = [
   { id: 'samson', dataset: 'samson', path: 'samson/samson_95x95x156_float32.npy', bands_csv: 'samson/samson_bands.csv' },
-  { id: 'enmap_cropA', dataset: 'enmap', path: 'enmap_potsdam/enmap_potsdam_cropA_rows96-159_cols32-159_64x128x224_int16.npy', value_scale: 10000, bands_csv: 'enmap_potsdam/enmap_potsdam_bands.csv' },
-  { id: 'moffett', dataset: 'moffett', path: 'moffett_field/moffett_50x50x189_float32.npy', bands_csv: 'moffett_field/moffett_bands.csv', wavelength_column: 'uncertain_center_nm_if_aviris_channel_equals_source_band' },
-  { id: 'cave_balloons', dataset: 'cave', path: 'cave_kbr/cave_balloons_crop_100x100x31_uint16.npy', value_scale: 65535, bands_csv: 'cave_kbr/cave_bands.csv' },
-  { id: 'jasper', dataset: 'jasper', path: 'jasper_ridge/jasper_ridge_100x100x198_uint16.npy', value_scale: 10000, bands_csv: 'jasper_ridge/jasper_ridge_bands.csv', wavelength_column: 'approx_center_wavelength_nm' },
-  { id: 'enmap_cropB', dataset: 'enmap', path: 'enmap_potsdam/enmap_potsdam_cropB_rows0-63_cols0-95_64x96x224_int16.npy', value_scale: 10000, bands_csv: 'enmap_potsdam/enmap_potsdam_bands.csv' },
-  { id: 'salinas_a', dataset: 'salinas_a', path: 'salinas_a/salinas_a_83x86x204_int16.npy', value_scale: 10000, bands_csv: 'salinas_a/salinas_a_bands.csv', wavelength_column: 'center_nm_aviris1995_table' },
-  { id: 'cave_chart', dataset: 'cave', path: 'cave_kbr/cave_chart_and_stuffed_toy_crop_150x150x31_uint16.npy', value_scale: 65535, bands_csv: 'cave_kbr/cave_bands.csv' },
+  { id: 'enmap_cropA', dataset: 'enmap_potsdam', path: 'enmap_potsdam/enmap_potsdam_cropA_rows96-159_cols32-159_64x128x224_int16.npy', value_scale: 10000, bands_csv: 'enmap_potsdam/enmap_potsdam_bands.csv' },
+  { id: 'moffett', dataset: 'moffett_field', path: 'moffett_field/moffett_50x50x189_float32.npy', bands_csv: 'moffett_field/moffett_bands.csv', wavelength_column: 'uncertain_center_nm_if_aviris_channel_equals_source_band' },
+  { id: 'cave_balloons', dataset: 'cave_kbr', path: 'cave_kbr/cave_balloons_crop_100x100x31_uint16.npy', value_scale: 65535, bands_csv: 'cave_kbr/cave_bands.csv' },
+  { id: 'jasper', dataset: 'jasper_ridge', path: 'jasper_ridge/jasper_ridge_100x100x198_uint16.npy', value_scale: 10000, bands_csv: 'jasper_ridge/jasper_ridge_bands.csv', wavelength_column: 'approx_center_wavelength_nm' },
+  { id: 'enmap_cropB', dataset: 'enmap_potsdam', path: 'enmap_potsdam/enmap_potsdam_cropB_rows0-63_cols0-95_64x96x224_int16.npy', value_scale: 10000, bands_csv: 'enmap_potsdam/enmap_potsdam_bands.csv' },
+  { id: 'salinas_a', dataset: 'salinas_a', path: 'salinas_a/salinas_a_83x86x204_int16.npy', value_scale: 8000, bands_csv: 'salinas_a/salinas_a_bands.csv', wavelength_column: 'center_nm_aviris1995_table' },
+  { id: 'cave_chart', dataset: 'cave_kbr', path: 'cave_kbr/cave_chart_and_stuffed_toy_crop_150x150x31_uint16.npy', value_scale: 65535, bands_csv: 'cave_kbr/cave_bands.csv' },
 ];
 
 interface Variant {
@@ -117,6 +117,8 @@ async function sceneSets(card: ModelCard, work: string): Promise<{ calib: string
       skipped.push(`${scene.id}: ${err.message}`);
     }
   }
+  // Scenes of one dataset sit next to each other before alternating, so a dataset with two scenes lands in both sets.
+  usable.sort((a, b) => a.dataset.localeCompare(b.dataset));
   const calibScenes = usable.filter((_, i) => i % 2 === 0);
   const valScenes = usable.filter((_, i) => i % 2 === 1);
   // Small calibration tiles give more samples from few scenes; validation tiles are larger (more context per tile).

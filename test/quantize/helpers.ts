@@ -32,7 +32,7 @@ export const NO_REAL_DATA: string | false = existsSync(join(SHARED_DATA, 'samson
 
 /**
  * A calibration directory with a `scenes.json` over two real scenes that cover the tiny student's 420-700 nm
- * (FWHM 40 nm): Samson (airborne, 0..1) and AVIRIS Salinas-A (radiance-like int16, / 10000).
+ * (FWHM 40 nm): Samson (airborne, 0..1) and AVIRIS Salinas-A (radiance-like int16, / 8000 as in its dataset yaml).
  */
 export async function realCalibrationDir(tile = 32, tilesPerScene = 4): Promise<string> {
   const dir = await scratchDir('spectra-calib-');
@@ -41,7 +41,7 @@ export async function realCalibrationDir(tile = 32, tilesPerScene = 4): Promise<
       { path: join(SHARED_DATA, 'samson', 'samson_95x95x156_float32.npy'), bands_csv: join(SHARED_DATA, 'samson', 'samson_bands.csv') },
       {
         path: join(SHARED_DATA, 'salinas_a', 'salinas_a_83x86x204_int16.npy'),
-        value_scale: 10000,
+        value_scale: 8000,
         bands_csv: join(SHARED_DATA, 'salinas_a', 'salinas_a_bands.csv'),
       },
     ],
