@@ -2,7 +2,7 @@
 # Installs everything Spectra Edge needs, offline-safe and idempotent:
 #   - .venv with torch==2.13.0 (the CPU wheel on disk; never an unpinned torch) and the distill package
 #   - node_modules from package-lock.json (.npmrc skips onnxruntime-node's CUDA download)
-# With --test it also installs the services the test suites use (mosquitto, chromium) from Debian's packages.
+# With --test it also installs the services the test suites use (mosquitto, openssl, chromium) from Debian's packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,5 +29,4 @@ fi
 
 if [ "$want_test_services" = 1 ]; then
   bash scripts/install-test-services.sh
-  if [ -f scripts/install-browser.sh ]; then bash scripts/install-browser.sh; fi
 fi

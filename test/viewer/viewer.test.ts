@@ -24,7 +24,7 @@ function spectrumOf(cube: Cube, x: number, y: number): number[] {
   return Array.from({ length: cube.bands }, (_, b) => cube.data[b * plane + y * cube.width + x]);
 }
 
-const noBrowser = existsSync(CHROMIUM) ? false : `chromium not found at ${CHROMIUM}; run scripts/install-browser.sh (or set SPECTRA_CHROMIUM)`;
+const noBrowser = existsSync(CHROMIUM) ? false : `chromium not found at ${CHROMIUM}; run scripts/install-test-services.sh (or set SPECTRA_CHROMIUM)`;
 
 t.test('viewer: a cube arrives, a click plots the spectrum of that pixel', { skip: noBrowser }, async (t) => {
   const { chromium } = await import('playwright-core');
