@@ -21,7 +21,7 @@ import { writeNpy } from '../sdk/cube/npy';
 import { SpectraError } from '../sdk/errors';
 import { cardPathFor, readModelCard, type ModelCard } from '../sdk/runtime/model-card';
 import { loadCalibrationSet, type CalibrationSample, type SceneEntry } from '../quantize/calibration-set';
-import { SampleRunner } from '../quantize/ort-runner';
+import { runFused } from '../quantize/ort-runner';
 import { readModel } from '../quantize/onnx-proto';
 import { compareCubes, meanQuality, type Quality } from '../quantize/quality';
 import { quantizeModel, type QuantizeOptions } from '../quantize/quantize-model';
@@ -133,17 +133,6 @@ async function sceneSets(card: ModelCard, work: string): Promise<{ calib: string
   return { calib, val, calibIds: calibScenes.map((s) => s.id), valIds: valScenes.map((s) => s.id), skipped };
 }
 
-async function evaluate(path: string, samples: readonly CalibrationSample[]): Promise<Float32Array[]> {
-  const runner = await SampleRunner.open(await readFile(path), path);
-  try {
-    const outs: Float32Array[] = [];
-    for (const s of samples) outs.push((await runner.run(s, ['hrhsi'])).get('hrhsi') as Float32Array);
-    return outs;
-  } finally {
-    await runner.release();
-  }
-}
-
 /** A cube mirror-tiled to `height` x `width` (real texture at a size fit for timing). */
 function mirrorTile(cube: Cube, height: number, width: number): Cube {
   const data = new Float32Array(cube.bands * height * width);
@@ -237,7 +226,7 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
   }
   const bands = card.hsi.bands;
   const gt = valSamples.map((s) => s.hrhsi?.data as Float32Array);
-  const fp32Out = await evaluate(modelPath, valSamples);
+  const fp32Out = await runFused(await readFile(modelPath), modelPath, valSamples);
   const fp32 = meanQuality(fp32Out.map((o, i) => compareCubes(o, gt[i], bands)));
   const unit = card.scale * (card.spatial_multiple ?? 1);
   const hr = Math.max(unit, Math.round(LATENCY_HR / unit) * unit);
@@ -279,7 +268,7 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
       await quantizeModel(modelPath, out, { ...(v.options as QuantizeOptions), calib: sets.calib });
     }
     const seconds = (Date.now() - t0) / 1000;
-    const outs = await evaluate(out, valSamples);
+    const outs = await runFused(await readFile(out), out, valSamples);
     const q = meanQuality(outs.map((o, i) => compareCubes(o, gt[i], bands)));
     const fidelity = meanQuality(outs.map((o, i) => compareCubes(o, fp32Out[i], bands, 'unit')));
     const psnrDeltaDb = q.psnr - fp32.psnr;

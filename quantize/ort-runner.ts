@@ -57,3 +57,20 @@ export class SampleRunner {
     await this.session.release();
   }
 }
+
+/**
+ * Fuses every sample with a model and returns the `hrhsi` outputs in sample order.
+ * @param bytes - Serialized model.
+ * @param label - Names the model in errors.
+ * @throws {@link QuantizeModelError} when onnxruntime rejects the model.
+ */
+export async function runFused(bytes: Uint8Array, label: string, samples: readonly CalibrationSample[]): Promise<Float32Array[]> {
+  const runner = await SampleRunner.open(bytes, label);
+  try {
+    const outs: Float32Array[] = [];
+    for (const s of samples) outs.push((await runner.run(s, ['hrhsi'])).get('hrhsi') as Float32Array);
+    return outs;
+  } finally {
+    await runner.release();
+  }
+}

@@ -17,7 +17,7 @@ import { convertToFloat16 } from './fp16';
 import { assertGraphSound } from './graph-check';
 import { foldInitializerIdentities } from './graph-index';
 import { defaultOpset, encodeModel, readModel, sha256Hex, type ModelProto } from './onnx-proto';
-import { SampleRunner } from './ort-runner';
+import { SampleRunner, runFused } from './ort-runner';
 import { applyQdq, planLayers, tensorsToCalibrate, type QdqProfile, type QuantLayer } from './qdq';
 import { compareCubes, meanQuality, type Quality } from './quality';
 
@@ -139,7 +139,7 @@ export async function quantizeModel(modelPath: string, outPath: string, options:
     // Quality is measured with float32 boundaries: the compute is the same, only the input rounding differs.
     evaluated = opts.fp16Io ? convertToFloat16(model, modelPath, { keepIoFloat32: true, keepFloat32: opts.keepFp32 }).model : written;
     report.keptFloat32 = converted.keptFloat32;
-    if (samples.length > 0) reference = await runAll(encodeModel(model), modelPath, samples);
+    if (samples.length > 0) reference = await runFused(encodeModel(model), modelPath, samples);
   } else {
     if (defaultOpset(model) < 13) throw new QuantizeModelError(modelPath, `opset ${defaultOpset(model)} lacks per-channel QuantizeLinear; export with opset >= 13`);
     const layers = planLayers(model.graph ?? {}, inferElementTypes(model.graph ?? {}, modelPath));
@@ -168,10 +168,10 @@ export async function quantizeModel(modelPath: string, outPath: string, options:
   await (await SampleRunner.open(bytes, outPath)).release();
 
   const evalSamples = opts.evalDir ? await loadCalibrationSet(opts.evalDir, card, { maxSamples: opts.maxSamples }) : samples;
-  if (opts.evalDir) reference = await runAll(encodeModel(model), modelPath, evalSamples);
+  if (opts.evalDir) reference = await runFused(encodeModel(model), modelPath, evalSamples);
   report.evaluatedOn = { data: opts.evalDir ?? opts.calib ?? null, samples: evalSamples.length };
   if (evalSamples.length > 0) {
-    const outputs = await runAll(evaluated === written ? bytes : encodeModel(evaluated), outPath, evalSamples);
+    const outputs = await runFused(evaluated === written ? bytes : encodeModel(evaluated), outPath, evalSamples);
     report.fidelity = meanQuality(outputs.map((o, i) => compareCubes(o, reference[i], card.hsi.bands, 'unit')));
     if (evalSamples.every((s) => s.hrhsi)) {
       const truth = (i: number): Float32Array => evalSamples[i].hrhsi?.data as Float32Array;
@@ -207,16 +207,6 @@ function validateOptions(opts: ResolvedOptions): void {
   if (opts.mode === 'int8' && !opts.calib) throw new TypeError('int8 quantization needs calibration data: pass calib (a directory)');
 }
 
-async function runAll(bytes: Uint8Array, label: string, samples: readonly CalibrationSample[]): Promise<Float32Array[]> {
-  const runner = await SampleRunner.open(bytes, label);
-  try {
-    const outs: Float32Array[] = [];
-    for (const s of samples) outs.push((await runner.run(s, ['hrhsi'])).get('hrhsi') as Float32Array);
-    return outs;
-  } finally {
-    await runner.release();
-  }
-}
 
 /** Quantizes one layer at a time and ranks layers by the damage done (most sensitive first). */
 async function layerSensitivity(
@@ -240,7 +230,7 @@ async function layerSensitivity(
     for (const layer of layers) {
       bar.increment();
       const single = applyQdq(model, [layer], { profile: opts.profile, thresholds });
-      const outs = await runAll(encodeModel(single), `${label} (${layer.label} only)`, subset);
+      const outs = await runFused(encodeModel(single), `${label} (${layer.label} only)`, subset);
       const fidelityPsnr = meanQuality(outs.map((o, i) => compareCubes(o, reference[i], bands, 'unit'))).psnr;
       const row: LayerSensitivity = { layer: layer.label, opType: layer.opType, fidelityPsnr };
       if (withGt) row.psnrDrop = base - meanQuality(outs.map((o, i) => compareCubes(o, gt(i), bands))).psnr;
