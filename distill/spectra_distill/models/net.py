@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from spectra_distill.models.dts import DualTwoStreamBody
@@ -26,6 +27,11 @@ class FusionNetConfig:
         num_blocks: CLRA blocks per stream as (joint_hr, joint_lr, msi, hsi); 0 = entry conv only.
         hsi_groups: Conv groups in the HSI stream's blocks.
         head_groups: Groups of the head's first conv.
+        head_out_groups: Groups of the head's second (B -> B) conv. At hundreds of bands that conv holds
+            9 * B^2 weights in teacher and student alike; grouping it is how a small student stays small.
+        lr_skip: Predict the residual over the bilinearly upsampled LR-HSI instead of the whole cube.
+            Not in the paper (its head must learn the identity from scratch); with it a network starts at
+            bilinear quality and learns only the detail the HR-MSI adds, which converges in far fewer steps.
         fusion: Registered fusion name (see `spectra_distill.models.fusion.FUSIONS`).
         attn_dim: Q/K/V channels of the attention fusions.
         heads: Attention heads.
@@ -42,6 +48,8 @@ class FusionNetConfig:
     num_blocks: tuple[int, int, int, int] = (1, 1, 1, 1)
     hsi_groups: int = 1
     head_groups: int = 1
+    head_out_groups: int = 1
+    lr_skip: bool = False
     fusion: str = "csa"
     attn_dim: int = 64
     heads: int = 4
@@ -56,7 +64,7 @@ class FusionNetConfig:
             raise ValueError(
                 f"num_blocks must be four counts >= 0 (joint_hr, joint_lr, msi, hsi); got {self.num_blocks}"
             )
-        for name in ("hsi_bands", "msi_bands", "scale", "nf", "gc", "hsi_groups", "head_groups"):
+        for name in ("hsi_bands", "msi_bands", "scale", "nf", "gc", "hsi_groups", "head_groups", "head_out_groups"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
         if self.fusion not in FUSIONS:
@@ -119,17 +127,20 @@ class FusionNet(nn.Module):
             qk_norm=config.qk_norm,
             degenerate=config.degenerate,
         )
-        self.head = FusionHead(config.nf, config.hsi_bands, config.head_groups)
+        self.head = FusionHead(config.nf, config.hsi_bands, config.head_groups, config.head_out_groups)
 
     def forward_features(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
         """Fused features (N, nf, H, W) from physical-unit inputs."""
         streams = self.body((lrhsi - 0.5) * 2.0, (hrmsi - 0.5) * 2.0)
         return self.fusion(streams.hsi, streams.msi, streams.joint_lr, streams.joint_hr)
 
-    def forward_head(self, features: torch.Tensor) -> torch.Tensor:
-        """HR-HSI (N, B, H, W) in physical units from fused features."""
-        return self.head(features) * 0.5 + 0.5
+    def forward_head(self, features: torch.Tensor, lrhsi: torch.Tensor) -> torch.Tensor:
+        """HR-HSI (N, B, H, W) in physical units from fused features (and the LR-HSI for `lr_skip`)."""
+        if not self.config.lr_skip:
+            return self.head(features) * 0.5 + 0.5
+        base = F.interpolate(lrhsi, scale_factor=self.config.scale, mode="bilinear", align_corners=False)
+        return base + self.head(features) * 0.5
 
     def forward(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> FusionOutput:
         features = self.forward_features(lrhsi, hrmsi)
-        return FusionOutput(cube=self.forward_head(features), features=features)
+        return FusionOutput(cube=self.forward_head(features, lrhsi), features=features)

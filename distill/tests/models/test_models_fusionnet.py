@@ -138,7 +138,33 @@ def test_forward_is_composition_of_features_and_head() -> None:
     lrhsi, hrmsi = _inputs()
     with torch.no_grad():
         out = model(lrhsi, hrmsi)
-        torch.testing.assert_close(model.forward_head(model.forward_features(lrhsi, hrmsi)), out.cube)
+        torch.testing.assert_close(model.forward_head(model.forward_features(lrhsi, hrmsi), lrhsi), out.cube)
+
+
+def test_lr_skip_starts_from_the_bilinear_lrhsi() -> None:
+    model = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, lr_skip=True)
+    lrhsi, hrmsi = _inputs()
+    with torch.no_grad():
+        model.head.body[-1].weight.zero_()
+        out = model(lrhsi, hrmsi)
+    bilinear = torch.nn.functional.interpolate(lrhsi, scale_factor=S, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(out.cube, bilinear)
+    # the head still adds a learned residual once its weights move
+    with torch.no_grad():
+        model.head.body[-1].weight.fill_(0.01)
+        assert not torch.allclose(model(lrhsi, hrmsi).cube, bilinear)
+
+
+def test_grouped_head_output_conv_shrinks_a_many_band_student_below_a_third() -> None:
+    with torch.device("meta"):
+        t = create_model("teacher", "cpu_small", hsi_bands=206, msi_bands=4)
+        s = create_model("student", "cpu_small", hsi_bands=206, msi_bands=4)
+        grouped = create_model("student", "cpu_small", hsi_bands=206, msi_bands=4, head_out_groups=103)
+    assert _n_params(s) > _n_params(t) / 3, "the ungrouped B x B head conv dominates at 206 bands"
+    assert _n_params(grouped) <= _n_params(t) / 3
+    assert _n_params(s) - _n_params(grouped) == 9 * 206 * 206 - 9 * 206 * 2
+    with pytest.raises(ValueError, match="head_out_groups=4 must divide hsi_bands=206"):
+        create_model("student", "cpu_small", hsi_bands=206, msi_bands=4, head_out_groups=4)
 
 
 def test_paper_parameter_counts_match_reference_arithmetic() -> None:
