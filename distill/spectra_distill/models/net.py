@@ -64,7 +64,16 @@ class FusionNetConfig:
             raise ValueError(
                 f"num_blocks must be four counts >= 0 (joint_hr, joint_lr, msi, hsi); got {self.num_blocks}"
             )
-        for name in ("hsi_bands", "msi_bands", "scale", "nf", "gc", "hsi_groups", "head_groups", "head_out_groups"):
+        for name in (
+            "hsi_bands",
+            "msi_bands",
+            "scale",
+            "nf",
+            "gc",
+            "hsi_groups",
+            "head_groups",
+            "head_out_groups",
+        ):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
         if self.fusion not in FUSIONS:
