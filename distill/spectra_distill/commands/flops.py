@@ -13,10 +13,17 @@ from spectra_distill.errors import ScaleError
 from spectra_distill.models.complexity import measure_complexity, time_cotraining_step, time_inference
 from spectra_distill.models.factory import PRESETS, ROLES, model_config
 from spectra_distill.models.fusion import FUSIONS, QK_NORMS
+from spectra_distill.train.config import load_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--preset", choices=tuple(PRESETS), default="paper")
+    parser.add_argument("--preset", choices=tuple(PRESETS), default=None, help="default: paper")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="experiment file: its model preset and per-role overrides (e.g. lr_skip, head_out_groups)",
+    )
     parser.add_argument("--bands", type=int, default=172, help="HSI bands B")
     parser.add_argument("--msi-bands", type=int, default=4, help="MSI bands b")
     parser.add_argument("--size", type=int, default=256, help="HR size H = W (a multiple of the scale)")
@@ -47,8 +54,17 @@ def run(args: argparse.Namespace) -> int:
         overrides["fusion"] = args.fusion
     if args.qk_norm:
         overrides["qk_norm"] = args.qk_norm
+    role_overrides: dict[str, dict[str, Any]] = {role: {} for role in ROLES}
+    preset = args.preset
+    if args.config:
+        experiment = load_config(args.config).model
+        preset = preset or experiment.preset
+        role_overrides = {"teacher": dict(experiment.teacher), "student": dict(experiment.student)}
+    args.preset = preset or "paper"
     configs = {
-        role: model_config(role, args.preset, args.bands, args.msi_bands, args.scale, **overrides)
+        role: model_config(
+            role, args.preset, args.bands, args.msi_bands, args.scale, **{**role_overrides[role], **overrides}
+        )
         for role in ROLES
     }
     lr = args.size // args.scale
@@ -58,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         "msi_bands": args.msi_bands,
         "hr_size": args.size,
         "scale": args.scale,
-        "overrides": overrides,
+        "overrides": {role: {**role_overrides[role], **overrides} for role in ROLES},
     }
     roles = ROLES if args.role == "both" else (args.role,)
     for role in roles:

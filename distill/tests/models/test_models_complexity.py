@@ -62,6 +62,24 @@ def test_flops_command_writes_json(tmp_path: Path) -> None:
         flops.run(parser.parse_args(["--preset", "test_tiny", "--size", "18"]))
 
 
+def test_flops_command_takes_the_experiments_model_overrides(tmp_path: Path) -> None:
+    experiment = tmp_path / "e.yaml"
+    experiment.write_text("model:\n  preset: test_tiny\n  student: {head_out_groups: 8, lr_skip: true}\n")
+    parser = argparse.ArgumentParser()
+    flops.add_arguments(parser)
+    out = tmp_path / "c.json"
+    common = ["--bands", "8", "--msi-bands", "3", "--size", "16", "--json", str(out)]
+    assert flops.run(parser.parse_args(["--config", str(experiment), *common])) == 0
+    report = json.loads(out.read_text())
+    grouped = model_config("student", "test_tiny", 8, 3, head_out_groups=8, lr_skip=True)
+    assert report["preset"] == "test_tiny"
+    assert report["student"]["params"] == measure_complexity(grouped, 4, 4).params
+    assert (
+        report["teacher"]["params"]
+        == measure_complexity(model_config("teacher", "test_tiny", 8, 3), 4, 4).params
+    )
+
+
 def test_cotraining_timing_runs_and_rejects_unequal_widths() -> None:
     t = model_config("teacher", "test_tiny", 8, 3)
     s = model_config("student", "test_tiny", 8, 3)
