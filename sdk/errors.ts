@@ -58,6 +58,21 @@ export class FileFormatError extends SpectraError {
   }
 }
 
+/**
+ * An output file cannot be written (missing directory, no permission, disk full, file size limit). Nothing is
+ * left at `path`: data goes to a temporary sibling that is removed on failure and renamed only when complete.
+ */
+export class OutputWriteError extends SpectraError {
+  readonly code = 'E_OUTPUT_WRITE';
+  constructor(
+    readonly path: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`${path}: ${message}`, options);
+  }
+}
+
 /** A raster file is shorter than its header promises. */
 export class TruncatedFileError extends SpectraError {
   readonly code = 'E_TRUNCATED';

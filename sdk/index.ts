@@ -10,6 +10,8 @@ export type { Cube, CubeMeta } from './cube/cube';
 export { createCube, assertCube, assertFinite, cropCube, nearestBand } from './cube/create';
 export type { CubeInit } from './cube/create';
 export * from './cube/envi';
+export { EnviRowWriter, consistencyHeader } from './cube/envi-writer';
+export type { EnviRowWriterOptions, EnviRowShape } from './cube/envi-writer';
 export * from './cube/npy';
 export * from './cube/geotiff';
 export * from './cube/png-stack';
@@ -18,7 +20,7 @@ export * from './cube/read-cube';
 
 // Runtime
 export { FusionModel, DEFAULT_LOAD_OPTIONS, DEFAULT_FUSE_OPTIONS } from './runtime/fusion-model';
-export type { LoadOptions, FuseOptions, FusedCube, FuseTiming, InputSpec } from './runtime/fusion-model';
+export type { LoadOptions, FuseOptions, FuseToFileOptions, FusedCube, FuseTiming, InputSpec, RowSink, StreamedFuse } from './runtime/fusion-model';
 export { DEFAULT_PROVIDERS } from './runtime/providers';
 export type { ProviderName, ProviderRequest, TensorRtProvider, CudaProvider, CpuProvider, ProviderReport, ProviderAttempt } from './runtime/providers';
 export { loadBinding, bindingHonoursProviderOptions } from './runtime/binding';

@@ -214,28 +214,46 @@ export async function writeEnvi(
   } else {
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let b = 0; b < bands; b++, i++) put(view, i * bytes, cube.data[(b * h + y) * w + x]);
   }
-  const stem = hdrPath.replace(/\.hdr$/i, '');
-  const dataPath = `${stem}.img`;
+  const dataPath = enviDataPath(hdrPath);
+  await writeFileAtomic(dataPath, [buf]);
+  await writeFileAtomic(hdrPath, [Buffer.from(enviHeaderText(cube, { ...options, dataType, interleave, byteOrder }), 'latin1')]);
+  return { header: hdrPath, data: dataPath };
+}
+
+/**
+ * The data file {@link writeEnvi} pairs with a header: the same stem with `.img`.
+ * @internal
+ */
+export function enviDataPath(hdrPath: string): string {
+  return `${hdrPath.replace(/\.hdr$/i, '')}.img`;
+}
+
+/**
+ * Header text for a cube of this shape, as {@link writeEnvi} writes it (shared with the streaming writer).
+ * @internal
+ */
+export function enviHeaderText(
+  cube: Pick<Cube, 'bands' | 'height' | 'width' | 'wavelengths' | 'fwhm'>,
+  options: WriteEnviOptions & Required<Pick<WriteEnviOptions, 'dataType' | 'interleave' | 'byteOrder'>>,
+): string {
   const lines = [
     'ENVI',
     `description = {${options.extra?.description ?? 'written by spectra-edge'}}`,
-    `samples = ${w}`,
-    `lines = ${h}`,
-    `bands = ${bands}`,
+    `samples = ${cube.width}`,
+    `lines = ${cube.height}`,
+    `bands = ${cube.bands}`,
     'header offset = 0',
     'file type = ENVI Standard',
-    `data type = ${dataType}`,
-    `interleave = ${interleave}`,
-    `byte order = ${byteOrder}`,
+    `data type = ${options.dataType}`,
+    `interleave = ${options.interleave}`,
+    `byte order = ${options.byteOrder}`,
     `wavelength units = Nanometers`,
     `wavelength = {${cube.wavelengths.join(', ')}}`,
   ];
   if (cube.fwhm) lines.push(`fwhm = {${cube.fwhm.join(', ')}}`);
   if (options.dataIgnoreValue !== undefined) lines.push(`data ignore value = ${options.dataIgnoreValue}`);
   for (const [k, v] of Object.entries(options.extra ?? {})) if (k !== 'description') lines.push(`${k} = ${v}`);
-  await writeFileAtomic(dataPath, [buf]);
-  await writeFileAtomic(hdrPath, [Buffer.from(lines.join('\n') + '\n', 'latin1')]);
-  return { header: hdrPath, data: dataPath };
+  return lines.join('\n') + '\n';
 }
 
 async function findDataFile(hdrPath: string): Promise<string> {

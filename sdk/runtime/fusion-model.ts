@@ -15,7 +15,9 @@ import {
   DEFAULT_FUSE_OPTIONS,
   DEFAULT_LOAD_OPTIONS,
   type FuseOptions,
+  type FuseToFileOptions,
   type FusedCube,
+  type StreamedFuse,
   type InputSpec,
   type LoadOptions,
   type ResolvedFuseOptions,
@@ -24,10 +26,15 @@ import {
 } from './options';
 import type { ProviderReport, TensorRtProvider } from './providers';
 import { checkGraphAgainstCard, openSession, sha256File } from './session';
-import { type Tile, accumulate, copyWindow, edgeWeights, planTiles } from './tiling';
+import { EnviRowWriter, consistencyHeader } from '../cube/envi-writer';
+import { MemoryRowSink, type RowSink } from './row-sink';
+import { StripConsistency } from './strip-consistency';
+import { StripStitcher, emitRows, stripCapacity } from './strip-stitcher';
+import { type Tile, copyWindow, planTiles } from './tiling';
 
 export { DEFAULT_FUSE_OPTIONS, DEFAULT_LOAD_OPTIONS } from './options';
-export type { FuseOptions, FusedCube, FuseTiming, InputSpec, LoadOptions } from './options';
+export type { FuseOptions, FuseToFileOptions, FusedCube, FuseTiming, InputSpec, LoadOptions, StreamedFuse } from './options';
+export type { RowSink } from './row-sink';
 
 /**
  * An exported fusion student (ONNX + model card) opened on the best available execution provider.
@@ -191,19 +198,86 @@ export class FusionModel {
     return { lr, hr, resampleMs, normaliseMs: performance.now() - t };
   }
 
+  /**
+   * Runs the model and hands finished output rows to `sink`, top to bottom. With `tile > 0` only a strip of
+   * output (at most the tile height plus the rows a batch spans) is resident, so peak memory follows the tile
+   * size, not the scene; the inputs themselves stay in memory (an HR-MSI of 3-4 bands is a tenth of a 31-band
+   * output). Rows are bit-identical to {@link FusionModel.fuse} with the same options. Without tiling the
+   * whole output is computed first, then streamed.
+   * @param lrhsi - As for {@link FusionModel.fuse}.
+   * @param hrmsi - As for {@link FusionModel.fuse}.
+   * @param sink - Receives the rows; its rejection stops the run and rejects this call.
+   * @param options - See {@link FuseOptions}; `quality` is computed from the rows as they pass.
+   * @returns The output's shape, band grid, metadata, timing, tile count and quality (no pixel data).
+   * @throws The same errors as {@link FusionModel.fuse}, synchronously, for bad input.
+   * @example
+   * const rows: RowSink = { writeRows: (y0, chunk) => socket.write(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)) };
+   * const summary = await model.fuseStream(lrhsi, hrmsi, rows, { tile: 288 });
+   */
+  fuseStream(lrhsi: Cube, hrmsi: Cube, sink: RowSink, options: FuseOptions = {}): Promise<StreamedFuse> {
+    if (this.released) throw new Error('FusionModel was released; load it again');
+    if (typeof sink !== 'object' || sink === null || typeof sink.writeRows !== 'function') {
+      throw new TypeError('Expected sink to be an object with a writeRows(y0, rows) method');
+    }
+    const opts = withDefaults(DEFAULT_FUSE_OPTIONS, options);
+    const t0 = performance.now();
+    const prepared = this.prepareInputs(lrhsi, hrmsi, opts);
+    const validateMs = performance.now() - t0 - prepared.resampleMs - prepared.normaliseMs;
+    return this.stream(prepared.lr, prepared.hr, opts, sink, { t0, validateMs, resampleMs: prepared.resampleMs, normaliseMs: prepared.normaliseMs });
+  }
+
+  /**
+   * Fuses straight into an ENVI float32 file (`<stem>.hdr` + `<stem>.img`) through {@link FusionModel.fuseStream}:
+   * tiled runs never hold the whole output. BSQ by default (positional writes per band), or BIL. The data is
+   * written to a temporary sibling and renamed, header last, only when complete; on any failure nothing is
+   * left at the target. With `quality` the consistency scores go into the header (`spectra consistency`).
+   * @param lrhsi - As for {@link FusionModel.fuse}.
+   * @param hrmsi - As for {@link FusionModel.fuse}.
+   * @param hdrPath - Output header path ending in `.hdr`.
+   * @param options - See {@link FuseToFileOptions}.
+   * @returns As {@link FusionModel.fuseStream}, plus the paths written.
+   * @throws The same errors as {@link FusionModel.fuse}, synchronously, for bad input.
+   * @throws {@link OutputWriteError} (rejection) when the output cannot be written: missing directory, no permission, disk full.
+   * @example
+   * const out = await model.fuseToFile(lrhsi, hrmsi, 'out/fused.hdr', { tile: 288, overlap: 32 });
+   * console.log(out.data, out.quality?.spatial.psnr);
+   */
+  fuseToFile(lrhsi: Cube, hrmsi: Cube, hdrPath: string, options: FuseToFileOptions = {}): Promise<StreamedFuse & { header: string; data: string }> {
+    if (typeof hdrPath !== 'string' || !/\.hdr$/i.test(hdrPath)) throw new TypeError(`Expected hdrPath to end in .hdr but received ${String(hdrPath)}`);
+    if (this.released) throw new Error('FusionModel was released; load it again');
+    const { interleave, extra, ...fuseOptions } = options;
+    const opts = withDefaults(DEFAULT_FUSE_OPTIONS, fuseOptions);
+    const t0 = performance.now();
+    const prepared = this.prepareInputs(lrhsi, hrmsi, opts);
+    const validateMs = performance.now() - t0 - prepared.resampleMs - prepared.normaliseMs;
+    const shape = { bands: this.inputSpec.hsiBands, height: prepared.hr.height, width: prepared.hr.width, wavelengths: this.inputSpec.wavelengths, ...(this.card.hsi.fwhm_nm ? { fwhm: this.card.hsi.fwhm_nm } : {}) };
+    const write = async (): Promise<StreamedFuse & { header: string; data: string }> => {
+      const writer = await EnviRowWriter.create(hdrPath, shape, { ...(interleave ? { interleave } : {}), extra: { description: `fused by spectra-edge with ${this.card.name} on ${this.providers.granted}`, ...(extra ?? {}) } });
+      try {
+        const summary = await this.stream(prepared.lr, prepared.hr, opts, writer, { t0, validateMs, resampleMs: prepared.resampleMs, normaliseMs: prepared.normaliseMs });
+        const paths = await writer.commit(summary.quality ? consistencyHeader(summary.quality) : {});
+        return { ...summary, ...paths };
+      } catch (err) {
+        await writer.abort();
+        throw err;
+      }
+    };
+    return write();
+  }
+
   private async run(
     lr: Cube,
     hr: Cube,
     opts: ResolvedFuseOptions,
     t: { t0: number; validateMs: number; resampleMs: number; normaliseMs: number },
   ): Promise<FusedCube> {
-    const { scale, hrMultiple, hsiBands: B } = this.inputSpec;
+    const { hsiBands: B } = this.inputSpec;
     const H = hr.height;
     const W = hr.width;
+    const tiles = this.planFor(H, W, opts);
     let out: Float32Array;
     let inferMs = 0;
     let stitchMs = 0;
-    const tiles: Tile[] = opts.tile > 0 ? planTiles(H, W, opts.tile, opts.overlap, Math.max(scale, hrMultiple)) : [{ y: 0, x: 0, height: H, width: W }];
     if (tiles.length === 1 && tiles[0].height === H && tiles[0].width === W) {
       const ti = performance.now();
       // The output tensor is a fresh array owned by us: use it as the result instead of copying.
@@ -211,76 +285,11 @@ export class FusionModel {
       inferMs += performance.now() - ti;
       opts.onProgress?.(1, 1);
     } else {
-      out = new Float32Array(B * H * W);
-      // Tiles form a grid (row starts x column starts) and weights are separable, so the per-pixel weight
-      // total is rowSum[y] * colSum[x]: two vectors instead of an H x W plane.
-      const rowSum = new Float64Array(H);
-      const colSum = new Float64Array(W);
-      const { height: th, width: tw } = tiles[0];
-      const lh = th / scale;
-      const lw = tw / scale;
-      const ov = Math.ceil(opts.overlap / Math.max(scale, hrMultiple)) * Math.max(scale, hrMultiple);
-      const batch = Math.max(1, Math.min(opts.batch, tiles.length));
-      const lrBuf = new Float32Array(batch * lr.bands * lh * lw);
-      const hrBuf = new Float32Array(batch * hr.bands * th * tw);
-      for (let start = 0; start < tiles.length; start += batch) {
-        const group = tiles.slice(start, start + batch);
-        let ts = performance.now();
-        group.forEach((tile, i) => {
-          copyWindow(lr, tile.y / scale, tile.x / scale, lh, lw, lrBuf, i * lr.bands * lh * lw);
-          copyWindow(hr, tile.y, tile.x, th, tw, hrBuf, i * hr.bands * th * tw);
-        });
-        stitchMs += performance.now() - ts;
-        const n = group.length;
-        const ti = performance.now();
-        const result = await this.infer(
-          lrBuf.subarray(0, n * lr.bands * lh * lw),
-          hrBuf.subarray(0, n * hr.bands * th * tw),
-          n,
-          lh,
-          lw,
-          th,
-          tw,
-        );
-        inferMs += performance.now() - ti;
-        ts = performance.now();
-        group.forEach((tile, i) => {
-          const wy = edgeWeights(th, tile.y > 0, tile.y + th < H, ov, opts.blend);
-          const wx = edgeWeights(tw, tile.x > 0, tile.x + tw < W, ov, opts.blend);
-          accumulate(out, H, W, B, tile, result.subarray(i * B * th * tw, (i + 1) * B * th * tw), wy, wx);
-          if (tile.x === 0) for (let y = 0; y < th; y++) rowSum[tile.y + y] += wy[y];
-          if (tile.y === 0) for (let x = 0; x < tw; x++) colSum[tile.x + x] += wx[x];
-        });
-        stitchMs += performance.now() - ts;
-        opts.onProgress?.(Math.min(start + batch, tiles.length), tiles.length);
-      }
-      const ts = performance.now();
-      const plane = H * W;
-      for (let b = 0; b < B; b++) {
-        for (let y = 0; y < H; y++) {
-          const o = b * plane + y * W;
-          const ry = rowSum[y];
-          for (let x = 0; x < W; x++) out[o + x] /= ry * colSum[x];
-        }
-      }
-      stitchMs += performance.now() - ts;
+      const sink = new MemoryRowSink(B, H, W);
+      ({ inferMs, stitchMs } = await this.runTiles(lr, hr, tiles, opts, sink));
+      out = sink.data;
     }
-    const fused: Cube = {
-      bands: B,
-      height: H,
-      width: W,
-      data: out,
-      wavelengths: this.inputSpec.wavelengths,
-      ...(this.card.hsi.fwhm_nm ? { fwhm: this.card.hsi.fwhm_nm } : {}),
-      meta: {
-        ...(hr.meta ?? {}),
-        ...(lr.meta ?? {}),
-        model: this.card.name,
-        precision: this.card.precision ?? 'fp32',
-        provider: this.providers.granted,
-        valueScale: 1,
-      },
-    };
+    const fused: Cube = { ...this.outputHeader(lr, hr), data: out };
     let quality: ConsistencyReport | undefined;
     let qualityMs = 0;
     if (opts.quality) {
@@ -292,16 +301,117 @@ export class FusionModel {
       ...fused,
       tiles: tiles.length,
       ...(quality ? { quality } : {}),
-      timing: {
-        validateMs: t.validateMs,
-        resampleMs: t.resampleMs,
-        normaliseMs: t.normaliseMs,
-        inferMs,
-        stitchMs,
-        qualityMs,
-        totalMs: performance.now() - t.t0,
+      timing: { validateMs: t.validateMs, resampleMs: t.resampleMs, normaliseMs: t.normaliseMs, inferMs, stitchMs, qualityMs, totalMs: performance.now() - t.t0 },
+    };
+  }
+
+  private async stream(
+    lr: Cube,
+    hr: Cube,
+    opts: ResolvedFuseOptions,
+    sink: RowSink,
+    t: { t0: number; validateMs: number; resampleMs: number; normaliseMs: number },
+  ): Promise<StreamedFuse> {
+    const { hsiBands: B } = this.inputSpec;
+    const H = hr.height;
+    const W = hr.width;
+    const tiles = this.planFor(H, W, opts);
+    const check = opts.quality ? new StripConsistency(lr, hr, this.card) : undefined;
+    let qualityMs = 0;
+    const target: RowSink = check
+      ? {
+          writeRows: async (y0, rows) => {
+            const tq = performance.now();
+            check.writeRows(y0, rows);
+            qualityMs += performance.now() - tq;
+            await sink.writeRows(y0, rows);
+          },
+        }
+      : sink;
+    let inferMs = 0;
+    let stitchMs = 0;
+    if (tiles.length === 1 && tiles[0].height === H && tiles[0].width === W) {
+      const ti = performance.now();
+      const out = await this.infer(lr.data, hr.data, 1, lr.height, lr.width, H, W);
+      inferMs = performance.now() - ti;
+      opts.onProgress?.(1, 1);
+      const ts = performance.now();
+      await emitRows(out, B, H, W, target);
+      stitchMs = performance.now() - ts;
+    } else {
+      ({ inferMs, stitchMs } = await this.runTiles(lr, hr, tiles, opts, target));
+    }
+    return {
+      ...this.outputHeader(lr, hr),
+      tiles: tiles.length,
+      ...(check ? { quality: check.report() } : {}),
+      timing: { validateMs: t.validateMs, resampleMs: t.resampleMs, normaliseMs: t.normaliseMs, inferMs, stitchMs: stitchMs - qualityMs, qualityMs, totalMs: performance.now() - t.t0 },
+    };
+  }
+
+  private planFor(H: number, W: number, opts: ResolvedFuseOptions): Tile[] {
+    const { scale, hrMultiple } = this.inputSpec;
+    return opts.tile > 0 ? planTiles(H, W, opts.tile, opts.overlap, Math.max(scale, hrMultiple)) : [{ y: 0, x: 0, height: H, width: W }];
+  }
+
+  /** Everything of the fused cube but its pixels. */
+  private outputHeader(lr: Cube, hr: Cube): Omit<Cube, 'data'> {
+    return {
+      bands: this.inputSpec.hsiBands,
+      height: hr.height,
+      width: hr.width,
+      wavelengths: this.inputSpec.wavelengths,
+      ...(this.card.hsi.fwhm_nm ? { fwhm: this.card.hsi.fwhm_nm } : {}),
+      meta: {
+        ...(hr.meta ?? {}),
+        ...(lr.meta ?? {}),
+        model: this.card.name,
+        precision: this.card.precision ?? 'fp32',
+        provider: this.providers.granted,
+        valueScale: 1,
       },
     };
+  }
+
+  /**
+   * Runs tiles `batch` at a time in row-major order, blending them into a strip that is flushed to `sink`
+   * as rows become final; time inside the sink counts as stitching.
+   */
+  private async runTiles(lr: Cube, hr: Cube, tiles: Tile[], opts: ResolvedFuseOptions, sink: RowSink): Promise<{ inferMs: number; stitchMs: number }> {
+    const { scale, hrMultiple, hsiBands: B } = this.inputSpec;
+    const H = hr.height;
+    const W = hr.width;
+    const { height: th, width: tw } = tiles[0];
+    const lh = th / scale;
+    const lw = tw / scale;
+    const align = Math.max(scale, hrMultiple);
+    const ov = Math.ceil(opts.overlap / align) * align;
+    const batch = Math.max(1, Math.min(opts.batch, tiles.length));
+    const stitcher = new StripStitcher(B, H, W, stripCapacity(tiles, batch), ov, opts.blend, sink);
+    const lrBuf = new Float32Array(batch * lr.bands * lh * lw);
+    const hrBuf = new Float32Array(batch * hr.bands * th * tw);
+    let inferMs = 0;
+    let stitchMs = 0;
+    for (let start = 0; start < tiles.length; start += batch) {
+      const group = tiles.slice(start, start + batch);
+      let ts = performance.now();
+      group.forEach((tile, i) => {
+        copyWindow(lr, tile.y / scale, tile.x / scale, lh, lw, lrBuf, i * lr.bands * lh * lw);
+        copyWindow(hr, tile.y, tile.x, th, tw, hrBuf, i * hr.bands * th * tw);
+      });
+      stitchMs += performance.now() - ts;
+      const n = group.length;
+      const ti = performance.now();
+      const result = await this.infer(lrBuf.subarray(0, n * lr.bands * lh * lw), hrBuf.subarray(0, n * hr.bands * th * tw), n, lh, lw, th, tw);
+      inferMs += performance.now() - ti;
+      ts = performance.now();
+      group.forEach((tile, i) => stitcher.add(tile, result.subarray(i * B * th * tw, (i + 1) * B * th * tw)));
+      // Rows above the next tile's top can receive nothing more.
+      await stitcher.flush(start + batch < tiles.length ? tiles[start + batch].y : H);
+      stitchMs += performance.now() - ts;
+      opts.onProgress?.(Math.min(start + batch, tiles.length), tiles.length);
+    }
+    return { inferMs, stitchMs };
   }
 
   /**

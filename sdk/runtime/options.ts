@@ -86,6 +86,14 @@ export const DEFAULT_FUSE_OPTIONS: Readonly<ResolvedFuseOptions> = Object.freeze
   quality: true,
 });
 
+/** Options for {@link FusionModel.fuseToFile}: those of {@link FuseOptions} plus the ENVI layout. */
+export interface FuseToFileOptions extends FuseOptions {
+  /** `'bsq'` (band-sequential, positional writes) or `'bil'` (band-interleaved by line, written front to back). @defaultValue 'bsq' */
+  interleave?: 'bsq' | 'bil';
+  /** Extra ENVI header fields; `description` replaces the default one. */
+  extra?: Record<string, string>;
+}
+
 /** Milliseconds spent in each stage of one {@link FusionModel.fuse} call. */
 export interface FuseTiming {
   validateMs: number;
@@ -93,7 +101,7 @@ export interface FuseTiming {
   normaliseMs: number;
   /** Sum of session.run calls. */
   inferMs: number;
-  /** Tile extraction and blending. */
+  /** Tile extraction and blending (on the streaming path also the sink's writes). */
   stitchMs: number;
   qualityMs: number;
   totalMs: number;
@@ -107,6 +115,9 @@ export interface FusedCube extends Cube {
   /** Consistency of the output with its inputs; absent when `quality: false`. */
   quality?: ConsistencyReport;
 }
+
+/** What {@link FusionModel.fuseStream} returns: a {@link FusedCube} without its pixels, which went to the sink. */
+export type StreamedFuse = Omit<FusedCube, 'data'>;
 
 /** The input spec a model expects, from its card and graph. */
 export interface InputSpec {
