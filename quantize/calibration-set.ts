@@ -3,7 +3,9 @@
  *
  * A calibration directory holds either
  * - pairs `<stem>.lrhsi.npy` + `<stem>.hrmsi.npy` (+ optional `<stem>.hrhsi.npy`), float32 (bands, H, W) in the
- *   model's physical units (what `writeNpy` of the SDK writes), or
+ *   model's physical units (what `writeNpy` of the SDK writes), optionally with `<stem>.valid.npy` (H, W) pixel
+ *   masks and a `regions.json` ({@link RegionsManifest}, what `quantize/split-pairs.py` writes) naming each
+ *   sample's scene window and the bands to score, or
  * - a `scenes.json` listing HR hyperspectral scenes that are cut into tiles and degraded on the fly with the model
  *   card's PSF and SRF (the host's Wald protocol), see {@link ScenesManifest}.
  */
@@ -25,6 +27,59 @@ export interface CalibrationSample {
   lrhsi: Cube;
   hrmsi: Cube;
   hrhsi?: Cube;
+  /** Bands to score (false: not learnt by the model or not supported by the scene). @defaultValue every band */
+  bandMask?: readonly boolean[];
+  /** HR pixels to score, row-major (false: nodata). @defaultValue every pixel */
+  valid?: readonly boolean[];
+  /** Where the sample was cut from, when `regions.json` says. */
+  region?: SampleRegion;
+}
+
+/** A sample's place in its scene, from `regions.json`. */
+export interface SampleRegion {
+  stem: string;
+  dataset: string;
+  scene: string;
+  /** Split role: train, val or test. */
+  role: string;
+  /** [top, left, height, width] of the sample in scene pixels. */
+  window: [number, number, number, number];
+  /** [top, left, height, width] of the split region the sample was cut from. */
+  region: [number, number, number, number];
+  /** Bands to score. */
+  band_mask: boolean[];
+  scored_bands: number;
+  valid_fraction: number;
+}
+
+/** `regions.json` of a pairs directory written by `quantize/split-pairs.py`. */
+export interface RegionsManifest {
+  split: string;
+  /** Split the model was trained with (held-out regions were checked against its training regions). */
+  train_split: string;
+  role: string;
+  data_root: string;
+  samples: SampleRegion[];
+}
+
+/**
+ * Reads the `regions.json` of a pairs directory.
+ * @param dir - The directory.
+ * @returns The manifest, or undefined when the directory has none.
+ * @throws {@link CalibrationDataError} when it exists but is not a manifest.
+ */
+export async function readRegionsManifest(dir: string): Promise<RegionsManifest | undefined> {
+  const path = join(dir, 'regions.json');
+  if (!existsSync(path)) return undefined;
+  let manifest: RegionsManifest;
+  try {
+    manifest = JSON.parse(await readFile(path, 'utf8')) as RegionsManifest;
+  } catch (err) {
+    throw new CalibrationDataError(path, `not a readable JSON manifest (${(err as Error).message})`, { cause: err });
+  }
+  const ok = Array.isArray(manifest.samples) && manifest.samples.every((s) => typeof s.stem === 'string' && typeof s.scene === 'string' && Array.isArray(s.window) && s.window.length === 4 && Array.isArray(s.band_mask));
+  if (!ok) throw new CalibrationDataError(path, "expected 'samples' of {stem, scene, window: [top, left, height, width], band_mask}");
+  return manifest;
 }
 
 /** One HR scene in `scenes.json`. Paths are relative to the manifest. */
@@ -92,6 +147,7 @@ export async function loadCalibrationSet(dir: string, card: ModelCard, options: 
 }
 
 async function loadPairs(dir: string, entries: string[], card: ModelCard, max: number): Promise<CalibrationSample[]> {
+  const regions = new Map((await readRegionsManifest(dir))?.samples.map((r) => [r.stem, r]) ?? []);
   const samples: CalibrationSample[] = [];
   for (const file of entries) {
     if (!file.endsWith('.lrhsi.npy') || samples.length >= max) continue;
@@ -105,9 +161,23 @@ async function loadPairs(dir: string, entries: string[], card: ModelCard, max: n
     }
     const gtPath = join(dir, `${stem}.hrhsi.npy`);
     const hrhsi = existsSync(gtPath) ? await readChecked(gtPath, 'hrhsi', card.hsi.bands, card) : undefined;
-    samples.push({ name: stem, lrhsi, hrmsi, ...(hrhsi ? { hrhsi } : {}) });
+    const region = regions.get(stem);
+    if (region && region.band_mask.length !== card.hsi.bands) {
+      throw new CalibrationBandCountError(join(dir, 'regions.json'), 'hrhsi', card.hsi.bands, region.band_mask.length);
+    }
+    const validPath = join(dir, `${stem}.valid.npy`);
+    const valid = existsSync(validPath) ? await readValid(validPath, hrmsi) : undefined;
+    samples.push({ name: stem, lrhsi, hrmsi, ...(hrhsi ? { hrhsi } : {}), ...(region ? { region, bandMask: region.band_mask } : {}), ...(valid ? { valid } : {}) });
   }
   return samples;
+}
+
+async function readValid(path: string, hrmsi: Cube): Promise<boolean[]> {
+  const mask = await readNpy(path, { layout: 'chw' });
+  if (mask.bands !== 1 || mask.height !== hrmsi.height || mask.width !== hrmsi.width) {
+    throw new CalibrationDataError(path, `is ${mask.bands}x${mask.height}x${mask.width}; expected a ${hrmsi.height}x${hrmsi.width} pixel mask`);
+  }
+  return Array.from(mask.data, (v) => v !== 0);
 }
 
 async function readChecked(path: string, input: 'lrhsi' | 'hrmsi' | 'hrhsi', bands: number, card: ModelCard): Promise<Cube> {

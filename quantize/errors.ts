@@ -93,3 +93,24 @@ export class CalibrationBandCountError extends CalibrationDataError {
     super(path, `expected ${expected} bands for ${input} (from the model card) but the file has ${received}`);
   }
 }
+
+/** Calibration and evaluation samples share pixels of one scene (the bounds would be measured on seen data). */
+export class SplitOverlapError extends CalibrationDataError {
+  override readonly code = 'E_SPLIT_OVERLAP';
+  constructor(
+    path: string,
+    readonly scene: string,
+    readonly calibrationWindow: readonly number[],
+    readonly evaluationWindow: readonly number[],
+  ) {
+    super(
+      path,
+      `calibration window [${calibrationWindow.join(', ')}] and evaluation window [${evaluationWindow.join(', ')}] of scene '${scene}' overlap; calibrate on training regions, evaluate on held-out ones`,
+    );
+  }
+}
+
+/** The host-side pair simulation (`quantize/split-pairs.py`) is missing or failed. */
+export class SplitPairsError extends CalibrationDataError {
+  override readonly code = 'E_SPLIT_PAIRS';
+}

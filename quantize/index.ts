@@ -7,5 +7,7 @@ export type { QuantizeOptions, QuantizeReport, LayerSensitivity } from './quanti
 export { CALIBRATION_METHODS } from './activation-stats';
 export type { CalibrationMethod } from './activation-stats';
 export type { QdqProfile } from './qdq';
-export type { CalibrationSample, SceneEntry, ScenesManifest } from './calibration-set';
+export type { CalibrationSample, SceneEntry, ScenesManifest, SampleRegion, RegionsManifest } from './calibration-set';
+export { writeSplitPairs, assertDisjointSamples } from './split-pairs';
+export type { SplitPairsOptions, SplitRole } from './split-pairs';
 export * from './errors';

@@ -1,10 +1,11 @@
 /**
  * The two quality numbers quantization is judged by, from the SDK's full-reference metrics (the host's formulas,
  * distill/METRICS.md): PSNR per band with the ground-truth band maximum as peak, averaged over bands (each band
- * capped at 100 dB), and SAM in degrees over pixels whose spectra are not zero.
+ * capped at 100 dB), and SAM in degrees over pixels whose spectra are not zero. Bands a model never learnt or a
+ * scene does not support, and nodata pixels, are left out when the sample says so (`bandMask`, `valid`).
  */
 import type { Cube } from '../sdk/cube/cube';
-import { psnr, sam } from '../sdk/metrics/full-reference';
+import { psnr, sam, type MetricOptions } from '../sdk/metrics/full-reference';
 
 /** PSNR and SAM of a prediction against a reference. */
 export interface Quality {
@@ -12,6 +13,14 @@ export interface Quality {
   psnr: number;
   /** Degrees, mean over pixels. */
   sam: number;
+}
+
+/** Bands and pixels to score; everything when absent. */
+export interface ScoreMasks {
+  /** One entry per band; false bands are left out. */
+  bandMask?: readonly boolean[];
+  /** One entry per pixel (row-major); false pixels are left out. */
+  valid?: readonly boolean[];
 }
 
 /** How the PSNR peak is chosen: the reference band's maximum (against ground truth) or 1, the physical data range. */
@@ -29,16 +38,20 @@ function flat(data: Float32Array, bands: number): Cube {
  * @param bands - Band count.
  * @param peak - `band_max` against ground truth; `unit` (peak 1) between two model outputs, whose bands may have
  *   no positive maximum when the model is untrained. @defaultValue 'band_max'
+ * @param masks - Bands and pixels to score (a sample's `bandMask` and `valid`). @defaultValue all
  * @returns PSNR (dB) and SAM (degrees).
- * @throws RangeError when the lengths differ or are not a multiple of `bands`.
+ * @throws RangeError when the lengths differ or are not a multiple of `bands`, or a mask has the wrong length.
  */
-export function compareCubes(pred: Float32Array, ref: Float32Array, bands: number, peak: PeakChoice = 'band_max'): Quality {
+export function compareCubes(pred: Float32Array, ref: Float32Array, bands: number, peak: PeakChoice = 'band_max', masks: ScoreMasks = {}): Quality {
   if (pred.length !== ref.length || ref.length % bands !== 0) {
     throw new RangeError(`Expected prediction and reference of equal length divisible by ${bands}, got ${pred.length} and ${ref.length}`);
   }
   const p = flat(pred, bands);
   const r = flat(ref, bands);
-  return { psnr: psnr(p, r, peak === 'unit' ? { peak: 'fixed', dataRange: 1 } : {}), sam: sam(p, r) };
+  const m: MetricOptions = {};
+  if (masks.bandMask) m.bandMask = masks.bandMask;
+  if (masks.valid) m.valid = masks.valid;
+  return { psnr: psnr(p, r, peak === 'unit' ? { ...m, peak: 'fixed', dataRange: 1 } : m), sam: sam(p, r, m) };
 }
 
 /** Mean of qualities (each sample weighs the same). */

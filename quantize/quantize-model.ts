@@ -5,8 +5,8 @@
  */
 import { SingleBar, Presets } from 'cli-progress';
 import { existsSync } from 'node:fs';
-import { rename, rm, writeFile } from 'node:fs/promises';
-import { basename } from 'node:path';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
 import { cardPathFor, readModelCard, type ModelCard } from '../sdk/runtime/model-card';
 import { CALIBRATION_METHODS, type CalibrationMethod } from './activation-stats';
 import { calibrateActivations } from './calibrate';
@@ -18,6 +18,7 @@ import { assertGraphSound } from './graph-check';
 import { foldInitializerIdentities } from './graph-index';
 import { defaultOpset, encodeModel, readModel, sha256Hex, type ModelProto } from './onnx-proto';
 import { SampleRunner, runFused } from './ort-runner';
+import { assertDisjointSamples } from './split-pairs';
 import { applyQdq, planLayers, tensorsToCalibrate, type QdqProfile, type QuantLayer } from './qdq';
 import { compareCubes, meanQuality, type Quality } from './quality';
 
@@ -33,6 +34,11 @@ export interface QuantizeOptions {
   percentile?: number;
   /** Keep the N most sensitive layers in float (runs the sensitivity analysis). @defaultValue 0 */
   keepFloat?: number;
+  /**
+   * Layers (node names) to keep in float, e.g. the head of a ranking from an earlier `sensitivity` run: sweeping N
+   * this way costs no new analysis. Added to the `keepFloat` most sensitive. @defaultValue []
+   */
+  keepLayers?: readonly string[];
   /** Run the sensitivity analysis even when `keepFloat` is 0. @defaultValue false */
   sensitivity?: boolean;
   /** Samples used per sensitivity run (each layer is one run). @defaultValue 4 */
@@ -61,6 +67,7 @@ export const QUANTIZE_DEFAULTS: Readonly<Defaulted> = Object.freeze({
   method: 'percentile',
   percentile: 99.99,
   keepFloat: 0,
+  keepLayers: [],
   sensitivity: false,
   sensitivitySamples: 4,
   profile: 'tensorrt',
@@ -86,8 +93,8 @@ export interface QuantizeReport {
   card: string;
   precision: 'fp16' | 'int8';
   samples: number;
-  /** What the quality numbers were measured on. */
-  evaluatedOn: { data: string | null; samples: number };
+  /** What the quality numbers were measured on; `regions` lists `scene [top, left, height, width]` per sample when known. */
+  evaluatedOn: { data: string | null; samples: number; regions?: string[] };
   /** Against ground truth, when every sample has it. */
   fp32?: Quality;
   quantized?: Quality;
@@ -110,6 +117,7 @@ export interface QuantizeReport {
  * @returns What was done and measured.
  * @throws {@link ModelCardMissingError} when the model has no card.
  * @throws {@link EmptyCalibrationError}, {@link CalibrationBandCountError} for bad calibration data.
+ * @throws {@link SplitOverlapError} when a calibration and an evaluation sample share pixels of a scene.
  * @throws {@link UnsupportedOperatorError} when the graph holds an operator the rewriters do not know.
  * @throws {@link GraphCheckError} when the input (or, by a bug, the output) graph is malformed.
  * @example
@@ -151,10 +159,13 @@ export async function quantizeModel(modelPath: string, outPath: string, options:
       label: modelPath,
     });
     reference = calibration.reference;
-    let keep = new Set<string>();
+    const known = new Set(layers.map((l) => l.label));
+    const unknown = opts.keepLayers.filter((l) => !known.has(l));
+    if (unknown.length > 0) throw new QuantizeModelError(modelPath, `keepLayers names no quantizable layer: ${unknown.slice(0, 5).join(', ')}`);
+    const keep = new Set<string>(opts.keepLayers);
     if (opts.keepFloat > 0 || opts.sensitivity) {
       report.sensitivity = await layerSensitivity(model, layers, calibration.thresholds, samples, reference, opts, modelPath);
-      keep = new Set(report.sensitivity.slice(0, opts.keepFloat).map((s) => s.layer));
+      for (const s of report.sensitivity.slice(0, opts.keepFloat)) keep.add(s.layer);
       log(`sensitivity (most sensitive first): ${report.sensitivity.slice(0, 10).map((s) => `${s.layer} ${s.fidelityPsnr.toFixed(2)} dB`).join(', ')}`);
     }
     const chosen = layers.filter((l) => !keep.has(l.label));
@@ -168,15 +179,18 @@ export async function quantizeModel(modelPath: string, outPath: string, options:
   await (await SampleRunner.open(bytes, outPath)).release();
 
   const evalSamples = opts.evalDir ? await loadCalibrationSet(opts.evalDir, card, { maxSamples: opts.maxSamples }) : samples;
-  if (opts.evalDir) reference = await runFused(encodeModel(model), modelPath, evalSamples);
-  report.evaluatedOn = { data: opts.evalDir ?? opts.calib ?? null, samples: evalSamples.length };
+  if (opts.evalDir) {
+    assertDisjointSamples(samples, evalSamples, opts.evalDir);
+    reference = await runFused(encodeModel(model), modelPath, evalSamples);
+  }
+  report.evaluatedOn = { data: opts.evalDir ?? opts.calib ?? null, samples: evalSamples.length, ...regionsOf(evalSamples) };
   if (evalSamples.length > 0) {
     const outputs = await runFused(evaluated === written ? bytes : encodeModel(evaluated), outPath, evalSamples);
-    report.fidelity = meanQuality(outputs.map((o, i) => compareCubes(o, reference[i], card.hsi.bands, 'unit')));
+    report.fidelity = meanQuality(outputs.map((o, i) => compareCubes(o, reference[i], card.hsi.bands, 'unit', evalSamples[i])));
     if (evalSamples.every((s) => s.hrhsi)) {
       const truth = (i: number): Float32Array => evalSamples[i].hrhsi?.data as Float32Array;
-      report.fp32 = meanQuality(reference.map((o, i) => compareCubes(o, truth(i), card.hsi.bands)));
-      report.quantized = meanQuality(outputs.map((o, i) => compareCubes(o, truth(i), card.hsi.bands)));
+      report.fp32 = meanQuality(reference.map((o, i) => compareCubes(o, truth(i), card.hsi.bands, 'band_max', evalSamples[i])));
+      report.quantized = meanQuality(outputs.map((o, i) => compareCubes(o, truth(i), card.hsi.bands, 'band_max', evalSamples[i])));
     }
   }
   const sha = sha256Hex(bytes);
@@ -222,7 +236,7 @@ async function layerSensitivity(
   const bands = subset[0].lrhsi.bands;
   const withGt = subset.every((s) => s.hrhsi);
   const gt = (i: number): Float32Array => subset[i].hrhsi?.data as Float32Array;
-  const base = withGt ? meanQuality(subset.map((_, i) => compareCubes(reference[i], gt(i), bands))).psnr : 0;
+  const base = withGt ? meanQuality(subset.map((s, i) => compareCubes(reference[i], gt(i), bands, 'band_max', s))).psnr : 0;
   const rows: LayerSensitivity[] = [];
   const bar = new SingleBar({ format: 'sensitivity [{bar}] {value}/{total} layers', hideCursor: true }, Presets.shades_classic);
   if (opts.progress) bar.start(layers.length, 0);
@@ -231,9 +245,9 @@ async function layerSensitivity(
       bar.increment();
       const single = applyQdq(model, [layer], { profile: opts.profile, thresholds });
       const outs = await runFused(encodeModel(single), `${label} (${layer.label} only)`, subset);
-      const fidelityPsnr = meanQuality(outs.map((o, i) => compareCubes(o, reference[i], bands, 'unit'))).psnr;
+      const fidelityPsnr = meanQuality(outs.map((o, i) => compareCubes(o, reference[i], bands, 'unit', subset[i]))).psnr;
       const row: LayerSensitivity = { layer: layer.label, opType: layer.opType, fidelityPsnr };
-      if (withGt) row.psnrDrop = base - meanQuality(outs.map((o, i) => compareCubes(o, gt(i), bands))).psnr;
+      if (withGt) row.psnrDrop = base - meanQuality(outs.map((o, i) => compareCubes(o, gt(i), bands, 'band_max', subset[i]))).psnr;
       rows.push(row);
     }
   } finally {
@@ -275,11 +289,13 @@ function updatedCard(
             kept_float: report.layers?.keptFloat,
           }
         : { io: opts.fp16Io ? 'float16' : 'float32', kept_float32: report.keptFloat32?.map((k) => k.node) }),
-      calibration: { data: opts.calib ?? null, samples: samples.length, names: samples.slice(0, 32).map((s) => s.name) },
+      calibration: { data: opts.calib ?? null, samples: samples.length, names: samples.slice(0, 32).map((s) => s.name), ...regionsOf(samples) },
       quality: {
         measured_on: opts.evalDir ? 'held-out samples' : 'calibration samples',
         data: report.evaluatedOn?.data ?? null,
         samples: report.evaluatedOn?.samples ?? 0,
+        ...(report.evaluatedOn?.regions ? { regions: report.evaluatedOn.regions } : {}),
+        scored: 'bands and pixels marked valid by the samples (band_mask of regions.json, <stem>.valid.npy); all when unmarked',
         vs_ground_truth: { fp32: round(report.fp32), quantized: round(report.quantized) },
         psnr_delta_db: report.fp32 && report.quantized ? +(report.quantized.psnr - report.fp32.psnr).toFixed(4) : null,
         sam_delta_deg: report.fp32 && report.quantized ? +(report.quantized.sam - report.fp32.sam).toFixed(4) : null,
@@ -289,10 +305,17 @@ function updatedCard(
   };
 }
 
+/** `scene [top, left, height, width]` (split role) of samples that know their region. */
+function regionsOf(samples: readonly CalibrationSample[]): { regions?: string[] } {
+  if (!samples.every((s) => s.region)) return {};
+  return { regions: samples.map((s) => `${s.region?.scene} [${s.region?.window.join(', ')}] (${s.region?.role})`) };
+}
+
 /** Writes every file to a temporary sibling first and renames only when all writes succeeded. */
 async function writeAtomically(files: readonly [string, Uint8Array][]): Promise<void> {
   const temps = files.map(([path]) => `${path}.${process.pid}.tmp`);
   try {
+    for (const [path] of files) await mkdir(dirname(path), { recursive: true });
     for (let i = 0; i < files.length; i++) await writeFile(temps[i], files[i][1]);
     for (let i = 0; i < files.length; i++) await rename(temps[i], files[i][0]);
   } catch (err) {

@@ -1,7 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { CALIBRATION_METHODS, type CalibrationMethod } from '../../quantize/activation-stats';
 import { quantizeModel, QUANTIZE_DEFAULTS, type QuantizeReport } from '../../quantize/quantize-model';
 import type { QdqProfile } from '../../quantize/qdq';
+import { writeSplitPairs } from '../../quantize/split-pairs';
 
 function nonNegativeInt(value: string): number {
   const n = Number(value);
@@ -20,6 +24,9 @@ interface QuantizeCliOptions {
   mode: 'fp16' | 'int8';
   calib?: string;
   eval?: string;
+  split?: string | true;
+  pairs?: string;
+  tile: number;
   out: string;
   method: CalibrationMethod;
   percentile: number;
@@ -34,6 +41,7 @@ interface QuantizeCliOptions {
 
 function summary(r: QuantizeReport): string {
   const lines = [`wrote ${r.out} and ${r.card} (${r.precision}, ${r.samples} samples, ${r.seconds.toFixed(1)} s)`];
+  if (r.evaluatedOn.regions) lines.push(`evaluated on: ${r.evaluatedOn.regions.join('; ')}`);
   if (r.fp32 && r.quantized) {
     lines.push(
       `quality vs ground truth on ${r.evaluatedOn.samples} samples of ${r.evaluatedOn.data}: fp32 ${r.fp32.psnr.toFixed(3)} dB / ${r.fp32.sam.toFixed(3)} deg, ${r.precision} ${r.quantized.psnr.toFixed(3)} dB / ${r.quantized.sam.toFixed(3)} deg ` +
@@ -70,24 +78,49 @@ export function register(program: Command): void {
     .option('--fp16-io', 'fp16: make graph inputs and outputs float16 too', false)
     .option('--keep-fp32 <names...>', 'fp16: extra node names or op types to keep in float32', [])
     .option('--eval <dir>', 'held-out directory (same formats as --calib) to measure quality on; default: the calibration samples')
+    .option('--split [name]', "calibrate on the training regions and measure on the validation regions of a split (default: the card's training split); pairs simulated by the host (quantize/split-pairs.py); replaces --calib/--eval")
+    .option('--pairs <dir>', 'with --split: keep the pairs in <dir>/train and <dir>/val (default: a temporary folder, removed)')
+    .option('--tile <px>', 'with --split: HR side of the calibration tiles', nonNegativeInt, 32)
     .option('--max-samples <n>', 'calibration samples to use at most', nonNegativeInt, QUANTIZE_DEFAULTS.maxSamples)
     .option('--json', 'print the report as JSON', false)
     .action(async (o: QuantizeCliOptions, command: Command) => {
-      if (o.mode === 'int8' && !o.calib) command.error("error: --mode int8 needs --calib <dir>");
-      const report = await quantizeModel(o.model, o.out, {
-        mode: o.mode,
-        ...(o.calib ? { calib: o.calib } : {}),
-        ...(o.eval ? { evalDir: o.eval } : {}),
-        method: o.method,
-        percentile: o.percentile,
-        keepFloat: o.keepFloat,
-        sensitivity: o.sensitivity,
-        profile: o.profile,
-        fp16Io: o.fp16Io,
-        keepFp32: o.keepFp32,
-        maxSamples: o.maxSamples,
-        log: (line) => process.stderr.write(`spectra quantize: ${line}\n`),
-      });
-      process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : summary(report)}\n`);
+      if (o.split !== undefined && (o.calib || o.eval)) command.error('error: --split replaces --calib and --eval; give one or the other');
+      if (o.mode === 'int8' && !o.calib && o.split === undefined) command.error('error: --mode int8 needs --calib <dir> or --split');
+      let calib = o.calib;
+      let evalDir = o.eval;
+      const scratch = o.split !== undefined && !o.pairs ? await mkdtemp(join(tmpdir(), 'spectra-split-')) : undefined;
+      try {
+        if (o.split !== undefined) {
+          const root = o.pairs ?? (scratch as string);
+          const split = o.split === true ? {} : { split: o.split };
+          const train = await writeSplitPairs(o.model, 'train', join(root, 'train'), { ...split, tile: o.tile });
+          const val = await writeSplitPairs(o.model, 'val', join(root, 'val'), split);
+          process.stderr.write(`spectra quantize: split '${train.split}': ${train.samples.length} calibration tiles from training regions, ${val.samples.length} validation regions\n`);
+          calib = join(root, 'train');
+          evalDir = join(root, 'val');
+        }
+        await quantizeAndPrint(o, calib, evalDir);
+      } finally {
+        if (scratch) await rm(scratch, { recursive: true, force: true });
+      }
     });
+}
+
+/** Runs the quantizer and prints its summary (or JSON). */
+async function quantizeAndPrint(o: QuantizeCliOptions, calib: string | undefined, evalDir: string | undefined): Promise<void> {
+  const report = await quantizeModel(o.model, o.out, {
+    mode: o.mode,
+    ...(calib ? { calib } : {}),
+    ...(evalDir ? { evalDir } : {}),
+    method: o.method,
+    percentile: o.percentile,
+    keepFloat: o.keepFloat,
+    sensitivity: o.sensitivity,
+    profile: o.profile,
+    fp16Io: o.fp16Io,
+    keepFp32: o.keepFp32,
+    maxSamples: o.maxSamples,
+    log: (line) => process.stderr.write(`spectra quantize: ${line}\n`),
+  });
+  process.stdout.write(`${o.json ? JSON.stringify(report, null, 2) : summary(report)}\n`);
 }
