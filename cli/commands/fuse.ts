@@ -3,8 +3,9 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { Cube } from '../../sdk/cube/cube';
 import { readCube, writeCube } from '../../sdk/cube/read-cube';
 import { writeEnvi } from '../../sdk/cube/envi';
-import { writeQuicklook } from '../../sdk/cube/quicklook';
-import { FusionModel } from '../../sdk/runtime/fusion-model';
+import { consistencyHeader } from '../../sdk/cube/envi-writer';
+import { type QuicklookBands, quicklookBands, writeQuicklook } from '../../sdk/cube/quicklook';
+import { type FuseOptions, type FusedCube, FusionModel, type RowSink, type StreamedFuse } from '../../sdk/runtime/fusion-model';
 import type { ProviderRequest } from '../../sdk/runtime/providers';
 import type { NpyLayout } from '../../sdk/cube/npy';
 
@@ -67,17 +68,48 @@ function withWavelengths(cube: Cube, grid: readonly number[], valueScale: number
   return { ...cube, wavelengths, ...(meta ? { meta } : {}) };
 }
 
+/**
+ * Keeps the three bands a quicklook shows while rows stream to disk (3 of B planes instead of the cube), and
+ * renders the same PNG `writeQuicklook` makes from the whole cube.
+ */
+class QuicklookBandKeeper implements RowSink {
+  private readonly pick: QuicklookBands;
+  private readonly kept: number[];
+  private readonly planes: Float32Array;
+
+  constructor(private readonly shape: Omit<Cube, 'data'>) {
+    // Band choice looks at wavelengths only, so an empty cube of the output's grid picks the same bands.
+    this.pick = quicklookBands({ ...shape, data: new Float32Array(0) });
+    this.kept = [...new Set(this.pick.bands)];
+    this.planes = new Float32Array(this.kept.length * shape.height * shape.width);
+  }
+
+  writeRows(y0: number, rows: Float32Array): void {
+    const { bands: B, height: H, width: W } = this.shape;
+    const n = rows.length / (B * W);
+    this.kept.forEach((b, k) => this.planes.set(rows.subarray(b * n * W, (b + 1) * n * W), (k * H + y0) * W));
+  }
+
+  async write(path: string): Promise<QuicklookBands> {
+    const wavelengths = this.kept.map((b) => this.shape.wavelengths[b]);
+    const cube: Cube = { bands: this.kept.length, height: this.shape.height, width: this.shape.width, wavelengths, data: this.planes };
+    const rgb = this.pick.bands.map((b) => this.shape.wavelengths[b]) as [number, number, number];
+    await writeQuicklook(path, cube, { rgb, maxDistanceNm: Infinity });
+    return this.pick;
+  }
+}
+
 /** Adds `spectra fuse`. */
 export function register(program: Command): void {
   program
     .command('fuse')
-    .description('Fuse an LR-HSI and an HR-MSI into an HR-HSI with an exported student (writes ENVI float32)')
+    .description('Fuse an LR-HSI and an HR-MSI into an HR-HSI with an exported student (writes ENVI float32; tiled ENVI output streams to disk)')
     .requiredOption('--model <path>', '.onnx with its .card.json next to it')
     .requiredOption('--lrhsi <path>', 'LR-HSI: .hdr (ENVI), .npy, .tif, or a folder / comma list of PNG bands')
     .requiredOption('--hrmsi <path>', 'HR-MSI, same formats')
     .requiredOption('--out <path.hdr>', 'output ENVI header (the .img is written next to it); .npy or .tif also work')
     .option('--quicklook <png>', 'also write an RGB quicklook PNG')
-    .option('--tile <px>', 'HR tile size; 0 = whole image', integer(0), 0)
+    .option('--tile <px>', 'HR tile size; 0 = whole image. With a .hdr output, tiled runs stream rows to disk (memory follows the tile, not the scene)', integer(0), 0)
     .option('--overlap <px>', 'HR overlap between tiles', integer(0), 32)
     .option('--batch <n>', 'tiles per session run', integer(1), 1)
     .option('--threads <n>', 'intra-op threads; 0 = onnxruntime default', integer(0), 0)
@@ -101,7 +133,7 @@ export function register(program: Command): void {
         const hrmsi = withWavelengths(await readCube(opts.hrmsi, { npyLayout: opts.npyLayout }), centroids, opts.valueScale);
         const bar = new SingleBar({ format: 'fusing [{bar}] {value}/{total} tiles | {eta_buffer}s', stream: process.stderr }, Presets.shades_classic);
         let started = false;
-        const fused = await model.fuse(lrhsi, hrmsi, {
+        const fuseOptions: FuseOptions = {
           tile: opts.tile,
           overlap: opts.overlap,
           batch: opts.batch,
@@ -115,20 +147,39 @@ export function register(program: Command): void {
             }
             bar.update(done);
           },
-        });
-        if (started) bar.stop();
+        };
+        let fused: StreamedFuse;
+        let quick: QuicklookBands | undefined;
+        if (opts.tile > 0 && /\.hdr$/i.test(opts.out)) {
+          // Tiled ENVI output streams to disk: only a strip of the output is ever in memory (issue #4).
+          const keep = opts.quicklook ? new QuicklookBandKeeper({ bands: spec.hsiBands, height: hrmsi.height, width: hrmsi.width, wavelengths: spec.wavelengths }) : undefined;
+          try {
+            fused = await model.fuseToFile(lrhsi, hrmsi, opts.out, { ...fuseOptions, ...(keep ? { tee: keep } : {}) });
+          } finally {
+            if (started) bar.stop();
+          }
+          if (keep && opts.quicklook) quick = await keep.write(opts.quicklook);
+        } else {
+          let whole: FusedCube;
+          try {
+            whole = await model.fuse(lrhsi, hrmsi, fuseOptions);
+          } finally {
+            if (started) bar.stop();
+          }
+          // ENVI (the default) carries the consistency scores in its header; other extensions go through writeCube.
+          if (!/\.hdr$/i.test(opts.out)) await writeCube(opts.out, whole);
+          else {
+            await writeEnvi(opts.out, whole, {
+              extra: {
+                description: `fused by spectra-edge with ${model.card.name} on ${model.providers.granted}`,
+                ...(whole.quality ? consistencyHeader(whole.quality) : {}),
+              },
+            });
+          }
+          if (opts.quicklook) quick = await writeQuicklook(opts.quicklook, whole);
+          fused = whole;
+        }
         const q = fused.quality;
-        // ENVI (the default) carries the consistency scores in its header; other extensions go through writeCube.
-        if (!/\.hdr$/i.test(opts.out)) await writeCube(opts.out, fused);
-        else await writeEnvi(opts.out, fused, {
-          extra: {
-            description: `fused by spectra-edge with ${model.card.name} on ${model.providers.granted}`,
-            ...(q
-              ? { 'spectra consistency': `{spatial_psnr_db=${q.spatial.psnr.toFixed(3)}, spatial_sam_deg=${q.spatial.sam.toFixed(4)}, spectral_psnr_db=${q.spectral.psnr.toFixed(3)}, spectral_sam_deg=${q.spectral.sam.toFixed(4)}}` }
-              : {}),
-          },
-        });
-        const quick = opts.quicklook ? await writeQuicklook(opts.quicklook, fused) : undefined;
         const summary = {
           out: opts.out,
           shape: [fused.bands, fused.height, fused.width],

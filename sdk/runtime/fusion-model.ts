@@ -245,7 +245,8 @@ export class FusionModel {
   fuseToFile(lrhsi: Cube, hrmsi: Cube, hdrPath: string, options: FuseToFileOptions = {}): Promise<StreamedFuse & { header: string; data: string }> {
     if (typeof hdrPath !== 'string' || !/\.hdr$/i.test(hdrPath)) throw new TypeError(`Expected hdrPath to end in .hdr but received ${String(hdrPath)}`);
     if (this.released) throw new Error('FusionModel was released; load it again');
-    const { interleave, extra, ...fuseOptions } = options;
+    const { interleave, extra, tee, ...fuseOptions } = options;
+    if (tee !== undefined && typeof tee?.writeRows !== 'function') throw new TypeError('Expected options.tee to be an object with a writeRows(y0, rows) method');
     const opts = withDefaults(DEFAULT_FUSE_OPTIONS, fuseOptions);
     const t0 = performance.now();
     const prepared = this.prepareInputs(lrhsi, hrmsi, opts);
@@ -254,7 +255,15 @@ export class FusionModel {
     const write = async (): Promise<StreamedFuse & { header: string; data: string }> => {
       const writer = await EnviRowWriter.create(hdrPath, shape, { ...(interleave ? { interleave } : {}), extra: { description: `fused by spectra-edge with ${this.card.name} on ${this.providers.granted}`, ...(extra ?? {}) } });
       try {
-        const summary = await this.stream(prepared.lr, prepared.hr, opts, writer, { t0, validateMs, resampleMs: prepared.resampleMs, normaliseMs: prepared.normaliseMs });
+        const sink: RowSink = tee
+          ? {
+              writeRows: async (y0, rows) => {
+                await writer.writeRows(y0, rows);
+                await tee.writeRows(y0, rows);
+              },
+            }
+          : writer;
+        const summary = await this.stream(prepared.lr, prepared.hr, opts, sink, { t0, validateMs, resampleMs: prepared.resampleMs, normaliseMs: prepared.normaliseMs });
         const paths = await writer.commit(summary.quality ? consistencyHeader(summary.quality) : {});
         return { ...summary, ...paths };
       } catch (err) {

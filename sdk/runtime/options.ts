@@ -1,6 +1,7 @@
 import type { Cube } from '../cube/cube';
 import type { ConsistencyReport } from '../quality/consistency';
 import type { Logger } from './log';
+import type { RowSink } from './row-sink';
 import { DEFAULT_PROVIDERS, type ProviderRequest } from './providers';
 import type { BlendMode } from './tiling';
 
@@ -92,6 +93,8 @@ export interface FuseToFileOptions extends FuseOptions {
   interleave?: 'bsq' | 'bil';
   /** Extra ENVI header fields; `description` replaces the default one. */
   extra?: Record<string, string>;
+  /** Also receives every chunk, after it is written (e.g. to keep a few bands for a preview). */
+  tee?: RowSink;
 }
 
 /** Milliseconds spent in each stage of one {@link FusionModel.fuse} call. */
