@@ -41,7 +41,7 @@ export interface QuantizeOptions {
   keepLayers?: readonly string[];
   /** Run the sensitivity analysis even when `keepFloat` is 0. @defaultValue false */
   sensitivity?: boolean;
-  /** Samples used per sensitivity run (each layer is one run). @defaultValue 4 */
+  /** Samples used per sensitivity run (each layer is one run), spread evenly over the calibration set. @defaultValue 4 */
   sensitivitySamples?: number;
   /** QDQ layout. @defaultValue 'tensorrt' */
   profile?: QdqProfile;
@@ -228,11 +228,15 @@ async function layerSensitivity(
   layers: readonly QuantLayer[],
   thresholds: ReadonlyMap<string, number>,
   samples: readonly CalibrationSample[],
-  reference: readonly Float32Array[],
+  allReference: readonly Float32Array[],
   opts: ResolvedOptions,
   label: string,
 ): Promise<LayerSensitivity[]> {
-  const subset = samples.slice(0, Math.max(1, opts.sensitivitySamples));
+  // Spread over the set (sorted by scene), so the ranking does not rest on the first scene's tiles alone.
+  const count = Math.min(samples.length, Math.max(1, opts.sensitivitySamples));
+  const picks = Array.from({ length: count }, (_, i) => Math.floor((i * samples.length) / count));
+  const subset = picks.map((k) => samples[k]);
+  const reference = picks.map((k) => allReference[k]);
   const bands = subset[0].lrhsi.bands;
   const withGt = subset.every((s) => s.hrhsi);
   const gt = (i: number): Float32Array => subset[i].hrhsi?.data as Float32Array;
