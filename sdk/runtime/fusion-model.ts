@@ -27,7 +27,7 @@ import {
 import type { ProviderReport, TensorRtProvider } from './providers';
 import { checkGraphAgainstCard, openSession, sha256File } from './session';
 import { EnviRowWriter, consistencyHeader } from '../cube/envi-writer';
-import { MemoryRowSink, type RowSink } from './row-sink';
+import type { RowSink } from './row-sink';
 import { StripConsistency } from './strip-consistency';
 import { StripStitcher, emitRows, stripCapacity } from './strip-stitcher';
 import { type Tile, copyWindow, planTiles } from './tiling';
@@ -294,9 +294,8 @@ export class FusionModel {
       inferMs += performance.now() - ti;
       opts.onProgress?.(1, 1);
     } else {
-      const sink = new MemoryRowSink(B, H, W);
-      ({ inferMs, stitchMs } = await this.runTiles(lr, hr, tiles, opts, sink));
-      out = sink.data;
+      out = new Float32Array(B * H * W);
+      ({ inferMs, stitchMs } = await this.runTiles(lr, hr, tiles, opts, out));
     }
     const fused: Cube = { ...this.outputHeader(lr, hr), data: out };
     let quality: ConsistencyReport | undefined;
@@ -383,10 +382,10 @@ export class FusionModel {
   }
 
   /**
-   * Runs tiles `batch` at a time in row-major order, blending them into a strip that is flushed to `sink`
-   * as rows become final; time inside the sink counts as stitching.
+   * Runs tiles `batch` at a time in row-major order, blending them into a strip that is flushed to `target`
+   * (a sink, or the whole output array) as rows become final; time inside a sink counts as stitching.
    */
-  private async runTiles(lr: Cube, hr: Cube, tiles: Tile[], opts: ResolvedFuseOptions, sink: RowSink): Promise<{ inferMs: number; stitchMs: number }> {
+  private async runTiles(lr: Cube, hr: Cube, tiles: Tile[], opts: ResolvedFuseOptions, target: RowSink | Float32Array): Promise<{ inferMs: number; stitchMs: number }> {
     const { scale, hrMultiple, hsiBands: B } = this.inputSpec;
     const H = hr.height;
     const W = hr.width;
@@ -396,7 +395,7 @@ export class FusionModel {
     const align = Math.max(scale, hrMultiple);
     const ov = Math.ceil(opts.overlap / align) * align;
     const batch = Math.max(1, Math.min(opts.batch, tiles.length));
-    const stitcher = new StripStitcher(B, H, W, stripCapacity(tiles, batch), ov, opts.blend, sink);
+    const stitcher = new StripStitcher(B, H, W, stripCapacity(tiles, batch), ov, opts.blend, target);
     const lrBuf = new Float32Array(batch * lr.bands * lh * lw);
     const hrBuf = new Float32Array(batch * hr.bands * th * tw);
     let inferMs = 0;

@@ -13,25 +13,3 @@ export interface RowSink {
    */
   writeRows(y0: number, rows: Float32Array): Promise<void> | void;
 }
-
-/**
- * Collects streamed rows into one band-sequential array: the in-memory `fuse` result.
- * @internal
- */
-export class MemoryRowSink implements RowSink {
-  readonly data: Float32Array;
-
-  constructor(
-    private readonly bands: number,
-    private readonly height: number,
-    private readonly width: number,
-  ) {
-    this.data = new Float32Array(bands * height * width);
-  }
-
-  writeRows(y0: number, rows: Float32Array): void {
-    const { bands: B, height: H, width: W } = this;
-    const n = rows.length / (B * W);
-    for (let b = 0; b < B; b++) this.data.set(rows.subarray(b * n * W, (b + 1) * n * W), (b * H + y0) * W);
-  }
-}

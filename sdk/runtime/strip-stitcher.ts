@@ -21,7 +21,8 @@ export function stripCapacity(tiles: readonly Tile[], batch: number): number {
 
 /**
  * Blends tile predictions into a strip of output rows and hands rows to a {@link RowSink} as soon as no
- * later tile can touch them. Tiles must arrive in row-major order (as {@link planTiles} returns them), so
+ * later tile can touch them (or, given a whole-image array, normalises them straight into it: the in-memory
+ * `fuse`, without a second copy). Tiles must arrive in row-major order (as {@link planTiles} returns them), so
  * rows above the next tile's top are final. Only `capacity` rows of output are resident, whatever the
  * scene height. The arithmetic is the same per pixel as blending into a full-size output (same float32
  * accumulation order, same float64 weight totals), so results do not depend on the strip.
@@ -29,7 +30,7 @@ export function stripCapacity(tiles: readonly Tile[], batch: number): number {
  */
 export class StripStitcher {
   private readonly strip: Float32Array;
-  private readonly chunk: Float32Array;
+  private readonly chunk: Float32Array | undefined;
   private readonly rowsPerChunk: number;
   // Tiles form a grid and weights are separable, so the per-pixel weight total is rowSum[y] * colSum[x].
   private readonly rowSum: Float64Array;
@@ -44,11 +45,11 @@ export class StripStitcher {
     private readonly capacity: number,
     private readonly overlap: number,
     private readonly blend: BlendMode,
-    private readonly sink: RowSink,
+    private readonly target: RowSink | Float32Array,
   ) {
     this.strip = new Float32Array(bands * capacity * width);
     this.rowsPerChunk = Math.max(1, Math.min(capacity, Math.floor(CHUNK_FLOATS / (bands * width))));
-    this.chunk = new Float32Array(bands * this.rowsPerChunk * width);
+    this.chunk = target instanceof Float32Array ? undefined : new Float32Array(bands * this.rowsPerChunk * width);
     this.rowSum = new Float64Array(height);
     this.colSum = new Float64Array(width);
   }
@@ -66,22 +67,25 @@ export class StripStitcher {
     if (tile.y === 0) for (let x = 0; x < tw; x++) this.colSum[tile.x + x] += wx[x];
   }
 
-  /** Normalises rows `base .. end - 1`, sends them to the sink in chunks and slides the strip up. */
+  /** Normalises rows `base .. end - 1`, sends them to the target in chunks and slides the strip up. */
   async flush(end: number): Promise<void> {
-    const { bands: B, width: W, capacity: cap, strip } = this;
+    const { bands: B, width: W, capacity: cap, strip, target } = this;
     const n = end - this.base;
     if (n <= 0) return;
     for (let r0 = 0; r0 < n; r0 += this.rowsPerChunk) {
       const r = Math.min(this.rowsPerChunk, n - r0);
+      const y0 = this.base + r0;
+      // Into the whole image: band b, row y at (b * H + y) * W; into a chunk: (b * r + i) * W.
+      const [dst, bandStride, rowOffset] = target instanceof Float32Array ? [target, this.height, y0] : [this.chunk as Float32Array, r, 0];
       for (let b = 0; b < B; b++) {
         for (let i = 0; i < r; i++) {
           const src = (b * cap + r0 + i) * W;
-          const dst = (b * r + i) * W;
-          const ry = this.rowSum[this.base + r0 + i];
-          for (let x = 0; x < W; x++) this.chunk[dst + x] = strip[src + x] / (ry * this.colSum[x]);
+          const o = (b * bandStride + rowOffset + i) * W;
+          const ry = this.rowSum[y0 + i];
+          for (let x = 0; x < W; x++) dst[o + x] = strip[src + x] / (ry * this.colSum[x]);
         }
       }
-      await this.sink.writeRows(this.base + r0, this.chunk.subarray(0, B * r * W));
+      if (!(target instanceof Float32Array)) await target.writeRows(y0, dst.subarray(0, B * r * W));
     }
     for (let b = 0; b < B; b++) {
       const plane = b * cap * W;
