@@ -251,27 +251,37 @@ export class FusionModel {
     const t0 = performance.now();
     const prepared = this.prepareInputs(lrhsi, hrmsi, opts);
     const validateMs = performance.now() - t0 - prepared.resampleMs - prepared.normaliseMs;
-    const shape = { bands: this.inputSpec.hsiBands, height: prepared.hr.height, width: prepared.hr.width, wavelengths: this.inputSpec.wavelengths, ...(this.card.hsi.fwhm_nm ? { fwhm: this.card.hsi.fwhm_nm } : {}) };
-    const write = async (): Promise<StreamedFuse & { header: string; data: string }> => {
-      const writer = await EnviRowWriter.create(hdrPath, shape, { ...(interleave ? { interleave } : {}), extra: { description: `fused by spectra-edge with ${this.card.name} on ${this.providers.granted}`, ...(extra ?? {}) } });
-      try {
-        const sink: RowSink = tee
-          ? {
-              writeRows: async (y0, rows) => {
-                await writer.writeRows(y0, rows);
-                await tee.writeRows(y0, rows);
-              },
-            }
-          : writer;
-        const summary = await this.stream(prepared.lr, prepared.hr, opts, sink, { t0, validateMs, resampleMs: prepared.resampleMs, normaliseMs: prepared.normaliseMs });
-        const paths = await writer.commit(summary.quality ? consistencyHeader(summary.quality) : {});
-        return { ...summary, ...paths };
-      } catch (err) {
-        await writer.abort();
-        throw err;
-      }
-    };
-    return write();
+    return this.streamToEnvi(prepared.lr, prepared.hr, hdrPath, opts, { interleave, extra, tee }, { t0, validateMs, resampleMs: prepared.resampleMs, normaliseMs: prepared.normaliseMs });
+  }
+
+  private async streamToEnvi(
+    lr: Cube,
+    hr: Cube,
+    hdrPath: string,
+    opts: ResolvedFuseOptions,
+    file: Pick<FuseToFileOptions, 'interleave' | 'extra' | 'tee'>,
+    t: { t0: number; validateMs: number; resampleMs: number; normaliseMs: number },
+  ): Promise<StreamedFuse & { header: string; data: string }> {
+    const shape = this.outputHeader(lr, hr);
+    const description = `fused by spectra-edge with ${this.card.name} on ${this.providers.granted}`;
+    const writer = await EnviRowWriter.create(hdrPath, shape, { ...(file.interleave ? { interleave: file.interleave } : {}), extra: { description, ...(file.extra ?? {}) } });
+    const { tee } = file;
+    const sink: RowSink = tee
+      ? {
+          writeRows: async (y0, rows) => {
+            await writer.writeRows(y0, rows);
+            await tee.writeRows(y0, rows);
+          },
+        }
+      : writer;
+    try {
+      const summary = await this.stream(lr, hr, opts, sink, t);
+      const paths = await writer.commit(summary.quality ? consistencyHeader(summary.quality) : {});
+      return { ...summary, ...paths };
+    } catch (err) {
+      await writer.abort();
+      throw err;
+    }
   }
 
   private async run(
