@@ -1,34 +1,42 @@
 /**
- * `npm run bench:quantize`: quality and CPU latency of fp32 / fp16 / int8 (ours, several methods and layouts) and
- * of onnxruntime's Python quantize_static anchor, on real scenes from ../shared/data. Writes
- * bench/results/quantize.json and prints a table. A benchmark, not a test: it asserts nothing.
+ * `npm run bench:quantize`: quality and CPU latency of fp32 / fp16 / int8 (ours: several methods, the CPU layout,
+ * and a keep-float-N sweep over one sensitivity ranking) and of onnxruntime's Python quantize_static anchor.
+ * Writes bench/results/quantize.json and prints a table. A benchmark, not a test: it asserts only that the data
+ * is honest (calibration and validation pixels disjoint).
  *
- * Models: every fp32 `models/*.card.json` (shipped students); the tiny test fixture when there is none; plus
- * `--model X.onnx` (repeatable). Options: `--runs N` timing rounds (30), `--hr PX` HR side of the timing input
- * (128), `--variants a,b` subset of variants.
- * Calibration and validation use different scenes. Shipped models whose int8/fp16 versions meet the bounds
- * (fp16 within 0.05 dB; int8 within 0.3 dB and 0.1 deg of fp32 on validation) get them written next to them.
+ * Data: the model card's datasets under the project split (`distill/spectra_distill/splits/*.yaml`), simulated
+ * by the host (`quantize/split-pairs.py`): calibration = tiles of the TRAINING regions, quality = the whole
+ * VALIDATION regions. Bands the model never learnt or a scene does not support, and nodata pixels, are not scored.
+ *
+ * Models: `--model X.onnx` (repeatable; each needs its card), else every fp32 `models/*.onnx` with a card.
+ * Options: `--runs N` timing rounds (30), `--hr PX` HR side of the timing input (128), `--tile PX` calibration
+ * tile (32), `--variants a,b` subset (`sweep` for the keep-float sweep), `--sweep 1,2,4,...` keep-float N to try
+ * when all-int8 misses the bounds (stops at the first that meets them), `--no-ship`.
+ * Bounds: fp16 within 0.05 dB; int8 within 0.3 dB and 0.1 deg of fp32 on the mean over validation regions AND no
+ * dataset worse than fp32 by more than that. Shipped models get the fp16 and the int8 (all-int8, else the smallest
+ * keep-float N) that meet them written next to them; a stale variant that no longer does is removed.
  */
 import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import * as ort from 'onnxruntime-node';
 import type { Cube } from '../sdk/cube/cube';
 import { writeNpy } from '../sdk/cube/npy';
 import { SpectraError } from '../sdk/errors';
-import { cardPathFor, readModelCard, type ModelCard } from '../sdk/runtime/model-card';
-import { loadCalibrationSet, type CalibrationSample, type SceneEntry } from '../quantize/calibration-set';
+import { cardPathFor, readModelCard } from '../sdk/runtime/model-card';
+import { loadCalibrationSet, type CalibrationSample, type RegionsManifest } from '../quantize/calibration-set';
 import { runFused } from '../quantize/ort-runner';
 import { readModel } from '../quantize/onnx-proto';
 import { compareCubes, meanQuality, type Quality } from '../quantize/quality';
-import { quantizeModel, type QuantizeOptions } from '../quantize/quantize-model';
+import { quantizeModel, type LayerSensitivity, type QuantizeOptions } from '../quantize/quantize-model';
+import { assertDisjointSamples, writeSplitPairs } from '../quantize/split-pairs';
 
 const REPO = resolve(__dirname, '..');
-const DATA = resolve(REPO, '..', 'shared', 'data');
 const PYTHON_CLI = join(REPO, '.venv', 'bin', 'spectra-distill');
+
 /** `--flag value` from the command line, or undefined. */
 function arg(flag: string): string | undefined {
   const i = process.argv.indexOf(flag);
@@ -39,24 +47,11 @@ function arg(flag: string): string | undefined {
 const LATENCY_RUNS = Number(arg('--runs') ?? 30);
 /** HR side of the latency input (LR side = this / scale). */
 const LATENCY_HR = Number(arg('--hr') ?? 128);
-
-interface CatalogueScene extends SceneEntry {
-  id: string;
-  /** Card `normalisation.value_scale` key that overrides `value_scale`. */
-  dataset: string;
-}
-
-/** Real scenes with band tables; dataset ids and value scales as in distill/spectra_distill/datasets/*.yaml. */
-const CATALOGUE: CatalogueScene[] = [
-  { id: 'samson', dataset: 'samson', path: 'samson/samson_95x95x156_float32.npy', bands_csv: 'samson/samson_bands.csv' },
-  { id: 'enmap_cropA', dataset: 'enmap_potsdam', path: 'enmap_potsdam/enmap_potsdam_cropA_rows96-159_cols32-159_64x128x224_int16.npy', value_scale: 10000, bands_csv: 'enmap_potsdam/enmap_potsdam_bands.csv' },
-  { id: 'moffett', dataset: 'moffett_field', path: 'moffett_field/moffett_50x50x189_float32.npy', bands_csv: 'moffett_field/moffett_bands.csv', wavelength_column: 'uncertain_center_nm_if_aviris_channel_equals_source_band' },
-  { id: 'cave_balloons', dataset: 'cave_kbr', path: 'cave_kbr/cave_balloons_crop_100x100x31_uint16.npy', value_scale: 65535, bands_csv: 'cave_kbr/cave_bands.csv' },
-  { id: 'jasper', dataset: 'jasper_ridge', path: 'jasper_ridge/jasper_ridge_100x100x198_uint16.npy', value_scale: 10000, bands_csv: 'jasper_ridge/jasper_ridge_bands.csv', wavelength_column: 'approx_center_wavelength_nm' },
-  { id: 'enmap_cropB', dataset: 'enmap_potsdam', path: 'enmap_potsdam/enmap_potsdam_cropB_rows0-63_cols0-95_64x96x224_int16.npy', value_scale: 10000, bands_csv: 'enmap_potsdam/enmap_potsdam_bands.csv' },
-  { id: 'salinas_a', dataset: 'salinas_a', path: 'salinas_a/salinas_a_83x86x204_int16.npy', value_scale: 8000, bands_csv: 'salinas_a/salinas_a_bands.csv', wavelength_column: 'center_nm_aviris1995_table' },
-  { id: 'cave_chart', dataset: 'cave_kbr', path: 'cave_kbr/cave_chart_and_stuffed_toy_crop_150x150x31_uint16.npy', value_scale: 65535, bands_csv: 'cave_kbr/cave_bands.csv' },
-];
+/** HR side of the calibration tiles cut from the training regions (the RS training patch size). */
+const CALIB_TILE = Number(arg('--tile') ?? 32);
+/** keep-float N tried in order; the sweep stops at the first N that meets the int8 bounds. */
+const SWEEP = (arg('--sweep') ?? '1,2,4,8,16,32,48,64').split(',').map(Number);
+const BOUNDS = { fp16Db: 0.05, int8Db: 0.3, int8Deg: 0.1 };
 
 interface Variant {
   id: string;
@@ -64,13 +59,13 @@ interface Variant {
   anchor?: true;
 }
 
+/** Fixed variants; the keep-float sweep (`int8-percentile-trt-keepN`) is added per model. */
 const VARIANTS: Variant[] = [
   { id: 'fp16', options: { mode: 'fp16' } },
   { id: 'int8-percentile-trt', options: { mode: 'int8', method: 'percentile', profile: 'tensorrt' } },
   { id: 'int8-percentile-cpu', options: { mode: 'int8', method: 'percentile', profile: 'cpu' } },
   { id: 'int8-minmax-trt', options: { mode: 'int8', method: 'minmax', profile: 'tensorrt' } },
   { id: 'int8-entropy-trt', options: { mode: 'int8', method: 'entropy', profile: 'tensorrt' } },
-  { id: 'int8-percentile-trt-keep2', options: { mode: 'int8', method: 'percentile', profile: 'tensorrt', keepFloat: 2, sensitivitySamples: 2 } },
   { id: 'ort-quantize_static-percentile', anchor: true },
 ];
 
@@ -81,56 +76,21 @@ interface Row {
   file: string;
   bytes: number;
   validation: Quality;
+  /** Per dataset, on its validation regions. */
+  perDataset: Record<string, Quality>;
+  /** Mean over validation regions, quantized minus fp32. */
   psnrDeltaDb: number;
   samDeltaDeg: number;
+  /** The worst dataset: lowest PSNR delta and highest SAM delta over datasets (may come from two datasets). */
+  worstDataset: { psnrDeltaDb: number; samDeltaDeg: number };
   fidelityPsnr: number;
-  latencyMs: { median: number; p90: number };
-  breakdown: { ops: Record<string, number>; kernelMsPerRun: Record<string, number> };
+  /** Timed rows only: the fixed variants and the chosen keep-float N (not every step of the sweep). */
+  latencyMs?: { median: number; p90: number };
+  breakdown?: { ops: Record<string, number>; kernelMsPerRun: Record<string, number> };
   quantizeSeconds?: number;
+  keptFloat?: number;
   meetsBounds?: boolean;
   note?: string;
-}
-
-/**
- * Scenes that can be brought onto the card's bands (the SDK resampler refuses bands outside a scene's coverage),
- * split alternately into calibration and validation.
- */
-async function sceneSets(card: ModelCard, work: string): Promise<{ calib: string; val: string; calibIds: string[]; valIds: string[]; skipped: string[] }> {
-  const vs = (card.normalisation?.value_scale ?? {}) as Record<string, number>;
-  const entry = (s: CatalogueScene): SceneEntry => ({
-    path: join(DATA, s.path),
-    bands_csv: join(DATA, s.bands_csv ?? ''),
-    value_scale: vs[s.dataset] ?? s.value_scale ?? 1,
-    ...(s.wavelength_column ? { wavelength_column: s.wavelength_column } : {}),
-  });
-  const usable: CatalogueScene[] = [];
-  const skipped: string[] = [];
-  for (const scene of CATALOGUE) {
-    const probe = join(work, `probe-${scene.id}`);
-    await mkdir(probe, { recursive: true });
-    await writeFile(join(probe, 'scenes.json'), JSON.stringify({ scenes: [entry(scene)], tile: card.scale * (card.spatial_multiple ?? 1) }));
-    try {
-      await loadCalibrationSet(probe, card, { maxSamples: 1 });
-      usable.push(scene);
-    } catch (err) {
-      if (!(err instanceof SpectraError)) throw err;
-      skipped.push(`${scene.id}: ${err.message}`);
-    }
-  }
-  // Scenes of one dataset sit next to each other before alternating, so a dataset with two scenes lands in both sets.
-  usable.sort((a, b) => a.dataset.localeCompare(b.dataset));
-  const calibScenes = usable.filter((_, i) => i % 2 === 0);
-  const valScenes = usable.filter((_, i) => i % 2 === 1);
-  // Small calibration tiles give more samples from few scenes; validation tiles are larger (more context per tile).
-  const unit = card.scale * (card.spatial_multiple ?? 1);
-  const tileOf = (px: number): number => unit * Math.max(1, Math.floor(px / unit));
-  const calib = join(work, 'calib');
-  const val = join(work, 'val');
-  await mkdir(calib, { recursive: true });
-  await mkdir(val, { recursive: true });
-  await writeFile(join(calib, 'scenes.json'), JSON.stringify({ scenes: calibScenes.map(entry), tile: tileOf(32), tiles_per_scene: 6 }, null, 2));
-  await writeFile(join(val, 'scenes.json'), JSON.stringify({ scenes: valScenes.map(entry), tile: tileOf(48), tiles_per_scene: 6 }, null, 2));
-  return { calib, val, calibIds: calibScenes.map((s) => s.id), valIds: valScenes.map((s) => s.id), skipped };
 }
 
 /** A cube mirror-tiled to `height` x `width` (real texture at a size fit for timing). */
@@ -212,23 +172,36 @@ async function kernelBreakdown(path: string, sample: CalibrationSample, work: st
   return { ops: Object.fromEntries(Object.entries(ops).sort((a, b) => b[1] - a[1])), kernelMsPerRun: top };
 }
 
+/** Quality of outputs against ground truth on the validation samples: overall (mean over regions) and per dataset. */
+function scoreOutputs(outs: readonly Float32Array[], val: readonly CalibrationSample[], bands: number): { all: Quality; perDataset: Record<string, Quality> } {
+  const each = outs.map((o, i) => compareCubes(o, val[i].hrhsi?.data as Float32Array, bands, 'band_max', val[i]));
+  const groups = new Map<string, Quality[]>();
+  val.forEach((s, i) => groups.set(s.region?.dataset ?? '?', [...(groups.get(s.region?.dataset ?? '?') ?? []), each[i]]));
+  return { all: meanQuality(each), perDataset: Object.fromEntries([...groups].map(([k, v]) => [k, meanQuality(v)])) };
+}
+
+function describeRegions(m: RegionsManifest): { scene: string; window: number[]; scored_bands: number; valid_fraction: number }[] {
+  return m.samples.map((s) => ({ scene: s.scene, window: s.window, scored_bands: s.scored_bands, valid_fraction: s.valid_fraction }));
+}
+
 async function benchModel(modelPath: string, shipped: boolean): Promise<Record<string, unknown>> {
   const card = await readModelCard(cardPathFor(modelPath));
   const work = await mkdtemp(join(tmpdir(), 'spectra-qbench-'));
-  const sets = await sceneSets(card, work);
-  const calibSamples = await loadCalibrationSet(sets.calib, card);
-  const valSamples = await loadCalibrationSet(sets.val, card);
-  const pairs = join(work, 'pairs');
-  await mkdir(pairs);
-  for (const [i, s] of calibSamples.entries()) {
-    await writeNpy(join(pairs, `s${String(i).padStart(3, '0')}.lrhsi.npy`), s.lrhsi);
-    await writeNpy(join(pairs, `s${String(i).padStart(3, '0')}.hrmsi.npy`), s.hrmsi);
-  }
+  const calibDir = join(work, 'train');
+  const valDir = join(work, 'val');
+  const calibRegions = await writeSplitPairs(modelPath, 'train', calibDir, { tile: CALIB_TILE, tilesPerRegion: 6 });
+  const valRegions = await writeSplitPairs(modelPath, 'val', valDir);
+  const calibSamples = await loadCalibrationSet(calibDir, card);
+  const valSamples = await loadCalibrationSet(valDir, card);
+  // The honesty check of this bench: no calibration pixel is a validation pixel (throws SplitOverlapError).
+  assertDisjointSamples(calibSamples, valSamples, valDir);
+  process.stderr.write(
+    `${basename(modelPath)}: calibration ${calibSamples.length} tiles of split '${calibRegions.split}' training regions (${[...new Set(calibRegions.samples.map((s) => s.scene))].join(', ')}); validation ${valSamples.length} regions (${valRegions.samples.map((s) => `${s.scene} [${s.window.join(',')}]`).join('; ')}); disjoint\n`,
+  );
   const bands = card.hsi.bands;
-  const gt = valSamples.map((s) => s.hrhsi?.data as Float32Array);
   const fp32Out = await runFused(await readFile(modelPath), modelPath, valSamples);
-  const fp32 = meanQuality(fp32Out.map((o, i) => compareCubes(o, gt[i], bands)));
-  const unit = card.scale * (card.spatial_multiple ?? 1);
+  const fp32 = scoreOutputs(fp32Out, valSamples, bands);
+  const unit = card.spatial_multiple ?? card.scale;
   const hr = Math.max(unit, Math.round(LATENCY_HR / unit) * unit);
   const lr = hr / card.scale;
   const big: CalibrationSample = { name: 'latency', lrhsi: mirrorTile(valSamples[0].lrhsi, lr, lr), hrmsi: mirrorTile(valSamples[0].hrmsi, hr, hr) };
@@ -238,64 +211,114 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
       path: modelPath,
       file: basename(modelPath),
       bytes: (await readFile(modelPath)).byteLength,
-      validation: fp32,
+      validation: fp32.all,
+      perDataset: fp32.perDataset,
       psnrDeltaDb: 0,
       samDeltaDeg: 0,
+      worstDataset: { psnrDeltaDb: 0, samDeltaDeg: 0 },
       fidelityPsnr: 100,
-      latencyMs: { median: NaN, p90: NaN },
-      breakdown: await kernelBreakdown(modelPath, big, work),
     },
   ];
   const name = basename(modelPath, '.onnx');
-  // `--variants fp16,int8-percentile-trt` limits the run (the sensitivity variant costs one run per layer).
+
+  const measure = async (variant: Variant, out: string, seconds: number, extra: Partial<Row>): Promise<Row> => {
+    const outs = await runFused(await readFile(out), out, valSamples);
+    const q = scoreOutputs(outs, valSamples, bands);
+    const fidelity = meanQuality(outs.map((o, i) => compareCubes(o, fp32Out[i], bands, 'unit', valSamples[i])));
+    const psnrDeltaDb = q.all.psnr - fp32.all.psnr;
+    const samDeltaDeg = q.all.sam - fp32.all.sam;
+    const fp16 = variant.options?.mode === 'fp16';
+    const perDs = Object.entries(q.perDataset).map(([k, v]) => ({ psnr: v.psnr - fp32.perDataset[k].psnr, sam: v.sam - fp32.perDataset[k].sam }));
+    const worstDataset = { psnrDeltaDb: Math.min(...perDs.map((d) => d.psnr)), samDeltaDeg: Math.max(...perDs.map((d) => d.sam)) };
+    // Within the bound on the mean, and no dataset worse than fp32 by more than it: a gain on one scene must not
+    // hide a loss on another (one-sided per dataset, so a quantized model better than fp32 somewhere is no failure).
+    const meetsBounds = fp16
+      ? Math.abs(psnrDeltaDb) <= BOUNDS.fp16Db && worstDataset.psnrDeltaDb >= -BOUNDS.fp16Db
+      : Math.abs(psnrDeltaDb) <= BOUNDS.int8Db && Math.abs(samDeltaDeg) <= BOUNDS.int8Deg && worstDataset.psnrDeltaDb >= -BOUNDS.int8Db && worstDataset.samDeltaDeg <= BOUNDS.int8Deg;
+    const row: Row = {
+      variant: variant.id,
+      path: out,
+      file: basename(out),
+      bytes: (await readFile(out)).byteLength,
+      validation: q.all,
+      perDataset: q.perDataset,
+      psnrDeltaDb,
+      samDeltaDeg,
+      worstDataset,
+      fidelityPsnr: fidelity.psnr,
+      quantizeSeconds: seconds,
+      meetsBounds,
+      ...extra,
+    };
+    rows.push(row);
+    return row;
+  };
+
+  // `--variants fp16,int8-percentile-trt` limits the run.
   const only = arg('--variants')?.split(',');
   for (const v of VARIANTS.filter((x) => !only || only.includes(x.id))) {
     const dir = join(work, v.id);
     await mkdir(dir);
-    const suffix = v.options?.mode ?? 'int8';
-    const out = join(dir, `${name}.${suffix}.onnx`);
+    const out = join(dir, `${name}.${v.options?.mode ?? 'int8'}.onnx`);
     const t0 = Date.now();
-    let note: string | undefined;
     if (v.anchor) {
-      const r = spawnSync(PYTHON_CLI, ['ort-quantize', '--model', modelPath, '--calib', pairs, '--out', out, '--method', 'percentile'], { encoding: 'utf8' });
+      // The anchor reads the same calibration pairs (it ignores regions.json and the ground truth).
+      const r = spawnSync(PYTHON_CLI, ['ort-quantize', '--model', modelPath, '--calib', calibDir, '--out', out, '--method', 'percentile'], { encoding: 'utf8' });
       if (r.status !== 0) {
         process.stderr.write(`anchor failed: ${r.stderr}\n`);
         continue;
       }
-      note = 'onnxruntime.quantization.quantize_static, QDQ, per-channel, symmetric int8, Percentile 99.99, quant_pre_process';
+      await measure(v, out, (Date.now() - t0) / 1000, { note: 'onnxruntime.quantization.quantize_static, QDQ, per-channel, symmetric int8, Percentile 99.99, quant_pre_process' });
     } else {
       process.stderr.write(`quantizing ${name} -> ${v.id}\n`);
-      await quantizeModel(modelPath, out, { ...(v.options as QuantizeOptions), calib: sets.calib });
-    }
-    const seconds = (Date.now() - t0) / 1000;
-    const outs = await runFused(await readFile(out), out, valSamples);
-    const q = meanQuality(outs.map((o, i) => compareCubes(o, gt[i], bands)));
-    const fidelity = meanQuality(outs.map((o, i) => compareCubes(o, fp32Out[i], bands, 'unit')));
-    const psnrDeltaDb = q.psnr - fp32.psnr;
-    const samDeltaDeg = q.sam - fp32.sam;
-    const meetsBounds = suffix === 'fp16' ? Math.abs(psnrDeltaDb) <= 0.05 : Math.abs(psnrDeltaDb) <= 0.3 && Math.abs(samDeltaDeg) <= 0.1;
-    rows.push({
-      variant: v.id,
-      path: out,
-      file: basename(out),
-      bytes: (await readFile(out)).byteLength,
-      validation: q,
-      psnrDeltaDb,
-      samDeltaDeg,
-      fidelityPsnr: fidelity.psnr,
-      latencyMs: { median: NaN, p90: NaN },
-      breakdown: await kernelBreakdown(out, big, work),
-      quantizeSeconds: seconds,
-      meetsBounds,
-      ...(note ? { note } : {}),
-    });
-    if (shipped && meetsBounds && !process.argv.includes('--no-ship') && (v.id === 'fp16' || v.id === 'int8-percentile-trt')) {
-      for (const f of await readdir(dir)) await copyFile(join(dir, f), join(resolve(modelPath, '..'), f));
-      process.stderr.write(`wrote ${v.id} of ${name} next to the model (bounds met)\n`);
+      await quantizeModel(modelPath, out, { ...(v.options as QuantizeOptions), calib: calibDir, progress: false });
+      await measure(v, out, (Date.now() - t0) / 1000, v.options?.mode === 'int8' ? { keptFloat: 0 } : {});
     }
   }
-  const timed = await latencies(rows.map((r) => r.path), big);
-  rows.forEach((r, k) => (r.latencyMs = timed[k]));
+
+  // One sensitivity ranking (on calibration tiles only), then keep the N worst layers in float for growing N.
+  let ranking: LayerSensitivity[] = [];
+  const allInt8 = rows.find((r) => r.variant === 'int8-percentile-trt');
+  let chosen: Row | undefined = allInt8?.meetsBounds ? allInt8 : undefined;
+  if (!only || only.includes('sweep')) {
+    process.stderr.write(`sensitivity ranking of ${name}\n`);
+    const t0 = Date.now();
+    const probe = join(work, 'sensitivity', `${name}.int8.onnx`);
+    const r = await quantizeModel(modelPath, probe, { mode: 'int8', method: 'percentile', calib: calibDir, sensitivity: true, sensitivitySamples: 6, progress: true });
+    ranking = r.sensitivity ?? [];
+    const rankingSeconds = (Date.now() - t0) / 1000;
+    for (const n of SWEEP.filter((k) => !chosen && k > 0 && k < ranking.length)) {
+      const v: Variant = { id: `int8-percentile-trt-keep${n}`, options: { mode: 'int8', method: 'percentile', profile: 'tensorrt' } };
+      const dir = join(work, v.id);
+      await mkdir(dir);
+      const out = join(dir, `${name}.int8.onnx`);
+      const t1 = Date.now();
+      await quantizeModel(modelPath, out, { ...(v.options as QuantizeOptions), calib: calibDir, keepLayers: ranking.slice(0, n).map((s) => s.layer), progress: false });
+      const row = await measure(v, out, (Date.now() - t1) / 1000 + rankingSeconds, { keptFloat: n });
+      process.stderr.write(`keep-float ${n}: dPSNR ${row.psnrDeltaDb.toFixed(3)} dB, dSAM ${row.samDeltaDeg.toFixed(3)} deg (worst dataset ${row.worstDataset.psnrDeltaDb.toFixed(3)} dB, ${row.worstDataset.samDeltaDeg.toFixed(3)} deg)${row.meetsBounds ? ' bounds met' : ''}\n`);
+      if (row.meetsBounds) chosen = row;
+    }
+  }
+
+  const timedRows = rows.filter((r) => !/-keep\d+$/.test(r.variant) || r === chosen);
+  for (const r of timedRows) r.breakdown = await kernelBreakdown(r.path, big, work);
+  const timed = await latencies(timedRows.map((r) => r.path), big);
+  timedRows.forEach((r, k) => (r.latencyMs = timed[k]));
+
+  if (shipped && !process.argv.includes('--no-ship')) {
+    const fp16 = rows.find((r) => r.variant === 'fp16');
+    for (const [precision, r] of [['fp16', fp16], ['int8', chosen]] as const) {
+      const files = [`${name}.${precision}.onnx`, `${name}.${precision}.card.json`];
+      if (r?.meetsBounds) {
+        for (const f of files) await copyFile(join(resolve(r.path, '..'), f), join(resolve(modelPath, '..'), f));
+        process.stderr.write(`wrote ${r.variant} of ${name} next to the model (bounds met)\n`);
+      } else {
+        // An older variant next to the model would claim bounds this run could not confirm.
+        for (const f of files) await rm(join(resolve(modelPath, '..'), f), { force: true });
+        process.stderr.write(`no ${precision} variant of ${name} meets the bounds; none shipped\n`);
+      }
+    }
+  }
   // The models and the latency input are kept (ignored path) so a quiet machine can re-time them
   // with quantize/device-latency.py, the same onnxruntime version through Python.
   const keep = join(REPO, 'out', 'quantize-bench', name);
@@ -307,11 +330,18 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
   await rm(work, { recursive: true, force: true });
   return {
     model: modelPath.startsWith(REPO) ? modelPath.slice(REPO.length + 1) : modelPath,
+    onnx_sha256: card.onnx_sha256,
     shipped,
     bands,
-    calibration: { scenes: sets.calibIds, samples: calibSamples.length, tile_hr: calibSamples[0].hrmsi.height },
-    validation: { scenes: sets.valIds, samples: valSamples.length, tile_hr: valSamples[0].hrmsi.height },
-    skipped_scenes: sets.skipped,
+    scored_bands: card.hsi.band_valid ? card.hsi.band_valid.filter(Boolean).length : bands,
+    split: calibRegions.split,
+    calibration: { role: 'train', tile_hr: CALIB_TILE, samples: calibSamples.length, regions: describeRegions(calibRegions) },
+    validation: { role: 'val', samples: valSamples.length, regions: describeRegions(valRegions) },
+    disjoint: true,
+    bounds: BOUNDS,
+    int8_chosen: chosen ? { variant: chosen.variant, kept_float: chosen.keptFloat ?? 0 } : null,
+    sensitivity_top: ranking.slice(0, 12).map((s) => ({ layer: s.layer, op: s.opType, fidelity_psnr_db: +s.fidelityPsnr.toFixed(2), psnr_drop_db: s.psnrDrop === undefined ? null : +s.psnrDrop.toFixed(4) })),
+    sensitivity_layers: ranking.length,
     latency_input: { lrhsi: [1, big.lrhsi.bands, big.lrhsi.height, big.lrhsi.width], hrmsi: [1, big.hrmsi.bands, big.hrmsi.height, big.hrmsi.width], threads: 1, runs: LATENCY_RUNS },
     rows: rows.map(({ path: _path, ...rest }) => rest),
   };
@@ -319,34 +349,32 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
 
 async function main(): Promise<void> {
   const modelsDir = join(REPO, 'models');
+  const explicit = process.argv.flatMap((a, i) => (process.argv[i - 1] === '--model' ? [{ path: resolve(a), shipped: resolve(a).startsWith(modelsDir) }] : []));
   const shipped = existsSync(modelsDir)
     ? (await readdir(modelsDir)).filter((f) => f.endsWith('.onnx') && !/\.(int8|fp16)\.onnx$/.test(f) && existsSync(join(modelsDir, f.replace(/\.onnx$/, '.card.json'))))
     : [];
-  // `npm run bench:quantize -- --model a.onnx` adds models (e.g. a larger untrained preset for timing).
-  const explicit = process.argv.flatMap((a, i) => (process.argv[i - 1] === '--model' ? [{ path: resolve(a), shipped: false }] : []));
-  const base = shipped.length > 0 ? shipped.map((f) => ({ path: join(modelsDir, f), shipped: true })) : [{ path: join(REPO, 'test', 'fixtures', 'tiny', 'tiny-student.onnx'), shipped: false }];
-  const targets = [...base, ...explicit];
-  if (shipped.length === 0) process.stderr.write('no shipped student in models/; benchmarking the tiny test fixture (random weights)\n');
+  const targets = explicit.length > 0 ? explicit : shipped.map((f) => ({ path: join(modelsDir, f), shipped: true }));
+  if (targets.length === 0) throw new Error('no model: pass --model X.onnx (with its card) or ship one in models/');
   const results: Record<string, unknown>[] = [];
   for (const t of targets) {
     try {
       results.push(await benchModel(t.path, t.shipped));
     } catch (err) {
-      // One model without usable scenes (e.g. no real scene covers its band grid) must not hide the others.
-      if (!(err instanceof SpectraError)) throw err;
+      // One model without usable regions must not hide the others; an overlap is a bug and stops the bench.
+      if (!(err instanceof SpectraError) || err.code === 'E_SPLIT_OVERLAP') throw err;
       process.stderr.write(`skipped ${t.path}: ${err.message}\n`);
       results.push({ model: t.path, skipped: err.message, rows: [] });
     }
   }
-  const report = { created: new Date().toISOString(), node: process.version, cpu: (await import('node:os')).cpus()[0]?.model, command: 'npm run bench:quantize', results };
+  const report = { created: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, command: `npm run bench:quantize -- ${process.argv.slice(2).join(' ')}`.trim(), results };
   await mkdir(join(REPO, 'bench', 'results'), { recursive: true });
   await writeFile(join(REPO, 'bench', 'results', 'quantize.json'), `${JSON.stringify(report, null, 2)}\n`);
   for (const r of results) {
-    process.stdout.write(`\n${String(r.model)} (calibration ${JSON.stringify(r.calibration)}, validation ${JSON.stringify(r.validation)})\n`);
-    process.stdout.write('variant                         PSNR dB   dPSNR    SAM deg  dSAM    vs-fp32 dB  ms(median/p90)   size KB  bounds\n');
+    process.stdout.write(`\n${String(r.model)} (split ${String(r.split)}: calibration ${JSON.stringify((r.calibration as { samples?: number } | undefined)?.samples)} training tiles, validation ${JSON.stringify((r.validation as { samples?: number } | undefined)?.samples)} regions)\n`);
+    process.stdout.write('variant                          PSNR dB   dPSNR    SAM deg  dSAM  worst-ds dPSNR/dSAM  vs-fp32 dB  ms(median/p90)   size KB  bounds\n');
     for (const row of r.rows as Row[]) {
       process.stdout.write(
-        `${row.variant.padEnd(31)} ${row.validation.psnr.toFixed(3).padStart(7)} ${row.psnrDeltaDb.toFixed(3).padStart(7)} ${row.validation.sam.toFixed(3).padStart(9)} ${row.samDeltaDeg.toFixed(3).padStart(6)} ${row.fidelityPsnr.toFixed(2).padStart(10)}  ${row.latencyMs.median.toFixed(1).padStart(6)}/${row.latencyMs.p90.toFixed(1).padEnd(7)} ${(row.bytes / 1024).toFixed(0).padStart(8)}  ${row.meetsBounds === undefined ? '-' : row.meetsBounds ? 'yes' : 'NO'}\n`,
+        `${row.variant.padEnd(32)} ${row.validation.psnr.toFixed(3).padStart(7)} ${row.psnrDeltaDb.toFixed(3).padStart(7)} ${row.validation.sam.toFixed(3).padStart(9)} ${row.samDeltaDeg.toFixed(3).padStart(6)} ${row.worstDataset.psnrDeltaDb.toFixed(3).padStart(9)}/${row.worstDataset.samDeltaDeg.toFixed(3).padEnd(10)} ${row.fidelityPsnr.toFixed(2).padStart(10)}  ${(row.latencyMs?.median ?? NaN).toFixed(1).padStart(6)}/${(row.latencyMs?.p90 ?? NaN).toFixed(1).padEnd(7)} ${(row.bytes / 1024).toFixed(0).padStart(8)}  ${row.meetsBounds === undefined ? '-' : row.meetsBounds ? 'yes' : 'NO'}\n`,
       );
     }
   }

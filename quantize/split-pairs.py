@@ -168,7 +168,7 @@ def write_pairs(
     root: Path,
     spec: SplitSpec,
     tile: int = 32,
-    per_region: int = 4,
+    per_region: int = 6,
 ) -> dict[str, Any]:
     """Simulate and write the pairs of ``role``; returns the manifest also written to ``regions.json``.
 
@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--tiles-per-region",
         type=int,
-        default=4,
+        default=6,
         help="train: tiles per region at most",
     )
     args = parser.parse_args(argv)

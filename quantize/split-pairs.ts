@@ -26,7 +26,7 @@ export interface SplitPairsOptions {
   data?: string;
   /** `train`: HR tile side in pixels. @defaultValue 32 */
   tile?: number;
-  /** `train`: tiles per region at most. @defaultValue 4 */
+  /** `train`: tiles per region at most. @defaultValue 6 */
   tilesPerRegion?: number;
   /** Python with `spectra_distill` installed. @defaultValue `.venv/bin/python` of the repository */
   python?: string;
