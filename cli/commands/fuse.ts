@@ -153,9 +153,14 @@ export function register(program: Command): void {
         if (opts.tile > 0 && /\.hdr$/i.test(opts.out)) {
           // Tiled ENVI output streams to disk: only a strip of the output is ever in memory (issue #4).
           const keep = opts.quicklook ? new QuicklookBandKeeper({ bands: spec.hsiBands, height: hrmsi.height, width: hrmsi.width, wavelengths: spec.wavelengths }) : undefined;
+          // Ctrl-C stops after the running tile, so the temporary output file is removed rather than orphaned.
+          const interrupt = new AbortController();
+          const onSignal = (sig: NodeJS.Signals) => interrupt.abort(new Error(`interrupted by ${sig}; no output written`));
+          process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
           try {
-            fused = await model.fuseToFile(lrhsi, hrmsi, opts.out, { ...fuseOptions, ...(keep ? { tee: keep } : {}) });
+            fused = await model.fuseToFile(lrhsi, hrmsi, opts.out, { ...fuseOptions, signal: interrupt.signal, ...(keep ? { tee: keep } : {}) });
           } finally {
+            process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
             if (started) bar.stop();
           }
           if (keep && opts.quicklook) quick = await keep.write(opts.quicklook);

@@ -298,6 +298,7 @@ export class FusionModel {
     let inferMs = 0;
     let stitchMs = 0;
     if (tiles.length === 1 && tiles[0].height === H && tiles[0].width === W) {
+      opts.signal?.throwIfAborted();
       const ti = performance.now();
       // The output tensor is a fresh array owned by us: use it as the result instead of copying.
       out = await this.infer(lr.data, hr.data, 1, lr.height, lr.width, H, W);
@@ -349,6 +350,7 @@ export class FusionModel {
     let inferMs = 0;
     let stitchMs = 0;
     if (tiles.length === 1 && tiles[0].height === H && tiles[0].width === W) {
+      opts.signal?.throwIfAborted();
       const ti = performance.now();
       const out = await this.infer(lr.data, hr.data, 1, lr.height, lr.width, H, W);
       inferMs = performance.now() - ti;
@@ -411,6 +413,7 @@ export class FusionModel {
     let inferMs = 0;
     let stitchMs = 0;
     for (let start = 0; start < tiles.length; start += batch) {
+      opts.signal?.throwIfAborted();
       const group = tiles.slice(start, start + batch);
       let ts = performance.now();
       group.forEach((tile, i) => {

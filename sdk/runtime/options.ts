@@ -72,6 +72,11 @@ export interface FuseOptions {
   quality?: boolean;
   /** Called after each session run with tiles done and total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Cancels the run between session runs (a running `session.run` finishes first); the call rejects with the
+   * signal's reason, and {@link FusionModel.fuseToFile} removes its temporary file.
+   */
+  signal?: AbortSignal;
 }
 
 /** @internal */
@@ -141,6 +146,7 @@ export function checkFuseOptions(o: ResolvedFuseOptions): void {
   if (!Number.isInteger(o.overlap) || o.overlap < 0) throw new RangeError(`Expected options.overlap to be an integer >= 0 but received ${o.overlap}`);
   if (!Number.isInteger(o.batch) || o.batch < 1) throw new RangeError(`Expected options.batch to be an integer >= 1 but received ${o.batch}`);
   if (o.blend !== 'linear' && o.blend !== 'cosine') throw new TypeError(`Expected options.blend 'linear' or 'cosine' but received '${String(o.blend)}'`);
+  if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('Expected options.signal to be an AbortSignal');
 }
 
 /** Defaults overlaid with the given options, ignoring keys set to `undefined` (a plain spread would erase the default). */

@@ -71,7 +71,7 @@ t.test('fuses: fuseStream hands each row over once, top to bottom, never more th
   t.equal(stripCapacity(planTiles(160, 112, 48, 16, 4), 4), 48 + 28);
 });
 
-t.test('rejects: bad input synchronously, a failing sink by rejecting, an unwritable path with OutputWriteError', async (t) => {
+t.test('rejects: bad input synchronously, a failing sink or an abort by rejecting, an unwritable path with OutputWriteError', async (t) => {
   const model = await FusionModel.load(TINY_MODEL, { providers: ['cpu'] });
   t.teardown(() => model.release());
   const dir = tempDir();
@@ -85,6 +85,11 @@ t.test('rejects: bad input synchronously, a failing sink by rejecting, an unwrit
     /sink full/,
   );
   t.ok(progress.length < 15, `the run stopped after ${progress.length} of 15 tiles`);
+  const stop = new AbortController();
+  const cancelled = model.fuseToFile(lr, hr, join(dir, 'c.hdr'), { tile: 48, overlap: 16, signal: stop.signal, onProgress: (d) => d === 2 && stop.abort(new Error('stop now')) });
+  await t.rejects(cancelled, /stop now/, 'an aborted run rejects with the reason');
+  t.same(readdirSync(dir), [], 'and leaves no temporary file');
+  t.throws(() => model.fuse(lr, hr, { signal: {} as AbortSignal }), { name: 'TypeError', message: /AbortSignal/ });
   const err = await model.fuseToFile(lr, hr, join(dir, 'no', 'such', 'x.hdr'), { tile: 48 }).catch((e: unknown) => e);
   t.type(err, OutputWriteError);
   t.match(err, { code: 'E_OUTPUT_WRITE', path: join(dir, 'no', 'such', 'x.img'), message: /cannot create the output data file \(ENOENT/ });
