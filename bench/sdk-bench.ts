@@ -1,5 +1,6 @@
 /**
- * SDK benchmark (`npm run bench`): fusion throughput, tiling cost, threads, batching and peak memory on CPU.
+ * SDK benchmark (`npm run bench`): fusion throughput, tiling cost, threads, batching and peak memory on CPU,
+ * in memory (`fuse`) and streamed to disk (`fuseToFile`, the path `spectra fuse --tile N --out X.hdr` takes).
  *
  * Every configuration runs in its own child process so peak RSS (getrusage maxrss) belongs to that
  * configuration alone. Inputs are a real scene: CAVE "cloth" (256 x 256 x 31, ../shared/data/cave_kbr)
