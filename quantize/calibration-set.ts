@@ -42,6 +42,8 @@ export interface SampleRegion {
   scene: string;
   /** Split role: train, val or test. */
   role: string;
+  /** Split name (from the manifest). */
+  split?: string;
   /** [top, left, height, width] of the sample in scene pixels. */
   window: [number, number, number, number];
   /** [top, left, height, width] of the split region the sample was cut from. */
@@ -147,7 +149,8 @@ export async function loadCalibrationSet(dir: string, card: ModelCard, options: 
 }
 
 async function loadPairs(dir: string, entries: string[], card: ModelCard, max: number): Promise<CalibrationSample[]> {
-  const regions = new Map((await readRegionsManifest(dir))?.samples.map((r) => [r.stem, r]) ?? []);
+  const manifest = await readRegionsManifest(dir);
+  const regions = new Map(manifest?.samples.map((r) => [r.stem, { ...r, split: manifest.split }]) ?? []);
   const samples: CalibrationSample[] = [];
   for (const file of entries) {
     if (!file.endsWith('.lrhsi.npy') || samples.length >= max) continue;

@@ -94,7 +94,7 @@ export interface QuantizeReport {
   precision: 'fp16' | 'int8';
   samples: number;
   /** What the quality numbers were measured on; `regions` lists `scene [top, left, height, width]` per sample when known. */
-  evaluatedOn: { data: string | null; samples: number; regions?: string[] };
+  evaluatedOn: { data: string | null; samples: number; split?: string; regions?: string[] };
   /** Against ground truth, when every sample has it. */
   fp32?: Quality;
   quantized?: Quality;
@@ -298,7 +298,7 @@ function updatedCard(
         measured_on: opts.evalDir ? 'held-out samples' : 'calibration samples',
         data: report.evaluatedOn?.data ?? null,
         samples: report.evaluatedOn?.samples ?? 0,
-        ...(report.evaluatedOn?.regions ? { regions: report.evaluatedOn.regions } : {}),
+        ...(report.evaluatedOn?.regions ? { split: report.evaluatedOn.split, regions: report.evaluatedOn.regions } : {}),
         scored: 'bands and pixels marked valid by the samples (band_mask of regions.json, <stem>.valid.npy); all when unmarked',
         vs_ground_truth: { fp32: round(report.fp32), quantized: round(report.quantized) },
         psnr_delta_db: report.fp32 && report.quantized ? +(report.quantized.psnr - report.fp32.psnr).toFixed(4) : null,
@@ -309,10 +309,11 @@ function updatedCard(
   };
 }
 
-/** `scene [top, left, height, width]` (split role) of samples that know their region. */
-function regionsOf(samples: readonly CalibrationSample[]): { regions?: string[] } {
-  if (!samples.every((s) => s.region)) return {};
-  return { regions: samples.map((s) => `${s.region?.scene} [${s.region?.window.join(', ')}] (${s.region?.role})`) };
+/** `scene [top, left, height, width]` (split role) of samples that know their region, and the split's name. */
+function regionsOf(samples: readonly CalibrationSample[]): { split?: string; regions?: string[] } {
+  if (samples.length === 0 || !samples.every((s) => s.region)) return {};
+  const split = samples[0].region?.split;
+  return { ...(split ? { split } : {}), regions: samples.map((s) => `${s.region?.scene} [${s.region?.window.join(', ')}] (${s.region?.role})`) };
 }
 
 /** Writes every file to a temporary sibling first and renames only when all writes succeeded. */

@@ -37,5 +37,26 @@ t.test('spectra quantize: a model without a card fails with a typed error and ex
 t.test('spectra quantize: int8 without --calib is a usage error', async (t) => {
   const r = spectra(['quantize', '--model', TINY_MODEL, '--mode', 'int8', '--out', join(tmpdir(), 'never.onnx')]);
   t.equal(r.status, 1);
-  t.match(r.stderr, /--mode int8 needs --calib/);
+  t.match(r.stderr, /--mode int8 needs --calib <dir> or --split/);
+});
+
+const RS_MODEL = join(REPO, 'models', 'student-rs206-s2x4-x4.onnx');
+
+t.test('spectra quantize --split: calibrates on training regions, reports the validation regions it scored', { skip: NO_REAL_DATA || (!existsSync(RS_MODEL) && `no ${RS_MODEL}`) }, async (t) => {
+  const dir = await scratchDir('spectra-qcli-split-');
+  const out = join(dir, 'rs.fp16.onnx');
+  const r = spectra(['quantize', '--model', RS_MODEL, '--mode', 'fp16', '--split', '--pairs', join(dir, 'pairs'), '--out', out]);
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stderr, /split 'default': \d+ calibration tiles from training regions, 4 validation regions/);
+  t.match(r.stdout, /evaluated on: .*jasper_ridge \[\d+, \d+, \d+, \d+\] \(val\)/);
+  const manifest = JSON.parse(await readFile(join(dir, 'pairs', 'train', 'regions.json'), 'utf8')) as { role: string; samples: unknown[] };
+  t.equal(manifest.role, 'train');
+  const card = JSON.parse(await readFile(out.replace(/\.onnx$/, '.card.json'), 'utf8')) as { quantization: { quality: { measured_on: string; split: string } } };
+  t.match(card.quantization.quality, { measured_on: 'held-out samples', split: 'default' });
+});
+
+t.test('spectra quantize: --split with --calib is a usage error', async (t) => {
+  const r = spectra(['quantize', '--model', TINY_MODEL, '--mode', 'int8', '--split', '--calib', tmpdir(), '--out', join(tmpdir(), 'never.onnx')]);
+  t.equal(r.status, 1);
+  t.match(r.stderr, /--split replaces --calib and --eval/);
 });
