@@ -62,6 +62,8 @@ export interface RegionsManifest {
   role: string;
   data_root: string;
   samples: SampleRegion[];
+  /** Regions that gave no sample, and why. */
+  skipped?: string[];
 }
 
 /**

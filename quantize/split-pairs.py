@@ -190,6 +190,7 @@ def write_pairs(
         srf_dir=str(root / "srf"),
     )
     samples: list[dict[str, Any]] = []
+    skipped: list[str] = []
     for scene in load_scenes(root, names=list(grid.datasets)):
         name = str(scene.provenance["scene"])
         if name in spec.exclude:
@@ -199,7 +200,13 @@ def write_pairs(
         for k, region in enumerate(split_scene(on_grid, spec, role)):
             if role != "train":
                 _assert_held_out(region, (scene.height, scene.width), train_spec)
-            for piece in _pieces(region, role, tile, per_region, grid.scale):
+            pieces = _pieces(region, role, tile, per_region, grid.scale)
+            if not pieces:
+                skipped.append(
+                    f"{name} {role} region {_window(region)}: no nodata-free window of "
+                    f"at least {4 * grid.scale} px"
+                )
+            for piece in pieces:
                 pair = make_pair(piece, wald)
                 w = _window(piece)
                 stem = f"{name}-{role}{k}-{w[0]:03d}-{w[1]:03d}"
@@ -245,6 +252,7 @@ def write_pairs(
         "scale": grid.scale,
         "tile": tile if role == "train" else None,
         "samples": samples,
+        "skipped": skipped,
     }
     (out / "regions.json").write_text(
         json.dumps(manifest, indent=1) + "\n", encoding="utf-8"
