@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Cube } from '../cube/cube';
 import { assertCube } from '../cube/create';
-import mqtt, { type IClientOptions, type IClientPublishOptions, type IConnackPacket, type MqttClient } from 'mqtt';
+import mqtt, { type IClientOptions, type IClientPublishOptions, type IConnackPacket, type MqttClient, type Packet } from 'mqtt';
 import { type BrokerOptions, clientOptions, connectClient, explainConnectError } from './broker-connection';
 import { withDefaults } from './defaults';
 import { PacketTooLargeError } from './errors';
@@ -197,6 +197,7 @@ export class CubePublisher extends EventEmitter {
     this.connack = connack;
     for (const e of outbox.entries()) this.nextSequence = Math.max(this.nextSequence, e.header.sequence + 1);
     noDelay(client);
+    storeWithoutCopy(client);
     client.on('connect', (ack) => {
       noDelay(client);
       this.connack = ack;
@@ -642,6 +643,37 @@ function noDelay(client: MqttClient): void {
   const stream = client.stream as unknown as { setNoDelay?: (on: boolean) => void; socket?: { setNoDelay?: (on: boolean) => void } };
   stream.setNoDelay?.(true);
   stream.socket?.setNoDelay?.(true);
+}
+
+type StoreAndSend = (packet: Packet, cb: ((err?: Error) => void) | undefined, cbStorePut: () => void) => void;
+
+/**
+ * Keeps mqtt.js from deep-copying every QoS 1 PUBLISH, payload included, before storing it for
+ * retransmission (rfdc in `MqttClient._storeAndSend`, mqtt.js 5.x): the copy only guards the stored packet
+ * against a topic alias applied later. Per 256 KiB chunk it cost a zero-filled allocation, a copy and the
+ * garbage, a sixth of the publisher's CPU in bench:mqtt. This publisher sets no topic aliases, and a
+ * chunk buffer is neither changed nor reused before its PUBACK (buffers of a lost connection are never
+ * reused), so storing the packet that was sent is safe. Left alone when mqtt.js no longer has that shape.
+ */
+function storeWithoutCopy(client: MqttClient): void {
+  const c = client as unknown as { _storeAndSend?: StoreAndSend; _writePacket?: (packet: Packet, cb?: (err?: Error) => void) => void };
+  const copying = c._storeAndSend;
+  const write = c._writePacket;
+  if (typeof copying !== 'function' || typeof write !== 'function' || client.options.autoUseTopicAlias || client.options.autoAssignTopicAlias) return;
+  c._storeAndSend = (packet, cb, cbStorePut) => {
+    if (packet.cmd !== 'publish' || packet.properties?.topicAlias !== undefined) {
+      copying.call(client, packet, cb, cbStorePut);
+      return;
+    }
+    client.outgoingStore.put(packet, (err) => {
+      if (err) {
+        cb?.(err);
+        return;
+      }
+      cbStorePut();
+      write.call(client, packet, cb);
+    });
+  };
 }
 
 /** Float32 samples as little-endian bytes: a view when transferred, else a copy the caller cannot disturb. */

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { readFileSync, readdirSync, truncateSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileOutbox, MemoryOutbox } from '../../sdk/publish/outbox';
 import { OutboxError } from '../../sdk/publish/errors';
@@ -40,4 +40,59 @@ t.test('FileOutbox: an unusable directory is a clear OutboxError', async (t) => 
   const file = join(tempDir(), 'not-a-dir');
   writeFileSync(file, 'x');
   await t.rejects(new FileOutbox(join(file, 'outbox')).open(), OutboxError);
+});
+
+t.test('FileOutbox: reuses the files of removed cubes, shorter or longer, and keeps at most spareFiles of them', async (t) => {
+  const dir = tempDir();
+  const store = new FileOutbox(dir, { maxBytes: 1 << 20, cacheBytes: 0, spareFiles: 2 });
+  await store.open();
+  for (const s of [1, 2, 3]) await store.put(sample(s, 4000).header, sample(s, 4000).payload);
+  for (const e of store.entries()) await store.remove(e);
+  const spares = readdirSync(dir).sort();
+  t.same(spares.map((n) => n.slice(12)), ['.spare', '.spare'], 'two kept as spares, the third deleted');
+  const spareInodes = spares.map((n) => statSync(join(dir, n)).ino);
+
+  const small = await store.put(sample(4, 400).header, sample(4, 400).payload);
+  const large = await store.put(sample(5, 8000).header, sample(5, 8000).payload);
+  const cubes = readdirSync(dir).filter((n) => n.endsWith('.cube')).sort();
+  t.equal(cubes.length, 2);
+  t.same(cubes.map((n) => statSync(join(dir, n)).ino).sort(), [...spareInodes].sort(), 'both new cubes overwrote spare files');
+  t.notOk(readdirSync(dir).some((n) => n.endsWith('.spare') || n.endsWith('.tmp')), 'no spare or temporary file left');
+
+  const corrupt: string[] = [];
+  const reopened = new FileOutbox(dir, { maxBytes: 1 << 20, cacheBytes: 0, onCorrupt: (p, why) => corrupt.push(`${p}: ${why}`) });
+  await reopened.open();
+  t.same(reopened.entries().map((e) => e.id), [small.entry.id, large.entry.id]);
+  t.ok(Buffer.from(sample(4, 400).payload).equals((await reopened.read(reopened.entries()[0]))!), 'a cube shorter than its spare reads back intact');
+  t.ok(Buffer.from(sample(5, 8000).payload).equals((await reopened.read(reopened.entries()[1]))!), 'a cube longer than its spare reads back intact');
+  t.same(corrupt, []);
+});
+
+t.test('FileOutbox: spare files survive a restart, the surplus is deleted, and debris in a spare never becomes a cube', async (t) => {
+  const dir = tempDir();
+  const a = new FileOutbox(dir, { maxBytes: 1 << 20, spareFiles: 4 });
+  await a.open();
+  for (const s of [1, 2, 3]) await a.put(sample(s, 400).header, sample(s, 400).payload);
+  for (const e of a.entries()) await a.remove(e);
+  // A crash while a spare was being overwritten leaves arbitrary bytes under its spare name.
+  writeFileSync(join(dir, readdirSync(dir).sort()[0]), 'partial');
+
+  const corrupt: string[] = [];
+  const b = new FileOutbox(dir, { maxBytes: 1 << 20, spareFiles: 1, onCorrupt: (p) => corrupt.push(p) });
+  await b.open();
+  t.same(b.entries(), [], 'spares are not cubes');
+  t.same(corrupt, [], 'nor corrupt ones');
+  const left = readdirSync(dir);
+  t.equal(left.length, 1, 'spares beyond spareFiles are deleted on open');
+  const inode = statSync(join(dir, left[0])).ino;
+  const put = await b.put(sample(9, 400).header, sample(9, 400).payload);
+  t.ok(put.entry.id > 3, 'ids continue after the spare ids');
+  t.same(readdirSync(dir), [`${String(put.entry.id).padStart(12, '0')}.cube`]);
+  t.equal(statSync(join(dir, readdirSync(dir)[0])).ino, inode, 'the surviving spare was reused');
+  t.same(b.entries()[0].header.sha256, sample(9, 400).header.sha256);
+});
+
+t.test('FileOutbox: rejects a negative spareFiles', async (t) => {
+  t.throws(() => new FileOutbox(tempDir(), { spareFiles: -1 }), RangeError);
+  t.throws(() => new FileOutbox(tempDir(), { spareFiles: 1.5 }), { name: 'RangeError', message: /spareFiles/ });
 });
