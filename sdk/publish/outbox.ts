@@ -293,15 +293,17 @@ export class FileOutbox implements OutboxStore {
       const fh = await open(tmp, spare === undefined ? 'w+' : 'r+');
       try {
         // The header JSON (which holds the sha256) goes last: a worker hashes the payload as written, off
-        // this thread, which meanwhile keeps sending chunks of earlier cubes.
-        await fh.write(payload, 0, payload.length, 12);
-        header = { ...unhashed, sha256: await this.hasher.sha256(fh.fd, 12, payload.length) };
-        const json = Buffer.from(JSON.stringify(header), 'utf8');
+        // this thread, which meanwhile keeps sending chunks of earlier cubes. A hex sha256 has a fixed
+        // length, so the head (JSON length) goes out with the payload in one write.
+        const jsonLength = Buffer.byteLength(JSON.stringify({ ...unhashed, sha256: '0'.repeat(64) }), 'utf8');
         const head = Buffer.alloc(12);
         head.writeUInt32LE(FILE_MAGIC, 0);
         head.writeUInt32LE(FILE_VERSION, 4);
-        head.writeUInt32LE(json.length, 8);
-        await fh.write(head, 0, 12, 0);
+        head.writeUInt32LE(jsonLength, 8);
+        await fh.writev([head, payload], 0);
+        header = { ...unhashed, sha256: await this.hasher.sha256(fh.fd, 12, payload.length) };
+        const json = Buffer.from(JSON.stringify(header), 'utf8');
+        if (json.length !== jsonLength) throw new Error(`header JSON is ${json.length} bytes, not the ${jsonLength} announced`);
         await fh.write(json, 0, json.length, 12 + payload.length);
         // A spare may be longer than this cube; the header JSON must end the file.
         if (spare !== undefined) await fh.truncate(12 + payload.length + json.length);
