@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OutboxError } from './errors';
 import { FileHasher } from './file-hasher';
@@ -338,16 +338,23 @@ export class FileOutbox implements OutboxStore {
     if (hit !== undefined) return hit;
     const path = this.pathOf(entry.id);
     let payload: Uint8Array;
+    let digest: string;
     try {
-      const buf = await readFile(path);
-      const jsonLength = buf.readUInt32LE(8);
-      payload = buf.subarray(12, buf.length - jsonLength);
+      const fh = await open(path, 'r');
+      try {
+        // The thread pool reads the file while the worker hashes it, so a backlog read back from disk
+        // costs this thread (the chunk pump) nothing but the wait.
+        const [buf, sha256] = await Promise.all([fh.readFile(), this.hasher.sha256(fh.fd, 12, entry.bytes)]);
+        payload = buf.subarray(12, buf.length - buf.readUInt32LE(8));
+        digest = sha256;
+      } finally {
+        await fh.close();
+      }
     } catch (err) {
       this.onCorrupt(path, `unreadable: ${(err as Error).message}`);
       await this.remove(entry);
       return undefined;
     }
-    const digest = sha256Hex(payload);
     if (payload.length !== entry.bytes || digest !== entry.header.sha256) {
       this.onCorrupt(path, `payload does not match its sha256 (${payload.length} bytes, sha256 ${digest})`);
       await this.remove(entry);
