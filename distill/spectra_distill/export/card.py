@@ -9,14 +9,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from spectra_distill.errors import BandCountError, CheckpointError, ScaleError, WavelengthError
-from spectra_distill.models.net import FusionNetConfig
+from spectra_distill.models.net import FusionNetConfig, InputStatistics
 
 CARD_SCHEMA = "spectra-edge/model-card@1"
 NORMALISATION_TEXT = (
-    "physical units 0..1 (reflectance, or raw values divided by value_scale); the graph maps inputs "
-    "x -> (x - 0.5) * 2 and its output y -> y / 2 + 0.5 inside"
+    "physical units 0..1 (reflectance, or raw values divided by value_scale); inside the graph each band "
+    "maps x -> (x - mean) / std with the constants in `statistics`, and the output y -> y * std + mean "
+    "(or, with architecture.lr_skip, y * std added to the bilinearly upsampled LR-HSI)"
 )
 SRF_ROW_SUM_TOL = 1e-4
 
@@ -118,8 +120,16 @@ def build_card(
     training: dict[str, Any] | None = None,
     validation: dict[str, Any] | None = None,
     created: str | None = None,
+    statistics: InputStatistics | None = None,
 ) -> dict[str, Any]:
-    """The model card as a JSON-ready dict (docs/model-card.md)."""
+    """The model card as a JSON-ready dict (docs/model-card.md).
+
+    `statistics` are the graph's per-band normalisation constants (default: the fixed 0.5 / 0.5 mapping).
+    """
+    if statistics is None:
+        statistics = InputStatistics(
+            *(torch.full((n,), 0.5) for n in (config.hsi_bands,) * 2 + (config.msi_bands,) * 2)
+        )
     bands, msi_bands = config.hsi_bands, config.msi_bands
     band_valid = facts.band_valid if facts.band_valid is not None else [True] * bands
     training_block = {"datasets": list(facts.datasets), "split": facts.split, **(training or {})}
@@ -160,6 +170,7 @@ def build_card(
             "inputs": NORMALISATION_TEXT,
             "inside_graph": True,
             "value_scale": dict(facts.value_scale),
+            "statistics": {k: [float(v) for v in t] for k, t in statistics._asdict().items()},
         },
         "training": training_block,
         "validation": validation,

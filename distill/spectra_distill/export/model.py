@@ -102,6 +102,7 @@ def export_model(
         training=training,
         validation=validation,
         created=created,
+        statistics=model.input_statistics(),
     )
     card_path = write_card(card, card_path_for(onnx_path))
     return ExportResult(onnx_path=onnx_path, card_path=card_path, parity=parity, card=card)

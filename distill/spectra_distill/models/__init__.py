@@ -14,7 +14,7 @@ from spectra_distill.models.fusion import (
     build_fusion,
 )
 from spectra_distill.models.heads import FusionHead
-from spectra_distill.models.net import FusionNet, FusionNetConfig, FusionOutput
+from spectra_distill.models.net import FusionNet, FusionNetConfig, FusionOutput, InputStatistics
 
 __all__ = [
     "FUSIONS",
@@ -32,6 +32,7 @@ __all__ = [
     "FusionNet",
     "FusionNetConfig",
     "FusionOutput",
+    "InputStatistics",
     "SigmoidWeightFusion",
     "Streams",
     "SumFusion",

@@ -29,6 +29,12 @@ class FusionNetConfig:
         head_groups: Groups of the head's first conv.
         head_out_groups: Groups of the head's second (B -> B) conv. At hundreds of bands that conv holds
             9 * B^2 weights in teacher and student alike; grouping it is how a small student stays small.
+        standardise: Normalise inputs per band with training-data statistics (`set_input_statistics`)
+            instead of the paper's fixed (x - 0.5) * 2, and scale the head's output by the band's spread.
+            Not in the paper, which stretches every image to 0..1 with its own min and max (a device never
+            knows them). Dim reflectance data (remote sensing: mean 0.15, detail of 0.02) otherwise reaches
+            the network as tiny signals riding on large offsets; on 206-band data a network then learns no
+            detail injection at all in a few thousand steps, and with it does (options/README.md).
         lr_skip: Predict the residual over the bilinearly upsampled LR-HSI instead of the whole cube.
             Not in the paper (its head must learn the identity from scratch); with it a network starts at
             bilinear quality and learns only the detail the HR-MSI adds, which converges in far fewer steps.
@@ -50,6 +56,7 @@ class FusionNetConfig:
     head_groups: int = 1
     head_out_groups: int = 1
     lr_skip: bool = False
+    standardise: bool = False
     fusion: str = "csa"
     attn_dim: int = 64
     heads: int = 4
@@ -88,6 +95,18 @@ class FusionNetConfig:
         return d
 
 
+STATISTICS = ("hsi_mean", "hsi_std", "msi_mean", "msi_std")
+
+
+class InputStatistics(NamedTuple):
+    """Per-band normalisation constants in physical units: HSI (B,) and MSI (b,)."""
+
+    hsi_mean: torch.Tensor
+    hsi_std: torch.Tensor
+    msi_mean: torch.Tensor
+    msi_std: torch.Tensor
+
+
 class FusionOutput(NamedTuple):
     """What FusionNet returns.
 
@@ -103,9 +122,11 @@ class FusionOutput(NamedTuple):
 class FusionNet(nn.Module):
     """CSAKD fusion network: DTS body, stream fusion, reconstruction head.
 
-    The input and output are in physical units 0..1; the graph maps inputs to the network's [-1, 1]
-    range with (x - 0.5) * 2 and the output back with y / 2 + 0.5, so an exported model needs no
-    per-image statistics.
+    The input and output are in physical units 0..1. Inside the graph each band is mapped with
+    (x - mean) / std, and the head's output y back with y * std + mean (or added as y * std to the bilinear
+    LR-HSI with `lr_skip`). The statistics are buffers: 0.5 and 0.5 by default, which is the paper's
+    (x - 0.5) * 2; with `standardise` the trainer sets them from the training regions. An exported model
+    therefore needs no per-image statistics.
 
     Args:
         config: The architecture.
@@ -137,18 +158,55 @@ class FusionNet(nn.Module):
             degenerate=config.degenerate,
         )
         self.head = FusionHead(config.nf, config.hsi_bands, config.head_groups, config.head_out_groups)
+        for name, bands in zip(STATISTICS, (config.hsi_bands,) * 2 + (config.msi_bands,) * 2, strict=True):
+            self.register_buffer(name, torch.full((bands,), 0.5))
+
+    def set_input_statistics(self, stats: InputStatistics) -> None:
+        """Per-band normalisation constants (physical units); they travel in checkpoints and the ONNX graph.
+
+        Raises:
+            ValueError: wrong lengths, or a std that is not finite and > 0.
+        """
+        for name, value in zip(STATISTICS, stats, strict=True):
+            value = torch.as_tensor(value, dtype=torch.float32)
+            buffer: torch.Tensor = getattr(self, name)
+            if value.shape != buffer.shape:
+                raise ValueError(f"{name}: expected shape {tuple(buffer.shape)}; got {tuple(value.shape)}")
+            if not torch.isfinite(value).all() or (name.endswith("std") and not (value > 0).all()):
+                raise ValueError(f"{name} must be finite (and > 0 for a std)")
+            buffer.copy_(value)
+
+    def input_statistics(self) -> InputStatistics:
+        """The normalisation constants in use (copies)."""
+        return InputStatistics(*(getattr(self, n).detach().clone() for n in STATISTICS))
+
+    def _load_from_state_dict(
+        self, state_dict: dict[str, Any], prefix: str, *args: Any, **kwargs: Any
+    ) -> None:
+        # checkpoints written before the statistics were buffers were trained with the fixed 0.5 / 0.5
+        for name in STATISTICS:
+            state_dict.setdefault(prefix + name, torch.full_like(getattr(self, name), 0.5))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+    @staticmethod
+    def _per_band(v: torch.Tensor) -> torch.Tensor:
+        return v.view(1, -1, 1, 1)
 
     def forward_features(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
         """Fused features (N, nf, H, W) from physical-unit inputs."""
-        streams = self.body((lrhsi - 0.5) * 2.0, (hrmsi - 0.5) * 2.0)
+        pb = self._per_band
+        streams = self.body(
+            (lrhsi - pb(self.hsi_mean)) / pb(self.hsi_std), (hrmsi - pb(self.msi_mean)) / pb(self.msi_std)
+        )
         return self.fusion(streams.hsi, streams.msi, streams.joint_lr, streams.joint_hr)
 
     def forward_head(self, features: torch.Tensor, lrhsi: torch.Tensor) -> torch.Tensor:
         """HR-HSI (N, B, H, W) in physical units from fused features (and the LR-HSI for `lr_skip`)."""
+        detail = self.head(features) * self._per_band(self.hsi_std)
         if not self.config.lr_skip:
-            return self.head(features) * 0.5 + 0.5
+            return detail + self._per_band(self.hsi_mean)
         base = F.interpolate(lrhsi, scale_factor=self.config.scale, mode="bilinear", align_corners=False)
-        return base + self.head(features) * 0.5
+        return base + detail
 
     def forward(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> FusionOutput:
         features = self.forward_features(lrhsi, hrmsi)

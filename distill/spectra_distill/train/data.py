@@ -14,6 +14,7 @@ from spectra_distill.data.cube import Cube
 from spectra_distill.degrade import WaldConfig, make_pair
 from spectra_distill.degrade.sampler import FusionPatchDataset, SamplerConfig
 from spectra_distill.errors import BandCountError, DatasetError, WavelengthError
+from spectra_distill.models import InputStatistics
 from spectra_distill.train.config import DataConfig
 
 
@@ -174,6 +175,24 @@ def make_train_data(
         hsi_bands=int(ref.size),
         msi_bands=msi_bands,
     )
+
+
+def input_statistics(
+    train_set: FusionPatchDataset, samples: int = 64, floor: float = 0.01
+) -> InputStatistics:
+    """Per-band mean and std of the LR-HSI and HR-MSI the network trains on (the first `samples` patches).
+
+    The std is floored at `floor` (1 % reflectance) so near-constant and masked bands are not amplified.
+    """
+    n = min(samples, len(train_set))
+    items = [train_set[i] for i in range(n)]
+
+    def stats(key: str) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.stack([torch.as_tensor(item[key], dtype=torch.float32) for item in items])
+        per_band = x.transpose(0, 1).reshape(x.shape[1], -1)
+        return per_band.mean(1), per_band.std(1).clamp_min(floor)
+
+    return InputStatistics(*stats("lrhsi"), *stats("hrmsi"))
 
 
 def build_data(cfg: DataConfig, seed: int) -> TrainData:

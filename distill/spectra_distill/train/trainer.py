@@ -36,7 +36,7 @@ from spectra_distill.train.checkpoint import (
     set_rng_state,
 )
 from spectra_distill.train.config import TrainConfig
-from spectra_distill.train.data import TrainData
+from spectra_distill.train.data import TrainData, input_statistics
 from spectra_distill.train.optim import build_optimizer
 from spectra_distill.train.runlog import RunLog
 
@@ -153,6 +153,19 @@ class Trainer:
         if self.train_student:
             self.student_config = self._model_config("student", dims)
             self.student = self._build(self.student_config, "student")
+        if (teacher_state is None and self.teacher_config.standardise) or (
+            self.student_config is not None and self.student_config.standardise
+        ):
+            # a resumed run overwrites these with the checkpoint's (identical) buffers
+            stats = input_statistics(data.train_set)
+            if teacher_state is None and self.teacher_config.standardise:
+                self.teacher.set_input_statistics(stats)
+            if (
+                self.student is not None
+                and self.student_config is not None
+                and self.student_config.standardise
+            ):
+                self.student.set_input_statistics(stats)
         self.teacher_loss = LossSet(cfg.kd.teacher_losses, "t") if self.train_teacher else None
         self.student_loss = LossSet(cfg.kd.student_losses, "s") if self.train_student else None
         needs_features = self.student_loss is not None and any(

@@ -13,10 +13,12 @@ from spectra_distill.models import (
     CLRABlock,
     FusionNet,
     FusionNetConfig,
+    InputStatistics,
     create_model,
     model_config,
 )
 from spectra_distill.models.complexity import measure_complexity
+from spectra_distill.models.dts import Streams
 
 B, b, S = 8, 3, 4
 
@@ -141,6 +143,10 @@ def test_forward_is_composition_of_features_and_head() -> None:
         torch.testing.assert_close(model.forward_head(model.forward_features(lrhsi, hrmsi), lrhsi), out.cube)
 
 
+def _stream_order(streams: Streams) -> tuple[torch.Tensor, ...]:
+    return streams.hsi, streams.msi, streams.joint_lr, streams.joint_hr
+
+
 def test_lr_skip_starts_from_the_bilinear_lrhsi() -> None:
     model = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, lr_skip=True)
     lrhsi, hrmsi = _inputs()
@@ -153,6 +159,48 @@ def test_lr_skip_starts_from_the_bilinear_lrhsi() -> None:
     with torch.no_grad():
         model.head.body[-1].weight.fill_(0.01)
         assert not torch.allclose(model(lrhsi, hrmsi).cube, bilinear)
+
+
+def test_standardise_statistics_map_inputs_and_scale_the_head() -> None:
+    torch.manual_seed(2)
+    model = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, standardise=True).eval()
+    lrhsi, hrmsi = _inputs()
+    stats = InputStatistics(
+        torch.linspace(0.1, 0.3, B),
+        torch.linspace(0.02, 0.2, B),
+        torch.tensor([0.2, 0.3, 0.4]),
+        torch.full((b,), 0.1),
+    )
+    model.set_input_statistics(stats)
+    pb = lambda v: v.view(1, -1, 1, 1)  # noqa: E731
+    with torch.no_grad():
+        expected = model.fusion(
+            *_stream_order(
+                model.body((lrhsi - pb(stats[0])) / pb(stats[1]), (hrmsi - pb(stats[2])) / pb(stats[3]))
+            )
+        )
+        torch.testing.assert_close(model.forward_features(lrhsi, hrmsi), expected)
+        model.head.body[-1].weight.zero_()
+        # a zero head output is the band mean in physical units
+        torch.testing.assert_close(model(lrhsi, hrmsi).cube, pb(stats.hsi_mean).expand(2, B, 16, 24))
+        model.head.body[-1].weight.fill_(0.01)
+        detail = model.head(model.forward_features(lrhsi, hrmsi))
+        torch.testing.assert_close(model(lrhsi, hrmsi).cube, detail * pb(stats.hsi_std) + pb(stats.hsi_mean))
+    with pytest.raises(ValueError, match="hsi_std must be finite"):
+        model.set_input_statistics(stats._replace(hsi_std=torch.zeros(B)))
+    with pytest.raises(ValueError, match=r"msi_mean: expected shape \(3,\)"):
+        model.set_input_statistics(stats._replace(msi_mean=torch.zeros(4)))
+
+
+def test_checkpoints_without_statistics_load_the_fixed_mapping() -> None:
+    model = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b)
+    old = {k: v for k, v in model.state_dict().items() if not k.endswith(("_mean", "_std"))}
+    fresh = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, standardise=True)
+    fresh.set_input_statistics(InputStatistics(torch.zeros(B), torch.ones(B), torch.zeros(b), torch.ones(b)))
+    fresh.load_state_dict(old)
+    assert torch.equal(fresh.hsi_std, torch.full((B,), 0.5)) and torch.equal(
+        fresh.msi_mean, torch.full((b,), 0.5)
+    )
 
 
 def test_grouped_head_output_conv_shrinks_a_many_band_student_below_a_third() -> None:

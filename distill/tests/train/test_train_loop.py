@@ -16,6 +16,7 @@ from spectra_distill.export.card import CardFacts
 from spectra_distill.export.model import load_checkpoint_model
 from spectra_distill.models import FusionNetConfig
 from spectra_distill.train import Trainer, load_checkpoint, make_train_data, run_training
+from spectra_distill.train.data import input_statistics
 from spectra_distill.train.trainer import EpochBatches
 
 
@@ -139,6 +140,22 @@ def test_feature_kd_needs_equal_widths(tmp_path: Path) -> None:
     cfg = tiny_config(model={"preset": "test_tiny", "student": {"nf": 12}})
     with pytest.raises(ConfigError, match="teacher nf = 8, student nf = 12"):
         Trainer(cfg, synthetic_data(cfg), tmp_path)
+
+
+def test_standardised_models_get_the_training_patches_band_statistics(tmp_path: Path) -> None:
+    both = {"lr_skip": True, "standardise": True}
+    cfg = tiny_config(model={"preset": "test_tiny", "teacher": both, "student": both})
+    data = synthetic_data(cfg)
+    trainer = Trainer(cfg, data, tmp_path)
+    expected = input_statistics(data.train_set)
+    assert expected.hsi_std.shape == (31,) and expected.msi_mean.shape == (3,)
+    assert not torch.allclose(expected.hsi_mean, torch.full((31,), 0.5))
+    for net in (trainer.teacher, trainer.student):
+        for got, want in zip(net.input_statistics(), expected, strict=True):  # type: ignore[union-attr]
+            torch.testing.assert_close(got, want)
+    # a model without the option keeps the paper's fixed mapping
+    plain = Trainer(tiny_config(), data, tmp_path / "plain")
+    assert torch.equal(plain.student.hsi_mean, torch.full((31,), 0.5))  # type: ignore[union-attr]
 
 
 def test_bad_model_overrides_name_the_config_key(tmp_path: Path) -> None:
