@@ -3,7 +3,8 @@
  * mosquitto over loopback, against a raw TCP copy of the same bytes as the ceiling. Prints a table and
  * writes bench/results/mqtt.json. Needs mosquitto (scripts/install-test-services.sh).
  *
- * Options (env): BENCH_CUBES (default 6), BENCH_REPEATS (default 3), BENCH_SIZE (default 512).
+ * Options (env): BENCH_CUBES (default 6), BENCH_REPEATS (default 5), BENCH_WARMUP (untimed rounds first, default 1),
+ * BENCH_SIZE (default 512).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -18,7 +19,8 @@ import { CubeSubscriber } from '../sdk/publish/subscriber';
 import { mosquittoBinary, startMosquitto } from '../test/helpers/mosquitto';
 
 const CUBES = Number(process.env.BENCH_CUBES ?? 6);
-const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 5);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const SIZE = Number(process.env.BENCH_SIZE ?? 512);
 const BANDS = 31;
 const quiet = (): void => {};
@@ -28,6 +30,7 @@ const NOTE = [
   'Shared 2-core machine; both ends and the broker compete for the same cores, so ratios are more stable than absolute numbers.',
   'Ratios are to the cross-process raw TCP row: one process writes, another reads, as publisher and mosquitto do.',
   'Results before 2026-11-27 06:30 used the same-process row as the ceiling (writer and reader on one event loop), which is not how the MQTT path moves bytes; both rows are kept.',
+  'One untimed warm-up round of every row precedes the timed repeats.',
   'Durable rows keep one outbox directory per configuration across repeats (a device keeps its outbox), so acknowledged cube files are reused; the fresh-directory row creates a new one per run.',
 ].join(' ');
 
@@ -156,13 +159,15 @@ async function main(): Promise<void> {
   // Configurations take turns within each repeat, so load from other processes hits them alike.
   const runs: Run[] = configs.map(([name]) => ({ name, seconds: [], bytes }));
   const bar = new SingleBar({ format: 'bench:mqtt [{bar}] {value}/{total} runs | {name}', hideCursor: true }, Presets.shades_classic);
-  bar.start(configs.length * REPEATS, 0, { name: '' });
-  for (let r = 0; r < REPEATS; r++) {
+  bar.start(configs.length * (WARMUP + REPEATS), 0, { name: '' });
+  // Warm-up rounds (same order, not recorded) take the first connection, JIT and first-file costs out of the medians.
+  for (let r = -WARMUP; r < REPEATS; r++) {
     for (const [i, [name, fn]] of configs.entries()) {
       bar.update({ name });
       // Let the previous run's disk writeback and garbage settle, so it does not bill the next one.
       await new Promise((res) => setTimeout(res, 1500));
-      runs[i].seconds.push(await fn());
+      const seconds = await fn();
+      if (r >= 0) runs[i].seconds.push(seconds);
       bar.increment();
     }
   }
@@ -219,6 +224,7 @@ async function main(): Promise<void> {
     cube: { shape: [BANDS, SIZE, SIZE], dtype: 'float32', megabytes: payloads[0].length / 1e6 },
     cubesPerRun: CUBES,
     repeats: REPEATS,
+    warmupRounds: WARMUP,
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, loadavgBefore: loadBefore, loadavgAfter: loadavg(), node: process.version, mosquitto: mosquittoVersion },
     note: NOTE,
     results: table,
