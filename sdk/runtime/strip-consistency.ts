@@ -1,8 +1,8 @@
 import type { Cube } from '../cube/cube';
-import { NonFiniteError, SizeMismatchError } from '../errors';
+import { NonFiniteError } from '../errors';
 import { PSNR_CAP_DB } from '../metrics/full-reference';
 import type { ConsistencyReport, ConsistencyScore, DegradationModel } from '../quality/consistency';
-import { gaussianTaps } from '../spectral/psf';
+import { gaussianTaps, reflectPad, sourceIndices } from '../spectral/psf';
 import type { RowSink } from './row-sink';
 
 /** Spectral-angle floor of `psnrAndSam` (sdk/metrics): pixels with a smaller norm are left out of SAM. */
@@ -112,12 +112,10 @@ export class StripConsistency implements RowSink {
     const K = model.psf.kernel_size;
     const { height: H, width: W } = hrmsi;
     const B = lrhsi.bands;
-    if ((K - scale) % 2 !== 0) throw new RangeError(`PSF kernel size ${K} and scale ${scale} must have the same parity`);
-    const pad = (K - scale) / 2;
-    if (pad >= H || pad >= W) throw new SizeMismatchError(`Image of ${H} x ${W} is too small for a reflect pad of ${pad} pixels`);
+    const pad = reflectPad(K, scale, H, W);
     this.taps = gaussianTaps({ kernelSize: K, sigma: model.psf.sigma });
-    this.rowIdx = mirroredSources(H, H / scale, scale, pad, K);
-    this.colIdx = mirroredSources(W, W / scale, scale, pad, K);
+    this.rowIdx = sourceIndices(H, H / scale, scale, pad, K);
+    this.colIdx = sourceIndices(W, W / scale, scale, pad, K);
     this.ringRows = K + scale;
     this.ring = new Float32Array(B * this.ringRows * W);
     this.tmp = new Float64Array(W);
@@ -202,18 +200,4 @@ export class StripConsistency implements RowSink {
     const h = this.lrhsi.height;
     this.spatial.addRow(this.lrRow, (b) => b * w, this.lrhsi.data, (b) => (b * h + i) * w, w);
   }
-}
-
-/** For output i and tap k, the source index after mirror padding (numpy 'reflect'), as `spatialDegrade` uses. */
-function mirroredSources(n: number, nOut: number, scale: number, pad: number, K: number): Int32Array {
-  const idx = new Int32Array(nOut * K);
-  for (let i = 0; i < nOut; i++) {
-    for (let k = 0; k < K; k++) {
-      let s = k + scale * i - pad;
-      if (s < 0) s = -s;
-      if (s >= n) s = 2 * (n - 1) - s;
-      idx[i * K + k] = s;
-    }
-  }
-  return idx;
 }

@@ -44,13 +44,7 @@ export function spatialDegrade(cube: Cube, scale: number, psf: GaussianPsf): Cub
   if (H % scale !== 0 || W % scale !== 0) {
     throw new SizeMismatchError(`HR image is ${H} x ${W}; both sizes must be multiples of the scale ${scale}`);
   }
-  if ((psf.kernelSize - scale) % 2 !== 0) {
-    throw new RangeError(`PSF kernel size ${psf.kernelSize} and scale ${scale} must have the same parity`);
-  }
-  const pad = (psf.kernelSize - scale) / 2;
-  if (pad >= H || pad >= W) {
-    throw new SizeMismatchError(`Image of ${H} x ${W} is too small for a reflect pad of ${pad} pixels`);
-  }
+  const pad = reflectPad(psf.kernelSize, scale, H, W);
   const taps = gaussianTaps(psf);
   const h = H / scale;
   const w = W / scale;
@@ -82,8 +76,24 @@ export function spatialDegrade(cube: Cube, scale: number, psf: GaussianPsf): Cub
   return { ...cube, height: h, width: w, data: out };
 }
 
+/**
+ * Mirror padding per side of `spatialDegrade` for an H x W image: `(kernelSize - scale) / 2`.
+ * @throws RangeError when kernel size and scale differ in parity.
+ * @throws {@link SizeMismatchError} when the image is too small for the padding.
+ */
+export function reflectPad(kernelSize: number, scale: number, H: number, W: number): number {
+  if ((kernelSize - scale) % 2 !== 0) {
+    throw new RangeError(`PSF kernel size ${kernelSize} and scale ${scale} must have the same parity`);
+  }
+  const pad = (kernelSize - scale) / 2;
+  if (pad >= H || pad >= W) {
+    throw new SizeMismatchError(`Image of ${H} x ${W} is too small for a reflect pad of ${pad} pixels`);
+  }
+  return pad;
+}
+
 /** For output i and tap k, the source index after mirror padding (numpy 'reflect'), or cropping when pad < 0. */
-function sourceIndices(n: number, nOut: number, scale: number, pad: number, K: number): Int32Array {
+export function sourceIndices(n: number, nOut: number, scale: number, pad: number, K: number): Int32Array {
   const idx = new Int32Array(nOut * K);
   for (let i = 0; i < nOut; i++) {
     for (let k = 0; k < K; k++) {
