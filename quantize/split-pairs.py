@@ -41,7 +41,12 @@ from spectra_distill.data import (
     valid_patch_origins,
 )
 from spectra_distill.data.cube import Cube
-from spectra_distill.data.splits import SplitSpec, Window, load_split, scene_regions
+from spectra_distill.data.splits import (
+    SplitSpec,
+    assert_disjoint,
+    load_split,
+    window_of,
+)
 from spectra_distill.degrade import WaldConfig, make_pair
 from spectra_distill.errors import DatasetError, SpectraDataError
 
@@ -111,28 +116,9 @@ class CardGrid:
             ) from exc
 
 
-def _assert_held_out(
-    region: Cube, scene_size: tuple[int, int], train_spec: SplitSpec
-) -> None:
-    """Refuse a held-out region that overlaps the training regions of the split the model was trained with.
-
-    (The host's ``evaluate.regions.assert_disjoint`` does the same, but importing it loads torch: 6 s here.)
-    """
-    scene = str(region.provenance["scene"])
-    top, left, height, width = _window(region)
-    window = Window(top, left, height, width)
-    for train in scene_regions(scene, *scene_size, train_spec)["train"]:
-        if window.overlaps(train):
-            raise DatasetError(
-                f"region {window} of scene {scene!r} overlaps the training region {train} of split "
-                f"{train_spec.name!r}",
-                region.provenance.get("path"),
-            )
-
-
 def _window(cube: Cube) -> list[int]:
-    top, left = cube.provenance.get("window", [0, 0])[:2]
-    return [int(top), int(left), cube.height, cube.width]
+    w = window_of(cube)
+    return [w.top, w.left, w.height, w.width]
 
 
 def _spread(origins: np.ndarray, count: int) -> np.ndarray:
@@ -199,7 +185,7 @@ def write_pairs(
         on_grid = resample_cube(scene, grid.wavelengths, grid.fwhm)
         for k, region in enumerate(split_scene(on_grid, spec, role)):
             if role != "train":
-                _assert_held_out(region, (scene.height, scene.width), train_spec)
+                assert_disjoint(region, (scene.height, scene.width), train_spec)
             pieces = _pieces(region, role, tile, per_region, grid.scale)
             if not pieces:
                 skipped.append(

@@ -301,6 +301,29 @@ def split_scene(cube: Cube, spec: SplitSpec, role: str, pixel_scale: int = 1) ->
     return out
 
 
+def window_of(cube: Cube) -> Window:
+    """The cube's window in scene pixels: its provenance origin (`split_scene` records it) and its size."""
+    top, left = cube.provenance.get("window", [0, 0])[:2]
+    return Window(int(top), int(left), cube.height, cube.width)
+
+
+def assert_disjoint(region: Cube, scene_size: tuple[int, int], train_spec: SplitSpec) -> None:
+    """Refuse a region that overlaps the training region of its scene under the model's training split.
+
+    Raises:
+        DatasetError: the region overlaps training pixels (names the scene and both windows).
+    """
+    scene = str(region.provenance["scene"])
+    window = window_of(region)
+    for train in scene_regions(scene, *scene_size, train_spec)["train"]:
+        if window.overlaps(train):
+            raise DatasetError(
+                f"region {window} of scene {scene!r} overlaps the training region {train} of split "
+                f"{train_spec.name!r}; evaluating there would score training pixels",
+                region.provenance.get("path"),
+            )
+
+
 def check_split(spec: SplitSpec, scene_names: list[str]) -> None:
     """Require every discovered scene to be assigned or excluded with a reason.
 

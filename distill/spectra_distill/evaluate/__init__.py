@@ -1,10 +1,10 @@
 """Evaluation of trained checkpoints: held-out regions, networks vs baselines, misregistration, figures."""
 
+from spectra_distill.data.splits import assert_disjoint
 from spectra_distill.evaluate.regions import (
     EvalRegion,
     ModelFacts,
     RealPairRegion,
-    assert_disjoint,
     held_out_regions,
     real_pair_regions,
 )

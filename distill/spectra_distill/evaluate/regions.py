@@ -12,7 +12,7 @@ import numpy as np
 from spectra_distill.baselines.evaluate import fit_to_scale
 from spectra_distill.data import load_msi, load_scenes, resample_cube, scene_index, split_scene
 from spectra_distill.data.cube import Cube
-from spectra_distill.data.splits import SplitSpec, Window, scene_regions
+from spectra_distill.data.splits import SplitSpec, assert_disjoint, window_of
 from spectra_distill.errors import DatasetError
 
 
@@ -107,28 +107,6 @@ class EvalRegion:
         }
 
 
-def _window_of(cube: Cube) -> Window:
-    top, left = cube.provenance.get("window", [0, 0])[:2]
-    return Window(int(top), int(left), cube.height, cube.width)
-
-
-def assert_disjoint(region: Cube, scene_size: tuple[int, int], train_spec: SplitSpec) -> None:
-    """Refuse a region that overlaps the training region of its scene under the model's training split.
-
-    Raises:
-        DatasetError: the region overlaps training pixels (names the scene and both windows).
-    """
-    scene = str(region.provenance["scene"])
-    window = _window_of(region)
-    for train in scene_regions(scene, *scene_size, train_spec)["train"]:
-        if window.overlaps(train):
-            raise DatasetError(
-                f"region {window} of scene {scene!r} overlaps the training region {train} of split "
-                f"{train_spec.name!r}; evaluating there would score training pixels",
-                region.provenance.get("path"),
-            )
-
-
 def group_test_scenes(spec: SplitSpec, trained_scenes: Sequence[str]) -> list[str]:
     """Whole-scene test scenes of the model groups holding the trained scenes (Samson, Houston, balloons)."""
     out: list[str] = []
@@ -163,7 +141,7 @@ def _regions_of(
             bands = facts.band_valid.copy()
             if region.band_mask is not None:
                 bands &= region.band_mask
-            w = _window_of(region)
+            w = window_of(region)
             out.append(
                 EvalRegion(
                     key=f"{name}/{role}#{i}",
