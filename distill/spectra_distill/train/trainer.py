@@ -153,19 +153,14 @@ class Trainer:
         if self.train_student:
             self.student_config = self._model_config("student", dims)
             self.student = self._build(self.student_config, "student")
-        if (teacher_state is None and self.teacher_config.standardise) or (
-            self.student_config is not None and self.student_config.standardise
-        ):
-            # a resumed run overwrites these with the checkpoint's (identical) buffers
+        # an offline teacher keeps the statistics it was trained with; a resumed run overwrites these with
+        # the checkpoint's (identical) buffers
+        fresh = (self.teacher if teacher_state is None else None, self.student)
+        standardised = [net for net in fresh if net is not None and net.config.standardise]
+        if standardised:
             stats = input_statistics(data.train_set)
-            if teacher_state is None and self.teacher_config.standardise:
-                self.teacher.set_input_statistics(stats)
-            if (
-                self.student is not None
-                and self.student_config is not None
-                and self.student_config.standardise
-            ):
-                self.student.set_input_statistics(stats)
+            for net in standardised:
+                net.set_input_statistics(stats)
         self.teacher_loss = LossSet(cfg.kd.teacher_losses, "t") if self.train_teacher else None
         self.student_loss = LossSet(cfg.kd.student_losses, "s") if self.train_student else None
         needs_features = self.student_loss is not None and any(
