@@ -292,6 +292,81 @@ function mean(v: number[]): number {
 }
 
 /**
+ * Per-band PSNR (per-band peak) and mean SAM without pixel masks, accumulated row by row of pixels:
+ * {@link psnrAndSam} feeds a whole cube as one row, the streaming consistency check one output row at a time,
+ * so both give identical scores.
+ * @internal
+ */
+export class ScoreAccumulator {
+  private readonly se: Float64Array;
+  private readonly peak: Float64Array;
+  private readonly pp: Float64Array;
+  private readonly gg: Float64Array;
+  private readonly pg: Float64Array;
+  private samSum = 0;
+  private samCount = 0;
+  private pixels = 0;
+
+  constructor(
+    private readonly bands: readonly number[],
+    rowLength: number,
+  ) {
+    this.se = new Float64Array(bands.length);
+    this.peak = new Float64Array(bands.length).fill(-Infinity);
+    this.pp = new Float64Array(rowLength);
+    this.gg = new Float64Array(rowLength);
+    this.pg = new Float64Array(rowLength);
+  }
+
+  /** One row of n pixels; band b of pixel j is `pred[predAt(b) + j]` and `ref[refAt(b) + j]`. */
+  addRow(pred: Float32Array, predAt: (b: number) => number, ref: Float32Array, refAt: (b: number) => number, n: number): void {
+    const { pp, gg, pg } = this;
+    pp.fill(0, 0, n);
+    gg.fill(0, 0, n);
+    pg.fill(0, 0, n);
+    this.bands.forEach((b, k) => {
+      const po = predAt(b);
+      const ro = refAt(b);
+      let se = this.se[k];
+      let peak = this.peak[k];
+      for (let j = 0; j < n; j++) {
+        const pv = pred[po + j];
+        const gv = ref[ro + j];
+        if (pv - pv !== 0 || gv - gv !== 0) throw new NonFiniteError(`NaN/Inf in band ${b} at pixel ${this.pixels + j}`);
+        const d = pv - gv;
+        se += d * d;
+        if (gv > peak) peak = gv;
+        pp[j] += pv * pv;
+        gg[j] += gv * gv;
+        pg[j] += pv * gv;
+      }
+      this.se[k] = se;
+      this.peak[k] = peak;
+    });
+    for (let j = 0; j < n; j++) {
+      const pn = Math.sqrt(pp[j]);
+      const gn = Math.sqrt(gg[j]);
+      if (!(pn > NORM_EPS && gn > NORM_EPS)) continue;
+      this.samSum += Math.acos(Math.min(1, Math.max(-1, pg[j] / (pn * gn))));
+      this.samCount++;
+    }
+    this.pixels += n;
+  }
+
+  score(): { psnr: number; sam: number } {
+    const scores: number[] = [];
+    this.bands.forEach((_, k) => {
+      const peak = this.peak[k];
+      if (peak > 0) scores.push(Math.min(10 * Math.log10((peak * peak) / (this.se[k] / this.pixels)), PSNR_CAP_DB));
+    });
+    return {
+      psnr: scores.length ? scores.reduce((a, v) => a + v, 0) / scores.length : NaN,
+      sam: this.samCount === 0 ? NaN : ((this.samSum / this.samCount) * 180) / Math.PI,
+    };
+  }
+}
+
+/**
  * PSNR (per-band peak) and SAM in one pass without pixel masks: the same numbers as {@link psnr} and
  * {@link sam}, at a fraction of the cost, for the per-frame consistency check.
  * @param pred - Prediction.
@@ -307,37 +382,7 @@ export function psnrAndSam(pred: Cube, ref: Cube, bandMask?: ArrayLike<boolean>)
   const plane = ref.height * ref.width;
   const bands: number[] = [];
   for (let b = 0; b < ref.bands; b++) if (bandMask === undefined || bandMask[b]) bands.push(b);
-  const p = pred.data;
-  const g = ref.data;
-  const pp = new Float64Array(plane);
-  const gg = new Float64Array(plane);
-  const pg = new Float64Array(plane);
-  const scores: number[] = [];
-  for (const b of bands) {
-    const o = b * plane;
-    let se = 0;
-    let peak = -Infinity;
-    for (let i = 0; i < plane; i++) {
-      const pv = p[o + i];
-      const gv = g[o + i];
-      if (pv - pv !== 0 || gv - gv !== 0) throw new NonFiniteError(`NaN/Inf in band ${b} at pixel ${i}`);
-      const d = pv - gv;
-      se += d * d;
-      if (gv > peak) peak = gv;
-      pp[i] += pv * pv;
-      gg[i] += gv * gv;
-      pg[i] += pv * gv;
-    }
-    if (peak > 0) scores.push(Math.min(10 * Math.log10((peak * peak) / (se / plane)), PSNR_CAP_DB));
-  }
-  let acc = 0;
-  let n = 0;
-  for (let i = 0; i < plane; i++) {
-    const pn = Math.sqrt(pp[i]);
-    const gn = Math.sqrt(gg[i]);
-    if (!(pn > NORM_EPS && gn > NORM_EPS)) continue;
-    acc += Math.acos(Math.min(1, Math.max(-1, pg[i] / (pn * gn))));
-    n++;
-  }
-  return { psnr: scores.length ? mean(scores) : NaN, sam: n === 0 ? NaN : ((acc / n) * 180) / Math.PI };
+  const scores = new ScoreAccumulator(bands, plane);
+  scores.addRow(pred.data, (b) => b * plane, ref.data, (b) => b * plane, plane);
+  return scores.score();
 }

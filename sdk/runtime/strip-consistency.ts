@@ -1,85 +1,8 @@
 import type { Cube } from '../cube/cube';
-import { NonFiniteError } from '../errors';
-import { PSNR_CAP_DB } from '../metrics/full-reference';
-import type { ConsistencyReport, ConsistencyScore, DegradationModel } from '../quality/consistency';
+import { ScoreAccumulator } from '../metrics/full-reference';
+import type { ConsistencyReport, DegradationModel } from '../quality/consistency';
 import { gaussianTaps, reflectPad, sourceIndices } from '../spectral/psf';
 import type { RowSink } from './row-sink';
-
-/** Spectral-angle floor of `psnrAndSam` (sdk/metrics): pixels with a smaller norm are left out of SAM. */
-const NORM_EPS = 1e-10;
-
-/**
- * Per-band PSNR and mean SAM accumulated pixel row by pixel row, in the same order and precision as
- * `psnrAndSam` walks a whole cube, so the scores are identical.
- */
-class ScoreAccumulator {
-  private readonly se: Float64Array;
-  private readonly peak: Float64Array;
-  private readonly pp: Float64Array;
-  private readonly gg: Float64Array;
-  private readonly pg: Float64Array;
-  private samSum = 0;
-  private samCount = 0;
-  private pixels = 0;
-
-  constructor(
-    private readonly bands: readonly number[],
-    rowLength: number,
-  ) {
-    this.se = new Float64Array(bands.length);
-    this.peak = new Float64Array(bands.length).fill(-Infinity);
-    this.pp = new Float64Array(rowLength);
-    this.gg = new Float64Array(rowLength);
-    this.pg = new Float64Array(rowLength);
-  }
-
-  /** One row of n pixels; band b of pixel j is `pred[predAt(b) + j]` and `ref[refAt(b) + j]`. */
-  addRow(pred: Float32Array, predAt: (b: number) => number, ref: Float32Array, refAt: (b: number) => number, n: number): void {
-    const { pp, gg, pg } = this;
-    pp.fill(0, 0, n);
-    gg.fill(0, 0, n);
-    pg.fill(0, 0, n);
-    this.bands.forEach((b, k) => {
-      const po = predAt(b);
-      const ro = refAt(b);
-      let se = this.se[k];
-      let peak = this.peak[k];
-      for (let j = 0; j < n; j++) {
-        const pv = pred[po + j];
-        const gv = ref[ro + j];
-        if (pv - pv !== 0 || gv - gv !== 0) throw new NonFiniteError(`NaN/Inf in band ${b} at pixel ${this.pixels + j}`);
-        const d = pv - gv;
-        se += d * d;
-        if (gv > peak) peak = gv;
-        pp[j] += pv * pv;
-        gg[j] += gv * gv;
-        pg[j] += pv * gv;
-      }
-      this.se[k] = se;
-      this.peak[k] = peak;
-    });
-    for (let j = 0; j < n; j++) {
-      const pn = Math.sqrt(pp[j]);
-      const gn = Math.sqrt(gg[j]);
-      if (!(pn > NORM_EPS && gn > NORM_EPS)) continue;
-      this.samSum += Math.acos(Math.min(1, Math.max(-1, pg[j] / (pn * gn))));
-      this.samCount++;
-    }
-    this.pixels += n;
-  }
-
-  score(): ConsistencyScore {
-    const scores: number[] = [];
-    this.bands.forEach((_, k) => {
-      const peak = this.peak[k];
-      if (peak > 0) scores.push(Math.min(10 * Math.log10((peak * peak) / (this.se[k] / this.pixels)), PSNR_CAP_DB));
-    });
-    return {
-      psnr: scores.length ? scores.reduce((a, v) => a + v, 0) / scores.length : NaN,
-      sam: this.samCount === 0 ? NaN : ((this.samSum / this.samCount) * 180) / Math.PI,
-    };
-  }
-}
 
 /**
  * The no-reference consistency check of `consistency()` (sdk/quality) computed on output rows as they
