@@ -84,6 +84,9 @@ class OptimConfig:
         grad_clip: Max global gradient norm per network; None = no clipping.
         teacher_scheduler: `{type: cosine, eta_min}` | `{type: step, step_size, gamma}` | `{type: constant}`.
         student_scheduler: Same choices.
+        collapse_db: A network whose mean validation PSNR falls this far below its own best (or is not finite)
+            is rolled back to its best weights and optimizer state (`train.recovery`); None = never.
+        collapse_lr_factor: Multiplies that network's learning rate at each roll-back.
     """
 
     lr: float = 1e-4
@@ -96,6 +99,8 @@ class OptimConfig:
     student_scheduler: dict[str, Any] = field(
         default_factory=lambda: {"type": "step", "step_size": 1000, "gamma": 0.9}
     )
+    collapse_db: float | None = 3.0
+    collapse_lr_factor: float = 0.5
 
 
 @dataclass
@@ -242,6 +247,11 @@ def _validate(cfg: TrainConfig, source: str | Path | None) -> None:
             raise ConfigError(f"optim.{key}.type = {kind!r}; expected one of {', '.join(SCHEDULERS)}", source)
     if cfg.threads is not None and cfg.threads < 1:
         raise ConfigError(f"threads = {cfg.threads}; expected >= 1 or null", source)
+    if cfg.optim.collapse_db is not None and not cfg.optim.collapse_db > 0:
+        raise ConfigError(f"optim.collapse_db = {cfg.optim.collapse_db}; expected > 0 or null", source)
+    if not 0 < cfg.optim.collapse_lr_factor <= 1:
+        factor = cfg.optim.collapse_lr_factor
+        raise ConfigError(f"optim.collapse_lr_factor = {factor}; expected in (0, 1]", source)
     positive = {
         "data.scale": cfg.data.scale,
         "data.patch_size": cfg.data.patch_size,

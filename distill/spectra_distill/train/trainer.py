@@ -12,7 +12,7 @@ import math
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from spectra_distill.train.checkpoint import (
 from spectra_distill.train.config import TrainConfig
 from spectra_distill.train.data import TrainData, input_statistics
 from spectra_distill.train.optim import build_optimizer
+from spectra_distill.train.recovery import CollapseGuard
 from spectra_distill.train.runlog import RunLog
 
 Metrics = dict[str, dict[str, float]]
@@ -199,6 +200,8 @@ class Trainer:
         self.best_psnr = -math.inf
         self.metrics: Metrics = {}
         self.teacher_metrics: Metrics = {}
+        self.guard = CollapseGuard(cfg.optim.collapse_db, cfg.optim.collapse_lr_factor)
+        self.recoveries: list[dict[str, Any]] = []
         self.seconds = 0.0
 
     # ------------------------------------------------------------------ setup
@@ -353,6 +356,7 @@ class Trainer:
             "rng": rng_state(),
             "best": self.best_psnr,
             "seconds": self.seconds,
+            "recoveries": self.recoveries,
         }
         if self.student is not None and self.student_config is not None:
             state["student"] = self.student.state_dict()
@@ -387,20 +391,37 @@ class Trainer:
         self.metrics = ckpt.get("metrics", {})
         self.teacher_metrics = ckpt.get("teacher_metrics", {})
         self.seconds = float(ckpt.get("seconds", 0.0))
+        self.recoveries = list(ckpt.get("recoveries", []))
 
     def _save(self, name: str) -> None:
         if self.dist.is_main:
             save_checkpoint(self.state(self.step // self.steps_per_epoch), self.run_dir / name)
 
     def _validate_and_select(self, log: RunLog | None) -> None:
+        """Validate (rank 0), let the collapse guard act on every rank, keep `best.pt` by the primary role."""
+        roles = list(self.opt)  # the networks this run trains
+        scores = torch.full((len(roles),), math.nan, device=self.device)
+        results: dict[str, Metrics] = {}
+        if self.dist.is_main:
+            results = self.validate()
+            if log is not None:
+                log.val(self.step, results)
+            for i, role in enumerate(roles):
+                scores[i] = float(np.mean([m["psnr"] for m in results[role].values()]))
+        if self.dist.world > 1:
+            dist.broadcast(scores, src=0)
+        for role, score in zip(roles, scores.tolist(), strict=True):
+            net = self.teacher if role == "teacher" else self.student
+            assert net is not None
+            event = self.guard.update(role, self.step, score, net, self.opt[role], self.sched[role])
+            if event is not None and self.dist.is_main:
+                tqdm.write(f"[{self.cfg.name}] {event.describe()}")
+                self.recoveries.append(asdict(event))
         if not self.dist.is_main:
             return
-        results = self.validate()
         primary = "student" if self.student is not None else "teacher"
         self.metrics = results[primary]
         self.teacher_metrics = results.get("teacher", {}) if primary == "student" else {}
-        if log is not None:
-            log.val(self.step, results)
         score = float(np.mean([m["psnr"] for m in self.metrics.values()]))
         if score > self.best_psnr:
             self.best_psnr = score
