@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,71 +48,9 @@ from spectra_distill.data.splits import (
 )
 from spectra_distill.degrade import WaldConfig, make_pair
 from spectra_distill.errors import DatasetError, SpectraDataError
+from spectra_distill.evaluate.regions import ModelFacts
 
 ROLES = ("train", "val", "test")
-
-
-@dataclass(frozen=True)
-class CardGrid:
-    """What pair simulation needs from an exported model's card (`docs/model-card.md`).
-
-    Attributes:
-        wavelengths: (B,) band centres, nm.
-        fwhm: (B,) band widths, nm, or None.
-        band_valid: (B,) False for bands the model never learnt.
-        msi_preset: Degradation MSI preset of the card (`rgb`, `s2_4`, ...).
-        scale: Spatial ratio.
-        psf_sigma: Gaussian PSF sigma, HR pixels.
-        psf_kernel_size: PSF taps.
-        datasets: Datasets the model was trained on.
-        split: Split the model was trained with.
-    """
-
-    wavelengths: np.ndarray
-    fwhm: np.ndarray | None
-    band_valid: np.ndarray
-    msi_preset: str
-    scale: int
-    psf_sigma: float
-    psf_kernel_size: int
-    datasets: tuple[str, ...]
-    split: str
-
-    @classmethod
-    def read(cls, path: Path) -> CardGrid:
-        """Parse a model card.
-
-        Raises:
-            DatasetError: unreadable card, or a key pair simulation needs is missing.
-        """
-        try:
-            card = json.loads(path.read_text(encoding="utf-8"))
-            hsi, training = card["hsi"], card.get("training") or {}
-            wl = np.asarray(hsi["wavelengths_nm"], dtype=np.float64)
-            valid = hsi.get("band_valid")
-            fwhm = hsi.get("fwhm_nm")
-            datasets = tuple(training["datasets"])
-            return cls(
-                wavelengths=wl,
-                fwhm=None if fwhm is None else np.asarray(fwhm, dtype=np.float64),
-                band_valid=np.ones(wl.size, bool)
-                if valid is None
-                else np.asarray(valid, dtype=bool),
-                msi_preset=str(card["msi"]["preset"]),
-                scale=int(card["scale"]),
-                psf_sigma=float(card["psf"]["sigma"]),
-                psf_kernel_size=int(card["psf"]["kernel_size"]),
-                datasets=datasets,
-                split=str(training.get("split", "default")),
-            )
-        except (OSError, ValueError) as exc:
-            raise DatasetError(f"cannot read the model card ({exc})", path) from exc
-        except (KeyError, TypeError) as exc:
-            raise DatasetError(
-                f"model card lacks {exc}; pairs need hsi.wavelengths_nm, msi.preset, scale, psf and "
-                "training.datasets",
-                path,
-            ) from exc
 
 
 def _window(cube: Cube) -> list[int]:
@@ -148,7 +85,7 @@ def _pieces(
 
 
 def write_pairs(
-    grid: CardGrid,
+    grid: ModelFacts,
     role: str,
     out: Path,
     root: Path,
@@ -276,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     try:
-        grid = CardGrid.read(args.card)
+        grid = ModelFacts.read_model_card(args.card)
         root = (args.data or default_data_root()).resolve()
         spec = load_split(args.split or grid.split)
         manifest = write_pairs(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -69,6 +70,38 @@ class ModelFacts:
             datasets=tuple(card["datasets"]),
             split=str(card["split"]),
         )
+
+    @classmethod
+    def read_model_card(cls, path: str | Path) -> ModelFacts:
+        """Parse an exported model card (`<model>.card.json`, schema in docs/model-card.md).
+
+        Raises:
+            DatasetError: unreadable card, or a key pair simulation needs is missing.
+        """
+        try:
+            card = json.loads(Path(path).read_text(encoding="utf-8"))
+            hsi, training = card["hsi"], card.get("training") or {}
+            return cls.from_card(
+                {
+                    "wavelengths": hsi["wavelengths_nm"],
+                    "fwhm": hsi.get("fwhm_nm"),
+                    "band_valid": hsi.get("band_valid"),
+                    "msi": card["msi"],
+                    "psf": card["psf"],
+                    "scale": card["scale"],
+                    "datasets": training["datasets"],
+                    "split": training.get("split", "default"),
+                },
+                path,
+            )
+        except (OSError, ValueError) as exc:
+            raise DatasetError(f"cannot read the model card ({exc})", path) from exc
+        except (KeyError, TypeError) as exc:
+            raise DatasetError(
+                f"model card lacks {exc}; it needs hsi.wavelengths_nm, msi.preset, scale, psf and "
+                "training.datasets",
+                path,
+            ) from exc
 
 
 @dataclass(frozen=True)
