@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { Logger } from '../runtime/log';
 import type { CaptureOptions, FramePair } from './frame';
 import { type CubeFile, classifyName, keySequence, readCubeFile } from './pair-files';
+import { FramePacer } from './frame-pacer';
 import { QueuedSource } from './queued-source';
 
 /** Options for {@link ReplaySource}. */
@@ -27,6 +28,7 @@ export interface ReplayOptions extends CaptureOptions {
  */
 export class ReplaySource extends QueuedSource {
   private readonly o: ReplayOptions;
+  private readonly pacer: FramePacer;
 
   /**
    * @param options - See {@link ReplayOptions}.
@@ -35,7 +37,7 @@ export class ReplaySource extends QueuedSource {
   constructor(options: ReplayOptions) {
     super('replay', options, options.log);
     this.o = options;
-    if (options.fps !== undefined && !(options.fps >= 0)) throw new RangeError(`Expected fps >= 0 but received ${options.fps}`);
+    this.pacer = new FramePacer(options.fps);
     if (options.loops !== undefined && !(options.loops >= 1)) throw new RangeError(`Expected loops >= 1 but received ${options.loops}`);
   }
 
@@ -45,18 +47,14 @@ export class ReplaySource extends QueuedSource {
       this.log.warn('nothing to replay');
       return;
     }
-    const period = this.o.fps ? 1000 / this.o.fps : 0;
     const loops = this.o.loops ?? 1;
-    const t0 = Date.now();
+    this.pacer.start();
     let i = 0;
     for (let loop = 0; loop < loops && !this.stopped; loop++) {
       for (const get of load) {
         if (this.stopped) return;
         const frame = await get();
-        if (period > 0) {
-          const wait = t0 + i * period - Date.now();
-          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-        }
+        await this.pacer.wait(i);
         await this.emit({ ...frame, sequence: i, capturedAt: new Date(), meta: { ...frame.meta, source: 'replay', recordedSequence: frame.sequence, loop } });
         i++;
       }

@@ -11,6 +11,7 @@ import { WavelengthError } from '../errors';
 import { projectSrf } from '../spectral/srf';
 import type { CaptureOptions } from './frame';
 import { addAwgn, gaussianRng } from './noise';
+import { FramePacer } from './frame-pacer';
 import { QueuedSource } from './queued-source';
 
 /**
@@ -65,6 +66,7 @@ export interface SyntheticOptions extends CaptureOptions {
  */
 export class SyntheticSource extends QueuedSource {
   private readonly o: SyntheticOptions;
+  private readonly pacer: FramePacer;
 
   /**
    * @param options - See {@link SyntheticOptions}.
@@ -75,7 +77,7 @@ export class SyntheticSource extends QueuedSource {
     this.o = options;
     if (options.size && !options.size.every((v) => Number.isInteger(v) && v > 0)) throw new RangeError(`Expected size [height, width] of positive integers but received [${options.size.join(', ')}]`);
     if (options.step !== undefined && !(Number.isInteger(options.step) && options.step >= 0)) throw new RangeError(`Expected step >= 0 but received ${options.step}`);
-    if (options.fps !== undefined && !(options.fps >= 0)) throw new RangeError(`Expected fps >= 0 but received ${options.fps}`);
+    this.pacer = new FramePacer(options.fps);
     for (const k of ['snrDb', 'msiSnrDb'] as const) {
       const v = options[k];
       if (v !== undefined && v !== null && !Number.isFinite(v)) throw new RangeError(`Expected ${k} to be a finite number of dB or null but received ${v}`);
@@ -94,8 +96,7 @@ export class SyntheticSource extends QueuedSource {
     const snr = this.o.snrDb === undefined ? 35 : this.o.snrDb;
     const msiSnr = this.o.msiSnrDb ?? null;
     const seed = this.o.seed ?? 0;
-    const period = this.o.fps ? 1000 / this.o.fps : 0;
-    const t0 = Date.now();
+    this.pacer.start();
     for (let i = 0; !this.stopped; i++) {
       const top = bounce(i * step, scene.height - fh, s);
       const left = bounce(i * step, scene.width - fw, s);
@@ -105,10 +106,7 @@ export class SyntheticSource extends QueuedSource {
       if (snr !== null) lrhsi = addAwgn(lrhsi, snr, random).cube;
       let hrmsi = projectSrf(truth, card.msi.srf);
       if (msiSnr !== null) hrmsi = addAwgn(hrmsi, msiSnr, random).cube;
-      if (period > 0) {
-        const wait = t0 + i * period - Date.now();
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      }
+      await this.pacer.wait(i);
       const meta = { source: 'synthetic', scene: String(scene.meta?.source ?? 'generated'), window: [top, left, fh, fw], snrDb: snr, msiSnrDb: msiSnr, seed: seed + i };
       await this.emit({ lrhsi: { ...lrhsi, meta }, hrmsi: { ...hrmsi, meta }, truth, sequence: i, capturedAt: new Date(), meta });
     }
