@@ -16,6 +16,8 @@ from torch import nn
 from spectra_distill.models.layers import conv1x1
 
 QKNorm = Literal["l2", "none"]
+Gate = Literal["sigmoid", "softmax"]
+GATES: tuple[str, ...] = ("sigmoid", "softmax")
 QK_NORMS: tuple[str, ...] = ("l2", "none")
 
 
@@ -84,14 +86,26 @@ class ChannelCrossAttention(nn.Module):
 
 
 class _StreamGate(nn.Module):
-    """1x1 conv over the concatenated streams -> four sigmoid maps -> weighted sum of four streams."""
+    """1x1 conv over the concatenated streams -> four gate maps -> weighted sum of four streams.
 
-    def __init__(self, nf: int) -> None:
+    `gate='sigmoid'` is the paper's: each map through its own sigmoid. Nothing stops all four from
+    saturating at 0 together, and then the fused features are zero and no gradient reaches the streams
+    again. It happens: a 206-band network gated every stream off (logits -13 to -47) on Salinas-A and Moffett
+    Field, whose stream activations are larger than the pooled training data's, and so added no detail there;
+    an H200 run at batch 32 froze its teacher this way for good. `gate='softmax'` normalises the four maps
+    across the streams, so the weights sum to one at every pixel and the fused features cannot vanish.
+    """
+
+    def __init__(self, nf: int, gate: Gate = "sigmoid") -> None:
         super().__init__()
+        if gate not in GATES:
+            raise ValueError(f"Unknown gate {gate!r}; known: {', '.join(GATES)}")
         self.conv = conv1x1(4 * nf, 4)
+        self.softmax = gate == "softmax"
 
     def forward(self, gate_inputs: list[torch.Tensor], streams: list[torch.Tensor]) -> torch.Tensor:
-        gates = torch.sigmoid(self.conv(torch.cat(gate_inputs, dim=1)))
+        logits = self.conv(torch.cat(gate_inputs, dim=1))
+        gates = logits.softmax(dim=1) if self.softmax else torch.sigmoid(logits)
         fused = gates[:, 0:1] * streams[0]
         for i in range(1, 4):
             fused = fused + gates[:, i : i + 1] * streams[i]
@@ -111,17 +125,24 @@ class CrossSelfAttentionFusion(nn.Module):
         heads: Attention heads.
         qk_norm: See `ChannelCrossAttention`.
         degenerate: See `ChannelCrossAttention` (ablation of the authors' no-op).
+        gate: 'sigmoid' (the paper's) or 'softmax' across the four streams; see `_StreamGate`.
 
     Shape:
         four (N, nf, H, W) -> (N, nf, H, W)
     """
 
     def __init__(
-        self, nf: int, attn_dim: int = 64, heads: int = 4, qk_norm: QKNorm = "l2", degenerate: bool = False
+        self,
+        nf: int,
+        attn_dim: int = 64,
+        heads: int = 4,
+        qk_norm: QKNorm = "l2",
+        degenerate: bool = False,
+        gate: Gate = "sigmoid",
     ) -> None:
         super().__init__()
         self.attention = ChannelCrossAttention(nf, attn_dim, heads, qk_norm, degenerate)
-        self.gate = _StreamGate(nf)
+        self.gate = _StreamGate(nf, gate)
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, x4: torch.Tensor) -> torch.Tensor:
         attended = x4 + self.attention(x1, x2, x3)
@@ -163,14 +184,15 @@ class ConcatAttentionFusion(nn.Module):
 
     Args:
         nf: Stream channels.
+        gate: See `_StreamGate`.
 
     Shape:
         four (N, nf, H, W) -> (N, nf, H, W)
     """
 
-    def __init__(self, nf: int) -> None:
+    def __init__(self, nf: int, gate: Gate = "sigmoid") -> None:
         super().__init__()
-        self.gate = _StreamGate(nf)
+        self.gate = _StreamGate(nf, gate)
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, x4: torch.Tensor) -> torch.Tensor:
         streams = [x1, x2, x3, x4]
@@ -215,6 +237,7 @@ def build_fusion(
     heads: int = 4,
     qk_norm: QKNorm = "l2",
     degenerate: bool = False,
+    gate: Gate = "sigmoid",
 ) -> nn.Module:
     """Build a registered fusion module by name.
 
@@ -230,6 +253,14 @@ def build_fusion(
     accepted = inspect.signature(cls).parameters
     if degenerate and "degenerate" not in accepted:
         raise ValueError(f"Fusion {name!r} has no degenerate attention; only 'csa' does")
-    options = {"attn_dim": attn_dim, "heads": heads, "qk_norm": qk_norm, "degenerate": degenerate}
+    if gate != "sigmoid" and "gate" not in accepted:
+        raise ValueError(f"Fusion {name!r} has no stream gate; only 'csa' and 'concat_attention' do")
+    options = {
+        "attn_dim": attn_dim,
+        "heads": heads,
+        "qk_norm": qk_norm,
+        "degenerate": degenerate,
+        "gate": gate,
+    }
     kwargs = {k: v for k, v in options.items() if k in accepted}
     return cls(nf, **kwargs) if "nf" in accepted else cls()

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spectra_distill.models.dts import DualTwoStreamBody
-from spectra_distill.models.fusion import FUSIONS, QK_NORMS, QKNorm, build_fusion
+from spectra_distill.models.fusion import FUSIONS, GATES, QK_NORMS, Gate, QKNorm, build_fusion
 from spectra_distill.models.heads import FusionHead
 
 
@@ -43,6 +43,9 @@ class FusionNetConfig:
         heads: Attention heads.
         qk_norm: 'l2' (cosine with learned temperature) or 'none' (paper's scaled dot product).
         degenerate: Reproduce the authors' no-op attention (ablation).
+        gate: How the fusion weighs its four streams: 'sigmoid' (the paper's, one independent gate per
+            stream) or 'softmax' (the gates sum to one, so the fused features never vanish). Not in the
+            paper; see `spectra_distill.models.fusion._StreamGate` for the failure it prevents.
         res_scale: Residual scaling in the CLRA blocks.
     """
 
@@ -62,6 +65,7 @@ class FusionNetConfig:
     heads: int = 4
     qk_norm: QKNorm = "l2"
     degenerate: bool = False
+    gate: Gate = "sigmoid"
     res_scale: float = 0.2
 
     def __post_init__(self) -> None:
@@ -87,6 +91,8 @@ class FusionNetConfig:
             raise ValueError(f"Unknown fusion {self.fusion!r}; known: {', '.join(FUSIONS)}")
         if self.qk_norm not in QK_NORMS:
             raise ValueError(f"Unknown qk_norm {self.qk_norm!r}; known: {', '.join(QK_NORMS)}")
+        if self.gate not in GATES:
+            raise ValueError(f"Unknown gate {self.gate!r}; known: {', '.join(GATES)}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (num_blocks as a list) for checkpoints and JSON."""
@@ -156,6 +162,7 @@ class FusionNet(nn.Module):
             heads=config.heads,
             qk_norm=config.qk_norm,
             degenerate=config.degenerate,
+            gate=config.gate,
         )
         self.head = FusionHead(config.nf, config.hsi_bands, config.head_groups, config.head_out_groups)
         for name, bands in zip(STATISTICS, (config.hsi_bands,) * 2 + (config.msi_bands,) * 2, strict=True):

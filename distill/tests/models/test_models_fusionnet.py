@@ -262,6 +262,32 @@ def test_bad_names_are_rejected_with_choices() -> None:
         create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, fusion="sum", degenerate=True)
     with pytest.raises(ValueError, match="groups=3 must divide"):
         create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, hsi_groups=3)
+    with pytest.raises(ValueError, match="Unknown gate 'relu'; known: sigmoid, softmax"):
+        create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, gate="relu")
+    with pytest.raises(ValueError, match="no stream gate"):
+        create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, fusion="sum", gate="softmax")
+
+
+@pytest.mark.parametrize("fusion", ["csa", "concat_attention"])
+def test_softmax_gate_keeps_features_when_every_gate_logit_saturates(fusion: str) -> None:
+    """The failure seen in training: all four gate logits far below zero switch a sigmoid-gated net off."""
+    fused = {}
+    for gate in ("sigmoid", "softmax"):
+        torch.manual_seed(0)
+        net = create_model("teacher", "test_tiny", hsi_bands=B, msi_bands=b, fusion=fusion, gate=gate)
+        with torch.no_grad():
+            net.fusion.gate.conv.weight.zero_()
+            net.fusion.gate.conv.bias.fill_(-40.0)
+        lr, msi = _inputs()
+        lr.requires_grad_(True)
+        features = net.forward_features(lr, msi)
+        features.square().sum().backward()
+        fused[gate] = (features.detach(), lr.grad)
+    features, grad = fused["sigmoid"]
+    assert features.abs().max() < 1e-12 and grad.abs().max() < 1e-12
+    features, grad = fused["softmax"]
+    # equal logits: the average of the four streams, and the LR-HSI still gets a gradient
+    assert features.abs().mean() > 1e-3 and grad.abs().max() > 1e-6
 
 
 def test_config_round_trips_through_dict() -> None:
