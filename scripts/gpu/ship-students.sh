@@ -9,6 +9,7 @@
 # total_steps is set so that the schedules anneal fully inside MINUTES. A step-decayed student needs its last
 # decays; a run cut by --max-minutes would keep a high learning rate.
 set -uo pipefail
+export PYTHONUNBUFFERED=1  # a command cut by its timeout still shows how far it got
 export SPECTRA_DATA=${SPECTRA_DATA:-$PWD/.device/data} PYTHONPATH=$PWD/distill
 OUT=${OUT:-/tmp/out}; MIN=${MINUTES:-6.5}; DEVICE=${DEVICE:-cuda}; RUNS=${RUNS:-/tmp/runs}
 mkdir -p "$OUT" "$RUNS"
