@@ -245,7 +245,8 @@ def build_fusion(
     degenerate attention on a variant without it is an error rather than a silent no-op.
 
     Raises:
-        ValueError: unknown name, or `degenerate=True` for a variant other than 'csa'.
+        ValueError: unknown name, `degenerate=True` for a variant other than 'csa', or a non-default `gate`
+            for a variant without a stream gate.
     """
     if name not in FUSIONS:
         raise ValueError(f"Unknown fusion {name!r}; known: {', '.join(FUSIONS)}")
