@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from spectra_distill.errors import BandCountError, CheckpointError, ScaleError, WavelengthError
 from spectra_distill.models.net import FusionNetConfig, InputStatistics
@@ -117,19 +116,15 @@ def build_card(
     opset: int,
     params: int,
     macs_per_hr_pixel: float,
+    statistics: InputStatistics,
     training: dict[str, Any] | None = None,
     validation: dict[str, Any] | None = None,
     created: str | None = None,
-    statistics: InputStatistics | None = None,
 ) -> dict[str, Any]:
     """The model card as a JSON-ready dict (docs/model-card.md).
 
-    `statistics` are the graph's per-band normalisation constants (default: the fixed 0.5 / 0.5 mapping).
+    `statistics` are the graph's per-band normalisation constants (`FusionNet.input_statistics()`).
     """
-    if statistics is None:
-        statistics = InputStatistics(
-            *(torch.full((n,), 0.5) for n in (config.hsi_bands,) * 2 + (config.msi_bands,) * 2)
-        )
     bands, msi_bands = config.hsi_bands, config.msi_bands
     band_valid = facts.band_valid if facts.band_valid is not None else [True] * bands
     training_block = {"datasets": list(facts.datasets), "split": facts.split, **(training or {})}
