@@ -64,6 +64,14 @@ def test_onnx_parity_with_lr_skip_and_grouped_head(tmp_path: Path) -> None:
     assert all(c.max_abs_diff <= 1e-4 for c in checks)
 
 
+def test_onnx_parity_with_border_pad_at_two_sizes(tmp_path: Path) -> None:
+    """The mirror frame is built from slices of the dynamic H and W, so it must hold at any size."""
+    model = _student(lr_skip=True, border_pad=2)
+    path = export_onnx(model, tmp_path / "m.onnx")
+    checks = verify_onnx(model, path, checks=((1, (8, 8)), (2, (5, 7))))
+    assert all(c.max_abs_diff <= 1e-4 for c in checks)
+
+
 def test_export_leaves_the_callers_model_alone(tmp_path: Path) -> None:
     model = _student().train().double()
     export_model(model, _facts(), tmp_path / "s.onnx")

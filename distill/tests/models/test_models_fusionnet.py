@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import numpy as np
 import pytest
 import torch
 
@@ -19,6 +22,7 @@ from spectra_distill.models import (
 )
 from spectra_distill.models.complexity import measure_complexity
 from spectra_distill.models.dts import Streams
+from spectra_distill.models.layers import mirror_pad
 
 B, b, S = 8, 3, 4
 
@@ -295,3 +299,34 @@ def test_config_round_trips_through_dict() -> None:
     again = FusionNetConfig(**cfg.to_dict())
     assert again == cfg
     assert isinstance(FusionNet(again), FusionNet)
+
+
+def test_mirror_pad_is_numpy_symmetric_and_rejects_a_pad_beyond_the_image() -> None:
+    x = torch.arange(2 * 3 * 4, dtype=torch.float32).reshape(1, 2, 3, 4)
+    expected = np.pad(x.numpy(), ((0, 0), (0, 0), (2, 2), (2, 2)), mode="symmetric")
+    np.testing.assert_array_equal(mirror_pad(x, 2).numpy(), expected)
+    assert mirror_pad(x, 0) is x
+    with pytest.raises(ValueError, match="at least 4 x 4"):
+        mirror_pad(x, 4)
+
+
+def test_border_pad_equals_the_unpadded_net_on_mirrored_inputs_cropped() -> None:
+    """The padded net is the same weights run on a mirrored frame, then cropped: same pixels, no seams."""
+    torch.manual_seed(0)
+    padded = create_model(
+        "student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, lr_skip=True, border_pad=2
+    )
+    plain = FusionNet(dataclasses.replace(padded.config, border_pad=0))
+    plain.load_state_dict(padded.state_dict())
+    lrhsi, hrmsi = _inputs(h=4, w=6)
+    with torch.no_grad():
+        out = padded.eval()(lrhsi, hrmsi)
+        ref = plain.eval()(mirror_pad(lrhsi, 2), mirror_pad(hrmsi, 2 * S))
+    assert out.cube.shape == (2, B, 16, 24)
+    assert out.features.shape == (2, padded.config.nf, 16, 24)
+    torch.testing.assert_close(out.cube, ref.cube[..., 8:-8, 8:-8])
+    torch.testing.assert_close(out.features, ref.features[..., 8:-8, 8:-8])
+    # zero padding at the frame is what it replaces: the border pixels must differ
+    assert not torch.allclose(out.cube[..., :, :4], plain(lrhsi, hrmsi).cube[..., :, :4])
+    with pytest.raises(ValueError, match="border_pad"):
+        FusionNetConfig(hsi_bands=B, msi_bands=b, border_pad=-1)
