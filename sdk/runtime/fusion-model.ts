@@ -176,7 +176,13 @@ export class FusionModel {
     } else {
       lr = zeroMaskedBands(lr, this.card.hsi.band_valid);
     }
-    const { scale, hrMultiple } = spec;
+    const { scale, hrMultiple, minLrSize } = spec;
+    if (lr.height < minLrSize || lr.width < minLrSize) {
+      throw new SizeMismatchError(
+        `lrhsi is ${lr.height} x ${lr.width}; this model needs at least ${minLrSize} x ${minLrSize} LR pixels ` +
+          `(its graph mirrors ${minLrSize} pixels at each edge)`,
+      );
+    }
     if (hrmsi.height !== lr.height * scale || hrmsi.width !== lr.width * scale) {
       throw new SizeMismatchError(
         `hrmsi is ${hrmsi.height} x ${hrmsi.width} but lrhsi is ${lr.height} x ${lr.width}; ` +

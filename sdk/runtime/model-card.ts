@@ -13,6 +13,8 @@ export interface ModelCard {
   opset?: number;
   scale: number;
   spatial_multiple?: number;
+  /** Smallest LR-HSI height and width the graph takes (its mirror frame needs that many pixels); 1 when absent. */
+  min_lr_size?: number;
   hsi: {
     bands: number;
     wavelengths_nm: number[];
@@ -86,6 +88,9 @@ function checkCard(raw: unknown, path: string): ModelCard {
   }
   if (typeof c.onnx_sha256 !== 'string') fail("missing 'onnx_sha256'");
   if (!Number.isInteger(c.scale) || (c.scale as number) < 1) fail(`'scale' must be a positive integer, got ${String(c.scale)}`);
+  if (c.min_lr_size !== undefined && (!Number.isInteger(c.min_lr_size) || c.min_lr_size < 1)) {
+    fail(`'min_lr_size' must be a positive integer when given, got ${String(c.min_lr_size)}`);
+  }
   const hsi = c.hsi;
   if (!hsi || !Number.isInteger(hsi.bands) || !Array.isArray(hsi.wavelengths_nm) || hsi.wavelengths_nm.length !== hsi.bands) {
     fail("'hsi' must give 'bands' and one 'wavelengths_nm' entry per band");

@@ -134,6 +134,8 @@ export interface InputSpec {
   scale: number;
   /** HR height and width must be multiples of this. */
   hrMultiple: number;
+  /** LR height and width must be at least this (the graph's mirror frame). */
+  minLrSize: number;
   wavelengths: readonly number[];
   msiBandNames: readonly string[];
   /** Element type of the graph's inputs and output; float16 graphs (fp16 I/O exports) are converted at the boundary. */

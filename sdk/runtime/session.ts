@@ -141,6 +141,7 @@ export function checkGraphAgainstCard(session: InferenceSession, card: ModelCard
     msiBands: card.msi.bands,
     scale: card.scale,
     hrMultiple: multiple % card.scale === 0 ? multiple : multiple * card.scale,
+    minLrSize: card.min_lr_size ?? 1,
     wavelengths: card.hsi.wavelengths_nm,
     msiBandNames: card.msi.band_names ?? card.msi.srf.map((_, i) => `band${i}`),
     dtype,

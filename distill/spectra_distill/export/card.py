@@ -139,6 +139,8 @@ def build_card(
         "opset": opset,
         "scale": config.scale,
         "spatial_multiple": config.scale,
+        # the graph mirrors border_pad LR pixels at each edge, which needs that many to mirror
+        "min_lr_size": max(1, config.border_pad),
         "hsi": {
             "bands": bands,
             "wavelengths_nm": [float(w) for w in facts.wavelengths],

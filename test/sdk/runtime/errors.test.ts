@@ -78,6 +78,23 @@ t.test('rejects: HR size not a multiple of the card spatial_multiple', async (t)
   });
 });
 
+t.test('rejects: an LR-HSI smaller than the card min_lr_size (the graph mirror frame)', async (t) => {
+  const model = await FusionModel.load(variant({ card: (c) => ({ ...c, min_lr_size: 3 }) }), { providers: ['cpu'] });
+  t.teardown(() => model.release());
+  t.throws(() => model.fuse(randomCube(8, 2, 4, WL), randomCube(3, 8, 16, RGB)), {
+    name: 'SizeMismatchError',
+    code: 'E_SIZE_MISMATCH',
+    message: /lrhsi is 2 x 4; this model needs at least 3 x 3 LR pixels/,
+  });
+  t.ok(await model.fuse(randomCube(8, 3, 4, WL), randomCube(3, 12, 16, RGB)), '3 x 4 passes');
+});
+
+t.test('rejects: a card whose min_lr_size is not a positive integer', async (t) => {
+  const err = await FusionModel.load(variant({ card: (c) => ({ ...c, min_lr_size: 0 }) })).catch((e: unknown) => e);
+  t.type(err, ModelCardError);
+  t.match((err as Error).message, /'min_lr_size' must be a positive integer when given, got 0/);
+});
+
 t.test('rejects: missing model file', async (t) => {
   const err = await FusionModel.load(join(tempDir(), 'nope.onnx')).catch((e: unknown) => e);
   t.type(err, ModelFileError);
