@@ -20,7 +20,7 @@ from spectra_distill.evaluate.regions import ModelFacts
 from spectra_distill.evaluate.tiling import fuse_whole_or_tiled
 from spectra_distill.export.model import card_path_for
 from spectra_distill.export.onnx import INPUT_NAMES
-from spectra_distill.models.complexity import measure_complexity
+from spectra_distill.models.complexity import per_pixel_complexity
 from spectra_distill.models.net import FusionNet
 
 
@@ -111,9 +111,9 @@ class TorchMethod(Method):
 
 
 def torch_method(name: str, model: FusionNet, device: str) -> TorchMethod:
-    """Wrap a network; MACs per HR pixel come from the models' flop counting at a 16 x 16 LR input."""
+    """Wrap a network; MACs per HR pixel come from `per_pixel_complexity` (the mirror frame not counted)."""
     dev = torch.device(device)
-    complexity = measure_complexity(model.config, 16, 16)
+    complexity = per_pixel_complexity(model.config)
     return TorchMethod(
         name=name,
         kind="network",

@@ -11,7 +11,7 @@ import torch
 from spectra_distill.errors import CheckpointError
 from spectra_distill.export.card import CardFacts, build_card, write_card
 from spectra_distill.export.onnx import DEFAULT_OPSET, ParityCheck, export_onnx, sha256_file, verify_onnx
-from spectra_distill.models.complexity import measure_complexity
+from spectra_distill.models.complexity import per_pixel_complexity
 from spectra_distill.models.factory import ROLES
 from spectra_distill.models.net import FusionNet, FusionNetConfig
 
@@ -87,7 +87,7 @@ def export_model(
     facts.check_against(model.config, source)
     onnx_path = export_onnx(model, out_path, opset=opset)
     parity = verify_onnx(model, onnx_path, checks=parity_checks)
-    complexity = measure_complexity(model.config, 16, 16)
+    complexity = per_pixel_complexity(model.config)
     card = build_card(
         facts,
         model.config,

@@ -11,7 +11,7 @@ import pytest
 from spectra_distill.commands import flops
 from spectra_distill.errors import ScaleError
 from spectra_distill.models import create_model, model_config
-from spectra_distill.models.complexity import measure_complexity, time_cotraining_step
+from spectra_distill.models.complexity import measure_complexity, per_pixel_complexity, time_cotraining_step
 
 
 def test_sum_fusion_macs_equal_conv_arithmetic() -> None:
@@ -43,6 +43,14 @@ def test_macs_scale_linearly_with_pixels() -> None:
     small, large = measure_complexity(cfg, 4, 4), measure_complexity(cfg, 8, 12, batch=2)
     assert large.macs == small.macs * 12
     assert large.macs_per_hr_pixel == small.macs_per_hr_pixel
+
+
+def test_the_mirror_frame_costs_per_image_and_is_left_out_of_the_per_pixel_figure() -> None:
+    # the frame's MACs are the frameless count at the padded size: a 4 x 6 LR image computes as 8 x 10
+    framed = model_config("student", "test_tiny", 8, 3, border_pad=2)
+    plain = model_config("student", "test_tiny", 8, 3)
+    assert measure_complexity(framed, 4, 6).macs == measure_complexity(plain, 8, 10).macs
+    assert per_pixel_complexity(framed) == measure_complexity(plain, 16, 16)
 
 
 def test_flops_command_writes_json(tmp_path: Path) -> None:
