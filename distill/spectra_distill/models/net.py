@@ -30,6 +30,7 @@ class FusionNetConfig:
         head_groups: Groups of the head's first conv.
         head_out_groups: Groups of the head's second (B -> B) conv. At hundreds of bands that conv holds
             9 * B^2 weights in teacher and student alike; grouping it is how a small student stays small.
+        head_rank: If > 0, the head's B -> B conv factorised through this many channels (`FusionHead`).
         standardise: Normalise inputs per band with training-data statistics (`set_input_statistics`)
             instead of the paper's fixed (x - 0.5) * 2, and scale the head's output by the band's spread.
             Not in the paper, which stretches every image to 0..1 with its own min and max (a device never
@@ -63,6 +64,7 @@ class FusionNetConfig:
     hsi_groups: int = 1
     head_groups: int = 1
     head_out_groups: int = 1
+    head_rank: int = 0
     lr_skip: bool = False
     standardise: bool = False
     fusion: str = "csa"
@@ -172,7 +174,9 @@ class FusionNet(nn.Module):
             degenerate=config.degenerate,
             gate=config.gate,
         )
-        self.head = FusionHead(config.nf, config.hsi_bands, config.head_groups, config.head_out_groups)
+        self.head = FusionHead(
+            config.nf, config.hsi_bands, config.head_groups, config.head_out_groups, config.head_rank
+        )
         for name, bands in zip(STATISTICS, (config.hsi_bands,) * 2 + (config.msi_bands,) * 2, strict=True):
             self.register_buffer(name, torch.full((bands,), 0.5))
 

@@ -330,3 +330,15 @@ def test_border_pad_equals_the_unpadded_net_on_mirrored_inputs_cropped() -> None
     assert not torch.allclose(out.cube[..., :, :4], plain(lrhsi, hrmsi).cube[..., :, :4])
     with pytest.raises(ValueError, match="border_pad"):
         FusionNetConfig(hsi_bands=B, msi_bands=b, border_pad=-1)
+
+
+def test_low_rank_head_has_10_r_b_mixing_weights_and_excludes_grouping() -> None:
+    full = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S)
+    low = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, head_rank=2)
+    assert _n_params(full) - _n_params(low) == 9 * B * B - 10 * 2 * B
+    out = low(*_inputs())
+    assert out.cube.shape == (2, B, 16, 24)
+    out.cube.sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in low.head.parameters())
+    with pytest.raises(ValueError, match="head_rank"):
+        create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, head_rank=2, head_out_groups=2)
