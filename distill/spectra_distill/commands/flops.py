@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from spectra_distill.errors import ScaleError
+from spectra_distill.errors import ConfigError, ScaleError
 from spectra_distill.models.complexity import measure_complexity, time_cotraining_step, time_inference
 from spectra_distill.models.factory import PRESETS, ROLES, model_config
 from spectra_distill.models.fusion import FUSIONS, QK_NORMS
@@ -23,6 +23,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=Path,
         default=None,
         help="experiment file: its model preset and per-role overrides (e.g. lr_skip, head_out_groups)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a value of --config, as in train (e.g. model.student.head_rank=32); repeatable",
     )
     parser.add_argument("--bands", type=int, default=172, help="HSI bands B")
     parser.add_argument("--msi-bands", type=int, default=4, help="MSI bands b")
@@ -56,8 +64,10 @@ def run(args: argparse.Namespace) -> int:
         overrides["qk_norm"] = args.qk_norm
     role_overrides: dict[str, dict[str, Any]] = {role: {} for role in ROLES}
     preset = args.preset
+    if args.overrides and not args.config:
+        raise ConfigError("--set changes an experiment file; give it with --config")
     if args.config:
-        experiment = load_config(args.config).model
+        experiment = load_config(args.config, args.overrides).model
         preset = preset or experiment.preset
         role_overrides = {"teacher": dict(experiment.teacher), "student": dict(experiment.student)}
     args.preset = preset or "paper"

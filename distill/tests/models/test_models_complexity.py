@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from spectra_distill.commands import flops
-from spectra_distill.errors import ScaleError
+from spectra_distill.errors import ConfigError, ScaleError
 from spectra_distill.models import create_model, model_config
 from spectra_distill.models.complexity import measure_complexity, per_pixel_complexity, time_cotraining_step
 
@@ -86,6 +86,12 @@ def test_flops_command_takes_the_experiments_model_overrides(tmp_path: Path) -> 
         report["teacher"]["params"]
         == measure_complexity(model_config("teacher", "test_tiny", 8, 3), 4, 4).params
     )
+    rank = ["--set", "model.student.head_out_groups=1", "--set", "model.student.head_rank=2"]
+    assert flops.run(parser.parse_args(["--config", str(experiment), *rank, *common])) == 0
+    low_rank = model_config("student", "test_tiny", 8, 3, head_rank=2, lr_skip=True)
+    assert json.loads(out.read_text())["student"]["params"] == measure_complexity(low_rank, 4, 4).params
+    with pytest.raises(ConfigError, match="--config"):
+        flops.run(parser.parse_args([*rank, *common]))
 
 
 def test_cotraining_timing_runs_and_rejects_unequal_widths() -> None:
