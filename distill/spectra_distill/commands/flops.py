@@ -13,7 +13,7 @@ from spectra_distill.errors import ConfigError, ScaleError
 from spectra_distill.models.complexity import measure_complexity, time_cotraining_step, time_inference
 from spectra_distill.models.factory import PRESETS, ROLES, model_config
 from spectra_distill.models.fusion import FUSIONS, QK_NORMS
-from spectra_distill.train.config import load_config
+from spectra_distill.train.config import add_override_option, load_config
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,14 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="experiment file: its model preset and per-role overrides (e.g. lr_skip, head_out_groups)",
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a value of --config, as in train (e.g. model.student.head_rank=32); repeatable",
-    )
+    add_override_option(parser, "override a value of --config, as in train (e.g. model.student.head_rank=32)")
     parser.add_argument("--bands", type=int, default=172, help="HSI bands B")
     parser.add_argument("--msi-bands", type=int, default=4, help="MSI bands b")
     parser.add_argument("--size", type=int, default=256, help="HR size H = W (a multiple of the scale)")

@@ -13,19 +13,15 @@ from pathlib import Path
 
 from spectra_distill.errors import ConfigError
 from spectra_distill.train import load_config, run_training
+from spectra_distill.train.config import add_override_option
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", type=Path, help="experiment YAML/JSON (default with --resume: <run dir>/config.yaml)"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config value, e.g. optim.lr=2e-4 or kd.student_losses.1.weight=0.2",
+    add_override_option(
+        parser, "override a config value, e.g. optim.lr=2e-4 or kd.student_losses.1.weight=0.2"
     )
     parser.add_argument("--run-dir", type=Path, help="run directory (default runs/<name>)")
     parser.add_argument("--resume", action="store_true", help="continue from <run dir>/last.pt")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 import json
 import types
@@ -286,6 +287,13 @@ def _validate(cfg: TrainConfig, source: str | Path | None) -> None:
             LossSet(specs, prefix)
         except ValueError as exc:
             raise ConfigError(f"kd.{key}: {exc}", source) from exc
+
+
+def add_override_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """The repeatable `--set KEY=VALUE` option (into `args.overrides`) whose values `parse_override` reads."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
+    )
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
