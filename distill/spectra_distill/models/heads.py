@@ -33,12 +33,14 @@ class FusionHead(nn.Module):
             raise ValueError(f"head_out_groups={out_groups} must divide hsi_bands={hsi_bands}")
         if rank < 0 or (rank and out_groups != 1):
             raise ValueError(f"head_rank={rank} must be >= 0, and head_out_groups 1 when it is > 0")
+        # built in forward order, so seeded initial weights match those of heads without a rank
+        first = conv3x3(nf, hsi_bands, groups=groups)
         mix: nn.Module = (
             nn.Sequential(conv1x1(hsi_bands, rank, bias=False), conv3x3(rank, hsi_bands, bias=False))
             if rank
             else conv3x3(hsi_bands, hsi_bands, groups=out_groups, bias=False)
         )
-        self.body = nn.Sequential(conv3x3(nf, hsi_bands, groups=groups), lrelu(), mix)
+        self.body = nn.Sequential(first, lrelu(), mix)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.body(features)
