@@ -118,7 +118,8 @@ export class FusionModel {
    * @returns The fused cube with timing and consistency.
    * @throws {@link BandCountError} when a band count differs from the card.
    * @throws {@link WavelengthError} when LR-HSI wavelengths differ from the card's grid (pass `resample: true`) or cannot be resampled.
-   * @throws {@link SizeMismatchError} when sizes are not related by the scale or not multiples of the card's spatial multiple.
+   * @throws {@link SizeMismatchError} when sizes are not related by the scale, not multiples of the card's spatial multiple, or below its `min_lr_size`.
+   * @throws RangeError when an option is out of range, e.g. `tile` gives tiles below the card's `min_lr_size`.
    * @throws {@link DataTypeError} when data is not a Float32Array of the declared size.
    * @throws {@link NonFiniteError} when an input holds NaN or Inf.
    * @throws {@link ValueRangeError} when values look like raw counts rather than 0..1 units.
@@ -130,7 +131,7 @@ export class FusionModel {
     const t0 = performance.now();
     const prepared = this.prepareInputs(lrhsi, hrmsi, opts);
     const validateMs = performance.now() - t0 - prepared.resampleMs - prepared.normaliseMs;
-    return this.run(prepared.lr, prepared.hr, opts, { t0, validateMs, resampleMs: prepared.resampleMs, normaliseMs: prepared.normaliseMs });
+    return this.run(prepared.lr, prepared.hr, prepared.tiles, opts, { t0, validateMs, resampleMs: prepared.resampleMs, normaliseMs: prepared.normaliseMs });
   }
 
   /** Frees the native session. The model cannot be used afterwards. */
@@ -144,7 +145,7 @@ export class FusionModel {
     lrhsi: Cube,
     hrmsi: Cube,
     opts: ResolvedFuseOptions,
-  ): { lr: Cube; hr: Cube; resampleMs: number; normaliseMs: number } {
+  ): { lr: Cube; hr: Cube; tiles: Tile[]; resampleMs: number; normaliseMs: number } {
     assertCube(lrhsi, 'lrhsi');
     assertCube(hrmsi, 'hrmsi');
     checkFuseOptions(opts);
@@ -198,10 +199,11 @@ export class FusionModel {
     assertFinite(lr, 'lrhsi');
     assertFinite(hrmsi, 'hrmsi');
     assertNoData(hrmsi, 'hrmsi', []);
+    const tiles = this.planFor(hrmsi.height, hrmsi.width, opts);
     const t = performance.now();
     lr = applyValueScale(lr, 'lrhsi');
     const hr = applyValueScale(hrmsi, 'hrmsi');
-    return { lr, hr, resampleMs, normaliseMs: performance.now() - t };
+    return { lr, hr, tiles, resampleMs, normaliseMs: performance.now() - t };
   }
 
   /**
@@ -229,7 +231,7 @@ export class FusionModel {
     const t0 = performance.now();
     const prepared = this.prepareInputs(lrhsi, hrmsi, opts);
     const validateMs = performance.now() - t0 - prepared.resampleMs - prepared.normaliseMs;
-    return this.stream(prepared.lr, prepared.hr, opts, sink, { t0, validateMs, resampleMs: prepared.resampleMs, normaliseMs: prepared.normaliseMs });
+    return this.stream(prepared.lr, prepared.hr, prepared.tiles, opts, sink, { t0, validateMs, resampleMs: prepared.resampleMs, normaliseMs: prepared.normaliseMs });
   }
 
   /**
@@ -257,12 +259,13 @@ export class FusionModel {
     const t0 = performance.now();
     const prepared = this.prepareInputs(lrhsi, hrmsi, opts);
     const validateMs = performance.now() - t0 - prepared.resampleMs - prepared.normaliseMs;
-    return this.streamToEnvi(prepared.lr, prepared.hr, hdrPath, opts, { interleave, extra, tee }, { t0, validateMs, resampleMs: prepared.resampleMs, normaliseMs: prepared.normaliseMs });
+    return this.streamToEnvi(prepared.lr, prepared.hr, prepared.tiles, hdrPath, opts, { interleave, extra, tee }, { t0, validateMs, resampleMs: prepared.resampleMs, normaliseMs: prepared.normaliseMs });
   }
 
   private async streamToEnvi(
     lr: Cube,
     hr: Cube,
+    tiles: Tile[],
     hdrPath: string,
     opts: ResolvedFuseOptions,
     file: Pick<FuseToFileOptions, 'interleave' | 'extra' | 'tee'>,
@@ -281,7 +284,7 @@ export class FusionModel {
         }
       : writer;
     try {
-      const summary = await this.stream(lr, hr, opts, sink, t);
+      const summary = await this.stream(lr, hr, tiles, opts, sink, t);
       const paths = await writer.commit(summary.quality ? consistencyHeader(summary.quality) : {});
       return { ...summary, ...paths };
     } catch (err) {
@@ -293,13 +296,13 @@ export class FusionModel {
   private async run(
     lr: Cube,
     hr: Cube,
+    tiles: Tile[],
     opts: ResolvedFuseOptions,
     t: { t0: number; validateMs: number; resampleMs: number; normaliseMs: number },
   ): Promise<FusedCube> {
     const { hsiBands: B } = this.inputSpec;
     const H = hr.height;
     const W = hr.width;
-    const tiles = this.planFor(H, W, opts);
     let out: Float32Array;
     let inferMs = 0;
     let stitchMs = 0;
@@ -333,6 +336,7 @@ export class FusionModel {
   private async stream(
     lr: Cube,
     hr: Cube,
+    tiles: Tile[],
     opts: ResolvedFuseOptions,
     sink: RowSink,
     t: { t0: number; validateMs: number; resampleMs: number; normaliseMs: number },
@@ -340,7 +344,6 @@ export class FusionModel {
     const { hsiBands: B } = this.inputSpec;
     const H = hr.height;
     const W = hr.width;
-    const tiles = this.planFor(H, W, opts);
     const check = opts.quality ? new StripConsistency(lr, hr, this.card) : undefined;
     let qualityMs = 0;
     const target: RowSink = check
@@ -376,8 +379,18 @@ export class FusionModel {
   }
 
   private planFor(H: number, W: number, opts: ResolvedFuseOptions): Tile[] {
-    const { scale, hrMultiple } = this.inputSpec;
-    return opts.tile > 0 ? planTiles(H, W, opts.tile, opts.overlap, Math.max(scale, hrMultiple)) : [{ y: 0, x: 0, height: H, width: W }];
+    const { scale, hrMultiple, minLrSize } = this.inputSpec;
+    if (opts.tile === 0) return [{ y: 0, x: 0, height: H, width: W }];
+    const tiles = planTiles(H, W, opts.tile, opts.overlap, Math.max(scale, hrMultiple));
+    // each tile is a graph call of its own, so the card's minimum holds per tile, not only for the image
+    const { height, width } = tiles[0];
+    if (height < minLrSize * scale || width < minLrSize * scale) {
+      throw new RangeError(
+        `Expected options.tile to give tiles of at least ${minLrSize * scale} HR px (${minLrSize} LR px, the graph's ` +
+          `mirror frame) but received ${opts.tile}, which tiles as ${height} x ${width}`,
+      );
+    }
+    return tiles;
   }
 
   /** Everything of the fused cube but its pixels. */

@@ -87,6 +87,12 @@ t.test('rejects: an LR-HSI smaller than the card min_lr_size (the graph mirror f
     message: /lrhsi is 2 x 4; this model needs at least 3 x 3 LR pixels/,
   });
   t.ok(await model.fuse(randomCube(8, 3, 4, WL), randomCube(3, 12, 16, RGB)), '3 x 4 passes');
+  // every tile is a graph call: tiles of 2 LR px fail the same minimum even though the image passes it
+  t.throws(() => model.fuse(randomCube(8, 4, 4, WL), randomCube(3, 16, 16, RGB), { tile: 8, overlap: 0 }), {
+    name: 'RangeError',
+    message: /options\.tile to give tiles of at least 12 HR px .* received 8, which tiles as 8 x 8/,
+  });
+  t.ok(await model.fuse(randomCube(8, 6, 6, WL), randomCube(3, 24, 24, RGB), { tile: 12, overlap: 0 }), 'tiles of 3 LR px pass');
 });
 
 t.test('rejects: a card whose min_lr_size is not a positive integer', async (t) => {
