@@ -112,12 +112,16 @@ class KDConfig:
         mode: 'cotrain' (teacher and student updated every step on the same batch), 'offline' (a frozen
             teacher from `teacher_checkpoint` -> student) or 'teacher' (teacher only).
         teacher_checkpoint: Checkpoint holding a trained teacher (offline mode).
+        student_init: Checkpoint whose student weights and input statistics the student starts from, with a
+            fresh optimizer and schedule: fine-tuning a trained student on a new schedule or new scenes. Its
+            student must have the configured architecture. A resumed run takes its weights from `last.pt`.
         teacher_losses: Loss blocks of the teacher objective.
         student_losses: Loss blocks of the student objective.
     """
 
     mode: Mode = "cotrain"
     teacher_checkpoint: str | None = None
+    student_init: str | None = None
     teacher_losses: list[dict[str, Any]] = field(default_factory=lambda: [dict(s) for s in TEACHER_LOSSES])
     student_losses: list[dict[str, Any]] = field(default_factory=lambda: [dict(s) for s in STUDENT_LOSSES])
 
@@ -240,6 +244,8 @@ def _validate(cfg: TrainConfig, source: str | Path | None) -> None:
         raise ConfigError(f"kd.mode = {cfg.kd.mode!r}; expected one of {', '.join(MODES)}", source)
     if cfg.kd.mode == "offline" and not cfg.kd.teacher_checkpoint:
         raise ConfigError("kd.mode = 'offline' needs kd.teacher_checkpoint", source)
+    if cfg.kd.mode == "teacher" and cfg.kd.student_init:
+        raise ConfigError("kd.student_init is set but kd.mode = 'teacher' trains no student", source)
     if cfg.amp not in AMP_DTYPES:
         raise ConfigError(f"amp = {cfg.amp!r}; expected one of {', '.join(AMP_DTYPES)}", source)
     for key in ("teacher_scheduler", "student_scheduler"):

@@ -154,9 +154,14 @@ class Trainer:
         if self.train_student:
             self.student_config = self._model_config("student", dims)
             self.student = self._build(self.student_config, "student")
-        # an offline teacher keeps the statistics it was trained with; a resumed run overwrites these with
-        # the checkpoint's (identical) buffers
-        fresh = (self.teacher if teacher_state is None else None, self.student)
+            if cfg.kd.student_init:
+                self.student.load_state_dict(self._student_init(self.student_config))
+        # an offline teacher or initialised student keeps the statistics it was trained with; a resumed run
+        # overwrites these with the checkpoint's (identical) buffers
+        fresh = (
+            self.teacher if teacher_state is None else None,
+            None if cfg.kd.student_init else self.student,
+        )
         standardised = [net for net in fresh if net is not None and net.config.standardise]
         if standardised:
             stats = input_statistics(data.train_set)
@@ -253,6 +258,18 @@ class Trainer:
                 path,
             )
         return config, ckpt["teacher"]
+
+    def _student_init(self, config: FusionNetConfig) -> dict[str, Any]:
+        path = self.cfg.kd.student_init
+        assert path is not None
+        ckpt = load_checkpoint(path, required=("student", "model_config"))
+        saved, wanted = ckpt["model_config"].get("student") or {}, config.to_dict()
+        if saved != wanted:
+            changed = sorted(k for k in wanted.keys() | saved.keys() if saved.get(k) != wanted.get(k))
+            raise CheckpointError(
+                f"its student is not the configured one; fields differ: {', '.join(changed)}", path
+            )
+        return ckpt["student"]
 
     # ------------------------------------------------------------------ steps
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:

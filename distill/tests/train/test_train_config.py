@@ -71,6 +71,7 @@ def test_saved_config_round_trips(tmp_path: Path) -> None:
         ({}, ["data.batch_size=two"], r"data.batch_size = 'two'; expected int"),
         ({}, ["kd.mode=online"], r"kd.mode = 'online'; expected one of cotrain, offline, teacher"),
         ({}, ["kd.mode=offline"], r"needs kd.teacher_checkpoint"),
+        ({}, ["kd.mode=teacher", "kd.student_init=x.pt"], r"student_init is set but kd.mode = 'teacher'"),
         ({}, ["data.patch_size=30"], r"data.patch_size = 30 is not a multiple of data.scale = 4"),
         ({}, ["kd.student_losses.0.type=L3Loss"], r"kd.student_losses\[0\]: Unknown loss 'L3Loss'"),
         ({}, ["kd.student_losses.9.weight=1"], r"kd.student_losses.9 is not an index below 5"),

@@ -118,6 +118,27 @@ def test_teacher_mode_then_offline_distillation(tmp_path: Path) -> None:
         run_training(teacher_cfg, tmp_path / "s", resume=True, data_factory=synthetic_data)
 
 
+def test_student_init_starts_from_a_trained_student_and_checks_its_architecture(
+    cotrain_run: tuple[Path, dict], tmp_path: Path
+) -> None:
+    run_dir, before = cotrain_run
+    trained = load_checkpoint(run_dir / "last.pt")["student"]
+    assert not torch.equal(_weights(trained), _weights(before["student"]))
+    cfg = tiny_config(kd={"student_init": str(run_dir / "last.pt")})
+    trainer = Trainer(cfg, synthetic_data(cfg), tmp_path / "fine")
+    assert trainer.student is not None
+    state = trainer.student.state_dict()
+    assert state.keys() == trained.keys()
+    for key, value in trained.items():
+        assert torch.equal(state[key], value), key
+    assert trainer.opt["student"].state == {}  # a fresh optimizer: fine-tuning, not resuming
+
+    wider = tiny_config(kd={"student_init": str(run_dir / "last.pt")}, model={"student": {"head_rank": 2}})
+    with pytest.raises(CheckpointError, match="fields differ: head_rank") as info:
+        Trainer(wider, synthetic_data(wider), tmp_path / "wide")
+    assert str(run_dir / "last.pt") in str(info.value)
+
+
 def test_offline_teacher_with_other_band_counts_is_rejected(tmp_path: Path) -> None:
     cfg = tiny_config(kd={"mode": "teacher"}, optim={"total_steps": 1}, log={"val_every": 0})
     run_training(cfg, tmp_path / "t", data_factory=synthetic_data)
