@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import shlex
 import sys
 
 from spectra_distill import commands
@@ -26,6 +27,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # what a command records of its own invocation (train: into checkpoints, and so model cards)
+    args.invocation = shlex.join(["spectra-distill", *(sys.argv[1:] if argv is None else argv)])
     try:
         return int(args._run(args) or 0)
     except SpectraDataError as exc:

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
         "checkpoint": args.checkpoint.name,
         "epochs": ckpt.get("epoch"),
         "steps": ckpt.get("step"),
-        "command": config.get("command"),
+        "command": " && ".join(ckpt.get("commands", [])) or None,
         "seconds": ckpt.get("seconds", config.get("seconds")),
     }
     result = export_model(

@@ -44,7 +44,9 @@ def run(args: argparse.Namespace) -> int:
     if args.max_minutes is not None and not args.max_minutes > 0:
         raise ConfigError(f"--max-minutes must be > 0; got {args.max_minutes}")
     run_dir = args.run_dir or Path("runs") / cfg.name
-    result = run_training(cfg, run_dir, resume=args.resume, max_minutes=args.max_minutes)
+    result = run_training(
+        cfg, run_dir, resume=args.resume, max_minutes=args.max_minutes, command=args.invocation
+    )
     summary = {
         "run_dir": str(run_dir),
         "step": result.step,

@@ -19,6 +19,7 @@ def run_training(
     resume: bool = False,
     max_minutes: float | None = None,
     data_factory: Callable[[TrainConfig], TrainData] | None = None,
+    command: str | None = None,
 ) -> TrainResult:
     """Train `cfg` into `run_dir` (under `torchrun`, every process calls this; rank 0 writes).
 
@@ -28,6 +29,7 @@ def run_training(
         resume: Continue from `run_dir/last.pt`.
         max_minutes: Stop cleanly (checkpoint written) after this much wall time.
         data_factory: Builds the data from the config; default loads the configured datasets.
+        command: This invocation's command line, recorded in the checkpoints (see `Trainer`).
 
     Raises:
         ConfigError: the run directory already holds a run and `resume` is off.
@@ -45,7 +47,7 @@ def run_training(
             save_config(cfg, run_dir / "config.yaml")
         if info.world > 1:
             dist.barrier()  # the run dir exists before any rank touches it
-        return Trainer(cfg, data, run_dir, info).fit(resume=resume, max_minutes=max_minutes)
+        return Trainer(cfg, data, run_dir, info, command).fit(resume=resume, max_minutes=max_minutes)
     finally:
         if info.world > 1 and dist.is_initialized():
             dist.destroy_process_group()

@@ -109,6 +109,9 @@ class Trainer:
         data: Patches, validation pairs and card facts.
         run_dir: Where `last.pt`, `best.pt`, `config.yaml` and the logs go (rank 0 writes).
         dist_info: Process group position (default: single process).
+        command: The command line of this start or resume. Checkpoints keep the chain of commands that made
+            their weights (`commands`: those of an offline teacher or `kd.student_init` first, then one per
+            start and resume), and export writes it into the model card.
 
     Raises:
         ConfigError: a CUDA device requested without one, or inconsistent teacher/student widths for
@@ -117,9 +120,16 @@ class Trainer:
     """
 
     def __init__(
-        self, cfg: TrainConfig, data: TrainData, run_dir: Path, dist_info: DistInfo = DistInfo()
+        self,
+        cfg: TrainConfig,
+        data: TrainData,
+        run_dir: Path,
+        dist_info: DistInfo = DistInfo(),
+        command: str | None = None,
     ) -> None:
         self.cfg, self.data, self.run_dir, self.dist = cfg, data, Path(run_dir), dist_info
+        self.command = command
+        self.commands: list[str] = []
         self.device = self._device()
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(cfg.amp)
         if self.device.type != "cuda":
@@ -141,7 +151,8 @@ class Trainer:
         self.train_student = mode != "teacher"
         dims = (data.hsi_bands, data.msi_bands, cfg.data.scale)
         if mode == "offline":
-            self.teacher_config, teacher_state = self._offline_teacher(dims)
+            self.teacher_config, teacher_state, teacher_commands = self._offline_teacher(dims)
+            self._inherit(teacher_commands)
         else:
             self.teacher_config = self._model_config("teacher", dims)
             teacher_state = None
@@ -155,7 +166,10 @@ class Trainer:
             self.student_config = self._model_config("student", dims)
             self.student = self._build(self.student_config, "student")
             if cfg.kd.student_init:
-                self.student.load_state_dict(self._student_init(self.student_config))
+                student_state, student_commands = self._student_init(self.student_config)
+                self.student.load_state_dict(student_state)
+                self._inherit(student_commands)
+        self._inherit([command] if command else [])
         # an offline teacher or initialised student keeps the statistics it was trained with; a resumed run
         # overwrites these with the checkpoint's (identical) buffers
         fresh = (
@@ -241,7 +255,13 @@ class Trainer:
         unused = isinstance(model, FusionNet) and model.config.degenerate
         return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=unused)
 
-    def _offline_teacher(self, dims: tuple[int, int, int]) -> tuple[FusionNetConfig, dict[str, Any]]:
+    def _inherit(self, commands: list[str]) -> None:
+        # an offline teacher and an initial student may share their first commands
+        self.commands.extend(c for c in commands if c not in self.commands)
+
+    def _offline_teacher(
+        self, dims: tuple[int, int, int]
+    ) -> tuple[FusionNetConfig, dict[str, Any], list[str]]:
         path = self.cfg.kd.teacher_checkpoint
         assert path is not None  # config validation requires it in offline mode
         ckpt = load_checkpoint(path, required=("teacher", "model_config"))
@@ -257,9 +277,9 @@ class Trainer:
                 f"{(config.hsi_bands, config.msi_bands, config.scale)}; the data needs {dims}",
                 path,
             )
-        return config, ckpt["teacher"]
+        return config, ckpt["teacher"], list(ckpt.get("commands", []))
 
-    def _student_init(self, config: FusionNetConfig) -> dict[str, Any]:
+    def _student_init(self, config: FusionNetConfig) -> tuple[dict[str, Any], list[str]]:
         path = self.cfg.kd.student_init
         assert path is not None
         ckpt = load_checkpoint(path, required=("student", "model_config"))
@@ -269,7 +289,7 @@ class Trainer:
             raise CheckpointError(
                 f"its student is not the configured one; fields differ: {', '.join(changed)}", path
             )
-        return ckpt["student"]
+        return ckpt["student"], list(ckpt.get("commands", []))
 
     # ------------------------------------------------------------------ steps
     def _autocast(self) -> contextlib.AbstractContextManager[Any]:
@@ -374,6 +394,7 @@ class Trainer:
             "best": self.best_psnr,
             "seconds": self.seconds,
             "recoveries": self.recoveries,
+            "commands": self.commands,
         }
         if self.student is not None and self.student_config is not None:
             state["student"] = self.student.state_dict()
@@ -409,6 +430,7 @@ class Trainer:
         self.teacher_metrics = ckpt.get("teacher_metrics", {})
         self.seconds = float(ckpt.get("seconds", 0.0))
         self.recoveries = list(ckpt.get("recoveries", []))
+        self.commands = [*ckpt.get("commands", []), *([self.command] if self.command else [])]
 
     def _save(self, name: str) -> None:
         if self.dist.is_main:

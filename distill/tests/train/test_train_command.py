@@ -38,7 +38,12 @@ def test_trains_on_real_cave_regions(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert any((run_dir / "tb").iterdir())  # TensorBoard events
     # resume from the run dir alone, with more steps
     assert main(["train", "--run-dir", str(run_dir), "--resume", "--set", "optim.total_steps=3"]) == 0
-    assert load_checkpoint(run_dir / "last.pt")["step"] == 3
+    resumed = load_checkpoint(run_dir / "last.pt")
+    assert resumed["step"] == 3
+    # both invocations, as one could paste them, for the model card
+    first, second = resumed["commands"]
+    assert first.startswith("spectra-distill train --config ") and f"--run-dir {run_dir}" in first
+    assert second == f"spectra-distill train --run-dir {run_dir} --resume --set optim.total_steps=3"
 
 
 @pytest.mark.parametrize(

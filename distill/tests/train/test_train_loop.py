@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ import torch
 import yaml
 from train_synthetic import synthetic_cube, synthetic_data, tiny_config
 
+from spectra_distill.cli import main
 from spectra_distill.data.cube import Cube
 from spectra_distill.errors import CheckpointError, ConfigError
 from spectra_distill.export.card import CardFacts
@@ -137,6 +139,33 @@ def test_student_init_starts_from_a_trained_student_and_checks_its_architecture(
     with pytest.raises(CheckpointError, match="fields differ: head_rank") as info:
         Trainer(wider, synthetic_data(wider), tmp_path / "wide")
     assert str(run_dir / "last.pt") in str(info.value)
+
+
+def test_checkpoints_and_cards_keep_the_chain_of_commands(tmp_path: Path) -> None:
+    def train(name: str, command: str, resume: bool = False, steps: int = 2, **kd: str) -> list[str]:
+        cfg = tiny_config(kd=kd, optim={"total_steps": steps}, log={"val_every": 0})
+        run_training(cfg, tmp_path / name, resume=resume, data_factory=synthetic_data, command=command)
+        return load_checkpoint(tmp_path / name / "last.pt")["commands"]
+
+    teacher = str(tmp_path / "t" / "last.pt")
+    assert train("t", "train teacher", mode="teacher") == ["train teacher"]
+    assert train("t", "resume teacher", resume=True, steps=3, mode="teacher") == [
+        "train teacher",
+        "resume teacher",
+    ]
+    distil = train("s", "distil", mode="offline", teacher_checkpoint=teacher)
+    assert distil == ["train teacher", "resume teacher", "distil"]
+    student = str(tmp_path / "s" / "last.pt")
+    # the teacher's commands reach it twice, through the teacher and through the initial student
+    fine = train("f", "fine-tune", mode="offline", teacher_checkpoint=teacher, student_init=student)
+    assert fine == [*distil, "fine-tune"]
+
+    assert (
+        main(["export", "--checkpoint", str(tmp_path / "f" / "last.pt"), "--out", str(tmp_path / "s.onnx")])
+        == 0
+    )
+    card = json.loads((tmp_path / "s.card.json").read_text())
+    assert card["training"]["command"] == "train teacher && resume teacher && distil && fine-tune"
 
 
 def test_offline_teacher_with_other_band_counts_is_rejected(tmp_path: Path) -> None:
