@@ -33,6 +33,8 @@ class SamplerConfig:
         augment: Random horizontal/vertical flips and 90-degree rotations.
         train: Add the Wald config's noise (training only; validation pairs stay clean).
         seed: Base seed; items are seeded with (seed, epoch, index).
+        region_power: A region is drawn with probability proportional to (its patch positions) ** power:
+            1 = by area, 0 = every region alike, 0.5 = small regions drawn more often than by area.
     """
 
     patch_size: int = 128
@@ -40,6 +42,7 @@ class SamplerConfig:
     augment: bool = True
     train: bool = True
     seed: int = 0
+    region_power: float = 1.0
 
 
 class FusionPatchDataset(Dataset):
@@ -82,7 +85,11 @@ class FusionPatchDataset(Dataset):
             raise DatasetError(
                 f"No {cfg.patch_size}px patch without nodata fits in the training cubes ({sizes})"
             )
-        self.cube_prob = counts / counts.sum()
+        if not cfg.region_power >= 0:
+            raise ValueError(f"region_power must be >= 0; got {cfg.region_power}")
+        # a region without a single patch position is never drawn, whatever the power
+        weights = np.where(counts > 0, counts**cfg.region_power, 0.0)
+        self.cube_prob = weights / weights.sum()
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:

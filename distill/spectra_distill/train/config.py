@@ -41,6 +41,8 @@ class DataConfig:
         batch_size: Patches per step and process.
         samples_per_epoch: Patches per epoch over all processes.
         augment: Flips and 90-degree rotations.
+        region_power: Training regions are drawn with probability proportional to their area ** power (1 = by
+            area; 0.5 draws the small scenes more often, which per-dataset targets favour).
         num_workers: DataLoader workers.
         val_crop: HR side of the centre crop taken from each validation region; None = whole region.
     """
@@ -59,6 +61,7 @@ class DataConfig:
     batch_size: int = 4
     samples_per_epoch: int = 1000
     augment: bool = True
+    region_power: float = 1.0
     num_workers: int = 0
     val_crop: int | None = None
 
@@ -271,6 +274,8 @@ def _validate(cfg: TrainConfig, source: str | Path | None) -> None:
     for key, value in positive.items():
         if value < 1:
             raise ConfigError(f"{key} = {value}; expected >= 1", source)
+    if not cfg.data.region_power >= 0:  # also NaN
+        raise ConfigError(f"data.region_power = {cfg.data.region_power}; expected >= 0", source)
     if cfg.data.patch_size % cfg.data.scale:
         raise ConfigError(
             f"data.patch_size = {cfg.data.patch_size} is not a multiple of data.scale = {cfg.data.scale}",

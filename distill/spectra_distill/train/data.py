@@ -142,6 +142,7 @@ def make_train_data(
             samples_per_epoch=cfg.samples_per_epoch,
             augment=cfg.augment,
             train=True,
+            region_power=cfg.region_power,
             seed=seed,
         ),
     )

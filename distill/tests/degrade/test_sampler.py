@@ -85,3 +85,19 @@ def test_augmentation_rotates_and_flips_consistently(srf_dir: Path) -> None:
         rows_vary_down = bool(hr[0, 1, 0] != hr[0, 0, 0])
         orientations.add((rows_vary_down, float(np.sign(hr[0, -1, -1] - hr[0, 0, 0]))))
     assert len(orientations) == 4
+
+
+@pytest.mark.parametrize(("power", "small_share"), [(1.0, 9 / 178), (0.5, 3 / 16), (0.0, 0.5)])
+def test_region_power_draws_small_regions_more_often(srf_dir: Path, power: float, small_share: float) -> None:
+    big, small = _coord_cube(64, 64), _coord_cube(24, 24)  # 13 x 13 and 3 x 3 patch positions
+    small.data[2] = -1.0  # marks the patches that come from it
+    cfg = SamplerConfig(16, 800, augment=False, region_power=power)
+    ds = FusionPatchDataset([big, small], _wald(srf_dir), cfg)
+    np.testing.assert_allclose(ds.cube_prob, [1 - small_share, small_share])
+    drawn = np.mean([float(ds[i]["hrhsi"][2, 0, 0]) == -1.0 for i in range(len(ds))])
+    assert abs(drawn - small_share) < 4 * np.sqrt(small_share * (1 - small_share) / len(ds))
+
+
+def test_region_power_must_not_be_negative(srf_dir: Path) -> None:
+    with pytest.raises(ValueError, match="region_power must be >= 0; got -1"):
+        FusionPatchDataset([_coord_cube(32, 32)], _wald(srf_dir), SamplerConfig(16, 4, region_power=-1.0))

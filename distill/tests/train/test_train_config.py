@@ -82,6 +82,7 @@ def test_saved_config_round_trips(tmp_path: Path) -> None:
         ({}, ["kd.teacher_losses=[]"], r"kd.teacher_losses: LossSet 't' needs at least one loss term"),
         ({}, ["kd.student_losses.0.reduction=none"], r"SmoothL1Loss in a training objective needs reduction"),
         ({}, ["threads=0"], r"threads = 0; expected >= 1 or null"),
+        ({}, ["data.region_power=-0.5"], r"data.region_power = -0.5; expected >= 0"),
     ],
 )
 def test_bad_configs_name_key_and_file(tmp_path: Path, raw: dict, overrides: list[str], pattern: str) -> None:
