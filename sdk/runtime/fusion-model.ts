@@ -36,6 +36,18 @@ export { DEFAULT_FUSE_OPTIONS, DEFAULT_LOAD_OPTIONS } from './options';
 export type { FuseOptions, FuseToFileOptions, FusedCube, FuseTiming, InputSpec, LoadOptions, StreamedFuse } from './options';
 export type { RowSink } from './row-sink';
 
+/** Inputs checked, resampled and scaled for the graph, with their tile plan and what preparing them cost. */
+interface PreparedInputs {
+  lr: Cube;
+  hr: Cube;
+  tiles: Tile[];
+  /** `performance.now()` when the call began: `timing.totalMs` counts from here. */
+  t0: number;
+  validateMs: number;
+  resampleMs: number;
+  normaliseMs: number;
+}
+
 /**
  * An exported fusion student (ONNX + model card) opened on the best available execution provider.
  * @example
@@ -128,10 +140,7 @@ export class FusionModel {
   fuse(lrhsi: Cube, hrmsi: Cube, options: FuseOptions = {}): Promise<FusedCube> {
     if (this.released) throw new Error('FusionModel was released; load it again');
     const opts = withDefaults(DEFAULT_FUSE_OPTIONS, options);
-    const t0 = performance.now();
-    const prepared = this.prepareInputs(lrhsi, hrmsi, opts);
-    const validateMs = performance.now() - t0 - prepared.resampleMs - prepared.normaliseMs;
-    return this.run(prepared.lr, prepared.hr, prepared.tiles, opts, { t0, validateMs, resampleMs: prepared.resampleMs, normaliseMs: prepared.normaliseMs });
+    return this.run(this.prepareInputs(lrhsi, hrmsi, opts), opts);
   }
 
   /** Frees the native session. The model cannot be used afterwards. */
@@ -145,7 +154,8 @@ export class FusionModel {
     lrhsi: Cube,
     hrmsi: Cube,
     opts: ResolvedFuseOptions,
-  ): { lr: Cube; hr: Cube; tiles: Tile[]; resampleMs: number; normaliseMs: number } {
+  ): PreparedInputs {
+    const t0 = performance.now();
     assertCube(lrhsi, 'lrhsi');
     assertCube(hrmsi, 'hrmsi');
     checkFuseOptions(opts);
@@ -203,7 +213,8 @@ export class FusionModel {
     const t = performance.now();
     lr = applyValueScale(lr, 'lrhsi');
     const hr = applyValueScale(hrmsi, 'hrmsi');
-    return { lr, hr, tiles, resampleMs, normaliseMs: performance.now() - t };
+    const normaliseMs = performance.now() - t;
+    return { lr, hr, tiles, t0, validateMs: performance.now() - t0 - resampleMs - normaliseMs, resampleMs, normaliseMs };
   }
 
   /**
@@ -228,10 +239,7 @@ export class FusionModel {
       throw new TypeError('Expected sink to be an object with a writeRows(y0, rows) method');
     }
     const opts = withDefaults(DEFAULT_FUSE_OPTIONS, options);
-    const t0 = performance.now();
-    const prepared = this.prepareInputs(lrhsi, hrmsi, opts);
-    const validateMs = performance.now() - t0 - prepared.resampleMs - prepared.normaliseMs;
-    return this.stream(prepared.lr, prepared.hr, prepared.tiles, opts, sink, { t0, validateMs, resampleMs: prepared.resampleMs, normaliseMs: prepared.normaliseMs });
+    return this.stream(this.prepareInputs(lrhsi, hrmsi, opts), opts, sink);
   }
 
   /**
@@ -256,22 +264,16 @@ export class FusionModel {
     const { interleave, extra, tee, ...fuseOptions } = options;
     if (tee !== undefined && typeof tee?.writeRows !== 'function') throw new TypeError('Expected options.tee to be an object with a writeRows(y0, rows) method');
     const opts = withDefaults(DEFAULT_FUSE_OPTIONS, fuseOptions);
-    const t0 = performance.now();
-    const prepared = this.prepareInputs(lrhsi, hrmsi, opts);
-    const validateMs = performance.now() - t0 - prepared.resampleMs - prepared.normaliseMs;
-    return this.streamToEnvi(prepared.lr, prepared.hr, prepared.tiles, hdrPath, opts, { interleave, extra, tee }, { t0, validateMs, resampleMs: prepared.resampleMs, normaliseMs: prepared.normaliseMs });
+    return this.streamToEnvi(this.prepareInputs(lrhsi, hrmsi, opts), hdrPath, opts, { interleave, extra, tee });
   }
 
   private async streamToEnvi(
-    lr: Cube,
-    hr: Cube,
-    tiles: Tile[],
+    input: PreparedInputs,
     hdrPath: string,
     opts: ResolvedFuseOptions,
     file: Pick<FuseToFileOptions, 'interleave' | 'extra' | 'tee'>,
-    t: { t0: number; validateMs: number; resampleMs: number; normaliseMs: number },
   ): Promise<StreamedFuse & { header: string; data: string }> {
-    const shape = this.outputHeader(lr, hr);
+    const shape = this.outputHeader(input.lr, input.hr);
     const description = `fused by spectra-edge with ${this.card.name} on ${this.providers.granted}`;
     const writer = await EnviRowWriter.create(hdrPath, shape, { ...(file.interleave ? { interleave: file.interleave } : {}), extra: { description, ...(file.extra ?? {}) } });
     const { tee } = file;
@@ -284,7 +286,7 @@ export class FusionModel {
         }
       : writer;
     try {
-      const summary = await this.stream(lr, hr, tiles, opts, sink, t);
+      const summary = await this.stream(input, opts, sink);
       const paths = await writer.commit(summary.quality ? consistencyHeader(summary.quality) : {});
       return { ...summary, ...paths };
     } catch (err) {
@@ -293,13 +295,8 @@ export class FusionModel {
     }
   }
 
-  private async run(
-    lr: Cube,
-    hr: Cube,
-    tiles: Tile[],
-    opts: ResolvedFuseOptions,
-    t: { t0: number; validateMs: number; resampleMs: number; normaliseMs: number },
-  ): Promise<FusedCube> {
+  private async run(t: PreparedInputs, opts: ResolvedFuseOptions): Promise<FusedCube> {
+    const { lr, hr, tiles } = t;
     const { hsiBands: B } = this.inputSpec;
     const H = hr.height;
     const W = hr.width;
@@ -333,14 +330,8 @@ export class FusionModel {
     };
   }
 
-  private async stream(
-    lr: Cube,
-    hr: Cube,
-    tiles: Tile[],
-    opts: ResolvedFuseOptions,
-    sink: RowSink,
-    t: { t0: number; validateMs: number; resampleMs: number; normaliseMs: number },
-  ): Promise<StreamedFuse> {
+  private async stream(t: PreparedInputs, opts: ResolvedFuseOptions, sink: RowSink): Promise<StreamedFuse> {
+    const { lr, hr, tiles } = t;
     const { hsiBands: B } = this.inputSpec;
     const H = hr.height;
     const W = hr.width;

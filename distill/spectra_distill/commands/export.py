@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         "epochs": ckpt.get("epoch"),
         "steps": ckpt.get("step"),
         "command": " && ".join(ckpt.get("commands", [])) or None,
-        "seconds": ckpt.get("seconds", config.get("seconds")),
+        "seconds": ckpt.get("seconds"),
     }
     result = export_model(
         model,
