@@ -68,6 +68,10 @@ class SceneEntry:
         format: Overrides the descriptor's format for this scene.
         variable: MATLAB variable for format 'mat'.
         valid_mask: Glob of a (H, W) bool .npy marking covered pixels.
+        wavelengths: Overrides the descriptor's wavelength source, for folders whose scenes each have their
+            own band set (the ABU AVIRIS scenes each lost different channels).
+        value_scale: Overrides the descriptor's value_scale (scenes of one folder in different units).
+        sensor: Overrides the descriptor's sensor (ABU mixes AVIRIS and ROSIS).
         notes: Facts about this scene (crop, resampling).
     """
 
@@ -76,6 +80,9 @@ class SceneEntry:
     format: str | None = None
     variable: str | None = None
     valid_mask: str | None = None
+    wavelengths: WavelengthSource | None = None
+    value_scale: float | str | None = None
+    sensor: str | None = None
     notes: str = ""
 
 
@@ -199,6 +206,8 @@ def parse_descriptor(raw: Any, path: Path) -> DatasetDescriptor:
             s = dict(s) if isinstance(s, dict) else s
             if isinstance(s, dict) and "files" in s:
                 s["files"] = _globs(s["files"], f"scenes[{i}].files", path)
+            if isinstance(s, dict) and isinstance(s.get("wavelengths"), dict):
+                s["wavelengths"] = _build(WavelengthSource, s["wavelengths"], f"scenes[{i}].wavelengths", path)
             scenes.append(_build(SceneEntry, s, f"scenes[{i}]", path))
         raw["scenes"] = tuple(scenes)
     if "files" in raw:
@@ -226,10 +235,18 @@ def parse_descriptor(raw: Any, path: Path) -> DatasetDescriptor:
                 f"known: {', '.join(WAVELENGTH_SOURCES)}",
                 path,
             )
-        if d.value_scale != "auto" and not (isinstance(d.value_scale, int | float) and d.value_scale > 0):
-            raise DatasetError(
-                f"value_scale must be a positive number or 'auto'; got {d.value_scale!r}", path
-            )
+        for where, scale in [("value_scale", d.value_scale)] + [
+            (f"scenes[{i}].value_scale", s.value_scale) for i, s in enumerate(d.scenes) if s.value_scale is not None
+        ]:
+            if scale != "auto" and not (isinstance(scale, int | float) and scale > 0):
+                raise DatasetError(f"{where} must be a positive number or 'auto'; got {scale!r}", path)
+        for i, s in enumerate(d.scenes):
+            if s.wavelengths is not None and s.wavelengths.source not in WAVELENGTH_SOURCES:
+                raise DatasetError(
+                    f"Unknown scenes[{i}].wavelengths.source {s.wavelengths.source!r}; "
+                    f"known: {', '.join(WAVELENGTH_SOURCES)}",
+                    path,
+                )
     elif not d.files:
         raise DatasetError(f"A {d.kind} descriptor needs 'files' globs", path)
     return d

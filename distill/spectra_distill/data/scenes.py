@@ -70,9 +70,9 @@ def _read_raw(d: DatasetDescriptor, scene: SceneEntry, folder: Path) -> tuple[np
 
 
 def _wavelengths(
-    d: DatasetDescriptor, folder: Path, bands: int, extra: dict
+    d: DatasetDescriptor, scene: SceneEntry, folder: Path, bands: int, extra: dict
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    src = d.wavelengths
+    src = scene.wavelengths or d.wavelengths
     assert src is not None  # parse_descriptor guarantees it for scenes
     fwhm = None
     if src.source == "csv":
@@ -112,7 +112,7 @@ def load_scene_from(d: DatasetDescriptor, scene: SceneEntry, root: Path) -> Cube
     folder = root / d.folder
     raw, path, extra = _read_raw(d, scene, folder)
     bands = raw.shape[0]
-    wl, fwhm = _wavelengths(d, folder, bands, extra)
+    wl, fwhm = _wavelengths(d, scene, folder, bands, extra)
     header = extra.get("envi_header")
     good = np.ones(bands, dtype=bool)
     if d.bad_bands is not None:
@@ -136,14 +136,16 @@ def load_scene_from(d: DatasetDescriptor, scene: SceneEntry, root: Path) -> Cube
         if cover.shape != valid.shape:
             raise BandCountError(f"Valid mask is {cover.shape}; the scene is {valid.shape}", mask_path)
         valid &= cover
-    scale = auto_value_scale(raw, good, valid) if d.value_scale == "auto" else float(d.value_scale)
+    value_scale = d.value_scale if scene.value_scale is None else scene.value_scale
+    scale = auto_value_scale(raw, good, valid) if value_scale == "auto" else float(value_scale)
+    wl_source = scene.wavelengths or d.wavelengths
     prov = {
         "dataset": d.folder,
         "scene": scene.name,
         "path": str(path),
-        "sensor": d.sensor,
+        "sensor": scene.sensor or d.sensor,
         "value_scale": scale,
-        "approx_wavelengths": bool(d.wavelengths and d.wavelengths.approx),
+        "approx_wavelengths": bool(wl_source and wl_source.approx),
         "partial": d.partial,
     }
     if "files" in extra:

@@ -94,18 +94,30 @@ class _StreamGate(nn.Module):
     Moffett Field, whose stream activations are larger than the other scenes', and so added no detail there;
     an H200 run at batch 32 froze its teacher this way for good. `gate='softmax'` normalises the four maps
     across the streams, so the weights sum to one at every pixel and the fused features cannot vanish.
+    Softmax alone still let the 206-band student give one stream all the weight ([0, 1, 0, 0] at every pixel,
+    so its output ignored the LR-HSI); `gate_floor` f keeps every weight in [f, 1 - 3f].
     """
 
-    def __init__(self, nf: int, gate: Gate = "sigmoid") -> None:
+    def __init__(self, nf: int, gate: Gate = "sigmoid", gate_floor: float = 0.0) -> None:
         super().__init__()
         if gate not in GATES:
             raise ValueError(f"Unknown gate {gate!r}; known: {', '.join(GATES)}")
         self.conv = conv1x1(4 * nf, 4)
         self.softmax = gate == "softmax"
+        self.floor = float(gate_floor)
+        self.last_gates: torch.Tensor | None = None
+
+    def weights(self, gate_inputs: list[torch.Tensor]) -> torch.Tensor:
+        """(N, 4, H, W) stream weights."""
+        logits = self.conv(torch.cat(gate_inputs, dim=1))
+        if not self.softmax:
+            return torch.sigmoid(logits)
+        return self.floor + (1.0 - 4.0 * self.floor) * logits.softmax(dim=1)
 
     def forward(self, gate_inputs: list[torch.Tensor], streams: list[torch.Tensor]) -> torch.Tensor:
-        logits = self.conv(torch.cat(gate_inputs, dim=1))
-        gates = logits.softmax(dim=1) if self.softmax else torch.sigmoid(logits)
+        gates = self.weights(gate_inputs)
+        # kept for `evaluate`'s per-stream report; detached so it holds no graph
+        self.last_gates = gates.detach()
         fused = gates[:, 0:1] * streams[0]
         for i in range(1, 4):
             fused = fused + gates[:, i : i + 1] * streams[i]
@@ -126,6 +138,7 @@ class CrossSelfAttentionFusion(nn.Module):
         qk_norm: See `ChannelCrossAttention`.
         degenerate: See `ChannelCrossAttention` (ablation of the authors' no-op).
         gate: 'sigmoid' (the paper's) or 'softmax' across the four streams; see `_StreamGate`.
+        gate_floor: Least weight of each stream with 'softmax'; see `_StreamGate`.
 
     Shape:
         four (N, nf, H, W) -> (N, nf, H, W)
@@ -139,10 +152,11 @@ class CrossSelfAttentionFusion(nn.Module):
         qk_norm: QKNorm = "l2",
         degenerate: bool = False,
         gate: Gate = "sigmoid",
+        gate_floor: float = 0.0,
     ) -> None:
         super().__init__()
         self.attention = ChannelCrossAttention(nf, attn_dim, heads, qk_norm, degenerate)
-        self.gate = _StreamGate(nf, gate)
+        self.gate = _StreamGate(nf, gate, gate_floor)
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, x4: torch.Tensor) -> torch.Tensor:
         attended = x4 + self.attention(x1, x2, x3)
@@ -185,14 +199,15 @@ class ConcatAttentionFusion(nn.Module):
     Args:
         nf: Stream channels.
         gate: See `_StreamGate`.
+        gate_floor: See `_StreamGate`.
 
     Shape:
         four (N, nf, H, W) -> (N, nf, H, W)
     """
 
-    def __init__(self, nf: int, gate: Gate = "sigmoid") -> None:
+    def __init__(self, nf: int, gate: Gate = "sigmoid", gate_floor: float = 0.0) -> None:
         super().__init__()
-        self.gate = _StreamGate(nf, gate)
+        self.gate = _StreamGate(nf, gate, gate_floor)
 
     def forward(self, x1: torch.Tensor, x2: torch.Tensor, x3: torch.Tensor, x4: torch.Tensor) -> torch.Tensor:
         streams = [x1, x2, x3, x4]
@@ -238,6 +253,7 @@ def build_fusion(
     qk_norm: QKNorm = "l2",
     degenerate: bool = False,
     gate: Gate = "sigmoid",
+    gate_floor: float = 0.0,
 ) -> nn.Module:
     """Build a registered fusion module by name.
 
@@ -262,6 +278,7 @@ def build_fusion(
         "qk_norm": qk_norm,
         "degenerate": degenerate,
         "gate": gate,
+        "gate_floor": gate_floor,
     }
     kwargs = {k: v for k, v in options.items() if k in accepted}
     return cls(nf, **kwargs) if "nf" in accepted else cls()

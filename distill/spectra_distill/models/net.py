@@ -13,6 +13,9 @@ from spectra_distill.models.dts import DualTwoStreamBody
 from spectra_distill.models.fusion import FUSIONS, GATES, QK_NORMS, Gate, QKNorm, build_fusion
 from spectra_distill.models.heads import FusionHead
 from spectra_distill.models.layers import mirror_pad
+from spectra_distill.models.physics import Degradation, InputRadiometry, consistency, hpm_prior
+
+PRIORS: tuple[str, ...] = ("bilinear", "hpm")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,18 @@ class FusionNetConfig:
             stream) or 'softmax' (the gates sum to one, so the fused features never vanish). Not in the
             paper; see `spectra_distill.models.fusion._StreamGate` for the failure it prevents.
         res_scale: Residual scaling in the CLRA blocks.
+        input_norm: Normalise from the inputs themselves (`physics.InputRadiometry`) instead of fixed or
+            training-set statistics: each LR-HSI band by its own mean level, the HR-MSI mapped onto the LR-HSI's
+            units through the SRF, the output scaled back. Scaling both inputs by k scales the output by k.
+            Not in the paper; the training-set statistics tied the old networks to their training radiometry.
+        prior: What the head's detail is added to with `lr_skip`: 'bilinear' (the upsampled LR-HSI) or
+            'hpm' (MTF-GLP high-pass modulation computed in the graph with the card's PSF and SRF,
+            `physics.hpm_prior`). Not in the paper.
+        consistency_steps: Rounds of back-projection onto the two measurements after the head
+            (`physics.consistency`); 0 = none. Not in the paper.
+        psf_taps: PSF taps per axis of the in-graph degradation (0 = 2 * scale, the Wald default).
+        gate_floor: With `gate='softmax'`, every stream keeps at least this weight at every pixel, so no
+            stream can be gated off (`fusion._StreamGate`).
         border_pad: LR pixels of mirror padding (`layers.mirror_pad`) put around both inputs, s times as
             many on the HR-MSI, and cropped from the outputs. Not in the paper, whose zero-padded convs
             see a black frame around every image: on the 4-10 LR px wide validation regions of the
@@ -75,6 +90,11 @@ class FusionNetConfig:
     gate: Gate = "sigmoid"
     res_scale: float = 0.2
     border_pad: int = 0
+    input_norm: bool = False
+    prior: str = "bilinear"
+    consistency_steps: int = 0
+    psf_taps: int = 0
+    gate_floor: float = 0.0
 
     def __post_init__(self) -> None:
         # Configs come back from JSON/YAML/checkpoints with lists where tuples are expected.
@@ -103,6 +123,18 @@ class FusionNetConfig:
             raise ValueError(f"Unknown qk_norm {self.qk_norm!r}; known: {', '.join(QK_NORMS)}")
         if self.gate not in GATES:
             raise ValueError(f"Unknown gate {self.gate!r}; known: {', '.join(GATES)}")
+        if self.prior not in PRIORS:
+            raise ValueError(f"Unknown prior {self.prior!r}; known: {', '.join(PRIORS)}")
+        if self.prior != "bilinear" and not self.lr_skip:
+            raise ValueError(f"prior {self.prior!r} is what the detail is added to; it needs lr_skip: true")
+        if self.input_norm and self.standardise:
+            raise ValueError("input_norm and standardise are two normalisations; choose one")
+        if int(self.consistency_steps) < 0 or int(self.psf_taps) < 0:
+            raise ValueError("consistency_steps and psf_taps must be >= 0")
+        if not 0.0 <= float(self.gate_floor) < 0.25:
+            raise ValueError(f"gate_floor must be in [0, 0.25) (four streams); got {self.gate_floor}")
+        if self.gate_floor and self.gate != "softmax":
+            raise ValueError("gate_floor needs gate: softmax")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (num_blocks as a list) for checkpoints and JSON."""
@@ -173,12 +205,37 @@ class FusionNet(nn.Module):
             qk_norm=config.qk_norm,
             degenerate=config.degenerate,
             gate=config.gate,
+            gate_floor=config.gate_floor,
         )
         self.head = FusionHead(
             config.nf, config.hsi_bands, config.head_groups, config.head_out_groups, config.head_rank
         )
         for name, bands in zip(STATISTICS, (config.hsi_bands,) * 2 + (config.msi_bands,) * 2, strict=True):
             self.register_buffer(name, torch.full((bands,), 0.5))
+        self.physics = (
+            Degradation(
+                config.hsi_bands, config.msi_bands, config.scale, config.psf_taps or 2 * config.scale
+            )
+            if self.uses_physics
+            else None
+        )
+        self.radiometry = InputRadiometry(self.physics) if config.input_norm and self.physics else None
+
+    @property
+    def uses_physics(self) -> bool:
+        """Whether the graph holds the sensor model (SRF, PSF), to be set with `set_degradation`."""
+        c = self.config
+        return c.input_norm or c.prior != "bilinear" or c.consistency_steps > 0
+
+    def set_degradation(self, srf: torch.Tensor, psf_taps: torch.Tensor) -> None:
+        """Install the card's SRF matrix (b, B) and PSF taps (k,) for the in-graph physics.
+
+        Raises:
+            ValueError: this network has no physics, or the shapes do not match its config.
+        """
+        if self.physics is None:
+            raise ValueError("this network uses no in-graph physics (input_norm, prior, consistency_steps)")
+        self.physics.set(srf, psf_taps)
 
     def set_input_statistics(self, stats: InputStatistics) -> None:
         """Per-band normalisation constants (physical units); they travel in checkpoints and the ONNX graph.
@@ -211,28 +268,56 @@ class FusionNet(nn.Module):
     def _per_band(v: torch.Tensor) -> torch.Tensor:
         return v.view(1, -1, 1, 1)
 
-    def forward_features(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
-        """Fused features (N, nf, H, W) from physical-unit inputs."""
+    def normalise(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """(network LR-HSI, network HR-MSI, HR-MSI in the LR-HSI's units, output scale (N|1, B, 1, 1))."""
         pb = self._per_band
-        streams = self.body(
-            (lrhsi - pb(self.hsi_mean)) / pb(self.hsi_std), (hrmsi - pb(self.msi_mean)) / pb(self.msi_std)
-        )
+        if self.radiometry is None:
+            return (
+                (lrhsi - pb(self.hsi_mean)) / pb(self.hsi_std),
+                (hrmsi - pb(self.msi_mean)) / pb(self.msi_std),
+                hrmsi,
+                pb(self.hsi_std),
+            )
+        hsi_scale, msi_gain, msi_scale = self.radiometry.scales(lrhsi, hrmsi)
+        msi = hrmsi * msi_gain
+        return lrhsi / hsi_scale - 1.0, msi / msi_scale - 1.0, msi, hsi_scale
+
+    def forward_features(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
+        """Fused features (N, nf, H, W) from normalised inputs (`normalise`)."""
+        streams = self.body(lrhsi, hrmsi)
         return self.fusion(streams.hsi, streams.msi, streams.joint_lr, streams.joint_hr)
 
-    def forward_head(self, features: torch.Tensor, lrhsi: torch.Tensor) -> torch.Tensor:
-        """HR-HSI (N, B, H, W) in physical units from fused features (and the LR-HSI for `lr_skip`)."""
-        detail = self.head(features) * self._per_band(self.hsi_std)
-        if not self.config.lr_skip:
-            return detail + self._per_band(self.hsi_mean)
-        base = F.interpolate(lrhsi, scale_factor=self.config.scale, mode="bilinear", align_corners=False)
-        return base + detail
+    def forward_head(
+        self, features: torch.Tensor, lrhsi: torch.Tensor, hrmsi: torch.Tensor, out_scale: torch.Tensor
+    ) -> torch.Tensor:
+        """HR-HSI (N, B, H, W) in physical units from fused features and the physical-unit inputs.
+
+        `features` carry the mirror frame (`border_pad`), which is cropped after the head; the prior and the
+        consistency steps work on the unframed inputs, since a mirrored frame is not what the sensor saw.
+        `hrmsi` is in the LR-HSI's units and `out_scale` the per-band output scale, both from `normalise`.
+        """
+        c = self.config
+        detail = self.head(features)
+        pad = c.border_pad * c.scale
+        if pad:
+            detail = detail[..., pad:-pad, pad:-pad]
+        detail = detail * out_scale
+        if not c.lr_skip:
+            cube = detail + self._per_band(self.hsi_mean)
+        elif c.prior == "hpm":
+            cube = hpm_prior(self.physics, lrhsi, hrmsi) + detail
+        else:
+            cube = F.interpolate(lrhsi, scale_factor=c.scale, mode="bilinear", align_corners=False) + detail
+        if c.consistency_steps:
+            cube = consistency(self.physics, cube, lrhsi, hrmsi, c.consistency_steps)
+        return cube
 
     def forward(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> FusionOutput:
-        pad = self.config.border_pad * self.config.scale
-        lrhsi = mirror_pad(lrhsi, self.config.border_pad)
-        hrmsi = mirror_pad(hrmsi, pad)
-        features = self.forward_features(lrhsi, hrmsi)
-        cube = self.forward_head(features, lrhsi)
+        border = self.config.border_pad
+        pad = border * self.config.scale
+        net_lr, net_msi, msi, out_scale = self.normalise(lrhsi, hrmsi)
+        features = self.forward_features(mirror_pad(net_lr, border), mirror_pad(net_msi, pad))
+        cube = self.forward_head(features, lrhsi, msi, out_scale)
         if pad:
-            features, cube = features[..., pad:-pad, pad:-pad], cube[..., pad:-pad, pad:-pad]
+            features = features[..., pad:-pad, pad:-pad]
         return FusionOutput(cube=cube, features=features)

@@ -12,6 +12,7 @@ import torch
 
 from spectra_distill.data.cube import Cube
 from spectra_distill.degrade import WaldConfig, make_pair
+from spectra_distill.degrade.psf import make_psf
 from spectra_distill.degrade.sampler import FusionPatchDataset, SamplerConfig
 from spectra_distill.errors import BandCountError, DatasetError, WavelengthError
 from spectra_distill.models import InputStatistics
@@ -110,6 +111,12 @@ def _card(cubes: Sequence[Cube], wald: WaldConfig, cfg: DataConfig, split: str) 
         "datasets": list(cfg.datasets),
         "split": split,
     }
+
+
+def degradation_of(card: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+    """The card's SRF matrix (b, B) and PSF taps, for `FusionNet.set_degradation`."""
+    psf = make_psf(int(card["scale"]), int(card["psf"]["kernel_size"]), float(card["psf"]["sigma"]))
+    return torch.as_tensor(card["msi"]["srf"], dtype=torch.float64), torch.as_tensor(psf.taps())
 
 
 def make_train_data(

@@ -36,7 +36,7 @@ from spectra_distill.train.checkpoint import (
     set_rng_state,
 )
 from spectra_distill.train.config import TrainConfig
-from spectra_distill.train.data import TrainData, input_statistics
+from spectra_distill.train.data import TrainData, degradation_of, input_statistics
 from spectra_distill.train.optim import build_optimizer
 from spectra_distill.train.recovery import CollapseGuard
 from spectra_distill.train.runlog import RunLog
@@ -181,6 +181,9 @@ class Trainer:
             stats = input_statistics(data.train_set)
             for net in standardised:
                 net.set_input_statistics(stats)
+        for net in fresh:
+            if net is not None and net.uses_physics:
+                net.set_degradation(*degradation_of(data.card))
         self.teacher_loss = LossSet(cfg.kd.teacher_losses, "t") if self.train_teacher else None
         self.student_loss = LossSet(cfg.kd.student_losses, "s") if self.train_student else None
         needs_features = self.student_loss is not None and any(

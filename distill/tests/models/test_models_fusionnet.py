@@ -134,7 +134,7 @@ def test_physical_units_mapping() -> None:
     # A zero head output in the network's [-1, 1] range is 0.5 in physical units.
     torch.testing.assert_close(out.cube, torch.full_like(out.cube, 0.5))
     with torch.no_grad():
-        features = model.forward_features(*_inputs())
+        features = model.forward_features(*model.normalise(*_inputs())[:2])
     torch.testing.assert_close(features, out.features)
 
 
@@ -144,7 +144,9 @@ def test_forward_is_composition_of_features_and_head() -> None:
     lrhsi, hrmsi = _inputs()
     with torch.no_grad():
         out = model(lrhsi, hrmsi)
-        torch.testing.assert_close(model.forward_head(model.forward_features(lrhsi, hrmsi), lrhsi), out.cube)
+        net_lr, net_msi, msi, out_scale = model.normalise(lrhsi, hrmsi)
+        features = model.forward_features(net_lr, net_msi)
+        torch.testing.assert_close(model.forward_head(features, lrhsi, msi, out_scale), out.cube)
 
 
 def _stream_order(streams: Streams) -> tuple[torch.Tensor, ...]:
@@ -183,12 +185,12 @@ def test_standardise_statistics_map_inputs_and_scale_the_head() -> None:
                 model.body((lrhsi - pb(stats[0])) / pb(stats[1]), (hrmsi - pb(stats[2])) / pb(stats[3]))
             )
         )
-        torch.testing.assert_close(model.forward_features(lrhsi, hrmsi), expected)
+        torch.testing.assert_close(model.forward_features(*model.normalise(lrhsi, hrmsi)[:2]), expected)
         model.head.body[-1].weight.zero_()
         # a zero head output is the band mean in physical units
         torch.testing.assert_close(model(lrhsi, hrmsi).cube, pb(stats.hsi_mean).expand(2, B, 16, 24))
         model.head.body[-1].weight.fill_(0.01)
-        detail = model.head(model.forward_features(lrhsi, hrmsi))
+        detail = model.head(model.forward_features(*model.normalise(lrhsi, hrmsi)[:2]))
         torch.testing.assert_close(model(lrhsi, hrmsi).cube, detail * pb(stats.hsi_std) + pb(stats.hsi_mean))
     with pytest.raises(ValueError, match="hsi_std must be finite"):
         model.set_input_statistics(stats._replace(hsi_std=torch.zeros(B)))
