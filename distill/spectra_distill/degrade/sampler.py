@@ -18,9 +18,13 @@ from spectra_distill.data.masks import valid_patch_origins
 from spectra_distill.degrade.misregister import shift_hr
 from spectra_distill.degrade.noise import add_awgn
 from spectra_distill.degrade.pipeline import WaldConfig
-from spectra_distill.degrade.psf import spatial_degrade
+from spectra_distill.degrade.psf import make_psf, spatial_degrade
 from spectra_distill.degrade.srf import SRFMatrix
 from spectra_distill.errors import BandCountError, DatasetError
+
+
+MIN_JITTER_SIGMA = 0.3
+"""A jittered PSF never gets narrower than this (HR pixels): below it the Gaussian taps alias."""
 
 
 @dataclass(frozen=True)
@@ -35,6 +39,12 @@ class SamplerConfig:
         seed: Base seed; items are seeded with (seed, epoch, index).
         region_power: A region is drawn with probability proportional to (its patch positions) ** power:
             1 = by area, 0 = every region alike, 0.5 = small regions drawn more often than by area.
+        psf_jitter: Sensor randomisation (training only): each patch is blurred with a Gaussian whose sigma is
+            drawn uniformly within the nominal sigma +- this many HR pixels, so a network whose graph holds the
+            nominal PSF learns to tolerate a camera described slightly wrong.
+        msi_mix_jitter: Sensor randomisation (training only): the HR-MSI is multiplied by I + E with E's entries
+            uniform in +- this value, a camera whose bands respond a little to their neighbours' light (an SRF
+            other than the card's).
     """
 
     patch_size: int = 128
@@ -43,6 +53,8 @@ class SamplerConfig:
     train: bool = True
     seed: int = 0
     region_power: float = 1.0
+    psf_jitter: float = 0.0
+    msi_mix_jitter: float = 0.0
 
 
 class FusionPatchDataset(Dataset):
@@ -112,8 +124,16 @@ class FusionPatchDataset(Dataset):
             hr = np.rot90(hr, k=int(rng.integers(4)), axes=(1, 2))
         hr = np.ascontiguousarray(hr, dtype=np.float32)
         shift = self.wald.misregistration_px
-        lr = spatial_degrade(shift_hr(hr, shift, shift) if shift else hr, self.wald.scale, self.psf)
+        psf = self.psf
+        if self.cfg.train and self.cfg.psf_jitter > 0:
+            sigma = psf.sigma + rng.uniform(-self.cfg.psf_jitter, self.cfg.psf_jitter)
+            psf = make_psf(self.wald.scale, psf.kernel_size, max(sigma, MIN_JITTER_SIGMA))
+        lr = spatial_degrade(shift_hr(hr, shift, shift) if shift else hr, self.wald.scale, psf)
         msi = self.srfs[k].project(hr)
+        if self.cfg.train and self.cfg.msi_mix_jitter > 0:
+            b = msi.shape[0]
+            mix = np.eye(b) + rng.uniform(-self.cfg.msi_mix_jitter, self.cfg.msi_mix_jitter, (b, b))
+            msi = np.tensordot(mix, msi, axes=1).astype(np.float32)
         band_mask = np.ones(cube.bands, dtype=bool) if cube.band_mask is None else cube.band_mask
         if self.cfg.train and self.wald.snr_db is not None:
             lr = add_awgn(lr, self.wald.snr_db, rng, band_mask=band_mask)

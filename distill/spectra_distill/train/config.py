@@ -45,6 +45,11 @@ class DataConfig:
             area; 0.5 draws the small scenes more often, which per-dataset targets favour).
         num_workers: DataLoader workers.
         val_crop: HR side of the centre crop taken from each validation region; None = whole region.
+        psf_jitter: Training PSF sigma drawn within the nominal +- this (HR px); `SamplerConfig.psf_jitter`.
+        msi_mix_jitter: Training HR-MSI band cross-talk; `SamplerConfig.msi_mix_jitter`.
+        synthetic_scenes: Synthetic scenes (`spectra_distill.data.synthetic`: library spectra placed by the
+            structure of real photographs) added to the training regions, drawn once per run from `seed`.
+        synthetic_size: Their HR side in pixels.
     """
 
     datasets: list[str] = field(default_factory=lambda: ["cave"])
@@ -64,6 +69,10 @@ class DataConfig:
     region_power: float = 1.0
     num_workers: int = 0
     val_crop: int | None = None
+    psf_jitter: float = 0.0
+    msi_mix_jitter: float = 0.0
+    synthetic_scenes: int = 0
+    synthetic_size: int = 96
 
 
 @dataclass
@@ -274,6 +283,12 @@ def _validate(cfg: TrainConfig, source: str | Path | None) -> None:
     for key, value in positive.items():
         if value < 1:
             raise ConfigError(f"{key} = {value}; expected >= 1", source)
+    if cfg.data.synthetic_scenes < 0 or cfg.data.synthetic_size < 8 * cfg.data.scale:
+        raise ConfigError(
+            f"data.synthetic_scenes = {cfg.data.synthetic_scenes} must be >= 0 and data.synthetic_size = "
+            f"{cfg.data.synthetic_size} at least 8 LR pixels ({8 * cfg.data.scale})",
+            source,
+        )
     if not cfg.data.region_power >= 0:  # also NaN
         raise ConfigError(f"data.region_power = {cfg.data.region_power}; expected >= 0", source)
     if cfg.data.patch_size % cfg.data.scale:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from spectra_distill.data.cube import Cube
 from spectra_distill.degrade import WaldConfig, make_pair
@@ -150,6 +151,8 @@ def make_train_data(
             augment=cfg.augment,
             train=True,
             region_power=cfg.region_power,
+            psf_jitter=cfg.psf_jitter,
+            msi_mix_jitter=cfg.msi_mix_jitter,
             seed=seed,
         ),
     )
@@ -225,4 +228,10 @@ def build_data(cfg: DataConfig, seed: int) -> TrainData:
         on_grid = resample_cube(scene, grid.wavelengths, grid.fwhm)
         train.extend(split_scene(on_grid, spec, "train"))
         val.extend(split_scene(on_grid, spec, "val"))
+    if cfg.synthetic_scenes:
+        from spectra_distill.data.synthetic import SyntheticSceneConfig, synthetic_scene
+
+        synth = SyntheticSceneConfig(size=cfg.synthetic_size)
+        for i in tqdm(range(cfg.synthetic_scenes), desc="synthetic scenes", unit="scene", leave=False):
+            train.append(synthetic_scene(grid.wavelengths, grid.fwhm, index=i, seed=seed, cfg=synth, root=root))
     return make_train_data(train, val, cfg, seed, cfg.split)
