@@ -38,3 +38,7 @@ __all__ = [
     "write_envi",
     "write_npy_cube",
 ]
+
+from spectra_distill.data.synthetic import SyntheticSceneConfig, synthetic_scene  # noqa: E402
+
+__all__ += ["SyntheticSceneConfig", "synthetic_scene"]

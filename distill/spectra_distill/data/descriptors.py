@@ -21,6 +21,8 @@ import yaml
 from spectra_distill.errors import DatasetError
 
 KINDS = ("scene", "library", "srf", "wavelength_table")
+SOURCE_FOLDERS = ("natural_images", "ms_tiles")
+"""Raw material of `data.synthetic` (photographs, Sentinel-2 patches), not scenes: discovery skips them."""
 FORMATS = ("npy", "envi", "png_stack", "mat", "geotiff", "csv")
 WAVELENGTH_SOURCES = ("csv", "envi", "linear")
 
@@ -406,6 +408,8 @@ def discover(
     known = all_descriptors(descriptor_dir)
     found: list[DatasetDescriptor] = []
     for sub in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if sub.name in SOURCE_FOLDERS:
+            continue
         if sub.name in known:
             found.append(known[sub.name])
             continue

@@ -19,6 +19,13 @@ NORMALISATION_TEXT = (
     "maps x -> (x - mean) / std with the constants in `statistics`, and the output y -> y * std + mean "
     "(or, with architecture.lr_skip, y * std added to the bilinearly upsampled LR-HSI)"
 )
+INPUT_NORMALISATION_TEXT = (
+    "any consistent units (reflectance, radiance or raw counts; value_scale only documents the training data): "
+    "the graph measures each LR-HSI band's mean level and maps the HR-MSI onto the LR-HSI's units through the "
+    "SRF (architecture.input_norm), so scaling both inputs by k scales the output by k; the output is in the "
+    "LR-HSI's units. The HPM prior (architecture.prior) and the consistency steps (architecture."
+    "consistency_steps) use the card's psf and msi.srf inside the graph"
+)
 SRF_ROW_SUM_TOL = 1e-4
 
 
@@ -164,10 +171,12 @@ def build_card(
             "layout": "NCHW",
         },
         "normalisation": {
-            "inputs": NORMALISATION_TEXT,
+            "inputs": INPUT_NORMALISATION_TEXT if config.input_norm else NORMALISATION_TEXT,
             "inside_graph": True,
             "value_scale": dict(facts.value_scale),
-            "statistics": {k: [float(v) for v in t] for k, t in statistics._asdict().items()},
+            "statistics": None
+            if config.input_norm
+            else {k: [float(v) for v in t] for k, t in statistics._asdict().items()},
         },
         "training": training_block,
         "validation": validation,

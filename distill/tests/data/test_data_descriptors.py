@@ -12,7 +12,8 @@ from spectra_distill.errors import DatasetError
 
 SHARED_FOLDERS = {
     "aviris_wavelengths", "cave", "cave_kbr", "enmap_potsdam", "houston2018_crop", "jasper_ridge",
-    "moffett_field", "salinas_a", "samson", "spectral_libraries", "srf",
+    "moffett_field", "salinas_a", "samson", "spectral_libraries", "srf", "abu_anomaly", "hydice_urban_anomaly",
+    "muufl_gulfport_sub", "san_diego_aviris",
 }  # fmt: skip
 
 
