@@ -29,6 +29,8 @@ HPM_OFFSET = 0.01
 """HPM ratio offset relative to the MSI band's mean (as `baselines.methods`): keeps dark pixels stable."""
 SCALE_FLOOR = 1e-3
 """A band's scale is at least this share of the mean band scale: empty or masked bands stay finite."""
+MSI_GAIN_FLOOR = 1e-6
+"""The same for an MSI band's level: its gain may differ from its neighbours' by up to 10^6."""
 
 
 def _mean_hw(x: torch.Tensor) -> torch.Tensor:
@@ -118,13 +120,15 @@ class InputRadiometry(nn.Module):
         self.degradation = degradation
 
     @staticmethod
-    def _floor(v: torch.Tensor) -> torch.Tensor:
-        return torch.maximum(v, SCALE_FLOOR * v.mean(dim=1, keepdim=True) + 1e-30)
+    def _floor(v: torch.Tensor, floor: float = SCALE_FLOOR) -> torch.Tensor:
+        return torch.maximum(v, floor * v.mean(dim=1, keepdim=True) + 1e-30)
 
     def scales(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         hsi_scale = self._floor(_mean_hw(lrhsi.abs()))
         projected = self._floor(_mean_hw(self.degradation.project(lrhsi).abs()))
-        msi_gain = projected / self._floor(_mean_hw(hrmsi.abs()))
+        # MSI bands of one camera may differ in gain by orders of magnitude (DN of differently exposed
+        # channels); only an all-zero band needs the floor
+        msi_gain = projected / self._floor(_mean_hw(hrmsi.abs()), MSI_GAIN_FLOOR)
         msi_scale = self._floor(torch.einsum("jb,nbhw->njhw", self.degradation.srf, hsi_scale))
         return hsi_scale, msi_gain, msi_scale
 

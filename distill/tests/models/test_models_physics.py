@@ -1,0 +1,140 @@
+"""The in-graph physics: degradation matches the Wald protocol, HPM prior, consistency, radiometry invariance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spectra_distill.degrade.psf import make_psf, spatial_degrade
+from spectra_distill.models import create_model
+from spectra_distill.models.physics import Degradation, consistency, hpm_prior
+
+B, b, S = 12, 3, 4
+PHYSICS = {"lr_skip": True, "input_norm": True, "prior": "hpm", "consistency_steps": 2, "gate": "softmax"}
+
+
+def _srf() -> torch.Tensor:
+    # three MSI bands over the first nine HSI bands; the last three lie outside every SRF (like SWIR under S2)
+    srf = torch.zeros(b, B)
+    for j in range(b):
+        srf[j, 3 * j : 3 * j + 3] = torch.tensor([0.25, 0.5, 0.25])
+    return srf
+
+
+def _degradation() -> Degradation:
+    deg = Degradation(B, b, S, 2 * S)
+    deg.set(_srf(), torch.as_tensor(make_psf(S).taps()))
+    return deg
+
+
+def _scene(seed: int = 0, h: int = 32, w: int = 40) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    # smooth mixtures of three spectra under fine shading: the detail every band shares, which HPM recovers
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 3, h // 8, w // 8, generator=g)
+    abund = torch.nn.functional.interpolate(coarse, size=(h, w), mode="bilinear").softmax(dim=1)
+    shading = 0.5 + torch.rand(1, 1, h, w, generator=g)
+    spectra = torch.rand(3, B, generator=g) * 0.6 + 0.1
+    hr = torch.einsum("nkhw,kb->nbhw", abund, spectra) * shading
+    deg = _degradation()
+    return hr, deg.degrade(hr), deg.project(hr)
+
+
+def test_degrade_matches_the_wald_protocol() -> None:
+    hr, lr, _ = _scene()
+    expected = spatial_degrade(hr[0].double().numpy(), S, make_psf(S))
+    np.testing.assert_allclose(lr[0].numpy(), expected, atol=1e-5)
+
+
+def test_set_rejects_wrong_shapes_and_empty_rows() -> None:
+    deg = Degradation(B, b, S, 2 * S)
+    with pytest.raises(ValueError, match="srf: expected shape"):
+        deg.set(torch.ones(b + 1, B), torch.ones(2 * S))
+    with pytest.raises(ValueError, match="psf taps"):
+        deg.set(_srf(), torch.ones(S))
+    empty = _srf()
+    empty[1] = 0
+    with pytest.raises(ValueError, match="every SRF row"):
+        deg.set(empty, torch.ones(2 * S))
+
+
+def test_hpm_prior_without_msi_detail_is_the_bicubic_lrhsi() -> None:
+    deg = _degradation()
+    _, lr, _ = _scene()
+    flat_msi = torch.full((1, b, lr.shape[-2] * S, lr.shape[-1] * S), 0.3)
+    torch.testing.assert_close(hpm_prior(deg, lr, flat_msi), deg.upsample(lr), atol=1e-5, rtol=1e-5)
+
+
+def test_hpm_prior_sharpens_bands_inside_and_outside_the_srf() -> None:
+    deg = _degradation()
+    hr, lr, msi = _scene()
+    prior = hpm_prior(deg, lr, msi)
+    err_prior = (prior - hr).pow(2).mean(dim=(0, 2, 3))
+    err_up = (deg.upsample(lr) - hr).pow(2).mean(dim=(0, 2, 3))
+    # bands 9..11 get their detail from the best-correlated MSI band, the others from their SRF's band
+    assert (err_prior < err_up).all()
+
+
+def test_consistency_steps_approach_both_measurements() -> None:
+    deg = _degradation()
+    hr, lr, msi = _scene()
+    start = deg.upsample(lr)
+    residuals = []
+    for steps in (0, 1, 4):
+        out = consistency(deg, start, lr, msi, steps)
+        residuals.append(
+            ((deg.project(out) - msi).pow(2).mean() + (deg.degrade(out) - lr).pow(2).mean()).item()
+        )
+    assert residuals[1] < 0.2 * residuals[0] and residuals[2] < residuals[1]
+
+
+@pytest.mark.parametrize("role", ["teacher", "student"])
+def test_output_scales_with_the_inputs(role: str) -> None:
+    torch.manual_seed(3)
+    model = create_model(role, "test_tiny", hsi_bands=B, msi_bands=b, scale=S, border_pad=1, **PHYSICS).eval()
+    model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
+    _, lr, msi = _scene(1, 24, 32)
+    with torch.no_grad():
+        ref = model(lr, msi).cube
+        for k in (1e-3, 0.37, 8.0, 1e3):
+            out = model(lr * k, msi * k).cube
+            assert ((out / k - ref).abs().max() / ref.abs().max()).item() <= 1e-4, k
+
+
+def test_msi_in_other_units_changes_nothing() -> None:
+    # a camera whose MSI is in other units (or has another gain per band) meets the SRF through the gain
+    torch.manual_seed(4)
+    model = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, **PHYSICS).eval()
+    model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
+    _, lr, msi = _scene(2)
+    gains = torch.tensor([3.0, 250.0, 0.02]).view(1, b, 1, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(model(lr, msi * gains).cube, model(lr, msi).cube, rtol=1e-4, atol=1e-5)
+
+
+def test_gate_floor_keeps_every_stream() -> None:
+    torch.manual_seed(5)
+    model = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, gate_floor=0.05, **PHYSICS)
+    model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
+    gate = model.fusion.gate
+    with torch.no_grad():
+        gate.conv.weight.zero_()
+        gate.conv.bias.copy_(torch.tensor([-60.0, 60.0, -60.0, -60.0]))  # what collapsed the shipped student
+        _, lr, msi = _scene(3)
+        model(lr, msi)
+    weights = gate.last_gates
+    assert weights is not None
+    assert torch.all(weights >= 0.05 - 1e-6)
+    torch.testing.assert_close(weights.sum(dim=1), torch.ones_like(weights[:, 0]))
+
+
+def test_physics_needs_its_options() -> None:
+    with pytest.raises(ValueError, match="needs lr_skip"):
+        create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, prior="hpm")
+    with pytest.raises(ValueError, match="choose one"):
+        create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, input_norm=True, standardise=True)
+    with pytest.raises(ValueError, match="gate_floor needs gate: softmax"):
+        create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, gate_floor=0.1)
+    plain = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b)
+    with pytest.raises(ValueError, match="no in-graph physics"):
+        plain.set_degradation(_srf(), torch.ones(2 * S))
