@@ -24,6 +24,7 @@ from spectra_distill.data.cube import Cube
 from spectra_distill.degrade.pipeline import FusionPair, WaldConfig, make_pair, make_real_pair
 from spectra_distill.degrade.srf import PRESETS
 from spectra_distill.errors import DatasetError
+from spectra_distill.log import output
 
 REAL_MSI = "real-msi"
 
@@ -181,5 +182,5 @@ def run(args: argparse.Namespace) -> int:
         args.out.with_suffix(".json"), json.dumps({"command": command, **report.as_json()}, indent=1) + "\n"
     )
     _write(args.out.with_suffix(".md"), md)
-    print(md)
+    output(md)
     return 0

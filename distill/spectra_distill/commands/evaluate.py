@@ -7,12 +7,16 @@ Writes <out>/eval-<role>.json, <out>/eval-<role>.md and figures under <out>/figu
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 from pathlib import Path
 
 from spectra_distill.baselines.methods import BASELINES
 from spectra_distill.errors import ConfigError
 from spectra_distill.evaluate import EvalConfig, evaluate_checkpoint, write_report
+from spectra_distill.log import output
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_OUT = Path("distill/results/eval")
 
@@ -75,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from exc
     result = evaluate_checkpoint(cfg)
     json_path, md_path = write_report(result.as_json(), out, f"eval-{args.role}")
-    print(md_path.read_text())
-    print(f"wrote {json_path} and {md_path} ({len(result.figures)} figures)")
+    output(md_path.read_text())
+    logger.info("wrote %s and %s (%d figures)", json_path, md_path, len(result.figures))
     return 0
 
 

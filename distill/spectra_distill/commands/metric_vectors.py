@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 from spectra_distill.metrics.vectors import build_vectors
+
+logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,5 +23,5 @@ def run(args: argparse.Namespace) -> int:
     tmp = args.out.with_suffix(args.out.suffix + ".tmp")
     tmp.write_text(json.dumps(doc, allow_nan=False) + "\n")
     tmp.replace(args.out)
-    print(f"wrote {len(doc['cases'])} cases to {args.out}")
+    logger.info("wrote %d cases to %s", len(doc["cases"]), args.out)
     return 0

@@ -8,6 +8,7 @@ samples, so both quantizers see identical tensors.
 from __future__ import annotations
 
 import argparse
+import logging
 import tempfile
 import time
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from onnxruntime.quantization import (
 )
 
 from spectra_distill.errors import DatasetError
+
+logger = logging.getLogger(__name__)
 
 METHODS = {
     "minmax": CalibrationMethod.MinMax,
@@ -151,5 +154,5 @@ def run(args: argparse.Namespace) -> int:
             preprocess=not args.no_preprocess,
         )
     )
-    print(f"wrote {facts['out']} ({facts['samples']} samples, {facts['seconds']:.1f} s)")
+    logger.info("wrote %s (%d samples, %.1f s)", facts["out"], facts["samples"], facts["seconds"])
     return 0

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from spectra_distill.errors import ConfigError
+from spectra_distill.log import output
 from spectra_distill.train import load_config, run_training
 from spectra_distill.train.config import add_override_option
 
@@ -56,5 +57,5 @@ def run(args: argparse.Namespace) -> int:
         "metrics": result.metrics,
     }
     if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps(summary, indent=2))
+        output(json.dumps(summary, indent=2))
     return 0
