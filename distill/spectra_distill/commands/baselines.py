@@ -31,7 +31,7 @@ REAL_MSI = "real-msi"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None, help="data root (default: ../shared/data)")
-    parser.add_argument("--scale", type=int, default=4, choices=(2, 4, 8))
+    parser.add_argument("--scale", type=int, default=4, choices=(2, 4, 8), help="spatial ratio s (default 4)")
     parser.add_argument(
         "--msi",
         nargs="+",
@@ -43,7 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--role", nargs="+", default=["val"], choices=("val", "test"), help="split regions to evaluate on"
     )
-    parser.add_argument("--methods", nargs="+", default=list(BASELINES), choices=list(BASELINES))
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(BASELINES),
+        choices=list(BASELINES),
+        help="baselines to run (default: all)",
+    )
     parser.add_argument(
         "--grid",
         default="native",

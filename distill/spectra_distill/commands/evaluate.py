@@ -46,14 +46,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=(0, 1, 2, 3),
         help="LR-HSI shifts in HR pixels (default 0,1,2,3)",
     )
-    parser.add_argument("--baselines", nargs="*", choices=list(BASELINES), default=list(BASELINES))
+    parser.add_argument(
+        "--baselines",
+        nargs="*",
+        choices=list(BASELINES),
+        default=list(BASELINES),
+        help="classical baselines to compare against (default: all; none with an empty list)",
+    )
     parser.add_argument(
         "--real-pair",
         action="store_true",
         help="also score scenes with a real HR-MSI (Houston RGB), reported apart",
     )
     parser.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}/<run name>)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="device for the PyTorch models"
+    )
     parser.add_argument("--no-figures", action="store_true", help="skip the quicklook and spectra PNGs")
 
 

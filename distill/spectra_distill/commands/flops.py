@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--msi-bands", type=int, default=4, help="MSI bands b")
     parser.add_argument("--size", type=int, default=256, help="HR size H = W (a multiple of the scale)")
     parser.add_argument("--scale", type=int, default=4, help="spatial ratio s")
-    parser.add_argument("--role", choices=(*ROLES, "both"), default="both")
+    parser.add_argument("--role", choices=(*ROLES, "both"), default="both", help="network(s) to measure")
     parser.add_argument("--fusion", choices=tuple(FUSIONS), default=None, help="override the preset's fusion")
     parser.add_argument("--qk-norm", choices=QK_NORMS, default=None, help="override the attention's qk_norm")
     parser.add_argument(

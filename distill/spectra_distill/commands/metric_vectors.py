@@ -13,8 +13,10 @@ logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("test/fixtures/metric-vectors.json"))
-    parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument(
+        "--out", type=Path, default=Path("test/fixtures/metric-vectors.json"), help="JSON file to write"
+    )
+    parser.add_argument("--seed", type=int, default=20261127, help="seed of the random inputs")
 
 
 def run(args: argparse.Namespace) -> int:

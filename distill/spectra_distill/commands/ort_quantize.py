@@ -138,8 +138,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--calib", type=Path, required=True, help="directory of <stem>.lrhsi.npy/.hrmsi.npy pairs"
     )
     parser.add_argument("--out", type=Path, required=True, help="output .onnx")
-    parser.add_argument("--method", choices=sorted(METHODS), default="percentile")
-    parser.add_argument("--percentile", type=float, default=99.99)
+    parser.add_argument(
+        "--method", choices=sorted(METHODS), default="percentile", help="activation calibration method"
+    )
+    parser.add_argument(
+        "--percentile", type=float, default=99.99, help="percentile method: the percentile of |x| kept"
+    )
     parser.add_argument("--no-preprocess", action="store_true", help="skip quant_pre_process")
 
 
