@@ -1,7 +1,7 @@
 """Train a CSAKD teacher/student pair (co-training, offline distillation or teacher only).
 
 Example: spectra-distill train --config distill/spectra_distill/options/cave31_rgb_x4.yaml
-Multi-GPU: torchrun --nproc_per_node 4 -m spectra_distill.cli train --config ... --device cuda
+Multi-GPU: torchrun --nproc_per_node 4 -m spectra_distill train --config ... --device cuda
 """
 
 from __future__ import annotations
