@@ -56,7 +56,7 @@ def _logging_options(defaults: bool) -> argparse.ArgumentParser:
         "--quiet",
         action="store_true",
         default=False if defaults else argparse.SUPPRESS,
-        help="only warnings and errors on stderr (same as --log-level warning); results still go to stdout",
+        help="only warnings and errors (as --log-level warning; progress bars stay); results still on stdout",
     )
     return parent
 
