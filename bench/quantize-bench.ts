@@ -5,7 +5,7 @@
  * is honest (calibration and validation pixels disjoint).
  *
  * Data: the model card's datasets under the project split (`distill/spectra_distill/splits/*.yaml`), simulated
- * by the host (`quantize/split-pairs.py`): calibration = tiles of the TRAINING regions, quality = the whole
+ * by the host (`spectra-distill split-pairs`): calibration = tiles of the TRAINING regions, quality = the whole
  * VALIDATION regions. Bands the model never learnt or a scene does not support, and nodata pixels, are not scored.
  *
  * Models: `--model X.onnx` (repeatable; each needs its card), else every fp32 `models/*.onnx` with a card.
@@ -328,7 +328,7 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
     }
   }
   // The models and the latency input are kept (ignored path) so a quiet machine can re-time them
-  // with quantize/device-latency.py, the same onnxruntime version through Python.
+  // with `spectra-distill device-latency out/quantize-bench`, the same onnxruntime version through Python.
   const keep = join(REPO, 'out', 'quantize-bench', name);
   await rm(keep, { recursive: true, force: true });
   await mkdir(keep, { recursive: true });

@@ -4,7 +4,7 @@
  * A calibration directory holds either
  * - pairs `<stem>.lrhsi.npy` + `<stem>.hrmsi.npy` (+ optional `<stem>.hrhsi.npy`), float32 (bands, H, W) in the
  *   model's physical units (what `writeNpy` of the SDK writes), optionally with `<stem>.valid.npy` (H, W) pixel
- *   masks and a `regions.json` ({@link RegionsManifest}, what `quantize/split-pairs.py` writes) naming each
+ *   masks and a `regions.json` ({@link RegionsManifest}, what `spectra-distill split-pairs` writes) naming each
  *   sample's scene window and the bands to score, or
  * - a `scenes.json` listing HR hyperspectral scenes that are cut into tiles and degraded on the fly with the model
  *   card's PSF and SRF (the host's Wald protocol), see {@link ScenesManifest}.
@@ -54,7 +54,7 @@ export interface SampleRegion {
   valid_fraction: number;
 }
 
-/** `regions.json` of a pairs directory written by `quantize/split-pairs.py`. */
+/** `regions.json` of a pairs directory written by `spectra-distill split-pairs`. */
 export interface RegionsManifest {
   split: string;
   /** Split the model was trained with (held-out regions were checked against its training regions). */

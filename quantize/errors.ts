@@ -110,7 +110,7 @@ export class SplitOverlapError extends CalibrationDataError {
   }
 }
 
-/** The host-side pair simulation (`quantize/split-pairs.py`) is missing or failed. */
+/** The host-side pair simulation (`spectra-distill split-pairs`) is missing or failed. */
 export class SplitPairsError extends CalibrationDataError {
   override readonly code = 'E_SPLIT_PAIRS';
 }

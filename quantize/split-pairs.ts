@@ -1,19 +1,16 @@
 /**
  * Calibration and evaluation pairs from the project's split: training regions to calibrate on, validation (or
  * test) regions to measure on. The region tables and the degradation live on the host side
- * (`distill/spectra_distill/splits/*.yaml`, `datasets/*.yaml`); `quantize/split-pairs.py` asks the host for them
+ * (`distill/spectra_distill/splits/*.yaml`, `datasets/*.yaml`); `spectra-distill split-pairs` asks the host for them
  * and writes a pairs directory with a `regions.json`, so nothing here restates a region.
  */
 import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { cardPathFor } from '../sdk/runtime/model-card';
 import { readRegionsManifest, type CalibrationSample, type RegionsManifest } from './calibration-set';
 import { SplitOverlapError, SplitPairsError } from './errors';
 
 const run = promisify(execFile);
-const REPO = resolve(__dirname, '..');
-const SCRIPT = join(__dirname, 'split-pairs.py');
 
 /** Split roles a pairs directory can be written for. */
 export type SplitRole = 'train' | 'val' | 'test';
@@ -28,12 +25,12 @@ export interface SplitPairsOptions {
   tile?: number;
   /** `train`: tiles per region at most. @defaultValue 6 */
   tilesPerRegion?: number;
-  /** Python with `spectra_distill` installed. @defaultValue `.venv/bin/python` of the repository */
+  /** Python with `spectra_distill` installed. @defaultValue `$SPECTRA_PYTHON`, else `python3` */
   python?: string;
 }
 
 /**
- * Writes the pairs of one split role for a model (host-simulated, see `quantize/split-pairs.py`).
+ * Writes the pairs of one split role for a model (host-simulated: `<python> -m spectra_distill split-pairs`).
  * @param modelPath - The float32 `.onnx`; its card names the band grid, PSF, MSI preset, datasets and split.
  * @param role - `train` for calibration (tiles of the training regions), `val`/`test` for evaluation (whole
  *   held-out regions, checked by the host to be disjoint from the training regions).
@@ -45,8 +42,8 @@ export interface SplitPairsOptions {
  * const calib = await writeSplitPairs('models/student.onnx', 'train', 'out/calib');
  */
 export async function writeSplitPairs(modelPath: string, role: SplitRole, outDir: string, options: SplitPairsOptions = {}): Promise<RegionsManifest> {
-  const python = options.python ?? join(REPO, '.venv', 'bin', 'python');
-  const args = [SCRIPT, '--card', cardPathFor(modelPath), '--role', role, '--out', outDir];
+  const python = options.python ?? process.env.SPECTRA_PYTHON ?? 'python3';
+  const args = ['-m', 'spectra_distill', 'split-pairs', '--card', cardPathFor(modelPath), '--role', role, '--out', outDir];
   if (options.split) args.push('--split', options.split);
   if (options.data) args.push('--data', options.data);
   if (options.tile !== undefined) args.push('--tile', String(options.tile));
@@ -56,10 +53,10 @@ export async function writeSplitPairs(modelPath: string, role: SplitRole, outDir
   } catch (err) {
     const e = err as { stderr?: string; message: string };
     const detail = (e.stderr ?? '').trim().split('\n').pop() || e.message;
-    throw new SplitPairsError(modelPath, `quantize/split-pairs.py --role ${role} failed: ${detail}`, { cause: err });
+    throw new SplitPairsError(modelPath, `spectra-distill split-pairs --role ${role} failed: ${detail}`, { cause: err });
   }
   const manifest = await readRegionsManifest(outDir);
-  if (!manifest) throw new SplitPairsError(outDir, 'quantize/split-pairs.py wrote no regions.json');
+  if (!manifest) throw new SplitPairsError(outDir, 'spectra-distill split-pairs wrote no regions.json');
   return manifest;
 }
 

@@ -78,7 +78,7 @@ export function register(program: Command): void {
     .option('--fp16-io', 'fp16: make graph inputs and outputs float16 too', false)
     .option('--keep-fp32 <names...>', 'fp16: extra node names or op types to keep in float32', [])
     .option('--eval <dir>', 'held-out directory (same formats as --calib) to measure quality on; default: the calibration samples')
-    .option('--split [name]', "calibrate on the training regions and measure on the validation regions of a split (default: the card's training split); pairs simulated by the host (quantize/split-pairs.py); replaces --calib/--eval")
+    .option('--split [name]', "calibrate on the training regions and measure on the validation regions of a split (default: the card's training split); pairs simulated by the host ($SPECTRA_PYTHON -m spectra_distill split-pairs; default python3); replaces --calib/--eval")
     .option('--pairs <dir>', 'with --split: keep the pairs in <dir>/train and <dir>/val (default: a temporary folder, removed)')
     .option('--tile <px>', 'with --split: HR side of the calibration tiles', nonNegativeInt, 32)
     .option('--max-samples <n>', 'calibration samples to use at most', nonNegativeInt, QUANTIZE_DEFAULTS.maxSamples)

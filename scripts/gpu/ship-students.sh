@@ -48,7 +48,7 @@ for r in cave rs; do
   tail -c 3000 "/tmp/$r.log" | tr '\r' '\n' | tail -n 25 >> "$OUT/log.txt"
   python3 - "$RUNS/$r" "$OUT/$r.pt" <<'PY'
 import sys, torch
-ck = torch.load(f"{sys.argv[1]}/best.pt", map_location="cpu", weights_only=False)
+ck = torch.load(f"{sys.argv[1]}/best.pt", map_location="cpu", weights_only=True)  # plain-data checkpoints
 print(sys.argv[1], "keys", sorted(ck), "step", ck.get("step"))
 torch.save({k: v for k, v in ck.items() if "optim" not in k and "sched" not in k and "scaler" not in k}, sys.argv[2])
 PY

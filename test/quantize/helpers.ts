@@ -12,6 +12,8 @@ export const REPO = resolve(__dirname, '..', '..');
 export const TINY_MODEL = join(REPO, 'test', 'fixtures', 'tiny', 'tiny-student.onnx');
 export const SHARED_DATA = resolve(REPO, '..', 'shared', 'data');
 const PYTHON = join(REPO, '.venv', 'bin', 'python');
+// writeSplitPairs runs `$SPECTRA_PYTHON -m spectra_distill`; point it at the repository's venv when there is one
+if (existsSync(PYTHON)) process.env.SPECTRA_PYTHON ??= PYTHON;
 
 const scratch: string[] = [];
 process.on('exit', () => {

@@ -24,13 +24,14 @@ from spectra_distill.data.cube import Cube
 from spectra_distill.degrade.pipeline import FusionPair, WaldConfig, make_pair, make_real_pair
 from spectra_distill.degrade.srf import PRESETS
 from spectra_distill.errors import DatasetError
+from spectra_distill.log import output
 
 REAL_MSI = "real-msi"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data", type=Path, default=None, help="data root (default: ../shared/data)")
-    parser.add_argument("--scale", type=int, default=4, choices=(2, 4, 8))
+    parser.add_argument("--scale", type=int, default=4, choices=(2, 4, 8), help="spatial ratio s (default 4)")
     parser.add_argument(
         "--msi",
         nargs="+",
@@ -42,7 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--role", nargs="+", default=["val"], choices=("val", "test"), help="split regions to evaluate on"
     )
-    parser.add_argument("--methods", nargs="+", default=list(BASELINES), choices=list(BASELINES))
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(BASELINES),
+        choices=list(BASELINES),
+        help="baselines to run (default: all)",
+    )
     parser.add_argument(
         "--grid",
         default="native",
@@ -181,5 +188,5 @@ def run(args: argparse.Namespace) -> int:
         args.out.with_suffix(".json"), json.dumps({"command": command, **report.as_json()}, indent=1) + "\n"
     )
     _write(args.out.with_suffix(".md"), md)
-    print(md)
+    output(md)
     return 0

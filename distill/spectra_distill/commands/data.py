@@ -13,6 +13,7 @@ from typing import Any
 from spectra_distill.data import default_data_root, discover, load_scenes, load_split, valid_fraction
 from spectra_distill.data.cube import Cube
 from spectra_distill.data.splits import SplitSpec, scene_regions
+from spectra_distill.log import output
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,9 +95,17 @@ def run(args: argparse.Namespace) -> int:
     root = (args.data or default_data_root()).resolve()
     spec = load_split(args.split)
     rows = [describe(cube, spec) for cube in load_scenes(root)]
-    others = [{"folder": d.folder, "kind": d.kind} for d in discover(root) if d.kind != "scene"]
+    found = discover(root)
+    others = [{"folder": d.folder, "kind": d.kind} for d in found if d.kind != "scene"]
+    # folders discovery could not describe (logged only at DEBUG there): this listing is where they belong
+    described = {d.folder for d in found}
+    others += [
+        {"folder": p.name, "kind": "unrecognised"}
+        for p in sorted(root.iterdir())
+        if p.is_dir() and not p.name.startswith(".") and p.name not in described
+    ]
     if args.json:
-        print(json.dumps({"root": str(root), "split": spec.name, "scenes": rows, "other": others}, indent=1))
+        output(json.dumps({"root": str(root), "split": spec.name, "scenes": rows, "other": others}, indent=1))
     else:
-        print(_table(rows, others, root, spec))
+        output(_table(rows, others, root, spec))
     return 0

@@ -7,12 +7,16 @@ Writes <out>/eval-<role>.json, <out>/eval-<role>.md and figures under <out>/figu
 from __future__ import annotations
 
 import argparse
+import logging
 import shlex
 from pathlib import Path
 
 from spectra_distill.baselines.methods import BASELINES
 from spectra_distill.errors import ConfigError
 from spectra_distill.evaluate import EvalConfig, evaluate_checkpoint, write_report
+from spectra_distill.log import output
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_OUT = Path("distill/results/eval")
 
@@ -42,14 +46,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=(0, 1, 2, 3),
         help="LR-HSI shifts in HR pixels (default 0,1,2,3)",
     )
-    parser.add_argument("--baselines", nargs="*", choices=list(BASELINES), default=list(BASELINES))
+    parser.add_argument(
+        "--baselines",
+        nargs="*",
+        choices=list(BASELINES),
+        default=list(BASELINES),
+        help="classical baselines to compare against (default: all; none with an empty list)",
+    )
     parser.add_argument(
         "--real-pair",
         action="store_true",
         help="also score scenes with a real HR-MSI (Houston RGB), reported apart",
     )
     parser.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_OUT}/<run name>)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu", help="device for the PyTorch models"
+    )
     parser.add_argument("--no-figures", action="store_true", help="skip the quicklook and spectra PNGs")
 
 
@@ -75,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(str(exc)) from exc
     result = evaluate_checkpoint(cfg)
     json_path, md_path = write_report(result.as_json(), out, f"eval-{args.role}")
-    print(md_path.read_text())
-    print(f"wrote {json_path} and {md_path} ({len(result.figures)} figures)")
+    output(md_path.read_text())
+    logger.info("wrote %s and %s (%d figures)", json_path, md_path, len(result.figures))
     return 0
 
 

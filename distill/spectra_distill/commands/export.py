@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 from typing import Any
 
 from spectra_distill.export import export_model, load_checkpoint_model
 from spectra_distill.export.onnx import DEFAULT_OPSET
 from spectra_distill.models.factory import ROLES
+
+logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -64,9 +67,10 @@ def run(args: argparse.Namespace) -> int:
         source=args.checkpoint,
     )
     for check in result.parity:
-        print(
-            f"parity batch {check.batch} LR {check.lr_size[0]}x{check.lr_size[1]}: "
-            f"max abs diff {check.max_abs_diff:.2e}"
-        )
-    print(f"wrote {result.onnx_path} and {result.card_path} ({result.card['params']:,} params)")
+        logger.info(
+            "parity batch %d LR %dx%d: max abs diff %.2e",
+            check.batch, check.lr_size[0], check.lr_size[1], check.max_abs_diff,
+        )  # fmt: skip
+    params = f"{result.card['params']:,}"
+    logger.info("wrote %s and %s (%s params)", result.onnx_path, result.card_path, params)
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,8 @@ import torch
 from spectra_distill.degrade import default_psf, spatial_degrade, srf_matrix
 from spectra_distill.export import CardFacts, export_model
 from spectra_distill.models import create_model
+
+logger = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_SRF_DIR = REPO_ROOT.parent / "shared" / "data" / "srf"
@@ -80,7 +83,9 @@ def run(args: argparse.Namespace) -> int:
         np.save(args.out / f"reference-{key}.npy", value.astype(np.float32))
     (args.out / "README.md").write_text(README.format(seed=args.seed, out=args.out))
     worst = max(p.max_abs_diff for p in result.parity)
-    print(f"wrote {result.onnx_path} and {result.card_path}; ONNX vs PyTorch max abs diff {worst:.2e}")
+    logger.info(
+        "wrote %s and %s; ONNX vs PyTorch max abs diff %.2e", result.onnx_path, result.card_path, worst
+    )
     return 0
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import torch
 
 from spectra_distill.errors import ConfigError, ScaleError
+from spectra_distill.log import output
 from spectra_distill.models.complexity import measure_complexity, time_cotraining_step, time_inference
 from spectra_distill.models.factory import PRESETS, ROLES, model_config
 from spectra_distill.models.fusion import FUSIONS, QK_NORMS
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--msi-bands", type=int, default=4, help="MSI bands b")
     parser.add_argument("--size", type=int, default=256, help="HR size H = W (a multiple of the scale)")
     parser.add_argument("--scale", type=int, default=4, help="spatial ratio s")
-    parser.add_argument("--role", choices=(*ROLES, "both"), default="both")
+    parser.add_argument("--role", choices=(*ROLES, "both"), default="both", help="network(s) to measure")
     parser.add_argument("--fusion", choices=tuple(FUSIONS), default=None, help="override the preset's fusion")
     parser.add_argument("--qk-norm", choices=QK_NORMS, default=None, help="override the attention's qk_norm")
     parser.add_argument(
@@ -83,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     for role in roles:
         c = measure_complexity(configs[role], lr, lr)
         report[role] = {"params": c.params, "macs": c.macs, "macs_per_hr_pixel": c.macs_per_hr_pixel}
-        print(
+        output(
             f"{role:8s} {args.preset}: {c.params / 1e6:8.3f} M params  {c.macs / 1e9:9.2f} G MACs "
             f"at {args.bands}x{lr}x{lr} + {args.msi_bands}x{args.size}x{args.size}  "
             f"({c.macs_per_hr_pixel:,.0f} MACs / HR pixel)"
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
             "iteration_cpu_ms": timing.teacher_cpu_ms + timing.student_cpu_ms,
         }
         t = report["timing"]
-        print(
+        output(
             f"co-training iteration, batch {args.time_batch}, {args.size}x{args.size} HR, {args.device}, "
             f"{args.threads} threads: teacher {t['teacher_ms']:.1f} ms + student {t['student_ms']:.1f} ms "
             f"= {t['iteration_ms']:.1f} ms wall; {t['iteration_cpu_ms']:.1f} ms process CPU"
@@ -119,7 +120,7 @@ def run(args: argparse.Namespace) -> int:
             report[role]["inference_ms"] = ms
             report[role]["inference_peak_mib"] = peak
             mem = "" if peak is None else f", peak {peak:.0f} MiB allocated"
-            print(f"{role:8s} forward, batch 1, {args.size}x{args.size} HR, {args.device}: {ms:.2f} ms{mem}")
+            output(f"{role:8s} forward, batch 1, {args.size}x{args.size} HR, {args.device}: {ms:.2f} ms{mem}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=2) + "\n")

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 from pathlib import Path
 
 from spectra_distill.metrics.vectors import build_vectors
 
+logger = logging.getLogger(__name__)
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("test/fixtures/metric-vectors.json"))
-    parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument(
+        "--out", type=Path, default=Path("test/fixtures/metric-vectors.json"), help="JSON file to write"
+    )
+    parser.add_argument("--seed", type=int, default=20261127, help="seed of the random inputs")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -20,5 +25,5 @@ def run(args: argparse.Namespace) -> int:
     tmp = args.out.with_suffix(args.out.suffix + ".tmp")
     tmp.write_text(json.dumps(doc, allow_nan=False) + "\n")
     tmp.replace(args.out)
-    print(f"wrote {len(doc['cases'])} cases to {args.out}")
+    logger.info("wrote %d cases to %s", len(doc["cases"]), args.out)
     return 0

@@ -8,6 +8,7 @@ samples, so both quantizers see identical tensors.
 from __future__ import annotations
 
 import argparse
+import logging
 import tempfile
 import time
 from collections.abc import Iterator
@@ -26,6 +27,8 @@ from onnxruntime.quantization import (
 )
 
 from spectra_distill.errors import DatasetError
+
+logger = logging.getLogger(__name__)
 
 METHODS = {
     "minmax": CalibrationMethod.MinMax,
@@ -135,8 +138,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--calib", type=Path, required=True, help="directory of <stem>.lrhsi.npy/.hrmsi.npy pairs"
     )
     parser.add_argument("--out", type=Path, required=True, help="output .onnx")
-    parser.add_argument("--method", choices=sorted(METHODS), default="percentile")
-    parser.add_argument("--percentile", type=float, default=99.99)
+    parser.add_argument(
+        "--method", choices=sorted(METHODS), default="percentile", help="activation calibration method"
+    )
+    parser.add_argument(
+        "--percentile", type=float, default=99.99, help="percentile method: the percentile of |x| kept"
+    )
     parser.add_argument("--no-preprocess", action="store_true", help="skip quant_pre_process")
 
 
@@ -151,5 +158,5 @@ def run(args: argparse.Namespace) -> int:
             preprocess=not args.no_preprocess,
         )
     )
-    print(f"wrote {facts['out']} ({facts['samples']} samples, {facts['seconds']:.1f} s)")
+    logger.info("wrote %s (%d samples, %.1f s)", facts["out"], facts["samples"], facts["seconds"])
     return 0

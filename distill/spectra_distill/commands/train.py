@@ -1,7 +1,7 @@
 """Train a CSAKD teacher/student pair (co-training, offline distillation or teacher only).
 
 Example: spectra-distill train --config distill/spectra_distill/options/cave31_rgb_x4.yaml
-Multi-GPU: torchrun --nproc_per_node 4 -m spectra_distill.cli train --config ... --device cuda
+Multi-GPU: torchrun --nproc_per_node 4 -m spectra_distill train --config ... --device cuda
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from spectra_distill.errors import ConfigError
+from spectra_distill.log import output
 from spectra_distill.train import load_config, run_training
 from spectra_distill.train.config import add_override_option
 
@@ -56,5 +57,5 @@ def run(args: argparse.Namespace) -> int:
         "metrics": result.metrics,
     }
     if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps(summary, indent=2))
+        output(json.dumps(summary, indent=2))
     return 0

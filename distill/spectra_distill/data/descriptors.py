@@ -8,8 +8,8 @@ patterns, never listed in code.
 from __future__ import annotations
 
 import csv
+import logging
 import os
-import warnings
 from dataclasses import dataclass, field, fields, replace
 from importlib import resources
 from pathlib import Path
@@ -19,6 +19,8 @@ import numpy as np
 import yaml
 
 from spectra_distill.errors import DatasetError
+
+logger = logging.getLogger(__name__)
 
 KINDS = ("scene", "library", "srf", "wavelength_table")
 SOURCE_FOLDERS = ("natural_images", "ms_tiles")
@@ -383,13 +385,19 @@ def _auto_describe(folder: Path) -> DatasetDescriptor | None:
     return None
 
 
+def is_auto_described(d: DatasetDescriptor) -> bool:
+    """True for a descriptor ``discover`` generated for a folder without a YAML (value scale guessed)."""
+    return d.source is not None and Path(d.source).name == "<auto>"
+
+
 def discover(
     root: str | Path | None = None, descriptor_dir: str | Path | None = None
 ) -> list[DatasetDescriptor]:
     """Match the data root's sub-folders to descriptors.
 
     Folders without a descriptor are auto-described when they hold an ENVI header with wavelengths or a
-    .npy cube with a ``*_bands.csv``; otherwise they are skipped with a warning. Descriptors whose folder
+    .npy cube with a ``*_bands.csv``; otherwise they are skipped (both logged at DEBUG; ``load_scenes``
+    warns about the auto-described datasets it actually loads). Descriptors whose folder
     is absent are skipped silently (the data root may be a subset).
 
     Args:
@@ -414,11 +422,10 @@ def discover(
             found.append(known[sub.name])
             continue
         auto = _auto_describe(sub)
+        # debug only: most runs use a few of the root's folders; load_scenes warns about those it loads
         if auto is not None:
-            warnings.warn(
-                f"{sub}: no descriptor; auto-described as {len(auto.scenes)} scene(s)", stacklevel=2
-            )
+            logger.debug("%s: no descriptor; auto-described as %d scene(s)", sub, len(auto.scenes))
             found.append(auto)
         else:
-            warnings.warn(f"{sub}: no descriptor and nothing recognisable; skipped", stacklevel=2)
+            logger.debug("%s: no descriptor and nothing recognisable; skipped", sub)
     return found

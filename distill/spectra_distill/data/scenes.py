@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from spectra_distill.data.descriptors import (
     csv_float_column,
     default_data_root,
     discover,
+    is_auto_described,
 )
 from spectra_distill.data.envi import cube_from_raw, read_envi_array
 from spectra_distill.data.readers import (
@@ -24,6 +26,8 @@ from spectra_distill.data.readers import (
     to_chw,
 )
 from spectra_distill.errors import BandCountError, DatasetError, WavelengthError
+
+logger = logging.getLogger(__name__)
 
 
 def _match(folder: Path, patterns: tuple[str, ...], what: str, many: bool = False) -> list[Path]:
@@ -212,7 +216,15 @@ def load_scenes(
                     f"datasets: {', '.join(sorted(folders))}",
                     base,
                 )
-    return [load_scene_from(*index[n], base) for n in dict.fromkeys(chosen)]
+    chosen = list(dict.fromkeys(chosen))
+    for d in {index[n][0].folder: index[n][0] for n in chosen if is_auto_described(index[n][0])}.values():
+        logger.warning(
+            "%s: no descriptor; auto-described as %d scene(s), value scale chosen from the data "
+            "(add a descriptor YAML to pin it)",
+            base / d.folder,
+            len(d.scenes),
+        )
+    return [load_scene_from(*index[n], base) for n in chosen]
 
 
 def load_msi(scene: str, root: str | Path | None = None, descriptor_dir: str | Path | None = None) -> Cube:

@@ -6,14 +6,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from spectra_distill.errors import CheckpointError
 from spectra_distill.export.card import CardFacts, build_card, write_card
 from spectra_distill.export.onnx import DEFAULT_OPSET, ParityCheck, export_onnx, sha256_file, verify_onnx
 from spectra_distill.models.complexity import per_pixel_complexity
 from spectra_distill.models.factory import ROLES
 from spectra_distill.models.net import FusionNet, FusionNetConfig
+from spectra_distill.train.checkpoint import load_checkpoint
 
 CHECKPOINT_KEYS = ("model_config", "card")
 
@@ -119,17 +118,8 @@ def load_checkpoint_model(path: str | Path, role: str) -> tuple[FusionNet, dict[
     """
     if role not in ROLES:
         raise ValueError(f"Unknown role {role!r}; known: {', '.join(ROLES)}")
-    try:
-        # Full unpickling: training checkpoints hold optimizer and NumPy RNG states that the
-        # weights-only loader refuses. Only load checkpoints you produced.
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except (OSError, RuntimeError, EOFError) as exc:
-        raise CheckpointError(f"cannot read checkpoint: {exc}", path) from exc
-    if not isinstance(ckpt, dict):
-        raise CheckpointError(f"expected a dict checkpoint; got {type(ckpt).__name__}", path)
-    missing = [k for k in (*CHECKPOINT_KEYS, role) if k not in ckpt]
-    if missing:
-        raise CheckpointError(f"checkpoint lacks {', '.join(missing)}; has {', '.join(map(str, ckpt))}", path)
+    # weights-only loading; checkpoints from before plain-data saving fall back with a logged warning
+    ckpt = load_checkpoint(path, required=(*CHECKPOINT_KEYS, role))
     if role not in ckpt["model_config"]:
         raise CheckpointError(f"checkpoint model_config lacks '{role}'", path)
     try:

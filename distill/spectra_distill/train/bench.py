@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
+from spectra_distill.log import output
 from spectra_distill.train.config import load_config
 from spectra_distill.train.data import build_data
 from spectra_distill.train.trainer import Trainer
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         torch.set_num_threads(args.threads)
     overrides = [*args.overrides, *([f"device={args.device}"] if args.device else [])]
     result = measure(args.config, overrides, args.steps)
-    print(json.dumps(result))
+    output(json.dumps(result))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("a") as f:
         f.write(json.dumps(result) + "\n")

@@ -8,6 +8,7 @@ come from `last.pt`. On CPU a resumed run ends with the same weights as an unint
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import time
@@ -40,6 +41,8 @@ from spectra_distill.train.data import TrainData, degradation_of, input_statisti
 from spectra_distill.train.optim import build_optimizer
 from spectra_distill.train.recovery import CollapseGuard
 from spectra_distill.train.runlog import RunLog
+
+logger = logging.getLogger(__name__)
 
 Metrics = dict[str, dict[str, float]]
 
@@ -457,7 +460,7 @@ class Trainer:
             assert net is not None
             event = self.guard.update(role, self.step, score, net, self.opt[role], self.sched[role])
             if event is not None and self.dist.is_main:
-                tqdm.write(f"[{self.cfg.name}] {event.describe()}")
+                logger.warning("[%s] %s", self.cfg.name, event.describe())
                 self.recoveries.append(asdict(event))
         if not self.dist.is_main:
             return

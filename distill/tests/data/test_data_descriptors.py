@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -7,7 +8,12 @@ import numpy as np
 import pytest
 
 from spectra_distill.data import Cube, discover, load_scenes, valid_fraction, valid_patch_origins, write_envi
-from spectra_distill.data.descriptors import default_data_root, load_descriptor, packaged_descriptors
+from spectra_distill.data.descriptors import (
+    default_data_root,
+    is_auto_described,
+    load_descriptor,
+    packaged_descriptors,
+)
 from spectra_distill.errors import DatasetError
 
 SHARED_FOLDERS = {
@@ -26,11 +32,13 @@ def test_packaged_descriptors_cover_shared_folders() -> None:
     assert ds["cave"].partial and ds["enmap_potsdam"].bad_bands is not None
 
 
-def test_discover_real_root_without_warnings(data_root: Path) -> None:
-    with warnings.catch_warnings():
+def test_discover_real_root_without_warnings(data_root: Path, caplog: pytest.LogCaptureFixture) -> None:
+    with warnings.catch_warnings(), caplog.at_level(logging.INFO, logger="spectra_distill"):
         warnings.simplefilter("error")
         found = discover(data_root)
-    assert {d.folder for d in found} == SHARED_FOLDERS
+    assert not caplog.records, "undescribed folders are DEBUG notes; only load_scenes warns, per dataset used"
+    described = {d.folder for d in found if not is_auto_described(d)}
+    assert described == SHARED_FOLDERS
 
 
 def test_default_root_env_override(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -55,22 +63,33 @@ def make_root(tmp_path: Path) -> Path:
     return root
 
 
-def test_auto_describe_and_warn(tmp_path: Path) -> None:
+def test_auto_describe_and_warn(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     root = make_root(tmp_path)
-    with pytest.warns(UserWarning) as record:
+    with caplog.at_level(logging.DEBUG, logger="spectra_distill"):
         found = discover(root)
-    messages = " ".join(str(w.message) for w in record)
+    # discovery walks the whole root: what it skips or guesses is a DEBUG note, not a warning
+    assert {r.levelno for r in caplog.records} == {logging.DEBUG}
+    messages = " ".join(r.getMessage() for r in caplog.records)
     assert "junk: no descriptor and nothing recognisable" in messages
     assert "my_envi: no descriptor; auto-described" in messages
     assert {d.folder: d.format for d in found} == {"my_envi": "envi", "my_npy": "npy"}
-    with pytest.warns(UserWarning):
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="spectra_distill"):
         cubes = {c.provenance["scene"]: c for c in load_scenes(root)}
+    warned = sorted(r.getMessage().split(":")[0] for r in caplog.records if r.levelno == logging.WARNING)
+    assert warned == [str(root / "my_envi"), str(root / "my_npy")], "one warning per auto-described dataset"
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="spectra_distill"):
+        load_scenes(root, names=["my_npy"])
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == [str(root / "my_npy")], (
+        "only the datasets a run loads are warned about"
+    )
     # value_scale 'auto': the 99.9th percentile rounded up to two significant digits.
     assert cubes["my_envi_scene"].provenance["value_scale"] == 500.0
     np.testing.assert_allclose(cubes["my_npy_cube_8x8x4"].data, 1.0)
 
 
-def test_extra_descriptor_dir_overrides(tmp_path: Path) -> None:
+def test_extra_descriptor_dir_overrides(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     root = make_root(tmp_path)
     extra = tmp_path / "desc"
     extra.mkdir()
@@ -79,8 +98,9 @@ def test_extra_descriptor_dir_overrides(tmp_path: Path) -> None:
         "wavelengths: {source: linear, start: 400, step: 5, approx: true}\n"
         "scenes: [{name: custom, files: 'cube_*.npy'}]\n"
     )
-    with pytest.warns(UserWarning):
+    with caplog.at_level(logging.INFO, logger="spectra_distill"):
         (cube,) = load_scenes(root, names=["custom"], descriptor_dir=extra)
+    assert not caplog.records, "a described dataset loads without a warning, whatever else the root holds"
     np.testing.assert_array_equal(cube.wavelengths, [400, 405, 410, 415])
     assert not cube.valid.any() and valid_fraction(cube) == 0.0
     assert cube.provenance["approx_wavelengths"] is True

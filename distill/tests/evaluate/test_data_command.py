@@ -38,9 +38,12 @@ def test_json_flags_an_unassigned_scene(
     (extra / "my_scene_bands.csv").write_text(
         "band,wavelength_nm\n" + "".join(f"{i},{500 + 10 * i}\n" for i in range(5))
     )
-    with pytest.warns(UserWarning, match="auto-described"):
-        assert main(["data", "--data", str(root), "--json"]) == 0
-    rep = json.loads(capsys.readouterr().out)
+    (root / "notes").mkdir()  # nothing recognisable: listed, not loaded
+    assert main(["data", "--data", str(root), "--json"]) == 0
+    captured = capsys.readouterr()
+    assert f"warning: {extra}: no descriptor; auto-described as 1 scene(s)" in captured.err
+    rep = json.loads(captured.out)
+    assert {"folder": "notes", "kind": "unrecognised"} in rep["other"]
     rows = {r["scene"]: r for r in rep["scenes"]}
     assert set(rows) == {
         "cave_cloth",

@@ -1,14 +1,14 @@
 """Fusion pairs from a model's split regions, simulated by the host pipeline, for `spectra quantize`.
 
 Calibration must see only training pixels and quality must be measured only on held-out pixels. The region
-tables live in the host's split (`spectra_distill/splits/<name>.yaml`) and dataset descriptors; this script
+tables live in the host's split (`spectra_distill/splits/<name>.yaml`) and dataset descriptors; this command
 asks the host for them instead of restating them in TypeScript, and simulates each pair exactly as the host's
 evaluation does (scene resampled onto the card's band grid, masked bands zero, clean Wald degradation with the
 card's PSF and MSI preset).
 
-Usage:
-    .venv/bin/python quantize/split-pairs.py --card models/X.card.json --role train --out DIR [--tile 32]
-    .venv/bin/python quantize/split-pairs.py --card models/X.card.json --role val --out DIR
+Example: spectra-distill split-pairs --card models/X.card.json --role train --out DIR [--tile 32]
+         spectra-distill split-pairs --card models/X.card.json --role val --out DIR
+(`writeSplitPairs` in the SDK's quantize/split-pairs.ts runs this as `$SPECTRA_PYTHON -m spectra_distill`.)
 
 Writes into DIR (created; existing pair files are refused):
     <stem>.lrhsi.npy, <stem>.hrmsi.npy, <stem>.hrhsi.npy   float32 (bands, H, W), physical units 0..1
@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import logging
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from spectra_distill.data import (
     default_data_root,
     load_scenes,
@@ -47,8 +48,10 @@ from spectra_distill.data.splits import (
     window_of,
 )
 from spectra_distill.degrade import WaldConfig, make_pair
-from spectra_distill.errors import DatasetError, SpectraDataError
+from spectra_distill.errors import DatasetError
 from spectra_distill.evaluate.regions import ModelFacts
+
+logger = logging.getLogger(__name__)
 
 ROLES = ("train", "val", "test")
 
@@ -65,9 +68,7 @@ def _spread(origins: np.ndarray, count: int) -> np.ndarray:
     return origins[np.round(np.linspace(0, len(origins) - 1, count)).astype(int)]
 
 
-def _pieces(
-    region: Cube, role: str, tile: int, per_region: int, scale: int
-) -> list[Cube]:
+def _pieces(region: Cube, role: str, tile: int, per_region: int, scale: int) -> list[Cube]:
     if role != "train":
         h, w = (
             region.height - region.height % scale,
@@ -79,9 +80,7 @@ def _pieces(
     if side < 4 * scale:
         return []
     origins = valid_patch_origins(region, side, stride=side, align=scale)
-    return [
-        region.crop(int(r), int(c), side, side) for r, c in _spread(origins, per_region)
-    ]
+    return [region.crop(int(r), int(c), side, side) for r, c in _spread(origins, per_region)]
 
 
 def write_pairs(
@@ -134,9 +133,7 @@ def write_pairs(
                 w = _window(piece)
                 stem = f"{name}-{role}{k}-{w[0]:03d}-{w[1]:03d}"
                 valid = piece.valid
-                hr = np.nan_to_num(piece.data, nan=0.0, posinf=0.0, neginf=0.0).astype(
-                    np.float32
-                )
+                hr = np.nan_to_num(piece.data, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float32)
                 if valid is not None:
                     hr = np.where(valid[None], hr, 0.0).astype(np.float32)
                 np.save(out / f"{stem}.lrhsi.npy", pair.lrhsi.data.astype(np.float32))
@@ -145,9 +142,7 @@ def write_pairs(
                 if valid is not None and not valid.all():
                     np.save(out / f"{stem}.valid.npy", valid.astype(bool))
                 bands = grid.band_valid & (
-                    np.ones(grid.wavelengths.size, bool)
-                    if piece.band_mask is None
-                    else piece.band_mask
+                    np.ones(grid.wavelengths.size, bool) if piece.band_mask is None else piece.band_mask
                 )
                 samples.append({
                     "stem": stem,
@@ -177,55 +172,29 @@ def write_pairs(
         "samples": samples,
         "skipped": skipped,
     }
-    (out / "regions.json").write_text(
-        json.dumps(manifest, indent=1) + "\n", encoding="utf-8"
-    )
+    (out / "regions.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--card",
-        type=Path,
-        required=True,
-        help="model card (.card.json) of the float32 model",
+        "--card", type=Path, required=True, help="model card (.card.json) of the float32 model"
     )
-    parser.add_argument("--role", choices=ROLES, required=True)
-    parser.add_argument(
-        "--out", type=Path, required=True, help="empty folder for the pairs"
-    )
-    parser.add_argument(
-        "--data", type=Path, help="data root (default: ../shared/data or $SPECTRA_DATA)"
-    )
-    parser.add_argument(
-        "--split",
-        help="split name or YAML (default: the one the model was trained with)",
-    )
-    parser.add_argument(
-        "--tile", type=int, default=32, help="train: HR tile side in pixels"
-    )
-    parser.add_argument(
-        "--tiles-per-region",
-        type=int,
-        default=6,
-        help="train: tiles per region at most",
-    )
-    args = parser.parse_args(argv)
-    try:
-        grid = ModelFacts.read_model_card(args.card)
-        root = (args.data or default_data_root()).resolve()
-        spec = load_split(args.split or grid.split)
-        manifest = write_pairs(
-            grid, args.role, args.out, root, spec, args.tile, args.tiles_per_region
-        )
-    except SpectraDataError as exc:
-        print(f"split-pairs: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
+    parser.add_argument("--role", choices=ROLES, required=True, help="split role whose regions become pairs")
+    parser.add_argument("--out", type=Path, required=True, help="empty folder for the pairs")
+    parser.add_argument("--data", type=Path, help="data root (default: ../shared/data or $SPECTRA_DATA)")
+    parser.add_argument("--split", help="split name or YAML (default: the one the model was trained with)")
+    parser.add_argument("--tile", type=int, default=32, help="train: HR tile side in pixels")
+    parser.add_argument("--tiles-per-region", type=int, default=6, help="train: tiles per region at most")
+
+
+def run(args: argparse.Namespace) -> int:
+    grid = ModelFacts.read_model_card(args.card)
+    root = (args.data or default_data_root()).resolve()
+    spec = load_split(args.split or grid.split)
+    manifest = write_pairs(grid, args.role, args.out, root, spec, args.tile, args.tiles_per_region)
+    for reason in manifest["skipped"]:
+        logger.info("skipped %s", reason)
     n = len(manifest["samples"])
-    print(f"wrote {n} {args.role} pairs of split {manifest['split']!r} to {args.out}")
+    logger.info("wrote %d %s pairs of split %r to %s", n, args.role, manifest["split"], args.out)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
