@@ -1,0 +1,194 @@
+"""Generalisation: networks against the classical methods on whole scenes no network trained on or was chosen by.
+
+The scenes are the split's test scenes of the model's group (`regions.group_test_scenes`): declared in
+`splits/default.yaml` before training, never sampled for training, never used to pick a checkpoint. Each scene
+is scored under the nominal camera and under cameras described slightly wrong (`CASES`): the pair is simulated
+with the true camera, while every method (networks and classical alike) is given the nominal PSF and SRF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from spectra_distill.data import load_scenes
+from spectra_distill.data.cube import Cube
+from spectra_distill.data.splits import load_split
+from spectra_distill.degrade.noise import add_awgn
+from spectra_distill.degrade.pipeline import FusionPair, WaldConfig, degrade_cube, make_pair
+from spectra_distill.degrade.psf import make_psf, spatial_degrade
+from spectra_distill.degrade.srf import project_cube
+from spectra_distill.evaluate.methods import BaselineMethod, Method, TorchMethod
+from spectra_distill.evaluate.regions import EvalRegion, ModelFacts, _regions_of, group_test_scenes
+from spectra_distill.metrics import evaluate as score
+from spectra_distill.metrics import psnr
+
+
+@dataclass(frozen=True)
+class CameraCase:
+    """How the true camera differs from the one the methods are told about.
+
+    Attributes:
+        name: Row label.
+        psf_sigma: Added to the nominal PSF sigma (HR px).
+        psf_taps: PSF taps (None = nominal): fewer taps truncate the Gaussian into another shape.
+        srf_shift_nm: The true MSI responses sit this many nm from the described ones.
+        snr_db: AWGN on both inputs (None = clean).
+    """
+
+    name: str
+    psf_sigma: float = 0.0
+    psf_taps: int | None = None
+    srf_shift_nm: float = 0.0
+    snr_db: float | None = None
+
+
+CASES = (
+    CameraCase("nominal"),
+    CameraCase("PSF sigma -0.5 px", psf_sigma=-0.5),
+    CameraCase("PSF sigma +0.5 px", psf_sigma=0.5),
+    CameraCase("PSF truncated (s taps)", psf_taps=-1),
+    CameraCase("SRF +8 nm", srf_shift_nm=8.0),
+    CameraCase("SRF -8 nm", srf_shift_nm=-8.0),
+    CameraCase("noise 30 dB", snr_db=30.0),
+)
+
+
+def simulate(cube: Cube, facts: ModelFacts, wald: WaldConfig, case: CameraCase, seed: int) -> FusionPair:
+    """A pair from the true camera of `case`, carrying the nominal (described) PSF and SRF."""
+    nominal = make_pair(cube, wald)
+    if case == CameraCase(case.name):
+        return nominal
+    taps = facts.scale if case.psf_taps == -1 else (case.psf_taps or facts.psf_kernel_size)
+    true_psf = make_psf(facts.scale, taps, facts.psf_sigma + case.psf_sigma)
+    lr = degrade_cube(cube, facts.scale, true_psf)
+    # the true response at wavelength w is the described one at w - shift
+    shifted = replace(cube, wavelengths=cube.wavelengths - case.srf_shift_nm)
+    msi = project_cube(cube, replace(wald, srf_clip=True).srf(shifted)) if case.srf_shift_nm else nominal.hrmsi
+    if case.snr_db is not None:
+        rng = np.random.default_rng(seed)
+        lr = lr.with_data(add_awgn(lr.data, case.snr_db, rng, lr.valid, lr.band_mask))
+        msi = msi.with_data(add_awgn(msi.data, case.snr_db, rng, msi.valid))
+    return replace(nominal, lrhsi=lr, hrmsi=msi)
+
+
+def consistency_psnr(pred: np.ndarray, pair: FusionPair, band_mask: np.ndarray) -> tuple[float, float]:
+    """(spatial, spectral) dB: the output re-degraded against the LR-HSI and projected against the HR-MSI."""
+    spatial = psnr(spatial_degrade(pred, pair.scale, pair.psf), pair.lrhsi.data, None, band_mask)
+    if pair.srf is None:
+        return spatial, float("nan")
+    return spatial, psnr(pair.srf.project(pred), pair.hrmsi.data)
+
+
+@dataclass
+class GeneralisationResult:
+    """Rows per (case, scene, method) and the stream gates of the networks on the nominal pairs."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    gates: list[dict[str, Any]] = field(default_factory=list)
+    scenes: list[str] = field(default_factory=list)
+
+
+def test_scenes(facts: ModelFacts, root: Path) -> list[EvalRegion]:
+    """Whole test scenes of the model's group, on the model grid, cropped to the scale."""
+    spec = load_split(facts.split)
+    names = group_test_scenes(spec, list(facts.datasets))
+    regions: list[EvalRegion] = []
+    for scene in load_scenes(root, names=names):
+        regions += _regions_of(scene, facts, spec, spec, ["test"], trained=False)
+    return regions
+
+
+def run_generalisation(
+    facts: ModelFacts,
+    methods: list[Method],
+    root: Path,
+    cases: tuple[CameraCase, ...] = CASES,
+) -> GeneralisationResult:
+    """Score every method on every test scene under every camera case."""
+    result = GeneralisationResult()
+    regions = test_scenes(facts, root)
+    result.scenes = [r.scene for r in regions]
+    wald = WaldConfig(
+        scale=facts.scale,
+        psf_kernel_size=facts.psf_kernel_size,
+        psf_sigma=facts.psf_sigma,
+        msi=facts.msi_preset,
+        srf_dir=str(root / "srf"),
+    )
+    jobs = [(c, r) for c in cases for r in regions]
+    for i, (case, region) in enumerate(tqdm(jobs, desc="generalisation", unit="pair")):
+        pair = simulate(region.cube, facts, wald, case, seed=i)
+        for method in methods:
+            pred = method.predict(pair)
+            m = score(pred.cube, region.cube.data, facts.scale, region.cube.valid, region.band_mask)
+            spatial, spectral = consistency_psnr(pred.cube, pair, region.band_mask)
+            result.rows.append({
+                "case": case.name, "scene": region.scene, "method": method.name,
+                "psnr": m.psnr, "sam": m.sam, "ergas": m.ergas,
+                "consistency_spatial": spatial, "consistency_spectral": spectral,
+                "seconds": pred.ms / 1e3,
+            })  # fmt: skip
+            gate = getattr(getattr(getattr(method, "model", None), "fusion", None), "gate", None)
+            if case.name == "nominal" and isinstance(method, TorchMethod) and gate is not None:
+                weights = gate.last_gates.mean(dim=(0, 2, 3)).tolist()
+                result.gates.append({"scene": region.scene, "method": method.name, "gates": weights})
+    return result
+
+
+def baselines(names: tuple[str, ...]) -> list[Method]:
+    return [BaselineMethod(name=n, kind="baseline") for n in names]
+
+
+def _mean(rows: list[dict[str, Any]], key: str) -> float:
+    return float(np.mean([r[key] for r in rows]))
+
+
+def to_markdown(title: str, result: GeneralisationResult, header: list[str]) -> str:
+    """Per-scene nominal tables, the per-scene student margin, the robustness table and the gates."""
+    rows = result.rows
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    classical = [m for m in methods if m in ("bicubic", "gsa", "mtf_glp_hpm", "sfim", "cnmf")]
+    out = [f"# {title}", "", *header, ""]
+    nominal = [r for r in rows if r["case"] == "nominal"]
+    cols = "| method | PSNR (dB) | SAM (deg) | ERGAS | consistency spatial (dB) | consistency spectral (dB) | s |"
+    for scene in result.scenes:
+        out += [f"## {scene}", "", cols, "|---|---|---|---|---|---|---|"]
+        for r in (r for r in nominal if r["scene"] == scene):
+            out.append(
+                f"| {r['method']} | {r['psnr']:.2f} | {r['sam']:.2f} | {r['ergas']:.2f} | "
+                f"{r['consistency_spatial']:.2f} | {r['consistency_spectral']:.2f} | {r['seconds']:.3f} |"
+            )
+        out.append("")
+    nets = [m for m in methods if m not in classical]
+    out += ["## Margin over the best classical method (nominal camera)", ""]
+    out += ["| scene | best classical | " + " | ".join(f"{n} − best" for n in nets) + " |"]
+    out += ["|---|---|" + "---|" * len(nets)]
+    margins: dict[str, list[float]] = {n: [] for n in nets}
+    for scene in result.scenes:
+        here = {r["method"]: r for r in nominal if r["scene"] == scene}
+        best = max(classical, key=lambda m: here[m]["psnr"])
+        cells = []
+        for n in nets:
+            margins[n].append(here[n]["psnr"] - here[best]["psnr"])
+            cells.append(f"{margins[n][-1]:+.2f}")
+        out.append(f"| {scene} | {best} {here[best]['psnr']:.2f} | " + " | ".join(cells) + " |")
+    out.append("| **mean** | | " + " | ".join(f"**{np.mean(margins[n]):+.2f}**" for n in nets) + " |")
+    out.append("")
+    out += ["## Robustness: mean PSNR over the scenes, camera described slightly wrong", ""]
+    out += ["| case | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
+    for case in dict.fromkeys(r["case"] for r in rows):
+        cells = [f"{_mean([r for r in rows if r['case'] == case and r['method'] == m], 'psnr'):.2f}" for m in methods]
+        out.append(f"| {case} | " + " | ".join(cells) + " |")
+    out.append("")
+    if result.gates:
+        out += ["## Stream gates (mean weight per stream, nominal pairs)", ""]
+        out += ["| scene | network | HSI | MSI | joint LR | joint HR (attended) |", "|---|---|---|---|---|---|"]
+        for g in result.gates:
+            out.append(f"| {g['scene']} | {g['method']} | " + " | ".join(f"{w:.3f}" for w in g["gates"]) + " |")
+        out.append("")
+    return "\n".join(out)
