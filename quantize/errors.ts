@@ -1,7 +1,7 @@
 /**
  * Errors of `spectra quantize`. Each names the file it is about, so a CLI user knows what to fix.
  */
-import { SpectraError } from '../sdk/errors';
+import { SpectraError } from '../sdk/core/errors';
 
 /** The model file is missing, not ONNX, or uses a feature the quantizer does not handle. */
 export class QuantizeModelError extends SpectraError {

@@ -3,7 +3,7 @@
  *
  * Data flows one way: capture -> validate -> normalise -> tile -> infer -> stitch -> denormalise -> publish.
  */
-export * from './errors';
+export * from './core/errors';
 export type { Cube, CubeMeta } from './cube/cube';
 
 // Cube helpers and file I/O
@@ -25,9 +25,9 @@ export { DEFAULT_PROVIDERS } from './runtime/providers';
 export type { ProviderName, ProviderRequest, TensorRtProvider, CudaProvider, CpuProvider, ProviderReport, ProviderAttempt } from './runtime/providers';
 export { loadBinding, bindingHonoursProviderOptions } from './runtime/binding';
 export type { OrtModule, LoadedBinding } from './runtime/binding';
-export { readModelCard } from './runtime/model-card';
-export type { ModelCard } from './runtime/model-card';
-export type { Logger, LogLevel } from './runtime/log';
+export { readModelCard } from './core/model-card';
+export type { ModelCard } from './core/model-card';
+export type { Logger, LogLevel } from './core/log';
 export type { BlendMode } from './runtime/tiling';
 
 // Spectral operations, metrics, no-reference quality
@@ -41,7 +41,7 @@ export { consistency } from './quality/consistency';
 export type { ConsistencyReport, ConsistencyScore, DegradationModel } from './quality/consistency';
 
 // Deployment: device profile, provider resolution against a binding, tegrastats, status payload (devices/jetson)
-export * from './device/index';
+// TEMP device
 
 // Capture sources and MQTT publishing (cube protocol v1, docs/cube-protocol.md)
 export * from './capture/index';

@@ -6,14 +6,14 @@ import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { MqttClient } from 'mqtt';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import type { Cube } from '../cube/cube';
-import { quicklook } from '../cube/quicklook';
-import { type BrokerOptions, connectClient } from '../publish/broker-connection';
-import { EmbeddedBroker } from '../publish/embedded-broker';
-import { createLogger, type NamespacedLog } from '../publish/log';
-import type { CubeMessageMeta } from '../publish/protocol';
-import { CubeSubscriber } from '../publish/subscriber';
-import type { Logger } from '../runtime/log';
+import type { Cube } from '../sdk/cube/cube';
+import { quicklook } from '../sdk/cube/quicklook';
+import { type BrokerOptions, connectClient } from '../sdk/publish/broker-connection';
+import { EmbeddedBroker } from '../sdk/publish/embedded-broker';
+import { createLogger, type NamespacedLog } from '../sdk/publish/log';
+import type { CubeMessageMeta } from '../sdk/publish/protocol';
+import { CubeSubscriber } from '../sdk/publish/subscriber';
+import type { Logger } from '../sdk/core/log';
 
 /** Options of {@link ViewServer.start}. */
 export interface ViewServerOptions {

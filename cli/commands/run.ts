@@ -4,8 +4,8 @@ import { DirectoryWatcher } from '../../sdk/capture/directory-watcher';
 import type { FrameSource } from '../../sdk/capture/frame';
 import { ReplaySource } from '../../sdk/capture/replay';
 import { SyntheticSource } from '../../sdk/capture/synthetic';
-import { DEFAULT_MAIN_JOB_OPTIONS, runMainJob } from '../../sdk/publish/main-job';
-import { type FrameReport, findDefaultModel, formatReport } from '../../sdk/publish/pipeline';
+import { DEFAULT_MAIN_JOB_OPTIONS, runMainJob } from '../../sdk/pipeline/main-job';
+import { type FrameReport, findDefaultModel, formatReport } from '../../sdk/pipeline/pipeline';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 import { type BrokerCliOptions, addBrokerFlags, brokerOptionsFrom, integer } from './subscribe';
 

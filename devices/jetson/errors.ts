@@ -1,4 +1,4 @@
-import { SpectraError } from '../errors';
+import { SpectraError } from '../../sdk/core/errors';
 
 /** A deployment profile is missing, not JSON, or has a field of the wrong type or out of range. */
 export class ProfileError extends SpectraError {

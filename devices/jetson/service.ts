@@ -14,14 +14,14 @@ import {
   type ReplayOptions,
   SyntheticSource,
 } from '../../sdk/capture/index';
-import { probeOptionForwarding } from '../../sdk/device/binding-probe';
-import { checkDeployment, type DeploymentCheck } from '../../sdk/device/deployment-check';
-import { ProfileError } from '../../sdk/device/errors';
-import { type DeviceProfile, loadProfile } from '../../sdk/device/profile';
-import { StatusReporter, StatusTracker } from '../../sdk/device/status';
-import { SystemdNotifier } from '../../sdk/device/systemd';
-import { TegrastatsMonitor } from '../../sdk/device/tegrastats';
-import { SpectraError } from '../../sdk/errors';
+import { probeOptionForwarding } from './binding-probe';
+import { checkDeployment, type DeploymentCheck } from './deployment-check';
+import { ProfileError } from './errors';
+import { type DeviceProfile, loadProfile } from './profile';
+import { StatusReporter, StatusTracker } from '../../sdk/pipeline/status';
+import { SystemdNotifier } from './systemd';
+import { TegrastatsMonitor } from './tegrastats';
+import { SpectraError } from '../../sdk/core/errors';
 import { type BrokerOptions, connectClient } from '../../sdk/publish/broker-connection';
 import { createLogger } from '../../sdk/publish/log';
 import { CubePublisher } from '../../sdk/publish/publisher';

@@ -1,6 +1,6 @@
 import type { CaptureOptions, CaptureStats, FramePair, FrameSource } from './frame';
 import { FrameQueue } from './frame-queue';
-import type { Logger } from '../runtime/log';
+import type { Logger } from '../core/log';
 import { type NamespacedLog, createLogger } from '../publish/log';
 
 /** Defaults of {@link CaptureOptions}. */

@@ -1,7 +1,7 @@
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import type { RowSink } from '../runtime/row-sink';
-import { OutputWriteError } from '../errors';
+import type { RowSink } from './row-sink';
+import { OutputWriteError } from '../core/errors';
 import type { ConsistencyReport } from '../quality/consistency';
 import type { Cube } from './cube';
 import { writeFileAtomic } from './atomic-write';

@@ -3,7 +3,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import type { Cube, CubeMeta } from './cube';
 import { createCube } from './create';
 import { writeFileAtomic } from './atomic-write';
-import { FileFormatError, TruncatedFileError } from '../errors';
+import { FileFormatError, TruncatedFileError } from '../core/errors';
 
 /** ENVI `data type` codes this module reads and writes. */
 export type EnviDataType = 1 | 2 | 3 | 4 | 5 | 12;

@@ -2,13 +2,13 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import type { FramePair } from '../capture/frame';
-import { type StatusPayload, StatusTracker } from '../device/status';
-import { connectClient } from './broker-connection';
-import { EmbeddedBroker } from './embedded-broker';
-import { createLogger } from './log';
+import { type StatusPayload, StatusTracker } from './status';
+import { connectClient } from '../publish/broker-connection';
+import { EmbeddedBroker } from '../publish/embedded-broker';
+import { createLogger } from '../publish/log';
 import { DEFAULT_PIPELINE_OPTIONS, type FrameReport, type PipelineOptions, type PipelineResult, runPipeline } from './pipeline';
-import { statusTopic } from './protocol';
-import { CubeSubscriber, type ReceivedCube } from './subscriber';
+import { statusTopic } from '../publish/protocol';
+import { CubeSubscriber, type ReceivedCube } from '../publish/subscriber';
 
 /** Options for {@link runMainJob}: those of {@link runPipeline} (with `broker` as a URL only) plus the subscriber side. */
 export interface MainJobOptions extends Omit<PipelineOptions, 'broker' | 'out'> {

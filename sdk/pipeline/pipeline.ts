@@ -5,13 +5,13 @@ import { writeEnvi } from '../cube/envi';
 import type { CaptureStats, FramePair, FrameSource } from '../capture/frame';
 import { SyntheticSource } from '../capture/synthetic';
 import { psnr, sam } from '../metrics/full-reference';
-import type { Logger } from '../runtime/log';
+import type { Logger } from '../core/log';
 import { type FuseOptions, FusionModel } from '../runtime/fusion-model';
-import { readModelCard } from '../runtime/model-card';
-import type { BrokerOptions } from './broker-connection';
-import { EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker';
-import { createLogger } from './log';
-import { CubePublisher, type PublisherMetrics, type PublisherOptions, sampleSpectra } from './publisher';
+import { readModelCard } from '../core/model-card';
+import type { BrokerOptions } from '../publish/broker-connection';
+import { EmbeddedBroker, type EmbeddedBrokerOptions } from '../publish/embedded-broker';
+import { createLogger } from '../publish/log';
+import { CubePublisher, type PublisherMetrics, type PublisherOptions, sampleSpectra } from '../publish/publisher';
 import { quicklook } from '../cube/quicklook';
 
 /** Options for {@link runPipeline}. Every part can be passed in ready-made, so callers can compose their own flow. */

@@ -1,4 +1,4 @@
-import type { TegrastatsSample } from './tegrastats';
+import type { TegrastatsSample } from '../../devices/jetson/tegrastats';
 
 /** Value of `schema` in a status payload. */
 export const STATUS_SCHEMA = 'spectra-edge/status@1';

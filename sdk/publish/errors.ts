@@ -1,4 +1,4 @@
-import { SpectraError } from '../errors';
+import { SpectraError } from '../core/errors';
 
 /** A cube-protocol message (meta or chunk) is malformed, hostile or inconsistent with its cube. */
 export class CubeProtocolError extends SpectraError {

@@ -38,8 +38,8 @@ export {
   sampleSpectra,
 } from './publisher';
 export { EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker';
-export { DEFAULT_PIPELINE_OPTIONS, type FrameReport, type PipelineOptions, type PipelineResult, findDefaultModel, formatReport, runPipeline } from './pipeline';
+export { DEFAULT_PIPELINE_OPTIONS, type FrameReport, type PipelineOptions, type PipelineResult, findDefaultModel, formatReport, runPipeline } from '../pipeline/pipeline';
 export { DEFAULT_REASSEMBLER_OPTIONS, type ReassembledCube, Reassembler, type ReassemblerOptions, type ReassemblerStats, type ReassemblyEvent } from './reassembler';
 export { ShareRouter, type RouteResult, type RoutedMessage, type ShareRouterOptions } from './share-router';
 export { CubeSubscriber, type ReceivedCube, type SubscriberEvents, type SubscriberOptions, type WrittenFiles } from './subscriber';
-export { DEFAULT_MAIN_JOB_OPTIONS, type MainJobOptions, type MainJobResult, type ReceiveSummary, runMainJob } from './main-job';
+export { DEFAULT_MAIN_JOB_OPTIONS, type MainJobOptions, type MainJobResult, type ReceiveSummary, runMainJob } from '../pipeline/main-job';

@@ -1,4 +1,4 @@
-import { type Logger, namespacedLogger } from '../runtime/log';
+import { type Logger, namespacedLogger } from '../core/log';
 
 /** A logger bound to one namespace (`spectra:mqtt`, `spectra:capture:<source>`). @internal */
 export interface NamespacedLog {

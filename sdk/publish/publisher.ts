@@ -4,9 +4,9 @@ import type { Cube } from '../cube/cube';
 import { assertCube } from '../cube/create';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IConnackPacket, type MqttClient, type Packet } from 'mqtt';
 import { type BrokerOptions, clientOptions, connectClient, explainConnectError } from './broker-connection';
-import { withDefaults } from './defaults';
+import { withDefaults } from '../core/defaults';
 import { PacketTooLargeError } from './errors';
-import type { Logger } from '../runtime/log';
+import type { Logger } from '../core/log';
 import { type NamespacedLog, createLogger } from './log';
 import { FileOutbox, type UnhashedHeader, MemoryOutbox, type OutboxEntry, type OutboxStore } from './outbox';
 import {

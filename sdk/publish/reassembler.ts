@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Cube } from '../cube/cube';
-import { SpectraError } from '../errors';
-import { withDefaults } from './defaults';
+import { SpectraError } from '../core/errors';
+import { withDefaults } from '../core/defaults';
 import { CubeIntegrityError, CubeProtocolError, IncompleteCubeError } from './errors';
 import {
   type CubeChunk,

@@ -1,7 +1,7 @@
 import type { Cube } from '../cube/cube';
 import type { ConsistencyReport } from '../quality/consistency';
-import type { Logger } from './log';
-import type { RowSink } from './row-sink';
+import type { Logger } from '../core/log';
+import type { RowSink } from '../cube/row-sink';
 import { DEFAULT_PROVIDERS, type ProviderRequest } from './providers';
 import type { BlendMode } from './tiling';
 

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { parseTegrastatsLine, percentile, StatusReporter, StatusTracker } from '../../sdk/device';
+import { parseTegrastatsLine } from '../../devices/jetson/tegrastats';
+import { percentile, StatusReporter, StatusTracker } from '../../sdk/pipeline/status';
 
 t.test('percentile: nearest rank', async (t) => {
   const v = Array.from({ length: 100 }, (_, i) => i + 1);

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { readModelCard } from '../../sdk/runtime/model-card';
+import { readModelCard } from '../../sdk/core/model-card';
 import { loadCalibrationSet } from '../../quantize/calibration-set';
 import { runFused } from '../../quantize/ort-runner';
 import { readModel } from '../../quantize/onnx-proto';

@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { readModelCard } from '../../sdk/runtime/model-card';
+import { readModelCard } from '../../sdk/core/model-card';
 import { loadCalibrationSet } from '../../quantize/calibration-set';
 import { SplitOverlapError, SplitPairsError } from '../../quantize/errors';
 import { quantizeModel } from '../../quantize/quantize-model';
