@@ -5,15 +5,16 @@
  * and writes a pairs directory with a `regions.json`, so nothing here restates a region.
  */
 import { execFile } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { cardPathFor } from '../sdk/core/model-card';
 import { readRegionsManifest, type CalibrationSample, type RegionsManifest } from './calibration-set';
 import { SplitOverlapError, SplitPairsError } from './errors';
 
 const run = promisify(execFile);
-const REPO = resolve(__dirname, '..');
-const SCRIPT = join(__dirname, 'split-pairs.py');
+// The helper sits beside this file in a checkout; from the compiled dist/quantize/ it is two folders up.
+const SCRIPT = [join(__dirname, 'split-pairs.py'), join(__dirname, '..', '..', 'quantize', 'split-pairs.py')].find((p) => existsSync(p)) ?? join(__dirname, 'split-pairs.py');
 
 /** Split roles a pairs directory can be written for. */
 export type SplitRole = 'train' | 'val' | 'test';
@@ -28,7 +29,7 @@ export interface SplitPairsOptions {
   tile?: number;
   /** `train`: tiles per region at most. @defaultValue 6 */
   tilesPerRegion?: number;
-  /** Python with `spectra_distill` installed. @defaultValue `.venv/bin/python` of the repository */
+  /** Python with `spectra_distill` installed (the CLI passes the checkout's `.venv/bin/python`). @defaultValue 'python3' from PATH */
   python?: string;
 }
 
@@ -45,7 +46,7 @@ export interface SplitPairsOptions {
  * const calib = await writeSplitPairs('models/student.onnx', 'train', 'out/calib');
  */
 export async function writeSplitPairs(modelPath: string, role: SplitRole, outDir: string, options: SplitPairsOptions = {}): Promise<RegionsManifest> {
-  const python = options.python ?? join(REPO, '.venv', 'bin', 'python');
+  const python = options.python ?? 'python3';
   const args = [SCRIPT, '--card', cardPathFor(modelPath), '--role', role, '--out', outDir];
   if (options.split) args.push('--split', options.split);
   if (options.data) args.push('--data', options.data);

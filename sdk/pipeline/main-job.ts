@@ -5,7 +5,7 @@ import type { FramePair } from '../capture/frame';
 import { type StatusPayload, StatusTracker } from './status';
 import { connectClient } from '../publish/broker-connection';
 import { EmbeddedBroker } from '../publish/embedded-broker';
-import { createLogger } from '../publish/log';
+import { createLogger } from '../core/log';
 import { DEFAULT_PIPELINE_OPTIONS, type FrameReport, type PipelineOptions, type PipelineResult, runPipeline } from './pipeline';
 import { statusTopic } from '../publish/protocol';
 import { CubeSubscriber, type ReceivedCube } from '../publish/subscriber';
@@ -63,10 +63,10 @@ export const DEFAULT_MAIN_JOB_OPTIONS = Object.freeze({ out: join('out', 'run'),
  * @returns The pipeline result plus the subscriber's summary and the last status payload.
  * @throws {@link BrokerConnectionError} when the broker cannot be reached.
  * @example
- * const r = await runMainJob({ frames: 5 });
+ * const r = await runMainJob({ model: 'models/student-cave31-rgb-x4.onnx', frames: 5 });
  * if (r.subscriber!.missing.length > 0) process.exitCode = 4;
  */
-export async function runMainJob(options: MainJobOptions = {}): Promise<MainJobResult> {
+export async function runMainJob(options: MainJobOptions): Promise<MainJobResult> {
   const log = createLogger('spectra:run', options.log);
   const out = options.out ?? DEFAULT_MAIN_JOB_OPTIONS.out;
   const subscribe = options.subscribe ?? DEFAULT_MAIN_JOB_OPTIONS.subscribe;

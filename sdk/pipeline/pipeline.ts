@@ -1,26 +1,24 @@
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { writeEnvi } from '../cube/envi';
 import type { CaptureStats, FramePair, FrameSource } from '../capture/frame';
 import { SyntheticSource } from '../capture/synthetic';
+import { type Logger, type NamespacedLog, createLogger } from '../core/log';
+import type { ModelCard } from '../core/model-card';
+import { quicklook } from '../cube/quicklook';
 import { psnr, sam } from '../metrics/full-reference';
-import type { Logger } from '../core/log';
-import { type FuseOptions, FusionModel } from '../runtime/fusion-model';
-import { readModelCard } from '../core/model-card';
 import type { BrokerOptions } from '../publish/broker-connection';
 import { EmbeddedBroker, type EmbeddedBrokerOptions } from '../publish/embedded-broker';
-import { createLogger } from '../publish/log';
-import { CubePublisher, type PublisherMetrics, type PublisherOptions, sampleSpectra } from '../publish/publisher';
-import { quicklook } from '../cube/quicklook';
+import { CubePublisher, type PublishInfo, type PublisherMetrics, type PublisherOptions, sampleSpectra } from '../publish/publisher';
+import { type FuseOptions, FusionModel } from '../runtime/fusion-model';
 
 /** Options for {@link runPipeline}. Every part can be passed in ready-made, so callers can compose their own flow. */
 export interface PipelineOptions {
-  /** A loaded model, or the path of an `.onnx` with its card. @defaultValue {@link findDefaultModel} */
-  model?: FusionModel | string;
-  /** Frame source. @defaultValue a {@link SyntheticSource} built from the model's card */
+  /** A loaded model (the caller releases it), or the path of an `.onnx` with its card (loaded and released here). */
+  model: FusionModel | string;
+  /** Frame source; closed at the end either way. @defaultValue a {@link SyntheticSource} on a generated scene, built from the model's card */
   source?: FrameSource;
-  /** Frames to process. @defaultValue 10 */
+  /** Frames to process; `Infinity` runs until the source ends (a service). @defaultValue 10 */
   frames?: number;
   /**
    * Broker URL, or a publisher to reuse. When omitted an {@link EmbeddedBroker} is started on loopback
@@ -43,6 +41,8 @@ export interface PipelineOptions {
   fuse?: FuseOptions;
   /** Wait this long at the end for the broker to acknowledge everything. @defaultValue 30000 */
   drainMs?: number;
+  /** Called when a frame leaves the source, before it is fused (a watchdog times frames from here). */
+  onFrameStart?: (frame: FramePair) => void;
   /** Called after each frame is fused and stored in the outbox. */
   onFrame?: (report: FrameReport, frame: FramePair) => void;
   log?: Logger;
@@ -80,33 +80,23 @@ export interface PipelineResult {
 export const DEFAULT_PIPELINE_OPTIONS = Object.freeze({ frames: 10, device: 'spectra-edge', drainMs: 30_000 });
 
 /**
- * The default model: the first `models/*.card.json` (the shipped students), else the tiny test fixture.
- * @param root - Repository root. @defaultValue the checkout this SDK lives in
- * @returns Path of the `.onnx` next to the card.
+ * What goes out with a fused frame besides its pixels: sequence, timestamps, model id and precision, scale.
+ * Built here only, so every path that publishes frames (`spectra run`, the main job, the Jetson service)
+ * describes them alike.
+ * @param card - Card of the model that fused the frame.
+ * @param frame - The captured frame.
+ * @param fusedAt - When fusion finished.
+ * @param quality - Full-reference scores, when the frame has ground truth.
  */
-export async function findDefaultModel(root = packageRoot()): Promise<string> {
-  const dir = join(root, 'models');
-  let cards: string[] = [];
-  try {
-    cards = (await readdir(dir)).filter((n) => n.endsWith('.card.json')).sort();
-  } catch {
-    // No models folder in this checkout.
-  }
-  for (const name of cards) {
-    const card = await readModelCard(join(dir, name));
-    if (card.onnx) return join(dir, card.onnx);
-  }
-  return join(root, 'test', 'fixtures', 'tiny', 'tiny-student.onnx');
-}
-
-/** The checkout's root: the nearest folder above this file with a package.json (works from sdk/ and from dist/sdk/). */
-function packageRoot(): string {
-  let dir = __dirname;
-  for (let i = 0; i < 6; i++) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-    dir = dirname(dir);
-  }
-  return resolve(__dirname, '..', '..');
+export function frameInfo(card: ModelCard, frame: FramePair, fusedAt: Date, quality?: Record<string, number>): PublishInfo {
+  return {
+    sequence: frame.sequence,
+    capturedAt: frame.capturedAt,
+    fusedAt,
+    model: { id: card.name, precision: card.precision ?? 'fp32' },
+    scale: card.scale,
+    ...(quality ? { quality } : {}),
+  };
 }
 
 /**
@@ -116,89 +106,114 @@ function packageRoot(): string {
  * @param options - See {@link PipelineOptions}.
  * @returns Per-frame reports and counters.
  * @example
- * const result = await runPipeline({ frames: 5 });
+ * const result = await runPipeline({ model: 'models/student-cave31-rgb-x4.onnx', frames: 5 });
  * console.log(result.frames.map((f) => f.psnr));
  */
-export async function runPipeline(options: PipelineOptions = {}): Promise<PipelineResult> {
+export async function runPipeline(options: PipelineOptions): Promise<PipelineResult> {
   const log = createLogger('spectra:run', options.log);
   const frames = options.frames ?? DEFAULT_PIPELINE_OPTIONS.frames;
-  if (!(Number.isInteger(frames) && frames >= 0)) throw new RangeError(`Expected frames to be a non-negative integer but received ${frames}`);
+  if (!(frames === Infinity || (Number.isInteger(frames) && frames >= 0))) {
+    throw new RangeError(`Expected frames to be a non-negative integer or Infinity but received ${frames}`);
+  }
+  if (!(options.model instanceof FusionModel) && typeof options.model !== 'string') {
+    throw new TypeError('Expected options.model to be a FusionModel or the path of an .onnx file');
+  }
   const t0 = Date.now();
-  const ownModel = !(options.model instanceof FusionModel);
-  const model = options.model instanceof FusionModel ? options.model : await FusionModel.load(options.model ?? (await findDefaultModel()), options.log ? { log: options.log } : {});
-  let embedded: EmbeddedBroker | undefined;
-  let publisher: CubePublisher;
-  const ownPublisher = !(options.broker instanceof CubePublisher);
-  let brokerUrl: string;
-  if (options.broker instanceof CubePublisher) {
-    publisher = options.broker;
-    brokerUrl = 'external publisher';
-  } else {
-    if (options.broker === undefined) {
-      embedded = await EmbeddedBroker.start({ port: 0, wsPort: 0, ...options.embeddedBroker, ...(options.log ? { log: options.log } : {}) });
-    }
-    brokerUrl = options.broker ?? embedded!.url;
-    publisher = await CubePublisher.connect({
-      ...options.brokerOptions,
-      // The embedded broker (aedes) speaks MQTT 3.1.1 only.
-      ...(embedded ? { protocolVersion: 4 as const } : {}),
-      ...options.publisherOptions,
-      broker: brokerUrl,
-      device: options.device ?? DEFAULT_PIPELINE_OPTIONS.device,
-      ...(options.log ? { log: options.log } : {}),
-    });
-  }
-  const source = options.source ?? new SyntheticSource({ card: model.card, maxFrames: frames, ...(options.log ? { log: options.log } : {}) });
-  if (options.out) await mkdir(options.out, { recursive: true });
-  const reports: FrameReport[] = [];
-  const precision = model.card.precision ?? 'fp32';
+  const withLog = options.log ? { log: options.log } : {};
+  // What this call acquired, released in reverse order in `finally`, on failure as on success.
+  const release: { what: string; run: () => Promise<unknown> }[] = [];
   try {
-    for await (const frame of source) {
-      if (reports.length >= frames) break;
-      const fused = await model.fuse(frame.lrhsi, frame.hrmsi, options.fuse);
-      const fusedAt = new Date();
-      const truth = frame.truth ? { psnr: psnr(fused, frame.truth), sam: sam(fused, frame.truth) } : undefined;
-      await publisher.publish(fused, {
-        sequence: frame.sequence,
-        capturedAt: frame.capturedAt,
-        fusedAt,
-        model: { id: model.card.name, precision },
-        scale: model.card.scale,
-        ...(truth ? { quality: truth } : {}),
-        transfer: true,
-      });
-      const report: FrameReport = {
-        sequence: frame.sequence,
-        fuseMs: fused.timing.totalMs,
-        latencyMs: Date.now() - frame.capturedAt.getTime(),
-        ...truth,
-        ...(fused.quality ? { consistencyPsnr: { spatial: fused.quality.spatial.psnr, spectral: fused.quality.spectral.psnr } } : {}),
-      };
-      if (options.previews) await publisher.publishPreview({ quicklook: (await quicklook(fused)).png, spectra: sampleSpectra(fused) });
-      reports.push(report);
-      if (options.out) await writeEnvi(join(options.out, `fused_${String(frame.sequence).padStart(6, '0')}.hdr`), fused);
-      log.info(formatReport(report));
-      options.onFrame?.(report, frame);
+    let model: FusionModel;
+    if (options.model instanceof FusionModel) {
+      model = options.model;
+    } else {
+      model = await FusionModel.load(options.model, withLog);
+      release.push({ what: 'model', run: () => model.release() });
     }
+    let embedded: EmbeddedBroker | undefined;
+    let publisher: CubePublisher;
+    let brokerUrl: string;
+    if (options.broker instanceof CubePublisher) {
+      publisher = options.broker;
+      brokerUrl = 'external publisher';
+    } else {
+      if (options.broker === undefined) {
+        const broker = await EmbeddedBroker.start({ port: 0, wsPort: 0, ...options.embeddedBroker, ...withLog });
+        release.push({ what: 'embedded broker', run: () => broker.close() });
+        embedded = broker;
+      }
+      brokerUrl = options.broker ?? embedded!.url;
+      const own = await CubePublisher.connect({
+        ...options.brokerOptions,
+        // The embedded broker (aedes) speaks MQTT 3.1.1 only.
+        ...(embedded ? { protocolVersion: 4 as const } : {}),
+        ...options.publisherOptions,
+        broker: brokerUrl,
+        device: options.device ?? DEFAULT_PIPELINE_OPTIONS.device,
+        ...withLog,
+      });
+      release.push({ what: 'publisher', run: () => own.close() });
+      publisher = own;
+    }
+    const source = options.source ?? new SyntheticSource({ card: model.card, maxFrames: frames, ...withLog });
+    release.push({ what: 'source', run: () => source.close() });
+    if (options.out) await mkdir(options.out, { recursive: true });
+    const reports = await frameLoop(model, source, publisher, frames, options, log);
+    const drained = await publisher.drain(options.drainMs ?? DEFAULT_PIPELINE_OPTIONS.drainMs);
+    const result: PipelineResult = {
+      model: model.path,
+      broker: brokerUrl,
+      ...(embedded?.wsUrl ? { wsBroker: embedded.wsUrl } : {}),
+      frames: reports,
+      capture: source.stats,
+      publisher: publisher.metrics(),
+      drained,
+      wallMs: Date.now() - t0,
+    };
+    if (options.out) await writeFile(join(options.out, 'run.json'), JSON.stringify(result, null, 2));
+    return result;
   } finally {
-    await source.close();
+    await releaseAll(release.reverse(), log);
   }
-  const drained = await publisher.drain(options.drainMs ?? DEFAULT_PIPELINE_OPTIONS.drainMs);
-  const result: PipelineResult = {
-    model: model.path,
-    broker: brokerUrl,
-    ...(embedded?.wsUrl ? { wsBroker: embedded.wsUrl } : {}),
-    frames: reports,
-    capture: source.stats,
-    publisher: publisher.metrics(),
-    drained,
-    wallMs: Date.now() - t0,
-  };
-  if (ownPublisher) await publisher.close();
-  if (embedded) await embedded.close();
-  if (ownModel) await model.release();
-  if (options.out) await writeFile(join(options.out, 'run.json'), JSON.stringify(result, null, 2));
-  return result;
+}
+
+/** The loop itself: one frame at a time, fuse -> publish (-> preview, copy), until `frames` or the source ends. */
+async function frameLoop(model: FusionModel, source: FrameSource, publisher: CubePublisher, frames: number, options: PipelineOptions, log: NamespacedLog): Promise<FrameReport[]> {
+  const reports: FrameReport[] = [];
+  if (frames === 0) return reports;
+  for await (const frame of source) {
+    options.onFrameStart?.(frame);
+    const fused = await model.fuse(frame.lrhsi, frame.hrmsi, options.fuse);
+    const fusedAt = new Date();
+    const truth = frame.truth ? { psnr: psnr(fused, frame.truth), sam: sam(fused, frame.truth) } : undefined;
+    // Every fused cube is a fresh array, so the publisher may take it over instead of copying.
+    await publisher.publish(fused, { ...frameInfo(model.card, frame, fusedAt, truth), transfer: true });
+    const report: FrameReport = {
+      sequence: frame.sequence,
+      fuseMs: fused.timing.totalMs,
+      latencyMs: Date.now() - frame.capturedAt.getTime(),
+      ...truth,
+      ...(fused.quality ? { consistencyPsnr: { spatial: fused.quality.spatial.psnr, spectral: fused.quality.spectral.psnr } } : {}),
+    };
+    if (options.previews) await publisher.publishPreview({ quicklook: (await quicklook(fused)).png, spectra: sampleSpectra(fused) });
+    reports.push(report);
+    if (options.out) await writeEnvi(join(options.out, `fused_${String(frame.sequence).padStart(6, '0')}.hdr`), fused);
+    log.info(formatReport(report));
+    options.onFrame?.(report, frame);
+    if (reports.length >= frames) break;
+  }
+  return reports;
+}
+
+/** Runs every release step even when one fails; a failure is logged, so it never hides the error that ended the run. */
+async function releaseAll(steps: readonly { what: string; run: () => Promise<unknown> }[], log: NamespacedLog): Promise<void> {
+  for (const step of steps) {
+    try {
+      await step.run();
+    } catch (err) {
+      log.warn(`releasing the ${step.what} failed: ${(err as Error).message}`);
+    }
+  }
 }
 
 /**

@@ -1,4 +1,4 @@
-import { SpectraError } from '../core/errors';
+import { PathError, SpectraError } from '../core/errors';
 
 /** A cube-protocol message (meta or chunk) is malformed, hostile or inconsistent with its cube. */
 export class CubeProtocolError extends SpectraError {
@@ -69,13 +69,6 @@ export class BrokerConnectionError extends SpectraError {
 }
 
 /** The on-disk outbox cannot be used: directory not writable, a stored cube unreadable. */
-export class OutboxError extends SpectraError {
+export class OutboxError extends PathError {
   readonly code = 'E_OUTBOX';
-  constructor(
-    readonly path: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${path}: ${message}`, options);
-  }
 }

@@ -6,8 +6,7 @@ import mqtt, { type IClientOptions, type IClientPublishOptions, type IConnackPac
 import { type BrokerOptions, clientOptions, connectClient, explainConnectError } from './broker-connection';
 import { withDefaults } from '../core/defaults';
 import { PacketTooLargeError } from './errors';
-import type { Logger } from '../core/log';
-import { type NamespacedLog, createLogger } from './log';
+import { type Logger, type NamespacedLog, createLogger } from '../core/log';
 import { FileOutbox, type UnhashedHeader, MemoryOutbox, type OutboxEntry, type OutboxStore } from './outbox';
 import {
   CHUNK_CONTENT_TYPE,

@@ -4,7 +4,7 @@ import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { Cube } from '../cube/cube';
 import { assertCube, assertFinite } from '../cube/create';
 import { BandCountError, ModelCardError, ModelFileError, ProviderUnavailableError, SizeMismatchError, WavelengthError } from '../core/errors';
-import { type ConsistencyReport, consistency } from '../quality/consistency';
+import { type ConsistencyReport, consistency, consistencyHeader } from '../quality/consistency';
 import { resampleCube } from '../spectral/resample';
 import { type LoadedBinding, loadBinding } from './binding';
 import { fromHalfBits, toHalfBits } from './half';
@@ -22,11 +22,11 @@ import {
   type LoadOptions,
   type ResolvedFuseOptions,
   checkFuseOptions,
-  withDefaults,
 } from './options';
+import { withDefaults } from '../core/defaults';
 import type { ProviderReport, TensorRtProvider } from './providers';
 import { checkGraphAgainstCard, openSession, sha256File } from './session';
-import { EnviRowWriter, consistencyHeader } from '../cube/envi-writer';
+import { EnviRowWriter } from '../cube/envi-writer';
 import type { RowSink } from '../cube/row-sink';
 import { StripConsistency } from './strip-consistency';
 import { StripStitcher, emitRows, stripCapacity } from './strip-stitcher';

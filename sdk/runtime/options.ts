@@ -151,10 +151,3 @@ export function checkFuseOptions(o: ResolvedFuseOptions): void {
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('Expected options.signal to be an AbortSignal');
 }
 
-/** Defaults overlaid with the given options, ignoring keys set to `undefined` (a plain spread would erase the default). */
-export function withDefaults<D extends object, O extends object>(defaults: D, options: O): D & O {
-  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = v;
-  return out as D & O;
-}
-
