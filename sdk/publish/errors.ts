@@ -23,16 +23,37 @@ export class CubeIntegrityError extends SpectraError {
   }
 }
 
-/** Chunks of a cube were still missing when its reassembly timeout ran out. */
+/**
+ * Chunks of a cube were still missing when its reassembly timeout ran out. `missing` lists at most the
+ * first 1000 missing indices (found in O(received + 1000), so a hostile meta announcing millions of chunks
+ * never makes the subscriber build a list that large); `missingCount` is exact.
+ */
 export class IncompleteCubeError extends SpectraError {
   readonly code = 'E_CUBE_INCOMPLETE';
   constructor(
     readonly cubeKey: string,
     readonly missing: readonly number[],
     readonly chunkCount: number,
+    readonly missingCount: number = missing.length,
   ) {
-    const shown = missing.length > 12 ? `${missing.slice(0, 12).join(', ')}, …` : missing.join(', ');
-    super(`cube ${cubeKey}: ${missing.length} of ${chunkCount} chunks never arrived (${shown}); cube dropped`);
+    const shown = missing.length > 12 || missingCount > missing.length ? `${missing.slice(0, 12).join(', ')}, …` : missing.join(', ');
+    super(`cube ${cubeKey}: ${missingCount} of ${chunkCount} chunks never arrived (${shown}); cube dropped`);
+  }
+}
+
+/**
+ * A cube in progress was dropped, or a message refused, to keep the reassembler inside its hard limits
+ * (pending bytes, pending cubes per device, chunks per cube, chunk size floor). The limit is named in
+ * `limit`; a legitimate publisher never trips these with the default settings.
+ */
+export class ReassemblyLimitError extends SpectraError {
+  readonly code = 'E_REASSEMBLY_LIMIT';
+  constructor(
+    readonly cubeKey: string,
+    readonly limit: 'maxPendingBytes' | 'maxPendingCubesPerDevice' | 'maxPendingCubes' | 'maxChunkCount' | 'minChunkSize',
+    message: string,
+  ) {
+    super(`cube ${cubeKey}: ${message} (limit ${limit})`);
   }
 }
 

@@ -126,13 +126,35 @@ export interface DecodeLimits {
   maxCubeBytes?: number;
   /** Largest meta message accepted. @defaultValue 1 MiB */
   maxMetaBytes?: number;
+  /**
+   * Most chunks a cube may announce. Bookkeeping is O(chunks received), but a ceiling keeps one meta from
+   * promising millions of tiny messages. 1 GiB in 16 KiB chunks is 65,536. @defaultValue 65536
+   */
+  maxChunkCount?: number;
+  /**
+   * Smallest chunk body a cube may announce (unless the whole payload is smaller): the publisher never goes
+   * below 64 bytes, and a chunk smaller than its own 32-byte header only multiplies per-message cost.
+   * @defaultValue 64
+   */
+  minChunkSize?: number;
 }
 
 /** Defaults for {@link DecodeLimits}. */
 export const DEFAULT_DECODE_LIMITS: Readonly<Required<DecodeLimits>> = Object.freeze({
   maxCubeBytes: 1024 ** 3,
   maxMetaBytes: 1024 ** 2,
+  maxChunkCount: 65_536,
+  minChunkSize: 64,
 });
+
+/**
+ * Characters allowed in the free-text strings of a meta (`model.id`, `model.precision`, `quality` keys).
+ * They end up in ENVI headers (where `{`, `}` and line breaks start new fields) and log lines, so anything
+ * else is refused rather than escaped: a model name never needs it.
+ */
+const SAFE_TEXT = /^[A-Za-z0-9 _.,:;+\-/()@#%]{1,128}$/;
+/** ISO-8601 date-time as `Date.prototype.toISOString` writes it, with an optional offset instead of `Z`. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 /**
  * Parses and validates a meta message; nothing in it is trusted.
@@ -177,9 +199,12 @@ export function decodeMeta(topic: string, payload: Uint8Array, limits: DecodeLim
   if (!Number.isSafeInteger(chunkSize) || (chunkSize as number) < 1 || (chunkSize as number) > MQTT_MAX_PACKET) {
     fail(`meta.chunkSize ${String(chunkSize)} must be a positive integer`);
   }
+  // Checked before anything is allocated: a 1 GiB cube in 1-byte chunks would otherwise be accepted.
+  if ((chunkSize as number) < Math.min(lim.minChunkSize, bytes)) fail(`meta.chunkSize ${String(chunkSize)} is below the ${lim.minChunkSize}-byte floor`);
   if (m.chunkCount !== Math.ceil(bytes / (chunkSize as number))) {
     fail(`meta.chunkCount ${String(m.chunkCount)} != ceil(${bytes} / ${String(chunkSize)})`);
   }
+  if ((m.chunkCount as number) > lim.maxChunkCount) fail(`meta.chunkCount ${String(m.chunkCount)} exceeds the ceiling of ${lim.maxChunkCount} chunks`);
   if (typeof m.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.sha256)) fail('meta.sha256 must be 64 lower-case hex digits');
   const numbers = (v: unknown, name: string): number[] => {
     if (!Array.isArray(v) || v.length !== bands || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
@@ -189,7 +214,29 @@ export function decodeMeta(topic: string, payload: Uint8Array, limits: DecodeLim
   };
   numbers(m.wavelengths, 'wavelengths');
   if (m.fwhm !== undefined) numbers(m.fwhm, 'fwhm');
-  if (typeof m.capturedAt !== 'string' || typeof m.enqueuedAt !== 'string') fail('meta.capturedAt and meta.enqueuedAt must be ISO-8601 strings');
+  for (const key of ['capturedAt', 'enqueuedAt', 'fusedAt'] as const) {
+    if (key === 'fusedAt' && m[key] === undefined) continue;
+    if (typeof m[key] !== 'string' || !ISO_TIME.test(m[key] as string)) fail(`meta.${key} must be an ISO-8601 time such as 2026-01-31T12:00:00.000Z`);
+  }
+  // Every string that can reach an ENVI header, a file or a log line is checked here, once for all consumers.
+  if (m.model !== undefined) {
+    const model = m.model as Record<string, unknown> | null;
+    if (typeof model !== 'object' || model === null || Array.isArray(model)) return fail('meta.model must be { id, precision }');
+    for (const k of ['id', 'precision'] as const) {
+      if (typeof model[k] !== 'string' || !SAFE_TEXT.test(model[k] as string)) {
+        fail(`meta.model.${k} must be 1-128 characters of letters, digits, space and _.,:;+-/()@#% (no braces or line breaks)`);
+      }
+    }
+  }
+  if (m.scale !== undefined && !(Number.isSafeInteger(m.scale) && (m.scale as number) > 0)) fail('meta.scale must be a positive integer');
+  if (m.quality !== undefined) {
+    const q = m.quality as Record<string, unknown> | null;
+    if (typeof q !== 'object' || q === null || Array.isArray(q)) return fail('meta.quality must be an object of numbers');
+    const entries = Object.entries(q);
+    if (entries.length > 64 || !entries.every(([k, v]) => SAFE_TEXT.test(k) && typeof v === 'number' && Number.isFinite(v))) {
+      fail('meta.quality must map at most 64 plain names to finite numbers');
+    }
+  }
   return m as unknown as CubeMessageMeta;
 }
 
@@ -252,6 +299,9 @@ export function decodeChunk(topic: string, payload: Uint8Array): CubeChunk {
   if (index !== (where as { index: number }).index) fail(`chunk header says index ${index} but the topic says ${(where as { index: number }).index}`);
   if (count === 0 || index >= count) fail(`chunk index ${index} is outside 0..${count - 1}`);
   if (offset > BigInt(Number.MAX_SAFE_INTEGER)) fail('chunk offset is out of range');
+  // No valid chunk is empty (its length is min(chunkSize, payloadBytes - offset) > 0); empty ones cost
+  // bookkeeping without ever counting towards a cube, so they are refused here.
+  if (payload.length === CHUNK_HEADER_BYTES) fail('chunk body is empty');
   return {
     cubeId: buf.toString('hex', 8, 16),
     index,
