@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
-import { BrokerConnectionError } from './errors';
+import { BrokerConnectionError, redactUrl } from './errors';
+
+export { redactUrl };
 
 /** TLS material for `mqtts://` / `wss://` brokers. Strings are file paths; Buffers are PEM contents. */
 export interface TlsOptions {
@@ -143,4 +145,42 @@ export async function connectClient(o: BrokerOptions, extra: IClientOptions): Pr
     client.once('error', fail);
     client.once('close', onClose);
   });
+}
+
+/**
+ * Ends a client without ever hanging: a graceful `end()` waits for every message mqtt.js still tracks,
+ * which never completes when the broker went away (issue 17: `spectra run` exited 0 half-way through its
+ * `finally` because a status client's `endAsync()` never resolved). After `ms` the end is forced.
+ * @internal
+ */
+export async function endClient(client: MqttClient, ms = 2000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const graceful = client.connected ? client.endAsync(false).then(() => true, () => false) : Promise.resolve(false);
+  const timedOut = new Promise<boolean>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  const done = await Promise.race([graceful, timedOut]);
+  clearTimeout(timer);
+  // end(true) on an ended client is harmless; on a stuck one it drops the socket and every pending callback.
+  if (!done) await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
+}
+
+/**
+ * Splits credentials out of a broker URL, so they travel as connect options and never appear in a
+ * banner, an error or run.json; options given explicitly win over the URL's.
+ * @internal
+ */
+export function credentialsFromUrl(url: string): { url: string; username?: string; password?: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { url };
+  }
+  if (parsed.username === '' && parsed.password === '') return { url };
+  const username = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(parsed.password);
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.toString().replace(/\/$/, url.endsWith('/') ? '/' : ''), ...(username ? { username } : {}), ...(password ? { password } : {}) };
 }

@@ -76,16 +76,27 @@ export class PacketTooLargeError extends SpectraError {
   }
 }
 
+/**
+ * A broker URL fit to print or save: user name and password removed (`mqtt://***@host:1883`).
+ * @internal
+ */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/\s]*@/i, '$1***@');
+}
+
 /** The broker refused or could not be reached: bad credentials, TLS failure, unreachable host. */
 export class BrokerConnectionError extends SpectraError {
   readonly code = 'E_BROKER_CONNECT';
+  /** The broker URL with any credentials removed (errors end up in logs and run.json). */
+  readonly url: string;
   constructor(
-    readonly url: string,
+    url: string,
     message: string,
     readonly reasonCode?: number,
     options?: { cause?: unknown },
   ) {
-    super(`${url}: ${message}`, options);
+    super(`${redactUrl(url)}: ${message}`, options);
+    this.url = redactUrl(url);
   }
 }
 

@@ -4,8 +4,13 @@
  */
 import { CubeProtocolError } from './errors';
 
-/** Value of `meta.protocol`; a subscriber refuses any other. */
-export const CUBE_PROTOCOL = 'spectra-cube/1';
+/**
+ * Value of `meta.protocol` this SDK publishes. v2 keeps v1's meta and chunk bytes and adds delivery receipts,
+ * resend requests and loss notices (docs/cube-protocol.md §5); a subscriber accepts both.
+ */
+export const CUBE_PROTOCOL = 'spectra-cube/2';
+/** Protocol values a subscriber accepts in a meta. */
+export const ACCEPTED_PROTOCOLS: readonly string[] = Object.freeze(['spectra-cube/1', 'spectra-cube/2']);
 /** MQTT v5 content type of meta messages. */
 export const META_CONTENT_TYPE = 'application/json';
 /** MQTT v5 content type of chunk messages. */
@@ -21,7 +26,7 @@ const MAGIC = 0x4b435053; // 'SPCK' read as little-endian u32
 
 /** Describes one cube; published on `spectra/<device>/cube/<sequence>/meta`. */
 export interface CubeMessageMeta {
-  protocol: typeof CUBE_PROTOCOL;
+  protocol: 'spectra-cube/1' | 'spectra-cube/2';
   device: string;
   sequence: number;
   /** 16 hex digits, random per cube; every chunk carries it so chunks of a re-used sequence number never mix. */
@@ -90,6 +95,98 @@ export function chunkTopic(device: string, sequence: number, index: number): str
 /** Retained device status (`online` / `offline`, the latter as the last will). */
 export function statusTopic(device: string): string {
   return `spectra/${device}/status`;
+}
+
+/** v2: where consumers of `group` acknowledge verified cubes of `device` (QoS 1, not retained). */
+export function receiptTopic(device: string, group: string): string {
+  return `spectra/${device}/receipt/${group}`;
+}
+
+/** v2: where consumers of `group` ask `device` to send cubes again (QoS 1, not retained). */
+export function resendTopic(device: string, group: string): string {
+  return `spectra/${device}/resend/${group}`;
+}
+
+/** v2: where `device` announces cubes it will never deliver (evicted, rejected, no longer held). QoS 1, not retained. */
+export function lostTopic(device: string): string {
+  return `spectra/${device}/lost`;
+}
+
+/** A consumer's acknowledgement of one verified (and, when it writes files, stored) cube. */
+export interface CubeReceipt {
+  protocol: typeof CUBE_PROTOCOL;
+  sequence: number;
+  cubeId: string;
+  /** Client id of the consumer that sent it. */
+  consumer: string;
+}
+
+/** A consumer's request to send cubes again (by sequence number). */
+export interface ResendRequest {
+  protocol: typeof CUBE_PROTOCOL;
+  /** At most {@link MAX_SEQUENCES_PER_MESSAGE}. */
+  sequences: number[];
+  consumer: string;
+}
+
+/** The device's notice that cubes will never be delivered. */
+export interface LossNotice {
+  protocol: typeof CUBE_PROTOCOL;
+  sequences: number[];
+  /** `evicted`: the outbox bound forced it out; `rejected`: the broker refused it; `not-held`: a resend asked for a cube no longer stored. */
+  reason: 'evicted' | 'rejected' | 'not-held';
+}
+
+/** Most sequence numbers one resend request or loss notice lists. */
+export const MAX_SEQUENCES_PER_MESSAGE = 1000;
+
+/** Kinds of v2 control message, keyed by the topic level after the device. */
+export type ControlMessage =
+  | { kind: 'receipt'; device: string; group: string; receipt: CubeReceipt }
+  | { kind: 'resend'; device: string; group: string; request: ResendRequest }
+  | { kind: 'lost'; device: string; notice: LossNotice };
+
+const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/**
+ * Parses and validates a v2 control message (receipt, resend request, loss notice); nothing in it is trusted.
+ * @param topic - Topic it arrived on.
+ * @param payload - JSON payload.
+ * @returns The message, or undefined when the topic is not a control topic.
+ * @throws {@link CubeProtocolError} when the payload is malformed.
+ */
+export function decodeControl(topic: string, payload: Uint8Array): ControlMessage | undefined {
+  const t = /^spectra\/([A-Za-z0-9_.:-]{1,64})\/(?:(receipt|resend)\/([A-Za-z0-9_.:-]{1,64})|(lost))$/.exec(topic);
+  if (t === null) return undefined;
+  const fail = (msg: string): never => {
+    throw new CubeProtocolError(topic, msg);
+  };
+  if (payload.length > 64 * 1024) fail(`control message is ${payload.length} bytes; the limit is 65536`);
+  let m: Record<string, unknown>;
+  try {
+    m = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return fail('control message is not valid JSON');
+  }
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return fail('control message must be a JSON object');
+  if (m.protocol !== CUBE_PROTOCOL) fail(`protocol is '${String(m.protocol)}', expected '${CUBE_PROTOCOL}'`);
+  const sequences = (): number[] => {
+    const v = m.sequences;
+    if (!Array.isArray(v) || v.length === 0 || v.length > MAX_SEQUENCES_PER_MESSAGE || !v.every((x) => Number.isSafeInteger(x) && x >= 0)) {
+      return fail(`sequences must list 1-${MAX_SEQUENCES_PER_MESSAGE} non-negative integers`);
+    }
+    return v as number[];
+  };
+  const consumer = (): string => (typeof m.consumer === 'string' && CLIENT_ID.test(m.consumer) ? m.consumer : fail('consumer must be a client id of [A-Za-z0-9_.:-]'));
+  const device = t[1];
+  if (t[2] === 'receipt') {
+    if (!Number.isSafeInteger(m.sequence) || (m.sequence as number) < 0) fail('sequence must be a non-negative integer');
+    if (typeof m.cubeId !== 'string' || !/^[0-9a-f]{16}$/.test(m.cubeId)) fail('cubeId must be 16 lower-case hex digits');
+    return { kind: 'receipt', device, group: t[3], receipt: { protocol: CUBE_PROTOCOL, sequence: m.sequence as number, cubeId: m.cubeId as string, consumer: consumer() } };
+  }
+  if (t[2] === 'resend') return { kind: 'resend', device, group: t[3], request: { protocol: CUBE_PROTOCOL, sequences: sequences(), consumer: consumer() } };
+  if (m.reason !== 'evicted' && m.reason !== 'rejected' && m.reason !== 'not-held') fail("reason must be 'evicted', 'rejected' or 'not-held'");
+  return { kind: 'lost', device, notice: { protocol: CUBE_PROTOCOL, sequences: sequences(), reason: m.reason as LossNotice['reason'] } };
 }
 
 /** Latest quicklook PNG, for browsers (MQTT over WebSocket handles small messages only; mqtt.js #655, #980). */
@@ -180,7 +277,7 @@ export function decodeMeta(topic: string, payload: Uint8Array, limits: DecodeLim
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail('meta must be a JSON object');
   const m = raw as Record<string, unknown>;
-  if (m.protocol !== CUBE_PROTOCOL) fail(`protocol is '${String(m.protocol)}'; this subscriber speaks '${CUBE_PROTOCOL}'`);
+  if (!ACCEPTED_PROTOCOLS.includes(m.protocol as string)) fail(`protocol is '${String(m.protocol)}'; this subscriber speaks ${ACCEPTED_PROTOCOLS.join(', ')}`);
   if (m.device !== where!.device) fail(`meta.device '${String(m.device)}' disagrees with the topic`);
   if (m.sequence !== where!.sequence) fail(`meta.sequence ${String(m.sequence)} disagrees with the topic`);
   if (typeof m.cubeId !== 'string' || !/^[0-9a-f]{16}$/.test(m.cubeId)) fail('meta.cubeId must be 16 lower-case hex digits');
