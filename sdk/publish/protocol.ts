@@ -133,8 +133,11 @@ export interface ResendRequest {
 export interface LossNotice {
   protocol: typeof CUBE_PROTOCOL;
   sequences: number[];
-  /** `evicted`: the outbox bound forced it out; `rejected`: the broker refused it; `not-held`: a resend asked for a cube no longer stored. */
-  reason: 'evicted' | 'rejected' | 'not-held';
+  /**
+   * `evicted`: the outbox bound forced it out; `rejected`: the broker refused it; `not-held`: a resend asked for
+   * a cube no longer stored; `skipped`: no cube was ever made with this number (capture dropped the frame), not a loss.
+   */
+  reason: 'evicted' | 'rejected' | 'not-held' | 'skipped';
 }
 
 /** Most sequence numbers one resend request or loss notice lists. */
@@ -185,7 +188,7 @@ export function decodeControl(topic: string, payload: Uint8Array): ControlMessag
     return { kind: 'receipt', device, group: t[3], receipt: { protocol: CUBE_PROTOCOL, sequence: m.sequence as number, cubeId: m.cubeId as string, consumer: consumer() } };
   }
   if (t[2] === 'resend') return { kind: 'resend', device, group: t[3], request: { protocol: CUBE_PROTOCOL, sequences: sequences(), consumer: consumer() } };
-  if (m.reason !== 'evicted' && m.reason !== 'rejected' && m.reason !== 'not-held') fail("reason must be 'evicted', 'rejected' or 'not-held'");
+  if (!['evicted', 'rejected', 'not-held', 'skipped'].includes(m.reason as string)) fail("reason must be 'evicted', 'rejected', 'not-held' or 'skipped'");
   return { kind: 'lost', device, notice: { protocol: CUBE_PROTOCOL, sequences: sequences(), reason: m.reason as LossNotice['reason'] } };
 }
 

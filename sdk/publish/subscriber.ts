@@ -344,7 +344,8 @@ export class CubeSubscriber extends EventEmitter {
     for (const s of msg.notice.sequences) {
       if (track.delivered.has(s)) continue;
       track.gaps.delete(s);
-      this.reportMissing(msg.device, s, msg.notice.reason);
+      // A skipped number never was a cube (capture dropped the frame): the gap closes without a loss.
+      if (msg.notice.reason !== 'skipped') this.reportMissing(msg.device, s, msg.notice.reason);
     }
   }
 
