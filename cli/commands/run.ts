@@ -6,6 +6,7 @@ import { DEFAULT_MAIN_JOB_OPTIONS, runMainJob } from '../../sdk/pipeline/main-jo
 import { type FrameReport, formatReport } from '../../sdk/pipeline/pipeline';
 import { defaultModel, defaultScene } from '../paths';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
+import { redactUrl } from '../../sdk/publish/broker-connection';
 import { type BrokerCliOptions, addBrokerFlags, brokerOptionsFrom, integer } from './subscribe';
 
 interface RunCliOptions extends BrokerCliOptions {
@@ -81,7 +82,7 @@ export function register(program: Command): void {
       if (bars) bars.log(`${line}\n`);
       else process.stdout.write(`${line}\n`);
     };
-    say(`spectra run: model ${model.card.name} (${model.card.precision ?? 'fp32'}), source ${source.name}, ${opts.frames} frame(s), broker ${opts.broker ?? 'embedded'}`);
+    say(`spectra run: model ${model.card.name} (${model.card.precision ?? 'fp32'}), source ${source.name}, ${opts.frames} frame(s), broker ${opts.broker ? redactUrl(opts.broker) : 'embedded'}`);
     let result;
     try {
       result = await runMainJob({

@@ -33,6 +33,7 @@ export const ERROR_CODES = Object.freeze({
   E_PACKET_TOO_LARGE: "a message exceeds the broker's maximum packet size",
   E_BROKER_CONNECT: 'the broker refused or cannot be reached',
   E_OUTBOX: 'the on-disk outbox cannot be used',
+  E_REASSEMBLY_LIMIT: 'a cube in progress was dropped or a message refused to keep the reassembler inside its hard limits',
   // Quantize (quantize/errors.ts)
   E_QUANTIZE_MODEL: 'the model cannot be quantized',
   E_MODEL_CARD_MISSING: 'the model has no card next to it',

@@ -7,7 +7,7 @@ import { type Logger, type NamespacedLog, createLogger } from '../core/log';
 import type { ModelCard } from '../core/model-card';
 import { quicklook } from '../cube/quicklook';
 import { psnr, sam } from '../metrics/full-reference';
-import type { BrokerOptions } from '../publish/broker-connection';
+import { type BrokerOptions, redactUrl } from '../publish/broker-connection';
 import { EmbeddedBroker, type EmbeddedBrokerOptions } from '../publish/embedded-broker';
 import { CubePublisher, type PublishInfo, type PublisherMetrics, type PublisherOptions, sampleSpectra } from '../publish/publisher';
 import { type FuseOptions, FusionModel } from '../runtime/fusion-model';
@@ -135,20 +135,21 @@ export async function runPipeline(options: PipelineOptions): Promise<PipelineRes
     let brokerUrl: string;
     if (options.broker instanceof CubePublisher) {
       publisher = options.broker;
-      brokerUrl = 'external publisher';
+      brokerUrl = publisher.brokerUrl;
     } else {
       if (options.broker === undefined) {
         const broker = await EmbeddedBroker.start({ port: 0, wsPort: 0, ...options.embeddedBroker, ...withLog });
         release.push({ what: 'embedded broker', run: () => broker.close() });
         embedded = broker;
       }
-      brokerUrl = options.broker ?? embedded!.url;
+      // Printed and saved in run.json: never with credentials.
+      brokerUrl = redactUrl(options.broker ?? embedded!.url);
       const own = await CubePublisher.connect({
         ...options.brokerOptions,
         // The embedded broker (aedes) speaks MQTT 3.1.1 only.
         ...(embedded ? { protocolVersion: 4 as const } : {}),
         ...options.publisherOptions,
-        broker: brokerUrl,
+        broker: options.broker ?? embedded!.url,
         device: options.device ?? DEFAULT_PIPELINE_OPTIONS.device,
         ...withLog,
       });

@@ -11,6 +11,8 @@ import { CubeProtocolError } from './errors';
 export const CUBE_PROTOCOL = 'spectra-cube/2';
 /** Protocol values a subscriber accepts in a meta. */
 export const ACCEPTED_PROTOCOLS: readonly string[] = Object.freeze(['spectra-cube/1', 'spectra-cube/2']);
+/** `schema` of every payload on `spectra/<device>/status` (the same value as the pipeline's status tracker). */
+export const STATUS_SCHEMA = 'spectra-edge/status@1';
 /** MQTT v5 content type of meta messages. */
 export const META_CONTENT_TYPE = 'application/json';
 /** MQTT v5 content type of chunk messages. */

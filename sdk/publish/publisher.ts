@@ -12,6 +12,7 @@ import {
   CHUNK_CONTENT_TYPE,
   CHUNK_HEADER_BYTES,
   CUBE_PROTOCOL,
+  STATUS_SCHEMA,
   type CubeMessageMeta,
   DEFAULT_CHUNK_SIZE,
   META_CONTENT_TYPE,
@@ -314,7 +315,7 @@ export class CubePublisher extends EventEmitter {
       clientId: opts.clientId ?? `spectra-pub-${opts.device}`,
       clean: false,
       ...(v5 ? { properties: { sessionExpiryInterval: opts.sessionExpirySeconds } } : {}),
-      will: { topic: statusTopic(opts.device), payload: Buffer.from(JSON.stringify({ state: 'offline' })), qos: 1 as const, retain: true },
+      will: { topic: statusTopic(opts.device), payload: Buffer.from(JSON.stringify(statusPayload(opts.device, 'offline'))), qos: 1 as const, retain: true },
     };
     if (!opts.waitForBroker) {
       const client = mqtt.connect(opts.broker, await clientOptions(opts, session));
@@ -403,6 +404,25 @@ export class CubePublisher extends EventEmitter {
     };
   }
 
+  /** The broker URL, without credentials (safe to print). */
+  get brokerUrl(): string {
+    return this.opts.broker;
+  }
+
+  /**
+   * Publishes the device status (retained, QoS 1) on `spectra/<device>/status` over this publisher's own
+   * connection, so the topic has one writer and one shape: `{ schema, device, state, protocol, time, … }`
+   * (the last will is the same object with `state: 'offline'`). Skipped while offline.
+   * @param status - More fields (frames, fps, latency, outbox…); `schema`, `device`, `state` and `protocol` are set here.
+   * @returns Whether it was sent.
+   */
+  async publishStatus(status: Record<string, unknown> = {}): Promise<boolean> {
+    if (!this.client.connected) return false;
+    const body = JSON.stringify(statusPayload(this.opts.device, 'online', status));
+    await this.client.publishAsync(statusTopic(this.opts.device), body, { qos: 1, retain: true });
+    return true;
+  }
+
   /** Maximum Packet Size in force: the broker's (MQTT 5 CONNACK) and `maxPacketSize`, whichever is smaller. */
   get maxPacketSize(): number {
     return Math.min(this.connack?.properties?.maximumPacketSize ?? MQTT_MAX_PACKET, this.opts.maxPacketSize ?? MQTT_MAX_PACKET);
@@ -423,7 +443,7 @@ export class CubePublisher extends EventEmitter {
     this.wake();
     if (this.client.connected) {
       await new Promise<void>((resolve) =>
-        this.client.publish(statusTopic(this.opts.device), JSON.stringify({ state: 'offline' }), { qos: 1, retain: true }, () => resolve()),
+        this.client.publish(statusTopic(this.opts.device), JSON.stringify(statusPayload(this.opts.device, 'offline')), { qos: 1, retain: true }, () => resolve()),
       );
     }
     // Forced: a non-forced end() waits for every message mqtt.js still tracks, including ones from a
@@ -458,7 +478,7 @@ export class CubePublisher extends EventEmitter {
 
   private announce(): void {
     if (!this.client.connected) return;
-    const status = JSON.stringify({ state: 'online', protocol: CUBE_PROTOCOL, at: new Date().toISOString() });
+    const status = JSON.stringify(statusPayload(this.opts.device, 'online'));
     this.client.publish(statusTopic(this.opts.device), status, { qos: 1, retain: true });
   }
 
@@ -787,6 +807,14 @@ export class CubePublisher extends EventEmitter {
     this.log.warn(`${resend} cube(s) acknowledged by the broker but without a receipt from group ${this.opts.receiptGroup}; re-sending`);
     this.wake();
   }
+}
+
+/**
+ * The one shape of `spectra/<device>/status` (docs/cube-protocol.md §1): the fields every writer sets, then
+ * whatever the caller adds (frames, fps, latency percentiles, outbox depth…).
+ */
+function statusPayload(device: string, state: 'online' | 'offline', extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...extra, schema: STATUS_SCHEMA, device, state, protocol: CUBE_PROTOCOL, time: new Date().toISOString() };
 }
 
 /** Spectra of a few pixels for browser previews. */
