@@ -103,4 +103,10 @@ export class BrokerConnectionError extends SpectraError {
 /** The on-disk outbox cannot be used: directory not writable, a stored cube unreadable. */
 export class OutboxError extends PathError {
   readonly code = 'E_OUTBOX';
+  /** The system error behind it, when there is one (`ENOSPC`, `EACCES`…). */
+  readonly errno: string | undefined;
+  constructor(path: string, message: string, options?: { cause?: unknown; errno?: string }) {
+    super(path, message, options);
+    this.errno = options?.errno;
+  }
 }

@@ -148,6 +148,8 @@ export interface PublisherMetrics {
   resent: number;
   /** v2: sequence numbers announced lost on `spectra/<device>/lost` (evicted, rejected, not held). */
   lost: number;
+  /** Corrupt outbox files (header checksum, payload sha256) taken out of the queue and moved to `<outbox>/quarantine/`. */
+  quarantined: number;
 }
 
 /** Events of a {@link CubePublisher}. */
@@ -233,6 +235,7 @@ export class CubePublisher extends EventEmitter {
     connack: IConnackPacket | undefined,
     private readonly outbox: OutboxStore,
     private readonly opts: Resolved,
+    private readonly quarantined: { count: number } = { count: 0 },
   ) {
     super();
     this.log = createLogger('spectra:mqtt', opts.log);
@@ -304,9 +307,17 @@ export class CubePublisher extends EventEmitter {
 
   private static async open(opts: Resolved): Promise<CubePublisher> {
     const log = createLogger('spectra:mqtt', opts.log);
+    // Shared with the instance, which does not exist yet while the outbox opens.
+    const quarantined = { count: 0 };
     const outbox =
       typeof opts.outbox === 'string'
-        ? new FileOutbox(opts.outbox, { maxBytes: opts.outboxMaxBytes, onCorrupt: (p, why) => log.warn(`outbox: discarded ${p}: ${why}`) })
+        ? new FileOutbox(opts.outbox, {
+            maxBytes: opts.outboxMaxBytes,
+            onCorrupt: (p, why) => {
+              quarantined.count++;
+              log.error(`outbox: corrupt cube file ${p} taken out of the queue: ${why}`);
+            },
+          })
         : opts.outbox || new MemoryOutbox(opts.outboxMaxBytes);
     await outbox.open();
     if (outbox.entries().length > 0) log.info(`outbox: resuming ${outbox.entries().length} cube(s), ${outbox.bytes} bytes`);
@@ -319,12 +330,12 @@ export class CubePublisher extends EventEmitter {
     };
     if (!opts.waitForBroker) {
       const client = mqtt.connect(opts.broker, await clientOptions(opts, session));
-      const pub = new CubePublisher(client, undefined, outbox, opts);
+      const pub = new CubePublisher(client, undefined, outbox, opts, quarantined);
       log.info(`started without waiting for ${opts.broker}; cubes wait in the outbox until it answers`);
       return pub;
     }
     const { client, connack } = await connectClient(opts, session);
-    return new CubePublisher(client, connack, outbox, opts);
+    return new CubePublisher(client, connack, outbox, opts, quarantined);
   }
 
   /**
@@ -398,6 +409,7 @@ export class CubePublisher extends EventEmitter {
     return {
       ...this.m,
       awaitingReceipt: this.awaiting.size,
+      quarantined: this.quarantined.count,
       outboxBytes: this.outbox.bytes,
       outboxCubes: this.outbox.entries().length,
       throughputBytesPerSecond: this.sendingMs > 0 ? (this.m.bytesAcked * 1000) / this.sendingMs : 0,
