@@ -54,6 +54,12 @@ export interface CubeMessageMeta {
   sha256: string;
   /** Fusion quality when ground truth was known (PSNR dB, SAM degrees…). */
   quality?: Record<string, number>;
+  /**
+   * v2: sequence numbers this device recently announced lost (at most {@link MAX_SEQUENCES_PER_MESSAGE}),
+   * repeated in every meta so a consumer that missed the notice on `spectra/<device>/lost` (offline, or its
+   * broker queue overflowed) still learns of them from the next cube it gets.
+   */
+  lost?: { sequence: number; reason: 'evicted' | 'rejected' | 'not-held' }[];
 }
 
 /** A decoded chunk: header fields plus a view of the body (no copy). */
@@ -331,6 +337,17 @@ export function decodeMeta(topic: string, payload: Uint8Array, limits: DecodeLim
     }
   }
   if (m.scale !== undefined && !(Number.isSafeInteger(m.scale) && (m.scale as number) > 0)) fail('meta.scale must be a positive integer');
+  if (m.lost !== undefined) {
+    const lost = m.lost as unknown[];
+    const ok =
+      Array.isArray(lost) &&
+      lost.length <= MAX_SEQUENCES_PER_MESSAGE &&
+      lost.every((l) => {
+        const e = l as Record<string, unknown> | null;
+        return typeof e === 'object' && e !== null && Number.isSafeInteger(e.sequence) && (e.sequence as number) >= 0 && ['evicted', 'rejected', 'not-held'].includes(e.reason as string);
+      });
+    if (!ok) fail(`meta.lost must list at most ${MAX_SEQUENCES_PER_MESSAGE} { sequence, reason } entries`);
+  }
   if (m.quality !== undefined) {
     const q = m.quality as Record<string, unknown> | null;
     if (typeof q !== 'object' || q === null || Array.isArray(q)) return fail('meta.quality must be an object of numbers');

@@ -224,6 +224,8 @@ export class CubePublisher extends EventEmitter {
   private readonly earlyReceipts = new Set<number>();
   /** v2: what became of recent sequence numbers that left the outbox, to answer resend requests. */
   private readonly history = new Map<number, 'delivered' | 'evicted' | 'rejected'>();
+  /** v2: recent losses, repeated in every meta (newest last, at most MAX_SEQUENCES_PER_MESSAGE). */
+  private readonly recentLost: { sequence: number; reason: 'evicted' | 'rejected' | 'not-held' }[] = [];
   /** v2: loss notices waiting for a connection. */
   private readonly notices: LossNotice[] = [];
   private receiptTimer: NodeJS.Timeout | undefined;
@@ -621,7 +623,12 @@ export class CubePublisher extends EventEmitter {
     // The remaining-length field can grow by up to 3 bytes as the payload grows; keep that margin.
     const chunkSize = Math.min(this.opts.chunkSize, max - overhead - 3);
     if (chunkSize < 64) return new PacketTooLargeError(lastTopic, overhead + 64, max);
-    const meta: CubeMessageMeta = { ...h, chunkSize, chunkCount: Math.ceil(h.payloadBytes / chunkSize) };
+    const meta: CubeMessageMeta = {
+      ...h,
+      chunkSize,
+      chunkCount: Math.ceil(h.payloadBytes / chunkSize),
+      ...(this.recentLost.length > 0 ? { lost: [...this.recentLost] } : {}),
+    };
     const topic = metaTopic(h.device, h.sequence);
     const metaBytes = publishPacketBytes(topic, encodeMeta(meta).length, v5 ? propertyBytes(META_CONTENT_TYPE, { protocol: CUBE_PROTOCOL }) : 0, v5);
     if (metaBytes > max) return new PacketTooLargeError(topic, metaBytes, max);
@@ -728,7 +735,11 @@ export class CubePublisher extends EventEmitter {
   private lose(sequence: number, reason: LossNotice['reason']): void {
     if (reason === 'evicted' || reason === 'rejected') this.remember(sequence, reason);
     if (this.opts.receiptGroup === undefined) return;
-    if (reason !== 'skipped') this.m.lost++;
+    if (reason !== 'skipped') {
+      this.m.lost++;
+      if (!this.recentLost.some((l) => l.sequence === sequence)) this.recentLost.push({ sequence, reason });
+      if (this.recentLost.length > MAX_SEQUENCES_PER_MESSAGE) this.recentLost.shift();
+    }
     this.emit('cube-lost', sequence, reason);
     const last = this.notices[this.notices.length - 1];
     if (last !== undefined && last.reason === reason && last.sequences.length < MAX_SEQUENCES_PER_MESSAGE) last.sequences.push(sequence);

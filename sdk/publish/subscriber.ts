@@ -428,6 +428,13 @@ export class CubeSubscriber extends EventEmitter {
         // The receipt goes out only once the cube is stored: a crash before this makes the device send it again.
         if (this.opts.receipts) this.sendReceipt(cube.meta.device, cube.meta.sequence, cube.meta.cubeId);
         this.delivered(cube.meta.device, cube.meta.sequence, Date.now());
+        // Losses the device announced in-band: reported even if the notice on the lost topic never reached us.
+        for (const l of cube.meta.lost ?? []) {
+          const t = this.track(cube.meta.device);
+          if (t.delivered.has(l.sequence)) continue;
+          t.gaps.delete(l.sequence);
+          this.reportMissing(cube.meta.device, l.sequence, l.reason);
+        }
         this.emit('cube', { ...cube, ...(files ? { files } : {}) });
       } catch (err) {
         this.log.error(`cube ${cube.meta.device}/${cube.meta.sequence}: cannot write: ${(err as Error).message}`);
