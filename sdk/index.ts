@@ -26,7 +26,7 @@ export {
   NoDataError,
 } from './core/errors';
 export { WatchFolderError } from './capture/directory-watcher';
-export { BrokerConnectionError, CubeIntegrityError, CubeProtocolError, IncompleteCubeError, OutboxError, PacketTooLargeError } from './publish/errors';
+export { BrokerConnectionError, CubeIntegrityError, CubeProtocolError, IncompleteCubeError, OutboxError, PacketTooLargeError, ReassemblyLimitError } from './publish/errors';
 
 // Logging
 export { type Logger, type LogLevel, setLogLevel } from './core/log';
@@ -90,7 +90,7 @@ export { CameraTemplate, type CameraTemplateOptions, type RawCapture } from './c
 export { type CubeFile, type CubeRole, classifyName, keySequence } from './capture/pair-files';
 export { addAwgn } from './capture/noise';
 
-// Publishing over MQTT (cube protocol v1, docs/cube-protocol.md), the durable outbox, the embedded broker
+// Publishing over MQTT (cube protocol v2, docs/cube-protocol.md), the durable outbox, the embedded broker
 export type { BrokerOptions, TlsOptions } from './publish/broker-connection';
 export {
   CubePublisher,
@@ -103,7 +103,16 @@ export {
   sampleSpectra,
 } from './publish/publisher';
 export { type CubeHeader, FileOutbox, type FileOutboxOptions, MemoryOutbox, type OutboxEntry, type OutboxStore, type PutResult, type UnhashedHeader } from './publish/outbox';
-export { CubeSubscriber, type ReceivedCube, type SubscriberEvents, type SubscriberOptions, type WrittenFiles } from './publish/subscriber';
+export {
+  CubeSubscriber,
+  DEFAULT_SUBSCRIBER_OPTIONS,
+  type MissingReason,
+  type ReceivedCube,
+  type SubscriberEvents,
+  type SubscriberOptions,
+  type WrittenFiles,
+  defaultSubscriberClientId,
+} from './publish/subscriber';
 export { EmbeddedBroker, type EmbeddedBrokerOptions } from './publish/embedded-broker';
 
 // The frame loop: capture -> fuse -> publish, the main job behind `spectra run`, the status topic

@@ -1,5 +1,7 @@
-/** Value of `schema` in a status payload. */
-export const STATUS_SCHEMA = 'spectra-edge/status@1';
+import { STATUS_SCHEMA } from '../publish/protocol';
+
+/** Value of `schema` in a status payload; one value for every writer of the status topic (the publisher's online/offline payloads too). */
+export { STATUS_SCHEMA };
 
 /** The JSON published on `spectra/<device>/status`. */
 export interface StatusPayload {
