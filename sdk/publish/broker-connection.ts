@@ -148,21 +148,41 @@ export async function connectClient(o: BrokerOptions, extra: IClientOptions): Pr
 }
 
 /**
- * Ends a client without ever hanging: a graceful `end()` waits for every message mqtt.js still tracks,
- * which never completes when the broker went away (issue 17: `spectra run` exited 0 half-way through its
- * `finally` because a status client's `endAsync()` never resolved). After `ms` the end is forced.
+ * Ends a client without ever hanging. mqtt.js's graceful `end()` waits for every message it still tracks,
+ * which never completes when they belong to a connection that died, and once it is waiting a forced `end(true)`
+ * is ignored (the client is already "disconnecting"), so its socket would keep the process alive (issue 17:
+ * `spectra run` hung after broker restarts, or exited half-way through `finally`). Here the wait for
+ * acknowledgements is ours and bounded by `ms`; then the client ends, and a socket still open after a further
+ * grace is destroyed.
+ * @param client - The client.
+ * @param ms - How long to wait for outstanding acknowledgements (receipts, status) first. @defaultValue 2000
  * @internal
  */
 export async function endClient(client: MqttClient, ms = 2000): Promise<void> {
+  const outstanding = (): boolean => Object.keys((client as unknown as { outgoing?: object }).outgoing ?? {}).length > 0;
+  if (client.connected && ms > 0 && outstanding()) {
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        client.removeListener('outgoingEmpty', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      client.once('outgoingEmpty', done);
+    });
+  }
+  // Graceful (a DISCONNECT packet, no last will) only when nothing is outstanding; else mqtt.js would wait again.
+  const graceful = client.connected && !outstanding();
   let timer: NodeJS.Timeout | undefined;
-  const graceful = client.connected ? client.endAsync(false).then(() => true, () => false) : Promise.resolve(false);
-  const timedOut = new Promise<boolean>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-  });
-  const done = await Promise.race([graceful, timedOut]);
+  await Promise.race([
+    new Promise<void>((resolve) => client.end(!graceful, {}, () => resolve())),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 1000);
+    }),
+  ]);
   clearTimeout(timer);
-  // end(true) on an ended client is harmless; on a stuck one it drops the socket and every pending callback.
-  if (!done) await new Promise<void>((resolve) => client.end(true, {}, () => resolve()));
+  const stream = client.stream as unknown as { destroyed?: boolean; destroy?: () => void } | undefined;
+  if (stream && stream.destroyed === false) stream.destroy?.();
 }
 
 /**
