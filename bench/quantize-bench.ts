@@ -25,13 +25,14 @@ import { Presets, SingleBar } from 'cli-progress';
 import * as ort from 'onnxruntime-node';
 import type { Cube } from '../sdk/cube/cube';
 import { writeNpy } from '../sdk/cube/npy';
-import { SpectraError } from '../sdk/errors';
-import { cardPathFor, readModelCard } from '../sdk/runtime/model-card';
+import { SpectraError } from '../sdk/core/errors';
+import { cardPathFor, readModelCard } from '../sdk/core/model-card';
 import { loadCalibrationSet, type CalibrationSample, type RegionsManifest } from '../quantize/calibration-set';
 import { runFused } from '../quantize/ort-runner';
 import { readModel } from '../quantize/onnx-proto';
 import { compareCubes, meanQuality, type Quality } from '../quantize/quality';
 import { quantizeModel, type LayerSensitivity, type QuantizeOptions } from '../quantize/quantize-model';
+import { hostPython } from '../cli/paths';
 import { assertDisjointSamples, writeSplitPairs } from '../quantize/split-pairs';
 
 const REPO = resolve(__dirname, '..');
@@ -191,8 +192,8 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
   const work = await mkdtemp(join(tmpdir(), 'spectra-qbench-'));
   const calibDir = join(work, 'train');
   const valDir = join(work, 'val');
-  const calibRegions = await writeSplitPairs(modelPath, 'train', calibDir, { tile: CALIB_TILE, tilesPerRegion: 6 });
-  const valRegions = await writeSplitPairs(modelPath, 'val', valDir);
+  const calibRegions = await writeSplitPairs(modelPath, 'train', calibDir, { tile: CALIB_TILE, tilesPerRegion: 6, python: hostPython() });
+  const valRegions = await writeSplitPairs(modelPath, 'val', valDir, { python: hostPython() });
   const calibSamples = await loadCalibrationSet(calibDir, card);
   const valSamples = await loadCalibrationSet(valDir, card);
   // The honesty check of this bench: no calibration pixel is a validation pixel (throws SplitOverlapError).

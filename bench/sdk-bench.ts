@@ -20,7 +20,7 @@ import * as ort from 'onnxruntime-node';
 import type { Cube } from '../sdk/cube/cube';
 import { readNpy, writeNpy } from '../sdk/cube/npy';
 import { FusionModel } from '../sdk/runtime/fusion-model';
-import { readModelCard } from '../sdk/runtime/model-card';
+import { readModelCard } from '../sdk/core/model-card';
 import { resampleCube } from '../sdk/spectral/resample';
 import { spatialDegrade } from '../sdk/spectral/psf';
 import { projectSrf } from '../sdk/spectral/srf';

@@ -1,7 +1,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import { SpectraError } from '../sdk/errors';
+import { SpectraError } from '../sdk/core/errors';
 
 /** A CLI subcommand module in `cli/commands/`: it adds itself to the program. */
 export interface CommandModule {

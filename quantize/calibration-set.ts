@@ -14,11 +14,11 @@ import { readFile, readdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Cube } from '../sdk/cube/cube';
 import { readNpy } from '../sdk/cube/npy';
-import type { ModelCard } from '../sdk/runtime/model-card';
+import type { ModelCard } from '../sdk/core/model-card';
 import { spatialDegrade } from '../sdk/spectral/psf';
 import { resampleCube } from '../sdk/spectral/resample';
 import { projectSrf } from '../sdk/spectral/srf';
-import { WavelengthError } from '../sdk/errors';
+import { WavelengthError } from '../sdk/core/errors';
 import { CalibrationBandCountError, CalibrationDataError, EmptyCalibrationError } from './errors';
 
 /** One model input pair, with ground truth when the sample was simulated from an HR scene. */

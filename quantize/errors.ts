@@ -1,18 +1,11 @@
 /**
  * Errors of `spectra quantize`. Each names the file it is about, so a CLI user knows what to fix.
  */
-import { SpectraError } from '../sdk/errors';
+import { type ErrorCode, PathError, SpectraError } from '../sdk/core/errors';
 
 /** The model file is missing, not ONNX, or uses a feature the quantizer does not handle. */
-export class QuantizeModelError extends SpectraError {
-  readonly code: string = 'E_QUANTIZE_MODEL';
-  constructor(
-    readonly path: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${path}: ${message}`, options);
-  }
+export class QuantizeModelError extends PathError {
+  readonly code: ErrorCode = 'E_QUANTIZE_MODEL';
 }
 
 /** The model has no `<name>.card.json` next to it (the card carries bands, SRF and PSF needed to calibrate). */
@@ -23,18 +16,6 @@ export class ModelCardMissingError extends SpectraError {
     readonly cardPath: string,
   ) {
     super(`${modelPath}: no model card; expected ${cardPath} (written by spectra-distill export)`);
-  }
-}
-
-/** The model card exists but is not valid JSON or lacks a field quantization needs. */
-export class ModelCardFormatError extends SpectraError {
-  readonly code = 'E_MODEL_CARD_FORMAT';
-  constructor(
-    readonly path: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${path}: ${message}`, options);
   }
 }
 
@@ -62,15 +43,8 @@ export class GraphCheckError extends SpectraError {
 }
 
 /** A calibration directory or file is missing, empty or unreadable. */
-export class CalibrationDataError extends SpectraError {
-  readonly code: string = 'E_CALIB_DATA';
-  constructor(
-    readonly path: string,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(`${path}: ${message}`, options);
-  }
+export class CalibrationDataError extends PathError {
+  readonly code: ErrorCode = 'E_CALIB_DATA';
 }
 
 /** The calibration directory holds no usable sample. */

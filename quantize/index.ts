@@ -1,13 +1,20 @@
 /**
- * Public surface of the quantizer, re-exported from `sdk/index.ts`: `quantizeModel` (what `spectra quantize`
- * runs), its options and report, and the errors it throws.
+ * `spectra-edge/quantize`: fp16 and int8 (QDQ) quantization of exported students, what `spectra quantize` runs.
+ * Kept off the device runtime's entry, so a device that only fuses never loads the ONNX protobuf code.
  */
-export { quantizeModel, QUANTIZE_DEFAULTS } from './quantize-model';
-export type { QuantizeOptions, QuantizeReport, LayerSensitivity } from './quantize-model';
-export { CALIBRATION_METHODS } from './activation-stats';
-export type { CalibrationMethod } from './activation-stats';
+export { quantizeModel, QUANTIZE_DEFAULTS, type LayerSensitivity, type QuantizeOptions, type QuantizeReport } from './quantize-model';
+export { CALIBRATION_METHODS, type CalibrationMethod } from './activation-stats';
 export type { QdqProfile } from './qdq';
-export type { CalibrationSample, SceneEntry, ScenesManifest, SampleRegion, RegionsManifest } from './calibration-set';
-export { writeSplitPairs, assertDisjointSamples } from './split-pairs';
-export type { SplitPairsOptions, SplitRole } from './split-pairs';
-export * from './errors';
+export type { CalibrationSample, RegionsManifest, SampleRegion, SceneEntry, ScenesManifest } from './calibration-set';
+export { assertDisjointSamples, writeSplitPairs, type SplitPairsOptions, type SplitRole } from './split-pairs';
+export {
+  CalibrationBandCountError,
+  CalibrationDataError,
+  EmptyCalibrationError,
+  GraphCheckError,
+  ModelCardMissingError,
+  QuantizeModelError,
+  SplitOverlapError,
+  SplitPairsError,
+  UnsupportedOperatorError,
+} from './errors';

@@ -7,7 +7,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
-import { cardPathFor, readModelCard, type ModelCard } from '../sdk/runtime/model-card';
+import { cardPathFor, readModelCard, type ModelCard } from '../sdk/core/model-card';
 import { CALIBRATION_METHODS, type CalibrationMethod } from './activation-stats';
 import { calibrateActivations } from './calibrate';
 import { loadCalibrationSet, type CalibrationSample } from './calibration-set';

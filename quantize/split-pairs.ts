@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { cardPathFor } from '../sdk/runtime/model-card';
+import { cardPathFor } from '../sdk/core/model-card';
 import { readRegionsManifest, type CalibrationSample, type RegionsManifest } from './calibration-set';
 import { SplitOverlapError, SplitPairsError } from './errors';
 

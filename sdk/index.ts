@@ -1,51 +1,130 @@
 /**
- * Spectra Edge SDK: the public surface. Everything a user needs is exported from here.
+ * Spectra Edge, the device runtime (`import … from 'spectra-edge'`): every public name, grouped by concept.
+ * The cube protocol's codec and topics are in `spectra-edge/protocol`, the quantizer in `spectra-edge/quantize`.
  *
  * Data flows one way: capture -> validate -> normalise -> tile -> infer -> stitch -> denormalise -> publish.
  */
-export * from './errors';
+
+// Errors: one base class, one code table (docs/sdk.md, "Errors")
+export {
+  ERROR_CODES,
+  type ErrorCode,
+  SpectraError,
+  PathError,
+  BandCountError,
+  SizeMismatchError,
+  NonFiniteError,
+  DataTypeError,
+  WavelengthError,
+  FileFormatError,
+  OutputWriteError,
+  TruncatedFileError,
+  ModelFileError,
+  ModelCardError,
+  ProviderUnavailableError,
+  ValueRangeError,
+  NoDataError,
+} from './core/errors';
+export { WatchFolderError } from './capture/directory-watcher';
+export { BrokerConnectionError, CubeIntegrityError, CubeProtocolError, IncompleteCubeError, OutboxError, PacketTooLargeError, ReassemblyLimitError } from './publish/errors';
+
+// Logging
+export { type Logger, type LogLevel, setLogLevel } from './core/log';
+
+// Cubes in memory
 export type { Cube, CubeMeta } from './cube/cube';
+export { type CubeInit, createCube, assertCube, assertFinite, cropCube, nearestBand } from './cube/create';
+export type { RowSink } from './cube/row-sink';
 
-// Cube helpers and file I/O
-export { createCube, assertCube, assertFinite, cropCube, nearestBand } from './cube/create';
-export type { CubeInit } from './cube/create';
-export * from './cube/envi';
-export { EnviRowWriter, consistencyHeader } from './cube/envi-writer';
-export type { EnviRowWriterOptions, EnviRowShape } from './cube/envi-writer';
-export * from './cube/npy';
-export * from './cube/geotiff';
-export * from './cube/png-stack';
-export * from './cube/quicklook';
-export * from './cube/read-cube';
+// Cube files: ENVI, .npy, GeoTIFF, PNG stacks, quicklooks
+export { type ReadCubeOptions, readCube, writeCube } from './cube/read-cube';
+export { type EnviDataType, type EnviHeader, type EnviInterleave, type ReadEnviOptions, type WriteEnviOptions, parseEnviHeader, readEnvi, writeEnvi } from './cube/envi';
+export { EnviRowWriter, type EnviRowShape, type EnviRowWriterOptions } from './cube/envi-writer';
+export { type NpyArray, type NpyLayout, type ReadNpyOptions, decodeNpy, readNpy, writeNpy } from './cube/npy';
+export { GEOTIFF_WRITE_MAX_BANDS, readGeoTiff, writeGeoTiff } from './cube/geotiff';
+export { type ReadPngStackOptions, type WritePngStackOptions, readPngStack, writePngStack } from './cube/png-stack';
+export { type QuicklookBands, type QuicklookOptions, quicklook, quicklookBands, writeQuicklook } from './cube/quicklook';
 
-// Runtime
-export { FusionModel, DEFAULT_LOAD_OPTIONS, DEFAULT_FUSE_OPTIONS } from './runtime/fusion-model';
-export type { LoadOptions, FuseOptions, FuseToFileOptions, FusedCube, FuseTiming, InputSpec, RowSink, StreamedFuse } from './runtime/fusion-model';
-export { DEFAULT_PROVIDERS } from './runtime/providers';
-export type { ProviderName, ProviderRequest, TensorRtProvider, CudaProvider, CpuProvider, ProviderReport, ProviderAttempt } from './runtime/providers';
-export { loadBinding, bindingHonoursProviderOptions } from './runtime/binding';
-export type { OrtModule, LoadedBinding } from './runtime/binding';
-export { readModelCard } from './runtime/model-card';
-export type { ModelCard } from './runtime/model-card';
-export type { Logger, LogLevel } from './runtime/log';
+// The model: loading, providers, fusion
+export { type ModelCard, readModelCard } from './core/model-card';
+export {
+  FusionModel,
+  DEFAULT_FUSE_OPTIONS,
+  DEFAULT_LOAD_OPTIONS,
+  type FuseOptions,
+  type FuseTiming,
+  type FuseToFileOptions,
+  type FusedCube,
+  type InputSpec,
+  type LoadOptions,
+  type StreamedFuse,
+} from './runtime/fusion-model';
+export {
+  DEFAULT_PROVIDERS,
+  type CpuProvider,
+  type CudaProvider,
+  type ProviderAttempt,
+  type ProviderName,
+  type ProviderReport,
+  type ProviderRequest,
+  type TensorRtProvider,
+} from './runtime/providers';
+export { type LoadedBinding, type OrtModule, bindingHonoursProviderOptions, loadBinding } from './runtime/binding';
 export type { BlendMode } from './runtime/tiling';
 
-// Spectral operations, metrics, no-reference quality
-export { gaussianTaps, spatialDegrade } from './spectral/psf';
-export type { GaussianPsf } from './spectral/psf';
+// Spectral operations, full-reference metrics, no-reference quality
+export { type GaussianPsf, gaussianTaps, spatialDegrade } from './spectral/psf';
 export { projectSrf } from './spectral/srf';
-export { resamplingMatrix, resampleCube } from './spectral/resample';
-export type { ResamplingMatrix, ResampleMethod } from './spectral/resample';
-export * from './metrics/full-reference';
-export { consistency } from './quality/consistency';
-export type { ConsistencyReport, ConsistencyScore, DegradationModel } from './quality/consistency';
+export { type ResampleMethod, type ResamplingMatrix, resampleCube, resamplingMatrix } from './spectral/resample';
+export { type FusionMetrics, type MetricOptions, type PeakMode, PSNR_CAP_DB, ergas, evaluate, psnr, rmse, sam, ssim } from './metrics/full-reference';
+export { type ConsistencyReport, type ConsistencyScore, type DegradationModel, consistency, consistencyHeader } from './quality/consistency';
 
-// Deployment: device profile, provider resolution against a binding, tegrastats, status payload (devices/jetson)
-export * from './device/index';
+// Capture: frame sources by name, or built directly
+export { type SourceContext, type SourceName, type SourceOptionsMap, SOURCE_NAMES, isSourceName, openSource } from './capture/registry';
+export type { BackpressurePolicy, CaptureOptions, CaptureStats, FrameMeta, FramePair, FrameSource } from './capture/frame';
+export { DEFAULT_CAPTURE_OPTIONS, QueuedSource } from './capture/queued-source';
+export { CAVE_WAVELENGTHS, SyntheticSource, type SyntheticOptions, generatedScene } from './capture/synthetic';
+export { DirectoryWatcher, type DirectoryWatcherOptions } from './capture/directory-watcher';
+export { ReplaySource, type ReplayOptions } from './capture/replay';
+export { CameraTemplate, type CameraTemplateOptions, type RawCapture } from './capture/camera-template';
+export { type CubeFile, type CubeRole, classifyName, keySequence } from './capture/pair-files';
+export { addAwgn } from './capture/noise';
 
-// Capture sources and MQTT publishing (cube protocol v1, docs/cube-protocol.md)
-export * from './capture/index';
-export * from './publish/index';
+// Publishing over MQTT (cube protocol v2, docs/cube-protocol.md), the durable outbox, the embedded broker
+export type { BrokerOptions, TlsOptions } from './publish/broker-connection';
+export {
+  CubePublisher,
+  DEFAULT_PUBLISHER_OPTIONS,
+  type PublishInfo,
+  type PublisherEvents,
+  type PublisherMetrics,
+  type PublisherOptions,
+  type SampledSpectra,
+  sampleSpectra,
+} from './publish/publisher';
+export { type CubeHeader, FileOutbox, type FileOutboxOptions, MemoryOutbox, type OutboxEntry, type OutboxStore, type PutResult, type UnhashedHeader } from './publish/outbox';
+export {
+  CubeSubscriber,
+  DEFAULT_SUBSCRIBER_OPTIONS,
+  type MissingReason,
+  type ReceivedCube,
+  type SubscriberEvents,
+  type SubscriberOptions,
+  type WrittenFiles,
+  defaultSubscriberClientId,
+} from './publish/subscriber';
+export { EmbeddedBroker, type EmbeddedBrokerOptions } from './publish/embedded-broker';
 
-// Quantization (fp16, int8 QDQ) of exported students: quantize/
-export * from '../quantize/index';
+// The frame loop: capture -> fuse -> publish, the main job behind `spectra run`, the status topic
+export { DEFAULT_PIPELINE_OPTIONS, type FrameReport, type PipelineOptions, type PipelineResult, formatReport, frameInfo, runPipeline } from './pipeline/pipeline';
+export { DEFAULT_MAIN_JOB_OPTIONS, type MainJobOptions, type MainJobResult, type ReceiveSummary, runMainJob } from './pipeline/main-job';
+export {
+  STATUS_SCHEMA,
+  type JetsonReadings,
+  type StatusExtras,
+  type StatusOptions,
+  type StatusPayload,
+  StatusReporter,
+  type StatusReporterOptions,
+  StatusTracker,
+} from './pipeline/status';

@@ -3,7 +3,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import type { Cube } from '../../sdk/cube/cube';
 import { readCube, writeCube } from '../../sdk/cube/read-cube';
 import { writeEnvi } from '../../sdk/cube/envi';
-import { consistencyHeader } from '../../sdk/cube/envi-writer';
+import { consistencyHeader } from '../../sdk/quality/consistency';
 import { type QuicklookBands, quicklookBands, writeQuicklook } from '../../sdk/cube/quicklook';
 import { type FuseOptions, type FusedCube, FusionModel, type RowSink, type StreamedFuse } from '../../sdk/runtime/fusion-model';
 import type { ProviderRequest } from '../../sdk/runtime/providers';

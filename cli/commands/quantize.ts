@@ -6,6 +6,7 @@ import { CALIBRATION_METHODS, type CalibrationMethod } from '../../quantize/acti
 import { quantizeModel, QUANTIZE_DEFAULTS, type QuantizeReport } from '../../quantize/quantize-model';
 import type { QdqProfile } from '../../quantize/qdq';
 import { writeSplitPairs } from '../../quantize/split-pairs';
+import { hostPython } from '../paths';
 
 function nonNegativeInt(value: string): number {
   const n = Number(value);
@@ -93,8 +94,8 @@ export function register(program: Command): void {
         if (o.split !== undefined) {
           const root = o.pairs ?? (scratch as string);
           const split = o.split === true ? {} : { split: o.split };
-          const train = await writeSplitPairs(o.model, 'train', join(root, 'train'), { ...split, tile: o.tile });
-          const val = await writeSplitPairs(o.model, 'val', join(root, 'val'), split);
+          const train = await writeSplitPairs(o.model, 'train', join(root, 'train'), { ...split, tile: o.tile, python: hostPython() });
+          const val = await writeSplitPairs(o.model, 'val', join(root, 'val'), { ...split, python: hostPython() });
           process.stderr.write(`spectra quantize: split '${train.split}': ${train.samples.length} calibration tiles from training regions, ${val.samples.length} validation regions\n`);
           calib = join(root, 'train');
           evalDir = join(root, 'val');

@@ -1,12 +1,12 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { MultiBar, Presets } from 'cli-progress';
-import { DirectoryWatcher } from '../../sdk/capture/directory-watcher';
 import type { FrameSource } from '../../sdk/capture/frame';
-import { ReplaySource } from '../../sdk/capture/replay';
-import { SyntheticSource } from '../../sdk/capture/synthetic';
-import { DEFAULT_MAIN_JOB_OPTIONS, runMainJob } from '../../sdk/publish/main-job';
-import { type FrameReport, findDefaultModel, formatReport } from '../../sdk/publish/pipeline';
+import { SOURCE_NAMES, openSource } from '../../sdk/capture/registry';
+import { DEFAULT_MAIN_JOB_OPTIONS, runMainJob } from '../../sdk/pipeline/main-job';
+import { type FrameReport, formatReport } from '../../sdk/pipeline/pipeline';
+import { defaultModel, defaultScene } from '../paths';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
+import { redactUrl } from '../../sdk/publish/broker-connection';
 import { type BrokerCliOptions, addBrokerFlags, brokerOptionsFrom, integer } from './subscribe';
 
 interface RunCliOptions extends BrokerCliOptions {
@@ -17,7 +17,7 @@ interface RunCliOptions extends BrokerCliOptions {
   subscribe: boolean;
   receiveTimeoutMs: number;
   device: string;
-  source: 'synthetic' | 'watch' | 'replay';
+  source: string;
   input?: string;
   scene?: string;
   size?: [number, number];
@@ -58,9 +58,9 @@ export function register(program: Command): void {
     .option('--no-subscribe', 'publish only: no built-in subscriber')
     .option('--receive-timeout-ms <ms>', 'after the last frame, wait this long for the subscriber to receive every cube', integer(0), DEFAULT_MAIN_JOB_OPTIONS.receiveTimeoutMs)
     .option('--device <id>', 'device id in the topics (spectra/<device>/…)', 'spectra-edge')
-    .addOption(new Option('--source <kind>', 'frame source').choices(['synthetic', 'watch', 'replay']).default('synthetic'))
+    .addOption(new Option('--source <kind>', 'frame source').choices([...SOURCE_NAMES]).default('synthetic'))
     .option('--input <dir>', 'folder of <key>_lrhsi / <key>_hrmsi pairs for --source watch|replay')
-    .option('--scene <npy>', "synthetic: HR scene (.npy, H x W x 31 uint16 CAVE-like) or 'generated' (default: CAVE cloth from ../shared/data)")
+    .option('--scene <npy>', "synthetic: HR scene (.npy, H x W x 31 uint16 CAVE-like) or 'generated' (default: CAVE cloth from the data folder, $SPECTRA_DATA or ../shared/data, else generated)")
     .option('--size <HxW>', 'synthetic: HR frame size; frames pan across the scene', size)
     .option('--snr <dB>', 'synthetic: LR-HSI noise', number, 35)
     .option('--fps <n>', 'synthetic/replay: frame rate; 0 = as fast as inference', number, 0)
@@ -72,7 +72,7 @@ export function register(program: Command): void {
     .option('--previews', 'also publish a retained quicklook PNG and pixel spectra per frame (spectra/<device>/quicklook, /spectra) for browsers', false)
     .option('--json', 'print the run summary as JSON at the end', false);
   addBrokerFlags(cmd).action(async (opts: RunCliOptions) => {
-    const modelPath = opts.model ?? (await findDefaultModel());
+    const modelPath = opts.model ?? (await defaultModel());
     const model = await FusionModel.load(modelPath);
     const source = makeSource(opts, model);
     const tty = process.stderr.isTTY === true;
@@ -82,7 +82,7 @@ export function register(program: Command): void {
       if (bars) bars.log(`${line}\n`);
       else process.stdout.write(`${line}\n`);
     };
-    say(`spectra run: model ${model.card.name} (${model.card.precision ?? 'fp32'}), source ${source.name}, ${opts.frames} frame(s), broker ${opts.broker ?? 'embedded'}`);
+    say(`spectra run: model ${model.card.name} (${model.card.precision ?? 'fp32'}), source ${source.name}, ${opts.frames} frame(s), broker ${opts.broker ? redactUrl(opts.broker) : 'embedded'}`);
     let result;
     try {
       result = await runMainJob({
@@ -137,17 +137,9 @@ export function register(program: Command): void {
 function makeSource(opts: RunCliOptions, model: FusionModel): FrameSource {
   const common = { maxFrames: opts.frames, policy: opts.policy };
   if (opts.source === 'synthetic') {
-    return new SyntheticSource({
-      ...common,
-      card: model.card,
-      snrDb: opts.snr,
-      fps: opts.fps,
-      ...(opts.scene ? { scene: opts.scene } : {}),
-      ...(opts.size ? { size: opts.size } : {}),
-    });
+    return openSource('synthetic', { ...common, snrDb: opts.snr, fps: opts.fps, scene: opts.scene ?? defaultScene(), ...(opts.size ? { size: opts.size } : {}) }, { card: model.card });
   }
   if (opts.input === undefined) throw new InvalidArgumentError(`--source ${opts.source} needs --input <dir>`);
-  const grid = { lrhsiWavelengths: model.card.hsi.wavelengths_nm };
-  if (opts.source === 'replay') return new ReplaySource({ ...common, ...grid, frames: opts.input, fps: opts.fps });
-  return new DirectoryWatcher({ ...common, ...grid, dir: opts.input });
+  if (opts.source === 'replay') return openSource('replay', { ...common, frames: opts.input, fps: opts.fps }, { card: model.card });
+  return openSource(opts.source, { ...common, dir: opts.input }, { card: model.card });
 }

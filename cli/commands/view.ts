@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError } from 'commander';
-import { ViewServer } from '../../sdk/device/view-server';
+import { ViewServer } from '../../viewer/server';
 
 function port(value: string): number {
   const n = Number(value);

@@ -6,24 +6,18 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { MqttClient } from 'mqtt';
-import {
-  DirectoryWatcher,
-  type DirectoryWatcherOptions,
-  type FrameSource,
-  ReplaySource,
-  type ReplayOptions,
-  SyntheticSource,
-} from '../../sdk/capture/index';
-import { probeOptionForwarding } from '../../sdk/device/binding-probe';
-import { checkDeployment, type DeploymentCheck } from '../../sdk/device/deployment-check';
-import { ProfileError } from '../../sdk/device/errors';
-import { type DeviceProfile, loadProfile } from '../../sdk/device/profile';
-import { StatusReporter, StatusTracker } from '../../sdk/device/status';
-import { SystemdNotifier } from '../../sdk/device/systemd';
-import { TegrastatsMonitor } from '../../sdk/device/tegrastats';
-import { SpectraError } from '../../sdk/errors';
+import { SOURCE_NAMES, isSourceName, openSource } from '../../sdk/capture/registry';
+import { probeOptionForwarding } from './binding-probe';
+import { checkDeployment, type DeploymentCheck } from './deployment-check';
+import { ProfileError } from './errors';
+import { type DeviceProfile, loadProfile } from './profile';
+import { runPipeline } from '../../sdk/pipeline/pipeline';
+import { StatusReporter, StatusTracker } from '../../sdk/pipeline/status';
+import { SystemdNotifier } from './systemd';
+import { TegrastatsMonitor, jetsonReadings } from './tegrastats';
+import { SpectraError } from '../../sdk/core/errors';
 import { type BrokerOptions, connectClient } from '../../sdk/publish/broker-connection';
-import { createLogger } from '../../sdk/publish/log';
+import { createLogger } from '../../sdk/core/log';
 import { CubePublisher } from '../../sdk/publish/publisher';
 import { loadBinding } from '../../sdk/runtime/binding';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
@@ -52,15 +46,15 @@ export async function main(argv: string[]): Promise<number> {
     throw err;
   }
   const check = checkDeployment(profile);
-  if (!Object.hasOwn(ADAPTERS, profile.capture.adapter)) {
-    check.errors.push(`capture.adapter: unknown adapter '${profile.capture.adapter}'; known: ${Object.keys(ADAPTERS).join(', ')}`);
+  if (!isSourceName(profile.capture.adapter)) {
+    check.errors.push(`capture.adapter: unknown adapter '${profile.capture.adapter}'; known: ${SOURCE_NAMES.join(', ')}`);
   }
   if (values.check && check.binding) await probeForwarding(profile, check);
   report(profile, check);
   if (check.errors.length > 0) return 1;
   if (values.check) return 0;
   try {
-    await run(profile, values.profile);
+    await run(profile);
     return 0;
   } catch (err) {
     if (!(err instanceof SpectraError)) throw err;
@@ -107,80 +101,74 @@ function brokerOptions(profile: DeviceProfile): BrokerOptions {
   };
 }
 
-// The adapters validate their own options (TypeError/RangeError naming the option).
-const ADAPTERS: Record<string, (options: Record<string, unknown>, card: string) => FrameSource> = {
-  synthetic: (options, card) => new SyntheticSource({ card, ...options }),
-  directory: (options) => new DirectoryWatcher({ policy: 'drop-oldest', ...options } as unknown as DirectoryWatcherOptions),
-  replay: (options) => new ReplaySource(options as unknown as ReplayOptions),
-};
-
-function openCapture(profile: DeviceProfile, path: string): FrameSource {
-  const { adapter, options } = profile.capture;
-  const create = ADAPTERS[adapter];
-  if (create === undefined) {
-    throw new ProfileError(path, 'capture.adapter', `unknown capture adapter '${adapter}'; known: ${Object.keys(ADAPTERS).join(', ')}`);
-  }
-  return create(options, profile.model.replace(/\.onnx$/, '') + '.card.json');
-}
-
-async function run(profile: DeviceProfile, path: string): Promise<void> {
+async function run(profile: DeviceProfile): Promise<void> {
   const notifier = SystemdNotifier.fromEnv({ log: (m) => log.warn(m) });
-  // The first TensorRT engine build happens here and can take minutes; systemd's TimeoutStartSec covers it.
-  const model = await FusionModel.load(profile.model, { providers: profile.providers, ...(profile.binding ? { binding: profile.binding } : {}) });
   const broker = brokerOptions(profile);
   const clientId = `spectra-${profile.device}`;
-  const publisher = await CubePublisher.connect({
-    ...broker,
-    clientId,
-    device: profile.device,
-    outbox: profile.outbox.path,
-    outboxMaxBytes: profile.outbox.maxBytes,
-  });
-  // Status goes on its own connection: the publisher's socket is busy with multi-MB cubes and the status must not queue behind them.
-  const { client: statusClient }: { client: MqttClient } = await connectClient({ ...broker, clientId: `${clientId}-status` }, { clientId: `${clientId}-status`, reconnectPeriod: 5000 });
-  const tracker = new StatusTracker(profile.device);
-  const tegrastats = profile.status.tegrastats ? TegrastatsMonitor.start({ log: (m) => log.info(m) }) : undefined;
-  const reporter = StatusReporter.start(tracker, {
-    intervalMs: profile.status.intervalSeconds * 1000,
-    publish: (topic, body) => statusClient.publishAsync(topic, body, { qos: 1, retain: true }),
-    extras: () => {
-      const m = publisher.metrics();
-      return { outbox: { depth: m.outboxCubes, bytes: m.outboxBytes }, provider: model.providers.granted };
-    },
-    tegrastats: () => tegrastats?.latest(),
-    log: (m) => log.warn(m),
-  });
-
-  const source = openCapture(profile, path);
-  const stop = (): void => void source.close();
-  process.once('SIGTERM', stop);
-  process.once('SIGINT', stop);
-  let busySince: number | undefined;
-  // Healthy while waiting for the camera (an idle scene is not a fault) or while a frame is young.
-  notifier.startWatchdog(() => busySince === undefined || Date.now() - busySince < STALL_MS);
-  await notifier.ready(`fusing on ${model.providers.granted}`);
-  log.info(`running: ${profile.device} on ${model.providers.granted}, capture '${source.name}', broker ${broker.broker}`);
-  const card = model.card;
+  // Acquired one by one, released in reverse in `finally`, also when a later step fails.
+  const release: (() => Promise<unknown> | void)[] = [];
   try {
-    for await (const frame of source) {
-      busySince = Date.now();
-      const fused = await model.fuse(frame.lrhsi, frame.hrmsi);
-      await publisher.publish(fused, {
-        sequence: frame.sequence,
-        capturedAt: frame.capturedAt,
-        fusedAt: new Date(),
-        model: { id: card.name, precision: card.precision ?? 'fp32' },
-        scale: card.scale,
-      });
-      tracker.recordFrame(Date.now() - frame.capturedAt.getTime());
-      busySince = undefined;
-    }
+    // The first TensorRT engine build happens here and can take minutes; systemd's TimeoutStartSec covers it.
+    const model = await FusionModel.load(profile.model, { providers: profile.providers, ...(profile.binding ? { binding: profile.binding } : {}) });
+    release.push(() => model.release());
+    const publisher = await CubePublisher.connect({
+      ...broker,
+      clientId,
+      device: profile.device,
+      outbox: profile.outbox.path,
+      outboxMaxBytes: profile.outbox.maxBytes,
+    });
+    release.push(() => publisher.close({ drainMs: 5000 }));
+    // Status goes on its own connection: the publisher's socket is busy with multi-MB cubes and the status must not queue behind them.
+    const { client: statusClient }: { client: MqttClient } = await connectClient({ ...broker, clientId: `${clientId}-status` }, { clientId: `${clientId}-status`, reconnectPeriod: 5000 });
+    release.push(() => statusClient.endAsync());
+    const tracker = new StatusTracker(profile.device);
+    const tegrastats = profile.status.tegrastats ? TegrastatsMonitor.start({ log: (m) => log.info(m) }) : undefined;
+    if (tegrastats) release.push(() => tegrastats.stop());
+    const reporter = StatusReporter.start(tracker, {
+      intervalMs: profile.status.intervalSeconds * 1000,
+      publish: (topic, body) => statusClient.publishAsync(topic, body, { qos: 1, retain: true }),
+      extras: () => {
+        const m = publisher.metrics();
+        const sample = tegrastats?.latest();
+        return { outbox: { depth: m.outboxCubes, bytes: m.outboxBytes }, provider: model.providers.granted, ...(sample ? { jetson: jetsonReadings(sample) } : {}) };
+      },
+      log: (m) => log.warn(m),
+    });
+    release.push(() => reporter.stop());
+
+    // The adapters validate their own options (TypeError/RangeError naming the option).
+    const source = openSource(profile.capture.adapter, profile.capture.options, { card: model.card });
+    const stop = (): void => void source.close();
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+    let busySince: number | undefined;
+    // Healthy while waiting for the camera (an idle scene is not a fault) or while a frame is young.
+    notifier.startWatchdog(() => busySince === undefined || Date.now() - busySince < STALL_MS);
+    await notifier.ready(`fusing on ${model.providers.granted}`);
+    log.info(`running: ${profile.device} on ${model.providers.granted}, capture '${source.name}', broker ${broker.broker}`);
+    // The outbox keeps what is not yet acknowledged for the next start, so the loop itself waits for nothing at the end.
+    await runPipeline({
+      model,
+      source,
+      broker: publisher,
+      frames: Infinity,
+      drainMs: 0,
+      onFrameStart: () => {
+        busySince = Date.now();
+      },
+      onFrame: (report) => {
+        tracker.recordFrame(report.latencyMs);
+        busySince = undefined;
+      },
+    });
   } finally {
-    await notifier.stopping();
-    reporter.stop();
-    tegrastats?.stop();
-    await publisher.close({ drainMs: 5000 });
-    await statusClient.endAsync();
-    await model.release();
+    for (const step of [() => notifier.stopping(), ...release.reverse()]) {
+      try {
+        await step();
+      } catch (err) {
+        log.warn(`shutdown: ${(err as Error).message}`);
+      }
+    }
   }
 }

@@ -17,7 +17,7 @@
  * the bytes (one frame = bands x height x width samples of the sensor's bit depth).
  */
 import type { Cube } from '../cube/cube';
-import type { Logger } from '../runtime/log';
+import type { Logger } from '../core/log';
 import type { CaptureOptions } from './frame';
 import { QueuedSource } from './queued-source';
 

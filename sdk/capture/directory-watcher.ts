@@ -1,8 +1,8 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Cube } from '../cube/cube';
-import { SpectraError } from '../errors';
-import type { Logger } from '../runtime/log';
+import { SpectraError } from '../core/errors';
+import type { Logger } from '../core/log';
 import type { CaptureOptions } from './frame';
 import { type CubeFile, type CubeRole, classifyName, fileSignature, keySequence, readCubeFile } from './pair-files';
 import { QueuedSource } from './queued-source';

@@ -1,7 +1,6 @@
 import type { CaptureOptions, CaptureStats, FramePair, FrameSource } from './frame';
 import { FrameQueue } from './frame-queue';
-import type { Logger } from '../runtime/log';
-import { type NamespacedLog, createLogger } from '../publish/log';
+import { type Logger, type NamespacedLog, createLogger } from '../core/log';
 
 /** Defaults of {@link CaptureOptions}. */
 export const DEFAULT_CAPTURE_OPTIONS = Object.freeze({ queueSize: 4, policy: 'block' as const, maxFrames: Infinity });

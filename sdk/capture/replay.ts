@@ -1,6 +1,6 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Logger } from '../runtime/log';
+import type { Logger } from '../core/log';
 import type { CaptureOptions, FramePair } from './frame';
 import { type CubeFile, classifyName, keySequence, readCubeFile } from './pair-files';
 import { FramePacer } from './frame-pacer';

@@ -1,28 +1,17 @@
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Cube } from '../cube/cube';
 import { cropCube } from '../cube/create';
 import { readNpy } from '../cube/npy';
-import type { Logger } from '../runtime/log';
-import { type ModelCard, readModelCard } from '../runtime/model-card';
+import type { Logger } from '../core/log';
+import { type ModelCard, readModelCard } from '../core/model-card';
 import { spatialDegrade } from '../spectral/psf';
 import { resampleCube, resamplingMatrix } from '../spectral/resample';
-import { WavelengthError } from '../errors';
+import { WavelengthError } from '../core/errors';
 import { projectSrf } from '../spectral/srf';
 import type { CaptureOptions } from './frame';
 import { addAwgn, gaussianRng } from './noise';
 import { FramePacer } from './frame-pacer';
 import { QueuedSource } from './queued-source';
 
-/**
- * The CAVE "cloth" scene (256 x 256 x 31, uint16 / 65535) in the shared data folder next to the checkout
- * (`../shared/data`), looked up from `sdk/capture/` and from the compiled `dist/sdk/capture/`.
- */
-export const DEFAULT_SYNTHETIC_SCENE: string = (() => {
-  const rel = ['shared', 'data', 'cave_kbr', 'cave_cloth_256x256x31_uint16.npy'];
-  const candidates = [resolve(__dirname, '..', '..', '..', ...rel), resolve(__dirname, '..', '..', '..', '..', ...rel)];
-  return candidates.find((p) => existsSync(p)) ?? candidates[0];
-})();
 /** CAVE band centres: 400..700 nm in 10 nm steps. */
 export const CAVE_WAVELENGTHS: readonly number[] = Array.from({ length: 31 }, (_, i) => 400 + 10 * i);
 
@@ -32,7 +21,7 @@ export interface SyntheticOptions extends CaptureOptions {
   card: ModelCard | string;
   /**
    * High-resolution scene: a cube (values 0..1), a `.npy` path (H x W x B, divided by `valueScale`), or
-   * `'generated'` for a procedural scene. @defaultValue {@link DEFAULT_SYNTHETIC_SCENE} when it exists, else 'generated'
+   * `'generated'` for a procedural scene (the CLI passes the CAVE cloth scene of its data folder). @defaultValue 'generated'
    */
   scene?: Cube | string;
   /** Wavelengths of a `.npy` scene. @defaultValue {@link CAVE_WAVELENGTHS} */
@@ -113,7 +102,7 @@ export class SyntheticSource extends QueuedSource {
   }
 
   private async loadScene(card: ModelCard): Promise<Cube> {
-    const wanted = this.o.scene ?? (existsSync(DEFAULT_SYNTHETIC_SCENE) ? DEFAULT_SYNTHETIC_SCENE : 'generated');
+    const wanted = this.o.scene ?? 'generated';
     let scene: Cube;
     if (wanted === 'generated') {
       const [h, w] = this.o.size ?? [128, 128];

@@ -1,5 +1,5 @@
 import type { Cube, CubeMeta } from './cube';
-import { DataTypeError, NonFiniteError, WavelengthError } from '../errors';
+import { DataTypeError, NonFiniteError, WavelengthError } from '../core/errors';
 
 /** Fields for {@link createCube}; `data` may be omitted to allocate zeros. */
 export interface CubeInit {

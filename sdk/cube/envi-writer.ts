@@ -1,8 +1,7 @@
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { endianness } from 'node:os';
-import type { RowSink } from '../runtime/row-sink';
-import { OutputWriteError } from '../errors';
-import type { ConsistencyReport } from '../quality/consistency';
+import type { RowSink } from './row-sink';
+import { OutputWriteError, explainFsError } from '../core/errors';
 import type { Cube } from './cube';
 import { writeFileAtomic } from './atomic-write';
 import { enviDataPath, enviHeaderText } from './envi';
@@ -82,7 +81,7 @@ export class EnviRowWriter implements RowSink {
     try {
       fh = await open(tmp, 'w');
     } catch (err) {
-      throw new OutputWriteError(data, `cannot create the output data file (${describe(err)})`, { cause: err });
+      throw new OutputWriteError(data, `cannot create the output data file (${explainFsError(err)})`, { cause: err });
     }
     return new EnviRowWriter(hdrPath, data, tmp, fh, shape, interleave, options.extra ?? {});
   }
@@ -112,7 +111,7 @@ export class EnviRowWriter implements RowSink {
       }
     } catch (err) {
       await this.abort();
-      throw new OutputWriteError(this.data, `writing rows ${y0}..${y0 + n - 1} failed (${describe(err)}); nothing was left at the target`, { cause: err });
+      throw new OutputWriteError(this.data, `writing rows ${y0}..${y0 + n - 1} failed (${explainFsError(err)}); nothing was left at the target`, { cause: err });
     }
     this.written.fill(1, y0, y0 + n);
     this.rowsWritten += n;
@@ -139,7 +138,7 @@ export class EnviRowWriter implements RowSink {
     } catch (err) {
       await this.fh.close().catch(() => undefined);
       await rm(this.tmp, { force: true });
-      throw new OutputWriteError(this.data, `cannot finish the output data file (${describe(err)})`, { cause: err });
+      throw new OutputWriteError(this.data, `cannot finish the output data file (${explainFsError(err)})`, { cause: err });
     }
     const text = enviHeaderText(this.shape, { dataType: 4, interleave: this.interleave, byteOrder: endianness() === 'LE' ? 0 : 1, extra: { ...this.extra, ...extra } });
     try {
@@ -147,7 +146,7 @@ export class EnviRowWriter implements RowSink {
     } catch (err) {
       // The data is complete but unlabelled; without a header no reader takes it for a cube, so drop it too.
       await rm(this.data, { force: true });
-      throw new OutputWriteError(this.header, `cannot write the ENVI header (${describe(err)})`, { cause: err });
+      throw err;
     }
     return { header: this.header, data: this.data };
   }
@@ -170,22 +169,4 @@ export class EnviRowWriter implements RowSink {
       done += bytesWritten;
     }
   }
-}
-
-function describe(err: unknown): string {
-  const e = err as NodeJS.ErrnoException;
-  return e.code ? `${e.code}: ${e.message}` : String(e.message ?? err);
-}
-
-/**
- * The ENVI header field `spectra consistency` that records a fused cube's no-reference quality.
- * @param q - The consistency report.
- * @returns One header field.
- * @example
- * await writeEnvi('fused.hdr', fused, { extra: consistencyHeader(fused.quality) });
- */
-export function consistencyHeader(q: ConsistencyReport): Record<string, string> {
-  return {
-    'spectra consistency': `{spatial_psnr_db=${q.spatial.psnr.toFixed(3)}, spatial_sam_deg=${q.spatial.sam.toFixed(4)}, spectral_psnr_db=${q.spectral.psnr.toFixed(3)}, spectral_sam_deg=${q.spectral.sam.toFixed(4)}}`,
-  };
 }

@@ -3,7 +3,7 @@ import { basename, dirname, extname, join } from 'node:path';
 import type { Cube, CubeMeta } from './cube';
 import { createCube } from './create';
 import { writeFileAtomic } from './atomic-write';
-import { FileFormatError, TruncatedFileError } from '../errors';
+import { FileFormatError, TruncatedFileError } from '../core/errors';
 
 /** ENVI `data type` codes this module reads and writes. */
 export type EnviDataType = 1 | 2 | 3 | 4 | 5 | 12;
@@ -238,7 +238,7 @@ export function enviHeaderText(
 ): string {
   const lines = [
     'ENVI',
-    `description = {${options.extra?.description ?? 'written by spectra-edge'}}`,
+    `description = {${headerText(options.extra?.description ?? 'written by spectra-edge')}}`,
     `samples = ${cube.width}`,
     `lines = ${cube.height}`,
     `bands = ${cube.bands}`,
@@ -252,8 +252,23 @@ export function enviHeaderText(
   ];
   if (cube.fwhm) lines.push(`fwhm = {${cube.fwhm.join(', ')}}`);
   if (options.dataIgnoreValue !== undefined) lines.push(`data ignore value = ${options.dataIgnoreValue}`);
-  for (const [k, v] of Object.entries(options.extra ?? {})) if (k !== 'description') lines.push(`${k} = ${v}`);
+  for (const [k, v] of Object.entries(options.extra ?? {})) if (k !== 'description') lines.push(`${headerKey(k)} = ${headerText(v)}`);
   return lines.join('\n') + '\n';
+}
+
+/**
+ * Free text made safe for one ENVI header value: a line break would start a new field and a brace would
+ * close a `{…}` value, so text that came from elsewhere (a received meta, a model name) could otherwise add
+ * fields such as `data ignore value` to a header. Braces become parentheses, control characters spaces.
+ */
+function headerText(value: string): string {
+  // eslint-disable-next-line no-control-regex
+  return String(value).replace(/[\x00-\x1f\x7f\u2028\u2029]/g, ' ').replace(/\{/g, '(').replace(/\}/g, ')');
+}
+
+/** A header field name: letters, digits, spaces, `_.-` only (anything else becomes `_`). */
+function headerKey(key: string): string {
+  return key.replace(/[^A-Za-z0-9 _.-]/g, '_');
 }
 
 async function findDataFile(hdrPath: string): Promise<string> {

@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises';
 import type { Cube } from './cube';
 import { createCube } from './create';
 import { writeFileAtomic } from './atomic-write';
-import { FileFormatError } from '../errors';
+import { FileFormatError } from '../core/errors';
 
 /**
  * Reads a multi-band GeoTIFF (any sample type geotiff.js decodes) into a float32 cube. Wavelengths and

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import type { Cube, CubeMeta } from './cube';
 import { createCube } from './create';
 import { writeFileAtomic } from './atomic-write';
-import { FileFormatError, TruncatedFileError } from '../errors';
+import { FileFormatError, TruncatedFileError } from '../core/errors';
 
 /** Axis order of a 3-D `.npy` array: `'chw'` = (bands, H, W) as the Python Cube; `'hwc'` = (H, W, bands) as shared/data. */
 export type NpyLayout = 'chw' | 'hwc';

@@ -3,7 +3,7 @@ import { basename, join } from 'node:path';
 import type { Cube } from './cube';
 import { createCube } from './create';
 import { writeFileAtomic } from './atomic-write';
-import { FileFormatError } from '../errors';
+import { FileFormatError } from '../core/errors';
 
 /** Options for {@link readPngStack}. */
 export interface ReadPngStackOptions {

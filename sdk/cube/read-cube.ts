@@ -5,7 +5,7 @@ import { readEnvi, writeEnvi } from './envi';
 import { readGeoTiff, writeGeoTiff } from './geotiff';
 import { type NpyLayout, readNpy, writeNpy } from './npy';
 import { readPngStack, writePngStack } from './png-stack';
-import { FileFormatError } from '../errors';
+import { FileFormatError } from '../core/errors';
 
 /** Options for {@link readCube}. */
 export interface ReadCubeOptions {

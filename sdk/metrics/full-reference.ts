@@ -1,5 +1,5 @@
 import type { Cube } from '../cube/cube';
-import { BandCountError, NonFiniteError } from '../errors';
+import { BandCountError, NonFiniteError } from '../core/errors';
 
 /**
  * Full-reference metrics, the same formulas and constants as `spectra_distill.metrics.quality`

@@ -1,6 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import mqtt, { type IClientOptions, type IConnackPacket, type MqttClient } from 'mqtt';
-import { BrokerConnectionError } from './errors';
+import { BrokerConnectionError, redactUrl } from './errors';
+
+export { redactUrl };
 
 /** TLS material for `mqtts://` / `wss://` brokers. Strings are file paths; Buffers are PEM contents. */
 export interface TlsOptions {
@@ -143,4 +145,62 @@ export async function connectClient(o: BrokerOptions, extra: IClientOptions): Pr
     client.once('error', fail);
     client.once('close', onClose);
   });
+}
+
+/**
+ * Ends a client without ever hanging. mqtt.js's graceful `end()` waits for every message it still tracks,
+ * which never completes when they belong to a connection that died, and once it is waiting a forced `end(true)`
+ * is ignored (the client is already "disconnecting"), so its socket would keep the process alive (issue 17:
+ * `spectra run` hung after broker restarts, or exited half-way through `finally`). Here the wait for
+ * acknowledgements is ours and bounded by `ms`; then the client ends, and a socket still open after a further
+ * grace is destroyed.
+ * @param client - The client.
+ * @param ms - How long to wait for outstanding acknowledgements (receipts, status) first. @defaultValue 2000
+ * @internal
+ */
+export async function endClient(client: MqttClient, ms = 2000): Promise<void> {
+  const outstanding = (): boolean => Object.keys((client as unknown as { outgoing?: object }).outgoing ?? {}).length > 0;
+  if (client.connected && ms > 0 && outstanding()) {
+    await new Promise<void>((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        client.removeListener('outgoingEmpty', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      client.once('outgoingEmpty', done);
+    });
+  }
+  // Graceful (a DISCONNECT packet, no last will) only when nothing is outstanding; else mqtt.js would wait again.
+  const graceful = client.connected && !outstanding();
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    new Promise<void>((resolve) => client.end(!graceful, {}, () => resolve())),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, 1000);
+    }),
+  ]);
+  clearTimeout(timer);
+  const stream = client.stream as unknown as { destroyed?: boolean; destroy?: () => void } | undefined;
+  if (stream && stream.destroyed === false) stream.destroy?.();
+}
+
+/**
+ * Splits credentials out of a broker URL, so they travel as connect options and never appear in a
+ * banner, an error or run.json; options given explicitly win over the URL's.
+ * @internal
+ */
+export function credentialsFromUrl(url: string): { url: string; username?: string; password?: string } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { url };
+  }
+  if (parsed.username === '' && parsed.password === '') return { url };
+  const username = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(parsed.password);
+  parsed.username = '';
+  parsed.password = '';
+  return { url: parsed.toString().replace(/\/$/, url.endsWith('/') ? '/' : ''), ...(username ? { username } : {}), ...(password ? { password } : {}) };
 }

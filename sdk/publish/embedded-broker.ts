@@ -2,8 +2,7 @@ import { type Server as HttpServer, createServer as createHttpServer } from 'nod
 import { type AddressInfo, type Server as NetServer, createServer as createNetServer } from 'node:net';
 import type { Aedes } from 'aedes' with { 'resolution-mode': 'import' };
 import { WebSocketServer, createWebSocketStream } from 'ws';
-import type { Logger } from '../runtime/log';
-import { type NamespacedLog, createLogger } from './log';
+import { type Logger, type NamespacedLog, createLogger } from '../core/log';
 
 /** Options for {@link EmbeddedBroker.start}. */
 export interface EmbeddedBrokerOptions {

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { OutboxError } from './errors';
 import { FileHasher } from './file-hasher';
-import type { CubeMessageMeta } from './protocol';
+import { type CubeMessageMeta, decodeMeta, encodeMeta, metaTopic } from './protocol';
 
 /** What the outbox stores about a cube: the meta minus the chunking, which is chosen per connection. */
 export type CubeHeader = Omit<CubeMessageMeta, 'chunkSize' | 'chunkCount'>;
@@ -57,6 +57,31 @@ export interface OutboxStore {
   pin(entry: OutboxEntry): void;
   /** Lifts {@link OutboxStore.pin}. */
   unpin(entry: OutboxEntry): void;
+}
+
+/**
+ * Checks a stored header the way a subscriber checks a meta (its fields become topics and a meta), so a
+ * damaged v2 file (no header checksum) is quarantined instead of being sent.
+ */
+function checkHeader(raw: unknown): CubeHeader {
+  const h = raw as CubeHeader;
+  if (typeof h !== 'object' || h === null || typeof h.device !== 'string' || !Number.isSafeInteger(h.sequence) || h.sequence < 0) {
+    throw new Error('header lacks a valid device or sequence');
+  }
+  const topic = metaTopic(h.device, h.sequence);
+  try {
+    const chunkSize = Math.max(1, Math.min(Number(h.payloadBytes) || 1, 1 << 20));
+    const chunkCount = Math.ceil(Number(h.payloadBytes) / chunkSize);
+    decodeMeta(topic, encodeMeta({ ...h, chunkSize, chunkCount }), { maxCubeBytes: Number.MAX_SAFE_INTEGER, minChunkSize: 1, maxChunkCount: Number.MAX_SAFE_INTEGER });
+  } catch (err) {
+    throw new Error(`header fails the meta checks: ${(err as Error).message}`);
+  }
+  return h;
+}
+
+/** An ENOSPC error for a short write (the kernel reports a full disk that way before it raises ENOSPC). */
+function diskFull(what: string): NodeJS.ErrnoException {
+  return Object.assign(new Error(`short write (${what}): the disk is full`), { code: 'ENOSPC' });
 }
 
 /** Eviction shared by both stores: oldest unpinned first, until `incoming` more bytes fit. */
@@ -148,7 +173,10 @@ export interface FileOutboxOptions {
    * most `maxBytes` plus this many cube files. @defaultValue 4
    */
   spareFiles?: number;
-  /** Called for stored files that are unreadable or corrupt and were discarded on open or read. */
+  /**
+   * Called for stored files that are unreadable or corrupt (a header that fails its checksum or its checks, a
+   * payload that fails its sha256). They leave the queue and are moved to `<dir>/quarantine/`; the queue goes on.
+   */
   onCorrupt?: (path: string, reason: string) => void;
 }
 
@@ -160,8 +188,17 @@ interface Spare {
 }
 
 const FILE_MAGIC = 0x424f5053; // 'SPOB' little-endian
-/** v2: magic, version, JSON length, payload, JSON (the header last, so the payload is hashed from the file). */
-const FILE_VERSION = 2;
+/**
+ * v3: magic, version, JSON length, sha256 of the JSON (32 bytes), payload, JSON. The header JSON goes last so
+ * the payload is hashed from the file; its own checksum sits in the fixed head, so one changed header byte is
+ * caught on open instead of being sent (issue 17: an edited header wedged the queue in a reconnect loop).
+ * v2 files (no header checksum, 12-byte head) are still read.
+ */
+const FILE_VERSION = 3;
+const HEAD_BYTES = 44;
+const V2_HEAD_BYTES = 12;
+/** Where files that fail a check are moved (never deleted: they are evidence). */
+const QUARANTINE = 'quarantine';
 
 function sha256Hex(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -192,6 +229,8 @@ export class FileOutbox implements OutboxStore {
   private readonly onCorrupt: (path: string, reason: string) => void;
   private readonly hasher = new FileHasher();
   private readonly index = new Map<number, OutboxEntry>();
+  /** Byte offset of each stored payload (44 in v3 files, 12 in v2 files). */
+  private readonly offsets = new Map<number, number>();
   private readonly cache = new Map<number, Uint8Array>();
   private readonly pinned = new Set<number>();
   /** Ids of puts still writing, and their bytes. */
@@ -259,10 +298,10 @@ export class FileOutbox implements OutboxStore {
       try {
         const header = await this.readHeader(path);
         this.index.set(id, { id, header: header.header, bytes: header.payloadBytes });
+        this.offsets.set(id, header.offset);
         this.total += header.payloadBytes;
       } catch (err) {
-        this.onCorrupt(path, (err as Error).message);
-        await rm(path, { force: true });
+        await this.quarantine(path, (err as Error).message);
       }
       this.nextId = Math.max(this.nextId, id + 1);
     }
@@ -296,17 +335,22 @@ export class FileOutbox implements OutboxStore {
         // this thread, which meanwhile keeps sending chunks of earlier cubes. A hex sha256 has a fixed
         // length, so the head (JSON length) goes out with the payload in one write.
         const jsonLength = Buffer.byteLength(JSON.stringify({ ...unhashed, sha256: '0'.repeat(64) }), 'utf8');
-        const head = Buffer.alloc(12);
+        const head = Buffer.alloc(HEAD_BYTES);
         head.writeUInt32LE(FILE_MAGIC, 0);
         head.writeUInt32LE(FILE_VERSION, 4);
         head.writeUInt32LE(jsonLength, 8);
-        await fh.writev([head, payload], 0);
-        header = { ...unhashed, sha256: await this.hasher.sha256(fh.fd, 12, payload.length) };
+        const wrote = await fh.writev([head, payload], 0);
+        // A regular file takes a short write only when the disk is full; say so instead of letting the
+        // hasher report that "the file ends N bytes early".
+        if (wrote.bytesWritten !== HEAD_BYTES + payload.length) throw diskFull(`wrote ${wrote.bytesWritten} of ${HEAD_BYTES + payload.length} bytes`);
+        header = { ...unhashed, sha256: await this.hasher.sha256(fh.fd, HEAD_BYTES, payload.length) };
         const json = Buffer.from(JSON.stringify(header), 'utf8');
         if (json.length !== jsonLength) throw new Error(`header JSON is ${json.length} bytes, not the ${jsonLength} announced`);
-        await fh.write(json, 0, json.length, 12 + payload.length);
+        const tail = await fh.write(json, 0, json.length, HEAD_BYTES + payload.length);
+        if (tail.bytesWritten !== json.length) throw diskFull(`wrote ${tail.bytesWritten} of ${json.length} header bytes`);
+        await fh.write(createHash('sha256').update(json).digest(), 0, 32, 12);
         // A spare may be longer than this cube; the header JSON must end the file.
-        if (spare !== undefined) await fh.truncate(12 + payload.length + json.length);
+        if (spare !== undefined) await fh.truncate(HEAD_BYTES + payload.length + json.length);
         await fh.datasync();
       } finally {
         await fh.close();
@@ -315,10 +359,15 @@ export class FileOutbox implements OutboxStore {
       await this.syncDir();
     } catch (err) {
       await rm(tmp, { force: true });
-      throw new OutboxError(path, 'cannot write the cube to the outbox', { cause: err });
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
+        throw new OutboxError(path, `the disk is full (${code}): cannot store a ${payload.length}-byte cube in ${this.dir}; free space or lower outboxMaxBytes`, { cause: err, errno: code });
+      }
+      throw new OutboxError(path, `cannot write the cube to the outbox${code ? ` (${code})` : ''}: ${(err as Error).message}`, { cause: err, ...(code ? { errno: code } : {}) });
     }
     const entry: OutboxEntry = { id, header, bytes: payload.length };
     this.index.set(id, entry);
+    this.offsets.set(id, HEAD_BYTES);
     this.total += payload.length;
     this.remember(id, payload);
     return { entry, evicted };
@@ -337,6 +386,7 @@ export class FileOutbox implements OutboxStore {
     const hit = this.cache.get(entry.id);
     if (hit !== undefined) return hit;
     const path = this.pathOf(entry.id);
+    const offset = this.offsets.get(entry.id) ?? HEAD_BYTES;
     let payload: Uint8Array;
     let digest: string;
     try {
@@ -344,29 +394,62 @@ export class FileOutbox implements OutboxStore {
       try {
         // The thread pool reads the file while the worker hashes it, so a backlog read back from disk
         // costs this thread (the chunk pump) nothing but the wait.
-        const [buf, sha256] = await Promise.all([fh.readFile(), this.hasher.sha256(fh.fd, 12, entry.bytes)]);
-        payload = buf.subarray(12, buf.length - buf.readUInt32LE(8));
+        const [buf, sha256] = await Promise.all([fh.readFile(), this.hasher.sha256(fh.fd, offset, entry.bytes)]);
+        payload = buf.subarray(offset, buf.length - buf.readUInt32LE(8));
         digest = sha256;
       } finally {
         await fh.close();
       }
     } catch (err) {
-      this.onCorrupt(path, `unreadable: ${(err as Error).message}`);
-      await this.remove(entry);
+      await this.drop(entry, `unreadable: ${(err as Error).message}`);
       return undefined;
     }
     if (payload.length !== entry.bytes || digest !== entry.header.sha256) {
-      this.onCorrupt(path, `payload does not match its sha256 (${payload.length} bytes, sha256 ${digest})`);
-      await this.remove(entry);
+      await this.drop(entry, `payload does not match its sha256 (${payload.length} bytes, sha256 ${digest})`);
       return undefined;
     }
     return payload;
+  }
+
+  /** Takes a corrupt entry out of the queue and moves its file to the quarantine folder. */
+  private async drop(entry: OutboxEntry, reason: string): Promise<void> {
+    this.forget(entry);
+    await this.quarantine(this.pathOf(entry.id), reason);
+  }
+
+  private async quarantine(path: string, reason: string): Promise<void> {
+    const target = join(this.dir, QUARANTINE, `${basename(path)}.${Date.now()}`);
+    try {
+      await mkdir(join(this.dir, QUARANTINE), { recursive: true });
+      await rename(path, target);
+      this.onCorrupt(path, `${reason}; moved to ${target}`);
+    } catch {
+      // Cannot move it (read-only or vanished): delete it, so it can never wedge the queue.
+      await rm(path, { force: true });
+      this.onCorrupt(path, `${reason}; deleted`);
+    }
+  }
+
+  private forget(entry: OutboxEntry): OutboxEntry | undefined {
+    const e = this.index.get(entry.id);
+    if (e === undefined) return undefined;
+    this.index.delete(entry.id);
+    this.offsets.delete(entry.id);
+    this.pinned.delete(entry.id);
+    this.total -= e.bytes;
+    const c = this.cache.get(entry.id);
+    if (c !== undefined) {
+      this.cache.delete(entry.id);
+      this.cached -= c.length;
+    }
+    return e;
   }
 
   async remove(entry: OutboxEntry): Promise<void> {
     const e = this.index.get(entry.id);
     if (e === undefined) return;
     this.index.delete(entry.id);
+    this.offsets.delete(entry.id);
     this.pinned.delete(entry.id);
     this.total -= e.bytes;
     const c = this.cache.get(entry.id);
@@ -413,22 +496,28 @@ export class FileOutbox implements OutboxStore {
     this.cached += payload.length;
   }
 
-  private async readHeader(path: string): Promise<{ header: CubeHeader; payloadBytes: number }> {
+  private async readHeader(path: string): Promise<{ header: CubeHeader; payloadBytes: number; offset: number }> {
     const fh = await open(path, 'r');
     try {
-      const head = Buffer.alloc(12);
-      const { bytesRead } = await fh.read(head, 0, 12, 0);
-      if (bytesRead < 12 || head.readUInt32LE(0) !== FILE_MAGIC) throw new Error('not an outbox cube file');
-      if (head.readUInt32LE(4) !== FILE_VERSION) throw new Error(`outbox file version ${head.readUInt32LE(4)} is not ${FILE_VERSION}`);
+      const head = Buffer.alloc(HEAD_BYTES);
+      const { bytesRead } = await fh.read(head, 0, HEAD_BYTES, 0);
+      if (bytesRead < V2_HEAD_BYTES || head.readUInt32LE(0) !== FILE_MAGIC) throw new Error('not an outbox cube file');
+      const version = head.readUInt32LE(4);
+      if (version !== FILE_VERSION && version !== 2) throw new Error(`outbox file version ${version} is not ${FILE_VERSION} (or 2)`);
+      const offset = version === 2 ? V2_HEAD_BYTES : HEAD_BYTES;
+      if (bytesRead < offset) throw new Error('the file is shorter than its head');
       const jsonLength = head.readUInt32LE(8);
       const size = (await stat(path)).size;
-      if (jsonLength > 1024 ** 2 || jsonLength > size - 12) throw new Error(`header of ${jsonLength} bytes is implausible`);
+      if (jsonLength > 1024 ** 2 || jsonLength > size - offset) throw new Error(`header of ${jsonLength} bytes is implausible`);
       const json = Buffer.alloc(jsonLength);
       await fh.read(json, 0, jsonLength, size - jsonLength);
-      const header = JSON.parse(json.toString('utf8')) as CubeHeader;
-      const payloadBytes = size - 12 - jsonLength;
+      if (version === FILE_VERSION && !createHash('sha256').update(json).digest().equals(head.subarray(12, 44))) {
+        throw new Error('header does not match its checksum (edited or bit-rotted)');
+      }
+      const header = checkHeader(JSON.parse(json.toString('utf8')));
+      const payloadBytes = size - offset - jsonLength;
       if (payloadBytes !== header.payloadBytes) throw new Error(`holds ${payloadBytes} payload bytes; its header says ${header.payloadBytes}`);
-      return { header, payloadBytes };
+      return { header, payloadBytes, offset };
     } finally {
       await fh.close();
     }

@@ -4,8 +4,15 @@
  */
 import { CubeProtocolError } from './errors';
 
-/** Value of `meta.protocol`; a subscriber refuses any other. */
-export const CUBE_PROTOCOL = 'spectra-cube/1';
+/**
+ * Value of `meta.protocol` this SDK publishes. v2 keeps v1's meta and chunk bytes and adds delivery receipts,
+ * resend requests and loss notices (docs/cube-protocol.md §5); a subscriber accepts both.
+ */
+export const CUBE_PROTOCOL = 'spectra-cube/2';
+/** Protocol values a subscriber accepts in a meta. */
+export const ACCEPTED_PROTOCOLS: readonly string[] = Object.freeze(['spectra-cube/1', 'spectra-cube/2']);
+/** `schema` of every payload on `spectra/<device>/status` (the same value as the pipeline's status tracker). */
+export const STATUS_SCHEMA = 'spectra-edge/status@1';
 /** MQTT v5 content type of meta messages. */
 export const META_CONTENT_TYPE = 'application/json';
 /** MQTT v5 content type of chunk messages. */
@@ -21,7 +28,7 @@ const MAGIC = 0x4b435053; // 'SPCK' read as little-endian u32
 
 /** Describes one cube; published on `spectra/<device>/cube/<sequence>/meta`. */
 export interface CubeMessageMeta {
-  protocol: typeof CUBE_PROTOCOL;
+  protocol: 'spectra-cube/1' | 'spectra-cube/2';
   device: string;
   sequence: number;
   /** 16 hex digits, random per cube; every chunk carries it so chunks of a re-used sequence number never mix. */
@@ -47,6 +54,12 @@ export interface CubeMessageMeta {
   sha256: string;
   /** Fusion quality when ground truth was known (PSNR dB, SAM degrees…). */
   quality?: Record<string, number>;
+  /**
+   * v2: sequence numbers this device recently announced lost (at most {@link MAX_SEQUENCES_PER_MESSAGE}),
+   * repeated in every meta so a consumer that missed the notice on `spectra/<device>/lost` (offline, or its
+   * broker queue overflowed) still learns of them from the next cube it gets.
+   */
+  lost?: { sequence: number; reason: 'evicted' | 'rejected' | 'not-held' }[];
 }
 
 /** A decoded chunk: header fields plus a view of the body (no copy). */
@@ -92,6 +105,101 @@ export function statusTopic(device: string): string {
   return `spectra/${device}/status`;
 }
 
+/** v2: where consumers of `group` acknowledge verified cubes of `device` (QoS 1, not retained). */
+export function receiptTopic(device: string, group: string): string {
+  return `spectra/${device}/receipt/${group}`;
+}
+
+/** v2: where consumers of `group` ask `device` to send cubes again (QoS 1, not retained). */
+export function resendTopic(device: string, group: string): string {
+  return `spectra/${device}/resend/${group}`;
+}
+
+/** v2: where `device` announces cubes it will never deliver (evicted, rejected, no longer held). QoS 1, not retained. */
+export function lostTopic(device: string): string {
+  return `spectra/${device}/lost`;
+}
+
+/** A consumer's acknowledgement of one verified (and, when it writes files, stored) cube. */
+export interface CubeReceipt {
+  protocol: typeof CUBE_PROTOCOL;
+  sequence: number;
+  cubeId: string;
+  /** Client id of the consumer that sent it. */
+  consumer: string;
+}
+
+/** A consumer's request to send cubes again (by sequence number). */
+export interface ResendRequest {
+  protocol: typeof CUBE_PROTOCOL;
+  /** At most {@link MAX_SEQUENCES_PER_MESSAGE}. */
+  sequences: number[];
+  consumer: string;
+}
+
+/** The device's notice that cubes will never be delivered. */
+export interface LossNotice {
+  protocol: typeof CUBE_PROTOCOL;
+  sequences: number[];
+  /**
+   * `evicted`: the outbox bound forced it out; `rejected`: the broker refused it; `not-held`: a resend asked for
+   * a cube no longer stored; `skipped`: no cube was ever made with this number (capture dropped the frame), not a loss.
+   */
+  reason: 'evicted' | 'rejected' | 'not-held' | 'skipped';
+}
+
+/** Most sequence numbers one resend request or loss notice lists. */
+export const MAX_SEQUENCES_PER_MESSAGE = 1000;
+
+/** Kinds of v2 control message, keyed by the topic level after the device. */
+export type ControlMessage =
+  | { kind: 'receipt'; device: string; group: string; receipt: CubeReceipt }
+  | { kind: 'resend'; device: string; group: string; request: ResendRequest }
+  | { kind: 'lost'; device: string; notice: LossNotice };
+
+const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+/**
+ * Parses and validates a v2 control message (receipt, resend request, loss notice); nothing in it is trusted.
+ * @param topic - Topic it arrived on.
+ * @param payload - JSON payload.
+ * @returns The message, or undefined when the topic is not a control topic.
+ * @throws {@link CubeProtocolError} when the payload is malformed.
+ */
+export function decodeControl(topic: string, payload: Uint8Array): ControlMessage | undefined {
+  const t = /^spectra\/([A-Za-z0-9_.:-]{1,64})\/(?:(receipt|resend)\/([A-Za-z0-9_.:-]{1,64})|(lost))$/.exec(topic);
+  if (t === null) return undefined;
+  const fail = (msg: string): never => {
+    throw new CubeProtocolError(topic, msg);
+  };
+  if (payload.length > 64 * 1024) fail(`control message is ${payload.length} bytes; the limit is 65536`);
+  let m: Record<string, unknown>;
+  try {
+    m = JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return fail('control message is not valid JSON');
+  }
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) return fail('control message must be a JSON object');
+  if (m.protocol !== CUBE_PROTOCOL) fail(`protocol is '${String(m.protocol)}', expected '${CUBE_PROTOCOL}'`);
+  const sequences = (): number[] => {
+    const v = m.sequences;
+    if (!Array.isArray(v) || v.length === 0 || v.length > MAX_SEQUENCES_PER_MESSAGE || !v.every((x) => Number.isSafeInteger(x) && x >= 0)) {
+      return fail(`sequences must list 1-${MAX_SEQUENCES_PER_MESSAGE} non-negative integers`);
+    }
+    return v as number[];
+  };
+  const consumer = (): string => (typeof m.consumer === 'string' && CLIENT_ID.test(m.consumer) ? m.consumer : fail('consumer must be a client id of [A-Za-z0-9_.:-]'));
+  const device = t[1];
+  if (t[2] === 'receipt') {
+    if (!Number.isSafeInteger(m.sequence) || (m.sequence as number) < 0) fail('sequence must be a non-negative integer');
+    if (typeof m.cubeId !== 'string' || !/^[0-9a-f]{16}$/.test(m.cubeId)) fail('cubeId must be 16 lower-case hex digits');
+    return { kind: 'receipt', device, group: t[3], receipt: { protocol: CUBE_PROTOCOL, sequence: m.sequence as number, cubeId: m.cubeId as string, consumer: consumer() } };
+  }
+  if (t[2] === 'resend') return { kind: 'resend', device, group: t[3], request: { protocol: CUBE_PROTOCOL, sequences: sequences(), consumer: consumer() } };
+  if (!['evicted', 'rejected', 'not-held', 'skipped'].includes(m.reason as string)) fail("reason must be 'evicted', 'rejected', 'not-held' or 'skipped'");
+  return { kind: 'lost', device, notice: { protocol: CUBE_PROTOCOL, sequences: sequences(), reason: m.reason as LossNotice['reason'] } };
+}
+
 /** Latest quicklook PNG, for browsers (MQTT over WebSocket handles small messages only; mqtt.js #655, #980). */
 export function quicklookTopic(device: string): string {
   return `spectra/${device}/quicklook`;
@@ -126,13 +234,35 @@ export interface DecodeLimits {
   maxCubeBytes?: number;
   /** Largest meta message accepted. @defaultValue 1 MiB */
   maxMetaBytes?: number;
+  /**
+   * Most chunks a cube may announce. Bookkeeping is O(chunks received), but a ceiling keeps one meta from
+   * promising millions of tiny messages. 1 GiB in 16 KiB chunks is 65,536. @defaultValue 65536
+   */
+  maxChunkCount?: number;
+  /**
+   * Smallest chunk body a cube may announce (unless the whole payload is smaller): the publisher never goes
+   * below 64 bytes, and a chunk smaller than its own 32-byte header only multiplies per-message cost.
+   * @defaultValue 64
+   */
+  minChunkSize?: number;
 }
 
 /** Defaults for {@link DecodeLimits}. */
 export const DEFAULT_DECODE_LIMITS: Readonly<Required<DecodeLimits>> = Object.freeze({
   maxCubeBytes: 1024 ** 3,
   maxMetaBytes: 1024 ** 2,
+  maxChunkCount: 65_536,
+  minChunkSize: 64,
 });
+
+/**
+ * Characters allowed in the free-text strings of a meta (`model.id`, `model.precision`, `quality` keys).
+ * They end up in ENVI headers (where `{`, `}` and line breaks start new fields) and log lines, so anything
+ * else is refused rather than escaped: a model name never needs it.
+ */
+const SAFE_TEXT = /^[A-Za-z0-9 _.,:;+\-/()@#%]{1,128}$/;
+/** ISO-8601 date-time as `Date.prototype.toISOString` writes it, with an optional offset instead of `Z`. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 /**
  * Parses and validates a meta message; nothing in it is trusted.
@@ -158,7 +288,7 @@ export function decodeMeta(topic: string, payload: Uint8Array, limits: DecodeLim
   }
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return fail('meta must be a JSON object');
   const m = raw as Record<string, unknown>;
-  if (m.protocol !== CUBE_PROTOCOL) fail(`protocol is '${String(m.protocol)}'; this subscriber speaks '${CUBE_PROTOCOL}'`);
+  if (!ACCEPTED_PROTOCOLS.includes(m.protocol as string)) fail(`protocol is '${String(m.protocol)}'; this subscriber speaks ${ACCEPTED_PROTOCOLS.join(', ')}`);
   if (m.device !== where!.device) fail(`meta.device '${String(m.device)}' disagrees with the topic`);
   if (m.sequence !== where!.sequence) fail(`meta.sequence ${String(m.sequence)} disagrees with the topic`);
   if (typeof m.cubeId !== 'string' || !/^[0-9a-f]{16}$/.test(m.cubeId)) fail('meta.cubeId must be 16 lower-case hex digits');
@@ -177,9 +307,12 @@ export function decodeMeta(topic: string, payload: Uint8Array, limits: DecodeLim
   if (!Number.isSafeInteger(chunkSize) || (chunkSize as number) < 1 || (chunkSize as number) > MQTT_MAX_PACKET) {
     fail(`meta.chunkSize ${String(chunkSize)} must be a positive integer`);
   }
+  // Checked before anything is allocated: a 1 GiB cube in 1-byte chunks would otherwise be accepted.
+  if ((chunkSize as number) < Math.min(lim.minChunkSize, bytes)) fail(`meta.chunkSize ${String(chunkSize)} is below the ${lim.minChunkSize}-byte floor`);
   if (m.chunkCount !== Math.ceil(bytes / (chunkSize as number))) {
     fail(`meta.chunkCount ${String(m.chunkCount)} != ceil(${bytes} / ${String(chunkSize)})`);
   }
+  if ((m.chunkCount as number) > lim.maxChunkCount) fail(`meta.chunkCount ${String(m.chunkCount)} exceeds the ceiling of ${lim.maxChunkCount} chunks`);
   if (typeof m.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.sha256)) fail('meta.sha256 must be 64 lower-case hex digits');
   const numbers = (v: unknown, name: string): number[] => {
     if (!Array.isArray(v) || v.length !== bands || !v.every((x) => typeof x === 'number' && Number.isFinite(x))) {
@@ -189,7 +322,40 @@ export function decodeMeta(topic: string, payload: Uint8Array, limits: DecodeLim
   };
   numbers(m.wavelengths, 'wavelengths');
   if (m.fwhm !== undefined) numbers(m.fwhm, 'fwhm');
-  if (typeof m.capturedAt !== 'string' || typeof m.enqueuedAt !== 'string') fail('meta.capturedAt and meta.enqueuedAt must be ISO-8601 strings');
+  for (const key of ['capturedAt', 'enqueuedAt', 'fusedAt'] as const) {
+    if (key === 'fusedAt' && m[key] === undefined) continue;
+    if (typeof m[key] !== 'string' || !ISO_TIME.test(m[key] as string)) fail(`meta.${key} must be an ISO-8601 time such as 2026-01-31T12:00:00.000Z`);
+  }
+  // Every string that can reach an ENVI header, a file or a log line is checked here, once for all consumers.
+  if (m.model !== undefined) {
+    const model = m.model as Record<string, unknown> | null;
+    if (typeof model !== 'object' || model === null || Array.isArray(model)) return fail('meta.model must be { id, precision }');
+    for (const k of ['id', 'precision'] as const) {
+      if (typeof model[k] !== 'string' || !SAFE_TEXT.test(model[k] as string)) {
+        fail(`meta.model.${k} must be 1-128 characters of letters, digits, space and _.,:;+-/()@#% (no braces or line breaks)`);
+      }
+    }
+  }
+  if (m.scale !== undefined && !(Number.isSafeInteger(m.scale) && (m.scale as number) > 0)) fail('meta.scale must be a positive integer');
+  if (m.lost !== undefined) {
+    const lost = m.lost as unknown[];
+    const ok =
+      Array.isArray(lost) &&
+      lost.length <= MAX_SEQUENCES_PER_MESSAGE &&
+      lost.every((l) => {
+        const e = l as Record<string, unknown> | null;
+        return typeof e === 'object' && e !== null && Number.isSafeInteger(e.sequence) && (e.sequence as number) >= 0 && ['evicted', 'rejected', 'not-held'].includes(e.reason as string);
+      });
+    if (!ok) fail(`meta.lost must list at most ${MAX_SEQUENCES_PER_MESSAGE} { sequence, reason } entries`);
+  }
+  if (m.quality !== undefined) {
+    const q = m.quality as Record<string, unknown> | null;
+    if (typeof q !== 'object' || q === null || Array.isArray(q)) return fail('meta.quality must be an object of numbers');
+    const entries = Object.entries(q);
+    if (entries.length > 64 || !entries.every(([k, v]) => SAFE_TEXT.test(k) && typeof v === 'number' && Number.isFinite(v))) {
+      fail('meta.quality must map at most 64 plain names to finite numbers');
+    }
+  }
   return m as unknown as CubeMessageMeta;
 }
 
@@ -252,6 +418,9 @@ export function decodeChunk(topic: string, payload: Uint8Array): CubeChunk {
   if (index !== (where as { index: number }).index) fail(`chunk header says index ${index} but the topic says ${(where as { index: number }).index}`);
   if (count === 0 || index >= count) fail(`chunk index ${index} is outside 0..${count - 1}`);
   if (offset > BigInt(Number.MAX_SAFE_INTEGER)) fail('chunk offset is out of range');
+  // No valid chunk is empty (its length is min(chunkSize, payloadBytes - offset) > 0); empty ones cost
+  // bookkeeping without ever counting towards a cube, so they are refused here.
+  if (payload.length === CHUNK_HEADER_BYTES) fail('chunk body is empty');
   return {
     cubeId: buf.toString('hex', 8, 16),
     index,

@@ -3,22 +3,28 @@ import { EventEmitter } from 'node:events';
 import type { Cube } from '../cube/cube';
 import { assertCube } from '../cube/create';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IConnackPacket, type MqttClient, type Packet } from 'mqtt';
-import { type BrokerOptions, clientOptions, connectClient, explainConnectError } from './broker-connection';
-import { withDefaults } from './defaults';
+import { type BrokerOptions, clientOptions, connectClient, credentialsFromUrl, endClient, explainConnectError } from './broker-connection';
+import { withDefaults } from '../core/defaults';
 import { PacketTooLargeError } from './errors';
-import type { Logger } from '../runtime/log';
-import { type NamespacedLog, createLogger } from './log';
+import { type Logger, type NamespacedLog, createLogger } from '../core/log';
 import { FileOutbox, type UnhashedHeader, MemoryOutbox, type OutboxEntry, type OutboxStore } from './outbox';
 import {
   CHUNK_CONTENT_TYPE,
   CHUNK_HEADER_BYTES,
   CUBE_PROTOCOL,
+  STATUS_SCHEMA,
   type CubeMessageMeta,
   DEFAULT_CHUNK_SIZE,
   META_CONTENT_TYPE,
   MQTT_MAX_PACKET,
+  type LossNotice,
   assertDeviceId,
   chunkTopic,
+  decodeControl,
+  lostTopic,
+  MAX_SEQUENCES_PER_MESSAGE,
+  receiptTopic,
+  resendTopic,
   encodeChunkInto,
   encodeMeta,
   metaTopic,
@@ -68,6 +74,16 @@ export interface PublisherOptions extends BrokerOptions {
    * @defaultValue true
    */
   waitForBroker?: boolean;
+  /**
+   * v2 end-to-end delivery: keep each cube in the outbox until a consumer of this group sends a receipt on
+   * `spectra/<device>/receipt/<group>` (a PUBACK only says the broker has it). Unreceipted cubes are sent
+   * again after `receiptTimeoutMs` (doubling per attempt, at most 5 min), resend requests on
+   * `spectra/<device>/resend/<group>` are answered from the outbox, and cubes the outbox bound evicts are
+   * announced on `spectra/<device>/lost`. Unset: v1 behaviour (a cube leaves after its PUBACKs and `settleMs`).
+   */
+  receiptGroup?: string;
+  /** First wait for a receipt before a cube is sent again. @defaultValue 10000 */
+  receiptTimeoutMs?: number;
   /** Log sink for namespace `spectra:mqtt`. */
   log?: Logger;
 }
@@ -83,6 +99,7 @@ export const DEFAULT_PUBLISHER_OPTIONS = Object.freeze({
   maxChunkAttempts: 3,
   settleMs: 2000,
   waitForBroker: true,
+  receiptTimeoutMs: 10_000,
 });
 
 /** What to publish with a cube besides its pixels. */
@@ -123,6 +140,16 @@ export interface PublisherMetrics {
   /** Payload bytes acknowledged per second of sending time. */
   throughputBytesPerSecond: number;
   reconnects: number;
+  /** v2: cubes a consumer of `receiptGroup` acknowledged (they then left the outbox). */
+  cubesDelivered: number;
+  /** v2: acknowledged cubes still waiting for their receipt. */
+  awaitingReceipt: number;
+  /** v2: cubes sent again because no receipt came in time or a consumer asked. */
+  resent: number;
+  /** v2: sequence numbers announced lost on `spectra/<device>/lost` (evicted, rejected, not held). */
+  lost: number;
+  /** Corrupt outbox files (header checksum, payload sha256) taken out of the queue and moved to `<outbox>/quarantine/`. */
+  quarantined: number;
 }
 
 /** Events of a {@link CubePublisher}. */
@@ -137,6 +164,10 @@ export interface PublisherEvents {
   offline: () => void;
   /** A connection or reconnection failed; the publisher keeps retrying (not named 'error' so an unheard one never throws). */
   'connection-error': (error: Error) => void;
+  /** v2: a consumer of `receiptGroup` acknowledged the cube; it left the outbox. */
+  'cube-delivered': (sequence: number) => void;
+  /** v2: the cube was announced lost to consumers (with the reason). */
+  'cube-lost': (sequence: number, reason: LossNotice['reason']) => void;
 }
 
 // Typed overloads over EventEmitter, the way mqtt.js's TypedEmitter does it.
@@ -147,7 +178,7 @@ export interface CubePublisher {
   emit<E extends keyof PublisherEvents>(event: E, ...args: Parameters<PublisherEvents[E]>): boolean;
 }
 
-type Resolved = Required<Omit<PublisherOptions, keyof BrokerOptions | 'outbox' | 'log' | 'maxPacketSize'>> & PublisherOptions;
+type Resolved = Required<Omit<PublisherOptions, keyof BrokerOptions | 'outbox' | 'log' | 'maxPacketSize' | 'receiptGroup'>> & PublisherOptions;
 
 /**
  * Publishes fused cubes over MQTT with QoS 1, a persistent session and a durable outbox: each cube is
@@ -184,13 +215,29 @@ export class CubePublisher extends EventEmitter {
    * since mqtt.js may still hold the old buffers in its offline queue.
    */
   private chunkPool: { size: number; generation: number; free: Buffer[] } = { size: 0, generation: -1, free: [] };
-  private readonly m = { published: 0, acknowledged: 0, retried: 0, cubesAcked: 0, evicted: 0, rejected: 0, bytesAcked: 0, reconnects: 0 };
+  private readonly m = { published: 0, acknowledged: 0, retried: 0, cubesAcked: 0, evicted: 0, rejected: 0, bytesAcked: 0, reconnects: 0, cubesDelivered: 0, resent: 0, lost: 0 };
+  /** v2: acknowledged cubes waiting for a receipt: outbox id -> when the wait started and how many times it was sent. */
+  private readonly awaiting = new Map<number, { since: number; attempts: number }>();
+  /** v2: sends so far per outbox id (for the receipt timeout's backoff). */
+  private readonly attempts = new Map<number, number>();
+  /** v2: receipts that arrived while their cube was still being sent (a fast consumer beats the last PUBACK). */
+  private readonly earlyReceipts = new Set<number>();
+  /** v2: what became of recent sequence numbers that left the outbox, to answer resend requests. */
+  private readonly history = new Map<number, 'delivered' | 'evicted' | 'rejected'>();
+  /** v2: recent losses, repeated in every meta (newest last, at most MAX_SEQUENCES_PER_MESSAGE). */
+  private readonly recentLost: { sequence: number; reason: 'evicted' | 'rejected' | 'not-held' }[] = [];
+  /** v2: loss notices waiting for a connection. */
+  private readonly notices: LossNotice[] = [];
+  private receiptTimer: NodeJS.Timeout | undefined;
+  /** First sequence this process stored: a resend request for a later one it never stored names a skipped frame. */
+  private firstSequence: number | undefined;
 
   private constructor(
     private readonly client: MqttClient,
     connack: IConnackPacket | undefined,
     private readonly outbox: OutboxStore,
     private readonly opts: Resolved,
+    private readonly quarantined: { count: number } = { count: 0 },
   ) {
     super();
     this.log = createLogger('spectra:mqtt', opts.log);
@@ -203,7 +250,11 @@ export class CubePublisher extends EventEmitter {
       this.connack = ack;
       this.failures = 0;
       this.log.info(`connected to ${opts.broker}${ack.sessionPresent ? ' (session resumed)' : ''}`);
-      if (!ack.sessionPresent) this.replayUnsettled();
+      if (!ack.sessionPresent) {
+        this.replayUnsettled();
+        this.subscribeControl();
+      }
+      this.flushNotices();
       this.announce();
       this.emit('connect');
       this.wake();
@@ -218,6 +269,11 @@ export class CubePublisher extends EventEmitter {
       this.log.warn(e.message);
       this.emit('connection-error', e);
     });
+    if (opts.receiptGroup !== undefined) {
+      client.on('message', (topic, payload) => this.onControl(topic, payload));
+      this.subscribeControl();
+      this.receiptTimer = setInterval(() => this.checkReceipts(), Math.max(50, Math.min(1000, opts.receiptTimeoutMs / 4)));
+    }
     this.announce();
     this.pumpDone = this.pump();
   }
@@ -236,6 +292,15 @@ export class CubePublisher extends EventEmitter {
     for (const key of ['chunkSize', 'window', 'outboxMaxBytes', 'maxChunkAttempts'] as const) {
       if (!Number.isInteger(opts[key]) || opts[key] < 1) throw new RangeError(`Expected ${key} to be a positive integer but received ${opts[key]}`);
     }
+    if (opts.receiptGroup !== undefined && !/^[A-Za-z0-9_.:-]{1,64}$/.test(opts.receiptGroup)) {
+      throw new RangeError(`Expected receiptGroup to be one topic level of [A-Za-z0-9_.:-] but received '${opts.receiptGroup}'`);
+    }
+    if (!(opts.receiptTimeoutMs > 0)) throw new RangeError(`Expected receiptTimeoutMs > 0 but received ${opts.receiptTimeoutMs}`);
+    // Credentials travel as connect options only, so no log line, error or run.json can print them.
+    const split = credentialsFromUrl(opts.broker);
+    opts.broker = split.url;
+    if (split.username !== undefined) opts.username ??= split.username;
+    if (split.password !== undefined) opts.password ??= split.password;
     if (opts.maxPacketSize !== undefined && !(opts.maxPacketSize >= 128)) {
       throw new RangeError(`Expected maxPacketSize >= 128 bytes but received ${opts.maxPacketSize}`);
     }
@@ -244,9 +309,17 @@ export class CubePublisher extends EventEmitter {
 
   private static async open(opts: Resolved): Promise<CubePublisher> {
     const log = createLogger('spectra:mqtt', opts.log);
+    // Shared with the instance, which does not exist yet while the outbox opens.
+    const quarantined = { count: 0 };
     const outbox =
       typeof opts.outbox === 'string'
-        ? new FileOutbox(opts.outbox, { maxBytes: opts.outboxMaxBytes, onCorrupt: (p, why) => log.warn(`outbox: discarded ${p}: ${why}`) })
+        ? new FileOutbox(opts.outbox, {
+            maxBytes: opts.outboxMaxBytes,
+            onCorrupt: (p, why) => {
+              quarantined.count++;
+              log.error(`outbox: corrupt cube file ${p} taken out of the queue: ${why}`);
+            },
+          })
         : opts.outbox || new MemoryOutbox(opts.outboxMaxBytes);
     await outbox.open();
     if (outbox.entries().length > 0) log.info(`outbox: resuming ${outbox.entries().length} cube(s), ${outbox.bytes} bytes`);
@@ -255,16 +328,16 @@ export class CubePublisher extends EventEmitter {
       clientId: opts.clientId ?? `spectra-pub-${opts.device}`,
       clean: false,
       ...(v5 ? { properties: { sessionExpiryInterval: opts.sessionExpirySeconds } } : {}),
-      will: { topic: statusTopic(opts.device), payload: Buffer.from(JSON.stringify({ state: 'offline' })), qos: 1 as const, retain: true },
+      will: { topic: statusTopic(opts.device), payload: Buffer.from(JSON.stringify(statusPayload(opts.device, 'offline'))), qos: 1 as const, retain: true },
     };
     if (!opts.waitForBroker) {
       const client = mqtt.connect(opts.broker, await clientOptions(opts, session));
-      const pub = new CubePublisher(client, undefined, outbox, opts);
+      const pub = new CubePublisher(client, undefined, outbox, opts, quarantined);
       log.info(`started without waiting for ${opts.broker}; cubes wait in the outbox until it answers`);
       return pub;
     }
     const { client, connack } = await connectClient(opts, session);
-    return new CubePublisher(client, connack, outbox, opts);
+    return new CubePublisher(client, connack, outbox, opts, quarantined);
   }
 
   /**
@@ -282,6 +355,7 @@ export class CubePublisher extends EventEmitter {
     const sequence = info.sequence ?? this.nextSequence;
     if (!Number.isSafeInteger(sequence) || sequence < 0) throw new RangeError(`Expected sequence to be a non-negative integer but received ${sequence}`);
     this.nextSequence = Math.max(this.nextSequence, sequence + 1);
+    this.firstSequence ??= sequence;
     const payload = littleEndianBytes(cube.data, info.transfer ?? false);
     const iso = (d: Date | string | undefined): string | undefined => (d === undefined ? undefined : typeof d === 'string' ? d : d.toISOString());
     const now = new Date().toISOString();
@@ -309,6 +383,8 @@ export class CubePublisher extends EventEmitter {
       this.m.evicted++;
       this.log.warn(`outbox full (${this.outbox.maxBytes} bytes): evicted cube ${e.header.sequence} (${this.m.evicted} evicted so far)`);
       this.emit('cube-evicted', e.header.sequence);
+      this.forget(e.id);
+      this.lose(e.header.sequence, 'evicted');
     }
     this.wake();
     return sequence;
@@ -320,7 +396,7 @@ export class CubePublisher extends EventEmitter {
    * @returns true when drained, false on timeout.
    */
   drain(timeoutMs = Infinity): Promise<boolean> {
-    if (this.outbox.entries().every((e) => this.settling.has(e.id))) return Promise.resolve(true);
+    if (this.drained()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = Number.isFinite(timeoutMs) ? setTimeout(() => resolve(false), timeoutMs) : undefined;
       this.drainWaiters.push(() => {
@@ -334,10 +410,31 @@ export class CubePublisher extends EventEmitter {
   metrics(): PublisherMetrics {
     return {
       ...this.m,
+      awaitingReceipt: this.awaiting.size,
+      quarantined: this.quarantined.count,
       outboxBytes: this.outbox.bytes,
       outboxCubes: this.outbox.entries().length,
       throughputBytesPerSecond: this.sendingMs > 0 ? (this.m.bytesAcked * 1000) / this.sendingMs : 0,
     };
+  }
+
+  /** The broker URL, without credentials (safe to print). */
+  get brokerUrl(): string {
+    return this.opts.broker;
+  }
+
+  /**
+   * Publishes the device status (retained, QoS 1) on `spectra/<device>/status` over this publisher's own
+   * connection, so the topic has one writer and one shape: `{ schema, device, state, protocol, time, … }`
+   * (the last will is the same object with `state: 'offline'`). Skipped while offline.
+   * @param status - More fields (frames, fps, latency, outbox…); `schema`, `device`, `state` and `protocol` are set here.
+   * @returns Whether it was sent.
+   */
+  async publishStatus(status: Record<string, unknown> = {}): Promise<boolean> {
+    if (!this.client.connected) return false;
+    const body = JSON.stringify(statusPayload(this.opts.device, 'online', status));
+    await this.client.publishAsync(statusTopic(this.opts.device), body, { qos: 1, retain: true });
+    return true;
   }
 
   /** Maximum Packet Size in force: the broker's (MQTT 5 CONNACK) and `maxPacketSize`, whichever is smaller. */
@@ -354,17 +451,18 @@ export class CubePublisher extends EventEmitter {
     this.closing = true;
     clearTimeout(this.reconnectTimer);
     clearInterval(this.settleTimer);
+    clearInterval(this.receiptTimer);
     // A clean close with the broker up: acknowledged cubes need no settling, so they do not come back next run.
     if (this.client.connected) for (const e of this.outbox.entries()) if (this.settling.has(e.id)) await this.outbox.remove(e);
     this.wake();
     if (this.client.connected) {
       await new Promise<void>((resolve) =>
-        this.client.publish(statusTopic(this.opts.device), JSON.stringify({ state: 'offline' }), { qos: 1, retain: true }, () => resolve()),
+        this.client.publish(statusTopic(this.opts.device), JSON.stringify(statusPayload(this.opts.device, 'offline')), { qos: 1, retain: true }, () => resolve()),
       );
     }
     // Forced: a non-forced end() waits for every message mqtt.js still tracks, including ones from a
     // dropped connection that will never be acknowledged (their cube was re-sent instead).
-    await this.client.endAsync(true);
+    await endClient(this.client, 0);
     await this.pumpDone;
   }
 
@@ -394,7 +492,7 @@ export class CubePublisher extends EventEmitter {
 
   private announce(): void {
     if (!this.client.connected) return;
-    const status = JSON.stringify({ state: 'online', protocol: CUBE_PROTOCOL, at: new Date().toISOString() });
+    const status = JSON.stringify(statusPayload(this.opts.device, 'online'));
     this.client.publish(statusTopic(this.opts.device), status, { qos: 1, retain: true });
   }
 
@@ -455,9 +553,9 @@ export class CubePublisher extends EventEmitter {
 
   private async pump(): Promise<void> {
     while (!this.closing) {
-      const entry = this.outbox.entries().find((e) => !this.settling.has(e.id));
+      const entry = this.outbox.entries().find((e) => !this.settling.has(e.id) && !this.awaiting.has(e.id));
       if (entry === undefined) {
-        for (const w of this.drainWaiters.splice(0)) w();
+        this.checkDrained();
         await this.sleep();
         continue;
       }
@@ -495,7 +593,12 @@ export class CubePublisher extends EventEmitter {
       const ok = await this.sendMessages(entry, payload, plan);
       if (!ok) return;
       this.sendingMs += Date.now() - started;
-      if (this.opts.settleMs > 0) {
+      if (this.opts.receiptGroup !== undefined) {
+        const attempts = (this.attempts.get(entry.id) ?? 0) + 1;
+        this.attempts.set(entry.id, attempts);
+        if (this.earlyReceipts.delete(entry.id)) await this.delivered(entry);
+        else this.awaiting.set(entry.id, { since: Date.now(), attempts });
+      } else if (this.opts.settleMs > 0) {
         this.settling.set(entry.id, Date.now());
         this.settleTimer ??= setInterval(() => void this.settle(), Math.max(50, this.opts.settleMs / 4));
       } else {
@@ -520,7 +623,12 @@ export class CubePublisher extends EventEmitter {
     // The remaining-length field can grow by up to 3 bytes as the payload grows; keep that margin.
     const chunkSize = Math.min(this.opts.chunkSize, max - overhead - 3);
     if (chunkSize < 64) return new PacketTooLargeError(lastTopic, overhead + 64, max);
-    const meta: CubeMessageMeta = { ...h, chunkSize, chunkCount: Math.ceil(h.payloadBytes / chunkSize) };
+    const meta: CubeMessageMeta = {
+      ...h,
+      chunkSize,
+      chunkCount: Math.ceil(h.payloadBytes / chunkSize),
+      ...(this.recentLost.length > 0 ? { lost: [...this.recentLost] } : {}),
+    };
     const topic = metaTopic(h.device, h.sequence);
     const metaBytes = publishPacketBytes(topic, encodeMeta(meta).length, v5 ? propertyBytes(META_CONTENT_TYPE, { protocol: CUBE_PROTOCOL }) : 0, v5);
     if (metaBytes > max) return new PacketTooLargeError(topic, metaBytes, max);
@@ -598,7 +706,138 @@ export class CubePublisher extends EventEmitter {
     this.m.rejected++;
     this.log.error(`cube ${entry.header.sequence} dropped: ${error.message}`);
     this.emit('cube-rejected', entry.header.sequence, error);
+    this.forget(entry.id);
+    this.lose(entry.header.sequence, 'rejected');
+    this.checkDrained();
   }
+
+  private drained(): boolean {
+    const entries = this.outbox.entries();
+    return this.opts.receiptGroup !== undefined ? entries.length === 0 : entries.every((e) => this.settling.has(e.id));
+  }
+
+  private checkDrained(): void {
+    if (this.drainWaiters.length > 0 && this.drained()) for (const w of this.drainWaiters.splice(0)) w();
+  }
+
+  private forget(id: number): void {
+    this.awaiting.delete(id);
+    this.attempts.delete(id);
+    this.earlyReceipts.delete(id);
+  }
+
+  private remember(sequence: number, what: 'delivered' | 'evicted' | 'rejected'): void {
+    this.history.set(sequence, what);
+    if (this.history.size > 65_536) this.history.delete(this.history.keys().next().value as number);
+  }
+
+  /** v2: announces a sequence number consumers will never get, so they report it instead of waiting. */
+  private lose(sequence: number, reason: LossNotice['reason']): void {
+    if (reason === 'evicted' || reason === 'rejected') this.remember(sequence, reason);
+    if (this.opts.receiptGroup === undefined) return;
+    if (reason !== 'skipped') {
+      this.m.lost++;
+      if (!this.recentLost.some((l) => l.sequence === sequence)) this.recentLost.push({ sequence, reason });
+      if (this.recentLost.length > MAX_SEQUENCES_PER_MESSAGE) this.recentLost.shift();
+    }
+    this.emit('cube-lost', sequence, reason);
+    const last = this.notices[this.notices.length - 1];
+    if (last !== undefined && last.reason === reason && last.sequences.length < MAX_SEQUENCES_PER_MESSAGE) last.sequences.push(sequence);
+    else this.notices.push({ protocol: CUBE_PROTOCOL, sequences: [sequence], reason });
+    this.flushNotices();
+  }
+
+  private flushNotices(): void {
+    // Sent only on a live connection: mqtt.js's reconnect() forgets what it queued while offline.
+    while (this.client.connected && this.notices.length > 0) {
+      const n = this.notices.shift()!;
+      this.log.warn(`announcing sequence(s) ${n.sequences.join(', ')} lost (${n.reason}) on ${lostTopic(this.opts.device)}`);
+      this.client.publish(lostTopic(this.opts.device), JSON.stringify(n), { qos: 1 });
+    }
+  }
+
+  private subscribeControl(): void {
+    const group = this.opts.receiptGroup;
+    if (group === undefined || !this.client.connected) return;
+    const filters = [receiptTopic(this.opts.device, group), resendTopic(this.opts.device, group)];
+    this.client.subscribe(filters, { qos: 1 }, (err) => {
+      if (err) this.log.warn(`cannot subscribe to ${filters.join(', ')}: ${err.message}`);
+    });
+  }
+
+  /** v2: a receipt or a resend request from the consumer group. */
+  private onControl(topic: string, payload: Buffer): void {
+    let msg;
+    try {
+      msg = decodeControl(topic, payload);
+    } catch (err) {
+      this.log.warn((err as Error).message);
+      return;
+    }
+    if (msg === undefined || msg.kind === 'lost' || msg.device !== this.opts.device || msg.group !== this.opts.receiptGroup) return;
+    const entries = this.outbox.entries();
+    if (msg.kind === 'receipt') {
+      const { sequence, cubeId } = msg.receipt;
+      const entry = entries.find((e) => e.header.sequence === sequence && e.header.cubeId === cubeId);
+      if (entry === undefined) return; // a repeated receipt, or one for a cube evicted meanwhile
+      if (this.awaiting.has(entry.id)) void this.delivered(entry);
+      else this.earlyReceipts.add(entry.id);
+      return;
+    }
+    for (const sequence of msg.request.sequences) {
+      const entry = entries.find((e) => e.header.sequence === sequence);
+      if (entry !== undefined) {
+        // Still held: send it again now (if it is waiting for a receipt; otherwise it is queued or being sent).
+        if (this.awaiting.delete(entry.id)) {
+          this.m.resent++;
+          this.log.info(`cube ${sequence}: ${msg.request.consumer} asked for it again; re-sending`);
+        }
+        continue;
+      }
+      const fate = this.history.get(sequence);
+      if (fate === 'delivered') continue; // another member of the group has it
+      // A sequence this process never stored, above the first one it did, is a frame capture dropped.
+      const skipped = fate === undefined && this.firstSequence !== undefined && sequence > this.firstSequence && sequence < this.nextSequence;
+      this.lose(sequence, fate ?? (skipped ? 'skipped' : 'not-held'));
+    }
+    this.wake();
+  }
+
+  /** v2: the consumer group has the cube: it leaves the outbox. */
+  private async delivered(entry: OutboxEntry): Promise<void> {
+    this.forget(entry.id);
+    this.remember(entry.header.sequence, 'delivered');
+    await this.outbox.remove(entry);
+    this.m.cubesDelivered++;
+    this.log.debug(`cube ${entry.header.sequence} delivered (receipt from group ${this.opts.receiptGroup})`);
+    this.emit('cube-delivered', entry.header.sequence);
+    this.checkDrained();
+  }
+
+  /** v2: cubes whose receipt is overdue are sent again, with a per-cube doubling wait (at most 5 min). */
+  private checkReceipts(): void {
+    if (!this.client.connected) return;
+    const now = Date.now();
+    let resend = 0;
+    for (const [id, a] of this.awaiting) {
+      const wait = Math.min(300_000, this.opts.receiptTimeoutMs * 2 ** Math.min(a.attempts - 1, 10));
+      if (now - a.since < wait) continue;
+      this.awaiting.delete(id);
+      resend++;
+    }
+    if (resend === 0) return;
+    this.m.resent += resend;
+    this.log.warn(`${resend} cube(s) acknowledged by the broker but without a receipt from group ${this.opts.receiptGroup}; re-sending`);
+    this.wake();
+  }
+}
+
+/**
+ * The one shape of `spectra/<device>/status` (docs/cube-protocol.md §1): the fields every writer sets, then
+ * whatever the caller adds (frames, fps, latency percentiles, outbox depth…).
+ */
+function statusPayload(device: string, state: 'online' | 'offline', extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...extra, schema: STATUS_SCHEMA, device, state, protocol: CUBE_PROTOCOL, time: new Date().toISOString() };
 }
 
 /** Spectra of a few pixels for browser previews. */

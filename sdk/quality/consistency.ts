@@ -48,3 +48,16 @@ export function consistency(fused: Cube, lrhsi: Cube, hrmsi: Cube, model: Degrad
   const mask = bandMask && bandMask.some((v) => !v) ? bandMask : undefined;
   return { spatial: psnrAndSam(lr, lrRef, mask), spectral: psnrAndSam(msi, hrmsi) };
 }
+
+/**
+ * The ENVI header field `spectra consistency` that records a fused cube's no-reference quality.
+ * @param q - The consistency report.
+ * @returns One header field.
+ * @example
+ * await writeEnvi('fused.hdr', fused, { extra: consistencyHeader(fused.quality) });
+ */
+export function consistencyHeader(q: ConsistencyReport): Record<string, string> {
+  return {
+    'spectra consistency': `{spatial_psnr_db=${q.spatial.psnr.toFixed(3)}, spatial_sam_deg=${q.spatial.sam.toFixed(4)}, spectral_psnr_db=${q.spectral.psnr.toFixed(3)}, spectral_sam_deg=${q.spectral.sam.toFixed(4)}}`,
+  };
+}

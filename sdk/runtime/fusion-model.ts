@@ -3,14 +3,14 @@ import { performance } from 'node:perf_hooks';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { Cube } from '../cube/cube';
 import { assertCube, assertFinite } from '../cube/create';
-import { BandCountError, ModelCardError, ModelFileError, ProviderUnavailableError, SizeMismatchError, WavelengthError } from '../errors';
-import { type ConsistencyReport, consistency } from '../quality/consistency';
+import { BandCountError, ModelCardError, ModelFileError, ProviderUnavailableError, SizeMismatchError, WavelengthError } from '../core/errors';
+import { type ConsistencyReport, consistency, consistencyHeader } from '../quality/consistency';
 import { resampleCube } from '../spectral/resample';
 import { type LoadedBinding, loadBinding } from './binding';
 import { fromHalfBits, toHalfBits } from './half';
 import { applyValueScale, assertNoData, describeGrid, maskNoDataBands, sameGrid, zeroMaskedBands } from './inputs';
-import { type Logger, namespacedLogger } from './log';
-import { IO_NAMES, type ModelCard, cardPathFor, readModelCard } from './model-card';
+import { type Logger, namespacedLogger } from '../core/log';
+import { IO_NAMES, type ModelCard, cardPathFor, readModelCard } from '../core/model-card';
 import {
   DEFAULT_FUSE_OPTIONS,
   DEFAULT_LOAD_OPTIONS,
@@ -22,19 +22,19 @@ import {
   type LoadOptions,
   type ResolvedFuseOptions,
   checkFuseOptions,
-  withDefaults,
 } from './options';
+import { withDefaults } from '../core/defaults';
 import type { ProviderReport, TensorRtProvider } from './providers';
 import { checkGraphAgainstCard, openSession, sha256File } from './session';
-import { EnviRowWriter, consistencyHeader } from '../cube/envi-writer';
-import type { RowSink } from './row-sink';
+import { EnviRowWriter } from '../cube/envi-writer';
+import type { RowSink } from '../cube/row-sink';
 import { StripConsistency } from './strip-consistency';
 import { StripStitcher, emitRows, stripCapacity } from './strip-stitcher';
 import { type Tile, copyWindow, planTiles } from './tiling';
 
 export { DEFAULT_FUSE_OPTIONS, DEFAULT_LOAD_OPTIONS } from './options';
 export type { FuseOptions, FuseToFileOptions, FusedCube, FuseTiming, InputSpec, LoadOptions, StreamedFuse } from './options';
-export type { RowSink } from './row-sink';
+export type { RowSink } from '../cube/row-sink';
 
 /** Inputs checked, resampled and scaled for the graph, with their tile plan and what preparing them cost. */
 interface PreparedInputs {

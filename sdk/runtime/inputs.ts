@@ -1,5 +1,5 @@
 import type { Cube } from '../cube/cube';
-import { NoDataError, ValueRangeError } from '../errors';
+import { NoDataError, ValueRangeError } from '../core/errors';
 
 /** @internal */
 export function sameGrid(a: readonly number[], b: readonly number[]): boolean {

@@ -1,7 +1,7 @@
 import type { Cube } from '../cube/cube';
 import type { ConsistencyReport } from '../quality/consistency';
-import type { Logger } from './log';
-import type { RowSink } from './row-sink';
+import type { Logger } from '../core/log';
+import type { RowSink } from '../cube/row-sink';
 import { DEFAULT_PROVIDERS, type ProviderRequest } from './providers';
 import type { BlendMode } from './tiling';
 
@@ -149,12 +149,5 @@ export function checkFuseOptions(o: ResolvedFuseOptions): void {
   if (!Number.isInteger(o.batch) || o.batch < 1) throw new RangeError(`Expected options.batch to be an integer >= 1 but received ${o.batch}`);
   if (o.blend !== 'linear' && o.blend !== 'cosine') throw new TypeError(`Expected options.blend 'linear' or 'cosine' but received '${String(o.blend)}'`);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('Expected options.signal to be an AbortSignal');
-}
-
-/** Defaults overlaid with the given options, ignoring keys set to `undefined` (a plain spread would erase the default). */
-export function withDefaults<D extends object, O extends object>(defaults: D, options: O): D & O {
-  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
-  for (const [k, v] of Object.entries(options)) if (v !== undefined) out[k] = v;
-  return out as D & O;
 }
 

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { InferenceSession } from 'onnxruntime-node';
-import { ModelCardError, ModelFileError, ProviderUnavailableError } from '../errors';
+import { ModelCardError, ModelFileError, ProviderUnavailableError } from '../core/errors';
 import type { LoadedBinding } from './binding';
-import type { Logger } from './log';
-import { IO_NAMES, type ModelCard } from './model-card';
+import type { Logger } from '../core/log';
+import { IO_NAMES, type ModelCard } from '../core/model-card';
 import type { InputSpec, ResolvedLoadOptions } from './options';
 import { DEFAULT_PROVIDERS, type ProviderAttempt, type ProviderName, type ProviderReport, planProviders, toOrtProvider } from './providers';
 

@@ -2,7 +2,7 @@ import type { Cube } from '../cube/cube';
 import { ScoreAccumulator } from '../metrics/full-reference';
 import type { ConsistencyReport, DegradationModel } from '../quality/consistency';
 import { gaussianTaps, reflectPad, sourceIndices } from '../spectral/psf';
-import type { RowSink } from './row-sink';
+import type { RowSink } from '../cube/row-sink';
 
 /**
  * The no-reference consistency check of `consistency()` (sdk/quality) computed on output rows as they

@@ -1,4 +1,4 @@
-import type { RowSink } from './row-sink';
+import type { RowSink } from '../cube/row-sink';
 import { type BlendMode, type Tile, accumulate, edgeWeights } from './tiling';
 
 /** Most floats handed to a sink in one call (8 MiB): bounds the normalised copy independently of the scene. */

@@ -1,5 +1,5 @@
 import type { Cube } from '../cube/cube';
-import { SizeMismatchError } from '../errors';
+import { SizeMismatchError } from '../core/errors';
 
 /** A separable Gaussian point spread function, as in the model card's `psf` entry. */
 export interface GaussianPsf {

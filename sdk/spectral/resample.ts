@@ -1,5 +1,5 @@
 import type { Cube } from '../cube/cube';
-import { BandCountError, WavelengthError } from '../errors';
+import { BandCountError, WavelengthError } from '../core/errors';
 
 /** 2 sqrt(2 ln 2): FWHM = this x sigma for a Gaussian. */
 const FWHM_PER_SIGMA = 2 * Math.sqrt(2 * Math.log(2));

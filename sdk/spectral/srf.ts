@@ -1,5 +1,5 @@
 import type { Cube } from '../cube/cube';
-import { BandCountError } from '../errors';
+import { BandCountError } from '../core/errors';
 
 /**
  * Projects a hyperspectral cube through spectral response functions: `msi[c] = sum_b srf[c][b] * hsi[b]`,

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import { writeEnvi } from '../../sdk/cube/envi';
 import { SyntheticSource } from '../../sdk/capture/synthetic';
 import type { FramePair } from '../../sdk/capture/frame';
-import { type ModelCard, readModelCard } from '../../sdk/runtime/model-card';
+import { type ModelCard, readModelCard } from '../../sdk/core/model-card';
 
 export const TINY_CARD = resolve(__dirname, '..', 'fixtures', 'tiny', 'tiny-student.card.json');
 

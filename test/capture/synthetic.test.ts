@@ -1,6 +1,7 @@
 import t from 'tap';
 import { existsSync } from 'node:fs';
-import { DEFAULT_SYNTHETIC_SCENE, SyntheticSource } from '../../sdk/capture/synthetic';
+import { SyntheticSource } from '../../sdk/capture/synthetic';
+import { defaultScene } from '../../cli/paths';
 import type { FramePair } from '../../sdk/capture/frame';
 import { spatialDegrade } from '../../sdk/spectral/psf';
 import { projectSrf } from '../../sdk/spectral/srf';
@@ -41,9 +42,11 @@ t.test('noise: seeded, reproducible, at the requested SNR', async (t) => {
   t.ok(Math.abs(snr - 20) < 0.5, `measured SNR ${snr.toFixed(2)} dB`);
 });
 
-t.test('real scene: CAVE cloth, resampled to the card, frames pan across it', { skip: existsSync(DEFAULT_SYNTHETIC_SCENE) ? false : `${DEFAULT_SYNTHETIC_SCENE} not present` }, async (t) => {
+const CLOTH = defaultScene();
+
+t.test('real scene: CAVE cloth, resampled to the card, frames pan across it', { skip: existsSync(CLOTH) ? false : 'no CAVE cloth scene in the data folder' }, async (t) => {
   const card = await tinyCard();
-  const frames = await take(new SyntheticSource({ card, size: [64, 64], step: 16, maxFrames: 3 }));
+  const frames = await take(new SyntheticSource({ card, scene: CLOTH, size: [64, 64], step: 16, maxFrames: 3 }));
   t.equal(frames.length, 3);
   t.match(String(frames[0].meta.scene), /cave_cloth/);
   t.same(frames.map((f) => (f.meta.window as number[]).slice(0, 2)), [[0, 0], [16, 16], [32, 32]], 'window pans');

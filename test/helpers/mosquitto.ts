@@ -34,6 +34,8 @@ export interface MosquittoOptions {
   tls?: { requireClientCert?: boolean };
   /** `set_tcp_nodelay true`: the broker's small PUBACKs are not held back by Nagle's algorithm. */
   tcpNoDelay?: boolean;
+  /** `max_queued_messages`: QoS 1 messages queued per offline or slow client before mosquitto drops them (default 1000). */
+  maxQueuedMessages?: number;
   /** Reuse these ports (for a restart on the same address). */
   port?: number;
   tlsPort?: number;
@@ -64,6 +66,8 @@ export interface Mosquitto {
   start(): Promise<void>;
   /** Stops it and removes its files. */
   dispose(): Promise<void>;
+  /** What mosquitto wrote to stderr since it last started (warnings such as dropped messages). */
+  readonly log: string;
 }
 
 /** A free TCP port on 127.0.0.1 (free when asked; a tiny race is acceptable in tests). */
@@ -170,6 +174,8 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     lines.push('allow_anonymous true');
   }
   if (options.tcpNoDelay) lines.push('set_tcp_nodelay true');
+  // mosquitto reports dropped queued messages at notice level.
+  if (options.maxQueuedMessages !== undefined) lines.push(`max_queued_messages ${options.maxQueuedMessages}`, 'log_type notice');
   lines.push(`listener ${port} 127.0.0.1`);
   if (tlsPort !== undefined && pki) {
     lines.push(`listener ${tlsPort} 127.0.0.1`, `cafile ${pki.ca}`, `certfile ${pki.serverCert}`, `keyfile ${pki.serverKey}`);
@@ -214,6 +220,9 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     dispose: async () => {
       await stop();
       await rm(dir, { recursive: true, force: true });
+    },
+    get log() {
+      return stderr;
     },
   };
 }

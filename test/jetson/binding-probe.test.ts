@@ -1,6 +1,6 @@
 import t from 'tap';
 import * as ort from 'onnxruntime-node';
-import { PROBE_OPTION, probeOptionForwarding } from '../../sdk/device';
+import { PROBE_OPTION, probeOptionForwarding } from '../../devices/jetson/binding-probe';
 
 t.test('probe: the stock binding silently drops an unknown provider option (real onnxruntime, cpu entry)', async (t) => {
   const r = await probeOptionForwarding(ort, 'cpu');

@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { checkDeployment, validateProfile } from '../../sdk/device';
+import { checkDeployment } from '../../devices/jetson/deployment-check';
+import { validateProfile } from '../../devices/jetson/profile';
 
 function setup(precision: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'deploy-'));

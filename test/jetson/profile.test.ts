@@ -2,7 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { loadProfile, ProfileError, validateProfile } from '../../sdk/device';
+import { ProfileError } from '../../devices/jetson/errors';
+import { loadProfile, validateProfile } from '../../devices/jetson/profile';
 
 const EXAMPLE = join(__dirname, '../../devices/jetson/profile.example.json');
 

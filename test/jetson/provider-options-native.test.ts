@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import t from 'tap';
-import { FORWARDED_OPTION_KEYS, ortProviderOptions } from '../../sdk/device';
+import { FORWARDED_OPTION_KEYS, ortProviderOptions } from '../../devices/jetson/provider-options';
 import { normaliseProvider, toOrtProvider } from '../../sdk/runtime/providers';
 
 const REPO = join(__dirname, '..', '..');

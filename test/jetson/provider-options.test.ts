@@ -1,5 +1,5 @@
 import t from 'tap';
-import { FORWARDED_OPTION_KEYS, ortProviderOptions, resolveProviders } from '../../sdk/device';
+import { FORWARDED_OPTION_KEYS, ortProviderOptions, resolveProviders } from '../../devices/jetson/provider-options';
 
 // What listSupportedBackends() says on this x64 machine with the npm onnxruntime-node.
 const STOCK_X64 = {

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { SystemdNotifier } from '../../sdk/device';
+import { SystemdNotifier } from '../../devices/jetson/systemd';
 
 // A stand-in for systemd-notify that appends its arguments to a file.
 function fakeNotify(): { command: string; calls: () => string[] } {

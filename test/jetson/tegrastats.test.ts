@@ -2,7 +2,8 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { parseTegrastatsLine, TegrastatsMonitor, TegrastatsParseError } from '../../sdk/device';
+import { TegrastatsParseError } from '../../devices/jetson/errors';
+import { parseTegrastatsLine, TegrastatsMonitor } from '../../devices/jetson/tegrastats';
 
 const lines = (name: string): string[] =>
   readFileSync(join(__dirname, 'fixtures', name), 'utf8').split('\n').filter((l) => l.trim() !== '');

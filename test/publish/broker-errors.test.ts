@@ -2,7 +2,7 @@ import t from 'tap';
 import { BrokerConnectionError, PacketTooLargeError } from '../../sdk/publish/errors';
 import { CubePublisher } from '../../sdk/publish/publisher';
 import { CubeSubscriber, type ReceivedCube } from '../../sdk/publish/subscriber';
-import { SpectraError } from '../../sdk/errors';
+import { SpectraError } from '../../sdk/core/errors';
 import { freePort, mosquittoMissing, startMosquitto } from '../helpers/mosquitto';
 import { patternCube, sameBytes, until } from './helpers';
 

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cube } from '../../sdk/cube/cube';
-import type { Logger } from '../../sdk/runtime/log';
+import type { Logger } from '../../sdk/core/log';
 import { CUBE_PROTOCOL, type CubeMessageMeta, chunkTopic, encodeChunk, encodeMeta, metaTopic } from '../../sdk/publish/protocol';
 
 /** A fresh temporary directory. */

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FileOutbox, MemoryOutbox } from '../../sdk/publish/outbox';
@@ -20,7 +21,7 @@ t.test('FileOutbox: survives a restart; crash debris and corrupt files are disca
   truncateSync(join(dir, names[1]), 100);
   const third = join(dir, names[2]);
   const buf = readFileSync(third);
-  buf[12 + 10] ^= 0xff; // a payload byte
+  buf[44 + 10] ^= 0xff; // a payload byte (after the 44-byte head)
   writeFileSync(third, buf);
 
   const corrupt: string[] = [];
@@ -96,3 +97,61 @@ t.test('FileOutbox: rejects a negative spareFiles', async (t) => {
   t.throws(() => new FileOutbox(tempDir(), { spareFiles: -1 }), RangeError);
   t.throws(() => new FileOutbox(tempDir(), { spareFiles: 1.5 }), { name: 'RangeError', message: /spareFiles/ });
 });
+
+t.test('FileOutbox: an edited header byte is caught by the header checksum, quarantined and reported; the queue goes on', async (t) => {
+  const dir = tempDir();
+  const a = new FileOutbox(dir, { maxBytes: 1 << 20, cacheBytes: 0 });
+  await a.open();
+  for (const s of [1, 2, 3]) await a.put(sample(s, 400).header, sample(s, 400).payload);
+  const second = join(dir, readdirSync(dir).filter((n) => n.endsWith('.cube')).sort()[1]);
+  const buf = readFileSync(second);
+  // The header JSON ends the file; change one character of it (a digit of the sequence, say) without breaking the JSON.
+  const text = buf.toString('latin1');
+  const at = text.lastIndexOf('"sequence":2');
+  t.ok(at > 0);
+  buf[at + '"sequence":'.length] = '7'.charCodeAt(0);
+  writeFileSync(second, buf);
+  const corrupt: string[] = [];
+  const b = new FileOutbox(dir, { maxBytes: 1 << 20, cacheBytes: 0, onCorrupt: (p, why) => corrupt.push(`${p}: ${why}`) });
+  await b.open();
+  t.same(b.entries().map((e) => e.header.sequence), [1, 3], 'the edited cube left the queue, the others stay in order');
+  t.equal(corrupt.length, 1);
+  t.match(corrupt[0], /header does not match its checksum.*moved to .*quarantine/);
+  t.equal(readdirSync(join(dir, 'quarantine')).length, 1, 'kept as evidence, not deleted');
+  t.ok(Buffer.from(sample(3, 400).payload).equals((await b.read(b.entries()[1]))!), 'the next cube reads back intact');
+});
+
+t.test('FileOutbox: a full disk is an OutboxError naming ENOSPC and the path, and leaves no partial file', { skip: tmpfsMissing() }, async (t) => {
+  const dir = mountTmpfs('64k');
+  t.teardown(() => execFileSync('umount', [dir], { stdio: 'ignore' }));
+  const box = new FileOutbox(join(dir, 'outbox'), { maxBytes: 1 << 20, spareFiles: 0 });
+  await box.open();
+  await box.put(sample(1, 1000).header, sample(1, 1000).payload);
+  const err = await box.put(sample(2, 100_000).header, sample(2, 100_000).payload).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  t.type(err, OutboxError);
+  t.equal((err as OutboxError).code, 'E_OUTBOX');
+  t.equal((err as OutboxError).errno, 'ENOSPC');
+  t.match((err as Error).message, new RegExp(`${join(dir, 'outbox')}.*the disk is full \\(ENOSPC\\)`));
+  t.same(readdirSync(join(dir, 'outbox')).filter((n) => !n.endsWith('.cube')), [], 'no temporary file left');
+  t.same(box.entries().map((e) => e.header.sequence), [1], 'the stored cube is untouched');
+});
+
+/** Mounts a small tmpfs (a disk that fills up for real) on a new temporary directory. */
+function mountTmpfs(size: string): string {
+  const dir = tempDir();
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir], { stdio: 'ignore' });
+  return dir;
+}
+
+/** Skip message when this process cannot mount a tmpfs (not root, or no CAP_SYS_ADMIN), else false. */
+function tmpfsMissing(): string | false {
+  try {
+    execFileSync('umount', [mountTmpfs('8k')], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return 'cannot mount a small tmpfs here (needs root or CAP_SYS_ADMIN); CI runs the full-disk case as root';
+  }
+}

@@ -1,5 +1,5 @@
 import t from 'tap';
-import { CubeIntegrityError, CubeProtocolError, IncompleteCubeError } from '../../sdk/publish/errors';
+import { CubeIntegrityError, CubeProtocolError, IncompleteCubeError, ReassemblyLimitError } from '../../sdk/publish/errors';
 import { decodeChunk, decodeMeta, parseCubeTopic } from '../../sdk/publish/protocol';
 import { Reassembler, type ReassemblyEvent } from '../../sdk/publish/reassembler';
 import { ShareRouter } from '../../sdk/publish/share-router';
@@ -50,7 +50,7 @@ t.test('rejects: a payload that does not match its sha256 is never delivered', a
 });
 
 t.test('rejects: hostile metas and chunks with typed errors, before allocating', async (t) => {
-  const good = cubeMessages(patternCube(2, 4, 4, 1), { chunkSize: 32 });
+  const good = cubeMessages(patternCube(2, 4, 4, 1), { chunkSize: 64 });
   const meta = JSON.parse(good[0].payload.toString()) as Record<string, unknown>;
   const variants: [string, unknown, RegExp][] = [
     ['huge shape', { ...meta, shape: [100000, 100000, 100000], payloadBytes: 4e15 }, /exceeds/],
@@ -69,8 +69,12 @@ t.test('rejects: hostile metas and chunks with typed errors, before allocating',
     t.type(errs[0], CubeProtocolError, name);
     t.match(errs[0]?.message, pattern, name);
   }
-  const r = new Reassembler({ maxPendingBytes: 100 });
-  t.match(errors(r.accept(good[0].topic, good[0].payload))[0]?.message, /pending reassembly memory/, 'memory bound');
+  const r = new Reassembler({ maxPendingBytes: 4200 });
+  r.accept(good[0].topic, good[0].payload);
+  const overflow = errors(r.accept(good[1].topic, good[1].payload));
+  t.type(overflow[0], ReassemblyLimitError, 'memory bound');
+  t.match(overflow[0]?.message, /pending reassembly memory/);
+  t.ok(r.stats.pendingBytes <= 4200, 'never over the bound');
   const chunk = Buffer.from(good[1].payload);
   const wrongTopic = good[1].topic.replace(/chunk\/0$/, 'chunk/1');
   t.match(errors(new Reassembler().accept(wrongTopic, chunk))[0]?.message, /topic says 1/);
@@ -82,7 +86,7 @@ t.test('rejects: hostile metas and chunks with typed errors, before allocating',
 
 t.test('fuzz: mutated, truncated and extended messages never crash and never yield a corrupt cube', async (t) => {
   const cube = patternCube(2, 6, 7, 11);
-  const msgs = cubeMessages(cube, { chunkSize: 40 });
+  const msgs = cubeMessages(cube, { chunkSize: 64 });
   const rand = rng(20261127);
   let delivered = 0;
   let rejected = 0;

@@ -12,14 +12,18 @@ function publisherEvents(pub: CubePublisher): void {
   pub.on('cube-rejected', (seq: number, err: Error) => void [seq, err]);
   // @ts-expect-error cube-acked passes a number, not a string
   pub.on('cube-acked', (seq: string) => void seq);
+  pub.on('cube-lost', (seq: number, reason: 'evicted' | 'rejected' | 'not-held' | 'skipped') => void [seq, reason]);
   // @ts-expect-error unknown event
-  pub.on('cube-lost', () => undefined);
+  pub.on('cube-vanished', () => undefined);
 }
 
 function subscriberEvents(sub: CubeSubscriber): void {
   sub.on('cube', ({ meta, cube }) => void [meta.sha256, cube.data]);
   // @ts-expect-error duplicate passes the cube key string
   sub.on('duplicate', (key: number) => void key);
+  sub.on('missing', (device: string, sequence: number, reason) => void [device, sequence, reason]);
+  // @ts-expect-error missing passes the sequence as a number
+  sub.on('missing', (device: string, sequence: string) => void [device, sequence]);
 }
 
 const options: PublisherOptions = { broker: 'mqtt://127.0.0.1', device: 'cam', protocolVersion: 5 };

@@ -4,7 +4,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { writeNpy } from '../../sdk/cube/npy';
-import { readModelCard } from '../../sdk/runtime/model-card';
+import { readModelCard } from '../../sdk/core/model-card';
 import { loadCalibrationSet } from '../../quantize/calibration-set';
 import { SampleRunner } from '../../quantize/ort-runner';
 import { compareCubes, meanQuality } from '../../quantize/quality';

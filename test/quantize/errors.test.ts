@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { SpectraError } from '../../sdk/errors';
+import { SpectraError } from '../../sdk/core/errors';
 import { writeNpy } from '../../sdk/cube/npy';
 import { encodeModel, readModel } from '../../quantize/onnx-proto';
 import { quantizeModel } from '../../quantize/quantize-model';

@@ -7,12 +7,13 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { readModelCard } from '../../sdk/runtime/model-card';
+import { readModelCard } from '../../sdk/core/model-card';
 import { loadCalibrationSet } from '../../quantize/calibration-set';
 import { runFused } from '../../quantize/ort-runner';
 import { readModel } from '../../quantize/onnx-proto';
 import { compareCubes, meanQuality } from '../../quantize/quality';
 import { quantizeModel } from '../../quantize/quantize-model';
+import { hostPython } from '../../cli/paths';
 import { writeSplitPairs } from '../../quantize/split-pairs';
 import { NO_PYTHON_ONNX, NO_REAL_DATA, REPO, scratchDir } from './helpers';
 
@@ -25,8 +26,8 @@ const skip = NO_REAL_DATA || NO_PYTHON_ONNX || (missing !== undefined && `no ${m
 /** Training-region tiles and validation regions of a model, written once per test. */
 async function splitDirs(model: string): Promise<{ calib: string; val: string }> {
   const dir = await scratchDir('spectra-shipped-');
-  await writeSplitPairs(model, 'train', join(dir, 'train'), { tile: 32 });
-  await writeSplitPairs(model, 'val', join(dir, 'val'));
+  await writeSplitPairs(model, 'train', join(dir, 'train'), { tile: 32, python: hostPython() });
+  await writeSplitPairs(model, 'val', join(dir, 'val'), { python: hostPython() });
   return { calib: join(dir, 'train'), val: join(dir, 'val') };
 }
 

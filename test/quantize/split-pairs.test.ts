@@ -2,10 +2,11 @@ import { existsSync } from 'node:fs';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { readModelCard } from '../../sdk/runtime/model-card';
+import { readModelCard } from '../../sdk/core/model-card';
 import { loadCalibrationSet } from '../../quantize/calibration-set';
 import { SplitOverlapError, SplitPairsError } from '../../quantize/errors';
 import { quantizeModel } from '../../quantize/quantize-model';
+import { hostPython } from '../../cli/paths';
 import { assertDisjointSamples, writeSplitPairs } from '../../quantize/split-pairs';
 import { NO_PYTHON_ONNX, NO_REAL_DATA, REPO, scratchDir } from './helpers';
 
@@ -19,8 +20,8 @@ function inside(w: readonly number[], r: readonly number[]): boolean {
 t.test('split pairs of the 206-band student: training tiles to calibrate, validation regions to score', { skip }, async (t) => {
   const card = await readModelCard(RS_MODEL.replace(/\.onnx$/, '.card.json'));
   const dir = await scratchDir('spectra-split-');
-  const train = await writeSplitPairs(RS_MODEL, 'train', join(dir, 'train'), { tile: 32, tilesPerRegion: 2 });
-  const val = await writeSplitPairs(RS_MODEL, 'val', join(dir, 'val'));
+  const train = await writeSplitPairs(RS_MODEL, 'train', join(dir, 'train'), { tile: 32, tilesPerRegion: 2, python: hostPython() });
+  const val = await writeSplitPairs(RS_MODEL, 'val', join(dir, 'val'), { python: hostPython() });
   const training = card.training as { split: string; datasets: string[] };
   t.equal(train.split, training.split, "the card's training split by default");
   t.same([...new Set(val.samples.map((s) => s.dataset))].sort(), [...training.datasets].sort(), 'a validation region for every trained dataset');
@@ -64,7 +65,7 @@ t.test('rejects: a card without training datasets, naming the card', { skip }, a
   const card = JSON.parse(await readFile(RS_MODEL.replace(/\.onnx$/, '.card.json'), 'utf8')) as Record<string, unknown>;
   delete card.training;
   await writeFile(join(dir, 'm.card.json'), JSON.stringify(card));
-  const err = await writeSplitPairs(model, 'train', join(dir, 'pairs')).catch((e: unknown) => e);
+  const err = await writeSplitPairs(model, 'train', join(dir, 'pairs'), { python: hostPython() }).catch((e: unknown) => e);
   t.type(err, SplitPairsError);
   t.match(err, { code: 'E_SPLIT_PAIRS', message: /m\.card\.json.*training/ });
 });

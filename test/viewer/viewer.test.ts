@@ -3,8 +3,8 @@
 import { existsSync } from 'node:fs';
 import t from 'tap';
 import type { Cube } from '../../sdk/cube/cube';
-import { StatusTracker } from '../../sdk/device';
-import { ViewServer } from '../../sdk/device/view-server';
+import { StatusTracker } from '../../sdk/pipeline/status';
+import { ViewServer } from '../../viewer/server';
 import { EmbeddedBroker } from '../../sdk/publish/embedded-broker';
 import { CubePublisher } from '../../sdk/publish/publisher';
 

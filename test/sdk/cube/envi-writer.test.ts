@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Cube } from '../../../sdk/cube/cube';
 import { readEnvi, writeEnvi } from '../../../sdk/cube/envi';
 import { EnviRowWriter } from '../../../sdk/cube/envi-writer';
-import { OutputWriteError } from '../../../sdk/errors';
+import { OutputWriteError } from '../../../sdk/core/errors';
 import { randomCube, tempDir } from '../helpers';
 
 const WL = [450, 500, 550, 600, 650];

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync, statSync, truncateSync, writeFil
 import { join } from 'node:path';
 import { readEnvi, writeEnvi, type EnviDataType, type EnviInterleave } from '../../../sdk/cube/envi';
 import { readNpy } from '../../../sdk/cube/npy';
-import { FileFormatError, TruncatedFileError } from '../../../sdk/errors';
+import { FileFormatError, TruncatedFileError } from '../../../sdk/core/errors';
 import { ROOT, SHARED, maxAbsDiff, randomCube, tempDir } from '../helpers';
 
 const WL = [450.5, 500, 550, 600.25];

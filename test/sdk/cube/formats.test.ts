@@ -7,7 +7,7 @@ import { decodeNpy, readNpy, writeNpy } from '../../../sdk/cube/npy';
 import { readPngStack, writePngStack } from '../../../sdk/cube/png-stack';
 import { readGeoTiff, writeGeoTiff, GEOTIFF_WRITE_MAX_BANDS } from '../../../sdk/cube/geotiff';
 import { quicklook, quicklookBands, writeQuicklook } from '../../../sdk/cube/quicklook';
-import { FileFormatError, TruncatedFileError } from '../../../sdk/errors';
+import { FileFormatError, TruncatedFileError } from '../../../sdk/core/errors';
 import { ROOT, SHARED, maxAbsDiff, randomCube, tempDir } from '../helpers';
 
 t.test('round-trips: .npy float32 (bands, H, W)', async (t) => {

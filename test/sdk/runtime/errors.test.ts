@@ -14,7 +14,7 @@ import {
   SpectraError,
   ValueRangeError,
   WavelengthError,
-} from '../../../sdk/errors';
+} from '../../../sdk/core/errors';
 import type { Cube } from '../../../sdk/cube/cube';
 import { TINY, TINY_MODEL, randomCube, tempDir } from '../helpers';
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { FusionModel } from '../../../sdk/runtime/fusion-model';
 import { planProviders, providerOptionStrings, toOrtProvider } from '../../../sdk/runtime/providers';
 import { bindingHonoursProviderOptions, loadBinding } from '../../../sdk/runtime/binding';
-import type { LogLevel } from '../../../sdk/runtime/log';
+import type { LogLevel } from '../../../sdk/core/log';
 import { TINY_MODEL, randomCube, tempDir } from '../helpers';
 
 const STOCK = [

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { readEnvi } from '../../../sdk/cube/envi';
 import { writeNpy } from '../../../sdk/cube/npy';
 import { quicklook } from '../../../sdk/cube/quicklook';
-import { BandCountError, OutputWriteError } from '../../../sdk/errors';
+import { BandCountError, OutputWriteError } from '../../../sdk/core/errors';
 import { FusionModel } from '../../../sdk/runtime/fusion-model';
 import { planTiles } from '../../../sdk/runtime/tiling';
 import { stripCapacity } from '../../../sdk/runtime/strip-stitcher';

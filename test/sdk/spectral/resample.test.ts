@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resampleCube, resamplingMatrix, type ResampleMethod } from '../../../sdk/spectral/resample';
-import { WavelengthError } from '../../../sdk/errors';
+import { WavelengthError } from '../../../sdk/core/errors';
 import { ROOT, randomCube } from '../helpers';
 
 interface Case {

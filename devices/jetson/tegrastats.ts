@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { TegrastatsParseError } from './errors';
+import type { JetsonReadings } from '../../sdk/pipeline/status';
 
 /** One power rail: instantaneous and running-average draw in milliwatts. */
 export interface PowerRail {
@@ -168,4 +169,20 @@ export class TegrastatsMonitor {
   stop(): void {
     if (this.child && this.child.exitCode === null && !this.child.killed) this.child.kill('SIGTERM');
   }
+}
+
+/**
+ * The `jetson` section of a status payload from a tegrastats sample: temperatures, rail power, GPU load, RAM.
+ * @param t - A parsed sample, e.g. {@link TegrastatsMonitor.latest}.
+ * @returns Readings for the `jetson` field of a status report's extras.
+ */
+export function jetsonReadings(t: TegrastatsSample): JetsonReadings {
+  const powerMw: Record<string, number> = {};
+  for (const [rail, r] of Object.entries(t.power)) powerMw[rail] = r.currentMw;
+  const out: JetsonReadings = { temperatureC: { ...t.temperaturesC }, powerMw };
+  if (t.maxTemperatureC !== undefined) out.maxTemperatureC = t.maxTemperatureC;
+  if (t.totalPowerMw !== undefined) out.totalPowerMw = t.totalPowerMw;
+  if (t.gpuPercent !== undefined) out.gpuPercent = t.gpuPercent;
+  if (t.ram) out.ram = { ...t.ram };
+  return out;
 }

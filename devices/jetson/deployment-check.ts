@@ -1,6 +1,6 @@
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import { loadBinding } from '../runtime/binding';
-import { normaliseProvider } from '../runtime/providers';
+import { loadBinding } from '../../sdk/runtime/binding';
+import { normaliseProvider } from '../../sdk/runtime/providers';
 import type { DeviceProfile } from './profile';
 import { resolveProviders, type ResolvedProviders } from './provider-options';
 

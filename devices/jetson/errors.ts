@@ -1,7 +1,7 @@
-import { SpectraError } from '../errors';
+import { PathError, SpectraError } from '../../sdk/core/errors';
 
 /** A deployment profile is missing, not JSON, or has a field of the wrong type or out of range. */
-export class ProfileError extends SpectraError {
+export class ProfileError extends PathError {
   readonly code = 'E_PROFILE';
   /**
    * @param path - The profile file (or `'<inline>'` for an object that never came from a file).
@@ -9,12 +9,12 @@ export class ProfileError extends SpectraError {
    * @param message - What was expected and what arrived.
    */
   constructor(
-    readonly path: string,
+    path: string,
     readonly field: string,
     message: string,
     options?: { cause?: unknown },
   ) {
-    super(`${path}: ${field ? `${field}: ` : ''}${message}`, options);
+    super(path, `${field ? `${field}: ` : ''}${message}`, options);
   }
 }
 

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { parseTegrastatsLine, percentile, StatusReporter, StatusTracker } from '../../sdk/device';
+import { jetsonReadings, parseTegrastatsLine } from '../../devices/jetson/tegrastats';
+import { percentile, StatusReporter, StatusTracker } from '../../sdk/pipeline/status';
 
 t.test('percentile: nearest rank', async (t) => {
   const v = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -63,7 +64,7 @@ t.test('status: carries temperature and power from tegrastats', async (t) => {
   const sample = parseTegrastatsLine(
     'RAM 3120/7620MB (lfb 2x4MB) SWAP 0/3810MB (cached 0MB) CPU [38%@1984,41%@1984] EMC_FREQ 21% GR3D_FREQ 87% cpu@52.1C gpu@54.3C tj@54.3C VDD_IN 11208mW/8080mW VDD_SOC 2874mW/2148mW',
   );
-  const r = tracker.report({ tegrastats: sample });
+  const r = tracker.report({ jetson: jetsonReadings(sample) });
   t.same(r.jetson, {
     temperatureC: { cpu: 52.1, gpu: 54.3, tj: 54.3 },
     maxTemperatureC: 54.3,

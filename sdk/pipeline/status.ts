@@ -1,7 +1,7 @@
-import type { TegrastatsSample } from './tegrastats';
+import { STATUS_SCHEMA } from '../publish/protocol';
 
-/** Value of `schema` in a status payload. */
-export const STATUS_SCHEMA = 'spectra-edge/status@1';
+/** Value of `schema` in a status payload; one value for every writer of the status topic (the publisher's online/offline payloads too). */
+export { STATUS_SCHEMA };
 
 /** The JSON published on `spectra/<device>/status`. */
 export interface StatusPayload {
@@ -21,14 +21,17 @@ export interface StatusPayload {
   /** The execution provider the model runs on. */
   provider?: string;
   /** From tegrastats, on a Jetson. */
-  jetson?: {
-    temperatureC: Record<string, number>;
-    maxTemperatureC?: number;
-    powerMw: Record<string, number>;
-    totalPowerMw?: number;
-    gpuPercent?: number;
-    ram?: { usedMb: number; totalMb: number };
-  };
+  jetson?: JetsonReadings;
+}
+
+/** Board readings of a Jetson (devices/jetson builds them from tegrastats). */
+export interface JetsonReadings {
+  temperatureC: Record<string, number>;
+  maxTemperatureC?: number;
+  powerMw: Record<string, number>;
+  totalPowerMw?: number;
+  gpuPercent?: number;
+  ram?: { usedMb: number; totalMb: number };
 }
 
 /** Options of {@link StatusTracker}. */
@@ -45,7 +48,7 @@ export interface StatusOptions {
 export interface StatusExtras {
   outbox?: { depth: number; bytes: number };
   provider?: string;
-  tegrastats?: TegrastatsSample;
+  jetson?: JetsonReadings;
 }
 
 const DEFAULTS = Object.freeze({ latencyWindow: 512, rateWindowSeconds: 10 });
@@ -109,7 +112,7 @@ export class StatusTracker {
 
   /**
    * Builds the status payload.
-   * @param extras - Outbox depth, granted provider and the latest tegrastats sample, when known.
+   * @param extras - Outbox depth, granted provider and the latest board readings, when known.
    * @returns The JSON-ready payload.
    */
   report(extras: StatusExtras = {}): StatusPayload {
@@ -137,20 +140,9 @@ export class StatusTracker {
     };
     if (extras.outbox) payload.outbox = { ...extras.outbox };
     if (extras.provider) payload.provider = extras.provider;
-    if (extras.tegrastats) payload.jetson = jetsonSection(extras.tegrastats);
+    if (extras.jetson) payload.jetson = extras.jetson;
     return payload;
   }
-}
-
-function jetsonSection(t: TegrastatsSample): NonNullable<StatusPayload['jetson']> {
-  const powerMw: Record<string, number> = {};
-  for (const [rail, r] of Object.entries(t.power)) powerMw[rail] = r.currentMw;
-  const out: NonNullable<StatusPayload['jetson']> = { temperatureC: { ...t.temperaturesC }, powerMw };
-  if (t.maxTemperatureC !== undefined) out.maxTemperatureC = t.maxTemperatureC;
-  if (t.totalPowerMw !== undefined) out.totalPowerMw = t.totalPowerMw;
-  if (t.gpuPercent !== undefined) out.gpuPercent = t.gpuPercent;
-  if (t.ram) out.ram = { ...t.ram };
-  return out;
 }
 
 function round(x: number, digits: number): number {
@@ -164,10 +156,8 @@ export interface StatusReporterOptions {
   publish: (topic: string, payload: Buffer) => Promise<unknown>;
   /** @defaultValue 10000 */
   intervalMs?: number;
-  /** Current outbox depth and granted provider, read at every report. */
-  extras?: () => Omit<StatusExtras, 'tegrastats'>;
-  /** Latest tegrastats sample, e.g. `() => monitor.latest()` from a {@link TegrastatsMonitor}. */
-  tegrastats?: () => TegrastatsSample | undefined;
+  /** Current outbox depth, granted provider and board readings, read at every report. */
+  extras?: () => StatusExtras;
   /** Receives publish failures (the reporter keeps going). @defaultValue silent */
   log?: (message: string) => void;
 }
@@ -199,7 +189,7 @@ export class StatusReporter {
 
   /** Publishes one report now; failures go to the logger, never throw. */
   async publishNow(): Promise<void> {
-    const payload = this.tracker.report({ ...this.options.extras?.(), tegrastats: this.options.tegrastats?.() });
+    const payload = this.tracker.report(this.options.extras?.());
     try {
       await this.options.publish(`spectra/${this.tracker.device}/status`, Buffer.from(JSON.stringify(payload)));
     } catch (err) {

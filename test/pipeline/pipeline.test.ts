@@ -6,12 +6,12 @@ import { join, resolve } from 'node:path';
 import { readEnvi } from '../../sdk/cube/envi';
 import { SyntheticSource } from '../../sdk/capture/synthetic';
 import { EmbeddedBroker } from '../../sdk/publish/embedded-broker';
-import { runPipeline } from '../../sdk/publish/pipeline';
+import { runPipeline } from '../../sdk/pipeline/pipeline';
 import { CubePublisher } from '../../sdk/publish/publisher';
 import { CubeSubscriber, type ReceivedCube } from '../../sdk/publish/subscriber';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 import { mosquittoMissing, startMosquitto } from '../helpers/mosquitto';
-import { patternCube, sameBytes, tempDir, until } from './helpers';
+import { patternCube, sameBytes, tempDir, until } from '../publish/helpers';
 
 const ROOT = resolve(__dirname, '..', '..');
 const TINY = join(ROOT, 'test', 'fixtures', 'tiny', 'tiny-student.onnx');

@@ -1,14 +1,12 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { MqttClient } from 'mqtt';
 import type { FramePair } from '../capture/frame';
-import { type StatusPayload, StatusTracker } from '../device/status';
-import { connectClient } from './broker-connection';
-import { EmbeddedBroker } from './embedded-broker';
-import { createLogger } from './log';
+import { type StatusPayload, StatusTracker } from './status';
+import { redactUrl } from '../publish/broker-connection';
+import { CubePublisher } from '../publish/publisher';
+import { EmbeddedBroker } from '../publish/embedded-broker';
 import { DEFAULT_PIPELINE_OPTIONS, type FrameReport, type PipelineOptions, type PipelineResult, runPipeline } from './pipeline';
-import { statusTopic } from './protocol';
-import { CubeSubscriber, type ReceivedCube } from './subscriber';
+import { CubeSubscriber, type ReceivedCube } from '../publish/subscriber';
 
 /** Options for {@link runMainJob}: those of {@link runPipeline} (with `broker` as a URL only) plus the subscriber side. */
 export interface MainJobOptions extends Omit<PipelineOptions, 'broker' | 'out'> {
@@ -63,78 +61,91 @@ export const DEFAULT_MAIN_JOB_OPTIONS = Object.freeze({ out: join('out', 'run'),
  * @returns The pipeline result plus the subscriber's summary and the last status payload.
  * @throws {@link BrokerConnectionError} when the broker cannot be reached.
  * @example
- * const r = await runMainJob({ frames: 5 });
+ * const r = await runMainJob({ model: 'models/student-cave31-rgb-x4.onnx', frames: 5 });
  * if (r.subscriber!.missing.length > 0) process.exitCode = 4;
  */
-export async function runMainJob(options: MainJobOptions = {}): Promise<MainJobResult> {
-  const log = createLogger('spectra:run', options.log);
+export async function runMainJob(options: MainJobOptions): Promise<MainJobResult> {
   const out = options.out ?? DEFAULT_MAIN_JOB_OPTIONS.out;
   const subscribe = options.subscribe ?? DEFAULT_MAIN_JOB_OPTIONS.subscribe;
   const device = options.device ?? DEFAULT_PIPELINE_OPTIONS.device;
   const withLog = options.log ? { log: options.log } : {};
-  // The job owns the embedded broker (not runPipeline) so the subscriber is on it before the first frame.
+  const waitForBroker = options.publisherOptions?.waitForBroker ?? true;
+  // The job owns the embedded broker, the subscriber and the publisher (not runPipeline), so the subscriber
+  // is on the broker before the first frame and everything is closed, with bounded waits, in `finally`.
   const embedded = options.broker === undefined ? await EmbeddedBroker.start({ port: 0, wsPort: 0, ...options.embeddedBroker, ...withLog }) : undefined;
   const broker = options.broker ?? embedded!.url;
   // aedes speaks MQTT 3.1.1 only.
   const brokerOptions = { ...options.brokerOptions, ...(embedded ? { protocolVersion: 4 as const } : {}) };
   let subscriber: CubeSubscriber | undefined;
-  let statusClient: MqttClient | undefined;
+  let publisher: CubePublisher | undefined;
   try {
     const received = new Set<number>();
     let errors = 0;
     if (subscribe) {
-      subscriber = await CubeSubscriber.connect({ ...brokerOptions, broker, out, device, ...withLog });
+      subscriber = await CubeSubscriber.connect({ ...brokerOptions, broker, out, device, group: RECEIPT_GROUP, waitForBroker, ...withLog });
       subscriber.on('cube', (cube) => {
         received.add(cube.meta.sequence);
         options.onCube?.(cube);
       });
       subscriber.on('cube-error', () => errors++);
     }
+    publisher = await CubePublisher.connect({
+      ...brokerOptions,
+      // With the built-in subscriber, a cube leaves the outbox only once it has it (v2 receipts).
+      ...(subscribe ? { receiptGroup: RECEIPT_GROUP } : {}),
+      ...options.publisherOptions,
+      broker,
+      device,
+      ...withLog,
+    });
+    const pub = publisher;
     const tracker = new StatusTracker(device);
     let status: StatusPayload | undefined;
-    if (options.status ?? DEFAULT_MAIN_JOB_OPTIONS.status) {
-      const clientId = `spectra-status-${Math.random().toString(16).slice(2, 10)}`;
-      ({ client: statusClient } = await connectClient({ ...brokerOptions, broker, clientId }, { clientId, clean: true }));
-    }
+    const withStatus = options.status ?? DEFAULT_MAIN_JOB_OPTIONS.status;
     const onFrame = (report: FrameReport, frame: FramePair): void => {
       tracker.recordFrame(report.latencyMs);
-      if (statusClient) {
-        status = tracker.report();
-        statusClient.publish(statusTopic(device), JSON.stringify(status), { qos: 1, retain: true }, (err) => err && log.warn(`status: ${err.message}`));
+      if (withStatus) {
+        const m = pub.metrics();
+        status = tracker.report({ outbox: { depth: m.outboxCubes, bytes: m.outboxBytes } });
+        // One writer and one shape on the status topic: the publisher's own connection (issue 17).
+        void pub.publishStatus({ ...status }).catch(() => undefined);
       }
       options.onFrame?.(report, frame);
     };
     // Without `out`, runPipeline writes no copies of its own: with a subscriber they would duplicate its files.
     const { out: _out, subscribe: _subscribe, receiveTimeoutMs: _timeout, status: _status, onCube: _onCube, ...pipelineOptions } = options;
-    const result = await runPipeline({
-      ...pipelineOptions,
-      broker,
-      brokerOptions,
-      device,
-      onFrame,
-      ...(subscribe ? {} : { out }),
-    });
+    const result = await runPipeline({ ...pipelineOptions, broker: pub, device, onFrame, ...(subscribe ? {} : { out }) });
+    result.broker = redactUrl(broker);
     let summary: ReceiveSummary | undefined;
     if (subscriber) {
+      const sub = subscriber;
       const expected = result.frames.map((f) => f.sequence);
-      await waitFor(() => expected.every((s) => received.has(s)), options.receiveTimeoutMs ?? DEFAULT_MAIN_JOB_OPTIONS.receiveTimeoutMs);
+      const lost = (): Set<number> => new Set(sub.missing()[device] ?? []);
+      // Done when every cube arrived or was announced lost; bounded by receiveTimeoutMs either way.
+      await waitFor(() => expected.every((s) => received.has(s) || lost().has(s)), options.receiveTimeoutMs ?? DEFAULT_MAIN_JOB_OPTIONS.receiveTimeoutMs);
       const missing = expected.filter((s) => !received.has(s));
       summary = { expected: expected.length, received: expected.length - missing.length, missing, errors, out };
     }
     const job: MainJobResult = {
       ...result,
+      publisher: pub.metrics(),
       ...(embedded?.wsUrl ? { wsBroker: embedded.wsUrl } : {}),
       ...(summary ? { subscriber: summary } : {}),
       ...(status ? { status } : {}),
     };
+    await mkdir(out, { recursive: true });
     await writeFile(join(out, 'run.json'), JSON.stringify(job, null, 2));
     return job;
   } finally {
+    // Each close is bounded (forced disconnects after a short grace), so a dead broker cannot stall the exit.
     await subscriber?.close();
-    await statusClient?.endAsync();
+    await publisher?.close();
     await embedded?.close();
   }
 }
+
+/** Receipt group of the built-in subscriber, which the job's publisher waits for. */
+const RECEIPT_GROUP = 'spectra-run';
 
 async function waitFor(done: () => boolean, ms: number): Promise<void> {
   const end = Date.now() + ms;

@@ -1,4 +1,4 @@
-import type { OrtModule } from '../runtime/binding';
+import type { OrtModule } from '../../sdk/runtime/binding';
 
 /**
  * An 84-byte ONNX model (opset 13, one Identity node on a float[1]): enough for onnxruntime to parse the session

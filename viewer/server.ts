@@ -6,14 +6,13 @@ import { dirname, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { MqttClient } from 'mqtt';
 import { createWebSocketStream, WebSocketServer } from 'ws';
-import type { Cube } from '../cube/cube';
-import { quicklook } from '../cube/quicklook';
-import { type BrokerOptions, connectClient } from '../publish/broker-connection';
-import { EmbeddedBroker } from '../publish/embedded-broker';
-import { createLogger, type NamespacedLog } from '../publish/log';
-import type { CubeMessageMeta } from '../publish/protocol';
-import { CubeSubscriber } from '../publish/subscriber';
-import type { Logger } from '../runtime/log';
+import type { Cube } from '../sdk/cube/cube';
+import { quicklook } from '../sdk/cube/quicklook';
+import { type BrokerOptions, connectClient } from '../sdk/publish/broker-connection';
+import { EmbeddedBroker } from '../sdk/publish/embedded-broker';
+import { createLogger, type Logger, type NamespacedLog } from '../sdk/core/log';
+import type { CubeMessageMeta } from '../sdk/publish/protocol';
+import { CubeSubscriber } from '../sdk/publish/subscriber';
 
 /** Options of {@link ViewServer.start}. */
 export interface ViewServerOptions {
@@ -35,7 +34,7 @@ export interface ViewServerOptions {
   mqttPort?: number;
   /** Publish a quicklook PNG on `spectra/<device>/quicklook` for every cube received. @defaultValue true */
   publishQuicklooks?: boolean;
-  /** Folder holding index.html and viewer.js. @defaultValue the repository's `viewer/` */
+  /** Folder holding index.html and viewer.js. @defaultValue the `viewer/` folder this server belongs to */
   staticDir?: string;
   /** Replaces the `spectra:view` logger (and the subscriber's). */
   log?: Logger;
@@ -264,8 +263,8 @@ async function sendFile(res: ServerResponse, path: string): Promise<void> {
 }
 
 function findViewerDir(): string {
-  // Source checkout (sdk/device -> viewer) or the compiled tree (dist/sdk/device -> viewer).
-  const candidates = [join(__dirname, '..', '..', 'viewer'), join(__dirname, '..', '..', '..', 'viewer')];
+  // The page sits beside this file; the compiled server (dist/viewer/) finds it two folders up.
+  const candidates = [__dirname, join(__dirname, '..', '..', 'viewer')];
   return candidates.find((d) => existsSync(join(d, 'index.html'))) ?? candidates[0];
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import type { ProviderRequest } from '../runtime/providers';
+import type { ProviderRequest } from '../../sdk/runtime/providers';
 import { ProfileError } from './errors';
 
 /** Value of `schema` in a deployment profile. */

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ModelCardError } from '../errors';
+import { ModelCardError } from './errors';
 
 /** The model card (`<name>.card.json`, schema `spectra-edge/model-card@1`; see docs/model-card.md). */
 export interface ModelCard {

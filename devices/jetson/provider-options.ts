@@ -4,7 +4,7 @@ import {
   providerOptionStrings,
   type ProviderName,
   type ProviderRequest,
-} from '../runtime/providers';
+} from '../../sdk/runtime/providers';
 
 /** How a forwarded option's value is written: `'1'`/`'0'`, a decimal integer, or text. */
 export type ProviderOptionKind = 'bool' | 'uint' | 'string';

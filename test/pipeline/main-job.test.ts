@@ -4,10 +4,10 @@ import { join, resolve } from 'node:path';
 import type { Cube } from '../../sdk/cube/cube';
 import { readEnvi } from '../../sdk/cube/envi';
 import { SyntheticSource } from '../../sdk/capture/synthetic';
-import { runMainJob } from '../../sdk/publish/main-job';
+import { runMainJob } from '../../sdk/pipeline/main-job';
 import type { ReceivedCube } from '../../sdk/publish/subscriber';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
-import { sameBytes, tempDir } from './helpers';
+import { sameBytes, tempDir } from '../publish/helpers';
 
 const TINY = resolve(__dirname, '..', 'fixtures', 'tiny', 'tiny-student.onnx');
 const quiet = (): void => {};

@@ -1,0 +1,66 @@
+import type { ModelCard } from '../core/model-card';
+import { DirectoryWatcher, type DirectoryWatcherOptions } from './directory-watcher';
+import type { FrameSource } from './frame';
+import { ReplaySource, type ReplayOptions } from './replay';
+import { SyntheticSource, type SyntheticOptions } from './synthetic';
+
+/** What a source factory gets besides its own options: the card of the model that will fuse the frames. */
+export interface SourceContext {
+  card: ModelCard;
+}
+
+/**
+ * Options of each registered source, by name. The untyped form (`Record<string, unknown>`, as read from a
+ * profile) is accepted too; each source validates its own options (TypeError/RangeError naming the option).
+ */
+export interface SourceOptionsMap {
+  synthetic: Omit<SyntheticOptions, 'card'>;
+  directory: DirectoryWatcherOptions;
+  replay: ReplayOptions;
+}
+
+/** Name of a registered frame source. */
+export type SourceName = keyof SourceOptionsMap;
+
+type Factory = (options: Record<string, unknown>, context: SourceContext) => FrameSource;
+
+// The one place a source is chosen by name: `spectra run --source`, the Jetson profile's `capture.adapter`.
+// Files the model's LR-HSI grid on cubes that carry no wavelengths; a folder watched by a service drops the
+// oldest frame when inference falls behind, like a live camera.
+const FACTORIES: Readonly<Record<SourceName, Factory>> = Object.freeze({
+  synthetic: (options, { card }) => new SyntheticSource({ ...options, card }),
+  directory: (options, { card }) => new DirectoryWatcher({ policy: 'drop-oldest', lrhsiWavelengths: card.hsi.wavelengths_nm, ...options } as unknown as DirectoryWatcherOptions),
+  replay: (options, { card }) => new ReplaySource({ lrhsiWavelengths: card.hsi.wavelengths_nm, ...options } as unknown as ReplayOptions),
+});
+
+/** Other names accepted for a source (`watch` is what `spectra run --source` has always called a watched folder). */
+const ALIASES: Readonly<Record<string, SourceName>> = Object.freeze({ watch: 'directory' });
+
+/** Every name {@link openSource} accepts, aliases included. */
+export const SOURCE_NAMES: readonly string[] = Object.freeze([...Object.keys(FACTORIES), ...Object.keys(ALIASES)]);
+
+/**
+ * Whether {@link openSource} knows `name`.
+ * @param name - A source name or alias.
+ */
+export function isSourceName(name: string): boolean {
+  return Object.hasOwn(FACTORIES, name) || Object.hasOwn(ALIASES, name);
+}
+
+/**
+ * Opens a frame source by name.
+ * @param name - `synthetic`, `directory` (alias `watch`) or `replay`.
+ * @param options - That source's options (see {@link SourceOptionsMap}).
+ * @param context - The model card: synthetic frames are simulated for it, files get its LR-HSI wavelengths.
+ * @returns The source, not yet started (iterating it starts it).
+ * @throws RangeError when `name` is not a registered source.
+ * @example
+ * const source = openSource('replay', { frames: 'recordings/flight-7', fps: 5 }, { card: model.card });
+ */
+export function openSource<N extends SourceName>(name: N, options: SourceOptionsMap[N], context: SourceContext): FrameSource;
+export function openSource(name: string, options: Record<string, unknown>, context: SourceContext): FrameSource;
+export function openSource(name: string, options: object, context: SourceContext): FrameSource {
+  const resolved = Object.hasOwn(ALIASES, name) ? ALIASES[name] : name;
+  if (!Object.hasOwn(FACTORIES, resolved)) throw new RangeError(`Expected a capture source (${SOURCE_NAMES.join(', ')}) but received '${name}'`);
+  return FACTORIES[resolved as SourceName](options as Record<string, unknown>, context);
+}
