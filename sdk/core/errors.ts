@@ -129,6 +129,14 @@ export class ProviderUnavailableError extends SpectraError {
 /** Input values are far outside the physical 0..1 range the models take (typically raw counts without a value scale). */
 export class ValueRangeError extends SpectraError {
   readonly code = 'E_VALUE_RANGE';
+  constructor(
+    message: string,
+    /** Which input ('lrhsi' or 'hrmsi') and the largest value it reached, so a CLI can name its own flag. */
+    readonly detail?: { input: string; max: number },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /** An input holds pixels equal to its declared no-data value (`meta.dataIgnoreValue`), which the model cannot fuse. */

@@ -5,6 +5,7 @@ import { writeEnvi } from '../cube/envi';
 import type { CaptureStats, FramePair, FrameSource } from '../capture/frame';
 import { SyntheticSource } from '../capture/synthetic';
 import { psnr, sam } from '../metrics/full-reference';
+import { bandValidity } from '../spectral/coverage';
 import type { Logger } from '../core/log';
 import { type FuseOptions, FusionModel } from '../runtime/fusion-model';
 import { readModelCard } from '../core/model-card';
@@ -157,7 +158,9 @@ export async function runPipeline(options: PipelineOptions = {}): Promise<Pipeli
       if (reports.length >= frames) break;
       const fused = await model.fuse(frame.lrhsi, frame.hrmsi, options.fuse);
       const fusedAt = new Date();
-      const truth = frame.truth ? { psnr: psnr(fused, frame.truth), sam: sam(fused, frame.truth) } : undefined;
+      // Bands the input did not cover hold zeros, not estimates: they are not scored.
+      const bandMask = bandValidity(fused);
+      const truth = frame.truth ? { psnr: psnr(fused, frame.truth, { bandMask }), sam: sam(fused, frame.truth, { bandMask }) } : undefined;
       await publisher.publish(fused, {
         sequence: frame.sequence,
         capturedAt: frame.capturedAt,

@@ -33,6 +33,11 @@ export interface CubeMessageMeta {
   layout: 'bsq';
   wavelengths: number[];
   fwhm?: number[];
+  /**
+   * Per band, false where the band holds no data (zeros): the input did not cover it or the model never learnt
+   * it. Absent when every band is valid. Consumers skip invalid bands in displays and metrics.
+   */
+  bandValid?: boolean[];
   /** Spatial scale of the fusion model (HR = scale x LR). */
   scale?: number;
   model?: { id: string; precision: string };
@@ -189,6 +194,9 @@ export function decodeMeta(topic: string, payload: Uint8Array, limits: DecodeLim
   };
   numbers(m.wavelengths, 'wavelengths');
   if (m.fwhm !== undefined) numbers(m.fwhm, 'fwhm');
+  if (m.bandValid !== undefined && !(Array.isArray(m.bandValid) && m.bandValid.length === bands && m.bandValid.every((v) => typeof v === 'boolean'))) {
+    fail(`meta.bandValid must list ${bands} booleans`);
+  }
   if (typeof m.capturedAt !== 'string' || typeof m.enqueuedAt !== 'string') fail('meta.capturedAt and meta.enqueuedAt must be ISO-8601 strings');
   return m as unknown as CubeMessageMeta;
 }

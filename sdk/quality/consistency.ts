@@ -46,5 +46,16 @@ export function consistency(fused: Cube, lrhsi: Cube, hrmsi: Cube, model: Degrad
   const msi = projectSrf(fused, model.msi.srf);
   const lrRef: Cube = { ...lrhsi, wavelengths: fused.wavelengths };
   const mask = bandMask && bandMask.some((v) => !v) ? bandMask : undefined;
-  return { spatial: psnrAndSam(lr, lrRef, mask), spectral: psnrAndSam(msi, hrmsi) };
+  return { spatial: psnrAndSam(lr, lrRef, mask), spectral: psnrAndSam(msi, hrmsi, scoredMsiBands(model.msi.srf)) };
+}
+
+/**
+ * MSI bands the spectral score compares: rows of the SRF with some weight. A row left all zero (its response lies
+ * only on bands the input did not cover, see `srfOnValidBands`) cannot be predicted and is skipped; undefined when
+ * every band is scored.
+ * @internal
+ */
+export function scoredMsiBands(srf: readonly (readonly number[])[]): boolean[] | undefined {
+  const scored = srf.map((row) => row.some((w) => w !== 0));
+  return scored.every((v) => v) ? undefined : scored;
 }

@@ -91,6 +91,7 @@ export function applyValueScale(cube: Cube, name: string): Cube {
     throw new ValueRangeError(
       `${name} values reach ${max}, but the model takes physical units 0..1; ` +
         `set ${name}.meta.valueScale to the raw full scale (e.g. 65535 for 16-bit CAVE, 10000 for reflectance x 1e4)`,
+      { input: name, max },
     );
   }
   return data === cube.data ? cube : { ...cube, data, meta: { ...(cube.meta ?? {}), valueScale: 1 } };

@@ -100,6 +100,11 @@ export interface FuseToFileOptions extends FuseOptions {
   extra?: Record<string, string>;
   /** Also receives every chunk, after it is written (e.g. to keep a few bands for a preview). */
   tee?: RowSink;
+  /**
+   * Write only the valid bands (`meta.bandValid`: covered by the input and learnt by the model) instead of every
+   * model band with invalid ones as zeros marked in `bbl`. `tee` still receives every band. @defaultValue false
+   */
+  coveredOnly?: boolean;
 }
 
 /** Milliseconds spent in each stage of one {@link FusionModel.fuse} call. */
