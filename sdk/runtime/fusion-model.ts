@@ -5,11 +5,10 @@ import type { Cube } from '../cube/cube';
 import { assertCube, assertFinite } from '../cube/create';
 import { BandCountError, ModelCardError, ModelFileError, ProviderUnavailableError, SizeMismatchError, WavelengthError } from '../core/errors';
 import { type ConsistencyReport, type DegradationModel, consistency } from '../quality/consistency';
-import { bandValidity, selectBandGrid, srfOnValidBands } from '../spectral/coverage';
-import { resampleCube } from '../spectral/resample';
+import { bandValidity, sameGrid, selectBandGrid, srfOnValidBands, toModelGrid } from '../spectral/coverage';
 import { type LoadedBinding, loadBinding } from './binding';
 import { fromHalfBits, toHalfBits } from './half';
-import { applyValueScale, assertNoData, describeGrid, maskNoDataBands, sameGrid, zeroMaskedBands } from './inputs';
+import { applyValueScale, assertNoData, describeGrid, maskNoDataBands, zeroMaskedBands } from './inputs';
 import { type Logger, namespacedLogger } from '../core/log';
 import { IO_NAMES, type ModelCard, cardPathFor, readModelCard } from '../core/model-card';
 import {
@@ -192,14 +191,7 @@ export class FusionModel {
         throw new WavelengthError('lrhsi has no wavelengths (band indices only), so it cannot be resampled; give wavelengths in nm');
       }
       // What the input covers is resampled; the rest stays zero and is marked, as training treats masked bands.
-      lr = resampleCube(lr, spec.wavelengths, this.card.hsi.fwhm_nm ?? undefined, spec.wavelengths.map(() => false));
-      if (!this.validModelBands(lr).some((v) => v)) {
-        throw new WavelengthError(
-          `lrhsi (${describeGrid(lrhsi.wavelengths)}) covers none of the model's bands (${describeGrid(spec.wavelengths)}): ` +
-            'each model band needs input bands across its +-FWHM/2 window; use a model trained for this range',
-        );
-      }
-      return lr;
+      return toModelGrid(lr, { wavelengths: spec.wavelengths, fwhm: this.card.hsi.fwhm_nm ?? undefined, bandValid: this.card.hsi.band_valid }).cube;
     }
     return zeroMaskedBands(lr, this.card.hsi.band_valid);
   }

@@ -2,11 +2,6 @@ import type { Cube } from '../cube/cube';
 import { NoDataError, ValueRangeError } from '../core/errors';
 
 /** @internal */
-export function sameGrid(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= 0.5);
-}
-
-/** @internal */
 export function describeGrid(w: readonly number[]): string {
   return w.length === 0 ? 'none' : `${w.length} bands, ${w[0]}..${w[w.length - 1]} nm`;
 }

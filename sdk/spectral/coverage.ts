@@ -1,5 +1,70 @@
 import type { Cube } from '../cube/cube';
-import { BandCountError } from '../core/errors';
+import { BandCountError, WavelengthError } from '../core/errors';
+import { resampleCube } from './resample';
+
+/** A model's band grid: the card's `hsi.wavelengths_nm`, `fwhm_nm` and `band_valid`. */
+export interface ModelBandGrid {
+  wavelengths: readonly number[];
+  /** FWHM in nm; the median spacing when absent. */
+  fwhm?: readonly number[];
+  /** Bands the model learnt; all when absent. */
+  bandValid?: readonly boolean[];
+}
+
+/** An LR-HSI on a model's band grid, from {@link toModelGrid}. */
+export interface ModelGridInput {
+  /** On the model grid; `meta.bandValid` = bands the input covers; the others hold zeros. */
+  cube: Cube;
+  /** Covered by the input and learnt by the model. */
+  bandValid: boolean[];
+  /** False when the input was already on the grid with no masked band and passed through. */
+  resampled: boolean;
+}
+
+/**
+ * True when both grids have the same band count and every centre agrees within 0.5 nm.
+ * @internal
+ */
+export function sameGrid(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= 0.5);
+}
+
+/**
+ * Puts an LR-HSI on a model's band grid when it covers only part of it, the way training treats a region
+ * that lacks bands: covered model bands are resampled from the input's valid bands ({@link resampleCube}), the
+ * others are zeros and marked invalid. The host's `spectra_distill.data.coverage.to_model_grid` is the same
+ * function; `spectra-distill coverage-vectors` writes the test vectors that keep them equal.
+ * @param cube - Input with wavelengths (and FWHM, `meta.bandValid` when known).
+ * @param grid - The model's band grid.
+ * @returns The cube on the grid (zeros in every band that is not valid) and which model bands are valid.
+ * @throws {@link WavelengthError} when the input covers none of the model's learnt bands.
+ */
+export function toModelGrid(cube: Cube, grid: ModelBandGrid): ModelGridInput {
+  const learnt = grid.bandValid ?? grid.wavelengths.map(() => true);
+  const inputValid = bandValidity(cube);
+  if (sameGrid(cube.wavelengths, grid.wavelengths) && inputValid.every((v) => v)) {
+    return { cube, bandValid: [...learnt], resampled: false };
+  }
+  // No band is required: what the input cannot cover stays zero and is reported, never invented.
+  const out = resampleCube(cube, grid.wavelengths, grid.fwhm, grid.wavelengths.map(() => false));
+  const bandValid = bandValidity(out).map((v, b) => v && learnt[b]);
+  // Training never fed a value in a band the model did not learn (every region had it masked): zero those too.
+  const plane = cube.height * cube.width;
+  bandValid.forEach((v, b) => {
+    if (!v) out.data.fill(0, b * plane, (b + 1) * plane);
+  });
+  if (!bandValid.some((v) => v)) {
+    throw new WavelengthError(
+      `the input (${describeSpan(cube.wavelengths)}) covers none of the model's bands (${describeSpan(grid.wavelengths)}): ` +
+        'each model band needs input bands across its +-FWHM/2 window; use a model trained for this range',
+    );
+  }
+  return { cube: out, bandValid, resampled: true };
+}
+
+function describeSpan(w: readonly number[]): string {
+  return `${w.length} bands, ${Math.min(...w)}..${Math.max(...w)} nm`;
+}
 
 /**
  * Which bands of a cube hold data: `meta.bandValid` (ENVI `bbl`, a resampler's coverage, a fused cube's
