@@ -5,8 +5,7 @@ import { readEnvi } from '../../../sdk/cube/envi';
 import { quicklookBands } from '../../../sdk/cube/quicklook';
 import { FusionModel } from '../../../sdk/runtime/fusion-model';
 import { consistency } from '../../../sdk/quality/consistency';
-import { srfOnValidBands } from '../../../sdk/spectral/coverage';
-import { resampleCube } from '../../../sdk/spectral/resample';
+import { srfOnValidBands, toModelGrid } from '../../../sdk/spectral/coverage';
 import { TINY, TINY_MODEL, maxAbsDiff, randomCube, tempDir } from '../helpers';
 
 const card = JSON.parse(readFileSync(join(TINY, 'tiny-student.card.json'), 'utf8')) as { hsi: { wavelengths_nm: number[] }; msi: { srf: number[][] } };
@@ -47,10 +46,8 @@ t.test('partial: consistency skips invalid bands and scores the HR-MSI through S
   const lr = randomCube(21, 8, 8, SHORT, 33);
   const hr = randomCube(3, 32, 32, RGB, 34);
   const fused = await model.fuse(lr, hr, { resample: true });
-  const fedLr = { ...randomCube(8, 8, 8, WL), data: new Float32Array(8 * 64) };
   // The same report by hand: LR on the model grid as fuse fed it, the card's degradation with the renormalised SRF.
-  const onGrid = resampleCube(lr, WL, new Array(8).fill(40));
-  fedLr.data.set(onGrid.data);
+  const fedLr = toModelGrid(lr, { wavelengths: WL, fwhm: new Array(8).fill(40) }).cube;
   const byHand = consistency(fused, fedLr, hr, { ...model.card, msi: { srf: srfOnValidBands(card.msi.srf, EXPECTED) }, hsi: { band_valid: EXPECTED } });
   t.same(fused.quality, byHand);
   t.ok(Number.isFinite(fused.quality!.spatial.psnr) && fused.quality!.spatial.psnr < 100, 'zeros on both sides of invalid bands would have inflated it to the cap');
