@@ -1,10 +1,11 @@
 import { access, readdir } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { type MsiResponseEstimate, estimateMsiResponse, msiToModelBands } from '../camera/response';
 import type { Cube } from '../cube/cube';
 import { assertCube, assertFinite } from '../cube/create';
 import { BandCountError, ModelCardError, ModelFileError, ProviderUnavailableError, SizeMismatchError, WavelengthError } from '../core/errors';
-import { type ConsistencyReport, type DegradationModel, consistency } from '../quality/consistency';
+import { type ConsistencyReport, type DegradationModel, type MsiAgreement, consistency, msiAgreement } from '../quality/consistency';
 import { bandValidity, sameGrid, selectBandGrid, srfOnValidBands, toModelGrid } from '../spectral/coverage';
 import { type LoadedBinding, loadBinding } from './binding';
 import { fromHalfBits, toHalfBits } from './half';
@@ -196,6 +197,26 @@ export class FusionModel {
     return zeroMaskedBands(lr, this.card.hsi.band_valid);
   }
 
+  /**
+   * Estimates the HR-MSI camera's spectral response from the pair itself (CNMF-style non-negative fit at the
+   * LR-HSI's resolution, see `estimateMsiResponse`), on this model's band grid and with its PSF. Pass the result
+   * as `msiResponse` to {@link FusionModel.fuse} when the camera's response is unknown or differs from the card's.
+   * @param lrhsi - The LR-HSI (raw counts with `meta.valueScale`, or 0..1).
+   * @param hrmsi - The HR-MSI, any band count, same scale relation as for fuse.
+   * @param options - `resample` as for {@link FusionModel.fuse}.
+   * @returns The response, its misfit, centroids and gains.
+   * @throws The input errors of {@link FusionModel.fuse}.
+   */
+  estimateMsiResponse(lrhsi: Cube, hrmsi: Cube, options: Pick<FuseOptions, 'resample'> = {}): MsiResponseEstimate {
+    assertCube(lrhsi, 'lrhsi');
+    assertCube(hrmsi, 'hrmsi');
+    const lr = this.onModelGrid(lrhsi, options.resample ?? DEFAULT_FUSE_OPTIONS.resample);
+    assertFinite(lr, 'lrhsi');
+    assertFinite(hrmsi, 'hrmsi');
+    const psf = { kernelSize: this.card.psf.kernel_size, sigma: this.card.psf.sigma };
+    return estimateMsiResponse(applyValueScale(lr, 'lrhsi'), this.validModelBands(lr), applyValueScale(hrmsi, 'hrmsi'), this.card.scale, psf);
+  }
+
   /** Frees the native session. The model cannot be used afterwards. */
   async release(): Promise<void> {
     if (this.released) return;
@@ -213,7 +234,12 @@ export class FusionModel {
     assertCube(hrmsi, 'hrmsi');
     checkFuseOptions(opts);
     const spec = this.inputSpec;
-    if (hrmsi.bands !== spec.msiBands) throw new BandCountError('hrmsi', spec.msiBands, hrmsi.bands);
+    const response = opts.msiResponse;
+    const msiBands = response ? response.matrix.length : spec.msiBands;
+    if (hrmsi.bands !== msiBands) throw new BandCountError(response ? 'hrmsi (its msiResponse)' : 'hrmsi', msiBands, hrmsi.bands);
+    if (response && response.matrix.some((row) => row.length !== spec.hsiBands)) {
+      throw new BandCountError('msiResponse rows (model HSI bands)', spec.hsiBands, response.matrix.find((row) => row.length !== spec.hsiBands)!.length);
+    }
     const t = performance.now();
     let lr = this.onModelGrid(lrhsi, opts.resample);
     const resampleMs = lr === lrhsi ? 0 : performance.now() - t;
@@ -243,7 +269,8 @@ export class FusionModel {
     const bandValid = this.validModelBands(lr);
     const tn = performance.now();
     lr = applyValueScale(lr, 'lrhsi');
-    const hr = applyValueScale(hrmsi, 'hrmsi');
+    let hr = applyValueScale(hrmsi, 'hrmsi');
+    if (response) hr = msiToModelBands(hr, response, srfOnValidBands(this.card.msi.srf, bandValid), lr);
     const normaliseMs = performance.now() - tn;
     return { lr, hr, tiles, bandValid, t0, validateMs: performance.now() - t0 - resampleMs - normaliseMs, resampleMs, normaliseMs };
   }
@@ -366,16 +393,19 @@ export class FusionModel {
     zeroBands(out, t.bandValid, H * W);
     const fused: Cube = { ...this.outputHeader(lr, hr, t.bandValid), data: out };
     let quality: ConsistencyReport | undefined;
+    let agreement: MsiAgreement | undefined;
     let qualityMs = 0;
     if (opts.quality) {
       const tq = performance.now();
       quality = consistency(fused, lr, hr, this.degradation(t.bandValid));
+      agreement = msiAgreement(lr, hr, this.degradation(t.bandValid), this.inputSpec.msiBandNames);
       qualityMs = performance.now() - tq;
     }
     return {
       ...fused,
       tiles: tiles.length,
       ...(quality ? { quality } : {}),
+      ...(agreement ? { msiAgreement: agreement } : {}),
       timing: { validateMs: t.validateMs, resampleMs: t.resampleMs, normaliseMs: t.normaliseMs, inferMs, stitchMs, qualityMs, totalMs: performance.now() - t.t0 },
     };
   }
@@ -419,7 +449,7 @@ export class FusionModel {
     return {
       ...this.outputHeader(lr, hr, t.bandValid),
       tiles: tiles.length,
-      ...(check ? { quality: check.report() } : {}),
+      ...(check ? { quality: check.report(), msiAgreement: msiAgreement(lr, hr, this.degradation(t.bandValid), this.inputSpec.msiBandNames) } : {}),
       timing: { validateMs: t.validateMs, resampleMs: t.resampleMs, normaliseMs: t.normaliseMs, inferMs, stitchMs: stitchMs - qualityMs, qualityMs, totalMs: performance.now() - t.t0 },
     };
   }
