@@ -8,6 +8,8 @@ import { type QuicklookBands, quicklookBands, writeQuicklook } from '../../sdk/c
 import { type FuseOptions, type FusedCube, FusionModel, type RowSink, type StreamedFuse } from '../../sdk/runtime/fusion-model';
 import type { ProviderRequest } from '../../sdk/runtime/providers';
 import type { NpyLayout } from '../../sdk/cube/npy';
+import { ValueRangeError } from '../../sdk/core/errors';
+import { bandValidity, describeBandRanges, selectBands } from '../../sdk/spectral/coverage';
 
 interface FuseCliOptions {
   model: string;
@@ -25,6 +27,7 @@ interface FuseCliOptions {
   lrhsiWavelengths?: number[];
   npyLayout: NpyLayout;
   quality: boolean;
+  coveredOnly: boolean;
   json: boolean;
 }
 
@@ -78,7 +81,7 @@ class QuicklookBandKeeper implements RowSink {
   private readonly planes: Float32Array;
 
   constructor(private readonly shape: Omit<Cube, 'data'>) {
-    // Band choice looks at wavelengths only, so an empty cube of the output's grid picks the same bands.
+    // Band choice looks at wavelengths and band validity only, so an empty cube of the output's grid picks the same bands.
     this.pick = quicklookBands({ ...shape, data: new Float32Array(0) });
     this.kept = [...new Set(this.pick.bands)];
     this.planes = new Float32Array(this.kept.length * shape.height * shape.width);
@@ -99,6 +102,27 @@ class QuicklookBandKeeper implements RowSink {
   }
 }
 
+/**
+ * The SDK's value-range hint names the API field (`lrhsi.meta.valueScale`); on the command line the fix is a
+ * flag or the camera profile, so the error is re-thrown with those.
+ */
+export function withFlagHints<A extends unknown[]>(action: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+  return async (...args) => {
+    try {
+      await action(...args);
+    } catch (err) {
+      if (!(err instanceof ValueRangeError) || err.detail === undefined) throw err;
+      const { input, max } = err.detail;
+      throw new ValueRangeError(
+        `${input} values reach ${max}, but the model takes physical units 0..1: pass --value-scale <full scale> ` +
+          `(e.g. 65535 for 16-bit counts, 10000 for reflectance x 1e4), or --camera with the sensor's value_scale`,
+        err.detail,
+        { cause: err },
+      );
+    }
+  };
+}
+
 /** Adds `spectra fuse`. */
 export function register(program: Command): void {
   program
@@ -114,13 +138,14 @@ export function register(program: Command): void {
     .option('--batch <n>', 'tiles per session run', integer(1), 1)
     .option('--threads <n>', 'intra-op threads; 0 = onnxruntime default', integer(0), 0)
     .option('--providers <list>', 'execution providers in order (default: tensorrt,cuda,cpu)', providerList)
-    .option('--resample', 'resample an LR-HSI on another band grid onto the model grid', false)
+    .option('--resample', 'resample an LR-HSI on another band grid onto the model grid; model bands it does not cover are zeros marked in bbl / band_valid', false)
+    .option('--covered-only', 'write only the valid bands (covered by the LR-HSI and learnt by the model)', false)
     .option('--lrhsi-wavelengths <nm>', "LR-HSI band centres for files without them: 'a,b,c' or 'start:stop:step'", wavelengthList)
     .option('--value-scale <n>', 'divide both inputs by this (raw counts -> 0..1), overriding file metadata', positive)
     .addOption(new Option('--npy-layout <layout>', 'axis order of 3-D .npy inputs').choices(['chw', 'hwc']).default('chw'))
     .option('--no-quality', 'skip the no-reference consistency check')
     .option('--json', 'print the result summary as JSON', false)
-    .action(async (opts: FuseCliOptions) => {
+    .action(withFlagHints(async (opts: FuseCliOptions) => {
       const model = await FusionModel.load(opts.model, { ...(opts.providers ? { providers: opts.providers } : {}), intraOpThreads: opts.threads });
       try {
         const spec = model.inputSpec;
@@ -152,13 +177,21 @@ export function register(program: Command): void {
         let quick: QuicklookBands | undefined;
         if (opts.tile > 0 && /\.hdr$/i.test(opts.out)) {
           // Tiled ENVI output streams to disk: only a strip of the output is ever in memory (issue #4).
-          const keep = opts.quicklook ? new QuicklookBandKeeper({ bands: spec.hsiBands, height: hrmsi.height, width: hrmsi.width, wavelengths: spec.wavelengths }) : undefined;
+          const keep = opts.quicklook
+            ? new QuicklookBandKeeper({
+                bands: spec.hsiBands,
+                height: hrmsi.height,
+                width: hrmsi.width,
+                wavelengths: spec.wavelengths,
+                meta: { bandValid: model.bandCoverage(lrhsi, { resample: opts.resample }) },
+              })
+            : undefined;
           // Ctrl-C stops after the running tile, so the temporary output file is removed rather than orphaned.
           const interrupt = new AbortController();
           const onSignal = (sig: NodeJS.Signals) => interrupt.abort(new Error(`interrupted by ${sig}; no output written`));
           process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
           try {
-            fused = await model.fuseToFile(lrhsi, hrmsi, opts.out, { ...fuseOptions, signal: interrupt.signal, ...(keep ? { tee: keep } : {}) });
+            fused = await model.fuseToFile(lrhsi, hrmsi, opts.out, { ...fuseOptions, coveredOnly: opts.coveredOnly, signal: interrupt.signal, ...(keep ? { tee: keep } : {}) });
           } finally {
             process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
             if (started) bar.stop();
@@ -171,10 +204,12 @@ export function register(program: Command): void {
           } finally {
             if (started) bar.stop();
           }
-          // ENVI (the default) carries the consistency scores in its header; other extensions go through writeCube.
-          if (!/\.hdr$/i.test(opts.out)) await writeCube(opts.out, whole);
+          const valid = bandValidity(whole);
+          const written = opts.coveredOnly && valid.some((v) => !v) ? selectBands(whole, valid.flatMap((v, b) => (v ? [b] : []))) : whole;
+          // ENVI (the default) carries the consistency scores and bbl in its header; other extensions go through writeCube.
+          if (!/\.hdr$/i.test(opts.out)) await writeCube(opts.out, written);
           else {
-            await writeEnvi(opts.out, whole, {
+            await writeEnvi(opts.out, written, {
               extra: {
                 description: `fused by spectra-edge with ${model.card.name} on ${model.providers.granted}`,
                 ...(whole.quality ? consistencyHeader(whole.quality) : {}),
@@ -185,9 +220,17 @@ export function register(program: Command): void {
           fused = whole;
         }
         const q = fused.quality;
+        const bandValid = bandValidity(fused);
+        const coverage = {
+          valid: bandValid.filter((v) => v).length,
+          total: bandValid.length,
+          invalidNm: describeBandRanges(fused.wavelengths, bandValid),
+          written: opts.coveredOnly ? 'valid bands' : 'all bands (invalid ones as zeros, bbl 0)',
+        };
         const summary = {
           out: opts.out,
-          shape: [fused.bands, fused.height, fused.width],
+          shape: [opts.coveredOnly ? coverage.valid : fused.bands, fused.height, fused.width],
+          coverage,
           model: model.card.name,
           provider: model.providers.granted,
           tiles: fused.tiles,
@@ -200,7 +243,10 @@ export function register(program: Command): void {
         } else {
           const t = fused.timing;
           process.stdout.write(
-            `wrote ${opts.out}: ${fused.bands} bands x ${fused.height} x ${fused.width} (${model.card.name} on ${model.providers.granted}, ${fused.tiles} tile(s))\n` +
+            `wrote ${opts.out}: ${opts.coveredOnly ? coverage.valid : fused.bands} bands x ${fused.height} x ${fused.width} (${model.card.name} on ${model.providers.granted}, ${fused.tiles} tile(s))\n` +
+              (coverage.valid < coverage.total
+                ? `coverage: ${coverage.valid} of ${coverage.total} model bands valid; invalid (not covered by the LR-HSI or not learnt): ${coverage.invalidNm}; ${opts.coveredOnly ? `wrote the ${coverage.valid} valid bands` : 'written as zeros, bbl 0'}\n`
+                : '') +
               `time ${t.totalMs.toFixed(1)} ms (infer ${t.inferMs.toFixed(1)}, stitch ${t.stitchMs.toFixed(1)}, quality ${t.qualityMs.toFixed(1)})\n` +
               (q
                 ? `consistency: spatial ${q.spatial.psnr.toFixed(2)} dB / ${q.spatial.sam.toFixed(3)} deg vs LR-HSI, ` +
@@ -212,5 +258,5 @@ export function register(program: Command): void {
       } finally {
         await model.release();
       }
-    });
+    }));
 }

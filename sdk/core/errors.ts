@@ -47,6 +47,8 @@ export const ERROR_CODES = Object.freeze({
   // Jetson service (devices/jetson/errors.ts)
   E_PROFILE: 'the deployment profile is missing or invalid',
   E_TEGRASTATS: 'a line is not tegrastats output',
+  // Camera profiles (sdk/camera/profile.ts)
+  E_CAMERA_PROFILE: 'a camera profile is missing, malformed or does not match the data or model',
 });
 
 /** A stable error code: a key of {@link ERROR_CODES}. */
@@ -165,6 +167,14 @@ export class ProviderUnavailableError extends SpectraError {
 /** Input values are far outside the physical 0..1 range the models take (typically raw counts without a value scale). */
 export class ValueRangeError extends SpectraError {
   readonly code = 'E_VALUE_RANGE';
+  constructor(
+    message: string,
+    /** Which input ('lrhsi' or 'hrmsi') and the largest value it reached, so a CLI can name its own flag. */
+    readonly detail?: { input: string; max: number },
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
 }
 
 /** An input holds pixels equal to its declared no-data value (`meta.dataIgnoreValue`), which the model cannot fuse. */

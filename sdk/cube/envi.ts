@@ -35,7 +35,7 @@ export interface ReadEnviOptions {
   dataPath?: string;
 }
 
-/** Options for {@link writeEnvi}. */
+/** Options for {@link writeEnvi}. A cube whose `meta.bandValid` marks bands invalid also gets `bbl` and `band_valid` lines. */
 export interface WriteEnviOptions {
   /** @defaultValue 4 (float32) */
   dataType?: EnviDataType;
@@ -215,8 +215,9 @@ export async function writeEnvi(
     for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let b = 0; b < bands; b++, i++) put(view, i * bytes, cube.data[(b * h + y) * w + x]);
   }
   const dataPath = enviDataPath(hdrPath);
+  const extra = { ...bandValidHeader(cube.meta?.bandValid as boolean[] | undefined), ...(options.extra ?? {}) };
   await writeFileAtomic(dataPath, [buf]);
-  await writeFileAtomic(hdrPath, [Buffer.from(enviHeaderText(cube, { ...options, dataType, interleave, byteOrder }), 'latin1')]);
+  await writeFileAtomic(hdrPath, [Buffer.from(enviHeaderText(cube, { ...options, dataType, interleave, byteOrder, extra }), 'latin1')]);
   return { header: hdrPath, data: dataPath };
 }
 
@@ -323,4 +324,19 @@ function writer(t: EnviDataType, le: boolean): Put {
     case 5: return (v, o, x) => v.setFloat64(o, x, le);
     case 12: return (v, o, x) => v.setUint16(o, check(x), le);
   }
+}
+
+/**
+ * The ENVI header fields that mark which bands hold data: `bbl` (ENVI's bad band list, 1 = good, read back by
+ * {@link readEnvi} into `meta.bandValid`) and `band_valid`, the same list under the model card's name. Empty
+ * when every band is valid, so complete cubes keep their usual header.
+ * @param valid - One flag per band (`meta.bandValid` of a fused cube).
+ * @returns Zero or two header fields.
+ * @example
+ * await rowWriter.commit(bandValidHeader(fusedSummary.meta?.bandValid as boolean[] | undefined));
+ */
+export function bandValidHeader(valid: readonly boolean[] | undefined): Record<string, string> {
+  if (valid === undefined || valid.every((v) => v)) return {};
+  const list = `{${valid.map((v) => (v ? 1 : 0)).join(', ')}}`;
+  return { bbl: list, band_valid: list };
 }

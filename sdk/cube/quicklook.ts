@@ -1,6 +1,7 @@
 import sharp from 'sharp';
 import type { Cube } from './cube';
 import { nearestBand } from './create';
+import { bandValidity } from '../spectral/coverage';
 import { writeFileAtomic } from './atomic-write';
 
 /** Options for {@link quicklook}. */
@@ -21,19 +22,28 @@ export interface QuicklookBands {
 }
 
 /**
- * Picks the bands for an RGB quicklook: the nearest to the wanted wavelengths, or the bands at 5/6, 1/2
- * and 1/6 of the band range (as R, G, B) when the cube does not reach them (e.g. a SWIR-only cube).
+ * Picks the bands for an RGB quicklook among the valid ones (`meta.bandValid`): the nearest to the wanted
+ * wavelengths, or the valid bands at 5/6, 1/2 and 1/6 of their range (as R, G, B) when the cube does not reach
+ * them (e.g. a SWIR-only cube).
  * @param cube - The cube.
  * @param options - See {@link QuicklookOptions}.
  * @returns Band indices for R, G, B and the method.
+ * @throws RangeError when no band is valid.
  */
 export function quicklookBands(cube: Cube, options: QuicklookOptions = {}): QuicklookBands {
   const rgb = options.rgb ?? [640, 550, 460];
   const maxD = options.maxDistanceNm ?? 30;
-  const picks = rgb.map((nm) => nearestBand(cube.wavelengths, nm));
+  // Invalid bands (meta.bandValid false: not covered by the input, or not learnt) hold zeros; never show them.
+  const valid = bandValidity(cube);
+  const usable = cube.wavelengths.flatMap((_, b) => (valid[b] ? [b] : []));
+  if (usable.length === 0) throw new RangeError('Expected a cube with at least one valid band for a quicklook but every band is marked invalid');
+  const picks = rgb.map((nm) => {
+    const p = nearestBand(usable.map((b) => cube.wavelengths[b]), nm);
+    return { index: usable[p.index], distance: p.distance };
+  });
   if (picks.every((p) => p.distance <= maxD)) return { bands: picks.map((p) => p.index) as [number, number, number], method: 'wavelength' };
-  const n = cube.bands;
-  const at = (f: number): number => Math.min(n - 1, Math.floor(f * n));
+  const n = usable.length;
+  const at = (f: number): number => usable[Math.min(n - 1, Math.floor(f * n))];
   return { bands: [at(5 / 6), at(1 / 2), at(1 / 6)], method: 'thirds' };
 }
 

@@ -11,6 +11,7 @@ import { type BrokerOptions, redactUrl } from '../publish/broker-connection';
 import { EmbeddedBroker, type EmbeddedBrokerOptions } from '../publish/embedded-broker';
 import { CubePublisher, type PublishInfo, type PublisherMetrics, type PublisherOptions, sampleSpectra } from '../publish/publisher';
 import { type FuseOptions, FusionModel } from '../runtime/fusion-model';
+import { bandValidity } from '../spectral/coverage';
 
 /** Options for {@link runPipeline}. Every part can be passed in ready-made, so callers can compose their own flow. */
 export interface PipelineOptions {
@@ -186,7 +187,9 @@ async function frameLoop(model: FusionModel, source: FrameSource, publisher: Cub
     options.onFrameStart?.(frame);
     const fused = await model.fuse(frame.lrhsi, frame.hrmsi, options.fuse);
     const fusedAt = new Date();
-    const truth = frame.truth ? { psnr: psnr(fused, frame.truth), sam: sam(fused, frame.truth) } : undefined;
+    // Bands the input did not cover hold zeros, not estimates: they are not scored.
+    const bandMask = bandValidity(fused);
+    const truth = frame.truth ? { psnr: psnr(fused, frame.truth, { bandMask }), sam: sam(fused, frame.truth, { bandMask }) } : undefined;
     // Every fused cube is a fresh array, so the publisher may take it over instead of copying.
     await publisher.publish(fused, { ...frameInfo(model.card, frame, fusedAt, truth), transfer: true });
     const report: FrameReport = {

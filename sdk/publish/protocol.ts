@@ -40,6 +40,11 @@ export interface CubeMessageMeta {
   layout: 'bsq';
   wavelengths: number[];
   fwhm?: number[];
+  /**
+   * Per band, false where the band holds no data (zeros): the input did not cover it or the model never learnt
+   * it. Absent when every band is valid. Consumers skip invalid bands in displays and metrics.
+   */
+  bandValid?: boolean[];
   /** Spatial scale of the fusion model (HR = scale x LR). */
   scale?: number;
   model?: { id: string; precision: string };
@@ -355,6 +360,9 @@ export function decodeMeta(topic: string, payload: Uint8Array, limits: DecodeLim
     if (entries.length > 64 || !entries.every(([k, v]) => SAFE_TEXT.test(k) && typeof v === 'number' && Number.isFinite(v))) {
       fail('meta.quality must map at most 64 plain names to finite numbers');
     }
+  }
+  if (m.bandValid !== undefined && !(Array.isArray(m.bandValid) && m.bandValid.length === bands && m.bandValid.every((v) => typeof v === 'boolean'))) {
+    fail(`meta.bandValid must list ${bands} booleans`);
   }
   return m as unknown as CubeMessageMeta;
 }

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Cube } from '../cube/cube';
 import { assertCube } from '../cube/create';
+import { bandValidity } from '../spectral/coverage';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IConnackPacket, type MqttClient, type Packet } from 'mqtt';
 import { type BrokerOptions, clientOptions, connectClient, credentialsFromUrl, endClient, explainConnectError } from './broker-connection';
 import { withDefaults } from '../core/defaults';
@@ -356,6 +357,8 @@ export class CubePublisher extends EventEmitter {
     if (!Number.isSafeInteger(sequence) || sequence < 0) throw new RangeError(`Expected sequence to be a non-negative integer but received ${sequence}`);
     this.nextSequence = Math.max(this.nextSequence, sequence + 1);
     this.firstSequence ??= sequence;
+    const valid = bandValidity(cube);
+    const invalid = valid.some((v) => !v);
     const payload = littleEndianBytes(cube.data, info.transfer ?? false);
     const iso = (d: Date | string | undefined): string | undefined => (d === undefined ? undefined : typeof d === 'string' ? d : d.toISOString());
     const now = new Date().toISOString();
@@ -370,6 +373,7 @@ export class CubePublisher extends EventEmitter {
       layout: 'bsq',
       wavelengths: Array.from(cube.wavelengths),
       ...(cube.fwhm ? { fwhm: Array.from(cube.fwhm) } : {}),
+      ...(invalid ? { bandValid: valid } : {}),
       ...(info.scale !== undefined ? { scale: info.scale } : {}),
       ...(info.model ? { model: info.model } : {}),
       capturedAt: iso(info.capturedAt) ?? now,

@@ -324,7 +324,14 @@ export class Reassembler {
       data: toFloat32(payload),
       wavelengths: meta.wavelengths,
       ...(meta.fwhm ? { fwhm: meta.fwhm } : {}),
-      meta: { device: meta.device, sequence: meta.sequence, cubeId: meta.cubeId, model: meta.model, capturedAt: meta.capturedAt },
+      meta: {
+        device: meta.device,
+        sequence: meta.sequence,
+        cubeId: meta.cubeId,
+        model: meta.model,
+        capturedAt: meta.capturedAt,
+        ...(meta.bandValid ? { bandValid: meta.bandValid } : {}),
+      },
     };
     return [{ type: 'cube', cube: { meta, cube } }];
   }

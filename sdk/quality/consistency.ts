@@ -46,7 +46,59 @@ export function consistency(fused: Cube, lrhsi: Cube, hrmsi: Cube, model: Degrad
   const msi = projectSrf(fused, model.msi.srf);
   const lrRef: Cube = { ...lrhsi, wavelengths: fused.wavelengths };
   const mask = bandMask && bandMask.some((v) => !v) ? bandMask : undefined;
-  return { spatial: psnrAndSam(lr, lrRef, mask), spectral: psnrAndSam(msi, hrmsi) };
+  return { spatial: psnrAndSam(lr, lrRef, mask), spectral: psnrAndSam(msi, hrmsi, scoredMsiBands(model.msi.srf)) };
+}
+
+/**
+ * MSI bands the spectral score compares: rows of the SRF with some weight. A row left all zero (its response lies
+ * only on bands the input did not cover, see `srfOnValidBands`) cannot be predicted and is skipped; undefined when
+ * every band is scored.
+ * @internal
+ */
+export function scoredMsiBands(srf: readonly (readonly number[])[]): boolean[] | undefined {
+  const scored = srf.map((row) => row.some((w) => w !== 0));
+  return scored.every((v) => v) ? undefined : scored;
+}
+
+/**
+ * Below this agreement (dB) between the HR-MSI and the LR-HSI seen through the card's SRF, the HR-MSI is taken
+ * for another camera (other band responses or radiometry) than the one the model was trained with. Simulated
+ * pairs of the training SRF agree at 40 dB or more; a foreign camera at 20-25 dB (bench/camera-response.ts).
+ */
+export const MSI_MISMATCH_DB = 30;
+
+/** {@link msiAgreement}'s verdict on the HR-MSI. */
+export interface MsiAgreement extends ConsistencyScore {
+  /** True when `psnr` is below {@link MSI_MISMATCH_DB}. */
+  mismatch: boolean;
+  /** What to do about a mismatch, in words (absent when there is none). */
+  advice?: string;
+}
+
+/**
+ * Checks the inputs against each other before trusting the fusion: the HR-MSI, blurred and decimated with the
+ * card's PSF, should equal the LR-HSI projected through the card's SRF. When it does not, the HR-MSI comes from a
+ * camera with other band responses or radiometry than the model's training SRF, and the model will fuse it badly
+ * (below a classical method, as a foreign satellite's MSI did), however consistent its output looks.
+ * @param lrhsi - The LR-HSI on the model grid, as fed (0..1).
+ * @param hrmsi - The HR-MSI, as fed (0..1).
+ * @param model - Scale, PSF and SRF (rows renormalised on the valid bands).
+ * @param bandNames - The card's MSI band names, for the advice.
+ * @returns The agreement, whether it is a mismatch, and what to do.
+ */
+export function msiAgreement(lrhsi: Cube, hrmsi: Cube, model: DegradationModel, bandNames: readonly string[]): MsiAgreement {
+  const lrMsi = spatialDegrade(hrmsi, model.scale, { kernelSize: model.psf.kernel_size, sigma: model.psf.sigma });
+  const predicted = projectSrf(lrhsi, model.msi.srf);
+  const score = psnrAndSam(lrMsi, predicted, scoredMsiBands(model.msi.srf));
+  if (score.psnr >= MSI_MISMATCH_DB) return { ...score, mismatch: false };
+  return {
+    ...score,
+    mismatch: true,
+    advice:
+      `the HR-MSI agrees with the LR-HSI seen through the model's MSI response (${bandNames.join(', ')}) at only ${score.psnr.toFixed(1)} dB ` +
+      `(below ${MSI_MISMATCH_DB}): its camera has other band responses or radiometry. Pass --camera with the MSI camera's SRF ` +
+      '(msi.srf_csv or msi.centres_nm) and value_scale, or --estimate-srf to fit its response from this pair',
+  };
 }
 
 /**

@@ -1,14 +1,15 @@
 import { access, readdir } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { InferenceSession, Tensor } from 'onnxruntime-node';
+import { type MsiResponseEstimate, estimateMsiResponse, msiToModelBands } from '../camera/response';
 import type { Cube } from '../cube/cube';
 import { assertCube, assertFinite } from '../cube/create';
 import { BandCountError, ModelCardError, ModelFileError, ProviderUnavailableError, SizeMismatchError, WavelengthError } from '../core/errors';
-import { type ConsistencyReport, consistency, consistencyHeader } from '../quality/consistency';
-import { resampleCube } from '../spectral/resample';
+import { type ConsistencyReport, type DegradationModel, type MsiAgreement, consistency, consistencyHeader, msiAgreement } from '../quality/consistency';
+import { bandValidity, sameGrid, selectBandGrid, srfOnValidBands, toModelGrid } from '../spectral/coverage';
 import { type LoadedBinding, loadBinding } from './binding';
 import { fromHalfBits, toHalfBits } from './half';
-import { applyValueScale, assertNoData, describeGrid, maskNoDataBands, sameGrid, zeroMaskedBands } from './inputs';
+import { applyValueScale, assertNoData, describeGrid, maskNoDataBands, zeroMaskedBands } from './inputs';
 import { type Logger, namespacedLogger } from '../core/log';
 import { IO_NAMES, type ModelCard, cardPathFor, readModelCard } from '../core/model-card';
 import {
@@ -26,6 +27,7 @@ import {
 import { withDefaults } from '../core/defaults';
 import type { ProviderReport, TensorRtProvider } from './providers';
 import { checkGraphAgainstCard, openSession, sha256File } from './session';
+import { bandValidHeader } from '../cube/envi';
 import { EnviRowWriter } from '../cube/envi-writer';
 import type { RowSink } from '../cube/row-sink';
 import { StripConsistency } from './strip-consistency';
@@ -41,6 +43,11 @@ interface PreparedInputs {
   lr: Cube;
   hr: Cube;
   tiles: Tile[];
+  /**
+   * Per model band: the input covers it and the model learnt it. Other bands were fed as zeros (as training
+   * feeds masked bands), are written as zeros and are skipped by the consistency check.
+   */
+  bandValid: boolean[];
   /** `performance.now()` when the call began: `timing.totalMs` counts from here. */
   t0: number;
   validateMs: number;
@@ -143,6 +150,73 @@ export class FusionModel {
     return this.run(this.prepareInputs(lrhsi, hrmsi, opts), opts);
   }
 
+  /**
+   * Which model bands a fusion of this LR-HSI will fill: those the input covers (after resampling, with
+   * `resample`) and the model learnt. The rest are fed as zeros, written as zeros and marked false in the
+   * output's `meta.bandValid`. Runs the same checks and resampling as {@link FusionModel.fuse}, without inference.
+   * @param lrhsi - The LR-HSI.
+   * @param options - `resample` as for {@link FusionModel.fuse}.
+   * @returns One flag per model band.
+   * @throws {@link WavelengthError} when the input is off the model grid without `resample`, or covers no model band.
+   * @throws {@link NoDataError} when a band the model needs is no-data and `resample` is off.
+   */
+  bandCoverage(lrhsi: Cube, options: Pick<FuseOptions, 'resample'> = {}): boolean[] {
+    assertCube(lrhsi, 'lrhsi');
+    return this.validModelBands(this.onModelGrid(lrhsi, options.resample ?? DEFAULT_FUSE_OPTIONS.resample));
+  }
+
+  private validModelBands(lr: Cube): boolean[] {
+    return bandValidity(lr).map((v, b) => v && (this.card.hsi.band_valid?.[b] ?? true));
+  }
+
+  /** The LR-HSI on the model's band grid: as given, with masked bands zeroed, or resampled (`resample`). */
+  private onModelGrid(lrhsi: Cube, resample: boolean): Cube {
+    const spec = this.inputSpec;
+    let lr = maskNoDataBands(lrhsi);
+    const masked = (lr.meta?.bandValid as boolean[] | undefined)?.some((v) => !v) ?? false;
+    if (!sameGrid(lrhsi.wavelengths, spec.wavelengths) || (resample && masked)) {
+      if (!resample) {
+        if (lrhsi.bands !== spec.hsiBands) throw new BandCountError('lrhsi', spec.hsiBands, lrhsi.bands);
+        if (lrhsi.meta?.wavelengthsFromHeader === false) {
+          throw new WavelengthError(
+            `lrhsi carries no wavelengths (its file had none, so bands are numbered 0..${lrhsi.bands - 1}); ` +
+              `set them to the model's grid (${describeGrid(spec.wavelengths)}) if that is what the sensor delivers`,
+          );
+        }
+        throw new WavelengthError(
+          `lrhsi wavelengths (${describeGrid(lrhsi.wavelengths)}) differ from the model's band grid ` +
+            `(${describeGrid(spec.wavelengths)}); pass { resample: true } to resample onto it`,
+        );
+      }
+      if (lrhsi.meta?.wavelengthsFromHeader === false) {
+        throw new WavelengthError('lrhsi has no wavelengths (band indices only), so it cannot be resampled; give wavelengths in nm');
+      }
+      // What the input covers is resampled; the rest stays zero and is marked, as training treats masked bands.
+      return toModelGrid(lr, { wavelengths: spec.wavelengths, fwhm: this.card.hsi.fwhm_nm ?? undefined, bandValid: this.card.hsi.band_valid }).cube;
+    }
+    return zeroMaskedBands(lr, this.card.hsi.band_valid);
+  }
+
+  /**
+   * Estimates the HR-MSI camera's spectral response from the pair itself (CNMF-style non-negative fit at the
+   * LR-HSI's resolution, see `estimateMsiResponse`), on this model's band grid and with its PSF. Pass the result
+   * as `msiResponse` to {@link FusionModel.fuse} when the camera's response is unknown or differs from the card's.
+   * @param lrhsi - The LR-HSI (raw counts with `meta.valueScale`, or 0..1).
+   * @param hrmsi - The HR-MSI, any band count, same scale relation as for fuse.
+   * @param options - `resample` as for {@link FusionModel.fuse}.
+   * @returns The response, its misfit, centroids and gains.
+   * @throws The input errors of {@link FusionModel.fuse}.
+   */
+  estimateMsiResponse(lrhsi: Cube, hrmsi: Cube, options: Pick<FuseOptions, 'resample'> = {}): MsiResponseEstimate {
+    assertCube(lrhsi, 'lrhsi');
+    assertCube(hrmsi, 'hrmsi');
+    const lr = this.onModelGrid(lrhsi, options.resample ?? DEFAULT_FUSE_OPTIONS.resample);
+    assertFinite(lr, 'lrhsi');
+    assertFinite(hrmsi, 'hrmsi');
+    const psf = { kernelSize: this.card.psf.kernel_size, sigma: this.card.psf.sigma };
+    return estimateMsiResponse(applyValueScale(lr, 'lrhsi'), this.validModelBands(lr), applyValueScale(hrmsi, 'hrmsi'), this.card.scale, psf);
+  }
+
   /** Frees the native session. The model cannot be used afterwards. */
   async release(): Promise<void> {
     if (this.released) return;
@@ -160,33 +234,15 @@ export class FusionModel {
     assertCube(hrmsi, 'hrmsi');
     checkFuseOptions(opts);
     const spec = this.inputSpec;
-    if (hrmsi.bands !== spec.msiBands) throw new BandCountError('hrmsi', spec.msiBands, hrmsi.bands);
-    let resampleMs = 0;
-    let lr = maskNoDataBands(lrhsi);
-    const masked = (lr.meta?.bandValid as boolean[] | undefined)?.some((v) => !v) ?? false;
-    if (!sameGrid(lrhsi.wavelengths, spec.wavelengths) || (opts.resample && masked)) {
-      if (!opts.resample) {
-        if (lrhsi.bands !== spec.hsiBands) throw new BandCountError('lrhsi', spec.hsiBands, lrhsi.bands);
-        if (lrhsi.meta?.wavelengthsFromHeader === false) {
-          throw new WavelengthError(
-            `lrhsi carries no wavelengths (its file had none, so bands are numbered 0..${lrhsi.bands - 1}); ` +
-              `set them to the model's grid (${describeGrid(spec.wavelengths)}) if that is what the sensor delivers`,
-          );
-        }
-        throw new WavelengthError(
-          `lrhsi wavelengths (${describeGrid(lrhsi.wavelengths)}) differ from the model's band grid ` +
-            `(${describeGrid(spec.wavelengths)}); pass { resample: true } to resample onto it`,
-        );
-      }
-      if (lrhsi.meta?.wavelengthsFromHeader === false) {
-        throw new WavelengthError('lrhsi has no wavelengths (band indices only), so it cannot be resampled; give wavelengths in nm');
-      }
-      const t = performance.now();
-      lr = resampleCube(lr, spec.wavelengths, this.card.hsi.fwhm_nm ?? undefined, this.card.hsi.band_valid);
-      resampleMs = performance.now() - t;
-    } else {
-      lr = zeroMaskedBands(lr, this.card.hsi.band_valid);
+    const response = opts.msiResponse;
+    const msiBands = response ? response.matrix.length : spec.msiBands;
+    if (hrmsi.bands !== msiBands) throw new BandCountError(response ? 'hrmsi (its msiResponse)' : 'hrmsi', msiBands, hrmsi.bands);
+    if (response && response.matrix.some((row) => row.length !== spec.hsiBands)) {
+      throw new BandCountError('msiResponse rows (model HSI bands)', spec.hsiBands, response.matrix.find((row) => row.length !== spec.hsiBands)!.length);
     }
+    const t = performance.now();
+    let lr = this.onModelGrid(lrhsi, opts.resample);
+    const resampleMs = lr === lrhsi ? 0 : performance.now() - t;
     const { scale, hrMultiple, minLrSize } = spec;
     if (lr.height < minLrSize || lr.width < minLrSize) {
       throw new SizeMismatchError(
@@ -210,11 +266,13 @@ export class FusionModel {
     assertFinite(hrmsi, 'hrmsi');
     assertNoData(hrmsi, 'hrmsi', []);
     const tiles = this.planFor(hrmsi.height, hrmsi.width, opts);
-    const t = performance.now();
+    const bandValid = this.validModelBands(lr);
+    const tn = performance.now();
     lr = applyValueScale(lr, 'lrhsi');
-    const hr = applyValueScale(hrmsi, 'hrmsi');
-    const normaliseMs = performance.now() - t;
-    return { lr, hr, tiles, t0, validateMs: performance.now() - t0 - resampleMs - normaliseMs, resampleMs, normaliseMs };
+    let hr = applyValueScale(hrmsi, 'hrmsi');
+    if (response) hr = msiToModelBands(hr, response, srfOnValidBands(this.card.msi.srf, bandValid), lr);
+    const normaliseMs = performance.now() - tn;
+    return { lr, hr, tiles, bandValid, t0, validateMs: performance.now() - t0 - resampleMs - normaliseMs, resampleMs, normaliseMs };
   }
 
   /**
@@ -261,30 +319,48 @@ export class FusionModel {
   fuseToFile(lrhsi: Cube, hrmsi: Cube, hdrPath: string, options: FuseToFileOptions = {}): Promise<StreamedFuse & { header: string; data: string }> {
     if (typeof hdrPath !== 'string' || !/\.hdr$/i.test(hdrPath)) throw new TypeError(`Expected hdrPath to end in .hdr but received ${String(hdrPath)}`);
     if (this.released) throw new Error('FusionModel was released; load it again');
-    const { interleave, extra, tee, ...fuseOptions } = options;
+    const { interleave, extra, tee, coveredOnly, ...fuseOptions } = options;
     if (tee !== undefined && typeof tee?.writeRows !== 'function') throw new TypeError('Expected options.tee to be an object with a writeRows(y0, rows) method');
     const opts = withDefaults(DEFAULT_FUSE_OPTIONS, fuseOptions);
-    return this.streamToEnvi(this.prepareInputs(lrhsi, hrmsi, opts), hdrPath, opts, { interleave, extra, tee });
+    return this.streamToEnvi(this.prepareInputs(lrhsi, hrmsi, opts), hdrPath, opts, { interleave, extra, tee, coveredOnly });
   }
 
   private async streamToEnvi(
     input: PreparedInputs,
     hdrPath: string,
     opts: ResolvedFuseOptions,
-    file: Pick<FuseToFileOptions, 'interleave' | 'extra' | 'tee'>,
+    file: Pick<FuseToFileOptions, 'interleave' | 'extra' | 'tee' | 'coveredOnly'>,
   ): Promise<StreamedFuse & { header: string; data: string }> {
-    const shape = this.outputHeader(input.lr, input.hr);
+    const full = this.outputHeader(input.lr, input.hr, input.bandValid);
+    const kept = input.bandValid.flatMap((v, b) => (v || !file.coveredOnly ? [b] : []));
+    const shape = kept.length === full.bands ? full : selectBandGrid(full, kept);
     const description = `fused by spectra-edge with ${this.card.name} on ${this.providers.granted}`;
-    const writer = await EnviRowWriter.create(hdrPath, shape, { ...(file.interleave ? { interleave: file.interleave } : {}), extra: { description, ...(file.extra ?? {}) } });
+    const writer = await EnviRowWriter.create(hdrPath, shape, {
+      ...(file.interleave ? { interleave: file.interleave } : {}),
+      extra: { description, ...bandValidHeader(shape.meta?.bandValid as boolean[] | undefined), ...(file.extra ?? {}) },
+    });
     const { tee } = file;
+    // coveredOnly: the writer gets the kept bands' planes of each chunk, copied into one reused buffer.
+    let picked: Float32Array | undefined;
+    const toWriter: RowSink =
+      shape === full
+        ? writer
+        : {
+            writeRows: (y0, rows) => {
+              const n = rows.length / full.bands;
+              if (picked === undefined || picked.length !== kept.length * n) picked = new Float32Array(kept.length * n);
+              kept.forEach((b, k) => picked!.set(rows.subarray(b * n, (b + 1) * n), k * n));
+              return writer.writeRows(y0, picked);
+            },
+          };
     const sink: RowSink = tee
       ? {
           writeRows: async (y0, rows) => {
-            await writer.writeRows(y0, rows);
+            await toWriter.writeRows(y0, rows);
             await tee.writeRows(y0, rows);
           },
         }
-      : writer;
+      : toWriter;
     try {
       const summary = await this.stream(input, opts, sink);
       const paths = await writer.commit(summary.quality ? consistencyHeader(summary.quality) : {});
@@ -314,18 +390,22 @@ export class FusionModel {
       out = new Float32Array(B * H * W);
       ({ inferMs, stitchMs } = await this.runTiles(lr, hr, tiles, opts, out));
     }
-    const fused: Cube = { ...this.outputHeader(lr, hr), data: out };
+    zeroBands(out, t.bandValid, H * W);
+    const fused: Cube = { ...this.outputHeader(lr, hr, t.bandValid), data: out };
     let quality: ConsistencyReport | undefined;
+    let agreement: MsiAgreement | undefined;
     let qualityMs = 0;
     if (opts.quality) {
       const tq = performance.now();
-      quality = consistency(fused, lr, hr, this.card);
+      quality = consistency(fused, lr, hr, this.degradation(t.bandValid));
+      agreement = msiAgreement(lr, hr, this.degradation(t.bandValid), this.inputSpec.msiBandNames);
       qualityMs = performance.now() - tq;
     }
     return {
       ...fused,
       tiles: tiles.length,
       ...(quality ? { quality } : {}),
+      ...(agreement ? { msiAgreement: agreement } : {}),
       timing: { validateMs: t.validateMs, resampleMs: t.resampleMs, normaliseMs: t.normaliseMs, inferMs, stitchMs, qualityMs, totalMs: performance.now() - t.t0 },
     };
   }
@@ -335,18 +415,23 @@ export class FusionModel {
     const { hsiBands: B } = this.inputSpec;
     const H = hr.height;
     const W = hr.width;
-    const check = opts.quality ? new StripConsistency(lr, hr, this.card) : undefined;
+    const check = opts.quality ? new StripConsistency(lr, hr, this.degradation(t.bandValid)) : undefined;
     let qualityMs = 0;
-    const target: RowSink = check
-      ? {
-          writeRows: async (y0, rows) => {
-            const tq = performance.now();
-            check.writeRows(y0, rows);
-            qualityMs += performance.now() - tq;
-            await sink.writeRows(y0, rows);
-          },
-        }
-      : sink;
+    const zero = t.bandValid.some((v) => !v);
+    const target: RowSink =
+      check || zero
+        ? {
+            writeRows: async (y0, rows) => {
+              if (zero) zeroBands(rows, t.bandValid, rows.length / B);
+              if (check) {
+                const tq = performance.now();
+                check.writeRows(y0, rows);
+                qualityMs += performance.now() - tq;
+              }
+              await sink.writeRows(y0, rows);
+            },
+          }
+        : sink;
     let inferMs = 0;
     let stitchMs = 0;
     if (tiles.length === 1 && tiles[0].height === H && tiles[0].width === W) {
@@ -362,9 +447,9 @@ export class FusionModel {
       ({ inferMs, stitchMs } = await this.runTiles(lr, hr, tiles, opts, target));
     }
     return {
-      ...this.outputHeader(lr, hr),
+      ...this.outputHeader(lr, hr, t.bandValid),
       tiles: tiles.length,
-      ...(check ? { quality: check.report() } : {}),
+      ...(check ? { quality: check.report(), msiAgreement: msiAgreement(lr, hr, this.degradation(t.bandValid), this.inputSpec.msiBandNames) } : {}),
       timing: { validateMs: t.validateMs, resampleMs: t.resampleMs, normaliseMs: t.normaliseMs, inferMs, stitchMs: stitchMs - qualityMs, qualityMs, totalMs: performance.now() - t.t0 },
     };
   }
@@ -384,8 +469,18 @@ export class FusionModel {
     return tiles;
   }
 
+  /**
+   * The card's degradation for the consistency check of an output whose invalid bands are zeros: the spatial
+   * score skips them and SRF rows are renormalised over the valid ones, as the host simulates the HR-MSI of a
+   * region with masked bands.
+   */
+  private degradation(bandValid: readonly boolean[]): DegradationModel {
+    const { scale, psf, msi } = this.card;
+    return { scale, psf, msi: { srf: srfOnValidBands(msi.srf, bandValid) }, hsi: { band_valid: [...bandValid] } };
+  }
+
   /** Everything of the fused cube but its pixels. */
-  private outputHeader(lr: Cube, hr: Cube): Omit<Cube, 'data'> {
+  private outputHeader(lr: Cube, hr: Cube, bandValid: readonly boolean[]): Omit<Cube, 'data'> {
     return {
       bands: this.inputSpec.hsiBands,
       height: hr.height,
@@ -399,6 +494,7 @@ export class FusionModel {
         precision: this.card.precision ?? 'fp32',
         provider: this.providers.granted,
         valueScale: 1,
+        bandValid: [...bandValid],
       },
     };
   }
@@ -472,4 +568,11 @@ export class FusionModel {
     if (!(y.data instanceof Float32Array)) throw new ModelFileError(this.path, `output '${IO_NAMES.hrhsi}' is ${y.type}, expected float32 or float16`);
     return y.data;
   }
+}
+
+/** Zeroes the planes of invalid bands in a band-sequential block of `plane` pixels per band. */
+function zeroBands(data: Float32Array, valid: readonly boolean[], plane: number): void {
+  valid.forEach((v, b) => {
+    if (!v) data.fill(0, b * plane, (b + 1) * plane);
+  });
 }

@@ -2,11 +2,6 @@ import type { Cube } from '../cube/cube';
 import { NoDataError, ValueRangeError } from '../core/errors';
 
 /** @internal */
-export function sameGrid(a: readonly number[], b: readonly number[]): boolean {
-  return a.length === b.length && a.every((v, i) => Math.abs(v - b[i]) <= 0.5);
-}
-
-/** @internal */
 export function describeGrid(w: readonly number[]): string {
   return w.length === 0 ? 'none' : `${w.length} bands, ${w[0]}..${w[w.length - 1]} nm`;
 }
@@ -91,6 +86,7 @@ export function applyValueScale(cube: Cube, name: string): Cube {
     throw new ValueRangeError(
       `${name} values reach ${max}, but the model takes physical units 0..1; ` +
         `set ${name}.meta.valueScale to the raw full scale (e.g. 65535 for 16-bit CAVE, 10000 for reflectance x 1e4)`,
+      { input: name, max },
     );
   }
   return data === cube.data ? cube : { ...cube, data, meta: { ...(cube.meta ?? {}), valueScale: 1 } };

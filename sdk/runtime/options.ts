@@ -1,5 +1,6 @@
+import type { MsiResponse } from '../camera/response';
 import type { Cube } from '../cube/cube';
-import type { ConsistencyReport } from '../quality/consistency';
+import type { ConsistencyReport, MsiAgreement } from '../quality/consistency';
 import type { Logger } from '../core/log';
 import type { RowSink } from '../cube/row-sink';
 import { DEFAULT_PROVIDERS, type ProviderRequest } from './providers';
@@ -70,6 +71,13 @@ export interface FuseOptions {
   resample?: boolean;
   /** Compute no-reference consistency (re-degrade and compare with the inputs). @defaultValue true */
   quality?: boolean;
+  /**
+   * The HR-MSI camera's response on the model grid (from a camera profile's SRF, or
+   * `model.estimateMsiResponse`). When given, the HR-MSI may have any band count: it is mapped onto the
+   * card's MSI bands first (`msiToModelBands`), so a camera whose bands differ from the training SRF feeds
+   * the model what it was trained on.
+   */
+  msiResponse?: MsiResponse;
   /** Called after each session run with tiles done and total. */
   onProgress?: (done: number, total: number) => void;
   /**
@@ -100,6 +108,11 @@ export interface FuseToFileOptions extends FuseOptions {
   extra?: Record<string, string>;
   /** Also receives every chunk, after it is written (e.g. to keep a few bands for a preview). */
   tee?: RowSink;
+  /**
+   * Write only the valid bands (`meta.bandValid`: covered by the input and learnt by the model) instead of every
+   * model band with invalid ones as zeros marked in `bbl`. `tee` still receives every band. @defaultValue false
+   */
+  coveredOnly?: boolean;
 }
 
 /** Milliseconds spent in each stage of one {@link FusionModel.fuse} call. */
@@ -122,6 +135,8 @@ export interface FusedCube extends Cube {
   tiles: number;
   /** Consistency of the output with its inputs; absent when `quality: false`. */
   quality?: ConsistencyReport;
+  /** Whether the HR-MSI fits the model's MSI response (and what to do if not); absent when `quality: false`. */
+  msiAgreement?: MsiAgreement;
 }
 
 /** What {@link FusionModel.fuseStream} returns: a {@link FusedCube} without its pixels, which went to the sink. */

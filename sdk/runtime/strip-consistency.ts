@@ -1,6 +1,6 @@
 import type { Cube } from '../cube/cube';
 import { ScoreAccumulator } from '../metrics/full-reference';
-import type { ConsistencyReport, DegradationModel } from '../quality/consistency';
+import { type ConsistencyReport, type DegradationModel, scoredMsiBands } from '../quality/consistency';
 import { gaussianTaps, reflectPad, sourceIndices } from '../spectral/psf';
 import type { RowSink } from '../cube/row-sink';
 
@@ -47,8 +47,9 @@ export class StripConsistency implements RowSink {
     const mask = model.hsi?.band_valid;
     const lrBands = Array.from({ length: B }, (_, b) => b).filter((b) => mask === undefined || !mask.some((v) => !v) || mask[b]);
     this.spatial = new ScoreAccumulator(lrBands, W / scale);
+    const scored = scoredMsiBands(model.msi.srf);
     this.spectral = new ScoreAccumulator(
-      model.msi.srf.map((_, c) => c),
+      model.msi.srf.flatMap((_, c) => (scored === undefined || scored[c] ? [c] : [])),
       W,
     );
   }

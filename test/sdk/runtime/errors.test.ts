@@ -175,7 +175,7 @@ t.test('rejects: no-data pixels declared by the file', async (t) => {
   t.throws(() => model.fuse(lr, randomCube(3, 32, 32, RGB, 2)), { name: 'NoDataError', code: 'E_NO_DATA', message: /lrhsi holds 1 no-data values \(-1\), first at x=1, y=1 in band 2/ });
 });
 
-t.test('rejects: a model band that is entirely no-data; resampling refuses to invent it; masked HR-MSI pixels', async (t) => {
+t.test('rejects: a model band that is entirely no-data (resampling marks it invalid instead); masked HR-MSI pixels', async (t) => {
   const model = await FusionModel.load(TINY_MODEL, { providers: ['cpu'] });
   t.teardown(() => model.release());
   const base = randomCube(8, 8, 8, WL, 1);
@@ -184,6 +184,8 @@ t.test('rejects: a model band that is entirely no-data; resampling refuses to in
   const lr = { ...base, data, meta: { dataIgnoreValue: -1 } };
   const hr = randomCube(3, 32, 32, RGB, 2);
   t.throws(() => model.fuse(lr, hr), { name: 'NoDataError', message: /lrhsi band\(s\) 3 \(540 nm\) are no-data or marked bad, but the model uses them/ });
-  t.throws(() => model.fuse(lr, hr, { resample: true }), { name: 'WavelengthError', message: /cannot resample onto 1 model band\(s\) \(540 nm\)/ });
+  const filled = await model.fuse(lr, hr, { resample: true, quality: false });
+  t.same(filled.meta?.bandValid, [true, true, true, false, true, true, true, true], 'the gap is not invented: band 3 is marked invalid');
+  t.ok(filled.data.subarray(3 * 32 * 32, 4 * 32 * 32).every((v) => v === 0), 'and written as zeros');
   t.throws(() => model.fuse(base, { ...withValue(hr, 5, 0), meta: { dataIgnoreValue: 0 } }), { code: 'E_NO_DATA', message: /hrmsi holds 1 no-data values \(0\)/ });
 });

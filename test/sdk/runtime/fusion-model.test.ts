@@ -59,7 +59,7 @@ t.test('fuses: divides raw counts by meta.valueScale', async (t) => {
   t.ok(maxAbsDiff(a.data, b.data) < 1e-3);
 });
 
-t.test('fuses: resamples an LR-HSI on another grid exactly as resampleCube, and refuses uncovered model bands', async (t) => {
+t.test('fuses: resamples an LR-HSI on another grid exactly as resampleCube; uncovered model bands are zeros marked invalid', async (t) => {
   const model = await FusionModel.load(TINY_MODEL, { providers: ['cpu'] });
   t.teardown(() => model.release());
   const wide = Array.from({ length: 41 }, (_, i) => 400 + 10 * i);
@@ -69,6 +69,17 @@ t.test('fuses: resamples an LR-HSI on another grid exactly as resampleCube, and 
   const manual = await model.fuse(resampleCube(lr, WL, model.card.hsi.fwhm_nm ?? undefined), hr, { quality: false });
   t.ok(maxAbsDiff(viaFuse.data, manual.data) < 1e-6);
   t.ok(viaFuse.timing.resampleMs > 0);
+  t.same(viaFuse.meta?.bandValid, new Array(8).fill(true));
   const cave = randomCube(31, 8, 8, wide.slice(0, 31), 13);
-  t.throws(() => model.fuse(cave, hr, { resample: true }), { code: 'E_WAVELENGTH', message: /cannot resample onto 1 model band\(s\) \(700 nm\)/ });
+  const partial = await model.fuse(cave, hr, { resample: true, quality: false });
+  t.same(partial.meta?.bandValid, [true, true, true, true, true, true, true, false], '700 nm is outside 400..700 +- its 40 nm window');
+  t.same(model.bandCoverage(cave, { resample: true }), partial.meta?.bandValid, 'bandCoverage predicts it without inference');
+  // Training feeds masked bands as zeros: the same input, zero-filled by hand on the model grid, gives the same output.
+  const byHand = resampleCube(cave, WL, model.card.hsi.fwhm_nm ?? undefined, WL.map(() => false));
+  const manualPartial = await model.fuse({ ...byHand, meta: {} }, hr, { quality: false });
+  const plane = 32 * 32;
+  t.ok(maxAbsDiff(partial.data.subarray(0, 7 * plane), manualPartial.data.subarray(0, 7 * plane)) < 1e-6);
+  t.ok(partial.data.subarray(7 * plane).every((v) => v === 0), 'the uncovered band is written as zeros');
+  const swir = randomCube(20, 8, 8, Array.from({ length: 20 }, (_, i) => 1000 + 10 * i), 14);
+  t.throws(() => model.fuse(swir, hr, { resample: true }), { code: 'E_WAVELENGTH', message: /covers none of the model's bands/ });
 });
