@@ -22,6 +22,7 @@ from spectra_distill.degrade.noise import add_awgn
 from spectra_distill.degrade.pipeline import FusionPair, WaldConfig, degrade_cube, make_pair
 from spectra_distill.degrade.psf import make_psf, spatial_degrade
 from spectra_distill.degrade.srf import project_cube
+from spectra_distill.errors import SRFCoverageError
 from spectra_distill.evaluate.methods import BaselineMethod, Method, TorchMethod
 from spectra_distill.evaluate.regions import EvalRegion, ModelFacts, _regions_of, group_test_scenes
 from spectra_distill.metrics import evaluate as score
@@ -120,6 +121,15 @@ def run_generalisation(
         msi=facts.msi_preset,
         srf_dir=str(root / "srf"),
     )
+    usable = []
+    for r in regions:
+        try:
+            wald.srf(r.cube)
+            usable.append(r)
+        except SRFCoverageError:
+            continue  # the model's MSI bands lie outside this scene's range (S2 NIR on a 400-700 nm scene)
+    regions = usable
+    result.scenes = [r.scene for r in regions]
     jobs = [(c, r) for c in cases for r in regions]
     for i, (case, region) in enumerate(tqdm(jobs, desc="generalisation", unit="pair")):
         pair = simulate(region.cube, facts, wald, case, seed=i)
