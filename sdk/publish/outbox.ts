@@ -446,17 +446,7 @@ export class FileOutbox implements OutboxStore {
   }
 
   async remove(entry: OutboxEntry): Promise<void> {
-    const e = this.index.get(entry.id);
-    if (e === undefined) return;
-    this.index.delete(entry.id);
-    this.offsets.delete(entry.id);
-    this.pinned.delete(entry.id);
-    this.total -= e.bytes;
-    const c = this.cache.get(entry.id);
-    if (c !== undefined) {
-      this.cache.delete(entry.id);
-      this.cached -= c.length;
-    }
+    if (this.forget(entry) === undefined) return;
     const path = this.pathOf(entry.id);
     if (this.spares.length + this.sparing >= this.spareFiles) {
       await rm(path, { force: true });

@@ -113,7 +113,6 @@ def run_generalisation(
     """Score every method on every test scene under every camera case."""
     result = GeneralisationResult()
     regions = test_scenes(facts, root)
-    result.scenes = [r.scene for r in regions]
     wald = WaldConfig(
         scale=facts.scale,
         psf_kernel_size=facts.psf_kernel_size,
