@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
+import { barOptions, showProgress } from '../progress';
 import type { Cube } from '../../sdk/cube/cube';
 import { readCube, writeCube } from '../../sdk/cube/read-cube';
 import { writeEnvi } from '../../sdk/cube/envi';
@@ -120,7 +121,7 @@ export function register(program: Command): void {
     .addOption(new Option('--npy-layout <layout>', 'axis order of 3-D .npy inputs').choices(['chw', 'hwc']).default('chw'))
     .option('--no-quality', 'skip the no-reference consistency check')
     .option('--json', 'print the result summary as JSON', false)
-    .action(async (opts: FuseCliOptions) => {
+    .action(async (opts: FuseCliOptions, command: Command) => {
       const model = await FusionModel.load(opts.model, { ...(opts.providers ? { providers: opts.providers } : {}), intraOpThreads: opts.threads });
       try {
         const spec = model.inputSpec;
@@ -131,7 +132,7 @@ export function register(program: Command): void {
           opts.valueScale,
         );
         const hrmsi = withWavelengths(await readCube(opts.hrmsi, { npyLayout: opts.npyLayout }), centroids, opts.valueScale);
-        const bar = new SingleBar({ format: 'fusing [{bar}] {value}/{total} tiles | {eta_buffer}s', stream: process.stderr }, Presets.shades_classic);
+        const bar = showProgress(command) ? new SingleBar(barOptions('fusing', 'tiles'), Presets.shades_classic) : undefined;
         let started = false;
         const fuseOptions: FuseOptions = {
           tile: opts.tile,
@@ -140,7 +141,7 @@ export function register(program: Command): void {
           resample: opts.resample,
           quality: opts.quality,
           onProgress: (done, total) => {
-            if (total <= 1) return;
+            if (bar === undefined || total <= 1) return;
             if (!started) {
               bar.start(total, 0);
               started = true;
@@ -161,7 +162,7 @@ export function register(program: Command): void {
             fused = await model.fuseToFile(lrhsi, hrmsi, opts.out, { ...fuseOptions, signal: interrupt.signal, ...(keep ? { tee: keep } : {}) });
           } finally {
             process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-            if (started) bar.stop();
+            if (started) bar?.stop();
           }
           if (keep && opts.quicklook) quick = await keep.write(opts.quicklook);
         } else {
@@ -169,7 +170,7 @@ export function register(program: Command): void {
           try {
             whole = await model.fuse(lrhsi, hrmsi, fuseOptions);
           } finally {
-            if (started) bar.stop();
+            if (started) bar?.stop();
           }
           // ENVI (the default) carries the consistency scores in its header; other extensions go through writeCube.
           if (!/\.hdr$/i.test(opts.out)) await writeCube(opts.out, whole);
