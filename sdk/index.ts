@@ -16,6 +16,7 @@ export {
   NonFiniteError,
   DataTypeError,
   WavelengthError,
+  FileAccessError,
   FileFormatError,
   OutputWriteError,
   TruncatedFileError,

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
+import { barOptions, showProgress } from '../progress';
 import type { Cube } from '../../sdk/cube/cube';
 import { readCube, writeCube } from '../../sdk/cube/read-cube';
 import { writeEnvi } from '../../sdk/cube/envi';
@@ -145,7 +146,7 @@ export function register(program: Command): void {
     .addOption(new Option('--npy-layout <layout>', 'axis order of 3-D .npy inputs').choices(['chw', 'hwc']).default('chw'))
     .option('--no-quality', 'skip the no-reference consistency check')
     .option('--json', 'print the result summary as JSON', false)
-    .action(withFlagHints(async (opts: FuseCliOptions) => {
+    .action(withFlagHints(async (opts: FuseCliOptions, command: Command) => {
       const model = await FusionModel.load(opts.model, { ...(opts.providers ? { providers: opts.providers } : {}), intraOpThreads: opts.threads });
       try {
         const spec = model.inputSpec;
@@ -156,7 +157,7 @@ export function register(program: Command): void {
           opts.valueScale,
         );
         const hrmsi = withWavelengths(await readCube(opts.hrmsi, { npyLayout: opts.npyLayout }), centroids, opts.valueScale);
-        const bar = new SingleBar({ format: 'fusing [{bar}] {value}/{total} tiles | {eta_buffer}s', stream: process.stderr }, Presets.shades_classic);
+        const bar = showProgress(command) ? new SingleBar(barOptions('fusing', 'tiles'), Presets.shades_classic) : undefined;
         let started = false;
         const fuseOptions: FuseOptions = {
           tile: opts.tile,
@@ -165,7 +166,7 @@ export function register(program: Command): void {
           resample: opts.resample,
           quality: opts.quality,
           onProgress: (done, total) => {
-            if (total <= 1) return;
+            if (bar === undefined || total <= 1) return;
             if (!started) {
               bar.start(total, 0);
               started = true;
@@ -194,7 +195,7 @@ export function register(program: Command): void {
             fused = await model.fuseToFile(lrhsi, hrmsi, opts.out, { ...fuseOptions, coveredOnly: opts.coveredOnly, signal: interrupt.signal, ...(keep ? { tee: keep } : {}) });
           } finally {
             process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-            if (started) bar.stop();
+            if (started) bar?.stop();
           }
           if (keep && opts.quicklook) quick = await keep.write(opts.quicklook);
         } else {
@@ -202,7 +203,7 @@ export function register(program: Command): void {
           try {
             whole = await model.fuse(lrhsi, hrmsi, fuseOptions);
           } finally {
-            if (started) bar.stop();
+            if (started) bar?.stop();
           }
           const valid = bandValidity(whole);
           const written = opts.coveredOnly && valid.some((v) => !v) ? selectBands(whole, valid.flatMap((v, b) => (v ? [b] : []))) : whole;

@@ -7,6 +7,8 @@ import { type FrameReport, formatReport } from '../../sdk/pipeline/pipeline';
 import { defaultModel, defaultScene } from '../paths';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 import { redactUrl } from '../../sdk/publish/broker-connection';
+import type { GlobalOptions } from '../main';
+import { barOptions, showProgress } from '../progress';
 import { type BrokerCliOptions, addBrokerFlags, brokerOptionsFrom, integer } from './subscribe';
 
 interface RunCliOptions extends BrokerCliOptions {
@@ -71,14 +73,16 @@ export function register(program: Command): void {
     .option('--tile <px>', 'HR tile size for inference; 0 = whole image', integer(0), 0)
     .option('--previews', 'also publish a retained quicklook PNG and pixel spectra per frame (spectra/<device>/quicklook, /spectra) for browsers', false)
     .option('--json', 'print the run summary as JSON at the end', false);
-  addBrokerFlags(cmd).action(async (opts: RunCliOptions) => {
+  addBrokerFlags(cmd).action(async (opts: RunCliOptions, command: Command) => {
     const modelPath = opts.model ?? (await defaultModel());
     const model = await FusionModel.load(modelPath);
     const source = makeSource(opts, model);
-    const tty = process.stderr.isTTY === true;
-    const bars = tty ? new MultiBar({ format: 'run [{bar}] {value}/{total} frames | {eta}s left', hideCursor: true, clearOnComplete: true }, Presets.shades_classic) : undefined;
+    const bars = showProgress(command) ? new MultiBar({ ...barOptions('run', 'frames'), clearOnComplete: true }, Presets.shades_classic) : undefined;
     const bar = bars?.create(opts.frames, 0);
+    // --quiet keeps the closing summary only.
+    const quiet = command.optsWithGlobals<GlobalOptions>().quiet;
     const say = (line: string): void => {
+      if (quiet) return;
       if (bars) bars.log(`${line}\n`);
       else process.stdout.write(`${line}\n`);
     };

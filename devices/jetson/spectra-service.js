@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 'use strict';
-// Entry of the Jetson service (systemd unit, container): TypeScript through ts-node, like bin/spectra.js.
-require('ts-node').register({ transpileOnly: true, project: require('path').join(__dirname, '..', '..', 'tsconfig.json') });
-require('./service.ts')
+// Entry of the Jetson service (systemd unit, container): the compiled service when dist/ is current, see bin/entry.js.
+require('../../bin/entry.js')
+  .loadEntry('devices/jetson/service')
   .main(process.argv.slice(2))
   .then((code) => {
     process.exitCode = code;

@@ -18,6 +18,7 @@ export const ERROR_CODES = Object.freeze({
   E_WAVELENGTH: 'wavelengths missing, of the wrong length, or outside the model card',
   E_FILE_FORMAT: 'a file is missing, unreadable or not in the format it claims',
   E_OUTPUT_WRITE: 'an output file cannot be written',
+  E_FILE_ACCESS: 'a file or folder cannot be read, created or listed',
   E_TRUNCATED: 'a raster file is shorter than its header promises',
   E_MODEL_FILE: 'the ONNX model is missing or cannot be opened',
   E_MODEL_CARD: 'the model card is missing, malformed or disagrees with the graph',
@@ -122,6 +123,11 @@ export class FileFormatError extends PathError {
  */
 export class OutputWriteError extends PathError {
   readonly code = 'E_OUTPUT_WRITE';
+}
+
+/** A file or folder cannot be read, created or listed (missing, no permission); the message says which and why. */
+export class FileAccessError extends PathError {
+  readonly code = 'E_FILE_ACCESS';
 }
 
 /** A raster file is shorter than its header promises. */
