@@ -183,7 +183,7 @@ async function main(): Promise<void> {
       },
     ],
     ['QoS 1, 1 MiB chunks, window 16, durable file outbox (fsync)', () => mqttRun(broker.url, cubes, { window: 16, chunkSize: 1024 * 1024, outbox: join(outboxRoot, 'durable-1m') })],
-    [RECEIPTS, () => mqttRun(broker.url, cubes, { window: 16, outbox: join(outboxRoot, 'receipts'), receiptGroup: 'bench' })],
+    [RECEIPTS, () => mqttRun(broker.url, cubes, { window: 16, outbox: join(outboxRoot, 'receipts'), receiptGroup: 'bench', device: 'bench-r' })],
   ].filter(([name], i) => i < 2 || ONLY === undefined || ONLY.test(name as string)) as [string, () => Promise<number>][];
   const consumer = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, 'receipt-consumer.ts'), broker.url], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((res, rej) => {
