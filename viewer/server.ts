@@ -9,7 +9,7 @@ import { createWebSocketStream, WebSocketServer } from 'ws';
 import type { Cube } from '../sdk/cube/cube';
 import { quicklook } from '../sdk/cube/quicklook';
 import { type BrokerOptions, connectClient } from '../sdk/publish/broker-connection';
-import { EmbeddedBroker } from '../sdk/publish/embedded-broker';
+import { EmbeddedBroker, isLoopback } from '../sdk/publish/embedded-broker';
 import { createLogger, type Logger, type NamespacedLog } from '../sdk/core/log';
 import type { CubeMessageMeta } from '../sdk/publish/protocol';
 import { CubeSubscriber } from '../sdk/publish/subscriber';
@@ -28,8 +28,18 @@ export interface ViewServerOptions {
   tls?: BrokerOptions['tls'];
   /** HTTP port of the page; 0 picks a free one. @defaultValue 8080 */
   port?: number;
-  /** Address the page and the embedded broker listen on. @defaultValue '127.0.0.1' */
+  /**
+   * Address the page and the embedded broker listen on. Beyond loopback it needs `allowRemote: true`, and the
+   * embedded broker then requires `username`/`password` from every client. @defaultValue '127.0.0.1'
+   */
   host?: string;
+  /** Allow a non-loopback `host` (logged as a warning). @defaultValue false */
+  allowRemote?: boolean;
+  /**
+   * Origins (`http://host:port`) whose pages may open the `/mqtt` WebSocket bridge besides this server's own.
+   * Any other Origin is refused, so a foreign web page cannot subscribe to `#` or publish through the bridge.
+   */
+  allowedOrigins?: readonly string[];
   /** TCP port of the embedded broker (publishers connect here); 0 picks a free one. @defaultValue 1883 */
   mqttPort?: number;
   /** Publish a quicklook PNG on `spectra/<device>/quicklook` for every cube received. @defaultValue true */
@@ -98,13 +108,28 @@ export class ViewServer {
   static async start(options: ViewServerOptions = {}): Promise<ViewServer> {
     const opts = { ...DEFAULTS, ...options };
     const log = createLogger('spectra:view', opts.log);
+    if (!isLoopback(opts.host)) {
+      if (opts.allowRemote !== true) {
+        throw new RangeError(`Expected a loopback --host but received '${opts.host}'; pass --allow-remote (allowRemote: true) to serve the viewer beyond this machine`);
+      }
+      log.warn(`the viewer listens on ${opts.host}, beyond this machine${opts.broker === undefined ? '; its embedded broker requires credentials' : ''}`);
+    }
     const staticDir = opts.staticDir ?? findViewerDir();
     let embedded: EmbeddedBroker | undefined;
     let brokerUrl = opts.broker;
     if (brokerUrl === undefined) {
       // No WebSocket listener of its own: the page reaches it through this server's same-origin /mqtt bridge,
       // which also works when the viewer is opened from another machine.
-      embedded = await EmbeddedBroker.start({ host: opts.host, port: opts.mqttPort, wsPort: null, ...(opts.log ? { log: opts.log } : {}) }).catch(
+      const remote = !isLoopback(opts.host);
+      const credentials = opts.username !== undefined && opts.password !== undefined ? { username: opts.username, password: opts.password } : undefined;
+      embedded = await EmbeddedBroker.start({
+        host: opts.host,
+        port: opts.mqttPort,
+        wsPort: null,
+        ...(remote ? { allowRemote: true } : {}),
+        ...(credentials ? { credentials } : {}),
+        ...(opts.log ? { log: opts.log } : {}),
+      }).catch(
         (err: NodeJS.ErrnoException) => {
           throw err.code === 'EADDRINUSE' ? portInUse(opts.host, opts.mqttPort, 'the embedded MQTT broker (--mqtt-port; or pass --broker to use the running one)', err) : err;
         },
@@ -132,7 +157,7 @@ export class ViewServer {
       const { client: publisher } = await connectClient({ ...broker, clientId }, { clientId, clean: true, reconnectPeriod: 1000 });
       undo.push(() => publisher.endAsync(true));
       view = new ViewServer(http, wss, subscriber, publisher, embedded, opts.host, brokerUrl, isWs ? brokerUrl : null);
-      view.attach(staticDir, opts.publishQuicklooks, log);
+      view.attach(staticDir, opts.publishQuicklooks, log, opts.allowedOrigins ?? []);
       await listen(http, opts.port, opts.host, 'the viewer page (--port)');
     } catch (err) {
       for (const step of undo.reverse()) await step().catch(() => undefined);
@@ -142,7 +167,7 @@ export class ViewServer {
     return view;
   }
 
-  private attach(staticDir: string, publishQuicklooks: boolean, log: NamespacedLog): void {
+  private attach(staticDir: string, publishQuicklooks: boolean, log: NamespacedLog, allowedOrigins: readonly string[]): void {
     this.http.on('request', (req, res) => {
       this.route(req, res, staticDir).catch((err: Error) => {
         log.error(`${req.url}: ${err.message}`);
@@ -152,6 +177,14 @@ export class ViewServer {
     this.http.on('upgrade', (req, socket, head) => {
       if (new URL(req.url ?? '/', 'http://x').pathname !== '/mqtt' || this.browserBrokerUrl !== null) {
         socket.destroy();
+        return;
+      }
+      // Browsers always send Origin on a WebSocket handshake and let any page open one to any host, so the
+      // bridge accepts only this server's own page (same host:port) and origins listed explicitly.
+      const origin = req.headers.origin;
+      if (origin !== undefined && !sameOrigin(origin, req.headers.host) && !allowedOrigins.includes(origin)) {
+        log.warn(`refused a /mqtt WebSocket from origin ${origin}`);
+        socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
         return;
       }
       this.wss.handleUpgrade(req, socket, head, (ws) => {
@@ -216,6 +249,15 @@ export class ViewServer {
       wavelengths: [...cube.wavelengths],
       values,
     });
+  }
+}
+
+/** Whether a page at `origin` was served by this host (`Host` header): the viewer's own page. */
+function sameOrigin(origin: string, host: string | undefined): boolean {
+  try {
+    return host !== undefined && new URL(origin).host === host;
+  } catch {
+    return false;
   }
 }
 

@@ -69,7 +69,8 @@ t.test('service: fuses and publishes synthetic frames, reports status, tells sys
   const deadline = Date.now() + 5000;
   while (metas.length < 3 && Date.now() < deadline) await new Promise((res) => setTimeout(res, 20));
   t.same(metas, [0, 1, 2], 'every frame was published, in order');
-  const online = statuses.filter((s) => s.schema === 'spectra-edge/status@1');
+  // Every status payload has the schema now (the publisher's online/offline ones too); reports carry frames.
+  const online = statuses.filter((s) => s.schema === 'spectra-edge/status@1' && s.frames !== undefined);
   t.ok(online.length >= 1, 'the status report was published');
   t.match(online[online.length - 1], { device: 'svc-test', state: 'online', provider: 'cpu' });
   t.match(statuses[statuses.length - 1], { state: 'offline' }, 'the publisher says offline at the end');
