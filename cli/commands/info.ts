@@ -1,8 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { applyCameraProfile, profileMsiResponse, readCameraProfile } from '../../sdk/camera/profile';
+import { applyCameraProfile, cameraCoverage, profileMsiResponse, readCameraProfile } from '../../sdk/camera/profile';
 import { readCube } from '../../sdk/cube/read-cube';
 import type { NpyLayout } from '../../sdk/cube/npy';
-import { describeBandRanges, toModelGrid } from '../../sdk/spectral/coverage';
+import { describeBandRanges } from '../../sdk/spectral/coverage';
 import { type ResponseSummary, describeResponse, formatResponse } from './fuse';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 import type { ProviderRequest } from '../../sdk/runtime/providers';
@@ -83,9 +83,7 @@ async function cameraReport(model: FusionModel, opts: { camera?: string; lrhsi?:
   let valid = card.hsi.band_valid ?? spec.wavelengths.map(() => true);
   if (camera) {
     report.name = camera.name;
-    // Coverage depends only on the band grid, so a one-pixel cube of the camera's grid answers it.
-    const probe = { bands: camera.hsi.wavelengths.length, height: 1, width: 1, data: new Float32Array(camera.hsi.wavelengths.length), wavelengths: camera.hsi.wavelengths, ...(camera.hsi.fwhm ? { fwhm: camera.hsi.fwhm } : {}), ...(camera.hsi.bandValid ? { meta: { bandValid: camera.hsi.bandValid } } : {}) };
-    valid = toModelGrid(probe, { wavelengths: spec.wavelengths, ...(card.hsi.fwhm_nm ? { fwhm: card.hsi.fwhm_nm } : {}), ...(card.hsi.band_valid ? { bandValid: card.hsi.band_valid } : {}) }).bandValid;
+    valid = cameraCoverage(camera, { wavelengths: spec.wavelengths, ...(card.hsi.fwhm_nm ? { fwhm: card.hsi.fwhm_nm } : {}), ...(card.hsi.band_valid ? { bandValid: card.hsi.band_valid } : {}) });
     report.hsi = { validModelBands: valid.filter((v) => v).length, modelBands: valid.length, invalidNm: describeBandRanges(spec.wavelengths, valid) };
     lines.push(`camera     ${camera.name} (${camera.path}): HSI fills ${report.hsi.validModelBands} of ${report.hsi.modelBands} model bands; not filled: ${report.hsi.invalidNm}`);
     const r = profileMsiResponse(camera, spec.wavelengths, valid);

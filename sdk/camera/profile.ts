@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Cube } from '../cube/cube';
+import { type ModelBandGrid, toModelGrid } from '../spectral/coverage';
 import { SpectraError } from '../core/errors';
 import type { MsiResponse } from './response';
 import { type SrfTable, gaussianSrfTable, readSrfCsv, srfOnGrid } from './srf-table';
@@ -276,4 +277,40 @@ export function profileMsiResponse(profile: CameraProfile, wavelengths: readonly
     throw new CameraProfileError(profile.path, 'msi.srf_csv', `no MSI band (${dead.join(', ')}) responds on the model bands the LR-HSI covers`, 'check the SRF file and band names, or use a model whose range holds the MSI bands');
   }
   return { matrix: onGrid.matrix, offset: onGrid.names.map(() => 0), names: onGrid.names, source: 'profile' };
+}
+
+/**
+ * Which model bands this camera's LR-HSI fills, from its band table alone (no image needed): the coverage rule of
+ * `toModelGrid`, evaluated on a one-pixel cube of the camera's grid.
+ * @param profile - The camera.
+ * @param grid - The model's band grid.
+ * @returns One flag per model band.
+ * @throws {@link WavelengthError} when the camera covers none of the model's bands.
+ */
+export function cameraCoverage(profile: CameraProfile, grid: ModelBandGrid): boolean[] {
+  const h = profile.hsi;
+  const probe: Cube = {
+    bands: h.wavelengths.length,
+    height: 1,
+    width: 1,
+    data: new Float32Array(h.wavelengths.length),
+    wavelengths: h.wavelengths,
+    ...(h.fwhm ? { fwhm: h.fwhm } : {}),
+    ...(h.bandValid ? { meta: { bandValid: h.bandValid } } : {}),
+  };
+  return toModelGrid(probe, grid).bandValid;
+}
+
+/**
+ * The fuse options a camera implies for every frame: resampling onto the model grid, and its MSI response (when
+ * the profile describes the MSI's bands) so its HR-MSI is mapped onto the model's MSI bands. `spectra run --camera`
+ * passes these to every fusion.
+ * @param profile - The camera.
+ * @param grid - The model's band grid.
+ * @returns `{ resample: true, msiResponse? }`.
+ * @throws {@link CameraProfileError} / {@link WavelengthError} as {@link profileMsiResponse} / {@link cameraCoverage}.
+ */
+export function cameraFuseOptions(profile: CameraProfile, grid: ModelBandGrid): { resample: true; msiResponse?: MsiResponse } {
+  const response = profileMsiResponse(profile, grid.wavelengths, cameraCoverage(profile, grid));
+  return { resample: true, ...(response ? { msiResponse: response } : {}) };
 }
