@@ -36,9 +36,25 @@ export type { GaussianPsf } from './spectral/psf';
 export { projectSrf } from './spectral/srf';
 export { resamplingMatrix, resampleCube } from './spectral/resample';
 export type { ResamplingMatrix, ResampleMethod } from './spectral/resample';
+export { bandValidity, describeBandRanges, selectBandGrid, selectBands, srfOnValidBands, toModelGrid } from './spectral/coverage';
+export type { ModelBandGrid, ModelGridInput } from './spectral/coverage';
+export {
+  CAMERA_PROFILE_SCHEMA,
+  CameraProfileError,
+  applyCameraProfile,
+  cameraCoverage,
+  cameraFuseOptions,
+  profileMsiResponse,
+  readCameraProfile,
+} from './camera/profile';
+export type { CameraProfile, HsiDescription, MsiDescription } from './camera/profile';
+export { gaussianSrfTable, readSrfCsv, srfOnGrid } from './camera/srf-table';
+export type { SrfOnGrid, SrfTable } from './camera/srf-table';
+export { estimateMsiResponse, msiToModelBands } from './camera/response';
+export type { MsiResponse, MsiResponseEstimate } from './camera/response';
 export * from './metrics/full-reference';
-export { consistency } from './quality/consistency';
-export type { ConsistencyReport, ConsistencyScore, DegradationModel } from './quality/consistency';
+export { MSI_MISMATCH_DB, consistency, msiAgreement } from './quality/consistency';
+export type { ConsistencyReport, ConsistencyScore, DegradationModel, MsiAgreement } from './quality/consistency';
 
 // Deployment: device profile, provider resolution against a binding, tegrastats, status payload (devices/jetson)
 // TEMP device
