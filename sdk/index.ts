@@ -78,7 +78,23 @@ export { type GaussianPsf, gaussianTaps, spatialDegrade } from './spectral/psf';
 export { projectSrf } from './spectral/srf';
 export { type ResampleMethod, type ResamplingMatrix, resampleCube, resamplingMatrix } from './spectral/resample';
 export { type FusionMetrics, type MetricOptions, type PeakMode, PSNR_CAP_DB, ergas, evaluate, psnr, rmse, sam, ssim } from './metrics/full-reference';
-export { type ConsistencyReport, type ConsistencyScore, type DegradationModel, consistency, consistencyHeader } from './quality/consistency';
+export { type ConsistencyReport, type ConsistencyScore, type DegradationModel, type MsiAgreement, MSI_MISMATCH_DB, consistency, consistencyHeader, msiAgreement } from './quality/consistency';
+export { bandValidity, describeBandRanges, selectBandGrid, selectBands, srfOnValidBands, toModelGrid } from './spectral/coverage';
+export type { ModelBandGrid, ModelGridInput } from './spectral/coverage';
+export {
+  CAMERA_PROFILE_SCHEMA,
+  CameraProfileError,
+  applyCameraProfile,
+  cameraCoverage,
+  cameraFuseOptions,
+  profileMsiResponse,
+  readCameraProfile,
+} from './camera/profile';
+export type { CameraProfile, HsiDescription, MsiDescription } from './camera/profile';
+export { gaussianSrfTable, readSrfCsv, srfOnGrid } from './camera/srf-table';
+export type { SrfOnGrid, SrfTable } from './camera/srf-table';
+export { estimateMsiResponse, msiToModelBands } from './camera/response';
+export type { MsiResponse, MsiResponseEstimate } from './camera/response';
 
 // Capture: frame sources by name, or built directly
 export { type SourceContext, type SourceName, type SourceOptionsMap, SOURCE_NAMES, isSourceName, openSource } from './capture/registry';

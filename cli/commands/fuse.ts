@@ -10,6 +10,8 @@ import { type FuseOptions, type FusedCube, FusionModel, type RowSink, type Strea
 import type { ProviderRequest } from '../../sdk/runtime/providers';
 import type { NpyLayout } from '../../sdk/cube/npy';
 import { ValueRangeError } from '../../sdk/core/errors';
+import { applyCameraProfile, profileMsiResponse, readCameraProfile } from '../../sdk/camera/profile';
+import type { MsiResponse, MsiResponseEstimate } from '../../sdk/camera/response';
 import { bandValidity, describeBandRanges, selectBands } from '../../sdk/spectral/coverage';
 
 interface FuseCliOptions {
@@ -29,6 +31,8 @@ interface FuseCliOptions {
   npyLayout: NpyLayout;
   quality: boolean;
   coveredOnly: boolean;
+  camera?: string;
+  estimateSrf: boolean;
   json: boolean;
 }
 
@@ -124,6 +128,36 @@ export function withFlagHints<A extends unknown[]>(action: (...args: A) => Promi
   };
 }
 
+/** The MSI response as reported by `spectra fuse` and `spectra info`: per band centre, gain, offset, and misfit when estimated. */
+export interface ResponseSummary {
+  source: 'profile' | 'estimated';
+  bands: { name: string; centroidNm: number; gain: number; offset: number; misfitPsnrDb?: number; explained?: number }[];
+}
+
+/** @internal */
+export function describeResponse(r: MsiResponse | MsiResponseEstimate, wavelengths: readonly number[]): ResponseSummary {
+  const est = r.source === 'estimated' ? (r as MsiResponseEstimate) : undefined;
+  return {
+    source: r.source,
+    bands: r.matrix.map((row, c) => {
+      const gain = row.reduce((a, w) => a + w, 0);
+      return {
+        name: r.names[c],
+        centroidNm: gain > 0 ? row.reduce((a, w, b) => a + w * wavelengths[b], 0) / gain : NaN,
+        gain,
+        offset: r.offset[c],
+        ...(est ? { misfitPsnrDb: est.misfitPsnr[c], explained: est.explained[c] } : {}),
+      };
+    }),
+  };
+}
+
+/** @internal */
+export function formatResponse(s: ResponseSummary): string {
+  const bands = s.bands.map((b) => `${b.name} ${b.centroidNm.toFixed(0)} nm gain ${b.gain.toFixed(3)} offset ${b.offset.toFixed(4)}${b.misfitPsnrDb !== undefined ? ` misfit ${b.misfitPsnrDb.toFixed(1)} dB (R2 ${b.explained!.toFixed(3)})` : ''}`);
+  return `msi response (${s.source === 'estimated' ? 'estimated from the pair' : 'camera profile'}; mapped onto the model's MSI bands): ${bands.join('; ')}`;
+}
+
 /** Adds `spectra fuse`. */
 export function register(program: Command): void {
   program
@@ -144,6 +178,8 @@ export function register(program: Command): void {
     .option('--lrhsi-wavelengths <nm>', "LR-HSI band centres for files without them: 'a,b,c' or 'start:stop:step'", wavelengthList)
     .option('--value-scale <n>', 'divide both inputs by this (raw counts -> 0..1), overriding file metadata', positive)
     .addOption(new Option('--npy-layout <layout>', 'axis order of 3-D .npy inputs').choices(['chw', 'hwc']).default('chw'))
+    .option('--camera <profile.json>', 'camera profile: HSI band centres/FWHM/bad bands and value scales, MSI SRF (implies --resample; see docs/new-camera.md)')
+    .option('--estimate-srf', "fit the HR-MSI camera's response from this pair (CNMF-style) and map it onto the model's MSI bands", false)
     .option('--no-quality', 'skip the no-reference consistency check')
     .option('--json', 'print the result summary as JSON', false)
     .action(withFlagHints(async (opts: FuseCliOptions, command: Command) => {
@@ -151,20 +187,29 @@ export function register(program: Command): void {
       try {
         const spec = model.inputSpec;
         const centroids = model.card.msi.srf.map((row) => row.reduce((a, w, b) => a + w * spec.wavelengths[b], 0) / row.reduce((a, w) => a + w, 0));
-        const lrhsi = withWavelengths(
-          await readCube(opts.lrhsi, { npyLayout: opts.npyLayout, ...(opts.lrhsiWavelengths ? { wavelengths: opts.lrhsiWavelengths } : {}) }),
-          spec.wavelengths,
-          opts.valueScale,
-        );
-        const hrmsi = withWavelengths(await readCube(opts.hrmsi, { npyLayout: opts.npyLayout }), centroids, opts.valueScale);
+        // Everything that can be wrong with the camera's description is checked here, before anything is written.
+        const camera = opts.camera ? await readCameraProfile(opts.camera) : undefined;
+        const asRead = {
+          lrhsi: await readCube(opts.lrhsi, { npyLayout: opts.npyLayout, ...(opts.lrhsiWavelengths ? { wavelengths: opts.lrhsiWavelengths } : {}) }),
+          hrmsi: await readCube(opts.hrmsi, { npyLayout: opts.npyLayout }),
+        };
+        const lrhsi = withWavelengths(camera ? applyCameraProfile(asRead.lrhsi, camera, 'lrhsi') : asRead.lrhsi, spec.wavelengths, opts.valueScale);
+        const hrmsi = withWavelengths(camera ? applyCameraProfile(asRead.hrmsi, camera, 'hrmsi') : asRead.hrmsi, centroids, opts.valueScale);
+        const resample = opts.resample || camera !== undefined;
+        const msiResponse: MsiResponse | MsiResponseEstimate | undefined = opts.estimateSrf
+          ? model.estimateMsiResponse(lrhsi, hrmsi, { resample })
+          : camera
+            ? profileMsiResponse(camera, spec.wavelengths, model.bandCoverage(lrhsi, { resample }))
+            : undefined;
         const bar = showProgress(command) ? new SingleBar(barOptions('fusing', 'tiles'), Presets.shades_classic) : undefined;
         let started = false;
         const fuseOptions: FuseOptions = {
           tile: opts.tile,
           overlap: opts.overlap,
           batch: opts.batch,
-          resample: opts.resample,
+          resample,
           quality: opts.quality,
+          ...(msiResponse ? { msiResponse } : {}),
           onProgress: (done, total) => {
             if (bar === undefined || total <= 1) return;
             if (!started) {
@@ -184,7 +229,7 @@ export function register(program: Command): void {
                 height: hrmsi.height,
                 width: hrmsi.width,
                 wavelengths: spec.wavelengths,
-                meta: { bandValid: model.bandCoverage(lrhsi, { resample: opts.resample }) },
+                meta: { bandValid: model.bandCoverage(lrhsi, { resample }) },
               })
             : undefined;
           // Ctrl-C stops after the running tile, so the temporary output file is removed rather than orphaned.
@@ -237,6 +282,9 @@ export function register(program: Command): void {
           tiles: fused.tiles,
           timing: fused.timing,
           quality: fused.quality,
+          ...(fused.msiAgreement ? { msiAgreement: fused.msiAgreement } : {}),
+          ...(msiResponse ? { msiResponse: describeResponse(msiResponse, spec.wavelengths) } : {}),
+          ...(camera ? { camera: camera.name } : {}),
           ...(quick ? { quicklook: { path: opts.quicklook, ...quick } } : {}),
         };
         if (opts.json) {
@@ -252,6 +300,10 @@ export function register(program: Command): void {
               (q
                 ? `consistency: spatial ${q.spatial.psnr.toFixed(2)} dB / ${q.spatial.sam.toFixed(3)} deg vs LR-HSI, ` +
                   `spectral ${q.spectral.psnr.toFixed(2)} dB / ${q.spectral.sam.toFixed(3)} deg vs HR-MSI\n`
+                : '') +
+              (summary.msiResponse ? `${formatResponse(summary.msiResponse)}\n` : '') +
+              (fused.msiAgreement
+                ? `msi check: HR-MSI vs LR-HSI through the model's MSI response ${fused.msiAgreement.psnr.toFixed(2)} dB${fused.msiAgreement.advice ? ` - MISMATCH: ${fused.msiAgreement.advice}` : ' (fits)'}\n`
                 : '') +
               (quick ? `quicklook ${opts.quicklook} (bands ${quick.bands.join(', ')} by ${quick.method})\n` : ''),
           );

@@ -1,4 +1,9 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { applyCameraProfile, cameraCoverage, profileMsiResponse, readCameraProfile } from '../../sdk/camera/profile';
+import { readCube } from '../../sdk/cube/read-cube';
+import type { NpyLayout } from '../../sdk/cube/npy';
+import { describeBandRanges } from '../../sdk/spectral/coverage';
+import { type ResponseSummary, describeResponse, formatResponse } from './fuse';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 import type { ProviderRequest } from '../../sdk/runtime/providers';
 
@@ -16,15 +21,22 @@ export function register(program: Command): void {
     .description('Show a model card summary, the execution providers available and granted, and the input spec')
     .requiredOption('--model <path>', '.onnx with its .card.json next to it')
     .option('--providers <list>', 'execution providers to try, in order (default: tensorrt,cuda,cpu)', providerList)
+    .option('--camera <profile.json>', "also check a camera profile against the model: HSI coverage of the model grid, MSI response vs the card's")
+    .option('--lrhsi <path>', 'with --hrmsi: estimate the MSI camera response from this pair and report its misfit')
+    .option('--hrmsi <path>', 'HR-MSI of the pair')
+    .addOption(new Option('--npy-layout <layout>', 'axis order of 3-D .npy inputs').choices(['chw', 'hwc']).default('chw'))
     .option('--json', 'print JSON', false)
-    .action(async (opts: { model: string; providers?: ProviderRequest[]; json: boolean }) => {
+    .action(async (opts: { model: string; providers?: ProviderRequest[]; json: boolean; camera?: string; lrhsi?: string; hrmsi?: string; npyLayout: NpyLayout }) => {
       const model = await FusionModel.load(opts.model, { ...(opts.providers ? { providers: opts.providers } : {}), log: () => undefined });
       try {
         const c = model.card;
         const s = model.inputSpec;
         const p = model.providers;
+        const camera = await cameraReport(model, opts);
         if (opts.json) {
-          process.stdout.write(JSON.stringify({ card: { name: c.name, role: c.role, preset: c.preset, precision: c.precision, params: c.params, macs_per_hr_pixel: c.macs_per_hr_pixel, validation: c.validation }, inputSpec: s, providers: p }, null, 2) + '\n');
+          process.stdout.write(
+            JSON.stringify({ card: { name: c.name, role: c.role, preset: c.preset, precision: c.precision, params: c.params, macs_per_hr_pixel: c.macs_per_hr_pixel, validation: c.validation }, inputSpec: s, providers: p, ...(camera ? { camera } : {}) }, null, 2) + '\n',
+          );
           return;
         }
         const wl = s.wavelengths;
@@ -42,9 +54,53 @@ export function register(program: Command): void {
           ...p.attempts.filter((a) => a.outcome !== 'granted').map((a) => `  ${a.name}: ${a.outcome}${a.reason ? ` (${a.reason})` : ''}`),
           ...(p.droppedOptions.length ? [`dropped    ${p.droppedOptions.join(', ')}`] : []),
         ];
+        if (camera) lines.push(...camera.lines);
         process.stdout.write(lines.join('\n') + '\n');
       } finally {
         await model.release();
       }
     });
+}
+
+/** What `spectra info --camera` (and `--lrhsi/--hrmsi`) adds: how a camera meets this model. */
+interface CameraReport {
+  name?: string;
+  hsi?: { validModelBands: number; modelBands: number; invalidNm: string };
+  msiProfile?: ResponseSummary;
+  msiEstimated?: ResponseSummary;
+  cardCentroidsNm: number[];
+  lines: string[];
+}
+
+async function cameraReport(model: FusionModel, opts: { camera?: string; lrhsi?: string; hrmsi?: string; npyLayout: NpyLayout }): Promise<CameraReport | undefined> {
+  if (!opts.camera && !(opts.lrhsi && opts.hrmsi)) return undefined;
+  const spec = model.inputSpec;
+  const card = model.card;
+  const cardCentroidsNm = card.msi.srf.map((row) => row.reduce((a, w, b) => a + w * spec.wavelengths[b], 0) / row.reduce((a, w) => a + w, 0));
+  const lines = [`card msi   ${spec.msiBandNames.map((n, c) => `${n} ${cardCentroidsNm[c].toFixed(0)} nm`).join(', ')}`];
+  const report: CameraReport = { cardCentroidsNm, lines };
+  const camera = opts.camera ? await readCameraProfile(opts.camera) : undefined;
+  let valid = card.hsi.band_valid ?? spec.wavelengths.map(() => true);
+  if (camera) {
+    report.name = camera.name;
+    valid = cameraCoverage(camera, { wavelengths: spec.wavelengths, ...(card.hsi.fwhm_nm ? { fwhm: card.hsi.fwhm_nm } : {}), ...(card.hsi.band_valid ? { bandValid: card.hsi.band_valid } : {}) });
+    report.hsi = { validModelBands: valid.filter((v) => v).length, modelBands: valid.length, invalidNm: describeBandRanges(spec.wavelengths, valid) };
+    lines.push(`camera     ${camera.name} (${camera.path}): HSI fills ${report.hsi.validModelBands} of ${report.hsi.modelBands} model bands; not filled: ${report.hsi.invalidNm}`);
+    const r = profileMsiResponse(camera, spec.wavelengths, valid);
+    if (r) {
+      report.msiProfile = describeResponse(r, spec.wavelengths);
+      lines.push(formatResponse(report.msiProfile));
+    } else lines.push('camera msi not described (no msi.srf_csv or msi.centres_nm): fuse --estimate-srf can fit it from a pair');
+  }
+  if (opts.lrhsi && opts.hrmsi) {
+    let lr = await readCube(opts.lrhsi, { npyLayout: opts.npyLayout });
+    let hr = await readCube(opts.hrmsi, { npyLayout: opts.npyLayout });
+    if (camera) {
+      lr = applyCameraProfile(lr, camera, 'lrhsi');
+      hr = applyCameraProfile(hr, camera, 'hrmsi');
+    }
+    report.msiEstimated = describeResponse(model.estimateMsiResponse(lr, hr, { resample: true }), spec.wavelengths);
+    lines.push(formatResponse(report.msiEstimated));
+  }
+  return report;
 }

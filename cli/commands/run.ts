@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { MultiBar, Presets } from 'cli-progress';
 import type { FrameSource } from '../../sdk/capture/frame';
 import { SOURCE_NAMES, openSource } from '../../sdk/capture/registry';
+import { type CameraProfile, cameraFuseOptions, readCameraProfile } from '../../sdk/camera/profile';
 import { DEFAULT_MAIN_JOB_OPTIONS, runMainJob } from '../../sdk/pipeline/main-job';
 import { type FrameReport, formatReport } from '../../sdk/pipeline/pipeline';
 import { defaultModel, defaultScene } from '../paths';
@@ -31,6 +32,7 @@ interface RunCliOptions extends BrokerCliOptions {
   chunkSize?: number;
   tile: number;
   previews: boolean;
+  camera?: string;
   json: boolean;
 }
 
@@ -72,11 +74,15 @@ export function register(program: Command): void {
     .option('--chunk-size <bytes>', 'chunk body size (lowered to fit the broker limit)', integer(1024))
     .option('--tile <px>', 'HR tile size for inference; 0 = whole image', integer(0), 0)
     .option('--previews', 'also publish a retained quicklook PNG and pixel spectra per frame (spectra/<device>/quicklook, /spectra) for browsers', false)
+    .option('--camera <profile.json>', 'camera profile for --source watch|replay: band table and value scales of its files, MSI response (docs/new-camera.md)')
     .option('--json', 'print the run summary as JSON at the end', false);
   addBrokerFlags(cmd).action(async (opts: RunCliOptions, command: Command) => {
     const modelPath = opts.model ?? (await defaultModel());
     const model = await FusionModel.load(modelPath);
-    const source = makeSource(opts, model);
+    const camera = opts.camera ? await readCameraProfile(opts.camera) : undefined;
+    const grid = { wavelengths: model.card.hsi.wavelengths_nm, ...(model.card.hsi.fwhm_nm ? { fwhm: model.card.hsi.fwhm_nm } : {}), ...(model.card.hsi.band_valid ? { bandValid: model.card.hsi.band_valid } : {}) };
+    const cameraFuse = camera ? cameraFuseOptions(camera, grid) : {};
+    const source = makeSource(opts, model, camera);
     const bars = showProgress(command) ? new MultiBar({ ...barOptions('run', 'frames'), clearOnComplete: true }, Presets.shades_classic) : undefined;
     const bar = bars?.create(opts.frames, 0);
     // --quiet keeps the closing summary only.
@@ -100,7 +106,7 @@ export function register(program: Command): void {
           ...(opts.outbox ? { outbox: opts.outbox } : {}),
           ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}),
         },
-        fuse: { tile: opts.tile },
+        fuse: { tile: opts.tile, ...cameraFuse },
         previews: opts.previews,
         out: opts.out,
         subscribe: opts.subscribe,
@@ -138,9 +144,10 @@ export function register(program: Command): void {
   });
 }
 
-function makeSource(opts: RunCliOptions, model: FusionModel): FrameSource {
-  const common = { maxFrames: opts.frames, policy: opts.policy };
+function makeSource(opts: RunCliOptions, model: FusionModel, camera: CameraProfile | undefined): FrameSource {
+  const common = { maxFrames: opts.frames, policy: opts.policy, ...(camera ? { camera } : {}) };
   if (opts.source === 'synthetic') {
+    if (camera) throw new InvalidArgumentError('--camera describes files from a real camera; use it with --source watch or replay');
     return openSource('synthetic', { ...common, snrDb: opts.snr, fps: opts.fps, scene: opts.scene ?? defaultScene(), ...(opts.size ? { size: opts.size } : {}) }, { card: model.card });
   }
   if (opts.input === undefined) throw new InvalidArgumentError(`--source ${opts.source} needs --input <dir>`);

@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { Cube } from '../cube/cube';
+import { type ModelBandGrid, toModelGrid } from '../spectral/coverage';
 import { SpectraError } from '../core/errors';
-import { type SrfTable, gaussianSrfTable, readSrfCsv } from './srf-table';
+import type { MsiResponse } from './response';
+import { type SrfTable, gaussianSrfTable, readSrfCsv, srfOnGrid } from './srf-table';
 
 /** Value of a camera profile's `schema`. */
 export const CAMERA_PROFILE_SCHEMA = 'spectra-edge/camera@1';
@@ -219,6 +221,8 @@ export function applyCameraProfile(cube: Cube, profile: CameraProfile, input: 'l
   const meta = {
     ...(cube.meta ?? {}),
     camera: profile.name,
+    // The band centres are now known (from the profile), so nothing downstream may replace them with a guess.
+    wavelengthsFromHeader: true,
     ...(hsi.bandValid ? { bandValid: hsi.bandValid.map((v, b) => v && ((cube.meta?.bandValid as boolean[] | undefined)?.[b] ?? true)) } : {}),
     ...(hsi.valueScale !== undefined ? { valueScale: hsi.valueScale } : {}),
   };
@@ -253,4 +257,60 @@ async function readColumns(path: string, field: string, fail: (f: string, p: str
   const out: Record<string, number[]> = Object.fromEntries(header.map((h) => [h, [] as number[]]));
   for (const line of lines.slice(1)) line.split(',').forEach((cell, i) => out[header[i]]?.push(Number(cell)));
   return out;
+}
+
+/**
+ * The MSI camera's response on a model's band grid from its profile (`msi.srf_csv` or centres and widths), for
+ * `fuse`'s `msiResponse`: gains 1 and offsets 0, since the profile's value scales put both images in the same units.
+ * @param profile - The camera.
+ * @param wavelengths - The model's band centres (card `hsi.wavelengths_nm`).
+ * @param bandValid - Model bands the LR-HSI fills (`model.bandCoverage`); the response is restricted to them.
+ * @returns The response, or undefined when the profile does not describe the MSI's bands.
+ * @throws {@link CameraProfileError} when no MSI band has any response on the valid model bands.
+ */
+export function profileMsiResponse(profile: CameraProfile, wavelengths: readonly number[], bandValid: readonly boolean[]): MsiResponse | undefined {
+  const msi = profile.msi;
+  if (!msi?.srf || !msi.bands) return undefined;
+  const onGrid = srfOnGrid(msi.srf, msi.bands, wavelengths, bandValid);
+  const dead = onGrid.names.filter((_, c) => onGrid.matrix[c].every((w) => w === 0));
+  if (dead.length === onGrid.names.length) {
+    throw new CameraProfileError(profile.path, 'msi.srf_csv', `no MSI band (${dead.join(', ')}) responds on the model bands the LR-HSI covers`, 'check the SRF file and band names, or use a model whose range holds the MSI bands');
+  }
+  return { matrix: onGrid.matrix, offset: onGrid.names.map(() => 0), names: onGrid.names, source: 'profile' };
+}
+
+/**
+ * Which model bands this camera's LR-HSI fills, from its band table alone (no image needed): the coverage rule of
+ * `toModelGrid`, evaluated on a one-pixel cube of the camera's grid.
+ * @param profile - The camera.
+ * @param grid - The model's band grid.
+ * @returns One flag per model band.
+ * @throws {@link WavelengthError} when the camera covers none of the model's bands.
+ */
+export function cameraCoverage(profile: CameraProfile, grid: ModelBandGrid): boolean[] {
+  const h = profile.hsi;
+  const probe: Cube = {
+    bands: h.wavelengths.length,
+    height: 1,
+    width: 1,
+    data: new Float32Array(h.wavelengths.length),
+    wavelengths: h.wavelengths,
+    ...(h.fwhm ? { fwhm: h.fwhm } : {}),
+    ...(h.bandValid ? { meta: { bandValid: h.bandValid } } : {}),
+  };
+  return toModelGrid(probe, grid).bandValid;
+}
+
+/**
+ * The fuse options a camera implies for every frame: resampling onto the model grid, and its MSI response (when
+ * the profile describes the MSI's bands) so its HR-MSI is mapped onto the model's MSI bands. `spectra run --camera`
+ * passes these to every fusion.
+ * @param profile - The camera.
+ * @param grid - The model's band grid.
+ * @returns `{ resample: true, msiResponse? }`.
+ * @throws {@link CameraProfileError} / {@link WavelengthError} as {@link profileMsiResponse} / {@link cameraCoverage}.
+ */
+export function cameraFuseOptions(profile: CameraProfile, grid: ModelBandGrid): { resample: true; msiResponse?: MsiResponse } {
+  const response = profileMsiResponse(profile, grid.wavelengths, cameraCoverage(profile, grid));
+  return { resample: true, ...(response ? { msiResponse: response } : {}) };
 }

@@ -141,8 +141,8 @@ export class DirectoryWatcher extends QueuedSource {
     let lrhsi: Cube, hrmsi: Cube, truth: Cube | undefined;
     try {
       [lrhsi, hrmsi, truth] = await Promise.all([
-        readCubeFile(lr, this.o.lrhsiWavelengths),
-        readCubeFile(ms, this.o.hrmsiWavelengths),
+        readCubeFile(lr, this.o.lrhsiWavelengths, this.o.camera),
+        readCubeFile(ms, this.o.hrmsiWavelengths, this.o.camera),
         truthFile ? readCubeFile(truthFile, this.o.lrhsiWavelengths) : Promise.resolve(undefined),
       ]);
     } catch (err) {

@@ -1,3 +1,4 @@
+import type { CameraProfile } from '../camera/profile';
 import type { Cube } from '../cube/cube';
 
 /** One capture: a co-registered LR-HSI / HR-MSI pair, ready for {@link FusionModel.fuse}. */
@@ -35,6 +36,11 @@ export interface CaptureOptions {
   policy?: BackpressurePolicy;
   /** Stop after this many frames. @defaultValue Infinity */
   maxFrames?: number;
+  /**
+   * The camera that took the frames (`readCameraProfile`): its band table and value scales are put on every
+   * LR-HSI and HR-MSI read, so a camera is described once rather than per scene.
+   */
+  camera?: CameraProfile;
 }
 
 /** Counters of a capture source. */

@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { type CameraProfile, applyCameraProfile } from '../camera/profile';
 import type { Cube } from '../cube/cube';
 import { readEnvi } from '../cube/envi';
 import { readPngStack } from '../cube/png-stack';
@@ -71,13 +72,20 @@ export async function fileSignature(file: CubeFile): Promise<string | undefined>
  * Reads a cube file.
  * @param file - The file.
  * @param wavelengths - Band centres for PNG stacks (ENVI headers carry their own).
+ * @param camera - The camera's profile, applied to LR-HSI and HR-MSI files (not to ground truth).
  * @throws {@link FileFormatError} / {@link TruncatedFileError} from the readers.
+ * @throws {@link CameraProfileError} when the file does not match the camera's description.
  */
-export async function readCubeFile(file: CubeFile, wavelengths?: readonly number[]): Promise<Cube> {
-  if (file.kind === 'envi') return readEnvi(file.path);
-  const names = (await readdir(file.path)).filter((n) => /\.png$/i.test(n)).sort();
-  return readPngStack(
-    names.map((n) => join(file.path, n)),
-    wavelengths ? { wavelengths } : {},
-  );
+export async function readCubeFile(file: CubeFile, wavelengths?: readonly number[], camera?: CameraProfile): Promise<Cube> {
+  let cube: Cube;
+  if (file.kind === 'envi') cube = await readEnvi(file.path);
+  else {
+    const names = (await readdir(file.path)).filter((n) => /\.png$/i.test(n)).sort();
+    // With a camera profile the band centres come from it, not from the model grid the caller may pass.
+    cube = await readPngStack(
+      names.map((n) => join(file.path, n)),
+      wavelengths && !(camera && file.role === 'lrhsi') ? { wavelengths } : {},
+    );
+  }
+  return camera && file.role !== 'truth' ? applyCameraProfile(cube, camera, file.role) : cube;
 }

@@ -82,8 +82,8 @@ export class ReplaySource extends QueuedSource {
       }
       out.push(async () => {
         const [lrhsi, hrmsi, truth] = await Promise.all([
-          readCubeFile(f.lrhsi!, this.o.lrhsiWavelengths),
-          readCubeFile(f.hrmsi!, this.o.hrmsiWavelengths),
+          readCubeFile(f.lrhsi!, this.o.lrhsiWavelengths, this.o.camera),
+          readCubeFile(f.hrmsi!, this.o.hrmsiWavelengths, this.o.camera),
           f.truth ? readCubeFile(f.truth, this.o.lrhsiWavelengths) : Promise.resolve(undefined),
         ]);
         return { lrhsi, hrmsi, ...(truth ? { truth } : {}), sequence: keySequence(key) ?? n, capturedAt: new Date(), meta: { source: 'replay', key } };

@@ -84,13 +84,23 @@ export interface MsiAgreement extends ConsistencyScore {
  * @param hrmsi - The HR-MSI, as fed (0..1).
  * @param model - Scale, PSF and SRF (rows renormalised on the valid bands).
  * @param bandNames - The card's MSI band names, for the advice.
+ * @param mapped - The HR-MSI was already mapped through its camera response (`msiResponse`), so the advice looks elsewhere.
  * @returns The agreement, whether it is a mismatch, and what to do.
  */
-export function msiAgreement(lrhsi: Cube, hrmsi: Cube, model: DegradationModel, bandNames: readonly string[]): MsiAgreement {
+export function msiAgreement(lrhsi: Cube, hrmsi: Cube, model: DegradationModel, bandNames: readonly string[], mapped = false): MsiAgreement {
   const lrMsi = spatialDegrade(hrmsi, model.scale, { kernelSize: model.psf.kernel_size, sigma: model.psf.sigma });
   const predicted = projectSrf(lrhsi, model.msi.srf);
   const score = psnrAndSam(lrMsi, predicted, scoredMsiBands(model.msi.srf));
   if (score.psnr >= MSI_MISMATCH_DB) return { ...score, mismatch: false };
+  if (mapped) {
+    return {
+      ...score,
+      mismatch: true,
+      advice:
+        `even mapped through its camera response, the HR-MSI agrees with the LR-HSI at only ${score.psnr.toFixed(1)} dB (below ${MSI_MISMATCH_DB}): ` +
+        'what remains is not spectral. Check that the pair is co-registered and taken at the same time, that the HR-MSI is exactly scale x the LR-HSI, and the PSF (camera profile psf)',
+    };
+  }
   return {
     ...score,
     mismatch: true,

@@ -398,7 +398,7 @@ export class FusionModel {
     if (opts.quality) {
       const tq = performance.now();
       quality = consistency(fused, lr, hr, this.degradation(t.bandValid));
-      agreement = msiAgreement(lr, hr, this.degradation(t.bandValid), this.inputSpec.msiBandNames);
+      agreement = msiAgreement(lr, hr, this.degradation(t.bandValid), this.inputSpec.msiBandNames, opts.msiResponse !== undefined);
       qualityMs = performance.now() - tq;
     }
     return {
@@ -449,7 +449,7 @@ export class FusionModel {
     return {
       ...this.outputHeader(lr, hr, t.bandValid),
       tiles: tiles.length,
-      ...(check ? { quality: check.report(), msiAgreement: msiAgreement(lr, hr, this.degradation(t.bandValid), this.inputSpec.msiBandNames) } : {}),
+      ...(check ? { quality: check.report(), msiAgreement: msiAgreement(lr, hr, this.degradation(t.bandValid), this.inputSpec.msiBandNames, opts.msiResponse !== undefined) } : {}),
       timing: { validateMs: t.validateMs, resampleMs: t.resampleMs, normaliseMs: t.normaliseMs, inferMs, stitchMs: stitchMs - qualityMs, qualityMs, totalMs: performance.now() - t.t0 },
     };
   }

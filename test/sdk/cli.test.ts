@@ -1,6 +1,6 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readEnvi } from '../../sdk/cube/envi';
 import { readNpy, writeNpy } from '../../sdk/cube/npy';
@@ -60,4 +60,54 @@ t.test('cli: --lrhsi-wavelengths and --resample put a 41-band .npy on the model 
   const bad = spectra('fuse', '--model', TINY_MODEL, '--lrhsi', join(dir, 'lr.npy'), '--hrmsi', join(dir, 'hr.npy'), '--lrhsi-wavelengths', '400:x:10', '--out', join(dir, 'g.hdr'));
   t.equal(bad.status, 1);
   t.match(bad.stderr, /expected wavelengths in nm/);
+});
+
+t.test('cli: partial coverage marks bands in the header, --covered-only writes the valid ones, raw counts name --value-scale', async (t) => {
+  const dir = tempDir();
+  const short = Array.from({ length: 21 }, (_, i) => 400 + 10 * i); // ends at 600 nm: 620-700 nm uncovered
+  await writeNpy(join(dir, 'lr.npy'), randomCube(21, 16, 16, short, 41));
+  await writeNpy(join(dir, 'hr.npy'), randomCube(3, 64, 64, [600, 540, 460], 42));
+  const args = ['fuse', '--model', TINY_MODEL, '--lrhsi', join(dir, 'lr.npy'), '--hrmsi', join(dir, 'hr.npy'), '--lrhsi-wavelengths', '400:600:10', '--resample'];
+  const all = spectra(...args, '--out', join(dir, 'all.hdr'));
+  t.equal(all.status, 0, all.stderr);
+  t.match(all.stdout, /coverage: 5 of 8 model bands valid; invalid \(not covered by the LR-HSI or not learnt\): 620-700 nm; written as zeros, bbl 0/);
+  t.match(readFileSync(join(dir, 'all.hdr'), 'latin1'), /bbl = \{1, 1, 1, 1, 1, 0, 0, 0\}/);
+  const kept = spectra(...args, '--covered-only', '--tile', '32', '--overlap', '16', '--out', join(dir, 'kept.hdr'), '--json');
+  t.equal(kept.status, 0, kept.stderr);
+  t.same((JSON.parse(kept.stdout) as { shape: number[] }).shape, [5, 64, 64]);
+  t.equal((await readEnvi(join(dir, 'kept.hdr'))).bands, 5, 'streamed output holds only the covered bands');
+  const counts = randomCube(8, 16, 16, [420, 460, 500, 540, 580, 620, 660, 700], 43, 100, 4000);
+  await writeNpy(join(dir, 'raw.npy'), counts);
+  const raw = spectra('fuse', '--model', TINY_MODEL, '--lrhsi', join(dir, 'raw.npy'), '--hrmsi', join(dir, 'hr.npy'), '--lrhsi-wavelengths', '420:700:40', '--out', join(dir, 'raw.hdr'));
+  t.equal(raw.status, 2);
+  t.match(raw.stderr, /ValueRangeError \[E_VALUE_RANGE\]: lrhsi values reach .* pass --value-scale <full scale> .* or --camera with the sensor's value_scale/);
+  t.notMatch(raw.stderr, /meta\.valueScale/);
+});
+
+t.test('cli: --camera applies the profile; a wrong profile fails before anything is written; --estimate-srf reports the response', async (t) => {
+  const dir = tempDir();
+  const wl = Array.from({ length: 21 }, (_, i) => 410 + 15 * i);
+  await writeNpy(join(dir, 'lr.npy'), randomCube(21, 16, 16, wl, 51, 40, 3900));
+  await writeNpy(join(dir, 'hr.npy'), randomCube(3, 64, 64, [0, 1, 2], 52, 10, 250));
+  writeFileSync(join(dir, 'cam.json'), JSON.stringify({ schema: 'spectra-edge/camera@1', name: 'cli-cam', hsi: { wavelengths_nm: wl, value_scale: 4095 }, msi: { centres_nm: [610, 540, 465], fwhm_nm: [60, 60, 50], band_names: ['R', 'G', 'B'], value_scale: 255 } }));
+  writeFileSync(join(dir, 'wrong.json'), JSON.stringify({ schema: 'spectra-edge/camera@1', name: 'wrong', hsi: { wavelengths_nm: wl.slice(1), value_scale: 4095 } }));
+  const base = ['fuse', '--model', TINY_MODEL, '--lrhsi', join(dir, 'lr.npy'), '--hrmsi', join(dir, 'hr.npy')];
+  const ok = spectra(...base, '--camera', join(dir, 'cam.json'), '--out', join(dir, 'ok.hdr'), '--json');
+  t.equal(ok.status, 0, ok.stderr);
+  const s = JSON.parse(ok.stdout) as { camera: string; msiResponse: { source: string; bands: { name: string; centroidNm: number }[] }; msiAgreement: { psnr: number } };
+  t.equal(s.camera, 'cli-cam');
+  t.equal(s.msiResponse.source, 'profile');
+  t.same(s.msiResponse.bands.map((b) => b.name), ['R', 'G', 'B']);
+  t.ok(Number.isFinite(s.msiAgreement.psnr));
+  const bad = spectra(...base, '--camera', join(dir, 'wrong.json'), '--out', join(dir, 'bad.hdr'));
+  t.equal(bad.status, 2);
+  t.match(bad.stderr, /CameraProfileError \[E_CAMERA_PROFILE\]: .*wrong\.json: hsi\.wavelengths_nm: describes 20 bands but the LR-HSI has 21/);
+  t.notOk(existsSync(join(dir, 'bad.hdr')) || existsSync(join(dir, 'bad.img')), 'nothing written');
+  const est = spectra(...base, '--camera', join(dir, 'cam.json'), '--estimate-srf', '--out', join(dir, 'est.hdr'));
+  t.equal(est.status, 0, est.stderr);
+  t.match(est.stdout, /msi response \(estimated from the pair; mapped onto the model's MSI bands\): band 1 \d+ nm gain [\d.]+ offset -?[\d.]+ misfit [\d.]+ dB/);
+  const info = spectra('info', '--model', TINY_MODEL, '--camera', join(dir, 'cam.json'));
+  t.equal(info.status, 0, info.stderr);
+  t.match(info.stdout, /camera\s+cli-cam .*: HSI fills \d+ of 8 model bands/);
+  t.match(info.stdout, /msi response \(camera profile/);
 });
