@@ -65,19 +65,35 @@ def build_cases(root: Path) -> list[dict[str, object]]:
     sal_wl, sal_fw = _columns(
         root / "salinas_a" / "salinas_a_bands.csv", "center_nm_aviris1995_table", "fwhm_nm_aviris1995_table"
     )
-    en_wl, en_fw, en_ok = _columns(root / "enmap_potsdam" / "enmap_potsdam_bands.csv", "center_nm", "fwhm_nm", "bbl_good")
+    en_wl, en_fw, en_ok = _columns(
+        root / "enmap_potsdam" / "enmap_potsdam_bands.csv", "center_nm", "fwhm_nm", "bbl_good"
+    )
     hyp_wl, hyp_fw = hyperion_like()
     cave_gap = np.ones(31, dtype=bool)
     cave_gap[14] = False
     specs = [
-        ("EO-1 Hyperion-like grid (water bands removed) -> vnir_swir_10nm", hyp_wl, hyp_fw, None, vnir, rs_valid),
+        (
+            "EO-1 Hyperion-like grid (water bands removed) -> vnir_swir_10nm",
+            hyp_wl,
+            hyp_fw,
+            None,
+            vnir,
+            rs_valid,
+        ),
         ("Houston CASI 48 bands 380-1050 nm, no fwhm -> vnir_swir_10nm", houston, None, None, vnir, rs_valid),
         ("Houston CASI -> cave31", houston, None, None, cave, None),
         ("ABU urban-1 AVIRIS (own removed bands) -> vnir_swir_10nm", urban1, None, None, vnir, rs_valid),
         ("Salinas-A (fwhm, spectrometer overlap) -> vnir_swir_10nm", sal_wl, sal_fw, None, vnir, rs_valid),
         ("EnMAP (bbl masks 6 bands) -> vnir_swir_10nm", en_wl, en_fw, en_ok > 0.5, vnir, rs_valid),
         ("Samson 401-889 nm -> cave31", samson, None, None, cave, None),
-        ("cave31 with 540 nm marked bad -> cave31 (resampled, the gap stays invalid)", cave.wavelengths, None, cave_gap, cave, None),
+        (
+            "cave31 with 540 nm marked bad -> cave31 (resampled, the gap stays invalid)",
+            cave.wavelengths,
+            None,
+            cave_gap,
+            cave,
+            None,
+        ),
         ("cave31 complete -> cave31 (passes through)", cave.wavelengths, None, None, cave, None),
     ]
     cases = []
@@ -105,8 +121,15 @@ def build_cases(root: Path) -> list[dict[str, object]]:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, default=Path("test/fixtures/sdk-parity/coverage-vectors.json"))
-    parser.add_argument("--data", type=Path, default=None, help="data root (default: SPECTRA_DATA or ../shared/data)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("test/fixtures/sdk-parity/coverage-vectors.json"),
+        help="JSON file the TypeScript parity test reads (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--data", type=Path, default=None, help="data root (default: SPECTRA_DATA or ../shared/data)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,7 +21,7 @@ from spectra_distill.data.atomic import atomic_path
 from spectra_distill.evaluate.generalisation import CASES, baselines, run_generalisation, to_markdown
 from spectra_distill.evaluate.methods import onnx_method
 from spectra_distill.evaluate.regions import ModelFacts
-from spectra_distill.evaluate.run import _models, EvalConfig
+from spectra_distill.evaluate.run import EvalConfig, _models
 from spectra_distill.log import output
 from spectra_distill.train.checkpoint import load_checkpoint
 
@@ -31,19 +31,38 @@ logger = logging.getLogger(__name__)
 def _named(text: str) -> tuple[str, Path]:
     name, sep, path = text.partition("=")
     if not sep or not name or not path:
-        raise argparse.ArgumentTypeError(f"expected NAME=PATH, e.g. 'student (fp16)=models/x.fp16.onnx'; got {text!r}")
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=PATH, e.g. 'student (fp16)=models/x.fp16.onnx'; got {text!r}"
+        )
     return name, Path(path)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--checkpoint", type=Path, required=True, help="training checkpoint, e.g. runs/X/best.pt")
-    parser.add_argument("--onnx", type=_named, action="append", default=[],
-                        help="NAME=PATH of an exported model scored through onnxruntime (repeatable)")
+    parser.add_argument(
+        "--checkpoint", type=Path, required=True, help="training checkpoint, e.g. runs/X/best.pt"
+    )
+    parser.add_argument(
+        "--onnx",
+        type=_named,
+        action="append",
+        default=[],
+        help="NAME=PATH of an exported model scored through onnxruntime (repeatable)",
+    )
     parser.add_argument("--data", type=Path, help="data root (default: ../shared/data or $SPECTRA_DATA)")
-    parser.add_argument("--baselines", nargs="*", choices=list(BASELINES), default=["bicubic", "gsa", "mtf_glp_hpm", "cnmf"],
-                        help="classical methods to compare with")
-    parser.add_argument("--cases", nargs="*", choices=[c.name for c in CASES], default=[c.name for c in CASES],
-                        help="camera cases (default: all)")
+    parser.add_argument(
+        "--baselines",
+        nargs="*",
+        choices=list(BASELINES),
+        default=["bicubic", "gsa", "mtf_glp_hpm", "cnmf"],
+        help="classical methods to compare with",
+    )
+    parser.add_argument(
+        "--cases",
+        nargs="*",
+        choices=[c.name for c in CASES],
+        default=[c.name for c in CASES],
+        help="camera cases (default: all)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--title", default="Generalisation", help="report title")
 
@@ -61,8 +80,11 @@ def run(args: argparse.Namespace) -> int:
     methods += baselines(tuple(args.baselines))
     cases = tuple(c for c in CASES if c.name in args.cases)
     result = run_generalisation(facts, methods, root, cases)
-    command = shlex.join(["spectra-distill", "generalise", "--checkpoint", str(args.checkpoint)]
-                         + [f"--onnx={n}={p}" for n, p in args.onnx] + ["--out", str(args.out)])
+    command = shlex.join(
+        ["spectra-distill", "generalise", "--checkpoint", str(args.checkpoint)]
+        + [f"--onnx={n}={p}" for n, p in args.onnx]
+        + ["--out", str(args.out)]
+    )
     header = [
         f"Regenerate: `{command}`",
         "",
@@ -76,8 +98,13 @@ def run(args: argparse.Namespace) -> int:
     ]
     args.out.mkdir(parents=True, exist_ok=True)
     md = to_markdown(args.title, result, header)
-    for path, text in ((args.out / "generalisation.md", md),
-                       (args.out / "generalisation.json", json.dumps({"rows": result.rows, "gates": result.gates}, indent=1))):
+    for path, text in (
+        (args.out / "generalisation.md", md),
+        (
+            args.out / "generalisation.json",
+            json.dumps({"rows": result.rows, "gates": result.gates}, indent=1),
+        ),
+    ):
         with atomic_path(path) as tmp:
             tmp.write_text(text + "\n")
     output(md)

@@ -72,7 +72,11 @@ def to_model_grid(
         BandCountError: ``model_band_valid`` or ``fwhm`` do not match the model grid.
     """
     wl = np.asarray(wavelengths, dtype=np.float64)
-    learnt = np.ones(wl.shape, dtype=bool) if model_band_valid is None else np.asarray(model_band_valid, dtype=bool)
+    learnt = (
+        np.ones(wl.shape, dtype=bool)
+        if model_band_valid is None
+        else np.asarray(model_band_valid, dtype=bool)
+    )
     if learnt.shape != wl.shape:
         raise BandCountError(f"model_band_valid has shape {learnt.shape}; expected {wl.shape}")
     masked = cube.band_mask is not None and not bool(np.all(cube.band_mask))

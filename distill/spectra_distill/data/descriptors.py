@@ -211,7 +211,9 @@ def parse_descriptor(raw: Any, path: Path) -> DatasetDescriptor:
             if isinstance(s, dict) and "files" in s:
                 s["files"] = _globs(s["files"], f"scenes[{i}].files", path)
             if isinstance(s, dict) and isinstance(s.get("wavelengths"), dict):
-                s["wavelengths"] = _build(WavelengthSource, s["wavelengths"], f"scenes[{i}].wavelengths", path)
+                s["wavelengths"] = _build(
+                    WavelengthSource, s["wavelengths"], f"scenes[{i}].wavelengths", path
+                )
             scenes.append(_build(SceneEntry, s, f"scenes[{i}]", path))
         raw["scenes"] = tuple(scenes)
     if "files" in raw:
@@ -240,7 +242,9 @@ def parse_descriptor(raw: Any, path: Path) -> DatasetDescriptor:
                 path,
             )
         for where, scale in [("value_scale", d.value_scale)] + [
-            (f"scenes[{i}].value_scale", s.value_scale) for i, s in enumerate(d.scenes) if s.value_scale is not None
+            (f"scenes[{i}].value_scale", s.value_scale)
+            for i, s in enumerate(d.scenes)
+            if s.value_scale is not None
         ]:
             if scale != "auto" and not (isinstance(scale, int | float) and scale > 0):
                 raise DatasetError(f"{where} must be a positive number or 'auto'; got {scale!r}", path)

@@ -22,7 +22,6 @@ from spectra_distill.degrade.psf import make_psf, spatial_degrade
 from spectra_distill.degrade.srf import SRFMatrix
 from spectra_distill.errors import BandCountError, DatasetError
 
-
 MIN_JITTER_SIGMA = 0.3
 """A jittered PSF never gets narrower than this (HR pixels): below it the Gaussian taps alias."""
 

@@ -69,7 +69,9 @@ def simulate(cube: Cube, facts: ModelFacts, wald: WaldConfig, case: CameraCase, 
     lr = degrade_cube(cube, facts.scale, true_psf)
     # the true response at wavelength w is the described one at w - shift
     shifted = replace(cube, wavelengths=cube.wavelengths - case.srf_shift_nm)
-    msi = project_cube(cube, replace(wald, srf_clip=True).srf(shifted)) if case.srf_shift_nm else nominal.hrmsi
+    msi = (
+        project_cube(cube, replace(wald, srf_clip=True).srf(shifted)) if case.srf_shift_nm else nominal.hrmsi
+    )
     if case.snr_db is not None:
         rng = np.random.default_rng(seed)
         lr = lr.with_data(add_awgn(lr.data, case.snr_db, rng, lr.valid, lr.band_mask))
@@ -191,13 +193,21 @@ def to_markdown(title: str, result: GeneralisationResult, header: list[str]) -> 
     out += ["## Robustness: mean PSNR over the scenes, camera described slightly wrong", ""]
     out += ["| case | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
     for case in dict.fromkeys(r["case"] for r in rows):
-        cells = [f"{_mean([r for r in rows if r['case'] == case and r['method'] == m], 'psnr'):.2f}" for m in methods]
+        cells = [
+            f"{_mean([r for r in rows if r['case'] == case and r['method'] == m], 'psnr'):.2f}"
+            for m in methods
+        ]
         out.append(f"| {case} | " + " | ".join(cells) + " |")
     out.append("")
     if result.gates:
         out += ["## Stream gates (mean weight per stream, nominal pairs)", ""]
-        out += ["| scene | network | HSI | MSI | joint LR | joint HR (attended) |", "|---|---|---|---|---|---|"]
+        out += [
+            "| scene | network | HSI | MSI | joint LR | joint HR (attended) |",
+            "|---|---|---|---|---|---|",
+        ]
         for g in result.gates:
-            out.append(f"| {g['scene']} | {g['method']} | " + " | ".join(f"{w:.3f}" for w in g["gates"]) + " |")
+            out.append(
+                f"| {g['scene']} | {g['method']} | " + " | ".join(f"{w:.3f}" for w in g["gates"]) + " |"
+            )
         out.append("")
     return "\n".join(out)

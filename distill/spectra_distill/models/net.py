@@ -213,9 +213,7 @@ class FusionNet(nn.Module):
         for name, bands in zip(STATISTICS, (config.hsi_bands,) * 2 + (config.msi_bands,) * 2, strict=True):
             self.register_buffer(name, torch.full((bands,), 0.5))
         self.physics = (
-            Degradation(
-                config.hsi_bands, config.msi_bands, config.scale, config.psf_taps or 2 * config.scale
-            )
+            Degradation(config.hsi_bands, config.msi_bands, config.scale, config.psf_taps or 2 * config.scale)
             if self.uses_physics
             else None
         )

@@ -123,7 +123,9 @@ class InputRadiometry(nn.Module):
     def _floor(v: torch.Tensor, floor: float = SCALE_FLOOR) -> torch.Tensor:
         return torch.maximum(v, floor * v.mean(dim=1, keepdim=True) + 1e-30)
 
-    def scales(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def scales(
+        self, lrhsi: torch.Tensor, hrmsi: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         hsi_scale = self._floor(_mean_hw(lrhsi.abs()))
         projected = self._floor(_mean_hw(self.degradation.project(lrhsi).abs()))
         # MSI bands of one camera may differ in gain by orders of magnitude (DN of differently exposed

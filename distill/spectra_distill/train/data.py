@@ -233,5 +233,7 @@ def build_data(cfg: DataConfig, seed: int) -> TrainData:
 
         synth = SyntheticSceneConfig(size=cfg.synthetic_size)
         for i in tqdm(range(cfg.synthetic_scenes), desc="synthetic scenes", unit="scene", leave=False):
-            train.append(synthetic_scene(grid.wavelengths, grid.fwhm, index=i, seed=seed, cfg=synth, root=root))
+            train.append(
+                synthetic_scene(grid.wavelengths, grid.fwhm, index=i, seed=seed, cfg=synth, root=root)
+            )
     return make_train_data(train, val, cfg, seed, cfg.split)

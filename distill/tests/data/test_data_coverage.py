@@ -10,7 +10,9 @@ from spectra_distill.errors import WavelengthError
 
 def _cube(wl, mask=None, seed=0):
     rng = np.random.default_rng(seed)
-    return Cube(rng.uniform(0.1, 0.9, (len(wl), 4, 5)).astype(np.float32), np.asarray(wl, float), band_mask=mask)
+    return Cube(
+        rng.uniform(0.1, 0.9, (len(wl), 4, 5)).astype(np.float32), np.asarray(wl, float), band_mask=mask
+    )
 
 
 def test_hyperion_like_grid_fills_what_it_covers_and_zeroes_the_rest():
@@ -26,7 +28,9 @@ def test_hyperion_like_grid_fills_what_it_covers_and_zeroes_the_rest():
     assert gaps.min() == 400 and 2400 < gaps.max() <= 2450
     assert np.any((gaps > 1350) & (gaps < 1450)) and np.any((gaps > 1800) & (gaps < 1950))
     assert np.array_equal(out.band_valid, out.covered & learnt)
-    assert np.all(out.data[~out.band_valid] == 0), "uncovered and unlearnt bands are fed as zeros, as in training"
+    assert np.all(out.data[~out.band_valid] == 0), (
+        "uncovered and unlearnt bands are fed as zeros, as in training"
+    )
     np.testing.assert_allclose(out.data[out.band_valid], 0.3, rtol=1e-6)
 
 
@@ -39,6 +43,7 @@ def test_covered_bands_equal_resample_cube():
     np.testing.assert_allclose(out.data, ref.data, atol=1e-6)
     # 400..600 nm: the 600 nm window 595-605 lies inside the coverage 392.5-607.5 nm; 610 nm does not
     assert out.band_valid.sum() == 21 and out.band_valid[20] and not out.band_valid[21]
+
 
 def test_complete_cube_on_the_grid_passes_through_and_a_masked_band_is_resampled_away():
     grid = GRIDS["cave31"]

@@ -114,7 +114,9 @@ def test_msi_in_other_units_changes_nothing() -> None:
 
 def test_gate_floor_keeps_every_stream() -> None:
     torch.manual_seed(5)
-    model = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, gate_floor=0.05, **PHYSICS)
+    model = create_model(
+        "student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, gate_floor=0.05, **PHYSICS
+    )
     model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
     gate = model.fusion.gate
     with torch.no_grad():
