@@ -79,7 +79,8 @@ export { projectSrf } from './spectral/srf';
 export { type ResampleMethod, type ResamplingMatrix, resampleCube, resamplingMatrix } from './spectral/resample';
 export { type FusionMetrics, type MetricOptions, type PeakMode, PSNR_CAP_DB, ergas, evaluate, psnr, rmse, sam, ssim } from './metrics/full-reference';
 export { type ConsistencyReport, type ConsistencyScore, type DegradationModel, type MsiAgreement, MSI_MISMATCH_DB, consistency, consistencyHeader, msiAgreement } from './quality/consistency';
-export { bandValidity, describeBandRanges, selectBandGrid, selectBands, srfOnValidBands, toModelGrid } from './spectral/coverage';
+export { describeBandRanges, selectBandGrid, selectBands, srfOnValidBands, toModelGrid } from './spectral/coverage';
+export { bandValidity } from './cube/band-validity';
 export type { ModelBandGrid, ModelGridInput } from './spectral/coverage';
 export {
   CAMERA_PROFILE_SCHEMA,

@@ -17,6 +17,7 @@ const LEVELS: readonly [part: string, level: number][] = [
   ['sdk/spectral', 2],
   ['sdk/metrics', 2],
   ['sdk/quality', 3],
+  ['sdk/camera', 3],
   ['sdk/capture', 4],
   ['sdk/runtime', 4],
   ['sdk/publish', 4],

@@ -12,7 +12,8 @@ import type { NpyLayout } from '../../sdk/cube/npy';
 import { ValueRangeError } from '../../sdk/core/errors';
 import { applyCameraProfile, profileMsiResponse, readCameraProfile } from '../../sdk/camera/profile';
 import type { MsiResponse, MsiResponseEstimate } from '../../sdk/camera/response';
-import { bandValidity, describeBandRanges, selectBands } from '../../sdk/spectral/coverage';
+import { describeBandRanges, selectBands } from '../../sdk/spectral/coverage';
+import { bandValidity } from '../../sdk/cube/band-validity';
 
 interface FuseCliOptions {
   model: string;

@@ -161,7 +161,7 @@ async function readMsi(m: Json, at: (p: string) => string, path: string, fail: (
   if (m.srf_csv !== undefined) {
     const c = m.srf_csv;
     if (!isObject(c) || typeof c.file !== 'string' || !Array.isArray(c.bands) || c.bands.length === 0 || !c.bands.every((b) => typeof b === 'string')) {
-      fail('msi.srf_csv', 'needs "file" and "bands"', 'e.g. {"file": "../shared/data/srf/s2a_msi_srf.csv", "bands": ["B2", "B3", "B4", "B8"]}');
+      fail('msi.srf_csv', 'needs "file" and "bands"', 'e.g. {"file": "srf/s2a_msi_srf.csv", "bands": ["B2", "B3", "B4", "B8"]}, the file relative to the profile');
     }
     const csv = c as { file: string; bands: string[] };
     try {

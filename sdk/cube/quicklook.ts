@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import type { Cube } from './cube';
 import { nearestBand } from './create';
-import { bandValidity } from '../spectral/coverage';
+import { bandValidity } from './band-validity';
 import { writeFileAtomic } from './atomic-write';
 
 /** Options for {@link quicklook}. */

@@ -11,7 +11,7 @@ import { type BrokerOptions, redactUrl } from '../publish/broker-connection';
 import { EmbeddedBroker, type EmbeddedBrokerOptions } from '../publish/embedded-broker';
 import { CubePublisher, type PublishInfo, type PublisherMetrics, type PublisherOptions, sampleSpectra } from '../publish/publisher';
 import { type FuseOptions, FusionModel } from '../runtime/fusion-model';
-import { bandValidity } from '../spectral/coverage';
+import { bandValidity } from '../cube/band-validity';
 
 /** Options for {@link runPipeline}. Every part can be passed in ready-made, so callers can compose their own flow. */
 export interface PipelineOptions {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Cube } from '../cube/cube';
 import { assertCube } from '../cube/create';
-import { bandValidity } from '../spectral/coverage';
+import { bandValidity } from '../cube/band-validity';
 import mqtt, { type IClientOptions, type IClientPublishOptions, type IConnackPacket, type MqttClient, type Packet } from 'mqtt';
 import { type BrokerOptions, clientOptions, connectClient, credentialsFromUrl, endClient, explainConnectError } from './broker-connection';
 import { withDefaults } from '../core/defaults';

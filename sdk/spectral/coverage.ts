@@ -1,5 +1,6 @@
 import type { Cube } from '../cube/cube';
-import { BandCountError, WavelengthError } from '../core/errors';
+import { WavelengthError } from '../core/errors';
+import { bandValidity } from '../cube/band-validity';
 import { resampleCube } from './resample';
 
 /** A model's band grid: the card's `hsi.wavelengths_nm`, `fwhm_nm` and `band_valid`. */
@@ -66,21 +67,6 @@ function describeSpan(w: readonly number[]): string {
   return `${w.length} bands, ${Math.min(...w)}..${Math.max(...w)} nm`;
 }
 
-/**
- * Which bands of a cube hold data: `meta.bandValid` (ENVI `bbl`, a resampler's coverage, a fused cube's
- * `band_valid`) or every band when the cube says nothing.
- * @param cube - Any cube.
- * @returns One flag per band.
- * @throws {@link BandCountError} when `meta.bandValid` does not have one entry per band.
- */
-export function bandValidity(cube: Pick<Cube, 'bands' | 'meta'>): boolean[] {
-  const v = cube.meta?.bandValid;
-  if (v === undefined) return new Array<boolean>(cube.bands).fill(true);
-  if (!Array.isArray(v) || v.length !== cube.bands || !v.every((x) => typeof x === 'boolean')) {
-    throw new BandCountError('meta.bandValid', cube.bands, Array.isArray(v) ? v.length : 0);
-  }
-  return v as boolean[];
-}
 
 /**
  * The wavelength ranges of the bands with `valid[b] === want`, merged over neighbouring bands, for messages and

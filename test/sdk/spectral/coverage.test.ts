@@ -1,5 +1,6 @@
 import t from 'tap';
-import { bandValidity, describeBandRanges, selectBandGrid, selectBands, srfOnValidBands } from '../../../sdk/spectral/coverage';
+import { describeBandRanges, selectBandGrid, selectBands, srfOnValidBands } from '../../../sdk/spectral/coverage';
+import { bandValidity } from '../../../sdk/cube/band-validity';
 import { randomCube } from '../helpers';
 
 t.test('coverage: bandValidity reads meta.bandValid, defaults to all, rejects a wrong length', async (t) => {
