@@ -257,12 +257,17 @@ export function enviHeaderText(
   return lines.join('\n') + '\n';
 }
 
+const PLAIN_LIST = /^\{[A-Za-z0-9_.=+\-, ]*\}$/;
+
 /**
  * Free text made safe for one ENVI header value: a line break would start a new field and a brace would
  * close a `{…}` value, so text that came from elsewhere (a received meta, a model name) could otherwise add
  * fields such as `data ignore value` to a header. Braces become parentheses, control characters spaces.
  */
 function headerText(value: string): string {
+  // An ENVI array of plain items ({1, 0, 1}, {spatial_psnr_db=41.2, ...}) holds no brace or line break of its
+  // own, so it cannot close the value early or start a field.
+  if (PLAIN_LIST.test(value)) return value;
   // eslint-disable-next-line no-control-regex
   return String(value).replace(/[\x00-\x1f\x7f\u2028\u2029]/g, ' ').replace(/\{/g, '(').replace(/\}/g, ')');
 }
