@@ -15,8 +15,8 @@ Three pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prio
   One such step on the old student's output gained 3.2 dB on an unseen CAVE scene; the network is trained
   through them, so it learns only what the measurements leave undetermined.
 
-All of it is built from Conv, Pad, Resize, ReduceMean, MatMul and elementwise ops, so it exports to ONNX with
-dynamic H and W.
+All of it is built from Conv, Pad, Resize, ReduceMean, MatMul and elementwise ops (no Einsum, which the SDK's
+quantizer does not convert), so it exports to ONNX with dynamic H and W.
 """
 
 from __future__ import annotations
@@ -85,7 +85,11 @@ class Degradation(nn.Module):
 
     def project(self, hsi: torch.Tensor) -> torch.Tensor:
         """R x: (N, B, H, W) -> (N, b, H, W)."""
-        return torch.einsum("jb,nbhw->njhw", self.srf, hsi)
+        return F.conv2d(hsi, self.srf[:, :, None, None])
+
+    def unproject(self, msi: torch.Tensor) -> torch.Tensor:
+        """R+ y, the minimum-norm HSI with that projection: (N, b, H, W) -> (N, B, H, W)."""
+        return F.conv2d(msi, self.srf_pinv[:, :, None, None])
 
     def degrade(self, hr: torch.Tensor) -> torch.Tensor:
         """Blur (reflect padding) and decimate, as the Wald protocol: (N, C, H, W) -> (N, C, H/s, W/s)."""
@@ -131,7 +135,7 @@ class InputRadiometry(nn.Module):
         # MSI bands of one camera may differ in gain by orders of magnitude (DN of differently exposed
         # channels); only an all-zero band needs the floor
         msi_gain = projected / self._floor(_mean_hw(hrmsi.abs()), MSI_GAIN_FLOOR)
-        msi_scale = self._floor(torch.einsum("jb,nbhw->njhw", self.degradation.srf, hsi_scale))
+        msi_scale = self._floor(self.degradation.project(hsi_scale))
         return hsi_scale, msi_gain, msi_scale
 
 
@@ -159,7 +163,8 @@ def hpm_prior(degradation: Degradation, lrhsi: torch.Tensor, hrmsi: torch.Tensor
     d = HPM_OFFSET * _mean_hw(hrmsi.abs()) + 1e-30
     ratio = (hrmsi + d) / (lowpass + d)
     assign = band_assignment(degradation, lrhsi, lr_msi)
-    return degradation.upsample(lrhsi) * torch.einsum("nbj,njhw->nbhw", assign, ratio)
+    sharpening = (assign @ ratio.flatten(2)).reshape(ratio.shape[0], -1, *ratio.shape[2:])
+    return degradation.upsample(lrhsi) * sharpening
 
 
 def consistency(
@@ -171,6 +176,6 @@ def consistency(
         cube (N, B, H, W), lrhsi (N, B, H/s, W/s), hrmsi (N, b, H, W) in the same units -> (N, B, H, W)
     """
     for _ in range(steps):
-        cube = cube + torch.einsum("bj,njhw->nbhw", degradation.srf_pinv, hrmsi - degradation.project(cube))
+        cube = cube + degradation.unproject(hrmsi - degradation.project(cube))
         cube = cube + degradation.upsample(lrhsi - degradation.degrade(cube))
     return cube
