@@ -34,7 +34,7 @@ def test_trains_on_real_cave_regions(tmp_path: Path, capsys: pytest.CaptureFixtu
         [
             "train",
             "--config",
-            str(OPTIONS / "cave31_rgb_x4.yaml"),
+            str(OPTIONS / "cave31_rgb_x4_physics.yaml"),
             *TINY,
             *cave_only,
             "--run-dir",
