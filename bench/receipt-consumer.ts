@@ -6,6 +6,8 @@ import { CubeSubscriber } from '../sdk/publish/subscriber';
 
 async function main(): Promise<void> {
   const sub = await CubeSubscriber.connect({ broker: process.argv[2], device: 'bench-r', group: 'bench', clientId: 'bench-consumer', quicklook: false, log: () => {} });
+  // Taking the cubes is what lets the subscriber acknowledge them.
+  sub.on('cube', () => undefined);
   process.stdout.write('ready\n');
   process.once('SIGTERM', () => void sub.close().then(() => process.exit(0)));
 }

@@ -110,16 +110,23 @@ export function explainConnectError(url: string, err: unknown): BrokerConnection
 
 /**
  * Opens a client and waits for the first CONNACK.
+ * @param attach - Called with the client before it connects: a resumed session's queued messages can arrive
+ *   in the same read as the CONNACK, before any later `on('message')` would be attached.
  * @returns The connected client and its CONNACK (for the broker's Maximum Packet Size and Receive Maximum).
  * @throws {@link BrokerConnectionError} on refusal, TLS failure, unreachable broker or timeout.
  * @internal
  */
-export async function connectClient(o: BrokerOptions, extra: IClientOptions): Promise<{ client: MqttClient; connack: IConnackPacket }> {
+export async function connectClient(
+  o: BrokerOptions,
+  extra: IClientOptions,
+  attach?: (client: MqttClient) => void,
+): Promise<{ client: MqttClient; connack: IConnackPacket }> {
   const opts = await clientOptions(o, extra);
   const timeoutMs = o.connectTimeoutMs ?? 10_000;
   let client: MqttClient;
   try {
     client = mqtt.connect(o.broker, opts);
+    attach?.(client);
   } catch (err) {
     throw explainConnectError(o.broker, err);
   }

@@ -165,6 +165,8 @@ export function defaultSubscriberClientId(options: Pick<SubscriberOptions, 'out'
  * and reports sequences that will never come. It keeps a persistent session (QoS 1, `clean: false`, session
  * expiry) under a stable client id and reconnects for as long as it is open. Writes are serialised so cubes
  * land in arrival order, and bounded: a full write queue holds back PUBACKs instead of growing memory.
+ * A cube is acknowledged only once taken (written to `out`, or handed to a 'cube' listener); until the
+ * first listener is attached, cubes a resumed session brings in wait for it.
  * @example
  * const sub = await CubeSubscriber.connect({ broker: 'mqtt://127.0.0.1:1883', out: 'received' });
  * sub.on('cube', ({ meta, files }) => console.log(meta.sequence, files?.header));
@@ -178,6 +180,9 @@ export class CubeSubscriber extends EventEmitter {
   private readonly filters: string[];
   private readonly tracks = new Map<string, DeviceTrack>();
   private writes: Promise<void> = Promise.resolve();
+  /** Resolves once somebody takes cubes (a 'cube' listener or `out`), or on close. */
+  private readonly taker: Promise<void>;
+  private openTaker: () => void = () => {};
   private queuedBytes = 0;
   private readonly heldAcks: (() => void)[] = [];
   private reconnectTimer: NodeJS.Timeout | undefined;
@@ -186,12 +191,22 @@ export class CubeSubscriber extends EventEmitter {
   private readonly counters = { receiptsSent: 0, resendRequests: 0, missing: 0, reconnects: 0 };
   private closed = false;
 
+  /**
+   * @param subscribed - The first connect's subscription is made (and awaited) by `open`, so it can fail
+   *   `connect()`; later connects that lost the session subscribe here.
+   */
   private constructor(
     private readonly client: MqttClient,
     private readonly opts: Resolved,
+    private openSubscribes = false,
   ) {
     super();
     this.log = createLogger('spectra:mqtt', opts.log);
+    // A persistent session starts delivering queued cubes before connect() returns to the caller: a cube
+    // receipted before any listener was attached would be gone for good, so delivery waits for a taker.
+    this.taker = new Promise((resolve) => (this.openTaker = resolve));
+    if (opts.out !== undefined) this.openTaker();
+    else super.on('newListener', (event: string | symbol) => event === 'cube' && this.openTaker());
     this.reassembler = new Reassembler({ ...opts.reassembler, timeoutMs: opts.timeoutMs, ...(opts.limits ? { limits: opts.limits } : {}) });
     this.router = opts.share !== undefined ? new ShareRouter(opts.share, opts.clientId) : undefined;
     this.filters = this.router ? [ShareRouter.dataFilter(opts.share!, opts.device), ...this.router.controlFilters] : [`spectra/${opts.device}/cube/#`];
@@ -206,7 +221,8 @@ export class CubeSubscriber extends EventEmitter {
       this.failures = 0;
       this.log.info(`connected to ${opts.broker} as ${opts.clientId}${ack.sessionPresent ? ' (session resumed)' : ''}`);
       // A broker that lost our session (restart without persistence, expiry) lost the subscriptions too.
-      if (!ack.sessionPresent) this.subscribe();
+      if (!ack.sessionPresent && !this.openSubscribes) this.subscribe();
+      this.openSubscribes = false;
     });
     client.on('close', () => this.scheduleReconnect());
     client.on('error', (err) => this.log.warn(explainConnectError(opts.broker, err).message));
@@ -250,9 +266,15 @@ export class CubeSubscriber extends EventEmitter {
       sub.log.info(`started without waiting for ${opts.broker}; subscribing once it answers`);
       return sub;
     }
-    const { client } = await connectClient(opts, session);
-    const sub = new CubeSubscriber(client, opts);
-    await client.subscribeAsync(sub.filters, { qos: opts.qos });
+    let sub: CubeSubscriber | undefined;
+    try {
+      await connectClient(opts, session, (client) => (sub = new CubeSubscriber(client, opts, true)));
+    } catch (err) {
+      sub?.stop();
+      throw err;
+    }
+    if (sub === undefined) throw new Error('unreachable: connectClient attaches before connecting');
+    await sub.client.subscribeAsync(sub.filters, { qos: opts.qos });
     sub.log.info(`subscribed to ${sub.filters.join(', ')} on ${opts.broker} as ${opts.clientId}`);
     return sub;
   }
@@ -279,12 +301,18 @@ export class CubeSubscriber extends EventEmitter {
    * broker (the disconnect is forced after a short grace).
    */
   async close(): Promise<void> {
-    this.closed = true;
-    clearInterval(this.timer);
-    clearTimeout(this.reconnectTimer);
+    this.stop();
     for (const release of this.heldAcks.splice(0)) release();
     await this.writes;
     await endClient(this.client, 2000);
+  }
+
+  /** Stops the timers and reconnects and releases held deliveries (nothing more arrives after this). */
+  private stop(): void {
+    this.closed = true;
+    this.openTaker();
+    clearInterval(this.timer);
+    clearTimeout(this.reconnectTimer);
   }
 
   private subscribe(): void {
@@ -422,7 +450,10 @@ export class CubeSubscriber extends EventEmitter {
     const bytes = cube.meta.payloadBytes;
     this.queuedBytes += bytes;
     this.writes = this.writes.then(async () => {
+      await this.taker;
       try {
+        // Closed before anybody took it: no receipt, so the device keeps it and sends it again later.
+        if (this.opts.out === undefined && this.listenerCount('cube') === 0) return;
         const files = this.opts.out !== undefined ? await this.write(cube) : undefined;
         this.received++;
         // The receipt goes out only once the cube is stored: a crash before this makes the device send it again.

@@ -45,6 +45,7 @@ t.test('receipts: a cube stays in the outbox until the consumer group acknowledg
   const broker = await startMosquitto();
   t.teardown(() => broker.dispose());
   const pub = await CubePublisher.connect({ broker: broker.url, device: 'cam-r', receiptGroup: 'g', receiptTimeoutMs: 500, chunkSize: 4096, log: quiet });
+  t.teardown(() => pub.close());
   const cubes = range(3).map((i) => patternCube(4, 32, 32, 10 + i));
   for (const [i, c] of cubes.entries()) await pub.publish(c, { sequence: i });
   await until(() => pub.metrics().cubesAcked === 3, 10_000, 'broker acknowledgements');
@@ -66,6 +67,30 @@ t.test('receipts: a cube stays in the outbox until the consumer group acknowledg
   await pub.close();
 });
 
+t.test('receipts: cubes a resumed session brings in before any listener is attached wait for it, unacknowledged', { skip }, async (t) => {
+  const broker = await startMosquitto();
+  t.teardown(() => broker.dispose());
+  const clientId = 'late-listener';
+  const first = await consumer({ broker: broker.url, group: 'g', clientId });
+  await first.sub.close();
+  const pub = await CubePublisher.connect({ broker: broker.url, device: 'cam-l', receiptGroup: 'g', receiptTimeoutMs: 60_000, chunkSize: 4096, log: quiet });
+  t.teardown(() => pub.close());
+  const cubes = range(3).map((i) => patternCube(4, 32, 32, 50 + i));
+  for (const [i, c] of cubes.entries()) await pub.publish(c, { sequence: i });
+  await until(() => pub.metrics().cubesAcked === 3, 10_000, 'the broker took every cube');
+  // The queued session is replayed at CONNACK; the application attaches its listener only later.
+  const sub = await CubeSubscriber.connect({ broker: broker.url, group: 'g', clientId, log: quiet });
+  t.teardown(() => sub.close());
+  await until(() => sub.stats.cubes === 3, 10_000, 'the queued cubes reassembled');
+  await sleep(300);
+  t.equal(sub.stats.receiptsSent, 0, 'nothing acknowledged while nobody has taken it');
+  t.equal(pub.metrics().awaitingReceipt, 3);
+  const got: number[] = [];
+  sub.on('cube', ({ meta }) => got.push(meta.sequence));
+  t.ok(await pub.drain(10_000), 'acknowledged once taken');
+  t.same(got, [0, 1, 2], 'every cube reached the late listener, in order');
+});
+
 t.test('faults: three short broker restarts with default reconnect settings lose nothing and deliver nothing twice', { skip }, async (t) => {
   const broker = await startMosquitto();
   t.teardown(() => broker.dispose());
@@ -74,6 +99,7 @@ t.test('faults: three short broker restarts with default reconnect settings lose
   const c = await consumer({ broker: broker.url, group: 'g' });
   t.teardown(() => c.sub.close());
   const pub = await CubePublisher.connect({ broker: broker.url, device: 'cam-k', outbox: join(tempDir(), 'outbox'), receiptGroup: 'g', chunkSize: 4096, log: quiet });
+  t.teardown(() => pub.close());
   const count = 30;
   const cubes = range(count).map((i) => patternCube(4, 32, 32, 100 + i));
   const restarts = (async () => {
@@ -108,6 +134,7 @@ t.test('faults: a stalled consumer whose broker queue overflows (max_queued_mess
   const first = await consumer({ broker: broker.url, group: 'g', clientId });
   await first.sub.close();
   const pub = await CubePublisher.connect({ broker: broker.url, device: 'cam-s', receiptGroup: 'g', receiptTimeoutMs: 1000, chunkSize: 4096, log: quiet });
+  t.teardown(() => pub.close());
   const count = 12;
   const cubes = range(count).map((i) => patternCube(8, 32, 32, 200 + i)); // 32 KiB = 8 chunks + meta each
   for (const [i, cube] of cubes.entries()) await pub.publish(cube, { sequence: i });
@@ -142,6 +169,7 @@ t.test('faults: outbox eviction is reported by sequence on both sides, and missi
     chunkSize: 4096,
     log: quiet,
   });
+  t.teardown(() => pub.close());
   const lostAtDevice: number[] = [];
   pub.on('cube-lost', (s) => lostAtDevice.push(s));
   const count = 8;
@@ -172,6 +200,7 @@ t.test('faults: a corrupt outbox entry is quarantined, never wedges the queue, a
   const dir = join(tempDir(), 'outbox');
   // Stored while nothing is listening: one cube file then gets one header byte edited.
   const a = await CubePublisher.connect({ broker: broker.url, device: 'cam-c', outbox: dir, receiptGroup: 'g', chunkSize: 4096, log: quiet });
+  t.teardown(() => a.close());
   await broker.stop();
   const cubes = range(5).map((i) => patternCube(4, 32, 32, 400 + i));
   for (const [i, cube] of cubes.entries()) await a.publish(cube, { sequence: i });
@@ -186,6 +215,7 @@ t.test('faults: a corrupt outbox entry is quarantined, never wedges the queue, a
   const c = await consumer({ broker: broker.url, group: 'g', clientId: 'corrupt-consumer', resendAfterMs: 500, maxResendRequests: 2 });
   t.teardown(() => c.sub.close());
   const b = await CubePublisher.connect({ broker: broker.url, device: 'cam-c', outbox: dir, receiptGroup: 'g', chunkSize: 4096, log: quiet });
+  t.teardown(() => b.close());
   t.equal(b.metrics().quarantined, 1, 'found and counted on open');
   t.ok(await b.drain(15_000), 'the other four are delivered');
   await until(() => c.missing.length > 0, 15_000, 'the gap reported');
@@ -221,6 +251,7 @@ t.test('faults: hostile messages through the broker neither crash the subscriber
   for (let i = 0; i < 20_000; i++) evil.publish(chunkTopic('evil', 5, i % 1000), encodeChunk('3333333333333333', i % 1000, 1000, 0, new Uint8Array(0)), { qos: 0 });
   await evil.publishAsync(chunkTopic('evil', 6, 0), encodeChunk('4444444444444444', 0, 1, 0, new Uint8Array(8)), { qos: 1 });
   const pub = await CubePublisher.connect({ broker: broker.url, device: 'cam-h', chunkSize: 4096, log: quiet });
+  t.teardown(() => pub.close());
   const cubes = range(3).map((i) => patternCube(8, 64, 64, 500 + i));
   for (const [i, cube] of cubes.entries()) await pub.publish(cube, { sequence: i });
   await until(() => c.deliveries.size >= 3, 20_000, 'the real cubes');
@@ -241,6 +272,7 @@ t.test('faults: a loss notice reaches consumers; a capture gap (skipped number) 
   const c = await consumer({ broker: broker.url, group: 'g', resendAfterMs: 300, maxResendRequests: 2 });
   t.teardown(() => c.sub.close());
   const pub = await CubePublisher.connect({ broker: broker.url, device: 'cam-g', receiptGroup: 'g', chunkSize: 4096, log: quiet });
+  t.teardown(() => pub.close());
   // Sequence 1 is never captured (a dropped frame): the consumer sees 0 then 2, asks, and is told "skipped".
   await pub.publish(patternCube(2, 16, 16, 1), { sequence: 0 });
   await pub.publish(patternCube(2, 16, 16, 2), { sequence: 2 });
