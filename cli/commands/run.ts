@@ -26,7 +26,7 @@ interface RunCliOptions extends BrokerCliOptions {
   size?: [number, number];
   snr: number;
   fps: number;
-  policy: 'block' | 'drop-oldest';
+  policy?: 'block' | 'drop-oldest';
   outbox?: string;
   waitForBroker: boolean;
   chunkSize?: number;
@@ -68,7 +68,9 @@ export function register(program: Command): void {
     .option('--size <HxW>', 'synthetic: HR frame size; frames pan across the scene', size)
     .option('--snr <dB>', 'synthetic: LR-HSI noise', number, 35)
     .option('--fps <n>', 'synthetic/replay: frame rate; 0 = as fast as inference', number, 0)
-    .addOption(new Option('--policy <p>', 'when inference falls behind').choices(['block', 'drop-oldest']).default('block'))
+    .addOption(
+      new Option('--policy <p>', 'when inference falls behind (default: drop-oldest for live sources — watch, or --fps > 0 — so the newest frame is fused; block otherwise)').choices(['block', 'drop-oldest']),
+    )
     .option('--outbox <dir>', 'durable outbox folder (cubes survive broker outages and restarts); in memory when omitted')
     .option('--no-wait-for-broker', 'start even when the broker is unreachable; cubes wait in the outbox')
     .option('--chunk-size <bytes>', 'chunk body size (lowered to fit the broker limit)', integer(1024))
@@ -145,7 +147,7 @@ export function register(program: Command): void {
 }
 
 function makeSource(opts: RunCliOptions, model: FusionModel, camera: CameraProfile | undefined): FrameSource {
-  const common = { maxFrames: opts.frames, policy: opts.policy, ...(camera ? { camera } : {}) };
+  const common = { maxFrames: opts.frames, ...(opts.policy ? { policy: opts.policy } : {}), ...(camera ? { camera } : {}) };
   if (opts.source === 'synthetic') {
     if (camera) throw new InvalidArgumentError('--camera describes files from a real camera; use it with --source watch or replay');
     return openSource('synthetic', { ...common, snrDb: opts.snr, fps: opts.fps, scene: opts.scene ?? defaultScene(), ...(opts.size ? { size: opts.size } : {}) }, { card: model.card });

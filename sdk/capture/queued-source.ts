@@ -1,4 +1,4 @@
-import type { CaptureOptions, CaptureStats, FramePair, FrameSource } from './frame';
+import type { BackpressurePolicy, CaptureOptions, CaptureStats, FramePair, FrameSource } from './frame';
 import { FrameQueue } from './frame-queue';
 import { type Logger, type NamespacedLog, createLogger } from '../core/log';
 
@@ -13,6 +13,8 @@ export const DEFAULT_CAPTURE_OPTIONS = Object.freeze({ queueSize: 4, policy: 'bl
 export abstract class QueuedSource implements FrameSource {
   protected readonly log: NamespacedLog;
   protected readonly maxFrames: number;
+  /** What happens to frames while the consumer falls behind. */
+  readonly policy: BackpressurePolicy;
   private readonly queue: FrameQueue<FramePair>;
   private started = false;
   private cleaned = false;
@@ -32,6 +34,7 @@ export abstract class QueuedSource implements FrameSource {
     const o = { ...DEFAULT_CAPTURE_OPTIONS, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) };
     if (!(o.maxFrames >= 0)) throw new RangeError(`Expected maxFrames >= 0 but received ${o.maxFrames}`);
     this.queue = new FrameQueue<FramePair>(o.queueSize, o.policy);
+    this.policy = o.policy;
     this.maxFrames = o.maxFrames;
     this.log = createLogger(`spectra:capture:${name}`, log);
   }

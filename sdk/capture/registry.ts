@@ -1,6 +1,6 @@
 import type { ModelCard } from '../core/model-card';
 import { DirectoryWatcher, type DirectoryWatcherOptions } from './directory-watcher';
-import type { FrameSource } from './frame';
+import type { BackpressurePolicy, FrameSource } from './frame';
 import { ReplaySource, type ReplayOptions } from './replay';
 import { SyntheticSource, type SyntheticOptions } from './synthetic';
 
@@ -25,12 +25,15 @@ export type SourceName = keyof SourceOptionsMap;
 type Factory = (options: Record<string, unknown>, context: SourceContext) => FrameSource;
 
 // The one place a source is chosen by name: `spectra run --source`, the Jetson profile's `capture.adapter`.
-// Files the model's LR-HSI grid on cubes that carry no wavelengths; a folder watched by a service drops the
-// oldest frame when inference falls behind, like a live camera.
+// Files get the model's LR-HSI grid on cubes that carry no wavelengths. Live sources want the newest frame:
+// a watched folder, or frames paced at a camera's rate, drop the oldest queued frame when inference falls
+// behind (latency stays bounded); frames read as fast as inference takes them block, so none is skipped.
+const livePolicy = (options: Record<string, unknown>): BackpressurePolicy => (typeof options.fps === 'number' && options.fps > 0 ? 'drop-oldest' : 'block');
+
 const FACTORIES: Readonly<Record<SourceName, Factory>> = Object.freeze({
-  synthetic: (options, { card }) => new SyntheticSource({ ...options, card }),
+  synthetic: (options, { card }) => new SyntheticSource({ policy: livePolicy(options), ...options, card }),
   directory: (options, { card }) => new DirectoryWatcher({ policy: 'drop-oldest', lrhsiWavelengths: card.hsi.wavelengths_nm, ...options } as unknown as DirectoryWatcherOptions),
-  replay: (options, { card }) => new ReplaySource({ lrhsiWavelengths: card.hsi.wavelengths_nm, ...options } as unknown as ReplayOptions),
+  replay: (options, { card }) => new ReplaySource({ policy: livePolicy(options), lrhsiWavelengths: card.hsi.wavelengths_nm, ...options } as unknown as ReplayOptions),
 });
 
 /** Other names accepted for a source (`watch` is what `spectra run --source` has always called a watched folder). */
@@ -50,7 +53,8 @@ export function isSourceName(name: string): boolean {
 /**
  * Opens a frame source by name.
  * @param name - `synthetic`, `directory` (alias `watch`) or `replay`.
- * @param options - That source's options (see {@link SourceOptionsMap}).
+ * @param options - That source's options (see {@link SourceOptionsMap}). Without `policy`: `drop-oldest` for a
+ *   watched folder and for frames paced by `fps` (live), `block` for frames read as fast as they are fused.
  * @param context - The model card: synthetic frames are simulated for it, files get its LR-HSI wavelengths.
  * @returns The source, not yet started (iterating it starts it).
  * @throws RangeError when `name` is not a registered source.
