@@ -37,6 +37,32 @@ t.test('runPipeline: synthetic -> fuse -> embedded broker, a report per frame wi
   t.match(result.wsBroker, /^ws:\/\/127\.0\.0\.1:\d+\/mqtt$/);
 });
 
+t.test('runPipeline: the consistency check runs on every n-th frame, and each report splits its latency', async (t) => {
+  const model = await FusionModel.load(TINY);
+  t.teardown(() => model.release());
+  const run = (options: { qualityEvery?: number; quality?: boolean }) =>
+    runPipeline({
+      model,
+      source: new SyntheticSource({ card: model.card, scene: 'generated', size: [32, 32], maxFrames: 5, log: quiet }),
+      frames: 5,
+      ...(options.qualityEvery !== undefined ? { qualityEvery: options.qualityEvery } : {}),
+      ...(options.quality !== undefined ? { fuse: { quality: options.quality } } : {}),
+      log: quiet,
+    });
+  const checkedFrames = (r: Awaited<ReturnType<typeof run>>) => r.frames.filter((f) => f.consistencyPsnr !== undefined).map((f) => f.sequence);
+  const byDefault = await run({});
+  t.same(checkedFrames(byDefault), [0, 4], 'every 4th frame by default, the first included');
+  t.ok(byDefault.frames.every((f) => (f.consistencyPsnr === undefined) === (f.qualityMs === 0)), 'qualityMs is spent exactly on checked frames');
+  t.same(checkedFrames(await run({ qualityEvery: 2 })), [0, 2, 4]);
+  t.same(checkedFrames(await run({ qualityEvery: 1 })), [0, 1, 2, 3, 4]);
+  t.same(checkedFrames(await run({ qualityEvery: 1, quality: false })), [], 'fuse.quality false turns it off');
+  for (const f of byDefault.frames) {
+    t.ok(f.queueMs >= 0 && f.publishMs >= 0, `frame ${f.sequence}: queue ${f.queueMs} ms, store ${f.publishMs.toFixed(1)} ms`);
+    t.ok(f.queueMs + f.fuseMs + f.publishMs <= f.latencyMs + 2, 'the parts fit inside the capture-to-outbox latency');
+  }
+  await t.rejects(run({ qualityEvery: 0 }), /qualityEvery/, 'a bad interval is named');
+});
+
 t.test('runPipeline -> mosquitto -> subscriber: the fused cubes arrive bit-exact', { skip: mosquittoMissing() }, async (t) => {
   const broker = await startMosquitto();
   t.teardown(() => broker.dispose());
