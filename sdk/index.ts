@@ -138,6 +138,7 @@ export { DEFAULT_PIPELINE_OPTIONS, type FrameReport, type PipelineOptions, type 
 export { DEFAULT_MAIN_JOB_OPTIONS, type MainJobOptions, type MainJobResult, type ReceiveSummary, runMainJob } from './pipeline/main-job';
 export {
   STATUS_SCHEMA,
+  type FrameStages,
   type JetsonReadings,
   type StatusExtras,
   type StatusOptions,

@@ -158,7 +158,7 @@ async function run(profile: DeviceProfile): Promise<void> {
         busySince = Date.now();
       },
       onFrame: (report) => {
-        tracker.recordFrame(report.latencyMs);
+        tracker.recordFrame(report.latencyMs, report);
         busySince = undefined;
       },
     });

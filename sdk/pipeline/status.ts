@@ -17,6 +17,11 @@ export interface StatusPayload {
   fps: number;
   /** End-to-end frame latency over the last {@link StatusOptions.latencyWindow} frames, in ms; null before the first frame. */
   latencyMs: { p50: number; p90: number; p99: number; max: number; count: number } | null;
+  /**
+   * Where the time goes: median per stage over the same window (queue wait, fuse with the consistency check,
+   * the check alone, outbox store), for frames recorded with their parts; absent before the first such frame.
+   */
+  stagesMsP50?: FrameStages;
   outbox?: { depth: number; bytes: number };
   /** The execution provider the model runs on. */
   provider?: string;
@@ -33,6 +38,16 @@ export interface JetsonReadings {
   gpuPercent?: number;
   ram?: { usedMb: number; totalMb: number };
 }
+
+/** One frame's latency split into stages, in ms (a {@link FrameReport} carries these). */
+export interface FrameStages {
+  queueMs: number;
+  fuseMs: number;
+  qualityMs: number;
+  publishMs: number;
+}
+
+const STAGES = ['queueMs', 'fuseMs', 'qualityMs', 'publishMs'] as const;
 
 /** Options of {@link StatusTracker}. */
 export interface StatusOptions {
@@ -72,8 +87,10 @@ export function percentile(sorted: readonly number[], p: number): number {
  */
 export class StatusTracker {
   private readonly latencies: number[] = [];
+  private readonly stages: FrameStages[] = [];
   private readonly stamps: number[] = [];
   private next = 0;
+  private stageNext = 0;
   private frames = 0;
   private readonly startedAt: number;
   private readonly opts: Required<StatusOptions>;
@@ -96,12 +113,22 @@ export class StatusTracker {
   /**
    * Records one finished frame.
    * @param latencyMs - Capture-to-publish latency of the frame.
-   * @throws RangeError when the latency is negative or not finite.
+   * @param stages - The same latency split into stages, when known.
+   * @throws RangeError when the latency or a stage is negative or not finite.
    */
-  recordFrame(latencyMs: number): void {
+  recordFrame(latencyMs: number, stages?: FrameStages): void {
     if (!Number.isFinite(latencyMs) || latencyMs < 0) throw new RangeError(`Expected a latency >= 0 ms but received ${latencyMs}`);
+    for (const k of stages ? STAGES : []) {
+      if (!Number.isFinite(stages![k]) || stages![k] < 0) throw new RangeError(`Expected ${k} >= 0 but received ${stages![k]}`);
+    }
     if (this.latencies.length < this.opts.latencyWindow) this.latencies.push(latencyMs);
     else this.latencies[this.next] = latencyMs;
+    if (stages) {
+      const picked = { queueMs: stages.queueMs, fuseMs: stages.fuseMs, qualityMs: stages.qualityMs, publishMs: stages.publishMs };
+      if (this.stages.length < this.opts.latencyWindow) this.stages.push(picked);
+      else this.stages[this.stageNext] = picked;
+      this.stageNext = (this.stageNext + 1) % this.opts.latencyWindow;
+    }
     this.next = (this.next + 1) % this.opts.latencyWindow;
     this.frames++;
     const now = this.opts.now();
@@ -138,6 +165,10 @@ export class StatusTracker {
               count: sorted.length,
             },
     };
+    if (this.stages.length > 0) {
+      const median = (k: keyof FrameStages): number => round(percentile(this.stages.map((x) => x[k]).sort((a, b) => a - b), 50), 2);
+      payload.stagesMsP50 = { queueMs: median('queueMs'), fuseMs: median('fuseMs'), qualityMs: median('qualityMs'), publishMs: median('publishMs') };
+    }
     if (extras.outbox) payload.outbox = { ...extras.outbox };
     if (extras.provider) payload.provider = extras.provider;
     if (extras.jetson) payload.jetson = extras.jetson;

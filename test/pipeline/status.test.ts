@@ -75,6 +75,17 @@ t.test('status: carries temperature and power from tegrastats', async (t) => {
   });
 });
 
+t.test('stages: the status carries the median of each stage, over the latency window', async (t) => {
+  const tracker = new StatusTracker('cam-s', { latencyWindow: 3 });
+  t.equal(tracker.report().stagesMsP50, undefined, 'absent before a frame with its parts');
+  tracker.recordFrame(100);
+  t.equal(tracker.report().stagesMsP50, undefined, 'frames without parts add none');
+  // Four frames in a window of three: the first (queue 1000) is out of the window.
+  for (const [q, f] of [[1000, 10], [5, 50], [7, 70], [6, 60]]) tracker.recordFrame(q + f + 3, { queueMs: q, fuseMs: f, qualityMs: f / 10, publishMs: 3 });
+  t.same(tracker.report().stagesMsP50, { queueMs: 6, fuseMs: 60, qualityMs: 6, publishMs: 3 });
+  t.throws(() => tracker.recordFrame(10, { queueMs: -1, fuseMs: 1, qualityMs: 0, publishMs: 0 }), /queueMs/);
+});
+
 t.test('rejects: a negative latency', async (t) => {
   t.throws(() => new StatusTracker('x').recordFrame(-1), RangeError);
   t.throws(() => new StatusTracker('x').recordFrame(NaN), RangeError);
