@@ -11,7 +11,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { SyntheticSource } from '../sdk/capture/synthetic';
+import { openSource } from '../sdk/capture/registry';
 import { runPipeline } from '../sdk/pipeline/pipeline';
 import { EmbeddedBroker } from '../sdk/publish/embedded-broker';
 import { CubePublisher } from '../sdk/publish/publisher';
@@ -38,7 +38,8 @@ async function load(model: FusionModel, fps: number) {
     const at = captured.get(seq);
     if (at !== undefined) ackMs.push(Date.now() - at);
   });
-  const source = new SyntheticSource({ card: model.card, scene: 'generated', size: [size, size], fps, maxFrames: frames, log: quiet });
+  // Opened by name, as `spectra run` and the Jetson service do, so a paced camera gets the live default policy.
+  const source = openSource('synthetic', { scene: 'generated', size: [size, size], fps, maxFrames: frames, log: quiet }, { card: model.card });
   try {
     const result = await runPipeline({
       model,
