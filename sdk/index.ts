@@ -69,6 +69,9 @@ export {
   type ProviderReport,
   type ProviderRequest,
   type TensorRtProvider,
+  type TensorRtShapeProfile,
+  type TensorRtSizes,
+  tensorRtShapes,
 } from './runtime/providers';
 export { type LoadedBinding, type OrtModule, bindingHonoursProviderOptions, loadBinding } from './runtime/binding';
 export type { BlendMode } from './runtime/tiling';

@@ -36,6 +36,9 @@ export const FORWARDED_OPTION_KEYS: Readonly<Record<'tensorrt' | 'cuda', Readonl
     trt_layer_norm_fp32_fallback: 'bool',
     trt_detailed_build_log: 'bool',
     trt_cuda_graph_enable: 'bool',
+    trt_profile_min_shapes: 'string',
+    trt_profile_opt_shapes: 'string',
+    trt_profile_max_shapes: 'string',
   } as const),
   cuda: Object.freeze({
     gpu_mem_limit: 'uint',

@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { InferenceSession } from 'onnxruntime-node';
+import { IO_NAMES, type ModelCard } from '../core/model-card';
 
 /** Execution provider names the SDK knows, in default preference order. */
 export type ProviderName = 'tensorrt' | 'cuda' | 'cpu';
@@ -21,6 +23,33 @@ export interface TensorRtProvider {
   timingCacheDir?: string;
   /** Builder workspace in bytes. */
   workspaceBytes?: number;
+  /**
+   * The optimization profile of the engine (`trt_profile_{min,opt,max}_shapes`). The model's H and W are
+   * dynamic: without a profile TensorRT rebuilds an engine for every new input shape. {@link FusionModel.load}
+   * derives it from the card when omitted (see {@link tensorRtShapes}).
+   */
+  shapes?: TensorRtShapeProfile;
+  /** File-name prefix of cached engines; {@link FusionModel.load} keys it by model, precision and profile when omitted. */
+  engineCachePrefix?: string;
+}
+
+/** A TensorRT optimization profile as onnxruntime takes it: `name:NxCxHxW,name2:…` per bound. */
+export interface TensorRtShapeProfile {
+  min: string;
+  opt: string;
+  max: string;
+}
+
+/** LR-HSI sizes (pixels per side; HR-MSI sizes follow by the card's scale) and batch a TensorRT engine covers. */
+export interface TensorRtSizes {
+  /** @defaultValue the card's `min_lr_size` (else its spatial multiple) */
+  minLr?: number;
+  /** The size kernels are tuned for: the tile you fuse with, divided by the scale. @defaultValue 64 (256-px HR tiles at x4) */
+  optLr?: number;
+  /** @defaultValue 256 (1024-px HR at x4) */
+  maxLr?: number;
+  /** Tiles per run (`fuse({ batch })`) the engine accepts. @defaultValue 4 */
+  maxBatch?: number;
 }
 
 /** CUDA options; `deviceId` is the only one the stock binding reads. */
@@ -62,6 +91,54 @@ export interface ProviderReport {
 }
 
 /**
+ * The optimization profile for a model, from its card: both inputs, batch 1..maxBatch, LR sizes minLr..maxLr
+ * (rounded to the card's spatial multiple) and the matching HR-MSI sizes.
+ * @param card - The model card (band counts, scale, `min_lr_size`, spatial multiple).
+ * @param sizes - See {@link TensorRtSizes}.
+ * @returns The three strings onnxruntime's TensorRT provider takes.
+ * @throws RangeError when the sizes are not ordered min <= opt <= max, or a size or batch is not a positive integer.
+ * @example
+ * tensorRtShapes(card, { optLr: 128 }).opt; // 'lrhsi:1x31x128x128,hrmsi:1x3x512x512'
+ */
+export function tensorRtShapes(card: ModelCard, sizes: TensorRtSizes = {}): TensorRtShapeProfile {
+  const m = card.spatial_multiple ?? 1;
+  const align = (v: number): number => Math.max(m, Math.ceil(v / m) * m);
+  const min = align(sizes.minLr ?? card.min_lr_size ?? m);
+  const opt = align(sizes.optLr ?? 64);
+  const max = align(sizes.maxLr ?? 256);
+  const batch = sizes.maxBatch ?? 4;
+  for (const [k, v] of Object.entries({ minLr: min, optLr: opt, maxLr: max, maxBatch: batch })) {
+    if (!Number.isInteger(v) || v < 1) throw new RangeError(`Expected ${k} to be a positive integer but received ${v}`);
+  }
+  if (!(min <= opt && opt <= max)) throw new RangeError(`Expected minLr <= optLr <= maxLr but received ${min}, ${opt}, ${max} (after rounding to the spatial multiple ${m})`);
+  const bound = (n: number, lr: number): string =>
+    `${IO_NAMES.lrhsi}:${n}x${card.hsi.bands}x${lr}x${lr},${IO_NAMES.hrmsi}:${n}x${card.msi.bands}x${lr * card.scale}x${lr * card.scale}`;
+  return { min: bound(1, min), opt: bound(1, opt), max: bound(batch, max) };
+}
+
+/**
+ * File-name prefix for cached engines: an engine built for one model, precision or profile is never picked up
+ * for another (onnxruntime would otherwise reuse a stale engine from the same folder).
+ * @internal
+ */
+export function engineCachePrefix(card: ModelCard, shapes: TensorRtShapeProfile | undefined): string {
+  const profile = shapes ? createHash('sha256').update(`${shapes.min}|${shapes.opt}|${shapes.max}`).digest('hex').slice(0, 8) : 'noprofile';
+  return `${card.name}_${card.precision ?? 'fp32'}_${card.onnx_sha256.slice(0, 12)}_${profile}`.replace(/[^A-Za-z0-9_.-]/g, '_');
+}
+
+/**
+ * A TensorRT request completed from the card: the optimization profile and, with an engine cache, its prefix.
+ * Other providers are returned unchanged.
+ * @internal
+ */
+export function completeForCard(request: ProviderRequest, card: ModelCard): ProviderRequest {
+  const p = normaliseProvider(request);
+  if (p.name !== 'tensorrt') return request;
+  const shapes = p.shapes ?? tensorRtShapes(card);
+  return { ...p, shapes, ...(p.engineCacheDir !== undefined ? { engineCachePrefix: p.engineCachePrefix ?? engineCachePrefix(card, shapes) } : {}) };
+}
+
+/**
  * Normalises a request entry to its object form.
  * @internal
  */
@@ -99,6 +176,12 @@ export function providerOptionStrings(p: TensorRtProvider | CudaProvider | CpuPr
       out.timingCacheEnable = ['trt_timing_cache_enable', '1'];
     }
     if (p.workspaceBytes !== undefined) out.workspaceBytes = ['trt_max_workspace_size', String(p.workspaceBytes)];
+    if (p.shapes !== undefined) {
+      out.shapes = ['trt_profile_min_shapes', p.shapes.min];
+      out.shapesOpt = ['trt_profile_opt_shapes', p.shapes.opt];
+      out.shapesMax = ['trt_profile_max_shapes', p.shapes.max];
+    }
+    if (p.engineCachePrefix !== undefined) out.engineCachePrefix = ['trt_engine_cache_prefix', p.engineCachePrefix];
   } else if (p.name === 'cuda') {
     if (p.memLimitBytes !== undefined) out.memLimitBytes = ['gpu_mem_limit', String(p.memLimitBytes)];
   }
@@ -119,6 +202,9 @@ export function toOrtProvider(
   if (forwardOptions) for (const [key, value] of Object.values(providerOptionStrings(p))) entry[key] = value;
   return entry as unknown as InferenceSession.ExecutionProviderConfig;
 }
+
+/** Option strings that travel with another typed option and are reported under its name when dropped. */
+const COMPANION_KEYS = new Set(['engineCacheEnable', 'timingCacheEnable', 'shapesOpt', 'shapesMax']);
 
 /**
  * Decides, before any native call, which requested providers can be tried and which options would be
@@ -154,7 +240,7 @@ export function planProviders(
     }
     if (!honours.includes(p.name)) {
       for (const key of Object.keys(providerOptionStrings(p))) {
-        if (key.endsWith('Enable')) continue;
+        if (COMPANION_KEYS.has(key)) continue;
         dropped.push(`${p.name}.${key}`);
       }
     }

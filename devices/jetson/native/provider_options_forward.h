@@ -56,6 +56,9 @@ inline const std::vector<OptionSpec>& TensorRtOptionKeys() {
       {"trt_layer_norm_fp32_fallback", OptionKind::Bool},
       {"trt_detailed_build_log", OptionKind::Bool},
       {"trt_cuda_graph_enable", OptionKind::Bool},
+      {"trt_profile_min_shapes", OptionKind::String},
+      {"trt_profile_opt_shapes", OptionKind::String},
+      {"trt_profile_max_shapes", OptionKind::String},
   };
   return keys;
 }

@@ -2,7 +2,8 @@ import t from 'tap';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FusionModel } from '../../../sdk/runtime/fusion-model';
-import { planProviders, providerOptionStrings, toOrtProvider } from '../../../sdk/runtime/providers';
+import { completeForCard, planProviders, providerOptionStrings, tensorRtShapes, toOrtProvider, type TensorRtProvider } from '../../../sdk/runtime/providers';
+import { readModelCard } from '../../../sdk/core/model-card';
 import { bindingHonoursProviderOptions, loadBinding } from '../../../sdk/runtime/binding';
 import type { LogLevel } from '../../../sdk/core/log';
 import { TINY_MODEL, randomCube, tempDir } from '../helpers';
@@ -35,6 +36,42 @@ t.test('providers: typed TensorRT options map to onnxruntime keys, and are dropp
   const gpu = STOCK.map((b) => ({ ...b, bundled: true }));
   t.same(planProviders([trt], gpu, []).dropped, ['tensorrt.fp16', 'tensorrt.int8', 'tensorrt.engineCacheDir', 'tensorrt.workspaceBytes']);
   t.same(planProviders([trt], gpu, ['tensorrt']).dropped, []);
+});
+
+t.test('providers: the TensorRT optimization profile comes from the card, and engine caches are keyed by model and profile', async (t) => {
+  const card = await readModelCard(TINY_MODEL.replace(/\.onnx$/, '.card.json'));
+  const B = card.hsi.bands;
+  const b = card.msi.bands;
+  const s = card.scale;
+  const m = card.spatial_multiple ?? 1;
+  const minLr = Math.max(m, Math.ceil((card.min_lr_size ?? m) / m) * m);
+  const shapes = tensorRtShapes(card, { optLr: 32, maxLr: 128, maxBatch: 2 });
+  t.equal(shapes.min, `lrhsi:1x${B}x${minLr}x${minLr},hrmsi:1x${b}x${minLr * s}x${minLr * s}`);
+  t.equal(shapes.opt, `lrhsi:1x${B}x32x32,hrmsi:1x${b}x${32 * s}x${32 * s}`);
+  t.equal(shapes.max, `lrhsi:2x${B}x128x128,hrmsi:2x${b}x${128 * s}x${128 * s}`, 'the batch bound is in the max shape');
+  t.throws(() => tensorRtShapes(card, { optLr: 512, maxLr: 128 }), /minLr <= optLr <= maxLr/);
+  t.throws(() => tensorRtShapes(card, { maxBatch: 0 }), /maxBatch/);
+
+  const done = completeForCard({ name: 'tensorrt', fp16: true, engineCacheDir: '/var/cache/trt' }, card) as TensorRtProvider;
+  t.same(done.shapes, tensorRtShapes(card), 'the default profile when none is given');
+  t.match(done.engineCachePrefix, new RegExp(`^${card.name.replace(/[^A-Za-z0-9_.-]/g, '_')}_${card.precision ?? 'fp32'}_${card.onnx_sha256.slice(0, 12)}_[0-9a-f]{8}$`));
+  const other = completeForCard({ name: 'tensorrt', engineCacheDir: '/var/cache/trt', shapes }, card) as TensorRtProvider;
+  t.not(other.engineCachePrefix, done.engineCachePrefix, 'another profile, another engine file');
+  t.equal((completeForCard('tensorrt', card) as TensorRtProvider).engineCachePrefix, undefined, 'no cache, no prefix');
+  t.equal(completeForCard('cpu', card), 'cpu');
+  t.match(toOrtProvider(done, true), {
+    trt_profile_min_shapes: done.shapes!.min,
+    trt_profile_opt_shapes: done.shapes!.opt,
+    trt_profile_max_shapes: done.shapes!.max,
+    trt_engine_cache_prefix: done.engineCachePrefix,
+  });
+  const gpu = STOCK.map((x) => ({ ...x, bundled: true }));
+  t.same(planProviders([done], gpu, []).dropped, ['tensorrt.fp16', 'tensorrt.engineCacheDir', 'tensorrt.shapes', 'tensorrt.engineCachePrefix'], 'a stock binding drops the profile, reported once');
+
+  const model = await FusionModel.load(TINY_MODEL);
+  t.teardown(() => model.release());
+  const asked = model.providers.requested.find((p): p is TensorRtProvider => typeof p === 'object' && p.name === 'tensorrt');
+  t.same(asked?.shapes, tensorRtShapes(model.card), 'load completes the default TensorRT request with the card profile');
 });
 
 t.test('binding: the stock onnxruntime-node honours no provider options; a marked binding does', async (t) => {
@@ -80,6 +117,7 @@ t.test('providers: options reach a binding that honours them; a stock-like bindi
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const calls = (require(honouring) as { calls: unknown[][] }).calls;
   t.match(calls[0][0], { name: 'tensorrt', trt_fp16_enable: '1', trt_engine_cache_enable: '1', trt_engine_cache_path: join(dir, 'engines') });
+  t.match(calls[0][0], { trt_profile_min_shapes: /^lrhsi:1x\d+x\d+x\d+,hrmsi:1x/, trt_engine_cache_prefix: /^tiny-student_fp32_[0-9a-f]{12}_[0-9a-f]{8}$/ }, 'the card profile and cache prefix reach the binding');
   t.notOk(logs.some(([l]) => l === 'warn'));
 
   const dropping = fakeBinding(dir, { honours: false, failCuda: false });
@@ -87,7 +125,7 @@ t.test('providers: options reach a binding that honours them; a stock-like bindi
   const b = await FusionModel.load(TINY_MODEL, { binding: dropping, providers: [trt, 'cpu'], log: (l, m) => logs2.push([l, m]) });
   t.teardown(() => b.release());
   t.equal(b.providers.granted, 'tensorrt');
-  t.same(b.providers.droppedOptions, ['tensorrt.fp16', 'tensorrt.engineCacheDir']);
+  t.same(b.providers.droppedOptions, ['tensorrt.fp16', 'tensorrt.engineCacheDir', 'tensorrt.shapes', 'tensorrt.engineCachePrefix']);
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   t.same((require(dropping) as { calls: unknown[][] }).calls[0][0], { name: 'tensorrt', deviceId: 0 });
   const warnings = logs2.filter(([l, m]) => l === 'warn' && /DROPPED/.test(m));
