@@ -1,3 +1,4 @@
+import type { PowerProfile } from './power';
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import type { ProviderRequest } from '../../sdk/runtime/providers';
@@ -61,6 +62,8 @@ export interface DeviceProfile {
   broker: BrokerProfile;
   outbox: OutboxProfile;
   status: StatusProfile;
+  /** Power mode and clocks the service sets before it starts (see devices/jetson/power.ts). */
+  power?: PowerProfile;
 }
 
 /** Defaults of the optional profile sections, frozen. */
@@ -70,7 +73,7 @@ export const PROFILE_DEFAULTS = Object.freeze({
   outboxMaxBytes: 1024 ** 3,
 });
 
-const TOP_LEVEL = ['schema', 'device', 'model', 'binding', 'providers', 'capture', 'broker', 'outbox', 'status'];
+const TOP_LEVEL = ['schema', 'device', 'model', 'binding', 'providers', 'capture', 'broker', 'outbox', 'status', 'power'];
 const TENSORRT_KEYS = ['name', 'deviceId', 'fp16', 'int8', 'engineCacheDir', 'timingCacheDir', 'workspaceBytes'];
 const CUDA_KEYS = ['name', 'deviceId', 'memLimitBytes'];
 const BROKER_KEYS = ['url', 'protocolVersion', 'clientId', 'username', 'password', 'passwordFile', 'ca', 'cert', 'key'];
@@ -128,6 +131,7 @@ export function validateProfile(raw: unknown, path = '<inline>', baseDir = proce
     status: v.status(root.status),
   };
   if (root.binding !== undefined) profile.binding = v.path(root.binding, 'binding');
+  if (root.power !== undefined) profile.power = v.power(root.power);
   return profile;
 }
 
@@ -264,6 +268,15 @@ class Validator {
       path: this.path(o.path, 'outbox.path'),
       // One 512x512x31 float32 cube is 32.5 MB; an outbox that cannot hold one would evict everything it gets.
       maxBytes: o.maxBytes === undefined ? PROFILE_DEFAULTS.outboxMaxBytes : this.integer(o.maxBytes, 'outbox.maxBytes', 1024 ** 2),
+    };
+  }
+
+  power(value: unknown): PowerProfile {
+    const o = this.object(value, 'power');
+    this.onlyKeys(o, ['nvpmodel', 'jetsonClocks'], 'power');
+    return {
+      ...(o.nvpmodel !== undefined ? { nvpmodel: this.integer(o.nvpmodel, 'power.nvpmodel', 0, 99) } : {}),
+      ...(o.jetsonClocks !== undefined ? { jetsonClocks: this.boolean(o.jetsonClocks, 'power.jetsonClocks') } : {}),
     };
   }
 

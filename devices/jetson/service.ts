@@ -15,6 +15,7 @@ import { runPipeline } from '../../sdk/pipeline/pipeline';
 import { StatusReporter, StatusTracker } from '../../sdk/pipeline/status';
 import { SystemdNotifier } from './systemd';
 import { TegrastatsMonitor, jetsonReadings } from './tegrastats';
+import { applyPower, checkPower, readPowerMode } from './power';
 import { SpectraError } from '../../sdk/core/errors';
 import { type BrokerOptions, connectClient } from '../../sdk/publish/broker-connection';
 import { createLogger } from '../../sdk/core/log';
@@ -29,11 +30,14 @@ const STALL_MS = 60_000;
 
 /**
  * Runs the service.
- * @param argv - `--profile <file> [--check]`.
+ * @param argv - `--profile <file> [--check | --apply-power]`.
  * @returns The process exit code.
  */
 export async function main(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { profile: { type: 'string' }, check: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({
+    args: argv,
+    options: { profile: { type: 'string' }, check: { type: 'boolean', default: false }, 'apply-power': { type: 'boolean', default: false } },
+  });
   if (values.profile === undefined) throw new TypeError('usage: spectra-service.js --profile /etc/spectra/profile.json [--check]');
   let profile: DeviceProfile;
   try {
@@ -45,7 +49,18 @@ export async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
+  if (values['apply-power']) {
+    // Run as root by the unit (ExecStartPre=+), before the service itself starts as its own user.
+    try {
+      for (const line of applyPower(profile.power)) process.stdout.write(`power: ${line}\n`);
+      return 0;
+    } catch (err) {
+      process.stderr.write(`spectra-service: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
   const check = checkDeployment(profile);
+  check.warnings.push(...checkPower(profile.power, readPowerMode()));
   if (!isSourceName(profile.capture.adapter)) {
     check.errors.push(`capture.adapter: unknown adapter '${profile.capture.adapter}'; known: ${SOURCE_NAMES.join(', ')}`);
   }
@@ -124,6 +139,9 @@ async function run(profile: DeviceProfile): Promise<void> {
     release.push(() => statusClient.endAsync());
     const tracker = new StatusTracker(profile.device);
     const tegrastats = profile.status.tegrastats ? TegrastatsMonitor.start({ log: (m) => log.info(m) }) : undefined;
+    // Read once: the mode only changes by an operator's nvpmodel call, which restarts nothing here.
+    const powerMode = readPowerMode();
+    if (powerMode) log.info(`power mode ${powerMode.id} (${powerMode.name})`);
     if (tegrastats) release.push(() => tegrastats.stop());
     const reporter = StatusReporter.start(tracker, {
       intervalMs: profile.status.intervalSeconds * 1000,
@@ -131,7 +149,8 @@ async function run(profile: DeviceProfile): Promise<void> {
       extras: () => {
         const m = publisher.metrics();
         const sample = tegrastats?.latest();
-        return { outbox: { depth: m.outboxCubes, bytes: m.outboxBytes }, provider: model.providers.granted, ...(sample ? { jetson: jetsonReadings(sample) } : {}) };
+        const jetson = sample ? { ...jetsonReadings(sample), ...(powerMode ? { powerMode } : {}) } : undefined;
+        return { outbox: { depth: m.outboxCubes, bytes: m.outboxBytes }, provider: model.providers.granted, ...(jetson ? { jetson } : {}) };
       },
       log: (m) => log.warn(m),
     });

@@ -37,6 +37,8 @@ export interface JetsonReadings {
   totalPowerMw?: number;
   gpuPercent?: number;
   ram?: { usedMb: number; totalMb: number };
+  /** The nvpmodel mode the board runs (`nvpmodel -q`), read at service start. */
+  powerMode?: { id: number; name: string };
 }
 
 /** One frame's latency split into stages, in ms (a {@link FrameReport} carries these). */
