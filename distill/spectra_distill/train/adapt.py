@@ -1,0 +1,155 @@
+"""Adaptation without ground truth: fine-tune a student on a user's own LR-HSI + HR-MSI captures.
+
+Two self-supervised signals, both computable from the captures alone with the card's sensor model:
+
+* reduced resolution (Wald): degrade both inputs by the scale (card PSF, decimation) and ask the network to
+  recover the captured LR-HSI from them; the LR-HSI is a real, noise-bearing target at that resolution;
+* full-resolution consistency: the output, re-blurred and decimated, must match the LR-HSI, and projected
+  through the card's SRF must match the HR-MSI.
+
+The loss never sees a high-resolution truth, so a scene adapted on can still be scored out of sample against
+its truth (the evaluation in `commands/adapt.py --score` does exactly that).
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from spectra_distill.degrade.psf import make_psf
+from spectra_distill.models.net import FusionNet
+from spectra_distill.models.physics import Degradation
+
+
+@dataclass(frozen=True)
+class AdaptConfig:
+    """Settings of one adaptation, fixed before any scene is seen (nothing here is tuned per scene).
+
+    Attributes:
+        steps: Optimiser steps.
+        lr: Adam learning rate.
+        consistency_weight: Weight of the full-resolution consistency loss against the reduced-resolution one.
+        seed: Seed of the crop sampler.
+        crop_lr: LR-HSI crop side (pixels) per step at full resolution; the whole capture when smaller.
+    """
+
+    steps: int = 60
+    lr: float = 5e-5
+    consistency_weight: float = 1.0
+    seed: int = 0
+    crop_lr: int = 32
+
+
+@dataclass
+class AdaptReport:
+    """What an adaptation did; recorded in the adapted model's card.
+
+    Consistency is PSNR (dB, peak = per-band max of the reference input) of the re-degraded output against the
+    LR-HSI (spatial) and of its SRF projection against the HR-MSI (spectral), on the whole capture.
+    """
+
+    config: dict[str, Any]
+    seconds: float
+    loss_first: float
+    loss_last: float
+    consistency_before: dict[str, float]
+    consistency_after: dict[str, float]
+
+
+def sensor_of(card: dict[str, Any]) -> Degradation:
+    """The card's PSF, scale and SRF as a torch module (the same operators as the in-graph physics)."""
+    srf = torch.as_tensor(card["msi"]["srf"], dtype=torch.float64)
+    scale = int(card["scale"])
+    psf = make_psf(scale, int(card["psf"]["kernel_size"]), float(card["psf"]["sigma"]))
+    sensor = Degradation(srf.shape[1], srf.shape[0], scale, int(card["psf"]["kernel_size"]))
+    sensor.set(srf, torch.as_tensor(psf.taps()))
+    return sensor
+
+
+def _psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
+    peak = ref.amax(dim=(-2, -1), keepdim=True).clamp_min(1e-12)
+    mse = (((x - ref) / peak) ** 2).mean()
+    return float(-10 * torch.log10(mse.clamp_min(1e-20)))
+
+
+@torch.no_grad()
+def consistency(model: FusionNet, sensor: Degradation, lr: torch.Tensor, msi: torch.Tensor) -> dict[str, float]:
+    out = model(lr, msi).cube
+    return {"spatial": _psnr(sensor.degrade(out), lr), "spectral": _psnr(sensor.project(out), msi)}
+
+
+def adapt(
+    model: FusionNet,
+    card: dict[str, Any],
+    lrhsi: np.ndarray,
+    hrmsi: np.ndarray,
+    cfg: AdaptConfig = AdaptConfig(),
+    progress: bool = True,
+) -> tuple[FusionNet, AdaptReport]:
+    """Fine-tune a copy of `model` on one capture (LR-HSI (B, h, w) + HR-MSI (b, s*h, s*w), physical units).
+
+    Raises:
+        ValueError: shapes that disagree with the card, or a capture too small to reduce by the scale.
+    """
+    s = int(card["scale"])
+    bands, h, w = lrhsi.shape
+    if hrmsi.shape[1:] != (h * s, w * s):
+        raise ValueError(f"HR-MSI is {hrmsi.shape[1]}x{hrmsi.shape[2]}; expected {h * s}x{w * s} (LR-HSI x scale {s})")
+    # as the exported card's min_lr_size: the mirror frame needs border_pad LR pixels
+    m = 1
+    floor = max(1, model.config.border_pad)
+    # the reduced pair (LR' = LR / s) must still be a valid model input: whole multiples of the spatial multiple
+    unit = s * m * max(1, -(-floor // m))
+    if h < unit or w < unit:
+        raise ValueError(
+            f"a {h}x{w} LR-HSI is too small to adapt on: reducing it by the scale {s} must leave at least "
+            f"{unit // s} px (the model's min_lr_size {floor}, in multiples of {m}); capture at least {unit}x{unit} LR px"
+        )
+    # whole units only; the rest of the capture is not used
+    h, w = h // (s * m) * (s * m), w // (s * m) * (s * m)
+    lrhsi, hrmsi = lrhsi[:, :h, :w], hrmsi[:, : h * s, : w * s]
+    sensor = sensor_of(card)
+    lr = torch.from_numpy(np.ascontiguousarray(lrhsi, dtype=np.float32))[None]
+    msi = torch.from_numpy(np.ascontiguousarray(hrmsi, dtype=np.float32))[None]
+    with torch.no_grad():
+        lr_red, msi_red = sensor.degrade(lr), sensor.degrade(msi)
+    tuned = copy.deepcopy(model).train()
+    before = consistency(tuned.eval(), sensor, lr, msi)
+    tuned.train()
+    opt = torch.optim.Adam([p for p in tuned.parameters() if p.requires_grad], lr=cfg.lr)
+    rng = np.random.default_rng(cfg.seed)
+    # crops on the reduced grid must be whole LR' pixels and stay >= min_lr_size after reduction
+    c = max(min(max(cfg.crop_lr, unit), h, w) // (s * m) * (s * m), unit)
+    losses: list[float] = []
+    t0 = time.perf_counter()
+    for _ in tqdm(range(cfg.steps), desc="adapt", unit="step", disable=not progress):
+        y, x = (int(rng.integers(0, (n - c) // (s * m) + 1)) * s * m for n in (h, w))
+        lr_c, msi_c = lr[..., y : y + c, x : x + c], msi[..., y * s : (y + c) * s, x * s : (x + c) * s]
+        ry, rx, rc = y // s, x // s, c // s
+        reduced = tuned(lr_red[..., ry : ry + rc, rx : rx + rc], msi_red[..., ry * s : (ry + rc) * s, rx * s : (rx + rc) * s]).cube
+        loss = F.l1_loss(reduced, lr_c)
+        if cfg.consistency_weight > 0:
+            out = tuned(lr_c, msi_c).cube
+            loss = loss + cfg.consistency_weight * (F.l1_loss(sensor.degrade(out), lr_c) + F.l1_loss(sensor.project(out), msi_c))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    tuned.eval()
+    after = consistency(tuned, sensor, lr, msi)
+    report = AdaptReport(
+        config=asdict(cfg),
+        seconds=time.perf_counter() - t0,
+        loss_first=losses[0] if losses else float("nan"),
+        loss_last=float(np.mean(losses[-5:])) if losses else float("nan"),
+        consistency_before=before,
+        consistency_after=after,
+    )
+    return tuned, report
