@@ -61,6 +61,14 @@ export {
   type StreamedFuse,
 } from './runtime/fusion-model';
 export {
+  DEFAULT_MAX_QUALITY_LOSS_DB,
+  VARIANT_PREFERENCE,
+  type VariantCandidate,
+  type VariantChoice,
+  type VariantPrecision,
+  type VariantRequest,
+} from './runtime/variants';
+export {
   DEFAULT_PROVIDERS,
   type CpuProvider,
   type CudaProvider,

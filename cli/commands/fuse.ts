@@ -8,6 +8,7 @@ import { consistencyHeader } from '../../sdk/quality/consistency';
 import { type QuicklookBands, quicklookBands, writeQuicklook } from '../../sdk/cube/quicklook';
 import { type FuseOptions, type FusedCube, FusionModel, type RowSink, type StreamedFuse } from '../../sdk/runtime/fusion-model';
 import type { ProviderRequest } from '../../sdk/runtime/providers';
+import type { VariantRequest } from '../../sdk/runtime/variants';
 import type { NpyLayout } from '../../sdk/cube/npy';
 import { ValueRangeError } from '../../sdk/core/errors';
 import { applyCameraProfile, profileMsiResponse, readCameraProfile } from '../../sdk/camera/profile';
@@ -26,6 +27,7 @@ interface FuseCliOptions {
   batch: number;
   threads: number;
   providers?: ProviderRequest[];
+  variant?: VariantRequest;
   resample: boolean;
   valueScale?: number;
   lrhsiWavelengths?: number[];
@@ -174,6 +176,7 @@ export function register(program: Command): void {
     .option('--batch <n>', 'tiles per session run', integer(1), 1)
     .option('--threads <n>', 'intra-op threads; 0 = onnxruntime default', integer(0), 0)
     .option('--providers <list>', 'execution providers in order (default: tensorrt,cuda,cpu)', providerList)
+    .addOption(new Option('--variant <variant>', 'open this precision of the model (auto: the fastest one the granted provider runs well; default: the file given)').choices(['fp32', 'fp16', 'int8', 'auto']))
     .option('--resample', 'resample an LR-HSI on another band grid onto the model grid; model bands it does not cover are zeros marked in bbl / band_valid', false)
     .option('--covered-only', 'write only the valid bands (covered by the LR-HSI and learnt by the model)', false)
     .option('--lrhsi-wavelengths <nm>', "LR-HSI band centres for files without them: 'a,b,c' or 'start:stop:step'", wavelengthList)
@@ -184,7 +187,7 @@ export function register(program: Command): void {
     .option('--no-quality', 'skip the no-reference consistency check')
     .option('--json', 'print the result summary as JSON', false)
     .action(withFlagHints(async (opts: FuseCliOptions, command: Command) => {
-      const model = await FusionModel.load(opts.model, { ...(opts.providers ? { providers: opts.providers } : {}), intraOpThreads: opts.threads });
+      const model = await FusionModel.load(opts.model, { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.variant ? { variant: opts.variant } : {}), intraOpThreads: opts.threads });
       try {
         const spec = model.inputSpec;
         const centroids = model.card.msi.srf.map((row) => row.reduce((a, w, b) => a + w * spec.wavelengths[b], 0) / row.reduce((a, w) => a + w, 0));
@@ -280,6 +283,7 @@ export function register(program: Command): void {
           coverage,
           model: model.card.name,
           provider: model.providers.granted,
+          variant: { chosen: model.variant.chosen, path: model.variant.path, reason: model.variant.reason },
           tiles: fused.tiles,
           timing: fused.timing,
           quality: fused.quality,

@@ -23,6 +23,7 @@ import {
   type InputSpec,
   type LoadOptions,
   type ResolvedFuseOptions,
+  type ResolvedLoadOptions,
   checkFuseOptions,
 } from './options';
 import { withDefaults } from '../core/defaults';
@@ -34,10 +35,11 @@ import type { RowSink } from '../cube/row-sink';
 import { StripConsistency } from './strip-consistency';
 import { StripStitcher, emitRows, stripCapacity } from './strip-stitcher';
 import { type Tile, copyWindow, planTiles } from './tiling';
-
+import { DEFAULT_MAX_QUALITY_LOSS_DB, type VariantChoice, chooseVariant, explicitVariantPath, fp32PathOf, variantOfPath } from './variants';
 export { DEFAULT_FUSE_OPTIONS, DEFAULT_LOAD_OPTIONS } from './options';
 export type { FuseOptions, FuseToFileOptions, FusedCube, FuseTiming, InputSpec, LoadOptions, StreamedFuse } from './options';
 export type { RowSink } from '../cube/row-sink';
+
 
 /** Inputs checked, resampled and scaled for the graph, with their tile plan and what preparing them cost. */
 interface PreparedInputs {
@@ -67,6 +69,8 @@ export class FusionModel {
   private released = false;
   /** Engine-cache directory to verify after the first run (a binding may claim to forward options and still drop them). */
   private engineCacheToVerify: string | undefined;
+  /** Which precision was opened and why (see {@link LoadOptions.variant}). */
+  variant: VariantChoice;
 
   private constructor(
     /** Path of the ONNX file. */
@@ -85,6 +89,7 @@ export class FusionModel {
     if (providers.granted === 'tensorrt' && trt?.engineCacheDir !== undefined && !providers.droppedOptions.includes('tensorrt.engineCacheDir')) {
       this.engineCacheToVerify = trt.engineCacheDir;
     }
+    this.variant = { chosen: card.precision ?? variantOfPath(path), path, reason: 'the file given', considered: [] };
   }
 
   /**
@@ -93,7 +98,7 @@ export class FusionModel {
    * @param path - The `.onnx` file.
    * @param options - See {@link LoadOptions}.
    * @returns The model.
-   * @throws {@link ModelFileError} when the ONNX file is missing or onnxruntime cannot parse it.
+   * @throws {@link ModelFileError} when the ONNX file (or the requested `variant`'s file or card) is missing or onnxruntime cannot parse it.
    * @throws {@link ModelCardError} when the card is missing, malformed, or disagrees with the file (sha256, I/O names, band counts).
    * @throws {@link ProviderUnavailableError} when no requested provider can be granted (or the first, with `requireFirstProvider`).
    */
@@ -101,6 +106,46 @@ export class FusionModel {
     if (typeof path !== 'string' || path === '') throw new TypeError(`Expected path to be a non-empty string but received ${String(path)}`);
     const opts = withDefaults(DEFAULT_LOAD_OPTIONS, options);
     const log = opts.log ?? namespacedLogger('spectra:runtime');
+    const variant = opts.variant;
+    if (variant !== undefined && !['fp32', 'fp16', 'int8', 'auto'].includes(variant)) {
+      throw new TypeError(`Expected options.variant 'fp32', 'fp16', 'int8' or 'auto' but received '${String(variant)}'`);
+    }
+    const maxLoss = opts.maxQualityLossDb ?? DEFAULT_MAX_QUALITY_LOSS_DB;
+    if (typeof maxLoss !== 'number' || !(maxLoss >= 0)) throw new RangeError(`Expected options.maxQualityLossDb to be a number >= 0 but received ${String(maxLoss)}`);
+    if (variant !== undefined && variant !== 'auto' && opts.card !== undefined) {
+      throw new TypeError('options.card and options.variant both name a card; give one');
+    }
+    if (variant === undefined) return FusionModel.open(path, opts, log);
+    if (variant !== 'auto') {
+      const model = await FusionModel.open(await explicitVariantPath(path, variant), opts, log);
+      model.variant = { ...model.variant, chosen: variant, reason: `requested (variant: '${variant}')` };
+      log('info', `variant ${variant}: ${model.path} (requested)`);
+      return model;
+    }
+    // The rule depends on the provider actually granted, which only opening a session tells; the fp32 file is
+    // the one that always exists, so it is opened first and kept unless a preferred variant opens on the same provider.
+    const fp32 = await FusionModel.open(fp32PathOf(path), { ...opts, card: undefined }, log);
+    const choice = await chooseVariant(path, fp32.providers.granted, maxLoss);
+    if (choice.chosen === 'fp32') {
+      fp32.variant = choice;
+      log('info', `variant fp32 on ${fp32.providers.granted}: ${choice.reason}`);
+      return fp32;
+    }
+    const grantedRequest = fp32.providers.requested.find((p) => (typeof p === 'string' ? p : p.name) === fp32.providers.granted) ?? fp32.providers.granted;
+    try {
+      const model = await FusionModel.open(choice.path, { ...opts, card: undefined, providers: [grantedRequest], requireFirstProvider: true }, log);
+      await fp32.release();
+      model.variant = choice;
+      log('info', `variant ${choice.chosen} on ${model.providers.granted}: ${choice.reason}`);
+      return model;
+    } catch (err) {
+      fp32.variant = { ...choice, chosen: 'fp32', path: fp32.path, reason: `${choice.chosen} failed to open on ${fp32.providers.granted} (${(err as Error).message}); kept fp32` };
+      log('warn', `variant fp32: ${fp32.variant.reason}`);
+      return fp32;
+    }
+  }
+
+  private static async open(path: string, opts: ResolvedLoadOptions, log: Logger): Promise<FusionModel> {
     try {
       await access(path);
     } catch (err) {

@@ -5,6 +5,7 @@ import type { Logger } from '../core/log';
 import type { RowSink } from '../cube/row-sink';
 import { DEFAULT_PROVIDERS, type ProviderRequest } from './providers';
 import type { BlendMode } from './tiling';
+import type { VariantRequest } from './variants';
 
 /** Options for {@link FusionModel.load}. Every field is optional; defaults are in {@link DEFAULT_LOAD_OPTIONS}. */
 export interface LoadOptions {
@@ -34,6 +35,20 @@ export interface LoadOptions {
   allowSpinning?: boolean;
   /** Skip the sha256 check of the ONNX file against the card (large models on slow storage). @defaultValue false */
   skipHashCheck?: boolean;
+  /**
+   * Which precision of the student to open. Omitted, the file given is opened as it is. `'fp32'`, `'fp16'` or
+   * `'int8'` open that sibling (`<stem>.onnx`, `<stem>.fp16.onnx`, `<stem>.int8.onnx`, each with its card) and
+   * throw {@link ModelFileError} naming the missing file and the `spectra quantize` command that makes it.
+   * `'auto'` opens fp32, then picks by the provider granted ({@link VARIANT_PREFERENCE}): cpu fp32 only (int8
+   * and fp16 measured about 45 % and 1.5x slower than fp32 on onnxruntime's CPU provider), tensorrt
+   * int8 > fp16 > fp32, cuda fp16 > fp32. A variant is skipped when its card's `quantization.source_onnx_sha256`
+   * is not the fp32 card's `onnx_sha256` (stale) or its `quantization.quality.psnr_delta_db` is below
+   * `-maxQualityLossDb`. The decision and every candidate's reason are on `model.variant`, and logged at info.
+   * @defaultValue undefined (the file given)
+   */
+  variant?: VariantRequest;
+  /** With `variant: 'auto'`: the most PSNR (dB, vs fp32 on held-out samples) a variant may lose. @defaultValue 0.5 */
+  maxQualityLossDb?: number;
   /** Replaces the `spectra:runtime` logger. */
   log?: Logger;
 }

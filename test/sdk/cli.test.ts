@@ -48,6 +48,21 @@ t.test('cli: spectra info reports card, input spec and providers', async (t) => 
   t.match(r.stdout, /forwards provider options for: none \(onnxruntime #26854\)/);
 });
 
+t.test('cli: spectra info warns about a quantized variant on cpu; --variant auto opens fp32', async (t) => {
+  const int8 = join(ROOT, 'models', 'student-cave31-rgb-x4.int8.onnx');
+  const r = spectra('info', '--model', int8, '--providers', 'cpu');
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, /granted\s+cpu/);
+  t.match(r.stdout, /warning\s+int8 variant on cpu: slower than fp32 on this provider .*--variant auto or the fp32 file/);
+  const auto = spectra('info', '--model', int8, '--providers', 'cpu', '--variant', 'auto');
+  t.equal(auto.status, 0, auto.stderr);
+  t.match(auto.stdout, /variant\s+fp32: cpu prefers fp32/);
+  t.notMatch(auto.stdout, /warning/);
+  const bad = spectra('info', '--model', int8, '--variant', 'int4');
+  t.not(bad.status, 0);
+  t.match(bad.stderr, /Allowed choices are fp32, fp16, int8, auto/);
+});
+
 t.test('cli: --lrhsi-wavelengths and --resample put a 41-band .npy on the model grid', async (t) => {
   const dir = tempDir();
   const wl = Array.from({ length: 41 }, (_, i) => 400 + 10 * i);
