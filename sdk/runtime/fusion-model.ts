@@ -27,7 +27,7 @@ import {
   checkFuseOptions,
 } from './options';
 import { withDefaults } from '../core/defaults';
-import { type ProviderReport, type TensorRtProvider, completeForCard } from './providers';
+import type { ProviderReport, TensorRtProvider } from './providers';
 import { checkGraphAgainstCard, openSession, sha256File } from './session';
 import { bandValidHeader } from '../cube/envi';
 import { EnviRowWriter } from '../cube/envi-writer';
@@ -169,9 +169,7 @@ export class FusionModel {
     } catch (err) {
       throw new ProviderUnavailableError('cpu', `cannot load onnxruntime binding '${opts.binding ?? process.env.SPECTRA_ORT_BINDING}': ${(err as Error).message}`);
     }
-    // TensorRT gets an optimization profile and an engine-cache prefix from the card unless the caller set them.
-    const providers = opts.providers.map((p) => completeForCard(p, card));
-    const { session, report } = await openSession(path, binding, { ...opts, providers }, log);
+    const { session, report } = await openSession(path, binding, opts, log, card);
     const spec = checkGraphAgainstCard(session, card, cardPath);
     return new FusionModel(path, card, report, spec, session, binding, log);
   }

@@ -7,7 +7,7 @@ import type { LoadedBinding } from './binding';
 import type { Logger } from '../core/log';
 import { IO_NAMES, type ModelCard } from '../core/model-card';
 import type { InputSpec, ResolvedLoadOptions } from './options';
-import { DEFAULT_PROVIDERS, type ProviderAttempt, type ProviderName, type ProviderReport, planProviders, toOrtProvider } from './providers';
+import { DEFAULT_PROVIDERS, type ProviderAttempt, type ProviderName, type ProviderReport, completeForCard, planProviders, toOrtProvider } from './providers';
 
 /**
  * Creates the session on the first requested provider that works, recording why others were skipped or failed.
@@ -18,8 +18,10 @@ export async function openSession(
   binding: LoadedBinding,
   opts: ResolvedLoadOptions,
   log: Logger,
+  card: ModelCard,
 ): Promise<{ session: InferenceSession; report: ProviderReport }> {
-  const requested = [...opts.providers];
+  // TensorRT gets an optimization profile and an engine-cache prefix from the card unless the caller set them.
+  const requested = opts.providers.map((p) => completeForCard(p, card));
   if (requested.length === 0) throw new RangeError('Expected at least one execution provider in options.providers');
   const plan = planProviders(requested, binding.backends, binding.honoursProviderOptions);
   const attempts: ProviderAttempt[] = [...plan.skipped];
