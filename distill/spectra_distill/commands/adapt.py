@@ -1,17 +1,17 @@
-"""Adapt a student to your camera without ground truth, then export it (ONNX + card recording the adaptation).
+"""Adapt a student to your camera without ground truth, then export it (ONNX + card with the adaptation).
 
-Self-supervised on your own captures (see spectra_distill/train/adapt.py): reduced-resolution pairs made from the
-capture (both inputs degraded by the scale; the LR-HSI is the target) plus full-resolution consistency with the
-inputs through the card's PSF and SRF. CPU-friendly: a whole 128x128 HR capture adapts in about a minute on 2 cores.
+Self-supervised on your own captures (spectra_distill/train/adapt.py): reduced-resolution pairs made from
+the capture (both inputs degraded by the scale; the LR-HSI is the target) plus full-resolution consistency
+with the inputs through the card's PSF and SRF. CPU-friendly: a 128x128 HR capture adapts in about a minute.
 
 Examples:
   spectra-distill adapt --checkpoint runs/rs_phys/best.pt --lrhsi cap.lrhsi.npy --hrmsi cap.hrmsi.npy \\
       --out models/student-rs206-mycam.onnx
   spectra-distill adapt --checkpoint runs/rs_phys/best.pt --evaluate --report distill/results/adapt/rs206
-Inputs are .npy float32 (bands, H, W) in the card's units (the LR-HSI on the model's band grid, the HR-MSI in the
-card's MSI bands; `spectra-distill split-pairs` and the SDK's camera profiles produce such files).
-`--evaluate` adapts on each held-out test scene of the split (simulated pair, inputs only) and scores the result
-against the scene's truth, which adaptation never sees; it writes <report>/adapt.json and adapt.md.
+Inputs are .npy float32 (bands, H, W) in the card's units (the LR-HSI on the model's band grid, the HR-MSI
+in the card's MSI bands; `spectra-distill split-pairs` and the SDK's camera profiles produce such files).
+`--evaluate` adapts on each held-out test scene of the split (simulated pair, inputs only) and scores the
+result against the scene's truth, which adaptation never sees; it writes <report>/adapt.json and adapt.md.
 Where it runs: on the host with this Python package (the device SDK does not train); from Node, run
 `$SPECTRA_PYTHON -m spectra_distill adapt …` as a subprocess.
 """
@@ -23,19 +23,21 @@ import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from spectra_distill.data import default_data_root
 from spectra_distill.data.atomic import atomic_path
-from spectra_distill.evaluate.generalisation import CameraCase, simulate, test_scenes
-from spectra_distill.evaluate.methods import BaselineMethod, torch_method
-from spectra_distill.evaluate.regions import ModelFacts
 from spectra_distill.degrade.pipeline import WaldConfig
 from spectra_distill.errors import SRFCoverageError
+from spectra_distill.evaluate.generalisation import CameraCase, simulate, test_scenes
+from spectra_distill.evaluate.methods import BaselineMethod, torch_method
+from spectra_distill.evaluate.regions import EvalRegion, ModelFacts
 from spectra_distill.export.model import export_model, load_checkpoint_model
 from spectra_distill.log import output
 from spectra_distill.metrics import evaluate as score
+from spectra_distill.models.net import FusionNet
 from spectra_distill.train.adapt import AdaptConfig, adapt
 
 logger = logging.getLogger(__name__)
@@ -47,9 +49,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lrhsi", type=Path, help="captured LR-HSI, .npy (B, h, w)")
     parser.add_argument("--hrmsi", type=Path, help="captured HR-MSI, .npy (b, s*h, s*w)")
     parser.add_argument("--out", type=Path, help="adapted model .onnx (its .card.json is written beside it)")
-    parser.add_argument("--evaluate", action="store_true", help="adapt on each test scene and score against its truth")
+    parser.add_argument(
+        "--evaluate", action="store_true", help="adapt on each test scene and score against its truth"
+    )
     parser.add_argument("--report", type=Path, help="folder for adapt.json / adapt.md (--evaluate)")
-    parser.add_argument("--data", type=Path, help="data root for --evaluate (default: ../shared/data or $SPECTRA_DATA)")
+    parser.add_argument(
+        "--data", type=Path, help="data root for --evaluate (default: ../shared/data or $SPECTRA_DATA)"
+    )
     d = AdaptConfig()
     parser.add_argument("--steps", type=int, default=d.steps, help=f"optimiser steps (default {d.steps})")
     parser.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
@@ -79,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit("--lrhsi and --hrmsi must be finite (bands, H, W) arrays")
     if lr.shape[0] != len(card["wavelengths"]) or msi.shape[0] != int(card["msi"]["bands"]):
         raise SystemExit(
-            f"band counts {lr.shape[0]} / {msi.shape[0]} do not match the model's {len(card['wavelengths'])} / {card['msi']['bands']}"
+            f"band counts {lr.shape[0]} / {msi.shape[0]} do not match the model's "
+            f"{len(card['wavelengths'])} / {card['msi']['bands']}"
         )
     try:
         tuned, report = adapt(model, card, lr, msi, cfg)
@@ -88,18 +95,24 @@ def run(args: argparse.Namespace) -> int:
     training = {
         "checkpoint": args.checkpoint.name,
         "steps": ckpt.get("step"),
-        "adaptation": {"lrhsi": str(args.lrhsi), "hrmsi": str(args.hrmsi), "shape": list(lr.shape), **asdict(report)},
+        "adaptation": {
+            "lrhsi": str(args.lrhsi),
+            "hrmsi": str(args.hrmsi),
+            "shape": list(lr.shape),
+            **asdict(report),
+        },
     }
     result = export_model(tuned, card, args.out, role=args.role, training=training, source=args.checkpoint)
+    before, after = report.consistency_before, report.consistency_after
     output(
-        f"adapted in {report.seconds:.0f} s: consistency spatial {report.consistency_before['spatial']:.2f} -> "
-        f"{report.consistency_after['spatial']:.2f} dB, spectral {report.consistency_before['spectral']:.2f} -> "
-        f"{report.consistency_after['spectral']:.2f} dB; wrote {result.onnx_path} and {result.card_path}"
+        f"adapted in {report.seconds:.0f} s: consistency spatial {before['spatial']:.2f} -> "
+        f"{after['spatial']:.2f} dB, spectral {before['spectral']:.2f} -> {after['spectral']:.2f} dB; "
+        f"wrote {result.onnx_path} and {result.card_path}"
     )
     return 0
 
 
-def _evaluate(model, card, args: argparse.Namespace, cfg: AdaptConfig) -> int:  # noqa: ANN001
+def _evaluate(model: FusionNet, card: dict[str, Any], args: argparse.Namespace, cfg: AdaptConfig) -> int:
     root = (args.data or default_data_root()).resolve()
     facts = ModelFacts.from_card(card, args.checkpoint)
     wald = WaldConfig(scale=facts.scale, psf_kernel_size=facts.psf_kernel_size, psf_sigma=facts.psf_sigma,
@@ -112,35 +125,49 @@ def _evaluate(model, card, args: argparse.Namespace, cfg: AdaptConfig) -> int:  
             continue
         truth = region.cube.data
 
-        def psnr_of(pred: np.ndarray, region=region, truth=truth) -> float:  # noqa: ANN001
+        def psnr_of(pred: np.ndarray, region: EvalRegion = region, truth: np.ndarray = truth) -> float:
             return float(score(pred, truth, facts.scale, region.cube.valid, region.band_mask).psnr)
 
         before = psnr_of(torch_method("before", model, "cpu").predict(pair).cube)
         tuned, report = adapt(model, card, pair.lrhsi.data, pair.hrmsi.data, cfg, progress=False)
         after = psnr_of(torch_method("after", tuned, "cpu").predict(pair).cube)
-        classical = {n: psnr_of(BaselineMethod(name=n, kind="baseline").predict(pair).cube) for n in ("mtf_glp_hpm", "cnmf")}
+        classical = {
+            n: psnr_of(BaselineMethod(name=n, kind="baseline").predict(pair).cube)
+            for n in ("mtf_glp_hpm", "cnmf")
+        }
         best = max(classical, key=classical.get)
-        rows.append({"scene": region.scene, "before": before, "after": after, "best_classical": best,
-                     "best_classical_psnr": classical[best], "adapt_seconds": report.seconds,
-                     "consistency_before": report.consistency_before, "consistency_after": report.consistency_after})  # fmt: skip
-        logger.info("%s: %.2f -> %.2f dB (best classical %s %.2f) in %.0f s", region.scene, before, after, best,
-                    classical[best], report.seconds)  # fmt: skip
+        rows.append({
+            "scene": region.scene, "before": before, "after": after, "best_classical": best,
+            "best_classical_psnr": classical[best], "adapt_seconds": report.seconds,
+            "consistency_before": report.consistency_before, "consistency_after": report.consistency_after,
+        })  # fmt: skip
+        logger.info(
+            "%s: %.2f -> %.2f dB (best classical %s %.2f) in %.0f s",
+            region.scene, before, after, best, classical[best], report.seconds,
+        )  # fmt: skip
     args.report.mkdir(parents=True, exist_ok=True)
     with atomic_path(args.report / "adapt.json") as tmp:
-        tmp.write_text(json.dumps({"checkpoint": str(args.checkpoint), "config": asdict(cfg), "rows": rows}, indent=2))
+        tmp.write_text(
+            json.dumps({"checkpoint": str(args.checkpoint), "config": asdict(cfg), "rows": rows}, indent=2)
+        )
     lines = [
         "# Adaptation without ground truth on unseen scenes",
         "",
-        f"Checkpoint `{args.checkpoint}`; settings fixed before any scene ({asdict(cfg)}); each scene's simulated",
-        "pair (nominal camera) is the only input; the truth scores the result and nothing else. Regenerate:",
+        f"Checkpoint `{args.checkpoint}`; settings fixed before any scene ({asdict(cfg)});",
+        "each scene's simulated pair (nominal camera) is the only input; the truth scores the result and",
+        "nothing else. Regenerate:",
         f"`spectra-distill adapt --checkpoint {args.checkpoint} --evaluate --report {args.report}`",
         "",
         "| scene | before (dB) | after (dB) | gain | best classical | after − best | adapt s |",
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['scene']} | {r['before']:.2f} | {r['after']:.2f} | {r['after'] - r['before']:+.2f} | "
-                     f"{r['best_classical']} {r['best_classical_psnr']:.2f} | {r['after'] - r['best_classical_psnr']:+.2f} | {r['adapt_seconds']:.0f} |")  # fmt: skip
+        gain, margin = r["after"] - r["before"], r["after"] - r["best_classical_psnr"]
+        lines.append(
+            f"| {r['scene']} | {r['before']:.2f} | {r['after']:.2f} | {gain:+.2f} | "
+            f"{r['best_classical']} {r['best_classical_psnr']:.2f} | {margin:+.2f} | "
+            f"{r['adapt_seconds']:.0f} |"
+        )
     if rows:
         gain = np.mean([r["after"] - r["before"] for r in rows])
         margin = np.mean([r["after"] - r["best_classical_psnr"] for r in rows])

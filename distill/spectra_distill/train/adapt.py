@@ -80,7 +80,9 @@ def _psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
 
 
 @torch.no_grad()
-def consistency(model: FusionNet, sensor: Degradation, lr: torch.Tensor, msi: torch.Tensor) -> dict[str, float]:
+def consistency(
+    model: FusionNet, sensor: Degradation, lr: torch.Tensor, msi: torch.Tensor
+) -> dict[str, float]:
     out = model(lr, msi).cube
     return {"spatial": _psnr(sensor.degrade(out), lr), "spectral": _psnr(sensor.project(out), msi)}
 
@@ -101,16 +103,19 @@ def adapt(
     s = int(card["scale"])
     bands, h, w = lrhsi.shape
     if hrmsi.shape[1:] != (h * s, w * s):
-        raise ValueError(f"HR-MSI is {hrmsi.shape[1]}x{hrmsi.shape[2]}; expected {h * s}x{w * s} (LR-HSI x scale {s})")
+        raise ValueError(
+            f"HR-MSI is {hrmsi.shape[1]}x{hrmsi.shape[2]}; expected {h * s}x{w * s} (LR-HSI x scale {s})"
+        )
     # as the exported card's min_lr_size: the mirror frame needs border_pad LR pixels
     m = 1
     floor = max(1, model.config.border_pad)
-    # the reduced pair (LR' = LR / s) must still be a valid model input: whole multiples of the spatial multiple
+    # the reduced pair (LR' = LR / s) must still be a valid model input
     unit = s * m * max(1, -(-floor // m))
     if h < unit or w < unit:
         raise ValueError(
             f"a {h}x{w} LR-HSI is too small to adapt on: reducing it by the scale {s} must leave at least "
-            f"{unit // s} px (the model's min_lr_size {floor}, in multiples of {m}); capture at least {unit}x{unit} LR px"
+            f"{unit // s} px (the model's min_lr_size {floor}, in multiples of {m}); "
+            f"capture at least {unit}x{unit} LR px"
         )
     # whole units only; the rest of the capture is not used
     h, w = h // (s * m) * (s * m), w // (s * m) * (s * m)
@@ -133,11 +138,16 @@ def adapt(
         y, x = (int(rng.integers(0, (n - c) // (s * m) + 1)) * s * m for n in (h, w))
         lr_c, msi_c = lr[..., y : y + c, x : x + c], msi[..., y * s : (y + c) * s, x * s : (x + c) * s]
         ry, rx, rc = y // s, x // s, c // s
-        reduced = tuned(lr_red[..., ry : ry + rc, rx : rx + rc], msi_red[..., ry * s : (ry + rc) * s, rx * s : (rx + rc) * s]).cube
+        reduced = tuned(
+            lr_red[..., ry : ry + rc, rx : rx + rc],
+            msi_red[..., ry * s : (ry + rc) * s, rx * s : (rx + rc) * s],
+        ).cube
         loss = F.l1_loss(reduced, lr_c)
         if cfg.consistency_weight > 0:
             out = tuned(lr_c, msi_c).cube
-            loss = loss + cfg.consistency_weight * (F.l1_loss(sensor.degrade(out), lr_c) + F.l1_loss(sensor.project(out), msi_c))
+            loss = loss + cfg.consistency_weight * (
+                F.l1_loss(sensor.degrade(out), lr_c) + F.l1_loss(sensor.project(out), msi_c)
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

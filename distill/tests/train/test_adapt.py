@@ -1,4 +1,4 @@
-"""Adaptation without ground truth: it learns from the capture alone, keeps the original, refuses bad captures."""
+"""Adaptation without ground truth: learns from the capture alone, keeps the original, refuses bad input."""
 
 from __future__ import annotations
 
@@ -18,13 +18,21 @@ def _card() -> dict:
     srf = np.zeros((b, B))
     for j in range(b):
         srf[j, 3 * j : 3 * j + 3] = [0.25, 0.5, 0.25]
-    return {"scale": S, "psf": {"kernel_size": 2 * S, "sigma": make_psf(S).sigma}, "msi": {"srf": srf.tolist(), "bands": b}}
+    return {
+        "scale": S,
+        "psf": {"kernel_size": 2 * S, "sigma": make_psf(S).sigma},
+        "msi": {"srf": srf.tolist(), "bands": b},
+    }
 
 
 def _capture(card: dict, seed: int = 0, h: int = 64, w: int = 64) -> tuple[np.ndarray, np.ndarray]:
     g = torch.Generator().manual_seed(seed)
-    abund = torch.nn.functional.interpolate(torch.rand(1, 3, h // 8, w // 8, generator=g), size=(h, w), mode="bilinear").softmax(1)
-    hr = torch.einsum("nkhw,kb->nbhw", abund, torch.rand(3, B, generator=g) * 0.6 + 0.1) * (0.5 + torch.rand(1, 1, h, w, generator=g))
+    abund = torch.nn.functional.interpolate(
+        torch.rand(1, 3, h // 8, w // 8, generator=g), size=(h, w), mode="bilinear"
+    ).softmax(1)
+    hr = torch.einsum("nkhw,kb->nbhw", abund, torch.rand(3, B, generator=g) * 0.6 + 0.1) * (
+        0.5 + torch.rand(1, 1, h, w, generator=g)
+    )
     sensor = sensor_of(card)
     return sensor.degrade(hr)[0].numpy(), sensor.project(hr)[0].numpy()
 
@@ -44,9 +52,15 @@ def test_adapt_lowers_its_self_supervised_loss_and_leaves_the_original_alone() -
     tuned, report = adapt(model, card, lr, msi, AdaptConfig(steps=30, lr=1e-3, crop_lr=16), progress=False)
     assert report.loss_last < report.loss_first, report
     assert report.consistency_after["spatial"] > report.consistency_before["spatial"] - 0.5
-    changed = [k for k, v in tuned.state_dict().items() if v.dtype.is_floating_point and not torch.equal(v, original[k])]
+    changed = [
+        k
+        for k, v in tuned.state_dict().items()
+        if v.dtype.is_floating_point and not torch.equal(v, original[k])
+    ]
     assert changed, "adaptation changed no weight"
-    assert all(torch.equal(v, original[k]) for k, v in model.state_dict().items()), "the original model was modified"
+    assert all(torch.equal(v, original[k]) for k, v in model.state_dict().items()), (
+        "the original model was modified"
+    )
     assert report.config["steps"] == 30 and report.seconds > 0
 
 
