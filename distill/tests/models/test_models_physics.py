@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -99,6 +101,29 @@ def test_output_scales_with_the_inputs(role: str) -> None:
         for k in (1e-3, 0.37, 8.0, 1e3):
             out = model(lr * k, msi * k).cube
             assert ((out / k - ref).abs().max() / ref.abs().max()).item() <= 1e-4, k
+
+
+def test_exported_onnx_output_scales_with_the_inputs(tmp_path: Path) -> None:
+    # the same property through onnxruntime: the radiometry lives in the graph, not in the PyTorch wrapper
+    import onnxruntime as ort
+
+    from spectra_distill.export.onnx import export_onnx
+
+    torch.manual_seed(3)
+    model = create_model(
+        "student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, border_pad=1, **PHYSICS
+    ).eval()
+    model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
+    path = export_onnx(model, tmp_path / "physics.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    _, lr, msi = _scene(1, 24, 32)
+    lr_np, msi_np = lr.numpy(), msi.numpy()
+    ref = session.run(None, {"lrhsi": lr_np, "hrmsi": msi_np})[0]
+    for k in (1e-3, 0.37, 8.0, 1e3):
+        out = session.run(
+            None, {"lrhsi": (lr_np * k).astype(np.float32), "hrmsi": (msi_np * k).astype(np.float32)}
+        )[0]
+        assert np.abs(out / k - ref).max() / np.abs(ref).max() <= 1e-4, k
 
 
 def test_msi_in_other_units_changes_nothing() -> None:
