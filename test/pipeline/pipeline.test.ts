@@ -123,7 +123,7 @@ t.test('CLI: spectra run publishes to mosquitto and spectra subscribe writes the
   await until(() => subscriber.out.stderr.includes('listening on'), 30_000, 'the subscriber to subscribe');
   const run = await cli(['run', '--model', TINY, '--broker', broker.url, '--frames', '2', '--scene', 'generated', '--size', '32x32', '--device', 'cli-cam']);
   t.equal(run.code, 0, run.stderr);
-  t.match(run.stdout, /frame 0: fuse \d+ ms, latency \d+ ms, PSNR -?[\d.]+ dB/);
+  t.match(run.stdout, /frame 0: fuse \d+ ms, latency \d+ ms \(queue \d+, store \d+\), PSNR -?[\d.]+ dB/);
   t.match(run.stdout, /published 2 cube\(s\)/);
   const sub = await subscriber.done;
   t.equal(sub.code, 0, sub.stderr);
