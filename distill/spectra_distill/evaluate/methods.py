@@ -15,11 +15,11 @@ import torch
 
 from spectra_distill.baselines.methods import run_baseline
 from spectra_distill.degrade.pipeline import FusionPair
-from spectra_distill.errors import BandCountError, CheckpointError, WavelengthError
+from spectra_distill.errors import BandCountError, CheckpointError, ExportError, WavelengthError
 from spectra_distill.evaluate.regions import ModelFacts
 from spectra_distill.evaluate.tiling import fuse_whole_or_tiled
 from spectra_distill.export.model import card_path_for
-from spectra_distill.export.onnx import INPUT_NAMES
+from spectra_distill.export.onnx import INPUT_NAMES, STATS_NAME, OnnxFusion
 from spectra_distill.models.complexity import per_pixel_complexity
 from spectra_distill.models.net import FusionNet
 
@@ -99,12 +99,22 @@ class TorchMethod(Method):
         assert self.model is not None
         model = self.model
 
+        lr_all, msi_all = pair.lrhsi.data[None], pair.hrmsi.data[None]
+        stats = None
+        if model.frame_statistics_length:
+            # tiles (after an out-of-memory error) fuse with the whole frame's statistics, as the SDK does
+            with torch.no_grad():
+                stats = model.frame_statistics(
+                    torch.from_numpy(lr_all).to(self.device), torch.from_numpy(msi_all).to(self.device)
+                )
+
         @torch.no_grad()
         def fn(lr: np.ndarray, msi: np.ndarray) -> np.ndarray:
-            out = model(torch.from_numpy(lr).to(self.device), torch.from_numpy(msi).to(self.device)).cube
+            dev = self.device
+            out = model(torch.from_numpy(lr).to(dev), torch.from_numpy(msi).to(dev), stats).cube
             return out.float().cpu().numpy()
 
-        cube, tiled = fuse_whole_or_tiled(fn, pair.lrhsi.data[None], pair.hrmsi.data[None], pair.scale)
+        cube, tiled = fuse_whole_or_tiled(fn, lr_all, msi_all, pair.scale)
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return cube[0], tiled
@@ -128,20 +138,16 @@ def torch_method(name: str, model: FusionNet, device: str) -> TorchMethod:
 class OnnxMethod(Method):
     """An exported model run through onnxruntime, so the shipped file is scored as shipped."""
 
-    session: ort.InferenceSession | None = None
+    runner: OnnxFusion | None = None
 
     def describe(self) -> dict[str, Any]:
-        providers = [] if self.session is None else list(self.session.get_providers())
+        providers = [] if self.runner is None else self.runner.providers()
         return {**super().describe(), "providers": providers}
 
     def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
-        assert self.session is not None
-        session = self.session
-
-        def fn(lr: np.ndarray, msi: np.ndarray) -> np.ndarray:
-            return session.run(None, {INPUT_NAMES[0]: lr, INPUT_NAMES[1]: msi})[0]
-
-        cube, tiled = fuse_whole_or_tiled(fn, pair.lrhsi.data[None], pair.hrmsi.data[None], pair.scale)
+        assert self.runner is not None
+        lr, msi = pair.lrhsi.data[None], pair.hrmsi.data[None]
+        cube, tiled = fuse_whole_or_tiled(self.runner.tile_fn(lr, msi), lr, msi, pair.scale)
         return cube[0], tiled
 
 
@@ -175,11 +181,13 @@ def onnx_method(path: Path, facts: ModelFacts, device: str) -> OnnxMethod:
     if device == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
         providers.insert(0, "CUDAExecutionProvider")
     try:
-        session = ort.InferenceSession(str(path), providers=providers)
+        runner = OnnxFusion(path, providers)
+    except ExportError as exc:
+        raise CheckpointError(exc.args[0] if exc.args else str(exc), path) from exc
     except Exception as exc:  # onnxruntime raises its own exception types for unreadable graphs
         raise CheckpointError(f"onnxruntime cannot open the model: {exc}", path) from exc
-    inputs = [i.name for i in session.get_inputs()]
-    if sorted(inputs) != sorted(INPUT_NAMES):
+    inputs = runner.input_names
+    if sorted(set(inputs) - {STATS_NAME}) != sorted(INPUT_NAMES):
         raise CheckpointError(f"ONNX inputs are {inputs}; expected {list(INPUT_NAMES)}", path)
     role = str(card.get("role", "model"))
     macs = card.get("macs_per_hr_pixel")
@@ -188,5 +196,5 @@ def onnx_method(path: Path, facts: ModelFacts, device: str) -> OnnxMethod:
         kind="onnx",
         params=None if card.get("params") is None else int(card["params"]),
         macs_per_hr_pixel=None if macs is None else float(macs),
-        session=session,
+        runner=runner,
     )

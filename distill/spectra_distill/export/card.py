@@ -124,13 +124,16 @@ def build_card(
     params: int,
     macs_per_hr_pixel: float,
     statistics: InputStatistics,
+    frame_statistics: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
     validation: dict[str, Any] | None = None,
     created: str | None = None,
 ) -> dict[str, Any]:
     """The model card as a JSON-ready dict (docs/model-card.md).
 
-    `statistics` are the graph's per-band normalisation constants (`FusionNet.input_statistics()`).
+    `statistics` are the graph's per-band normalisation constants (`FusionNet.input_statistics()`);
+    `frame_statistics` names the statistics graph of a network that measures its inputs per image
+    ({graph, sha256, input, length}), None for one that does not.
     """
     bands, msi_bands = config.hsi_bands, config.msi_bands
     band_valid = facts.band_valid if facts.band_valid is not None else [True] * bands
@@ -166,6 +169,11 @@ def build_card(
             "inputs": {
                 "lrhsi": {"shape": ["N", bands, "h", "w"], "dtype": "float32"},
                 "hrmsi": {"shape": ["N", msi_bands, "H", "W"], "dtype": "float32"},
+                **(
+                    {frame_statistics["input"]: {"shape": ["N", frame_statistics["length"]], "dtype": "float32"}}
+                    if frame_statistics
+                    else {}
+                ),
             },
             "outputs": {"hrhsi": {"shape": ["N", bands, "H", "W"], "dtype": "float32"}},
             "layout": "NCHW",
@@ -178,6 +186,7 @@ def build_card(
             if config.input_norm
             else {k: [float(v) for v in t] for k, t in statistics._asdict().items()},
         },
+        **({"frame_statistics": frame_statistics} if frame_statistics else {}),
         "training": training_block,
         "validation": validation,
         "architecture": config.to_dict(),

@@ -8,7 +8,15 @@ from typing import Any
 
 from spectra_distill.errors import CheckpointError
 from spectra_distill.export.card import CardFacts, build_card, write_card
-from spectra_distill.export.onnx import DEFAULT_OPSET, ParityCheck, export_onnx, sha256_file, verify_onnx
+from spectra_distill.export.onnx import (
+    DEFAULT_OPSET,
+    STATS_NAME,
+    ParityCheck,
+    export_onnx,
+    sha256_file,
+    stats_path_for,
+    verify_onnx,
+)
 from spectra_distill.models.complexity import per_pixel_complexity
 from spectra_distill.models.factory import ROLES
 from spectra_distill.models.net import FusionNet, FusionNetConfig
@@ -87,6 +95,17 @@ def export_model(
     onnx_path = export_onnx(model, out_path, opset=opset)
     parity = verify_onnx(model, onnx_path, checks=parity_checks)
     complexity = per_pixel_complexity(model.config)
+    stats_graph = stats_path_for(onnx_path)
+    frame_statistics = (
+        {
+            "graph": stats_graph.name,
+            "sha256": sha256_file(stats_graph),
+            "input": STATS_NAME,
+            "length": model.frame_statistics_length,
+        }
+        if model.frame_statistics_length
+        else None
+    )
     card = build_card(
         facts,
         model.config,
@@ -102,6 +121,7 @@ def export_model(
         validation=validation,
         created=created,
         statistics=model.input_statistics(),
+        frame_statistics=frame_statistics,
     )
     card_path = write_card(card, card_path_for(onnx_path))
     return ExportResult(onnx_path=onnx_path, card_path=card_path, parity=parity, card=card)

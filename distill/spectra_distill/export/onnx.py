@@ -18,6 +18,9 @@ from spectra_distill.errors import ExportError
 from spectra_distill.models.net import FusionNet
 
 INPUT_NAMES = ("lrhsi", "hrmsi")
+STATS_NAME = "frame_stats"
+"""Third input of graphs with per-image statistics (`FusionNet.frame_statistics_length` > 0), and the output
+of their statistics graph `<stem>.stats.onnx`, which measures it on a whole frame."""
 OUTPUT_NAME = "hrhsi"
 DEFAULT_OPSET = 17
 PARITY_ATOL = 1e-4
@@ -30,8 +33,75 @@ class _CubeOnly(nn.Module):
         super().__init__()
         self.model = model
 
+    def forward(
+        self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, frame_stats: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        return self.model(lrhsi, hrmsi, frame_stats).cube
+
+
+class _StatsOnly(nn.Module):
+    """The statistics graph: whole-frame inputs to the `frame_stats` vector every tile then takes."""
+
+    def __init__(self, model: FusionNet) -> None:
+        super().__init__()
+        self.model = model
+
     def forward(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
-        return self.model(lrhsi, hrmsi).cube
+        return self.model.frame_statistics(lrhsi, hrmsi)
+
+
+def stats_path_for(onnx_path: str | Path) -> Path:
+    """`models/x.onnx` -> `models/x.stats.onnx`, the statistics graph beside a fuse graph."""
+    p = Path(onnx_path)
+    return p.with_name(p.stem + ".stats.onnx")
+
+
+class OnnxFusion:
+    """An exported fuse graph (and its statistics graph, if it has one) run through onnxruntime.
+
+    `fuse(lr, msi)` runs whole frames; `tile_fn(lr, msi)` returns a per-tile function that feeds every tile
+    the statistics of this whole frame, so tiles fuse as the whole image does.
+
+    Raises:
+        ExportError: the statistics graph is missing or its I/O does not fit the fuse graph.
+    """
+
+    def __init__(self, onnx_path: str | Path, providers: list[str] | None = None) -> None:
+        providers = providers or ["CPUExecutionProvider"]
+        self.session = ort.InferenceSession(str(onnx_path), providers=providers)
+        names = [i.name for i in self.session.get_inputs()]
+        self.stats_session: ort.InferenceSession | None = None
+        if STATS_NAME in names:
+            path = stats_path_for(onnx_path)
+            if not path.is_file():
+                raise ExportError(f"{Path(onnx_path).name} takes {STATS_NAME}; its statistics graph is missing", path)
+            self.stats_session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    @property
+    def input_names(self) -> list[str]:
+        return [i.name for i in self.session.get_inputs()]
+
+    def providers(self) -> list[str]:
+        return list(self.session.get_providers())
+
+    def statistics(self, lr: np.ndarray, msi: np.ndarray) -> np.ndarray | None:
+        """The whole frame's (N, S) statistics, or None for a graph that takes none."""
+        if self.stats_session is None:
+            return None
+        return self.stats_session.run(None, {INPUT_NAMES[0]: lr, INPUT_NAMES[1]: msi})[0]
+
+    def run(self, lr: np.ndarray, msi: np.ndarray, stats: np.ndarray | None) -> np.ndarray:
+        feeds = {INPUT_NAMES[0]: lr, INPUT_NAMES[1]: msi}
+        if stats is not None:
+            feeds[STATS_NAME] = np.repeat(stats[:1], lr.shape[0], axis=0) if stats.shape[0] != lr.shape[0] else stats
+        return self.session.run([OUTPUT_NAME], feeds)[0]
+
+    def fuse(self, lr: np.ndarray, msi: np.ndarray) -> np.ndarray:
+        return self.run(lr, msi, self.statistics(lr, msi))
+
+    def tile_fn(self, lr: np.ndarray, msi: np.ndarray):  # noqa: ANN201 - a closure over one frame
+        stats = self.statistics(lr, msi)
+        return lambda lr_tile, msi_tile: self.run(lr_tile, msi_tile, stats)
 
 
 @dataclass(frozen=True)
@@ -85,7 +155,7 @@ def verify_onnx(
     Raises:
         ExportError: a comparison exceeds `atol` or onnxruntime rejects a shape.
     """
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    runner = OnnxFusion(onnx_path)
     results = []
     model = cpu_copy(model)
     for i, (batch, lr_size) in enumerate(checks):
@@ -93,7 +163,7 @@ def verify_onnx(
         with torch.no_grad():
             expected = model(lrhsi, hrmsi).cube.numpy()
         try:
-            (got,) = session.run([OUTPUT_NAME], {"lrhsi": lrhsi.numpy(), "hrmsi": hrmsi.numpy()})
+            got = runner.fuse(lrhsi.numpy(), hrmsi.numpy())
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise ExportError(
                 f"onnxruntime failed at batch {batch}, LR size {lr_size}: {exc}", onnx_path
@@ -117,7 +187,9 @@ def verify_onnx(
 def export_onnx(model: FusionNet, out_path: str | Path, opset: int = DEFAULT_OPSET) -> Path:
     """Write `model` as ONNX with inputs lrhsi [N,B,h,w], hrmsi [N,b,H,W] and output hrhsi [N,B,H,W].
 
-    Batch and spatial axes are dynamic (H = scale * h). Uses the TorchScript exporter: the graph is
+    A network with per-image statistics also takes frame_stats [N,S], and its statistics graph
+    (lrhsi, hrmsi) -> frame_stats is written beside it (`stats_path_for`). Batch and spatial axes are dynamic
+    (H = scale * h). Uses the TorchScript exporter: the graph is
     small and clean (Conv, Resize with constant scales, MatMul, Softmax) and needs no onnxscript
     rewriting. Runs the ONNX checker; does not verify numerics (see `verify_onnx`).
 
@@ -133,17 +205,45 @@ def export_onnx(model: FusionNet, out_path: str | Path, opset: int = DEFAULT_OPS
         "hrmsi": {0: "N", 2: "H", 3: "W"},
         OUTPUT_NAME: {0: "N", 2: "H", 3: "W"},
     }
+    names = list(INPUT_NAMES)
+    if model.frame_statistics_length:
+        with torch.no_grad():
+            example = (*example, model.frame_statistics(*example))
+        names.append(STATS_NAME)
+        dynamic_axes[STATS_NAME] = {0: "N"}
+        _export(
+            _StatsOnly(model),
+            example[:2],
+            stats_path_for(out),
+            list(INPUT_NAMES),
+            STATS_NAME,
+            {"lrhsi": {0: "N", 2: "h", 3: "w"}, "hrmsi": {0: "N", 2: "H", 3: "W"}, STATS_NAME: {0: "N"}},
+            opset,
+        )
+    _export(_CubeOnly(model), example, out, names, OUTPUT_NAME, dynamic_axes, opset)
+    return out
+
+
+def _export(
+    module: nn.Module,
+    example: tuple[torch.Tensor, ...],
+    out: Path,
+    input_names: list[str],
+    output_name: str,
+    dynamic_axes: dict[str, dict[int, str]],
+    opset: int,
+) -> None:
     # The TorchScript exporter is deprecated in favour of torch.export, but for this graph it emits the
     # plain Conv/Resize/MatMul graph we want (see module docs); silence its per-call deprecation notice.
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
-            _CubeOnly(model),
+            module,
             example,
             str(out),
             dynamo=False,
-            input_names=list(INPUT_NAMES),
-            output_names=[OUTPUT_NAME],
+            input_names=input_names,
+            output_names=[output_name],
             dynamic_axes=dynamic_axes,
             opset_version=opset,
             do_constant_folding=True,
@@ -152,4 +252,3 @@ def export_onnx(model: FusionNet, out_path: str | Path, opset: int = DEFAULT_OPS
         onnx.checker.check_model(str(out), full_check=True)
     except onnx.checker.ValidationError as exc:
         raise ExportError(f"ONNX checker rejected the graph: {exc}", out) from exc
-    return out

@@ -13,7 +13,13 @@ from spectra_distill.models.dts import DualTwoStreamBody
 from spectra_distill.models.fusion import FUSIONS, GATES, QK_NORMS, Gate, QKNorm, build_fusion
 from spectra_distill.models.heads import FusionHead
 from spectra_distill.models.layers import mirror_pad
-from spectra_distill.models.physics import Degradation, InputRadiometry, consistency, hpm_prior
+from spectra_distill.models.physics import (
+    Degradation,
+    FrameStatistics,
+    InputRadiometry,
+    consistency,
+    hpm_prior,
+)
 
 PRIORS: tuple[str, ...] = ("bilinear", "hpm")
 
@@ -266,8 +272,38 @@ class FusionNet(nn.Module):
     def _per_band(v: torch.Tensor) -> torch.Tensor:
         return v.view(1, -1, 1, 1)
 
-    def normalise(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """(network LR-HSI, network HR-MSI, HR-MSI in the LR-HSI's units, output scale (N|1, B, 1, 1))."""
+    @property
+    def frame_statistics_length(self) -> int:
+        """Length of the graph's `frame_stats` input (`physics.FrameStatistics`); 0 when it takes none."""
+        c = self.config
+        return FrameStatistics.length(c.hsi_bands, c.msi_bands) if self.radiometry is not None else 0
+
+    def frame_statistics(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
+        """The packed whole-frame statistics (N, S) of these inputs, for `forward(..., frame_stats)`.
+
+        Raises:
+            ValueError: this network measures nothing per image (`input_norm` off).
+        """
+        if self.radiometry is None:
+            raise ValueError("this network has no per-image statistics (input_norm is off)")
+        return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi).pack()
+
+    def _statistics(
+        self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, frame_stats: torch.Tensor | None
+    ) -> FrameStatistics | None:
+        if self.radiometry is None:
+            return None
+        if frame_stats is None:
+            return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi)
+        return FrameStatistics.unpack(frame_stats, self.config.hsi_bands, self.config.msi_bands)
+
+    def normalise(
+        self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, stats: FrameStatistics | None = None
+    ) -> tuple[torch.Tensor, ...]:
+        """(network LR-HSI, network HR-MSI, HR-MSI in the LR-HSI's units, output scale (N|1, B, 1, 1)).
+
+        `stats` are the frame's (a tile's own are measured when it is None).
+        """
         pb = self._per_band
         if self.radiometry is None:
             return (
@@ -276,9 +312,10 @@ class FusionNet(nn.Module):
                 hrmsi,
                 pb(self.hsi_std),
             )
-        hsi_scale, msi_gain, msi_scale = self.radiometry.scales(lrhsi, hrmsi)
-        msi = hrmsi * msi_gain
-        return lrhsi / hsi_scale - 1.0, msi / msi_scale - 1.0, msi, hsi_scale
+        if stats is None:
+            stats = FrameStatistics.measure(self.radiometry, lrhsi, hrmsi)
+        msi = hrmsi * stats.msi_gain
+        return lrhsi / stats.hsi_scale - 1.0, msi / stats.msi_scale - 1.0, msi, stats.hsi_scale
 
     def forward_features(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
         """Fused features (N, nf, H, W) from normalised inputs (`normalise`)."""
@@ -286,13 +323,19 @@ class FusionNet(nn.Module):
         return self.fusion(streams.hsi, streams.msi, streams.joint_lr, streams.joint_hr)
 
     def forward_head(
-        self, features: torch.Tensor, lrhsi: torch.Tensor, hrmsi: torch.Tensor, out_scale: torch.Tensor
+        self,
+        features: torch.Tensor,
+        lrhsi: torch.Tensor,
+        hrmsi: torch.Tensor,
+        out_scale: torch.Tensor,
+        stats: FrameStatistics | None = None,
     ) -> torch.Tensor:
         """HR-HSI (N, B, H, W) in physical units from fused features and the physical-unit inputs.
 
         `features` carry the mirror frame (`border_pad`), which is cropped after the head; the prior and the
         consistency steps work on the unframed inputs, since a mirrored frame is not what the sensor saw.
-        `hrmsi` is in the LR-HSI's units and `out_scale` the per-band output scale, both from `normalise`.
+        `hrmsi` is in the LR-HSI's units and `out_scale` the per-band output scale, both from `normalise`;
+        `stats` the frame's statistics, if any (the HPM prior's offset and band assignment).
         """
         c = self.config
         detail = self.head(features)
@@ -303,19 +346,24 @@ class FusionNet(nn.Module):
         if not c.lr_skip:
             cube = detail + self._per_band(self.hsi_mean)
         elif c.prior == "hpm":
-            cube = hpm_prior(self.physics, lrhsi, hrmsi) + detail
+            offset, assign = (None, None) if stats is None else (stats.hpm_offset, stats.assign)
+            cube = hpm_prior(self.physics, lrhsi, hrmsi, offset, assign) + detail
         else:
             cube = F.interpolate(lrhsi, scale_factor=c.scale, mode="bilinear", align_corners=False) + detail
         if c.consistency_steps:
             cube = consistency(self.physics, cube, lrhsi, hrmsi, c.consistency_steps)
         return cube
 
-    def forward(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> FusionOutput:
+    def forward(
+        self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, frame_stats: torch.Tensor | None = None
+    ) -> FusionOutput:
+        """Fuse; `frame_stats` (N, S) from `frame_statistics` on the whole frame when these are tiles of it."""
         border = self.config.border_pad
         pad = border * self.config.scale
-        net_lr, net_msi, msi, out_scale = self.normalise(lrhsi, hrmsi)
+        stats = self._statistics(lrhsi, hrmsi, frame_stats)
+        net_lr, net_msi, msi, out_scale = self.normalise(lrhsi, hrmsi, stats)
         features = self.forward_features(mirror_pad(net_lr, border), mirror_pad(net_msi, pad))
-        cube = self.forward_head(features, lrhsi, msi, out_scale)
+        cube = self.forward_head(features, lrhsi, msi, out_scale, stats)
         if pad:
             features = features[..., pad:-pad, pad:-pad]
         return FusionOutput(cube=cube, features=features)

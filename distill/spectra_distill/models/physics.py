@@ -10,6 +10,10 @@ Three pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prio
 - `hpm_prior`: MTF-GLP high-pass modulation in the graph, the classical method that led on unseen scenes. Each
   HSI band is sharpened by the MSI band its SRF puts it in; a band outside every SRF takes the MSI band it
   correlates with best at low resolution (measured per image, as `baselines.common.assign_bands` does).
+- `FrameStatistics`: everything above that is measured over the whole image (radiometry, HPM offset, band
+  assignment), packed into one vector. The graph computes it from its own inputs when it is not given one; a
+  tiled run measures it once on the whole frame (the exported statistics graph) and hands it to every tile, so
+  tiles fuse exactly as the whole image does.
 - `consistency`: alternating back-projections onto the two measurement constraints, R x = MSI (minimum-norm
   correction through the SRF's pseudo-inverse) and blur+decimate(x) = LR-HSI (residual upsampled and added).
   One such step on the old student's output gained 3.2 dB on an unseen CAVE scene; the network is trained
@@ -20,6 +24,8 @@ quantizer does not convert), so it exports to ONNX with dynamic H and W.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -152,19 +158,83 @@ def band_assignment(degradation: Degradation, lrhsi: torch.Tensor, lr_msi: torch
     return inside * degradation.srf_assign + (1.0 - inside) * best
 
 
-def hpm_prior(degradation: Degradation, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
+def hpm_prior(
+    degradation: Degradation,
+    lrhsi: torch.Tensor,
+    hrmsi: torch.Tensor,
+    offset: torch.Tensor | None = None,
+    assign: torch.Tensor | None = None,
+) -> torch.Tensor:
     """MTF-GLP-HPM in the graph: up(X_i) * (P_j + d) / (lowpass(P_j) + d), j the band assigned to i.
+
+    `offset` (d, (N, b, 1, 1)) and `assign` ((N, B, b)) are measured on these inputs unless given (from the
+    whole frame, `FrameStatistics`).
 
     Shape:
         lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) in the same units -> (N, B, s*h, s*w)
     """
     lr_msi = degradation.degrade(hrmsi)
     lowpass = F.relu(degradation.upsample(lr_msi))
-    d = HPM_OFFSET * _mean_hw(hrmsi.abs()) + 1e-30
+    d = HPM_OFFSET * _mean_hw(hrmsi.abs()) + 1e-30 if offset is None else offset
     ratio = (hrmsi + d) / (lowpass + d)
-    assign = band_assignment(degradation, lrhsi, lr_msi)
+    if assign is None:
+        assign = band_assignment(degradation, lrhsi, lr_msi)
     sharpening = (assign @ ratio.flatten(2)).reshape(ratio.shape[0], -1, *ratio.shape[2:])
     return degradation.upsample(lrhsi) * sharpening
+
+
+class FrameStatistics(NamedTuple):
+    """The whole-image quantities of the graph (module docstring), in the LR-HSI's units.
+
+    Attributes:
+        hsi_scale: (N, B, 1, 1) per-band LR-HSI scale (`InputRadiometry`).
+        msi_gain: (N, b, 1, 1) HR-MSI to LR-HSI units.
+        msi_scale: (N, b, 1, 1) the projected HSI scale.
+        hpm_offset: (N, b, 1, 1) the HPM ratio offset d of the gained HR-MSI.
+        assign: (N, B, b) the MSI band that sharpens each HSI band.
+    """
+
+    hsi_scale: torch.Tensor
+    msi_gain: torch.Tensor
+    msi_scale: torch.Tensor
+    hpm_offset: torch.Tensor
+    assign: torch.Tensor
+
+    @staticmethod
+    def length(hsi_bands: int, msi_bands: int) -> int:
+        """Length S of the packed vector: B + 3 b + B b."""
+        return hsi_bands + 3 * msi_bands + hsi_bands * msi_bands
+
+    @classmethod
+    def measure(
+        cls, radiometry: InputRadiometry, lrhsi: torch.Tensor, hrmsi: torch.Tensor
+    ) -> FrameStatistics:
+        """Measure on a whole frame: lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) as captured."""
+        hsi_scale, msi_gain, msi_scale = radiometry.scales(lrhsi, hrmsi)
+        msi = hrmsi * msi_gain
+        offset = HPM_OFFSET * _mean_hw(msi.abs()) + 1e-30
+        assign = band_assignment(radiometry.degradation, lrhsi, radiometry.degradation.degrade(msi))
+        return cls(hsi_scale, msi_gain, msi_scale, offset, assign)
+
+    def pack(self) -> torch.Tensor:
+        """(N, S), the order of the attributes: the graph input `frame_stats`."""
+        return torch.cat([t.flatten(1) for t in self], dim=1)
+
+    @classmethod
+    def unpack(cls, packed: torch.Tensor, hsi_bands: int, msi_bands: int) -> FrameStatistics:
+        """Inverse of `pack`.
+
+        Raises:
+            ValueError: the vector's length is not `length(hsi_bands, msi_bands)`.
+        """
+        B, b = hsi_bands, msi_bands
+        # the exported graph's input shape is fixed by the card; tracing would bake this check in as a constant
+        if not torch.jit.is_tracing() and (packed.dim() != 2 or packed.shape[1] != cls.length(B, b)):
+            raise ValueError(f"frame_stats must be (N, {cls.length(B, b)}); got {tuple(packed.shape)}")
+        n = packed.shape[0]
+        hsi, gain, scale, offset, assign = torch.split(packed, [B, b, b, b, B * b], dim=1)
+        col = (n, -1, 1, 1)
+        return cls(hsi.reshape(col), gain.reshape(col), scale.reshape(col), offset.reshape(col), assign.reshape(n, B, b))
 
 
 def consistency(

@@ -105,25 +105,97 @@ def test_output_scales_with_the_inputs(role: str) -> None:
 
 def test_exported_onnx_output_scales_with_the_inputs(tmp_path: Path) -> None:
     # the same property through onnxruntime: the radiometry lives in the graph, not in the PyTorch wrapper
-    import onnxruntime as ort
-
-    from spectra_distill.export.onnx import export_onnx
+    from spectra_distill.export.onnx import OnnxFusion, export_onnx
 
     torch.manual_seed(3)
     model = create_model(
         "student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, border_pad=1, **PHYSICS
     ).eval()
     model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
-    path = export_onnx(model, tmp_path / "physics.onnx")
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    runner = OnnxFusion(export_onnx(model, tmp_path / "physics.onnx"))
     _, lr, msi = _scene(1, 24, 32)
     lr_np, msi_np = lr.numpy(), msi.numpy()
-    ref = session.run(None, {"lrhsi": lr_np, "hrmsi": msi_np})[0]
+    ref = runner.fuse(lr_np, msi_np)
     for k in (1e-3, 0.37, 8.0, 1e3):
-        out = session.run(
-            None, {"lrhsi": (lr_np * k).astype(np.float32), "hrmsi": (msi_np * k).astype(np.float32)}
-        )[0]
+        out = runner.fuse((lr_np * k).astype(np.float32), (msi_np * k).astype(np.float32))
         assert np.abs(out / k - ref).max() / np.abs(ref).max() <= 1e-4, k
+
+
+def _tiny_physics(seed: int = 3, border_pad: int = 1) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    model = create_model(
+        "student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, border_pad=border_pad, **PHYSICS
+    ).eval()
+    model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
+    return model
+
+
+def test_given_frame_statistics_are_the_measured_ones() -> None:
+    model = _tiny_physics()
+    _, lr, msi = _scene(1, 24, 32)
+    with torch.no_grad():
+        stats = model.frame_statistics(lr, msi)
+        assert stats.shape == (1, model.frame_statistics_length) == (1, B + 3 * b + B * b)
+        torch.testing.assert_close(model(lr, msi, stats).cube, model(lr, msi).cube, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="frame_stats must be"):
+        model(lr, msi, stats[:, :-1])
+
+
+def test_tiles_fed_the_frame_statistics_fuse_as_the_whole_image() -> None:
+    # a tile measuring its own radiometry, HPM offset and band assignment drifts from the whole image; fed the
+    # frame's statistics, what is left is the CSA channel attention, which pools over the tile (as in the
+    # paper, and in every CSAKD network the SDK tiles)
+    model = _tiny_physics()
+    _, lr, msi = _scene(5, 128, 192)
+    half, halo = 24, 8  # LR px: the left tile is LR columns 0..31, of which 0..23 are kept
+    far = half + 2 * halo  # a brighter right part, off the tile: its own statistics differ from the frame's
+    lr[..., far:] *= 5
+    msi[..., far * S :] *= 5
+    with torch.no_grad():
+        whole = model(lr, msi).cube[..., : half * S]
+        frame = model.frame_statistics(lr, msi)
+        tile_lr, tile_msi = lr[..., : half + halo], msi[..., : (half + halo) * S]
+        own = model(tile_lr, tile_msi).cube[..., : half * S]
+        given = model(tile_lr, tile_msi, frame).cube[..., : half * S]
+    inner = (..., slice(None), slice(0, (half - 4) * S))  # away from the cut: no convolution reaches it
+    err_given = (given - whole)[inner].abs().max().item()
+    err_own = (own - whole)[inner].abs().max().item()
+    assert err_given <= 1e-3 * whole.abs().max().item(), err_given
+    assert err_own > 10 * err_given, (err_own, err_given)
+
+
+def test_export_writes_the_statistics_graph_and_names_it_in_the_card(tmp_path: Path) -> None:
+    from spectra_distill.errors import ExportError
+    from spectra_distill.export.onnx import OnnxFusion, sha256_file, stats_path_for
+
+    model = _tiny_physics()
+    card_facts = {
+        "wavelengths": [400.0 + 10 * i for i in range(B)],
+        "msi": {"preset": "test", "band_names": ["b0", "b1", "b2"], "srf": _srf().tolist()},
+        "psf": {"type": "gaussian", "kernel_size": 2 * S, "sigma": make_psf(S).sigma},
+        "scale": S,
+        "datasets": ["synthetic"],
+        "split": "none",
+    }
+    from spectra_distill.export.model import export_model
+
+    result = export_model(model, card_facts, tmp_path / "phys.onnx")
+    stats_graph = stats_path_for(result.onnx_path)
+    assert result.card["frame_statistics"] == {
+        "graph": "phys.stats.onnx",
+        "sha256": sha256_file(stats_graph),
+        "input": "frame_stats",
+        "length": model.frame_statistics_length,
+    }
+    assert result.card["io"]["inputs"]["frame_stats"]["shape"] == ["N", model.frame_statistics_length]
+    _, lr, msi = _scene(6, 16, 24)
+    runner = OnnxFusion(result.onnx_path)
+    with torch.no_grad():
+        stats = model.frame_statistics(lr, msi).numpy()
+    np.testing.assert_allclose(runner.statistics(lr.numpy(), msi.numpy()), stats, rtol=1e-5, atol=1e-7)
+    stats_graph.unlink()
+    with pytest.raises(ExportError, match="statistics graph is missing"):
+        OnnxFusion(result.onnx_path)
 
 
 def test_msi_in_other_units_changes_nothing() -> None:
