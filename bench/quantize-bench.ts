@@ -28,7 +28,7 @@ import { writeNpy } from '../sdk/cube/npy';
 import { SpectraError } from '../sdk/core/errors';
 import { cardPathFor, readModelCard } from '../sdk/core/model-card';
 import { loadCalibrationSet, type CalibrationSample, type RegionsManifest } from '../quantize/calibration-set';
-import { runFused } from '../quantize/ort-runner';
+import { runFused, withFrameStatistics } from '../quantize/ort-runner';
 import { readModel } from '../quantize/onnx-proto';
 import { compareCubes, meanQuality, type Quality } from '../quantize/quality';
 import { quantizeModel, type LayerSensitivity, type QuantizeOptions } from '../quantize/quantize-model';
@@ -113,9 +113,11 @@ function mirrorTile(cube: Cube, height: number, width: number): Cube {
 }
 
 function feedsOf(sample: CalibrationSample): Record<string, ort.Tensor> {
+  const { frameStats } = sample;
   return {
     lrhsi: new ort.Tensor('float32', sample.lrhsi.data, [1, sample.lrhsi.bands, sample.lrhsi.height, sample.lrhsi.width]),
     hrmsi: new ort.Tensor('float32', sample.hrmsi.data, [1, sample.hrmsi.bands, sample.hrmsi.height, sample.hrmsi.width]),
+    ...(frameStats ? { [frameStats.input]: new ort.Tensor('float32', frameStats.data, [1, frameStats.data.length]) } : {}),
   };
 }
 
@@ -194,8 +196,8 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
   const valDir = join(work, 'val');
   const calibRegions = await writeSplitPairs(modelPath, 'train', calibDir, { tile: CALIB_TILE, tilesPerRegion: 6, python: hostPython() });
   const valRegions = await writeSplitPairs(modelPath, 'val', valDir, { python: hostPython() });
-  const calibSamples = await loadCalibrationSet(calibDir, card);
-  const valSamples = await loadCalibrationSet(valDir, card);
+  const calibSamples = await withFrameStatistics(modelPath, card, await loadCalibrationSet(calibDir, card));
+  const valSamples = await withFrameStatistics(modelPath, card, await loadCalibrationSet(valDir, card));
   // The honesty check of this bench: no calibration pixel is a validation pixel (throws SplitOverlapError).
   assertDisjointSamples(calibSamples, valSamples, valDir);
   process.stderr.write(
@@ -207,7 +209,7 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
   const unit = card.spatial_multiple ?? card.scale;
   const hr = Math.max(unit, Math.round(LATENCY_HR / unit) * unit);
   const lr = hr / card.scale;
-  const big: CalibrationSample = { name: 'latency', lrhsi: mirrorTile(valSamples[0].lrhsi, lr, lr), hrmsi: mirrorTile(valSamples[0].hrmsi, hr, hr) };
+  const [big] = await withFrameStatistics(modelPath, card, [{ name: 'latency', lrhsi: mirrorTile(valSamples[0].lrhsi, lr, lr), hrmsi: mirrorTile(valSamples[0].hrmsi, hr, hr) }]);
   const rows: Row[] = [
     {
       variant: 'fp32',

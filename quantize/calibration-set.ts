@@ -33,6 +33,8 @@ export interface CalibrationSample {
   valid?: readonly boolean[];
   /** Where the sample was cut from, when `regions.json` says. */
   region?: SampleRegion;
+  /** The sample's own statistics for a model that takes them (card `frame_statistics`), see `withFrameStatistics`. */
+  frameStats?: { input: string; data: Float32Array };
 }
 
 /** A sample's place in its scene, from `regions.json`. */

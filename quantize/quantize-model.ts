@@ -17,7 +17,7 @@ import { convertToFloat16 } from './fp16';
 import { assertGraphSound } from './graph-check';
 import { foldInitializerIdentities } from './graph-index';
 import { defaultOpset, encodeModel, readModel, sha256Hex, type ModelProto } from './onnx-proto';
-import { SampleRunner, runFused } from './ort-runner';
+import { SampleRunner, runFused, withFrameStatistics } from './ort-runner';
 import { assertDisjointSamples } from './split-pairs';
 import { applyQdq, planLayers, tensorsToCalibrate, type QdqProfile, type QuantLayer } from './qdq';
 import { compareCubes, meanQuality, type Quality } from './quality';
@@ -134,7 +134,7 @@ export async function quantizeModel(modelPath: string, outPath: string, options:
   const { model } = await readModel(modelPath);
   assertGraphSound(model, modelPath);
   foldInitializerIdentities(model.graph ?? {});
-  const samples = opts.calib ? await loadCalibrationSet(opts.calib, card, { maxSamples: opts.maxSamples }) : [];
+  const samples = opts.calib ? await withFrameStatistics(modelPath, card, await loadCalibrationSet(opts.calib, card, { maxSamples: opts.maxSamples })) : [];
   log(`${samples.length} calibration samples from ${opts.calib ?? '(none)'}`);
 
   let written: ModelProto;
@@ -178,7 +178,7 @@ export async function quantizeModel(modelPath: string, outPath: string, options:
   // Loading the written bytes proves onnxruntime accepts exactly what lands on disk.
   await (await SampleRunner.open(bytes, outPath)).release();
 
-  const evalSamples = opts.evalDir ? await loadCalibrationSet(opts.evalDir, card, { maxSamples: opts.maxSamples }) : samples;
+  const evalSamples = opts.evalDir ? await withFrameStatistics(modelPath, card, await loadCalibrationSet(opts.evalDir, card, { maxSamples: opts.maxSamples })) : samples;
   if (opts.evalDir) {
     assertDisjointSamples(samples, evalSamples, opts.evalDir);
     reference = await runFused(encodeModel(model), modelPath, evalSamples);

@@ -40,6 +40,11 @@ export interface ModelCard {
     inside_graph?: boolean;
     value_scale?: Record<string, number>;
   };
+  /**
+   * The statistics graph of a model that measures its inputs per image (radiometry, band assignment): it runs
+   * once on the whole frame and its output is the fuse graph's input `input` for every tile.
+   */
+  frame_statistics?: { graph: string; sha256: string; input: string; length: number } | null;
   params?: number;
   macs_per_hr_pixel?: number;
   validation?: unknown;
@@ -107,6 +112,14 @@ function checkCard(raw: unknown, path: string): ModelCard {
     fail("'psf' must be { type: 'gaussian', sigma > 0, kernel_size >= 1 }");
   }
   if (!c.io || typeof c.io.inputs !== 'object' || typeof c.io.outputs !== 'object') fail("missing 'io.inputs' / 'io.outputs'");
+  const fs = c.frame_statistics;
+  if (
+    fs !== undefined &&
+    fs !== null &&
+    (typeof fs.graph !== 'string' || !/^[^/\\]+\.onnx$/.test(fs.graph) || typeof fs.sha256 !== 'string' || typeof fs.input !== 'string' || !Number.isInteger(fs.length) || fs.length < 1)
+  ) {
+    fail("'frame_statistics' must be { graph: '<file>.onnx' beside the model, sha256, input, length >= 1 }");
+  }
   return {
     ...(c as ModelCard),
     name: typeof c.name === 'string' ? c.name : 'unnamed',

@@ -28,6 +28,7 @@ import {
 } from './options';
 import { withDefaults } from '../core/defaults';
 import type { ProviderReport, TensorRtProvider } from './providers';
+import { FrameStatisticsGraph } from './frame-statistics';
 import { checkGraphAgainstCard, openSession, sha256File } from './session';
 import { bandValidHeader } from '../cube/envi';
 import { EnviRowWriter } from '../cube/envi-writer';
@@ -84,6 +85,7 @@ export class FusionModel {
     private readonly session: InferenceSession,
     private readonly binding: LoadedBinding,
     private readonly log: Logger,
+    private readonly frameStatistics: FrameStatisticsGraph | undefined,
   ) {
     const trt = providers.requested.find((p): p is TensorRtProvider => typeof p === 'object' && p.name === 'tensorrt');
     if (providers.granted === 'tensorrt' && trt?.engineCacheDir !== undefined && !providers.droppedOptions.includes('tensorrt.engineCacheDir')) {
@@ -170,8 +172,14 @@ export class FusionModel {
       throw new ProviderUnavailableError('cpu', `cannot load onnxruntime binding '${opts.binding ?? process.env.SPECTRA_ORT_BINDING}': ${(err as Error).message}`);
     }
     const { session, report } = await openSession(path, binding, opts, log, card);
-    const spec = checkGraphAgainstCard(session, card, cardPath);
-    return new FusionModel(path, card, report, spec, session, binding, log);
+    try {
+      const spec = checkGraphAgainstCard(session, card, cardPath);
+      const stats = await FrameStatisticsGraph.open(path, card, cardPath, binding, !opts.skipHashCheck);
+      return new FusionModel(path, card, report, spec, session, binding, log, stats);
+    } catch (err) {
+      await session.release();
+      throw err;
+    }
   }
 
   /**
@@ -268,6 +276,7 @@ export class FusionModel {
     if (this.released) return;
     this.released = true;
     await this.session.release();
+    await this.frameStatistics?.release();
   }
 
   private prepareInputs(
@@ -423,18 +432,22 @@ export class FusionModel {
     const H = hr.height;
     const W = hr.width;
     let out: Float32Array;
-    let inferMs = 0;
     let stitchMs = 0;
+    const ti = performance.now();
+    const frame = await this.frameStatistics?.measure(lr, hr);
+    let inferMs = performance.now() - ti;
     if (tiles.length === 1 && tiles[0].height === H && tiles[0].width === W) {
       opts.signal?.throwIfAborted();
       const ti = performance.now();
       // The output tensor is a fresh array owned by us: use it as the result instead of copying.
-      out = await this.infer(lr.data, hr.data, 1, lr.height, lr.width, H, W);
+      out = await this.infer(lr.data, hr.data, frame, 1, lr.height, lr.width, H, W);
       inferMs += performance.now() - ti;
       opts.onProgress?.(1, 1);
     } else {
       out = new Float32Array(B * H * W);
-      ({ inferMs, stitchMs } = await this.runTiles(lr, hr, tiles, opts, out));
+      const times = await this.runTiles(lr, hr, frame, tiles, opts, out);
+      inferMs += times.inferMs;
+      stitchMs = times.stitchMs;
     }
     zeroBands(out, t.bandValid, H * W);
     const fused: Cube = { ...this.outputHeader(lr, hr, t.bandValid), data: out };
@@ -478,19 +491,23 @@ export class FusionModel {
             },
           }
         : sink;
-    let inferMs = 0;
     let stitchMs = 0;
+    const tf = performance.now();
+    const frame = await this.frameStatistics?.measure(lr, hr);
+    let inferMs = performance.now() - tf;
     if (tiles.length === 1 && tiles[0].height === H && tiles[0].width === W) {
       opts.signal?.throwIfAborted();
       const ti = performance.now();
-      const out = await this.infer(lr.data, hr.data, 1, lr.height, lr.width, H, W);
-      inferMs = performance.now() - ti;
+      const out = await this.infer(lr.data, hr.data, frame, 1, lr.height, lr.width, H, W);
+      inferMs += performance.now() - ti;
       opts.onProgress?.(1, 1);
       const ts = performance.now();
       await emitRows(out, B, H, W, target);
       stitchMs = performance.now() - ts;
     } else {
-      ({ inferMs, stitchMs } = await this.runTiles(lr, hr, tiles, opts, target));
+      const times = await this.runTiles(lr, hr, frame, tiles, opts, target);
+      inferMs += times.inferMs;
+      stitchMs = times.stitchMs;
     }
     return {
       ...this.outputHeader(lr, hr, t.bandValid),
@@ -549,7 +566,14 @@ export class FusionModel {
    * Runs tiles `batch` at a time in row-major order, blending them into a strip that is flushed to `target`
    * (a sink, or the whole output array) as rows become final; time inside a sink counts as stitching.
    */
-  private async runTiles(lr: Cube, hr: Cube, tiles: Tile[], opts: ResolvedFuseOptions, target: RowSink | Float32Array): Promise<{ inferMs: number; stitchMs: number }> {
+  private async runTiles(
+    lr: Cube,
+    hr: Cube,
+    frame: Float32Array | undefined,
+    tiles: Tile[],
+    opts: ResolvedFuseOptions,
+    target: RowSink | Float32Array,
+  ): Promise<{ inferMs: number; stitchMs: number }> {
     const { scale, hrMultiple, hsiBands: B } = this.inputSpec;
     const H = hr.height;
     const W = hr.width;
@@ -575,7 +599,7 @@ export class FusionModel {
       stitchMs += performance.now() - ts;
       const n = group.length;
       const ti = performance.now();
-      const result = await this.infer(lrBuf.subarray(0, n * lr.bands * lh * lw), hrBuf.subarray(0, n * hr.bands * th * tw), n, lh, lw, th, tw);
+      const result = await this.infer(lrBuf.subarray(0, n * lr.bands * lh * lw), hrBuf.subarray(0, n * hr.bands * th * tw), frame, n, lh, lw, th, tw);
       inferMs += performance.now() - ti;
       ts = performance.now();
       group.forEach((tile, i) => stitcher.add(tile, result.subarray(i * B * th * tw, (i + 1) * B * th * tw)));
@@ -599,14 +623,23 @@ export class FusionModel {
     this.log('warn', `DROPPED provider option tensorrt.engineCacheDir: ${dir} is still empty after the first run, so engines will be rebuilt at every start`);
   }
 
-  /** One session run on N stacked tiles; returns the output tensor's data (N x B x H x W). */
-  private async infer(lr: Float32Array, hr: Float32Array, n: number, h: number, w: number, H: number, W: number): Promise<Float32Array> {
+  /**
+   * One session run on N stacked tiles, each fed the whole frame's statistics when the model takes them;
+   * returns the output tensor's data (N x B x H x W).
+   */
+  private async infer(lr: Float32Array, hr: Float32Array, frame: Float32Array | undefined, n: number, h: number, w: number, H: number, W: number): Promise<Float32Array> {
     const { Tensor: T } = this.binding.module;
     const half = this.inputSpec.dtype === 'float16';
+    const tensor = (data: Float32Array, dims: number[]): Tensor => (half ? new T('float16', toHalfBits(data), dims) : new T('float32', data, dims));
     const feeds: Record<string, Tensor> = {
-      [IO_NAMES.lrhsi]: half ? new T('float16', toHalfBits(lr), [n, this.inputSpec.hsiBands, h, w]) : new T('float32', lr, [n, this.inputSpec.hsiBands, h, w]),
-      [IO_NAMES.hrmsi]: half ? new T('float16', toHalfBits(hr), [n, this.inputSpec.msiBands, H, W]) : new T('float32', hr, [n, this.inputSpec.msiBands, H, W]),
+      [IO_NAMES.lrhsi]: tensor(lr, [n, this.inputSpec.hsiBands, h, w]),
+      [IO_NAMES.hrmsi]: tensor(hr, [n, this.inputSpec.msiBands, H, W]),
     };
+    if (this.frameStatistics !== undefined && frame !== undefined) {
+      const rows = new Float32Array(n * frame.length);
+      for (let i = 0; i < n; i++) rows.set(frame, i * frame.length);
+      feeds[this.frameStatistics.input] = tensor(rows, [n, frame.length]);
+    }
     const result = await this.session.run(feeds);
     if (this.engineCacheToVerify !== undefined) await this.verifyEngineCache(this.engineCacheToVerify);
     const y = result[IO_NAMES.hrhsi];

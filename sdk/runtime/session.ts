@@ -107,6 +107,19 @@ export function checkGraphAgainstCard(session: InferenceSession, card: ModelCard
         `expected (lrhsi, hrmsi) -> (hrhsi) as exported by spectra-distill`,
     );
   }
+  const statsInput = card.frame_statistics?.input;
+  const extra = session.inputNames.filter((n) => n !== IO_NAMES.lrhsi && n !== IO_NAMES.hrmsi);
+  if (extra.length > 0 && !(extra.length === 1 && extra[0] === statsInput)) {
+    throw new ModelCardError(
+      cardPath,
+      `graph takes ${extra.join(', ')} besides lrhsi and hrmsi, which the card does not describe` +
+        (statsInput ? ` (its frame_statistics.input is '${statsInput}')` : ' (no frame_statistics)') +
+        '; use the card exported with this model',
+    );
+  }
+  if (statsInput !== undefined && extra.length === 0) {
+    throw new ModelCardError(cardPath, `card names a statistics input '${statsInput}' that the graph does not take; the card belongs to another export`);
+  }
   const cardIn = Object.keys(card.io.inputs);
   if (!cardIn.includes(IO_NAMES.lrhsi) || !cardIn.includes(IO_NAMES.hrmsi) || !Object.keys(card.io.outputs).includes(IO_NAMES.hrhsi)) {
     throw new ModelCardError(cardPath, `card io names (${cardIn.join(', ')}) do not match the graph (lrhsi, hrmsi -> hrhsi)`);
