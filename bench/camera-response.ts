@@ -1,5 +1,5 @@
 /**
- * MSI camera mismatch, measured (`npx ts-node bench/camera-response.ts [--out bench/results/camera-response.json]`).
+ * MSI camera mismatch, measured (`npx ts-node bench/camera-response.ts [--out results/bench/camera-response.json]`).
  *
  * Real reflectance scenes from ../shared/data (San Diego AVIRIS, EnMAP Potsdam) are cut to 64 x 64 HR crops. The
  * LR-HSI is the crop on its own sensor grid, blurred and decimated with the shipped 206-band student's PSF; the

@@ -1,11 +1,11 @@
 /**
  * `npm run bench:mqtt`: publish throughput of 512 x 512 x 31 float32 cubes (32.5 MB) through a local
  * mosquitto over loopback, against a raw TCP copy of the same bytes as the ceiling. Prints a table and
- * writes bench/results/mqtt.json. Needs mosquitto (scripts/install-test-services.sh).
+ * writes results/bench/mqtt.json. Needs mosquitto (scripts/install-test-services.sh).
  *
  * Options (env): BENCH_CUBES (default 6), BENCH_REPEATS (default 5), BENCH_WARMUP (untimed rounds first, default 1),
  * BENCH_SIZE (default 512), BENCH_ONLY (a regular expression: run only the matching rows besides the two ceilings, and
- * write bench/results/mqtt-partial.json instead).
+ * write results/bench/mqtt-partial.json instead).
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -286,12 +286,12 @@ async function main(): Promise<void> {
         }
       : {}),
   };
-  mkdirSync(join(__dirname, 'results'), { recursive: true });
+  mkdirSync(join(__dirname, '..', 'results', 'bench'), { recursive: true });
   const file = ONLY === undefined ? 'mqtt.json' : 'mqtt-partial.json';
-  writeFileSync(join(__dirname, 'results', file), `${JSON.stringify(out, null, 2)}\n`);
+  writeFileSync(join(__dirname, '..', 'results', 'bench', file), `${JSON.stringify(out, null, 2)}\n`);
   if (withReceipts) process.stdout.write(`receipts: x${withReceipts.ratioToRawTcp.toFixed(2)} (paired x${withReceipts.pairedRatioToRawTcp.toFixed(2)}) of raw TCP; goal >= 0.3\n`);
   process.stdout.write(
-    `wrote bench/results/${file} (target: medians x${target.ratioToRawTcp.toFixed(2)}, paired x${target.pairedRatioToRawTcp.toFixed(2)} of raw TCP; goal >= 0.5: ${out.target.met ? 'met' : 'NOT met'})\n`,
+    `wrote results/bench/${file} (target: medians x${target.ratioToRawTcp.toFixed(2)}, paired x${target.pairedRatioToRawTcp.toFixed(2)} of raw TCP; goal >= 0.5: ${out.target.met ? 'met' : 'NOT met'})\n`,
   );
 }
 

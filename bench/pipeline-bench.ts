@@ -7,7 +7,7 @@
  * per-stage medians and the frames dropped. Target: at <= 90 % of capacity, p50 <= 1.2 x fuse time.
  *
  * Usage: npx ts-node bench/pipeline-bench.ts [--model models/student-cave31-rgb-x4.onnx] [--size 128] [--frames 30]
- * Writes bench/results/pipeline.json. A benchmark, not a test: it asserts nothing.
+ * Writes results/bench/pipeline.json. A benchmark, not a test: it asserts nothing.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -90,9 +90,9 @@ async function main(): Promise<void> {
       );
     }
     const result = { model: model.card.name, size, frames, node: process.version, capacityFps: capacity, unpaced, loads, target: 'p50 <= 1.2 x fuse at <= 90 % of capacity' };
-    mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-    writeFileSync(join(ROOT, 'bench', 'results', 'pipeline.json'), JSON.stringify(result, null, 2) + '\n');
-    process.stdout.write('wrote bench/results/pipeline.json\n');
+    mkdirSync(join(ROOT, 'results', 'bench'), { recursive: true });
+    writeFileSync(join(ROOT, 'results', 'bench', 'pipeline.json'), JSON.stringify(result, null, 2) + '\n');
+    process.stdout.write('wrote results/bench/pipeline.json\n');
   } finally {
     await model.release();
   }

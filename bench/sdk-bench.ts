@@ -7,8 +7,8 @@
  * mirror-tiled to 512 x 512, put on the model's band grid and degraded with the model card's PSF and SRF
  * (the host's Wald protocol, reproduced by sdk/spectral). The 2048 x 2048 scene mirror-tiles those inputs.
  *
- * Usage: npm run bench [-- --repeats 5 --out bench/results/sdk.json --model models/x.onnx --also other.onnx]
- * Writes bench/results/sdk.json and prints a table. A benchmark, not a test: it asserts nothing.
+ * Usage: npm run bench [-- --repeats 5 --out results/bench/sdk.json --model models/x.onnx --also other.onnx]
+ * Writes results/bench/sdk.json and prints a table. A benchmark, not a test: it asserts nothing.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -240,7 +240,7 @@ function arg(name: string): string | undefined {
 
 async function main(): Promise<void> {
   const repeats = Number(arg('repeats') ?? 5);
-  const outPath = resolve(arg('out') ?? join(ROOT, 'bench', 'results', 'sdk.json'));
+  const outPath = resolve(arg('out') ?? join(ROOT, 'results', 'bench', 'sdk.json'));
   const primary = await measure(pickModel(arg('model')), repeats);
   const alsoPath = arg('also');
   // A second model (e.g. an untrained real-size student while none is shipped) is measured the same way.

@@ -3,7 +3,7 @@
  * from an installed package (or this checkout's compiled dist/). Target on the dev machine: <= 0.6 s, <= 130 MB.
  *
  * Usage: npx ts-node bench/startup-bench.ts [--package <installed package dir>] [--repeats 5]
- * Writes bench/results/startup.json. A benchmark, not a test: it asserts nothing.
+ * Writes results/bench/startup.json. A benchmark, not a test: it asserts nothing.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -36,6 +36,6 @@ const result = {
   medianPeakRssMb: median(runs.map((r) => r.peakRssMb)),
   target: { wallS: 0.6, peakRssMb: 130 },
 };
-mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
-writeFileSync(join(ROOT, 'bench', 'results', 'startup.json'), JSON.stringify(result, null, 2) + '\n');
+mkdirSync(join(ROOT, 'results', 'bench'), { recursive: true });
+writeFileSync(join(ROOT, 'results', 'bench', 'startup.json'), JSON.stringify(result, null, 2) + '\n');
 process.stdout.write(`spectra info: median ${result.medianWallS} s, ${result.medianPeakRssMb} MB peak RSS over ${repeats} runs (${result.package})\n`);

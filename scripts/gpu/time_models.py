@@ -1,4 +1,4 @@
-"""GPU timing for devices/jetson/gpu-results.md: teacher and student (paper preset) in PyTorch fp32, bf16 and
+"""GPU timing for results/gpu.md: teacher and student (paper preset) in PyTorch fp32, bf16 and
 torch.compile, and an exported student in onnxruntime, at 512x512 and 1024x1024 HR (x4, 172 bands, 4-band MSI).
 
 Run on a CUDA machine: python scripts/gpu/time_models.py --out gpu-results.md [--onnx student.onnx]

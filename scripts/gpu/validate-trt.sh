@@ -5,11 +5,11 @@
 #      fp16 / QDQ variants) and times it at the opt shape;
 #   2. polygraphy compares TensorRT with onnxruntime at the opt shape (tolerances: 1e-3 fp32, 1e-2 fp16/int8).
 # Needs: trtexec and polygraphy on PATH (TensorRT's bin/ and `pip install polygraphy`), node + `npm run build` here.
-# Writes bench/results/trt-validate/<model>.{log,json}; exits non-zero if a build or a comparison fails.
+# Writes results/bench/trt-validate/<model>.{log,json}; exits non-zero if a build or a comparison fails.
 # Not run on the development machine (no GPU, no TensorRT): nothing it prints has been seen there.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-OUT=bench/results/trt-validate
+OUT=results/bench/trt-validate
 mkdir -p "$OUT"
 for tool in trtexec polygraphy node; do
   command -v "$tool" >/dev/null || { echo "validate-trt: $tool is not on PATH" >&2; exit 2; }

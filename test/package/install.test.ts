@@ -1,7 +1,13 @@
 /**
  * The package as a consumer gets it: packs the tarball, installs it into a temporary project offline (its lockfile
  * is ours with the tarball added, so every dependency comes from the npm cache by integrity), imports it from ESM
- * and CommonJS, type-checks a strict consumer and runs `spectra --version`.
+ * and CommonJS, type-checks a strict consumer, runs `spectra --version` and opens the shipped model on the CPU binding.
+ *
+ * No environment variable is involved: every child process gets an environment scrubbed of onnxruntime-node's
+ * install switches (ONNXRUNTIME_NODE_INSTALL, ONNXRUNTIME_NODE_INSTALL_CUDA and their npm_config_ forms), so a
+ * developer or CI shell that exports one cannot make this pass. The consumer's only line about onnxruntime-node is
+ * the `allowScripts` entry README.md tells it to write (see the comment at that line for why a package cannot do
+ * this for its consumers).
  */
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
@@ -10,7 +16,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '..', '..');
-const run = (cmd: string, args: string[], cwd: string): string => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+/** The environment without onnxruntime-node's install switches (its script/install-utils.js reads exactly these). */
+const ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(npm_config_)?onnxruntime_node_install/i.test(k)));
+const run = (cmd: string, args: string[], cwd: string): string => execFileSync(cmd, args, { cwd, env: ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
 
 interface Lock {
   packages: Record<string, { dev?: boolean; bin?: Record<string, string>; version?: string; resolved?: string; integrity?: string; dependencies?: Record<string, string> }>;
@@ -32,7 +40,12 @@ t.test('package: the tarball installs offline and works from ESM, CommonJS, tsc 
     [`node_modules/${pkg.name}`]: { version: pkg.version, resolved: `file:${tarball}`, dependencies: pkg.dependencies, bin: pkg.bin },
   };
   for (const [path, entry] of Object.entries(ours.packages)) if (path !== '' && !entry.dev) packages[path] = entry;
-  // What a consumer writes once: onnxruntime-node's postinstall would fetch CUDA providers; the CPU binding ships in it.
+  // What a consumer writes once (README.md, "The SDK in ten lines"). onnxruntime-node@1.30's postinstall fetches the
+  // CUDA/TensorRT providers from NuGet on every linux/x64 install (no CUDA detection), and an unreachable feed fails
+  // the whole `npm install`. npm (11.x) runs a dependency's install scripts unless the *root* project's allowScripts
+  // denies them; it reads no script policy, config or environment from a dependency, and an optional dependency whose
+  // script fails is removed, CPU binding and all. The CPU binding ships inside onnxruntime-node, so denying the
+  // script loses nothing on CPU.
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', dependencies: { [pkg.name]: `file:${tarball}` }, allowScripts: { 'onnxruntime-node': false } }));
   writeFileSync(join(app, 'package-lock.json'), JSON.stringify({ name: 'app', version: '1.0.0', lockfileVersion: 3, requires: true, packages }));
   run('npm', ['ci', '--offline', '--no-audit', '--no-fund'], app);
@@ -50,5 +63,15 @@ t.test('package: the tarball installs offline and works from ESM, CommonJS, tsc 
   writeFileSync(join(app, 'tsconfig.json'), JSON.stringify({ compilerOptions: { strict: true, module: 'node16', moduleResolution: 'node16', target: 'ES2022', noEmit: true, types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')] }, files: ['consumer.ts'] }));
   const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
   t.doesNotThrow(() => run(process.execPath, [tsc, '-p', 'tsconfig.json'], app), 'tsc --strict on a consumer');
-  t.equal(run(process.execPath, [join(app, 'node_modules', '.bin', 'spectra'), '--version'], app).trim(), pkg.version, 'spectra --version');
+  const spectra = join(app, 'node_modules', '.bin', 'spectra');
+  t.equal(run(process.execPath, [spectra, '--version'], app).trim(), pkg.version, 'spectra --version');
+
+  // The default experience is a working CPU runtime: the postinstall did not run (no CUDA providers were fetched),
+  // and the shipped student opens with the default provider order, falling back to the CPU binding.
+  const ortBin = join(app, 'node_modules', 'onnxruntime-node', 'bin', 'napi-v6', process.platform, process.arch);
+  t.notOk(existsSync(join(ortBin, 'libonnxruntime_providers_cuda.so')), 'onnxruntime-node postinstall did not fetch CUDA providers');
+  const shipped = join(app, 'node_modules', pkg.name, 'models', 'student-cave31-rgb-x4.onnx');
+  const info = JSON.parse(run(process.execPath, [spectra, 'info', '--model', shipped, '--json'], app)) as { providers: { granted: string; binding: { path: string } } };
+  t.equal(info.providers.granted, 'cpu', 'spectra info: the shipped model runs on the CPU binding');
+  t.equal(info.providers.binding.path, 'onnxruntime-node', 'the stock binding, installed as a dependency');
 });

@@ -7,7 +7,7 @@ with the inputs through the card's PSF and SRF. CPU-friendly: a 128x128 HR captu
 Examples:
   spectra-distill adapt --checkpoint runs/rs_phys/best.pt --lrhsi cap.lrhsi.npy --hrmsi cap.hrmsi.npy \\
       --out models/student-rs206-mycam.onnx
-  spectra-distill adapt --checkpoint runs/rs_phys/best.pt --evaluate --report distill/results/adapt/rs206
+  spectra-distill adapt --checkpoint runs/rs_phys/best.pt --evaluate --report results/distill/adapt/rs206
 Inputs are .npy float32 (bands, H, W) in the card's units (the LR-HSI on the model's band grid, the HR-MSI
 in the card's MSI bands; `spectra-distill split-pairs` and the SDK's camera profiles produce such files).
 `--evaluate` adapts on each held-out test scene of the split (simulated pair, inputs only) and scores the

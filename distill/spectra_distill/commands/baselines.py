@@ -58,7 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--datasets", nargs="+", default=None, help="only these datasets or scenes")
     parser.add_argument(
-        "--out", type=Path, default=Path("distill/results/baselines"), help="writes OUT.json and OUT.md"
+        "--out", type=Path, default=Path("results/distill/baselines"), help="writes OUT.json and OUT.md"
     )
 
 

@@ -18,7 +18,7 @@ from spectra_distill.log import output
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_OUT = Path("distill/results/eval")
+DEFAULT_OUT = Path("results/distill/eval")
 
 
 def _shifts(text: str) -> tuple[int, ...]:
