@@ -20,7 +20,7 @@ PRESETS: MappingProxyType[str, dict[str, dict[str, Any]]] = MappingProxyType(
             "teacher": {"nf": 86, "gc": 43, "num_blocks": (6, 6, 4, 4)},
             "student": {"nf": 86, "gc": 43, "num_blocks": (0, 4, 1, 4), "hsi_groups": 43},
         },
-        # Sized for co-training on a 2-core CPU (distill/results/complexity.md): the paper's layout at
+        # Sized for co-training on a 2-core CPU (results/distill/complexity.md): the paper's layout at
         # nf=32 with fewer blocks. Student keeps the paper's shape (conv-only joint HR, grouped HSI).
         "cpu_small": {
             "teacher": {"nf": 32, "gc": 16, "num_blocks": (2, 2, 2, 2), "attn_dim": 32},

@@ -73,7 +73,7 @@ class FusionNetConfig:
         border_pad: LR pixels of mirror padding (`layers.mirror_pad`) put around both inputs, s times as
             many on the HR-MSI, and cropped from the outputs. Not in the paper, whose zero-padded convs
             see a black frame around every image: on the 4-10 LR px wide validation regions of the
-            remote-sensing scenes that frame cost a trained student 0.4-3 dB (`distill/results/kd.md`).
+            remote-sensing scenes that frame cost a trained student 0.4-3 dB (`results/distill/kd.md`).
     """
 
     hsi_bands: int
