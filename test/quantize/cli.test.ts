@@ -47,7 +47,7 @@ t.test('spectra quantize --split: calibrates on training regions, reports the va
   const out = join(dir, 'rs.fp16.onnx');
   const r = spectra(['quantize', '--model', RS_MODEL, '--mode', 'fp16', '--split', '--pairs', join(dir, 'pairs'), '--out', out]);
   t.equal(r.status, 0, r.stderr);
-  t.match(r.stderr, /split 'default': \d+ calibration tiles from training regions, 4 validation regions/);
+  t.match(r.stderr, /split 'default': \d+ calibration tiles from training regions, \d+ validation regions/);
   t.match(r.stdout, /evaluated on: .*jasper_ridge \[\d+, \d+, \d+, \d+\] \(val\)/);
   const manifest = JSON.parse(await readFile(join(dir, 'pairs', 'train', 'regions.json'), 'utf8')) as { role: string; samples: unknown[] };
   t.equal(manifest.role, 'train');

@@ -1,6 +1,9 @@
 /**
- * The bounds of issue #5 on the shipped students, on honest data: calibration on tiles of the split's training
- * regions, quality on its validation regions (masked bands and nodata pixels not scored).
+ * The bounds of issue #5 on honest data: calibration on tiles of the split's training regions, quality on its
+ * validation regions (masked bands and nodata pixels not scored). fp16 runs on the shipped 206-band student. The
+ * int8 test runs on the CAVE student the bounds were set on (test/fixtures/quantize-reference, shipped until
+ * 2026-12-05): the physics-in-graph students shipped since do not reach them in int8 (results/quantize.md), so
+ * their int8 files carry a failing quality record that variant selection skips.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -17,7 +20,7 @@ import { hostPython } from '../../cli/paths';
 import { writeSplitPairs } from '../../quantize/split-pairs';
 import { NO_PYTHON_ONNX, NO_REAL_DATA, REPO, scratchDir } from './helpers';
 
-const CAVE = join(REPO, 'models', 'student-cave31-rgb-x4.onnx');
+const CAVE = join(REPO, 'test', 'fixtures', 'quantize-reference', 'student-cave31-rgb-x4.onnx');
 const RS = join(REPO, 'models', 'student-rs206-s2x4-x4.onnx');
 const ANCHOR = join(REPO, '.venv', 'bin', 'spectra-distill');
 const missing = [CAVE, RS, ANCHOR].find((p) => !existsSync(p));
@@ -31,18 +34,20 @@ async function splitDirs(model: string): Promise<{ calib: string; val: string }>
   return { calib: join(dir, 'train'), val: join(dir, 'val') };
 }
 
-t.test('206-band student, fp16: within 0.05 dB of fp32 on the validation regions of all four datasets', { skip }, async (t) => {
+t.test('206-band student, fp16: within 0.05 dB of fp32 on the validation regions of every trained dataset', { skip }, async (t) => {
   const { calib, val } = await splitDirs(RS);
   const out = join(await scratchDir('spectra-shipped-'), 'rs.fp16.onnx');
   const r = await quantizeModel(RS, out, { mode: 'fp16', calib, evalDir: val, progress: false });
   const d = (r.quantized?.psnr ?? -99) - (r.fp32?.psnr ?? 0);
   t.ok(Math.abs(d) <= 0.05, `PSNR delta ${d.toFixed(4)} dB`);
   t.ok((r.fp32?.psnr ?? 0) > 12, `fp32 reconstructs the validation regions (${r.fp32?.psnr.toFixed(2)} dB on valid bands)`);
-  t.same(r.evaluatedOn.regions?.map((s) => s.split(' ')[0]).sort(), ['enmap_potsdam', 'jasper_ridge', 'moffett_field', 'salinas_a']);
+  const trained = ((await readModelCard(RS.replace(/\.onnx$/, '.card.json'))).training as { datasets: string[] }).datasets;
+  const scored = [...new Set(r.evaluatedOn.regions?.map((s) => s.split(' ')[0]))];
+  t.ok(scored.length >= 4 && scored.every((d) => trained.includes(d)), `validation regions of the trained datasets (${scored.join(', ')})`);
   t.ok(r.evaluatedOn.regions?.every((s) => s.endsWith('(val)')), 'validation regions only');
 });
 
-t.test('CAVE student, int8: the sensitivity ranking reaches 0.3 dB / 0.1 deg, and all-int8 beats the anchor', { skip }, async (t) => {
+t.test('reference CAVE student, int8: the sensitivity ranking reaches 0.3 dB / 0.1 deg, and all-int8 beats the anchor', { skip }, async (t) => {
   const card = await readModelCard(CAVE.replace(/\.onnx$/, '.card.json'));
   const { calib, val } = await splitDirs(CAVE);
   const work = await scratchDir('spectra-shipped-');

@@ -46,6 +46,8 @@ def time_models(root: Path, threads: list[int], runs: int) -> dict[str, Any]:
     """
     import onnxruntime as ort  # only this command needs it at import time
 
+    from spectra_distill.export.onnx import STATS_NAME, OnnxFusion
+
     if not root.is_dir():
         raise DatasetError("expected a folder of model folders (npm run bench:quantize keeps them)", root)
     report: dict[str, Any] = {"onnxruntime": ort.__version__, "runs": runs, "models": {}}
@@ -60,18 +62,23 @@ def time_models(root: Path, threads: list[int], runs: int) -> dict[str, Any]:
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = n
             opts.inter_op_num_threads = 1
+            # a statistics graph runs once per frame beside its model, not as a model of its own
+            models = [m for m in sorted(folder.glob("*.onnx")) if not m.name.endswith(".stats.onnx")]
             sessions = {
-                m.stem: ort.InferenceSession(str(m), opts, providers=["CPUExecutionProvider"])
-                for m in sorted(folder.glob("*.onnx"))
+                m.stem: ort.InferenceSession(str(m), opts, providers=["CPUExecutionProvider"]) for m in models
             }
+            model_feeds = {}
+            for m in models:
+                stats = OnnxFusion(m).statistics(feeds["lrhsi"], feeds["hrmsi"])
+                model_feeds[m.stem] = feeds if stats is None else {**feeds, STATS_NAME: stats}
             times: dict[str, list[float]] = {k: [] for k in sessions}
-            for s in sessions.values():
+            for k, s in sessions.items():
                 for _ in range(WARMUP_RUNS):
-                    s.run(None, feeds)
+                    s.run(None, model_feeds[k])
             for _ in range(runs):
                 for k, s in sessions.items():
                     t0 = time.perf_counter()
-                    s.run(None, feeds)
+                    s.run(None, model_feeds[k])
                     times[k].append((time.perf_counter() - t0) * 1000)
             for k, t in times.items():
                 result.setdefault(k, {})[f"median_ms_{n}t"] = round(float(np.median(t)), 3)

@@ -27,6 +27,7 @@ from onnxruntime.quantization import (
 )
 
 from spectra_distill.errors import DatasetError
+from spectra_distill.export.onnx import STATS_NAME, OnnxFusion
 
 logger = logging.getLogger(__name__)
 
@@ -61,11 +62,16 @@ class OrtQuantizeConfig:
 class PairReader(CalibrationDataReader):
     """Feeds the calibration pairs one at a time (batch 1), in file-name order."""
 
-    def __init__(self, calib: Path) -> None:
+    def __init__(self, calib: Path, model: Path | None = None) -> None:
         stems = sorted(p.name[: -len(".lrhsi.npy")] for p in calib.glob("*.lrhsi.npy"))
         if not stems:
             raise DatasetError("empty calibration set: no <stem>.lrhsi.npy files", calib)
         self._items = list(self._load(calib, stems))
+        # a model with a statistics graph takes each sample's own statistics as its third input
+        runner = OnnxFusion(model) if model is not None else None
+        if runner is not None and runner.stats_session is not None:
+            for item in self._items:
+                item[STATS_NAME] = runner.statistics(item["lrhsi"], item["hrmsi"])
         self._iter: Iterator[dict[str, np.ndarray]] = iter(self._items)
 
     @staticmethod
@@ -102,7 +108,7 @@ def ort_quantize(config: OrtQuantizeConfig) -> dict[str, float | int | str]:
         raise ValueError(f"Unknown method '{config.method}'; known: {', '.join(METHODS)}")
     if not config.model.exists():
         raise DatasetError("model not found", config.model)
-    reader = PairReader(config.calib)
+    reader = PairReader(config.calib, config.model)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         source = config.model

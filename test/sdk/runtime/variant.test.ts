@@ -8,7 +8,7 @@ import { ROOT, tempDir } from '../helpers';
 
 const STEM = 'student-cave31-rgb-x4';
 const FP32 = join(ROOT, 'models', `${STEM}.onnx`);
-const FILES = ['.onnx', '.card.json', '.fp16.onnx', '.fp16.card.json', '.int8.onnx', '.int8.card.json'];
+const FILES = ['.onnx', '.card.json', '.stats.onnx', '.fp16.onnx', '.fp16.card.json', '.int8.onnx', '.int8.card.json'];
 
 /** The shipped student and its variants copied to a fresh folder, so a test may edit or remove one. */
 function copyModels(): string {
@@ -85,20 +85,43 @@ t.test('a stale variant (quantized from another fp32) is skipped with the reason
   t.match(model.variant.considered.find((c) => c.variant === 'int8')?.why, /^stale/);
 });
 
-t.test('provider table: tensorrt prefers int8, cuda fp16, with the shipped cards', async (t) => {
-  t.equal((await chooseVariant(FP32, 'tensorrt', 0.5)).chosen, 'int8');
-  t.equal((await chooseVariant(FP32, 'cuda', 0.5)).chosen, 'fp16');
-  t.equal((await chooseVariant(FP32, 'cpu', 0.5)).chosen, 'fp32');
+/** The shipped files copied, with the variants' measured PSNR losses set to the given values. */
+function withMeasuredLoss(loss: { int8: number; fp16: number }): string {
+  const fp32 = copyModels();
+  for (const v of ['int8', 'fp16'] as const) {
+    const cardPath = fp32.replace(/\.onnx$/, `.${v}.card.json`);
+    const card = JSON.parse(readFileSync(cardPath, 'utf8')) as { quantization: { quality: { psnr_delta_db: number } } };
+    card.quantization.quality.psnr_delta_db = -loss[v];
+    writeFileSync(cardPath, JSON.stringify(card));
+  }
+  return fp32;
+}
+
+t.test('provider table: tensorrt prefers int8, cuda fp16, cpu fp32, when every variant is within its bound', async (t) => {
+  const fp32 = withMeasuredLoss({ int8: 0.097, fp16: 0 });
+  t.equal((await chooseVariant(fp32, 'tensorrt', 0.5)).chosen, 'int8');
+  t.equal((await chooseVariant(fp32, 'cuda', 0.5)).chosen, 'fp16');
+  t.equal((await chooseVariant(fp32, 'cpu', 0.5)).chosen, 'fp32');
 });
 
 t.test('maxQualityLossDb excludes a variant that loses more PSNR', async (t) => {
-  // The shipped int8 card measures about -0.097 dB; 0.05 dB excludes it, fp16 (+0.001 dB) stays.
-  const choice = await chooseVariant(FP32, 'tensorrt', 0.05);
+  const fp32 = withMeasuredLoss({ int8: 0.097, fp16: 0.001 });
+  const choice = await chooseVariant(fp32, 'tensorrt', 0.05);
   t.equal(choice.chosen, 'fp16');
   const int8 = choice.considered.find((c) => c.variant === 'int8');
   t.equal(int8?.eligible, false);
   t.match(int8?.why, /more than maxQualityLossDb 0.05/);
-  t.equal((await chooseVariant(FP32, 'tensorrt', 0)).chosen, 'fp16');
+  t.equal((await chooseVariant(fp32, 'tensorrt', 0)).chosen, 'fp32');
+});
+
+t.test('the shipped cards: tensorrt gets the fastest variant within the default bound, by its measured loss', async (t) => {
+  const choice = await chooseVariant(FP32, 'tensorrt', 0.5);
+  const measured = (v: string): number => {
+    const card = JSON.parse(readFileSync(FP32.replace(/\.onnx$/, `.${v}.card.json`), 'utf8')) as { quantization: { quality: { psnr_delta_db: number } } };
+    return -card.quantization.quality.psnr_delta_db;
+  };
+  const expected = measured('int8') <= 0.5 ? 'int8' : measured('fp16') <= 0.5 ? 'fp16' : 'fp32';
+  t.equal(choice.chosen, expected, `int8 loses ${measured('int8').toFixed(3)} dB, fp16 ${measured('fp16').toFixed(3)} dB`);
 });
 
 t.test('bad variant options are rejected before anything is opened', async (t) => {
