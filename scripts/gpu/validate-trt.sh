@@ -18,6 +18,7 @@ done
 status=0
 for onnx in models/*.onnx; do
   card="${onnx%.onnx}.card.json"
+  [ -f "$card" ] || continue  # a statistics graph (<model>.stats.onnx) has no card: it runs on the CPU provider
   name="$(basename "${onnx%.onnx}")"
   # min/opt/max for trtexec (name:1x31x8x8,…), the same for polygraphy (name:[1,31,8,8] …), and the precision,
   # from the same function FusionModel.load uses.

@@ -111,8 +111,10 @@ export function tensorRtShapes(card: ModelCard, sizes: TensorRtSizes = {}): Tens
     if (!Number.isInteger(v) || v < 1) throw new RangeError(`Expected ${k} to be a positive integer but received ${v}`);
   }
   if (!(min <= opt && opt <= max)) throw new RangeError(`Expected minLr <= optLr <= maxLr but received ${min}, ${opt}, ${max} (after rounding to the spatial multiple ${m})`);
+  // A model with a statistics graph takes the frame's vector per tile as a third input, batched like the others.
+  const stats = card.frame_statistics ? (n: number): string => `,${card.frame_statistics!.input}:${n}x${card.frame_statistics!.length}` : (): string => '';
   const bound = (n: number, lr: number): string =>
-    `${IO_NAMES.lrhsi}:${n}x${card.hsi.bands}x${lr}x${lr},${IO_NAMES.hrmsi}:${n}x${card.msi.bands}x${lr * card.scale}x${lr * card.scale}`;
+    `${IO_NAMES.lrhsi}:${n}x${card.hsi.bands}x${lr}x${lr},${IO_NAMES.hrmsi}:${n}x${card.msi.bands}x${lr * card.scale}x${lr * card.scale}${stats(n)}`;
   return { min: bound(1, min), opt: bound(1, opt), max: bound(batch, max) };
 }
 

@@ -39,7 +39,7 @@ t.test('loads: the shipped example profile', async (t) => {
     name: 'tensorrt',
     deviceId: 0,
     fp16: true,
-    int8: true,
+    int8: false,
     engineCacheDir: '/var/lib/spectra/trt-engines',
     timingCacheDir: '/var/lib/spectra/trt-timing',
     workspaceBytes: 2147483648,

@@ -51,6 +51,10 @@ t.test('providers: the TensorRT optimization profile comes from the card, and en
   t.equal(shapes.max, `lrhsi:2x${B}x128x128,hrmsi:2x${b}x${128 * s}x${128 * s}`, 'the batch bound is in the max shape');
   t.throws(() => tensorRtShapes(card, { optLr: 512, maxLr: 128 }), /minLr <= optLr <= maxLr/);
   t.throws(() => tensorRtShapes(card, { maxBatch: 0 }), /maxBatch/);
+  const withStats = { ...card, frame_statistics: { graph: 'x.stats.onnx', sha256: '0', input: 'frame_stats', length: 133 } };
+  const statShapes = tensorRtShapes(withStats, { optLr: 32, maxLr: 128, maxBatch: 2 });
+  t.equal(statShapes.min, `${shapes.min},frame_stats:1x133`, 'a statistics input gets its shape, batched');
+  t.equal(statShapes.max, `${shapes.max},frame_stats:2x133`);
 
   const done = completeForCard({ name: 'tensorrt', fp16: true, engineCacheDir: '/var/cache/trt' }, card) as TensorRtProvider;
   t.same(done.shapes, tensorRtShapes(card), 'the default profile when none is given');
