@@ -49,7 +49,7 @@ t.test('cli: spectra info reports card, input spec and providers', async (t) => 
 });
 
 t.test('cli: spectra info warns about a quantized variant on cpu; --variant auto opens fp32', async (t) => {
-  const int8 = join(ROOT, 'models', 'student-cave31-rgb-x4.int8.onnx');
+  const int8 = join(ROOT, 'test', 'fixtures', 'quantize-reference', 'student-cave31-rgb-x4.int8.onnx'); // a complete fp32/fp16/int8 family
   const r = spectra('info', '--model', int8, '--providers', 'cpu');
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, /granted\s+cpu/);
