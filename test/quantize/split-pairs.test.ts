@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { copyFile, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
 import { readModelCard } from '../../sdk/core/model-card';
@@ -22,9 +22,10 @@ t.test('split pairs of the 206-band student: training tiles to calibrate, valida
   const dir = await scratchDir('spectra-split-');
   const train = await writeSplitPairs(RS_MODEL, 'train', join(dir, 'train'), { tile: 32, tilesPerRegion: 2, python: hostPython() });
   const val = await writeSplitPairs(RS_MODEL, 'val', join(dir, 'val'), { python: hostPython() });
-  const training = card.training as { split: string; datasets: string[] };
+  const training = card.training as { split: string };
+  const validated = Object.keys((card.validation as { per_dataset: Record<string, unknown> }).per_dataset);
   t.equal(train.split, training.split, "the card's training split by default");
-  t.same([...new Set(val.samples.map((s) => s.dataset))].sort(), [...training.datasets].sort(), 'a validation region for every trained dataset');
+  t.same([...new Set(val.samples.map((s) => s.dataset))].sort(), [...validated].sort(), 'a validation region for every dataset training validated on');
 
   t.test('every sample stays in its split region, and the two roles share no pixel', async (t) => {
     for (const s of [...train.samples, ...val.samples]) t.ok(inside(s.window, s.region), `${s.stem} inside its ${s.role} region`);
@@ -37,13 +38,21 @@ t.test('split pairs of the 206-band student: training tiles to calibrate, valida
   });
 
   t.test('bands the model never learnt, and bands a scene lacks, are not scored', async (t) => {
-    const masked = (card.hsi.band_valid ?? []).flatMap((v, i) => (v ? [] : [i]));
-    t.ok(masked.length > 0, 'the card masks the water-vapour bands');
-    for (const s of [...train.samples, ...val.samples]) {
+    // the shipped student learnt every band; a card that masks the two deepest water-vapour bands (as the
+    // previous one did) must keep them out of every sample's score
+    const masking = join(dir, 'masking');
+    await mkdir(masking);
+    const maskedCard = { ...card, hsi: { ...card.hsi, band_valid: card.hsi.wavelengths_nm.map((w) => w !== 1390 && w !== 1400) } };
+    await writeFile(join(masking, 'student.card.json'), JSON.stringify(maskedCard));
+    const masked = maskedCard.hsi.band_valid.flatMap((v, i) => (v ? [] : [i]));
+    t.equal(masked.length, 2, 'the edited card masks 1390 and 1400 nm');
+    const mtrain = await writeSplitPairs(join(masking, 'student.onnx'), 'train', join(masking, 'train'), { tile: 32, tilesPerRegion: 1, python: hostPython() });
+    const mval = await writeSplitPairs(join(masking, 'student.onnx'), 'val', join(masking, 'val'), { python: hostPython() });
+    for (const s of [...mtrain.samples, ...mval.samples]) {
       t.ok(masked.every((b) => !s.band_mask[b]), `${s.stem}: card-masked bands off`);
       t.equal(s.scored_bands, s.band_mask.filter(Boolean).length);
     }
-    const salinas = val.samples.find((s) => s.scene === 'salinas_a');
+    const salinas = mval.samples.find((s) => s.scene === 'salinas_a');
     t.ok(salinas && salinas.scored_bands < card.hsi.bands - masked.length, 'Salinas-A (water bands removed) scores fewer bands');
     const held = await loadCalibrationSet(join(dir, 'val'), card);
     const enmap = held.find((s) => s.region?.scene === 'enmap_potsdam');
