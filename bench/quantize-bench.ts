@@ -309,9 +309,24 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
       if (row.meetsBounds && !chosen) chosen = row;
       if (row.meetsStrict && !strict) strict = row;
     }
+    // onnxruntime's best configuration beside ours: Conv/MatMul only, the same layers left float as the keep-float
+    // row that met the bounds (else the largest tried), on the same calibration pairs.
+    const matched = chosen?.keptFloat ? chosen : rows.filter((r) => /-keep\d+$/.test(r.variant)).at(-1);
+    if (matched?.keptFloat) {
+      const n = matched.keptFloat;
+      const v: Variant = { id: `ort-quantize_static-convmatmul-keep${n}`, anchor: true };
+      const dir = join(work, v.id);
+      await mkdir(dir);
+      const out = join(dir, `${name}.int8.onnx`);
+      const t1 = Date.now();
+      const exclude = ranking.slice(0, n).map((s) => s.layer);
+      const r = spawnSync(PYTHON_CLI, ['ort-quantize', '--model', modelPath, '--calib', calibDir, '--out', out, '--method', 'percentile', '--no-preprocess', '--op-types', 'Conv', 'MatMul', '--exclude', ...exclude], { encoding: 'utf8' });
+      if (r.status !== 0) process.stderr.write(`anchor (Conv/MatMul, keep ${n}) failed: ${r.stderr}\n`);
+      else await measure(v, out, (Date.now() - t1) / 1000, { keptFloat: n, note: `quantize_static as the anchor, op_types_to_quantize Conv/MatMul, nodes_to_exclude = the ${n} layers of ${matched.variant}, no quant_pre_process` });
+    }
   }
 
-  const timedRows = rows.filter((r) => !/-keep\d+$/.test(r.variant) || r === chosen || r === strict);
+  const timedRows = rows.filter((r) => !/-keep\d+$/.test(r.variant) || r === chosen || r === strict || r.variant.startsWith("ort-"));
   for (const r of timedRows) r.breakdown = await kernelBreakdown(r.path, big, work);
   const timed = await latencies(timedRows.map((r) => r.path), big);
   timedRows.forEach((r, k) => (r.latencyMs = timed[k]));

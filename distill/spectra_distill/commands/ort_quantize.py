@@ -49,6 +49,8 @@ class OrtQuantizeConfig:
         method: One of `minmax`, `percentile`, `entropy`.
         percentile: Percentile for `percentile` (onnxruntime's `CalibPercentile`).
         preprocess: Run onnxruntime's `quant_pre_process` (shape inference + optimisation) first.
+        op_types: Operator types to quantize (onnxruntime's `op_types_to_quantize`); empty = its default, all.
+        exclude: Node names left float (`nodes_to_exclude`), e.g. the layers our quantizer keeps float.
     """
 
     model: Path
@@ -57,6 +59,8 @@ class OrtQuantizeConfig:
     method: str = "percentile"
     percentile: float = 99.99
     preprocess: bool = True
+    op_types: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
 
 
 class PairReader(CalibrationDataReader):
@@ -109,6 +113,14 @@ def ort_quantize(config: OrtQuantizeConfig) -> dict[str, float | int | str]:
     if not config.model.exists():
         raise DatasetError("model not found", config.model)
     reader = PairReader(config.calib, config.model)
+    if config.exclude:
+        names = {n.name for n in onnx.load(str(config.model), load_external_data=False).graph.node}
+        unknown = sorted(set(config.exclude) - names)
+        if unknown:
+            listed = ", ".join(unknown[:5])
+            raise DatasetError(f"--exclude names no node of the model: {listed}", config.model)
+        if config.preprocess:
+            raise ValueError("--exclude needs --no-preprocess: quant_pre_process renames and fuses nodes")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         source = config.model
@@ -126,6 +138,8 @@ def ort_quantize(config: OrtQuantizeConfig) -> dict[str, float | int | str]:
             activation_type=QuantType.QInt8,
             weight_type=QuantType.QInt8,
             calibrate_method=METHODS[config.method],
+            op_types_to_quantize=list(config.op_types) or None,
+            nodes_to_exclude=list(config.exclude) or None,
             extra_options={
                 "ActivationSymmetric": True,
                 "WeightSymmetric": True,
@@ -151,6 +165,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--percentile", type=float, default=99.99, help="percentile method: the percentile of |x| kept"
     )
     parser.add_argument("--no-preprocess", action="store_true", help="skip quant_pre_process")
+    parser.add_argument(
+        "--op-types", nargs="+", default=[], metavar="OP", help="quantize only these op types (Conv MatMul)"
+    )
+    parser.add_argument(
+        "--exclude", nargs="+", default=[], metavar="NODE", help="nodes left float (needs --no-preprocess)"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -162,6 +182,8 @@ def run(args: argparse.Namespace) -> int:
             method=args.method,
             percentile=args.percentile,
             preprocess=not args.no_preprocess,
+            op_types=tuple(args.op_types),
+            exclude=tuple(args.exclude),
         )
     )
     logger.info("wrote %s (%d samples, %.1f s)", facts["out"], facts["samples"], facts["seconds"])
