@@ -326,7 +326,7 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
     }
   }
 
-  const timedRows = rows.filter((r) => !/-keep\d+$/.test(r.variant) || r === chosen || r === strict || r.variant.startsWith("ort-"));
+  const timedRows = rows.filter((r) => !/-keep\d+$/.test(r.variant) || r === chosen || r === strict || r.variant.startsWith('ort-'));
   for (const r of timedRows) r.breakdown = await kernelBreakdown(r.path, big, work);
   const timed = await latencies(timedRows.map((r) => r.path), big);
   timedRows.forEach((r, k) => (r.latencyMs = timed[k]));
