@@ -970,7 +970,9 @@ export class CubePublisher extends EventEmitter {
     let resend = 0;
     let reoffer = 0;
     for (const [id, a] of this.awaiting) {
-      const wait = Math.min(300_000, this.opts.receiptTimeoutMs * 2 ** Math.min(a.attempts - 1, 10));
+      // An offer is one small message, and a broker keeps dealing offers to a member that died with its session
+      // kept (mosquitto does), so re-offers back off to 4 x the timeout at most; re-sent cubes up to 5 min.
+      const wait = Math.min(300_000, this.opts.receiptTimeoutMs * 2 ** Math.min(a.attempts - 1, a.stage === 'offer' ? 2 : 10));
       if (now - a.since < wait) continue;
       this.awaiting.delete(id);
       if (a.stage === 'offer') reoffer++;

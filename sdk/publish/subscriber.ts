@@ -360,8 +360,9 @@ export class CubeSubscriber extends EventEmitter {
       this.onLossNotice(topic, payload);
       return;
     }
-    // A member closing pulls nothing more; the device offers what it skips to the others after its receipt timeout.
-    if (this.closed && this.router && /^spectra\/[^/]+\/offer\/[^/]+$/.test(topic)) return;
+    // Closing: nothing new is taken (no pull, no cube, no receipt), so whatever still arrives goes to another
+    // member or to the next run by the device's receipt timeout instead of being half-delivered here.
+    if (this.closed) return;
     const routed: RouteResult = this.router ? this.router.route(topic, payload) : { local: [{ topic, payload }], publish: [] };
     for (const m of routed.publish) this.client.publish(m.topic, Buffer.from(m.payload), { qos: 1 });
     for (const key of routed.receipts ?? []) {
