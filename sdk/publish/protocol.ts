@@ -141,23 +141,25 @@ export function pullTopic(device: string, group: string): string {
 
 /**
  * v2 pull delivery: the topic on which a device sends a pulled cube's meta or chunk to one consumer only
- * (`spectra/<device>/to/<consumer>/cube/<sequence>/meta|chunk/<n>`), from the cube topic it would otherwise use.
+ * (`spectra/<device>/to/<consumer>/cube/<sequence>/meta|chunk/<n>`), or offers a cube again to the member that
+ * pulled it (`spectra/<device>/to/<consumer>/offer/<group>`), from the shared topic it would otherwise use.
  * @param consumer - Client id of the consumer that pulled the cube (one topic level).
- * @param cubeTopic - `spectra/<device>/cube/<sequence>/…`.
+ * @param cubeTopic - `spectra/<device>/cube/<sequence>/…` or `spectra/<device>/offer/<group>`.
  */
 export function directTopic(consumer: string, cubeTopic: string): string {
-  const m = /^spectra\/([^/]+)\/cube\/(.+)$/.exec(cubeTopic);
-  if (m === null) throw new RangeError(`Expected a cube topic (spectra/<device>/cube/…) but received '${cubeTopic}'`);
-  return `spectra/${m[1]}/to/${consumer}/cube/${m[2]}`;
+  const m = /^spectra\/([^/]+)\/((?:cube|offer)\/.+)$/.exec(cubeTopic);
+  if (m === null) throw new RangeError(`Expected a cube or offer topic (spectra/<device>/cube/… or …/offer/<group>) but received '${cubeTopic}'`);
+  return `spectra/${m[1]}/to/${consumer}/${m[2]}`;
 }
 
 /**
- * Parses a direct (pulled) cube topic.
- * @returns The consumer it is addressed to and the equivalent cube topic, or undefined for any other topic.
+ * Parses a direct topic: a pulled cube's meta or chunk, or an offer made again to one member only.
+ * @returns The consumer it is addressed to and the equivalent shared topic (`spectra/<device>/cube/…` or
+ * `spectra/<device>/offer/<group>`), or undefined for any other topic.
  */
 export function parseDirectTopic(topic: string): { consumer: string; cubeTopic: string } | undefined {
-  const m = /^spectra\/([A-Za-z0-9_.:-]{1,64})\/to\/([A-Za-z0-9_.:-]{1,128})\/cube\/(.+)$/.exec(topic);
-  return m === null ? undefined : { consumer: m[2], cubeTopic: `spectra/${m[1]}/cube/${m[3]}` };
+  const m = /^spectra\/([A-Za-z0-9_.:-]{1,64})\/to\/([A-Za-z0-9_.:-]{1,128})\/((?:cube|offer)\/.+)$/.exec(topic);
+  return m === null ? undefined : { consumer: m[2], cubeTopic: `spectra/${m[1]}/${m[3]}` };
 }
 
 /** A device's offer of one cube to its consumer group (pull delivery). */

@@ -269,6 +269,8 @@ export class CubePublisher extends EventEmitter {
   private readonly awaiting = new Map<number, { since: number; attempts: number; stage: 'receipt' | 'offer' }>();
   /** Pull delivery: cubes a member pulled, waiting to be sent to it: outbox id -> that member's client id. */
   private readonly assigned = new Map<number, string>();
+  /** Pull delivery: the member a cube was last sent to, while its receipt is awaited (its next offer goes there first). */
+  private readonly sentTo = new Map<number, string>();
   /** v2: sends (push) or offers (pull) so far per outbox id (for the receipt timeout's backoff). */
   private readonly attempts = new Map<number, number>();
   /** v2: receipts that arrived while their cube was still being sent (a fast consumer beats the last PUBACK). */
@@ -306,6 +308,11 @@ export class CubePublisher extends EventEmitter {
         this.subscribeControl();
         // Pull requests on their way to us were lost with the session: offer those cubes again now.
         for (const [id, a] of this.awaiting) if (a.stage === 'offer') this.awaiting.delete(id);
+        // The broker lost everything (our session, and likely the members' too): the clocks of cubes awaiting a
+        // receipt start again, so members can reconnect and subscribe before an overdue cube is offered again to
+        // the member that had it. Offered at once, that offer found nobody subscribed and went on to the group,
+        // where a second member took a cube the first had stored (its receipt was lost in the crash).
+        if (this.opts.delivery === 'pull') for (const a of this.awaiting.values()) a.since = Date.now();
       }
       this.flushNotices();
       this.announce();
@@ -665,19 +672,37 @@ export class CubePublisher extends EventEmitter {
     this.attempts.set(entry.id, attempts);
     this.awaiting.set(entry.id, { since: Date.now(), attempts, stage: 'offer' });
     const offer: CubeOffer = { protocol: CUBE_PROTOCOL, sequence: h.sequence, cubeId: h.cubeId };
+    // A cube sent to a member whose receipt is overdue goes back to that member first: if it stored the cube
+    // (its receipt was lost) it answers with the receipt, and no second member gets the cube. If it does not
+    // answer either, the next offer goes to the group.
+    const to = this.sentTo.get(entry.id);
+    this.sentTo.delete(entry.id);
+    const topic = to === undefined ? offerTopic(h.device, this.opts.receiptGroup!) : directTopic(to, offerTopic(h.device, this.opts.receiptGroup!));
     const gen = this.generation;
     this.m.offers++;
     this.m.published++;
-    const err = await new Promise<Error | undefined>((resolve) =>
-      this.client.publish(offerTopic(h.device, this.opts.receiptGroup!), JSON.stringify(offer), { qos: 1 }, (e) => resolve(e ?? undefined)),
-    );
-    if (gen !== this.generation) return; // offered again after the reconnect (see the connect handler)
+    // Waited for like the chunks in sendMessages: mqtt.js may never call back for a packet of a dropped
+    // connection, so a lost connection (the close handler bumps the generation and wakes us) ends the wait too.
+    let result: { err: Error | undefined } | undefined;
+    this.client.publish(topic, JSON.stringify(offer), { qos: 1 }, (e) => {
+      result = { err: e ?? undefined };
+      this.wake();
+    });
+    while (result === undefined && gen === this.generation && !this.closing) await this.sleep();
+    if (this.closing) return;
+    const err = result?.err;
+    if (gen !== this.generation) {
+      // The connection dropped before our PUBACK: the offer may never have reached the broker, so make it again
+      // once reconnected rather than after the timeout (a pull for the first one, if it did arrive, is ignored).
+      if (this.awaiting.get(entry.id)?.stage === 'offer') this.awaiting.delete(entry.id);
+      return;
+    }
     if (err !== undefined) {
       this.log.warn(`cube ${h.sequence}: offer refused by the broker (${err.message}); offering it again after the receipt timeout`);
       return;
     }
     this.m.acknowledged++;
-    this.log.debug(`cube ${h.sequence} offered to group ${this.opts.receiptGroup} (attempt ${attempts})`);
+    this.log.debug(`cube ${h.sequence} offered to ${to ?? `group ${this.opts.receiptGroup}`} (attempt ${attempts})`);
   }
 
   /**
@@ -710,6 +735,7 @@ export class CubePublisher extends EventEmitter {
       // A pulled cube that must start over (connection lost) stays assigned to its member.
       if (!ok) return;
       this.assigned.delete(entry.id);
+      if (to !== undefined) this.sentTo.set(entry.id, to);
       this.sendingMs += Date.now() - started;
       if (this.opts.receiptGroup !== undefined) {
         // Pull delivery counts offers, push delivery sends.
@@ -844,6 +870,7 @@ export class CubePublisher extends EventEmitter {
   private forget(id: number): void {
     this.awaiting.delete(id);
     this.assigned.delete(id);
+    this.sentTo.delete(id);
     this.attempts.delete(id);
     this.earlyReceipts.delete(id);
   }

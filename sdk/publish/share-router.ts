@@ -56,7 +56,9 @@ export interface ShareRouterOptions {
  * one message on `spectra/<device>/offer/<group>`, which members subscribe to shared, so the broker deals
  * offers (whole cubes) round-robin. The member that gets an offer asks for the cube on
  * `spectra/<device>/pull/<group>`; the device sends meta and chunks to `spectra/<device>/to/<member>/cube/…`,
- * which only that member subscribes to. Nothing is forwarded.
+ * which only that member subscribes to. Nothing is forwarded. An overdue receipt brings the offer back to
+ * that member first (`spectra/<device>/to/<member>/offer/<group>`), which answers with its receipt if it
+ * stored the cube, so a lost receipt does not make a second member take the cube too.
  *
  * Claim rule (devices that push meta and chunks on `spectra/<device>/cube/…`): a shared subscription hands
  * each *message* to one member of the group, so the chunks of one cube scatter across members:
@@ -125,7 +127,7 @@ export class ShareRouter {
    * @param device - One device, or `+` for all. @defaultValue '+'
    */
   pullFilters(device = '+'): string[] {
-    return [`$share/${this.group}/spectra/${device}/offer/${this.consumerGroup}`, `spectra/${device}/to/${this.me}/cube/#`];
+    return [`$share/${this.group}/spectra/${device}/offer/${this.consumerGroup}`, `spectra/${device}/to/${this.me}/#`];
   }
 
   /**
@@ -139,7 +141,10 @@ export class ShareRouter {
     const direct = parseDirectTopic(topic);
     if (direct !== undefined) {
       // Sent to this member alone because it pulled the cube; anything addressed elsewhere is not ours.
-      if (direct.consumer === this.me) {
+      if (direct.consumer !== this.me) return out;
+      // An offer made again to this member only: its receipt for a cube it pulled is overdue.
+      if (/\/offer\/[^/]+$/.test(direct.cubeTopic)) this.onOffer(direct.cubeTopic, payload, out);
+      else {
         this.counters.direct++;
         out.local.push({ topic: direct.cubeTopic, payload });
       }

@@ -163,7 +163,7 @@ t.test('share router: an offer is answered with a pull, the pulled cube arrives 
   const msgs = cubeMessages(patternCube(2, 8, 8, 5), { chunkSize: 64, device: 'cam', sequence: 7, cubeId: 'fedcba9876543210' });
   const stored = new Set<string>();
   const a = new ShareRouter('g', 'member-a', { consumerGroup: 'g', isStored: (k) => stored.has(k) });
-  t.same(a.pullFilters('cam'), ['$share/g/spectra/cam/offer/g', 'spectra/cam/to/member-a/cube/#']);
+  t.same(a.pullFilters('cam'), ['$share/g/spectra/cam/offer/g', 'spectra/cam/to/member-a/#']);
   const offer = Buffer.from(JSON.stringify({ protocol: 'spectra-cube/2', sequence: 7, cubeId: 'fedcba9876543210' }));
   const pulled = a.route('spectra/cam/offer/g', offer, 0);
   t.same(pulled.local, []);
@@ -186,11 +186,15 @@ t.test('share router: an offer is answered with a pull, the pulled cube arrives 
   // A re-offer of a cube already stored here is answered with the receipt, not a second pull.
   stored.add('cam/7/fedcba9876543210');
   t.same(a.route('spectra/cam/offer/g', offer, 0), { local: [], publish: [], receipts: ['cam/7/fedcba9876543210'] });
+  // The same when the device offers it again to this member only (its receipt was overdue).
+  t.equal(directTopic('member-a', 'spectra/cam/offer/g'), 'spectra/cam/to/member-a/offer/g');
+  t.same(a.route('spectra/cam/to/member-a/offer/g', offer, 0), { local: [], publish: [], receipts: ['cam/7/fedcba9876543210'] });
+  t.same(a.route('spectra/cam/to/member-b/offer/g', offer, 0), { local: [], publish: [] }, "another member's offer is ignored");
   // Offers of another group, malformed offers and offers with a bad cube id are not pulled.
   t.same(a.route('spectra/cam/offer/other', offer, 0), { local: [], publish: [] });
   t.same(a.route('spectra/cam/offer/g', Buffer.from('{'), 0), { local: [], publish: [] });
   t.same(a.route('spectra/cam/offer/g', Buffer.from(JSON.stringify({ protocol: 'spectra-cube/2', sequence: 7, cubeId: 'X' })), 0), { local: [], publish: [] });
-  t.match(a.stats, { offers: 2, pulls: 1, direct: msgs.length, forwarded: 0 });
+  t.match(a.stats, { offers: 3, pulls: 1, direct: msgs.length, forwarded: 0 });
   // Pull requests are refused when their consumer cannot be a topic level.
   t.throws(() => decodeControl('spectra/cam/pull/g', Buffer.from(JSON.stringify({ protocol: 'spectra-cube/2', sequence: 1, cubeId: 'fedcba9876543210', consumer: 'x'.repeat(65) }))), CubeProtocolError);
   t.throws(() => directTopic('m', 'spectra/cam/status'), RangeError);
