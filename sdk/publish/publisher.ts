@@ -139,7 +139,7 @@ export interface PublishInfo {
 
 /** Counters of a {@link CubePublisher}. */
 export interface PublisherMetrics {
-  /** Messages (meta + chunks) handed to the socket, retries included. */
+  /** Messages (meta + chunks, and offers in pull delivery) handed to the socket, retries included. */
   published: number;
   /** Messages the broker acknowledged. */
   acknowledged: number;
@@ -668,6 +668,11 @@ export class CubePublisher extends EventEmitter {
    */
   private async offer(entry: OutboxEntry): Promise<void> {
     const h = entry.header;
+    if (this.earlyReceipts.delete(entry.id)) {
+      // Its receipt came while it waited to be offered again (the member that had it answered late).
+      await this.delivered(entry);
+      return;
+    }
     const attempts = (this.attempts.get(entry.id) ?? 0) + 1;
     this.attempts.set(entry.id, attempts);
     this.awaiting.set(entry.id, { since: Date.now(), attempts, stage: 'offer' });
