@@ -1,6 +1,6 @@
 /**
  * `spectra-edge/protocol`: for services that receive cubes rather than fuse them. The cube protocol v2 over
- * MQTT (docs/cube-protocol.md): topics, the meta and chunk codec, reassembly, shared-subscription routing,
+ * MQTT (docs/cube-protocol.md): topics, the meta and chunk codec, reassembly, shared-subscription routing (pull delivery and the claim rule),
  * the subscriber, the status payload and the errors they raise. Loads neither onnxruntime nor the capture code.
  */
 export {
@@ -37,9 +37,15 @@ export {
   lostTopic,
   receiptTopic,
   resendTopic,
+  type CubeOffer,
+  type PullRequest,
+  directTopic,
+  offerTopic,
+  parseDirectTopic,
+  pullTopic,
 } from './publish/protocol';
 export { DEFAULT_REASSEMBLER_OPTIONS, type ReassembledCube, Reassembler, type ReassemblerOptions, type ReassemblerStats, type ReassemblyEvent } from './publish/reassembler';
-export { type RouteResult, type RoutedMessage, ShareRouter, type ShareRouterOptions } from './publish/share-router';
+export { type RouteResult, type RoutedMessage, ShareRouter, type ShareRouterOptions, type ShareRouterStats } from './publish/share-router';
 export {
   CubeSubscriber,
   DEFAULT_SUBSCRIBER_OPTIONS,

@@ -101,7 +101,7 @@ export function register(program: Command): void {
     .description('Receive cubes published with the cube protocol (docs/cube-protocol.md); write ENVI + meta + quicklook per cube')
     .requiredOption('--broker <url>', 'mqtt://host:1883, mqtts://host:8883, ws://host:8083/mqtt')
     .requiredOption('--out <dir>', 'folder for <device>_<sequence>_<cubeId>.hdr/.img/.json/.png')
-    .option('--share <group>', 'join an MQTT 5 shared-subscription group: cubes are split across members, each cube whole to one member')
+    .option('--share <group>', 'join an MQTT 5 shared-subscription group: cubes are split across members, each cube whole to one member (even shares, nothing forwarded, when the device uses pull delivery; docs/cube-protocol.md §6.2)')
     .option('--device <id>', 'only this device', '+')
     .option('--count <n>', 'exit after this many cubes', integer(1))
     .option('--timeout-ms <ms>', 'drop a cube whose chunks are still missing after this long', integer(1), 30_000)

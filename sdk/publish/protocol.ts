@@ -125,6 +125,58 @@ export function lostTopic(device: string): string {
   return `spectra/${device}/lost`;
 }
 
+/**
+ * v2 pull delivery (docs/cube-protocol.md §6.2): where a device whose consumers are one share group offers
+ * each cube, with one small message, instead of publishing its meta and chunks on the cube topics. Members
+ * subscribe to it shared, so the broker deals whole cubes round-robin. QoS 1, not retained.
+ */
+export function offerTopic(device: string, group: string): string {
+  return `spectra/${device}/offer/${group}`;
+}
+
+/** v2 pull delivery: where the member that got an offer asks the device for that cube (QoS 1, not retained). */
+export function pullTopic(device: string, group: string): string {
+  return `spectra/${device}/pull/${group}`;
+}
+
+/**
+ * v2 pull delivery: the topic on which a device sends a pulled cube's meta or chunk to one consumer only
+ * (`spectra/<device>/to/<consumer>/cube/<sequence>/meta|chunk/<n>`), or offers a cube again to the member that
+ * pulled it (`spectra/<device>/to/<consumer>/offer/<group>`), from the shared topic it would otherwise use.
+ * @param consumer - Client id of the consumer that pulled the cube (one topic level).
+ * @param cubeTopic - `spectra/<device>/cube/<sequence>/…` or `spectra/<device>/offer/<group>`.
+ */
+export function directTopic(consumer: string, cubeTopic: string): string {
+  const m = /^spectra\/([^/]+)\/((?:cube|offer)\/.+)$/.exec(cubeTopic);
+  if (m === null) throw new RangeError(`Expected a cube or offer topic (spectra/<device>/cube/… or …/offer/<group>) but received '${cubeTopic}'`);
+  return `spectra/${m[1]}/to/${consumer}/${m[2]}`;
+}
+
+/**
+ * Parses a direct topic: a pulled cube's meta or chunk, or an offer made again to one member only.
+ * @returns The consumer it is addressed to and the equivalent shared topic (`spectra/<device>/cube/…` or
+ * `spectra/<device>/offer/<group>`), or undefined for any other topic.
+ */
+export function parseDirectTopic(topic: string): { consumer: string; cubeTopic: string } | undefined {
+  const m = /^spectra\/([A-Za-z0-9_.:-]{1,64})\/to\/([A-Za-z0-9_.:-]{1,128})\/((?:cube|offer)\/.+)$/.exec(topic);
+  return m === null ? undefined : { consumer: m[2], cubeTopic: `spectra/${m[1]}/${m[3]}` };
+}
+
+/** A device's offer of one cube to its consumer group (pull delivery). */
+export interface CubeOffer {
+  protocol: typeof CUBE_PROTOCOL;
+  sequence: number;
+  cubeId: string;
+}
+
+/** A member's request for an offered cube; the device sends it to this consumer's direct topics. */
+export interface PullRequest {
+  protocol: typeof CUBE_PROTOCOL;
+  sequence: number;
+  cubeId: string;
+  consumer: string;
+}
+
 /** A consumer's acknowledgement of one verified (and, when it writes files, stored) cube. */
 export interface CubeReceipt {
   protocol: typeof CUBE_PROTOCOL;
@@ -160,19 +212,22 @@ export const MAX_SEQUENCES_PER_MESSAGE = 1000;
 export type ControlMessage =
   | { kind: 'receipt'; device: string; group: string; receipt: CubeReceipt }
   | { kind: 'resend'; device: string; group: string; request: ResendRequest }
-  | { kind: 'lost'; device: string; notice: LossNotice };
+  | { kind: 'lost'; device: string; notice: LossNotice }
+  | { kind: 'offer'; device: string; group: string; offer: CubeOffer }
+  | { kind: 'pull'; device: string; group: string; request: PullRequest };
 
 const CLIENT_ID = /^[A-Za-z0-9_.:-]{1,128}$/;
 
 /**
- * Parses and validates a v2 control message (receipt, resend request, loss notice); nothing in it is trusted.
+ * Parses and validates a v2 control message (receipt, resend request, loss notice, offer, pull request); nothing
+ * in it is trusted.
  * @param topic - Topic it arrived on.
  * @param payload - JSON payload.
  * @returns The message, or undefined when the topic is not a control topic.
  * @throws {@link CubeProtocolError} when the payload is malformed.
  */
 export function decodeControl(topic: string, payload: Uint8Array): ControlMessage | undefined {
-  const t = /^spectra\/([A-Za-z0-9_.:-]{1,64})\/(?:(receipt|resend)\/([A-Za-z0-9_.:-]{1,64})|(lost))$/.exec(topic);
+  const t = /^spectra\/([A-Za-z0-9_.:-]{1,64})\/(?:(receipt|resend|offer|pull)\/([A-Za-z0-9_.:-]{1,64})|(lost))$/.exec(topic);
   if (t === null) return undefined;
   const fail = (msg: string): never => {
     throw new CubeProtocolError(topic, msg);
@@ -195,10 +250,18 @@ export function decodeControl(topic: string, payload: Uint8Array): ControlMessag
   };
   const consumer = (): string => (typeof m.consumer === 'string' && CLIENT_ID.test(m.consumer) ? m.consumer : fail('consumer must be a client id of [A-Za-z0-9_.:-]'));
   const device = t[1];
-  if (t[2] === 'receipt') {
+  const cube = (): { sequence: number; cubeId: string } => {
     if (!Number.isSafeInteger(m.sequence) || (m.sequence as number) < 0) fail('sequence must be a non-negative integer');
     if (typeof m.cubeId !== 'string' || !/^[0-9a-f]{16}$/.test(m.cubeId)) fail('cubeId must be 16 lower-case hex digits');
-    return { kind: 'receipt', device, group: t[3], receipt: { protocol: CUBE_PROTOCOL, sequence: m.sequence as number, cubeId: m.cubeId as string, consumer: consumer() } };
+    return { sequence: m.sequence as number, cubeId: m.cubeId as string };
+  };
+  if (t[2] === 'receipt') return { kind: 'receipt', device, group: t[3], receipt: { protocol: CUBE_PROTOCOL, ...cube(), consumer: consumer() } };
+  if (t[2] === 'offer') return { kind: 'offer', device, group: t[3], offer: { protocol: CUBE_PROTOCOL, ...cube() } };
+  if (t[2] === 'pull') {
+    const request: PullRequest = { protocol: CUBE_PROTOCOL, ...cube(), consumer: consumer() };
+    // The consumer becomes a topic level of the direct topics (§6.2), which allows 64 characters.
+    if (request.consumer.length > 64) fail('consumer of a pull request must be at most 64 characters (it becomes a topic level)');
+    return { kind: 'pull', device, group: t[3], request };
   }
   if (t[2] === 'resend') return { kind: 'resend', device, group: t[3], request: { protocol: CUBE_PROTOCOL, sequences: sequences(), consumer: consumer() } };
   if (!['evicted', 'rejected', 'not-held', 'skipped'].includes(m.reason as string)) fail("reason must be 'evicted', 'rejected', 'not-held' or 'skipped'");

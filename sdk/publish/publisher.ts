@@ -24,6 +24,10 @@ import {
   decodeControl,
   lostTopic,
   MAX_SEQUENCES_PER_MESSAGE,
+  type CubeOffer,
+  directTopic,
+  offerTopic,
+  pullTopic,
   receiptTopic,
   resendTopic,
   encodeChunkInto,
@@ -85,6 +89,18 @@ export interface PublisherOptions extends BrokerOptions {
   receiptGroup?: string;
   /** First wait for a receipt before a cube is sent again. @defaultValue 10000 */
   receiptTimeoutMs?: number;
+  /**
+   * How cubes reach `receiptGroup` (docs/cube-protocol.md §6.2). `push`: meta and chunks on
+   * `spectra/<device>/cube/…`, for any number of subscribers. `pull`: for a consumer group that is one MQTT 5
+   * share group: each cube is offered with one small message on `spectra/<device>/offer/<group>` (members
+   * subscribe to it shared, so the broker deals whole cubes round-robin), the member that gets the offer asks
+   * for it on `spectra/<device>/pull/<group>`, and the device sends meta and chunks to that member only
+   * (`spectra/<device>/to/<member>/cube/…`). Every chunk crosses the broker once and members get even shares;
+   * subscribers outside the group (and members of older SDKs, which never pull) get nothing. An offer nobody
+   * pulls, or a pulled cube without a receipt, is offered again after `receiptTimeoutMs` (doubling), so a
+   * member that leaves or dies loses nothing. Needs `receiptGroup`. @defaultValue 'push'
+   */
+  delivery?: 'push' | 'pull';
   /** Log sink for namespace `spectra:mqtt`. */
   log?: Logger;
 }
@@ -101,6 +117,7 @@ export const DEFAULT_PUBLISHER_OPTIONS = Object.freeze({
   settleMs: 2000,
   waitForBroker: true,
   receiptTimeoutMs: 10_000,
+  delivery: 'push' as 'push' | 'pull',
 });
 
 /** What to publish with a cube besides its pixels. */
@@ -122,7 +139,7 @@ export interface PublishInfo {
 
 /** Counters of a {@link CubePublisher}. */
 export interface PublisherMetrics {
-  /** Messages (meta + chunks) handed to the socket, retries included. */
+  /** Messages (meta + chunks, and offers in pull delivery) handed to the socket, retries included. */
   published: number;
   /** Messages the broker acknowledged. */
   acknowledged: number;
@@ -145,6 +162,14 @@ export interface PublisherMetrics {
   cubesDelivered: number;
   /** v2: acknowledged cubes still waiting for their receipt. */
   awaitingReceipt: number;
+  /** Pull delivery: cubes offered and not pulled yet. */
+  offered: number;
+  /** Pull delivery: offers sent (re-offers included). */
+  offers: number;
+  /** Pull delivery: pull requests honoured (each sent the cube to the member that asked). */
+  pulls: number;
+  /** Pull delivery: pull requests ignored (the cube was already pulled by another member, or is no longer held). */
+  pullsIgnored: number;
   /** v2: cubes sent again because no receipt came in time or a consumer asked. */
   resent: number;
   /** v2: sequence numbers announced lost on `spectra/<device>/lost` (evicted, rejected, not held). */
@@ -169,6 +194,8 @@ export interface PublisherEvents {
   'cube-delivered': (sequence: number) => void;
   /** v2: the cube was announced lost to consumers (with the reason). */
   'cube-lost': (sequence: number, reason: LossNotice['reason']) => void;
+  /** Pull delivery: `consumer` pulled the cube; it is sent to that member only. */
+  'cube-pulled': (sequence: number, consumer: string) => void;
 }
 
 // Typed overloads over EventEmitter, the way mqtt.js's TypedEmitter does it.
@@ -180,6 +207,9 @@ export interface CubePublisher {
 }
 
 type Resolved = Required<Omit<PublisherOptions, keyof BrokerOptions | 'outbox' | 'log' | 'maxPacketSize' | 'receiptGroup'>> & PublisherOptions;
+
+/** Pull delivery: cubes offered and not yet pulled, at most (older offers are answered or time out first). */
+const MAX_OPEN_OFFERS = 32;
 
 /**
  * Publishes fused cubes over MQTT with QoS 1, a persistent session and a durable outbox: each cube is
@@ -216,10 +246,32 @@ export class CubePublisher extends EventEmitter {
    * since mqtt.js may still hold the old buffers in its offline queue.
    */
   private chunkPool: { size: number; generation: number; free: Buffer[] } = { size: 0, generation: -1, free: [] };
-  private readonly m = { published: 0, acknowledged: 0, retried: 0, cubesAcked: 0, evicted: 0, rejected: 0, bytesAcked: 0, reconnects: 0, cubesDelivered: 0, resent: 0, lost: 0 };
-  /** v2: acknowledged cubes waiting for a receipt: outbox id -> when the wait started and how many times it was sent. */
-  private readonly awaiting = new Map<number, { since: number; attempts: number }>();
-  /** v2: sends so far per outbox id (for the receipt timeout's backoff). */
+  private readonly m = {
+    published: 0,
+    acknowledged: 0,
+    retried: 0,
+    cubesAcked: 0,
+    evicted: 0,
+    rejected: 0,
+    bytesAcked: 0,
+    reconnects: 0,
+    cubesDelivered: 0,
+    resent: 0,
+    lost: 0,
+    offers: 0,
+    pulls: 0,
+    pullsIgnored: 0,
+  };
+  /**
+   * v2: cubes waiting for the group: outbox id -> when the wait started, how many times it was sent (or offered)
+   * and what is awaited: a receipt (sent, acknowledged by the broker) or, in pull delivery, a pull (offered).
+   */
+  private readonly awaiting = new Map<number, { since: number; attempts: number; stage: 'receipt' | 'offer' }>();
+  /** Pull delivery: cubes a member pulled, waiting to be sent to it: outbox id -> that member's client id. */
+  private readonly assigned = new Map<number, string>();
+  /** Pull delivery: the member a cube was last sent to, while its receipt is awaited (its next offer goes there first). */
+  private readonly sentTo = new Map<number, string>();
+  /** v2: sends (push) or offers (pull) so far per outbox id (for the receipt timeout's backoff). */
   private readonly attempts = new Map<number, number>();
   /** v2: receipts that arrived while their cube was still being sent (a fast consumer beats the last PUBACK). */
   private readonly earlyReceipts = new Set<number>();
@@ -254,6 +306,13 @@ export class CubePublisher extends EventEmitter {
       if (!ack.sessionPresent) {
         this.replayUnsettled();
         this.subscribeControl();
+        // Pull requests on their way to us were lost with the session: offer those cubes again now.
+        for (const [id, a] of this.awaiting) if (a.stage === 'offer') this.awaiting.delete(id);
+        // The broker lost everything (our session, and likely the members' too): the clocks of cubes awaiting a
+        // receipt start again, so members can reconnect and subscribe before an overdue cube is offered again to
+        // the member that had it. Offered at once, that offer found nobody subscribed and went on to the group,
+        // where a second member took a cube the first had stored (its receipt was lost in the crash).
+        if (this.opts.delivery === 'pull') for (const a of this.awaiting.values()) a.since = Date.now();
       }
       this.flushNotices();
       this.announce();
@@ -297,6 +356,8 @@ export class CubePublisher extends EventEmitter {
       throw new RangeError(`Expected receiptGroup to be one topic level of [A-Za-z0-9_.:-] but received '${opts.receiptGroup}'`);
     }
     if (!(opts.receiptTimeoutMs > 0)) throw new RangeError(`Expected receiptTimeoutMs > 0 but received ${opts.receiptTimeoutMs}`);
+    if (opts.delivery !== 'push' && opts.delivery !== 'pull') throw new RangeError(`Expected delivery 'push' or 'pull' but received '${String(opts.delivery)}'`);
+    if (opts.delivery === 'pull' && opts.receiptGroup === undefined) throw new RangeError("delivery 'pull' needs receiptGroup (the share group that pulls the cubes)");
     // Credentials travel as connect options only, so no log line, error or run.json can print them.
     const split = credentialsFromUrl(opts.broker);
     opts.broker = split.url;
@@ -414,7 +475,8 @@ export class CubePublisher extends EventEmitter {
   metrics(): PublisherMetrics {
     return {
       ...this.m,
-      awaitingReceipt: this.awaiting.size,
+      awaitingReceipt: [...this.awaiting.values()].filter((a) => a.stage === 'receipt').length,
+      offered: [...this.awaiting.values()].filter((a) => a.stage === 'offer').length,
       quarantined: this.quarantined.count,
       outboxBytes: this.outbox.bytes,
       outboxCubes: this.outbox.entries().length,
@@ -557,18 +619,20 @@ export class CubePublisher extends EventEmitter {
 
   private async pump(): Promise<void> {
     while (!this.closing) {
-      const entry = this.outbox.entries().find((e) => !this.settling.has(e.id) && !this.awaiting.has(e.id));
-      if (entry === undefined) {
+      const work = this.nextWork();
+      if (work === undefined) {
         this.checkDrained();
         await this.sleep();
         continue;
       }
+      const { entry, to } = work;
       if (!this.client.connected) {
         await this.sleep();
         continue;
       }
       try {
-        await this.sendCube(entry);
+        if (this.opts.delivery === 'pull' && to === undefined) await this.offer(entry);
+        else await this.sendCube(entry, to);
       } catch (err) {
         // An outbox I/O failure must not stop the pump for good; the cube stays stored and is tried again.
         this.log.error(`cube ${entry.header.sequence}: ${(err as Error).message}; retrying in 1 s`);
@@ -577,9 +641,87 @@ export class CubePublisher extends EventEmitter {
     }
   }
 
-  /** Sends one cube and waits for every acknowledgement; on success it leaves the outbox. */
-  private async sendCube(entry: OutboxEntry): Promise<void> {
+  /**
+   * What the pump does next. Push: send the oldest cube not settling or awaiting its receipt. Pull: first send
+   * cubes members pulled (oldest first), else offer the oldest cube not offered yet, at most
+   * {@link MAX_OPEN_OFFERS} open at a time.
+   */
+  private nextWork(): { entry: OutboxEntry; to?: string } | undefined {
+    const entries = this.outbox.entries();
+    if (this.opts.delivery === 'pull') {
+      for (const e of entries) {
+        const to = this.assigned.get(e.id);
+        if (to !== undefined) return { entry: e, to };
+      }
+      let open = 0;
+      for (const a of this.awaiting.values()) if (a.stage === 'offer') open++;
+      if (open >= MAX_OPEN_OFFERS) return undefined;
+    }
+    const entry = entries.find((e) => !this.settling.has(e.id) && !this.awaiting.has(e.id) && !this.assigned.has(e.id));
+    return entry === undefined ? undefined : { entry };
+  }
+
+  /**
+   * Pull delivery: offers a cube to the group (one small message on the shared offer topic). It counts as
+   * awaiting a pull from before the offer goes out, since a member may answer before our PUBACK arrives; an
+   * offer nobody pulls is made again by the receipt timeout.
+   */
+  private async offer(entry: OutboxEntry): Promise<void> {
+    const h = entry.header;
+    if (this.earlyReceipts.delete(entry.id)) {
+      // Its receipt came while it waited to be offered again (the member that had it answered late).
+      await this.delivered(entry);
+      return;
+    }
+    const attempts = (this.attempts.get(entry.id) ?? 0) + 1;
+    this.attempts.set(entry.id, attempts);
+    this.awaiting.set(entry.id, { since: Date.now(), attempts, stage: 'offer' });
+    const offer: CubeOffer = { protocol: CUBE_PROTOCOL, sequence: h.sequence, cubeId: h.cubeId };
+    // A cube sent to a member whose receipt is overdue goes back to that member first: if it stored the cube
+    // (its receipt was lost) it answers with the receipt, and no second member gets the cube. If it does not
+    // answer either, the next offer goes to the group.
+    const to = this.sentTo.get(entry.id);
+    this.sentTo.delete(entry.id);
+    const topic = to === undefined ? offerTopic(h.device, this.opts.receiptGroup!) : directTopic(to, offerTopic(h.device, this.opts.receiptGroup!));
+    const gen = this.generation;
+    this.m.offers++;
+    this.m.published++;
+    // Waited for like the chunks in sendMessages: mqtt.js may never call back for a packet of a dropped
+    // connection, so a lost connection (the close handler bumps the generation and wakes us) ends the wait too.
+    let result: { err: Error | undefined } | undefined;
+    this.client.publish(topic, JSON.stringify(offer), { qos: 1 }, (e) => {
+      result = { err: e ?? undefined };
+      this.wake();
+    });
+    while (result === undefined && gen === this.generation && !this.closing) await this.sleep();
+    if (this.closing) return;
+    const err = result?.err;
+    if (gen !== this.generation) {
+      // The connection dropped before our PUBACK: the offer may never have reached the broker, so make it again
+      // once reconnected rather than after the timeout (a pull for the first one, if it did arrive, is ignored).
+      if (this.awaiting.get(entry.id)?.stage === 'offer') this.awaiting.delete(entry.id);
+      return;
+    }
+    if (err !== undefined) {
+      this.log.warn(`cube ${h.sequence}: offer refused by the broker (${err.message}); offering it again after the receipt timeout`);
+      return;
+    }
+    this.m.acknowledged++;
+    this.log.debug(`cube ${h.sequence} offered to ${to ?? `group ${this.opts.receiptGroup}`} (attempt ${attempts})`);
+  }
+
+  /**
+   * Sends one cube and waits for every acknowledgement; on success it leaves the outbox (or, with receipts,
+   * waits for its receipt).
+   * @param to - Pull delivery: the member that pulled it; meta and chunks go to its direct topics only.
+   */
+  private async sendCube(entry: OutboxEntry, to?: string): Promise<void> {
     const seq = entry.header.sequence;
+    if (to !== undefined && this.earlyReceipts.delete(entry.id)) {
+      // The group acknowledged it while it waited to be sent (an earlier send arrived after all).
+      await this.delivered(entry);
+      return;
+    }
     this.outbox.pin(entry);
     try {
       const payload = await this.outbox.read(entry);
@@ -587,21 +729,25 @@ export class CubePublisher extends EventEmitter {
         this.reject(entry, new Error(`cube ${seq} was unreadable in the outbox`));
         return;
       }
-      const plan = this.plan(entry);
+      const plan = this.plan(entry, to);
       if (plan instanceof Error) {
         await this.outbox.remove(entry);
         this.reject(entry, plan);
         return;
       }
       const started = Date.now();
-      const ok = await this.sendMessages(entry, payload, plan);
+      const ok = await this.sendMessages(entry, payload, plan, to);
+      // A pulled cube that must start over (connection lost) stays assigned to its member.
       if (!ok) return;
+      this.assigned.delete(entry.id);
+      if (to !== undefined) this.sentTo.set(entry.id, to);
       this.sendingMs += Date.now() - started;
       if (this.opts.receiptGroup !== undefined) {
-        const attempts = (this.attempts.get(entry.id) ?? 0) + 1;
+        // Pull delivery counts offers, push delivery sends.
+        const attempts = to !== undefined ? (this.attempts.get(entry.id) ?? 1) : (this.attempts.get(entry.id) ?? 0) + 1;
         this.attempts.set(entry.id, attempts);
         if (this.earlyReceipts.delete(entry.id)) await this.delivered(entry);
-        else this.awaiting.set(entry.id, { since: Date.now(), attempts });
+        else this.awaiting.set(entry.id, { since: Date.now(), attempts, stage: 'receipt' });
       } else if (this.opts.settleMs > 0) {
         this.settling.set(entry.id, Date.now());
         this.settleTimer ??= setInterval(() => void this.settle(), Math.max(50, this.opts.settleMs / 4));
@@ -617,12 +763,13 @@ export class CubePublisher extends EventEmitter {
     }
   }
 
-  /** Chooses the chunk size for this connection and checks the meta fits. */
-  private plan(entry: OutboxEntry): { meta: CubeMessageMeta; v5: boolean } | PacketTooLargeError {
+  /** Chooses the chunk size for this connection (and, pulled, this member's longer topics) and checks the meta fits. */
+  private plan(entry: OutboxEntry, to?: string): { meta: CubeMessageMeta; v5: boolean } | PacketTooLargeError {
     const v5 = (this.opts.protocolVersion ?? 5) === 5;
     const max = this.maxPacketSize;
     const h = entry.header;
-    const lastTopic = chunkTopic(h.device, h.sequence, h.payloadBytes);
+    const at = (topic: string): string => (to === undefined ? topic : directTopic(to, topic));
+    const lastTopic = at(chunkTopic(h.device, h.sequence, h.payloadBytes));
     const overhead = publishPacketBytes(lastTopic, CHUNK_HEADER_BYTES, v5 ? propertyBytes(CHUNK_CONTENT_TYPE) : 0, v5);
     // The remaining-length field can grow by up to 3 bytes as the payload grows; keep that margin.
     const chunkSize = Math.min(this.opts.chunkSize, max - overhead - 3);
@@ -633,7 +780,7 @@ export class CubePublisher extends EventEmitter {
       chunkCount: Math.ceil(h.payloadBytes / chunkSize),
       ...(this.recentLost.length > 0 ? { lost: [...this.recentLost] } : {}),
     };
-    const topic = metaTopic(h.device, h.sequence);
+    const topic = at(metaTopic(h.device, h.sequence));
     const metaBytes = publishPacketBytes(topic, encodeMeta(meta).length, v5 ? propertyBytes(META_CONTENT_TYPE, { protocol: CUBE_PROTOCOL }) : 0, v5);
     if (metaBytes > max) return new PacketTooLargeError(topic, metaBytes, max);
     return { meta, v5 };
@@ -646,8 +793,9 @@ export class CubePublisher extends EventEmitter {
    * the chunks it already has. An error PUBACK is retried a few times, then the cube is rejected.
    * @returns false when the cube was rejected, must start over, or sending stopped.
    */
-  private async sendMessages(entry: OutboxEntry, payload: Uint8Array, plan: { meta: CubeMessageMeta; v5: boolean }): Promise<boolean> {
+  private async sendMessages(entry: OutboxEntry, payload: Uint8Array, plan: { meta: CubeMessageMeta; v5: boolean }, to?: string): Promise<boolean> {
     const { meta, v5 } = plan;
+    const at = (topic: string): string => (to === undefined ? topic : directTopic(to, topic));
     const gen = this.generation;
     const live = (): boolean => !this.closing && gen === this.generation;
     let sent = 0;
@@ -682,14 +830,14 @@ export class CubePublisher extends EventEmitter {
     };
     const metaOpts: IClientPublishOptions = { qos: 1, ...(v5 ? { properties: { contentType: META_CONTENT_TYPE, userProperties: { protocol: CUBE_PROTOCOL } } } : {}) };
     const chunkOpts: IClientPublishOptions = { qos: 1, ...(v5 ? { properties: { contentType: CHUNK_CONTENT_TYPE } } : {}) };
-    send(metaTopic(meta.device, meta.sequence), encodeMeta(meta), metaOpts, 1);
+    send(at(metaTopic(meta.device, meta.sequence)), encodeMeta(meta), metaOpts, 1);
     for (let i = 0; i < meta.chunkCount && failed === undefined && live(); i++) {
       while (inFlight >= window && live()) await this.sleep();
       if (!live()) break;
       const offset = i * meta.chunkSize;
       const body = payload.subarray(offset, Math.min(offset + meta.chunkSize, payload.length));
       const buffer = pool.free.pop() ?? Buffer.allocUnsafe(bufferBytes);
-      send(chunkTopic(meta.device, meta.sequence, i), encodeChunkInto(buffer, meta.cubeId, i, meta.chunkCount, offset, body), chunkOpts, 1, buffer);
+      send(at(chunkTopic(meta.device, meta.sequence, i)), encodeChunkInto(buffer, meta.cubeId, i, meta.chunkCount, offset, body), chunkOpts, 1, buffer);
     }
     while (inFlight > 0 && live()) await this.sleep();
     if (this.closing) return false;
@@ -726,6 +874,8 @@ export class CubePublisher extends EventEmitter {
 
   private forget(id: number): void {
     this.awaiting.delete(id);
+    this.assigned.delete(id);
+    this.sentTo.delete(id);
     this.attempts.delete(id);
     this.earlyReceipts.delete(id);
   }
@@ -764,6 +914,7 @@ export class CubePublisher extends EventEmitter {
     const group = this.opts.receiptGroup;
     if (group === undefined || !this.client.connected) return;
     const filters = [receiptTopic(this.opts.device, group), resendTopic(this.opts.device, group)];
+    if (this.opts.delivery === 'pull') filters.push(pullTopic(this.opts.device, group));
     this.client.subscribe(filters, { qos: 1 }, (err) => {
       if (err) this.log.warn(`cannot subscribe to ${filters.join(', ')}: ${err.message}`);
     });
@@ -778,12 +929,17 @@ export class CubePublisher extends EventEmitter {
       this.log.warn((err as Error).message);
       return;
     }
-    if (msg === undefined || msg.kind === 'lost' || msg.device !== this.opts.device || msg.group !== this.opts.receiptGroup) return;
+    if (msg === undefined || msg.kind === 'lost' || msg.kind === 'offer' || msg.device !== this.opts.device || msg.group !== this.opts.receiptGroup) return;
     const entries = this.outbox.entries();
+    if (msg.kind === 'pull') {
+      this.onPull(entries, msg.request.sequence, msg.request.cubeId, msg.request.consumer);
+      return;
+    }
     if (msg.kind === 'receipt') {
       const { sequence, cubeId } = msg.receipt;
       const entry = entries.find((e) => e.header.sequence === sequence && e.header.cubeId === cubeId);
       if (entry === undefined) return; // a repeated receipt, or one for a cube evicted meanwhile
+      // Awaiting a receipt, or (pull) re-offered when the receipt came late: either way the group has it.
       if (this.awaiting.has(entry.id)) void this.delivered(entry);
       else this.earlyReceipts.add(entry.id);
       return;
@@ -807,6 +963,27 @@ export class CubePublisher extends EventEmitter {
     this.wake();
   }
 
+  /**
+   * Pull delivery: the first pull for an open offer wins; the cube goes to that member only. Any other pull
+   * (a second member answering a re-offer late, a repeated request, a cube no longer held) is ignored, so
+   * each offer sends the cube at most once.
+   */
+  private onPull(entries: readonly OutboxEntry[], sequence: number, cubeId: string, consumer: string): void {
+    if (this.opts.delivery !== 'pull') return;
+    const entry = entries.find((e) => e.header.sequence === sequence && e.header.cubeId === cubeId);
+    if (entry === undefined || this.awaiting.get(entry.id)?.stage !== 'offer') {
+      this.m.pullsIgnored++;
+      this.log.debug(`cube ${sequence}: pull from ${consumer} ignored (${entry === undefined ? 'not held' : 'not on offer'})`);
+      return;
+    }
+    this.awaiting.delete(entry.id);
+    this.assigned.set(entry.id, consumer);
+    this.m.pulls++;
+    this.log.debug(`cube ${sequence}: pulled by ${consumer}`);
+    this.emit('cube-pulled', sequence, consumer);
+    this.wake();
+  }
+
   /** v2: the consumer group has the cube: it leaves the outbox. */
   private async delivered(entry: OutboxEntry): Promise<void> {
     this.forget(entry.id);
@@ -823,15 +1000,23 @@ export class CubePublisher extends EventEmitter {
     if (!this.client.connected) return;
     const now = Date.now();
     let resend = 0;
+    let reoffer = 0;
     for (const [id, a] of this.awaiting) {
-      const wait = Math.min(300_000, this.opts.receiptTimeoutMs * 2 ** Math.min(a.attempts - 1, 10));
+      // An offer is one small message, and a broker keeps dealing offers to a member that died with its session
+      // kept (mosquitto does), so re-offers back off to 4 x the timeout at most; re-sent cubes up to 5 min.
+      const wait = Math.min(300_000, this.opts.receiptTimeoutMs * 2 ** Math.min(a.attempts - 1, a.stage === 'offer' ? 2 : 10));
       if (now - a.since < wait) continue;
       this.awaiting.delete(id);
-      resend++;
+      if (a.stage === 'offer') reoffer++;
+      else resend++;
     }
-    if (resend === 0) return;
+    if (resend + reoffer === 0) return;
     this.m.resent += resend;
-    this.log.warn(`${resend} cube(s) acknowledged by the broker but without a receipt from group ${this.opts.receiptGroup}; re-sending`);
+    if (resend > 0) {
+      const again = this.opts.delivery === 'pull' ? 'offering them again' : 're-sending';
+      this.log.warn(`${resend} cube(s) acknowledged by the broker but without a receipt from group ${this.opts.receiptGroup}; ${again}`);
+    }
+    if (reoffer > 0) this.log.warn(`${reoffer} cube(s) offered to group ${this.opts.receiptGroup} but not pulled; offering them again`);
     this.wake();
   }
 }

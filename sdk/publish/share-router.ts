@@ -1,4 +1,4 @@
-import { decodeChunk, parseCubeTopic } from './protocol';
+import { CUBE_PROTOCOL, type PullRequest, decodeChunk, decodeControl, parseCubeTopic, parseDirectTopic, pullTopic } from './protocol';
 
 /** A message to publish (forward or claim) or to feed to the local reassembler. */
 export interface RoutedMessage {
@@ -10,8 +10,29 @@ export interface RoutedMessage {
 export interface RouteResult {
   /** Feed these to this member's reassembler. */
   local: RoutedMessage[];
-  /** Publish these (claims, forwards to the owner). */
+  /** Publish these (pull requests, claims, forwards to the owner). */
   publish: RoutedMessage[];
+  /**
+   * Pull delivery: cubes (`device/sequence/cubeId`) offered again although this member already stored them (its
+   * receipt was lost or late): send the receipt again instead of pulling them a second time.
+   */
+  receipts?: string[];
+}
+
+/** Counters of a {@link ShareRouter}. */
+export interface ShareRouterStats {
+  /** Pull delivery: offers received (one per cube dealt to this member). */
+  offers: number;
+  /** Pull delivery: pull requests sent. */
+  pulls: number;
+  /** Pull delivery: messages received on this member's direct topics (meta and chunks of pulled cubes). */
+  direct: number;
+  /** Claim rule (push devices): messages this member forwarded to another member's inbox, i.e. that crossed the broker twice. */
+  forwarded: number;
+  /** Payload bytes of those. */
+  forwardedBytes: number;
+  /** Claim rule: messages received from other members' forwards. */
+  inbox: number;
 }
 
 /** Options for {@link ShareRouter}. */
@@ -22,11 +43,25 @@ export interface ShareRouterOptions {
   maxParkedBytes?: number;
   /** Claims remembered. @defaultValue 4096 */
   rememberClaims?: number;
+  /** Consumer group named in pull requests (the device's `receiptGroup`). @defaultValue the share group */
+  consumerGroup?: string;
+  /** Whether this member already stored a cube (`device/sequence/cubeId`); such offers are answered with a receipt, not a pull. */
+  isStored?: (key: string) => boolean;
 }
 
 /**
- * Makes MQTT 5 shared subscriptions deliver whole cubes. A shared subscription hands each *message* to
- * one member of the group, so the chunks of one cube scatter across members. The rule here:
+ * Makes MQTT 5 shared subscriptions deliver whole cubes, each to one member.
+ *
+ * Pull delivery (devices with `delivery: 'pull'`; docs/cube-protocol.md §6.2): the device offers each cube with
+ * one message on `spectra/<device>/offer/<group>`, which members subscribe to shared, so the broker deals
+ * offers (whole cubes) round-robin. The member that gets an offer asks for the cube on
+ * `spectra/<device>/pull/<group>`; the device sends meta and chunks to `spectra/<device>/to/<member>/cube/…`,
+ * which only that member subscribes to. Nothing is forwarded. An overdue receipt brings the offer back to
+ * that member first (`spectra/<device>/to/<member>/offer/<group>`), which answers with its receipt if it
+ * stored the cube, so a lost receipt does not make a second member take the cube too.
+ *
+ * Claim rule (devices that push meta and chunks on `spectra/<device>/cube/…`): a shared subscription hands
+ * each *message* to one member of the group, so the chunks of one cube scatter across members:
  *
  * 1. The member that receives a cube's meta owns the cube and announces a claim on
  *    `spectra-share/<group>/claim/<device>/<sequence>/<cubeId>` (payload: its client id), which every member
@@ -48,6 +83,9 @@ export class ShareRouter {
   private readonly parkMs: number;
   private readonly maxParkedBytes: number;
   private readonly rememberClaims: number;
+  private readonly consumerGroup: string;
+  private readonly isStored: (key: string) => boolean;
+  private readonly counters: ShareRouterStats = { offers: 0, pulls: 0, direct: 0, forwarded: 0, forwardedBytes: 0, inbox: 0 };
 
   /**
    * @param group - Share group name (one topic level).
@@ -62,9 +100,16 @@ export class ShareRouter {
     this.parkMs = options.parkMs ?? 30_000;
     this.maxParkedBytes = options.maxParkedBytes ?? 256 * 1024 ** 2;
     this.rememberClaims = options.rememberClaims ?? 4096;
-    for (const [name, v] of [['group', group], ['client id', me]]) {
+    this.consumerGroup = options.consumerGroup ?? group;
+    this.isStored = options.isStored ?? (() => false);
+    for (const [name, v] of [['group', group], ['client id', me], ['consumer group', this.consumerGroup]]) {
       if (!/^[A-Za-z0-9_.:-]{1,64}$/.test(v)) throw new RangeError(`Expected the share ${name} to be one topic level of [A-Za-z0-9_.:-] but received '${v}'`);
     }
+  }
+
+  /** Counters so far (a copy). */
+  get stats(): ShareRouterStats {
+    return { ...this.counters };
   }
 
   /** Topic filters this member subscribes to (besides the shared data subscription). */
@@ -72,9 +117,17 @@ export class ShareRouter {
     return [`spectra-share/${this.group}/claim/#`, `spectra-share/${this.group}/inbox/${this.me}/#`];
   }
 
-  /** The shared data subscription. */
+  /** The shared data subscription (claim rule, for devices that push). */
   static dataFilter(group: string, device = '+'): string {
     return `$share/${group}/spectra/${device}/cube/#`;
+  }
+
+  /**
+   * Pull delivery: the shared offer subscription and this member's direct (not shared) subscription.
+   * @param device - One device, or `+` for all. @defaultValue '+'
+   */
+  pullFilters(device = '+'): string[] {
+    return [`$share/${this.group}/spectra/${device}/offer/${this.consumerGroup}`, `spectra/${device}/to/${this.me}/#`];
   }
 
   /**
@@ -85,8 +138,25 @@ export class ShareRouter {
    */
   route(topic: string, payload: Uint8Array, now: number = Date.now()): RouteResult {
     const out: RouteResult = { local: [], publish: [] };
+    const direct = parseDirectTopic(topic);
+    if (direct !== undefined) {
+      // Sent to this member alone because it pulled the cube; anything addressed elsewhere is not ours.
+      if (direct.consumer !== this.me) return out;
+      // An offer made again to this member only: its receipt for a cube it pulled is overdue.
+      if (/\/offer\/[^/]+$/.test(direct.cubeTopic)) this.onOffer(direct.cubeTopic, payload, out);
+      else {
+        this.counters.direct++;
+        out.local.push({ topic: direct.cubeTopic, payload });
+      }
+      return out;
+    }
+    if (/^spectra\/[^/]+\/offer\/[^/]+$/.test(topic)) {
+      this.onOffer(topic, payload, out);
+      return out;
+    }
     const inbox = `spectra-share/${this.group}/inbox/${this.me}/`;
     if (topic.startsWith(inbox)) {
+      this.counters.inbox++;
       out.local.push({ topic: topic.slice(inbox.length), payload });
       return out;
     }
@@ -158,6 +228,27 @@ export class ShareRouter {
     return dropped;
   }
 
+  /** Pull delivery: an offer dealt to this member; ask the device for the cube (or re-send the receipt). */
+  private onOffer(topic: string, payload: Uint8Array, out: RouteResult): void {
+    let msg;
+    try {
+      msg = decodeControl(topic, payload);
+    } catch {
+      return; // malformed: nothing to pull
+    }
+    if (msg?.kind !== 'offer' || msg.group !== this.consumerGroup) return;
+    this.counters.offers++;
+    const { sequence, cubeId } = msg.offer;
+    const key = `${msg.device}/${sequence}/${cubeId}`;
+    if (this.isStored(key)) {
+      (out.receipts ??= []).push(key);
+      return;
+    }
+    const request: PullRequest = { protocol: CUBE_PROTOCOL, sequence, cubeId, consumer: this.me };
+    this.counters.pulls++;
+    out.publish.push({ topic: pullTopic(msg.device, this.consumerGroup), payload: Buffer.from(JSON.stringify(request)) });
+  }
+
   private onClaim(key: string, claimant: string, out: RouteResult): void {
     const current = this.claims.get(key);
     if (current !== undefined && current <= claimant) return;
@@ -186,6 +277,8 @@ export class ShareRouter {
   }
 
   private forward(owner: string, topic: string, payload: Uint8Array, out: RouteResult): void {
+    this.counters.forwarded++;
+    this.counters.forwardedBytes += payload.length;
     out.publish.push({ topic: `spectra-share/${this.group}/inbox/${owner}/${topic}`, payload });
   }
 

@@ -22,13 +22,18 @@ import {
   resendTopic,
 } from './protocol';
 import { type ReassembledCube, Reassembler, type ReassemblerOptions, type ReassemblerStats } from './reassembler';
-import { ShareRouter } from './share-router';
+import { type RouteResult, ShareRouter, type ShareRouterStats } from './share-router';
 
 /** Options for {@link CubeSubscriber.connect}. */
 export interface SubscriberOptions extends BrokerOptions {
   /** Write each cube here as ENVI (`.hdr` + `.img`), a `.json` meta and a quicklook `.png`. Nothing is written when omitted. */
   out?: string;
-  /** Join this MQTT 5 shared-subscription group; cubes are split across members, each cube to one member. */
+  /**
+   * Join this MQTT 5 shared-subscription group; cubes are split across members, each cube whole to one member.
+   * With a device in pull delivery (`delivery: 'pull'`, whose `receiptGroup` is `group`) members get even
+   * shares and every chunk crosses the broker once; with a device that pushes, the claim rule applies
+   * (docs/cube-protocol.md §6.2).
+   */
   share?: string;
   /** Only this device (one topic level). @defaultValue '+' (all) */
   device?: string;
@@ -189,6 +194,8 @@ export class CubeSubscriber extends EventEmitter {
   private failures = 0;
   private received = 0;
   private readonly counters = { receiptsSent: 0, resendRequests: 0, missing: 0, reconnects: 0 };
+  /** Cubes (`device/sequence/cubeId`) stored and receipted, newest last; a re-offer of one is answered with the receipt. */
+  private readonly stored = new Set<string>();
   private closed = false;
 
   /**
@@ -208,8 +215,11 @@ export class CubeSubscriber extends EventEmitter {
     if (opts.out !== undefined) this.openTaker();
     else super.on('newListener', (event: string | symbol) => event === 'cube' && this.openTaker());
     this.reassembler = new Reassembler({ ...opts.reassembler, timeoutMs: opts.timeoutMs, ...(opts.limits ? { limits: opts.limits } : {}) });
-    this.router = opts.share !== undefined ? new ShareRouter(opts.share, opts.clientId) : undefined;
+    this.router =
+      opts.share !== undefined ? new ShareRouter(opts.share, opts.clientId, { consumerGroup: opts.group, isStored: (key) => this.stored.has(key) }) : undefined;
     this.filters = this.router ? [ShareRouter.dataFilter(opts.share!, opts.device), ...this.router.controlFilters] : [`spectra/${opts.device}/cube/#`];
+    // Pull delivery needs receipts: a device that pulls are sent to waits for them.
+    if (this.router && opts.receipts) this.filters.push(...this.router.pullFilters(opts.device));
     if (opts.receipts) this.filters.push(lostTopic(opts.device));
     client.on('message', (topic, payload) => this.onMessage(topic, payload));
     // Backpressure: mqtt.js sends a QoS 1 PUBACK (and reads the next packet) only once this callback runs.
@@ -284,9 +294,14 @@ export class CubeSubscriber extends EventEmitter {
     return this.opts.clientId;
   }
 
-  /** Reassembly counters plus delivery counters. */
-  get stats(): ReassemblerStats & { written: number; receiptsSent: number; resendRequests: number; missing: number; writeQueueBytes: number } {
-    return { ...this.reassembler.stats, written: this.received, ...this.counters, writeQueueBytes: this.queuedBytes };
+  /**
+   * Reassembly counters plus delivery counters, and the share group's (zero without `share`): `forwarded` counts
+   * messages this member sent on to another member (each crossed the broker twice), `pulls` the cubes it pulled.
+   */
+  get stats(): ReassemblerStats &
+    ShareRouterStats & { written: number; receiptsSent: number; resendRequests: number; missing: number; reconnects: number; writeQueueBytes: number } {
+    const share = this.router?.stats ?? { offers: 0, pulls: 0, direct: 0, forwarded: 0, forwardedBytes: 0, inbox: 0 };
+    return { ...this.reassembler.stats, ...share, written: this.received, ...this.counters, writeQueueBytes: this.queuedBytes };
   }
 
   /** Sequences reported missing so far, per device (ascending). */
@@ -301,6 +316,12 @@ export class CubeSubscriber extends EventEmitter {
    * broker (the disconnect is forced after a short grace).
    */
   async close(): Promise<void> {
+    // A member leaving the group stops taking offers, so the broker deals the next ones to the others at once
+    // instead of queueing them in this session (they would come back only by the device's receipt timeout).
+    if (this.router && this.opts.receipts && this.client.connected && !this.closed) {
+      const offers = this.router.pullFilters(this.opts.device)[0];
+      await Promise.race([this.client.unsubscribeAsync(offers).catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+    }
     this.stop();
     for (const release of this.heldAcks.splice(0)) release();
     await this.writes;
@@ -339,8 +360,15 @@ export class CubeSubscriber extends EventEmitter {
       this.onLossNotice(topic, payload);
       return;
     }
-    const routed = this.router ? this.router.route(topic, payload) : { local: [{ topic, payload }], publish: [] };
+    // Closing: nothing new is taken (no pull, no cube, no receipt), so whatever still arrives goes to another
+    // member or to the next run by the device's receipt timeout instead of being half-delivered here.
+    if (this.closed) return;
+    const routed: RouteResult = this.router ? this.router.route(topic, payload) : { local: [{ topic, payload }], publish: [] };
     for (const m of routed.publish) this.client.publish(m.topic, Buffer.from(m.payload), { qos: 1 });
+    for (const key of routed.receipts ?? []) {
+      const [device, sequence, cubeId] = key.split('/');
+      this.sendReceipt(device, Number(sequence), cubeId);
+    }
     for (const m of routed.local) {
       for (const ev of this.reassembler.accept(m.topic, m.payload)) {
         if (ev.type === 'cube') {
@@ -439,6 +467,11 @@ export class CubeSubscriber extends EventEmitter {
     }
   }
 
+  private remember(key: string): void {
+    this.stored.add(key);
+    if (this.stored.size > 4096) this.stored.delete(this.stored.values().next().value as string);
+  }
+
   private sendReceipt(device: string, sequence: number, cubeId: string): void {
     const receipt: CubeReceipt = { protocol: CUBE_PROTOCOL, sequence, cubeId, consumer: this.opts.clientId };
     this.counters.receiptsSent++;
@@ -458,6 +491,7 @@ export class CubeSubscriber extends EventEmitter {
         this.received++;
         // The receipt goes out only once the cube is stored: a crash before this makes the device send it again.
         if (this.opts.receipts) this.sendReceipt(cube.meta.device, cube.meta.sequence, cube.meta.cubeId);
+        this.remember(`${cube.meta.device}/${cube.meta.sequence}/${cube.meta.cubeId}`);
         this.delivered(cube.meta.device, cube.meta.sequence, Date.now());
         // Losses the device announced in-band: reported even if the notice on the lost topic never reached us.
         for (const l of cube.meta.lost ?? []) {

@@ -104,6 +104,8 @@ t.test('rejects: bad arguments synchronously', async (t) => {
   t.throws(() => CubePublisher.connect({ broker: 'mqtt://127.0.0.1:1', device: 'a/b' }), RangeError);
   t.throws(() => CubePublisher.connect({ broker: 'mqtt://127.0.0.1:1', device: 'cam', window: 0 }), /window/);
   t.throws(() => CubePublisher.connect({ broker: 'mqtt://127.0.0.1:1', device: 'cam', maxPacketSize: 10 }), /maxPacketSize/);
+  t.throws(() => CubePublisher.connect({ broker: 'mqtt://127.0.0.1:1', device: 'cam', delivery: 'pull' }), /delivery 'pull' needs receiptGroup/);
+  t.throws(() => CubePublisher.connect({ broker: 'mqtt://127.0.0.1:1', device: 'cam', receiptGroup: 'g', delivery: 'fetch' as 'pull' }), /Expected delivery 'push' or 'pull'/);
   t.throws(() => CubeSubscriber.connect({ broker: 'mqtt://127.0.0.1:1', share: 'a/b' }), RangeError);
   t.throws(() => CubeSubscriber.connect({ broker: 'mqtt://127.0.0.1:1', share: 'g', protocolVersion: 4 }), /protocolVersion 5/);
 });

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { CubeIntegrityError, CubeProtocolError, IncompleteCubeError, ReassemblyLimitError } from '../../sdk/publish/errors';
-import { decodeChunk, decodeMeta, parseCubeTopic } from '../../sdk/publish/protocol';
+import { decodeChunk, decodeControl, decodeMeta, directTopic, parseCubeTopic, parseDirectTopic } from '../../sdk/publish/protocol';
 import { Reassembler, type ReassemblyEvent } from '../../sdk/publish/reassembler';
 import { ShareRouter } from '../../sdk/publish/share-router';
 import { cubeMessages, patternCube, rng, sameBytes } from './helpers';
@@ -156,6 +156,48 @@ t.test('share router: each cube goes whole to the member that got its meta', asy
   t.same(errors(evs), []);
   t.equal(rb.inProgress, 0, 'b holds nothing');
   t.equal(parseCubeTopic(msgs[1].topic)?.kind, 'chunk');
+  t.equal(b.stats.forwarded, Math.floor(msgs.length / 2), 'b forwarded every chunk it was dealt (each crossed the broker twice)');
+});
+
+t.test('share router: an offer is answered with a pull, the pulled cube arrives on the direct topics, nothing is forwarded', async (t) => {
+  const msgs = cubeMessages(patternCube(2, 8, 8, 5), { chunkSize: 64, device: 'cam', sequence: 7, cubeId: 'fedcba9876543210' });
+  const stored = new Set<string>();
+  const a = new ShareRouter('g', 'member-a', { consumerGroup: 'g', isStored: (k) => stored.has(k) });
+  t.same(a.pullFilters('cam'), ['$share/g/spectra/cam/offer/g', 'spectra/cam/to/member-a/#']);
+  const offer = Buffer.from(JSON.stringify({ protocol: 'spectra-cube/2', sequence: 7, cubeId: 'fedcba9876543210' }));
+  const pulled = a.route('spectra/cam/offer/g', offer, 0);
+  t.same(pulled.local, []);
+  t.equal(pulled.publish.length, 1);
+  t.equal(pulled.publish[0].topic, 'spectra/cam/pull/g');
+  const req = decodeControl(pulled.publish[0].topic, pulled.publish[0].payload);
+  t.same(req, { kind: 'pull', device: 'cam', group: 'g', request: { protocol: 'spectra-cube/2', sequence: 7, cubeId: 'fedcba9876543210', consumer: 'member-a' } });
+  // The device answers on member-a's direct topics: each goes to the reassembler under its cube topic.
+  const re = new Reassembler();
+  const evs: ReassemblyEvent[] = [];
+  for (const m of msgs) {
+    t.same(parseDirectTopic(directTopic('member-a', m.topic)), { consumer: 'member-a', cubeTopic: m.topic });
+    const out = a.route(directTopic('member-a', m.topic), m.payload, 0);
+    t.same(out.publish, []);
+    for (const l of out.local) evs.push(...re.accept(l.topic, l.payload, 0));
+  }
+  t.equal(cubes(evs).length, 1, 'one cube');
+  t.same(errors(evs), []);
+  t.same(a.route(directTopic('member-b', msgs[1].topic), msgs[1].payload, 0), { local: [], publish: [] }, "another member's direct topic is ignored");
+  // A re-offer of a cube already stored here is answered with the receipt, not a second pull.
+  stored.add('cam/7/fedcba9876543210');
+  t.same(a.route('spectra/cam/offer/g', offer, 0), { local: [], publish: [], receipts: ['cam/7/fedcba9876543210'] });
+  // The same when the device offers it again to this member only (its receipt was overdue).
+  t.equal(directTopic('member-a', 'spectra/cam/offer/g'), 'spectra/cam/to/member-a/offer/g');
+  t.same(a.route('spectra/cam/to/member-a/offer/g', offer, 0), { local: [], publish: [], receipts: ['cam/7/fedcba9876543210'] });
+  t.same(a.route('spectra/cam/to/member-b/offer/g', offer, 0), { local: [], publish: [] }, "another member's offer is ignored");
+  // Offers of another group, malformed offers and offers with a bad cube id are not pulled.
+  t.same(a.route('spectra/cam/offer/other', offer, 0), { local: [], publish: [] });
+  t.same(a.route('spectra/cam/offer/g', Buffer.from('{'), 0), { local: [], publish: [] });
+  t.same(a.route('spectra/cam/offer/g', Buffer.from(JSON.stringify({ protocol: 'spectra-cube/2', sequence: 7, cubeId: 'X' })), 0), { local: [], publish: [] });
+  t.match(a.stats, { offers: 3, pulls: 1, direct: msgs.length, forwarded: 0 });
+  // Pull requests are refused when their consumer cannot be a topic level.
+  t.throws(() => decodeControl('spectra/cam/pull/g', Buffer.from(JSON.stringify({ protocol: 'spectra-cube/2', sequence: 1, cubeId: 'fedcba9876543210', consumer: 'x'.repeat(65) }))), CubeProtocolError);
+  t.throws(() => directTopic('m', 'spectra/cam/status'), RangeError);
 });
 
 t.test('share router: two claims for one cube, the smaller client id wins and the loser hands over', async (t) => {

@@ -15,6 +15,9 @@ function publisherEvents(pub: CubePublisher): void {
   pub.on('cube-lost', (seq: number, reason: 'evicted' | 'rejected' | 'not-held' | 'skipped') => void [seq, reason]);
   // @ts-expect-error unknown event
   pub.on('cube-vanished', () => undefined);
+  pub.on('cube-pulled', (seq: number, consumer: string) => void [seq, consumer]);
+  // @ts-expect-error cube-pulled passes the member's client id as a string
+  pub.on('cube-pulled', (seq: number, consumer: number) => void [seq, consumer]);
 }
 
 function subscriberEvents(sub: CubeSubscriber): void {
@@ -29,10 +32,15 @@ function subscriberEvents(sub: CubeSubscriber): void {
 const options: PublisherOptions = { broker: 'mqtt://127.0.0.1', device: 'cam', protocolVersion: 5 };
 // @ts-expect-error MQTT 3 is not supported
 const bad: PublisherOptions = { broker: 'mqtt://127.0.0.1', device: 'cam', protocolVersion: 3 };
+const pulling: PublisherOptions = { broker: 'mqtt://127.0.0.1', device: 'cam', receiptGroup: 'fusers', delivery: 'pull' };
+// @ts-expect-error delivery is 'push' or 'pull'
+const badDelivery: PublisherOptions = { broker: 'mqtt://127.0.0.1', device: 'cam', delivery: 'fetch' };
 
 t.test('types: event maps and options compile as documented', async (t) => {
   t.type(publisherEvents, 'function');
   t.type(subscriberEvents, 'function');
   t.equal(options.device, 'cam');
   t.equal(bad.device, 'cam');
+  t.equal(pulling.delivery, 'pull');
+  t.equal(badDelivery.device, 'cam');
 });
