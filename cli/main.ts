@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { FileAccessError, PathError, SpectraError, explainFsError } from '../sdk/core/errors';
 import { type LogLevel, setLogLevel } from '../sdk/core/log';
 import { flagForPath, withFlagNames } from './hints';
@@ -79,6 +79,12 @@ export async function main(argv: string[]): Promise<void> {
     await program.parseAsync(argv);
   } catch (err) {
     const e = err as { code?: string; exitCode?: number };
+    // Thrown by an action's own checks, not by commander's parser, so nothing has printed it yet.
+    if (err instanceof InvalidArgumentError) {
+      process.stderr.write(`spectra ${ran.name()}: ${err.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
     if (typeof e.code === 'string' && e.code.startsWith('commander.')) {
       process.exitCode = e.exitCode ?? 1;
       return;

@@ -33,6 +33,8 @@ interface RunCliOptions extends BrokerCliOptions {
   tile: number;
   previews: boolean;
   camera?: string;
+  receiptGroup?: string;
+  delivery: 'push' | 'pull';
   json: boolean;
 }
 
@@ -77,8 +79,17 @@ export function register(program: Command): void {
     .option('--tile <px>', 'HR tile size for inference; 0 = whole image', integer(0), 0)
     .option('--previews', 'also publish a retained quicklook PNG and pixel spectra per frame (spectra/<device>/quicklook, /spectra) for browsers', false)
     .option('--camera <profile.json>', 'camera profile for --source watch|replay: band table and value scales of its files, MSI response (docs/new-camera.md)')
+    .option('--receipt-group <name>', 'with --no-subscribe: keep each cube in the outbox until this consumer group (spectra subscribe --group/--share <name>) sends its receipt')
+    .addOption(
+      new Option('--delivery <mode>', "pull: offer each cube to the --share members of --receipt-group, which pull whole cubes (a fair share, no chunk crossing the broker twice; docs/cube-protocol.md §6.2)")
+        .choices(['push', 'pull'])
+        .default('push'),
+    )
     .option('--json', 'print the run summary as JSON at the end', false);
   addBrokerFlags(cmd).action(async (opts: RunCliOptions, command: Command) => {
+    // The built-in subscriber is the receipt group 'spectra-run'; another group needs it off.
+    if (opts.receiptGroup !== undefined && opts.subscribe) throw new InvalidArgumentError('--receipt-group names outside consumers: add --no-subscribe (the built-in subscriber is its own group)');
+    if (opts.delivery === 'pull' && opts.receiptGroup === undefined) throw new InvalidArgumentError('--delivery pull needs --receipt-group <name> and --no-subscribe: its members (spectra subscribe --share <name>) pull the cubes');
     const modelPath = opts.model ?? (await defaultModel());
     const model = await FusionModel.load(modelPath);
     const camera = opts.camera ? await readCameraProfile(opts.camera) : undefined;
@@ -107,6 +118,7 @@ export function register(program: Command): void {
           waitForBroker: opts.waitForBroker,
           ...(opts.outbox ? { outbox: opts.outbox } : {}),
           ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}),
+          ...(opts.receiptGroup !== undefined ? { receiptGroup: opts.receiptGroup, delivery: opts.delivery } : {}),
         },
         fuse: { tile: opts.tile, ...cameraFuse },
         previews: opts.previews,

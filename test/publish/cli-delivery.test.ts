@@ -138,3 +138,32 @@ function tmpfsMissing(): string | false {
     return 'cannot mount a small tmpfs here (needs root or CAP_SYS_ADMIN)';
   }
 }
+
+t.test('spectra run --delivery pull: two spectra subscribe --share members pull every cube once between them', { skip }, async (t) => {
+  const broker = await startMosquitto();
+  t.teardown(() => broker.dispose());
+  const members = ['a', 'b'].map((m) => {
+    const out = tempDir();
+    const cli = spectra(['subscribe', '--broker', broker.url, '--out', out, '--device', 'cam-p', '--share', 'fleet', '--client-id', `member-${m}`, '--no-quicklook']);
+    t.teardown(() => cli.child.kill('SIGKILL'));
+    return cli;
+  });
+  for (const m of members) await until(() => /listening on .* \(share group fleet\)/.test(m.out()), 60_000, 'a member to listen');
+  const run = spectra(['run', '--model', TINY, '--broker', broker.url, '--device', 'cam-p', '--frames', '6', '--no-subscribe', '--receipt-group', 'fleet', '--delivery', 'pull', '--scene', 'generated', '--size', '32x32']);
+  t.teardown(() => run.child.kill('SIGKILL'));
+  t.equal(await run.exited, 0, run.out());
+  const stored = (): number[] => members.map((m) => (m.out().match(/^cube cam-p\//gm) ?? []).length);
+  await until(() => stored().reduce((a, b) => a + b, 0) >= 6, 20_000, 'six cubes stored');
+  const sequences = members.flatMap((m) => [...m.out().matchAll(/^cube cam-p\/(\d+)/gm)].map((x) => Number(x[1])));
+  t.same([...sequences].sort((x, y) => x - y), [0, 1, 2, 3, 4, 5], `every cube once across the members (${stored().join(' + ')})`);
+  t.ok(stored().every((n) => n > 0), 'both members got cubes');
+});
+
+t.test('spectra run: --receipt-group and --delivery pull without their companions are usage errors that say what to add', async (t) => {
+  const pull = spectra(['run', '--delivery', 'pull']);
+  t.equal(await pull.exited, 1);
+  t.match(pull.out(), /--delivery pull needs --receipt-group <name> and --no-subscribe/);
+  const group = spectra(['run', '--receipt-group', 'fleet']);
+  t.equal(await group.exited, 1);
+  t.match(group.out(), /--receipt-group names outside consumers: add --no-subscribe/);
+});
