@@ -22,6 +22,13 @@ export interface PipelineOptions {
   /** Frames to process; `Infinity` runs until the source ends (a service). @defaultValue 10 */
   frames?: number;
   /**
+   * With an in-memory outbox, fusing waits while this many cubes are still undelivered, so a source faster than
+   * the broker and its consumers cannot grow the heap without bound (a file source then waits; a live source
+   * drops its oldest frames, counted). A durable outbox (`outbox: dir`) keeps fusing through outages: its
+   * cubes are on disk. @defaultValue 4
+   */
+  maxPendingCubes?: number;
+  /**
    * Broker URL, or a publisher to reuse. When omitted an {@link EmbeddedBroker} is started on loopback
    * (MQTT 3.1.1 over TCP and WebSocket) and stopped at the end.
    */
@@ -90,7 +97,7 @@ export interface PipelineResult {
 }
 
 /** Defaults for {@link PipelineOptions}. */
-export const DEFAULT_PIPELINE_OPTIONS = Object.freeze({ frames: 10, device: 'spectra-edge', drainMs: 30_000, qualityEvery: 4 });
+export const DEFAULT_PIPELINE_OPTIONS = Object.freeze({ frames: 10, device: 'spectra-edge', drainMs: 30_000, qualityEvery: 4, maxPendingCubes: 4 });
 
 /**
  * What goes out with a fused frame besides its pixels: sequence, timestamps, model id and precision, scale.
@@ -198,6 +205,8 @@ async function frameLoop(model: FusionModel, source: FrameSource, publisher: Cub
   const every = options.qualityEvery ?? DEFAULT_PIPELINE_OPTIONS.qualityEvery;
   if (!Number.isInteger(every) || every < 1) throw new RangeError(`Expected qualityEvery to be an integer >= 1 but received ${every}`);
   const checked = options.fuse?.quality ?? true;
+  const maxPending = options.maxPendingCubes ?? DEFAULT_PIPELINE_OPTIONS.maxPendingCubes;
+  if (!(Number.isInteger(maxPending) && maxPending >= 1)) throw new RangeError(`Expected maxPendingCubes to be an integer >= 1 but received ${maxPending}`);
   for await (const frame of source) {
     const started = Date.now();
     options.onFrameStart?.(frame);
@@ -226,8 +235,14 @@ async function frameLoop(model: FusionModel, source: FrameSource, publisher: Cub
     log.info(formatReport(report));
     options.onFrame?.(report, frame);
     if (reports.length >= frames) break;
+    if (publisher.holdsCubesInMemory) await roomInOutbox(publisher, maxPending);
   }
   return reports;
+}
+
+/** Resolves once fewer than `max` cubes wait in the publisher's outbox (or it is closing). */
+async function roomInOutbox(publisher: CubePublisher, max: number): Promise<void> {
+  while (publisher.metrics().outboxCubes >= max && !publisher.closed) await new Promise((r) => setTimeout(r, 5));
 }
 
 /** Runs every release step even when one fails; a failure is logged, so it never hides the error that ended the run. */

@@ -471,6 +471,20 @@ export class CubePublisher extends EventEmitter {
     });
   }
 
+  /**
+   * Whether the cubes waiting for delivery are held in this process's memory (the default outbox) rather than on
+   * disk: a producer faster than delivery then grows the heap, and the frame loop waits for room
+   * (`PipelineOptions.maxPendingCubes`).
+   */
+  get holdsCubesInMemory(): boolean {
+    return this.outbox instanceof MemoryOutbox;
+  }
+
+  /** Whether {@link CubePublisher.close} has been called. */
+  get closed(): boolean {
+    return this.closing;
+  }
+
   /** Counters and outbox state. */
   metrics(): PublisherMetrics {
     return {

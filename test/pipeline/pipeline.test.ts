@@ -180,3 +180,41 @@ t.test('previews: browsers get a retained quicklook PNG and small spectra over W
   t.ok(got.get('spectra/web/spectra')!.length < 2000, 'a few hundred bytes');
   await browser.endAsync();
 });
+
+t.test('backpressure: with an in-memory outbox, fusing waits while maxPendingCubes cubes are undelivered, then goes on', async (t) => {
+  const broker = await EmbeddedBroker.start({ port: 0, wsPort: 0, log: quiet });
+  t.teardown(() => broker.close());
+  const model = await FusionModel.load(TINY);
+  t.teardown(() => model.release());
+  // Receipts from group 'late' release cubes; its consumer joins only after a second, so the outbox fills first.
+  const pub = await CubePublisher.connect({ broker: broker.url, device: 'bp', protocolVersion: 4, receiptGroup: 'late', receiptTimeoutMs: 500, log: quiet });
+  t.teardown(() => pub.close());
+  t.ok(pub.holdsCubesInMemory);
+  let most = 0;
+  const fused: number[] = [];
+  const started = Date.now();
+  const run = runPipeline({
+    model,
+    source: new SyntheticSource({ card: model.card, scene: 'generated', size: [32, 32], maxFrames: 8, log: quiet }),
+    frames: 8,
+    broker: pub,
+    device: 'bp',
+    maxPendingCubes: 2,
+    log: quiet,
+    onFrame: (r) => {
+      fused.push(Date.now() - started);
+      most = Math.max(most, pub.metrics().outboxCubes);
+    },
+  });
+  await new Promise((r) => setTimeout(r, 1000));
+  t.equal(fused.length, 2, 'two frames fused, then the loop waits for room');
+  const received: number[] = [];
+  const sub = await CubeSubscriber.connect({ broker: broker.url, device: 'bp', group: 'late', protocolVersion: 4, log: quiet });
+  t.teardown(() => sub.close());
+  sub.on('cube', (c: ReceivedCube) => received.push(c.meta.sequence));
+  await run;
+  await until(() => received.length === 8, 10_000, 'every cube received');
+  t.ok(most <= 2, `at most 2 cubes waited in memory (saw ${most})`);
+  t.same([...received].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7]);
+  await t.rejects(runPipeline({ model, frames: 1, broker: pub, device: 'bp', maxPendingCubes: 0, log: quiet }), RangeError);
+});
