@@ -77,7 +77,15 @@ export class FileViewServer {
     }
     const file = await openCubeFile(opts.file, opts.read);
     const reference = opts.compare === undefined ? undefined : await openCubeFile(opts.compare, opts.read);
-    if (reference) assertSameShape(file, reference);
+    if (reference) {
+      assertSameShape(file, reference);
+      // Same shape but another band grid compares unlike bands; files without wavelengths (band indices) say nothing.
+      const known = (f: CubeFile): boolean => f.cube.meta?.wavelengthsFromHeader !== false;
+      const off = file.cube.wavelengths.findIndex((w, b) => Math.abs(w - reference.cube.wavelengths[b]) > 0.5);
+      if (known(file) && known(reference) && off >= 0) {
+        log.warn(`band ${off} is at ${file.cube.wavelengths[off]} nm in ${file.path} but ${reference.cube.wavelengths[off]} nm in ${reference.path}: the difference views compare unlike bands`);
+      }
+    }
     const http = createServer();
     const view = new FileViewServer(http, opts.host, file, reference);
     view.attach(opts.staticDir ?? findViewerDir(), log, opts.allowedOrigins ?? [], !isLoopback(opts.host));
