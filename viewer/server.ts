@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as netConnect, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -13,6 +11,7 @@ import { EmbeddedBroker, isLoopback } from '../sdk/publish/embedded-broker';
 import { createLogger, type Logger, type NamespacedLog } from '../sdk/core/log';
 import type { CubeMessageMeta } from '../sdk/publish/protocol';
 import { CubeSubscriber } from '../sdk/publish/subscriber';
+import { findViewerDir, json, listen, pixelIndex, portInUse, sameOrigin, sendFile } from './http';
 
 /** Options of {@link ViewServer.start}. */
 export interface ViewServerOptions {
@@ -61,12 +60,6 @@ export interface DeviceView {
 }
 
 const DEFAULTS = Object.freeze({ port: 8080, host: '127.0.0.1', mqttPort: 1883, publishQuicklooks: true });
-
-const CONTENT_TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-};
 
 /**
  * The live viewer's server (`spectra view`): serves the page, keeps the latest reassembled cube per device
@@ -252,15 +245,6 @@ export class ViewServer {
   }
 }
 
-/** Whether a page at `origin` was served by this host (`Host` header): the viewer's own page. */
-function sameOrigin(origin: string, host: string | undefined): boolean {
-  try {
-    return host !== undefined && new URL(origin).host === host;
-  } catch {
-    return false;
-  }
-}
-
 function describe(view: DeviceView): Record<string, unknown> {
   const { meta } = view;
   return {
@@ -279,51 +263,9 @@ function describe(view: DeviceView): Record<string, unknown> {
   };
 }
 
-function pixelIndex(raw: string | null, size: number): number | string {
-  if (raw === null) return `missing; expected an integer in [0, ${size - 1}]`;
-  const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0 || n >= size) return `expected an integer in [0, ${size - 1}] but received '${raw}'`;
-  return n;
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-  res.end(text);
-}
-
-async function sendFile(res: ServerResponse, path: string): Promise<void> {
-  let body: Buffer;
-  try {
-    body = await readFile(path);
-  } catch {
-    return json(res, 404, { error: `${path} is missing` });
-  }
-  const ext = path.slice(path.lastIndexOf('.'));
-  res.writeHead(200, { 'content-type': CONTENT_TYPES[ext] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
-  res.end(body);
-}
-
-function findViewerDir(): string {
-  // The page sits beside this file; the compiled server (dist/viewer/) finds it two folders up.
-  const candidates = [__dirname, join(__dirname, '..', '..', 'viewer')];
-  return candidates.find((d) => existsSync(join(d, 'index.html'))) ?? candidates[0];
-}
-
 function mqttBrowserBundle(): string {
   // mqtt's package exports hide dist/, so walk from its entry point (build/index.js) to the package root.
   return join(dirname(dirname(require.resolve('mqtt'))), 'dist', 'mqtt.min.js');
-}
-
-function portInUse(host: string, port: number, what: string, cause: Error): Error {
-  return new Error(`${host}:${port} is already in use; choose another port for ${what}`, { cause });
-}
-
-async function listen(server: Server, port: number, host: string, what: string): Promise<void> {
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE' ? portInUse(host, port, what, err) : err));
-    server.listen(port, host, () => resolve());
-  });
 }
 
 /** MQTT over WebSocket is the same byte stream in binary frames, so a browser reaches a TCP-only broker by piping. */

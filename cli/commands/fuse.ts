@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { barOptions, showProgress } from '../progress';
+import { wavelengthList } from '../wavelengths';
 import type { Cube } from '../../sdk/cube/cube';
 import { readCube, writeCube } from '../../sdk/cube/read-cube';
 import { writeEnvi } from '../../sdk/cube/envi';
@@ -51,18 +52,6 @@ function positive(value: string): number {
   const n = Number(value);
   if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
   return n;
-}
-
-/** `450,460,470` or `400:700:10` (start:stop:step, inclusive). */
-function wavelengthList(value: string): number[] {
-  const range = /^([\d.]+):([\d.]+):([\d.]+)$/.exec(value);
-  const list = range
-    ? Array.from({ length: Math.floor((Number(range[2]) - Number(range[1])) / Number(range[3]) + 1e-9) + 1 }, (_, i) => Number(range[1]) + i * Number(range[3]))
-    : value.split(',').map(Number);
-  if (list.length === 0 || list.some((w) => !Number.isFinite(w) || w <= 0)) {
-    throw new InvalidArgumentError(`expected wavelengths in nm as 'a,b,c' or 'start:stop:step', got '${value}'`);
-  }
-  return list;
 }
 
 function providerList(value: string): ProviderRequest[] {

@@ -50,6 +50,8 @@ export const ERROR_CODES = Object.freeze({
   E_TEGRASTATS: 'a line is not tegrastats output',
   // Camera profiles (sdk/camera/profile.ts)
   E_CAMERA_PROFILE: 'a camera profile is missing, malformed or does not match the data or model',
+  // Viewer (viewer/errors.ts)
+  E_SHAPE_MISMATCH: 'two cubes compared pixel by pixel differ in bands, height or width',
 });
 
 /** A stable error code: a key of {@link ERROR_CODES}. */

@@ -118,7 +118,7 @@ export function parseEnviHeader(text: string, path: string): EnviHeader {
 /**
  * Reads an ENVI image (header + raw data file) into a band-sequential float32 {@link Cube}.
  * Values are returned as stored (no scaling); `meta.valueScale` is set from `reflectance scale factor`
- * when present, `meta.dataIgnoreValue` from `data ignore value`, `meta.bandValid` from `bbl`. Without wavelengths in the header,
+ * when present, `meta.dataIgnoreValue` from `data ignore value`, `meta.bandValid` from `bbl` (or `band_valid`). Without wavelengths in the header,
  * band indices are used and `meta.wavelengthsFromHeader` is false.
  * @param hdrPath - Path of the `.hdr` file.
  * @param options - See {@link ReadEnviOptions}.
@@ -166,8 +166,9 @@ export async function readEnvi(hdrPath: string, options: ReadEnviOptions = {}): 
   if (Number.isFinite(scale) && scale > 0) meta.valueScale = scale;
   if (hdr.dataIgnoreValue !== undefined) meta.dataIgnoreValue = hdr.dataIgnoreValue;
   meta.wavelengthsFromHeader = hdr.wavelengths !== undefined;
-  // ENVI's bad band list (1 = good) becomes the band mask resampling honours.
-  const bbl = hdr.fields['bbl']?.split(',').map((v) => Number(v.trim()));
+  // ENVI's bad band list (1 = good) becomes the band mask resampling honours; `band_valid` is the same list under
+  // the model card's name, which writers other than ours may put alone.
+  const bbl = (hdr.fields['bbl'] ?? hdr.fields['band_valid'])?.split(',').map((v) => Number(v.trim()));
   if (bbl?.length === bands && bbl.every((v) => v === 0 || v === 1)) meta.bandValid = bbl.map((v) => v === 1);
   return createCube({
     bands,

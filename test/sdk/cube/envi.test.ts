@@ -48,6 +48,13 @@ t.test('reads: header in micrometres with reflectance scale factor and a header 
   t.same(Array.from(cube.data), [0, 200, 400, 600, 800, 1000, 100, 300, 500, 700, 900, 1100]);
 });
 
+t.test('reads: band_valid alone marks invalid bands like bbl', async (t) => {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'v.img'), Buffer.alloc(2 * 2 * 3 * 4));
+  writeFileSync(join(dir, 'v.hdr'), 'ENVI\nsamples = 2\nlines = 2\nbands = 3\ndata type = 4\ninterleave = bsq\nband_valid = {1, 0, 1}\n');
+  t.same((await readEnvi(join(dir, 'v.hdr'))).meta?.bandValid, [true, false, true]);
+});
+
 t.test('rejects: truncated data file', async (t) => {
   const dir = tempDir();
   const hdr = join(dir, 't.hdr');
