@@ -201,7 +201,7 @@ t.test('backpressure: with an in-memory outbox, fusing waits while maxPendingCub
     device: 'bp',
     maxPendingCubes: 2,
     log: quiet,
-    onFrame: (r) => {
+    onFrame: () => {
       fused.push(Date.now() - started);
       most = Math.max(most, pub.metrics().outboxCubes);
     },
