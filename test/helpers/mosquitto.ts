@@ -70,6 +70,19 @@ export interface Mosquitto {
   readonly log: string;
 }
 
+/**
+ * Short outages, as the fault scenarios of issue 17 stage them: after each delay (ms) the broker is killed and
+ * started again `downMs` later.
+ */
+export async function restartRepeatedly(broker: Mosquitto, delays: readonly number[] = [600, 800, 800], downMs = 300): Promise<void> {
+  for (const at of delays) {
+    await new Promise((r) => setTimeout(r, at));
+    await broker.stop('SIGKILL');
+    await new Promise((r) => setTimeout(r, downMs));
+    await broker.start();
+  }
+}
+
 /** A free TCP port on 127.0.0.1 (free when asked; a tiny race is acceptable in tests). */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { CubePublisher } from '../../sdk/publish/publisher';
 import { CubeSubscriber, type SubscriberOptions } from '../../sdk/publish/subscriber';
 import { CUBE_PROTOCOL, chunkTopic, encodeChunk, metaTopic } from '../../sdk/publish/protocol';
-import { mosquittoMissing, startMosquitto } from '../helpers/mosquitto';
+import { mosquittoMissing, restartRepeatedly, startMosquitto } from '../helpers/mosquitto';
 import { cubeMessages, patternCube, sameBytes, tempDir, until } from './helpers';
 
 const skip = mosquittoMissing();
@@ -102,14 +102,7 @@ t.test('faults: three short broker restarts with default reconnect settings lose
   t.teardown(() => pub.close());
   const count = 30;
   const cubes = range(count).map((i) => patternCube(4, 32, 32, 100 + i));
-  const restarts = (async () => {
-    for (const at of [600, 800, 800]) {
-      await sleep(at);
-      await broker.stop('SIGKILL');
-      await sleep(300);
-      await broker.start();
-    }
-  })();
+  const restarts = restartRepeatedly(broker);
   for (const [i, cube] of cubes.entries()) {
     await pub.publish(cube, { sequence: i });
     await sleep(100); // 10 fps, as in the issue's reproduction

@@ -11,7 +11,7 @@ import t, { type Test } from 'tap';
 import mqtt, { type MqttClient } from 'mqtt';
 import { CubePublisher, type PublisherOptions } from '../../sdk/publish/publisher';
 import { CubeSubscriber } from '../../sdk/publish/subscriber';
-import { mosquittoMissing, startMosquitto } from '../helpers/mosquitto';
+import { mosquittoMissing, restartRepeatedly, startMosquitto } from '../helpers/mosquitto';
 import { patternCube, sameBytes, until } from './helpers';
 
 const skip = mosquittoMissing();
@@ -62,6 +62,15 @@ async function spy(url: string): Promise<{ client: MqttClient; chunks: { shared:
 const pullDevice = (url: string, extra: Partial<PublisherOptions> = {}) =>
   CubePublisher.connect({ broker: url, device: 'cam-p', receiptGroup: 'fusers', delivery: 'pull', chunkSize: CHUNK_SIZE, log: quiet, ...extra });
 
+/** A fresh mosquitto and three members of one share group on it, all closed at teardown. */
+async function threeMembers(t: Test): Promise<{ broker: Awaited<ReturnType<typeof startMosquitto>>; members: Member[] }> {
+  const broker = await startMosquitto();
+  t.teardown(() => broker.dispose());
+  const members = await Promise.all(['m1', 'm2', 'm3'].map((id) => member(broker.url, id)));
+  t.teardown(() => Promise.all(members.map((m) => m.sub.close())));
+  return { broker, members };
+}
+
 t.test('shares: three members of a pull group each get an even share, every chunk crosses the broker once', { skip }, async (t) => {
   const broker = await startMosquitto();
   t.teardown(() => broker.dispose());
@@ -103,10 +112,7 @@ t.test('shares: three members of a pull group each get an even share, every chun
 
 /** 45 cubes published 15 ms apart; the first member leaves (`leave`) once 9 were delivered. */
 async function leaveMidStream(t: Test, leave: (m: Member) => Promise<void>): Promise<void> {
-  const broker = await startMosquitto();
-  t.teardown(() => broker.dispose());
-  const members = await Promise.all(['m1', 'm2', 'm3'].map((id) => member(broker.url, id)));
-  t.teardown(() => Promise.all(members.map((m) => m.sub.close())));
+  const { broker, members } = await threeMembers(t);
   const pub = await pullDevice(broker.url, { receiptTimeoutMs: 400 });
   t.teardown(() => pub.close());
   const N = 45;
@@ -155,10 +161,7 @@ t.test('shares: a member whose connection dies mid-stream (session kept by the b
 t.test('shares: members still share the cubes of a device that pushes (claim rule), every cube once', { skip }, async (t) => {
   // A publisher without pull delivery (older SDK, or `delivery: 'push'`): cubes still arrive whole and once,
   // but shares are uneven and chunks are forwarded (the limitation pull delivery removes).
-  const broker = await startMosquitto();
-  t.teardown(() => broker.dispose());
-  const members = await Promise.all(['m1', 'm2', 'm3'].map((id) => member(broker.url, id)));
-  t.teardown(() => Promise.all(members.map((m) => m.sub.close())));
+  const { broker, members } = await threeMembers(t);
   const pub = await CubePublisher.connect({ broker: broker.url, device: 'cam-p', receiptGroup: 'fusers', chunkSize: CHUNK_SIZE, log: quiet });
   t.teardown(() => pub.close());
   const N = 15;
@@ -174,21 +177,11 @@ t.test('shares: members still share the cubes of a device that pushes (claim rul
 });
 
 t.test('shares: three short broker restarts (no persistence) lose nothing and deliver nothing twice across a pull group', { skip }, async (t) => {
-  const broker = await startMosquitto();
-  t.teardown(() => broker.dispose());
-  const members = await Promise.all(['m1', 'm2', 'm3'].map((id) => member(broker.url, id)));
-  t.teardown(() => Promise.all(members.map((m) => m.sub.close())));
+  const { broker, members } = await threeMembers(t);
   const pub = await pullDevice(broker.url, { receiptTimeoutMs: 1000 });
   t.teardown(() => pub.close());
   const N = 30;
-  const restarts = (async () => {
-    for (const at of [600, 800, 800]) {
-      await sleep(at);
-      await broker.stop('SIGKILL');
-      await sleep(300);
-      await broker.start();
-    }
-  })();
+  const restarts = restartRepeatedly(broker);
   for (let i = 0; i < N; i++) {
     await pub.publish(cubeOf(i), { sequence: i });
     await sleep(100);

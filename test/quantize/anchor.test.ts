@@ -22,17 +22,22 @@ async function outputs(path: string, samples: Awaited<ReturnType<typeof loadCali
   return outs;
 }
 
+/** The samples as the anchor reads them: `<stem>.lrhsi.npy` / `<stem>.hrmsi.npy` in one folder. */
+async function writePairs(samples: Awaited<ReturnType<typeof loadCalibrationSet>>, dir: string): Promise<string> {
+  await mkdir(dir);
+  for (const [i, s] of samples.entries()) {
+    await writeNpy(join(dir, `s${i}.lrhsi.npy`), s.lrhsi);
+    await writeNpy(join(dir, `s${i}.hrmsi.npy`), s.hrmsi);
+  }
+  return dir;
+}
+
 t.test('int8 is at least as close to fp32 as onnxruntime quantize_static on the same calibration data', { skip: NO_REAL_DATA || (!existsSync(ANCHOR) && `no ${ANCHOR}`) }, async (t) => {
   const card = await readModelCard(TINY_MODEL.replace(/\.onnx$/, '.card.json'));
   const calib = await realCalibrationDir(32, 2);
   const samples = await loadCalibrationSet(calib, card);
   const work = await scratchDir('spectra-anchor-');
-  const pairs = join(work, 'pairs');
-  await mkdir(pairs);
-  for (const [i, s] of samples.entries()) {
-    await writeNpy(join(pairs, `s${i}.lrhsi.npy`), s.lrhsi);
-    await writeNpy(join(pairs, `s${i}.hrmsi.npy`), s.hrmsi);
-  }
+  const pairs = await writePairs(samples, join(work, 'pairs'));
   const anchorPath = join(work, 'anchor.onnx');
   const r = spawnSync(ANCHOR, ['ort-quantize', '--model', TINY_MODEL, '--calib', pairs, '--out', anchorPath], { encoding: 'utf8' });
   t.equal(r.status, 0, r.stderr);
@@ -50,12 +55,7 @@ t.test("the anchor's best configuration: Conv/MatMul only, with the nodes our qu
   const card = await readModelCard(TINY_MODEL.replace(/\.onnx$/, '.card.json'));
   const samples = await loadCalibrationSet(await realCalibrationDir(32, 2), card);
   const work = await scratchDir('spectra-anchor-best-');
-  const calib = join(work, 'pairs');
-  await mkdir(calib);
-  for (const [i, s] of samples.entries()) {
-    await writeNpy(join(calib, `s${i}.lrhsi.npy`), s.lrhsi);
-    await writeNpy(join(calib, `s${i}.hrmsi.npy`), s.hrmsi);
-  }
+  const calib = await writePairs(samples, join(work, 'pairs'));
   const { model } = await readModel(TINY_MODEL);
   const nodes = model.graph?.node ?? [];
   const conv = nodes.filter((n) => n.opType === 'Conv').map((n) => n.name as string);
