@@ -42,7 +42,7 @@ export function register(program: Command): void {
           : [`${v.chosen} variant on ${p.granted}: slower than fp32 on this provider (measured); use --variant auto or the fp32 file`];
         if (opts.json) {
           process.stdout.write(
-            JSON.stringify({ card: { name: c.name, role: c.role, preset: c.preset, precision: c.precision, params: c.params, macs_per_hr_pixel: c.macs_per_hr_pixel, validation: c.validation }, inputSpec: s, providers: p, variant: v, warnings, ...(camera ? { camera } : {}) }, null, 2) + '\n',
+            JSON.stringify({ card: { name: c.name, role: c.role, preset: c.preset, precision: c.precision, params: c.params, macs_per_hr_pixel: c.macs_per_hr_pixel, validation: c.validation, ...(c.frame_statistics ? { frame_statistics: c.frame_statistics } : {}) }, inputSpec: s, providers: p, variant: v, warnings, ...(camera ? { camera } : {}) }, null, 2) + '\n',
           );
           return;
         }
@@ -54,7 +54,10 @@ export function register(program: Command): void {
           `lrhsi      N x ${s.hsiBands} x h x w, ${wl[0]}..${wl[wl.length - 1]} nm${c.hsi.band_valid?.some((v) => !v) ? `, ${c.hsi.band_valid.filter((v) => !v).length} masked band(s)` : ''}`,
           `hrmsi      N x ${s.msiBands} x ${s.scale}h x ${s.scale}w, bands ${s.msiBandNames.join(', ')} (${c.msi.preset ?? c.msi.srf_file ?? 'custom SRF'})`,
           `output     hrhsi N x ${s.hsiBands} x ${s.scale}h x ${s.scale}w, physical units 0..1; HR sizes multiples of ${s.hrMultiple}`,
-          `psf        gaussian sigma ${c.psf.sigma}, kernel ${c.psf.kernel_size}`,
+          `psf        gaussian sigma ${c.psf.sigma}, kernel ${c.psf.kernel_size}${c.frame_statistics ? ' (inside the graph: a camera whose blur differs costs several dB; describe it, docs/new-camera.md)' : ''}`,
+          ...(c.frame_statistics
+            ? [`statistics ${c.frame_statistics.graph} (sha256 ${c.frame_statistics.sha256.slice(0, 16)}…, verified): ${c.frame_statistics.length} values measured once per frame on the whole input, fed to every tile; ships beside the model`]
+            : []),
           `binding    ${p.binding.path}@${p.binding.version}; forwards provider options for: ${p.binding.honoursProviderOptions.join(', ') || 'none (onnxruntime #26854)'}`,
           `available  ${p.binding.backends.map((b) => `${b.name}${b.bundled ? '' : ' (not bundled)'}`).join(', ')}`,
           `granted    ${p.granted}`,

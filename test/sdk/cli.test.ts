@@ -46,6 +46,11 @@ t.test('cli: spectra info reports card, input spec and providers', async (t) => 
   t.match(r.stdout, /granted\s+cpu/);
   t.match(r.stdout, /tensorrt: unavailable \(.*not bundled/);
   t.match(r.stdout, /forwards provider options for: none \(onnxruntime #26854\)/);
+  t.notMatch(r.stdout, /^statistics/m, 'the tiny fixture measures nothing per image');
+  const shipped = spectra('info', '--model', join(ROOT, 'models', 'student-cave31-rgb-x4.onnx'));
+  t.equal(shipped.status, 0, shipped.stderr);
+  t.match(shipped.stdout, /^statistics student-cave31-rgb-x4\.stats\.onnx \(sha256 [0-9a-f]{16}…, verified\): 133 values measured once per frame/m);
+  t.match(shipped.stdout, /^psf .*inside the graph: a camera whose blur differs costs several dB/m);
 });
 
 t.test('cli: spectra info warns about a quantized variant on cpu; --variant auto opens fp32', async (t) => {
