@@ -316,8 +316,11 @@ function regionsOf(samples: readonly CalibrationSample[]): { split?: string; reg
   return { ...(split ? { split } : {}), regions: samples.map((s) => `${s.region?.scene} [${s.region?.window.join(', ')}] (${s.region?.role})`) };
 }
 
-/** Writes every file to a temporary sibling first and renames only when all writes succeeded. */
-async function writeAtomically(files: readonly [string, Uint8Array][]): Promise<void> {
+/**
+ * Writes every file to a temporary sibling first and renames only when all writes succeeded.
+ * @internal
+ */
+export async function writeAtomically(files: readonly [string, Uint8Array][]): Promise<void> {
   const temps = files.map(([path]) => `${path}.${process.pid}.tmp`);
   try {
     for (const [path] of files) await mkdir(dirname(path), { recursive: true });

@@ -62,7 +62,7 @@ function providerList(value: string): ProviderRequest[] {
 }
 
 /** Formats and files without wavelengths get the model's grid (LR-HSI) or SRF centroids (HR-MSI). */
-function withWavelengths(cube: Cube, grid: readonly number[], valueScale: number | undefined): Cube {
+export function withWavelengths(cube: Cube, grid: readonly number[], valueScale: number | undefined): Cube {
   const wavelengths = cube.meta?.wavelengthsFromHeader === false && cube.bands === grid.length ? grid : cube.wavelengths;
   const meta = valueScale !== undefined ? { ...(cube.meta ?? {}), valueScale } : cube.meta;
   return { ...cube, wavelengths, ...(meta ? { meta } : {}) };

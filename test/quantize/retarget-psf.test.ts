@@ -1,0 +1,73 @@
+/**
+ * A camera whose blur is not the card's: the physics student estimates it from a capture pair and is retargeted
+ * (PSF taps inside both graphs replaced), which recovers what the misdescribed blur cost, on a CAVE test scene.
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import t from 'tap';
+import { readNpy } from '../../sdk/cube/npy';
+import { cropCube } from '../../sdk/cube/create';
+import type { Cube } from '../../sdk/cube/cube';
+import { psnr } from '../../sdk/metrics/full-reference';
+import { FusionModel } from '../../sdk/runtime/fusion-model';
+import { spatialDegrade } from '../../sdk/spectral/psf';
+import { projectSrf } from '../../sdk/spectral/srf';
+import { retargetPsf } from '../../quantize/retarget-psf';
+import { QuantizeModelError } from '../../quantize/errors';
+import { REPO, SHARED_DATA, TINY_MODEL, scratchDir } from './helpers';
+
+const MODEL = join(REPO, 'models', 'student-cave31-rgb-x4.onnx');
+const SCENE = join(SHARED_DATA, 'cave_kbr', 'cave_balloons_crop_100x100x31_uint16.npy');
+const skip = !existsSync(SCENE) && `no ${SCENE}`;
+
+/** The balloons test scene (never trained on) in 0..1, 96 x 96, and a capture of it through a camera whose blur is `sigma`. */
+async function capture(model: FusionModel, sigma: number): Promise<{ truth: Cube; lr: Cube; hr: Cube }> {
+  const raw = await readNpy(SCENE, { layout: 'hwc', wavelengths: model.card.hsi.wavelengths_nm });
+  const crop = cropCube(raw, 0, 0, 96, 96);
+  const truth: Cube = { ...crop, data: Float32Array.from(crop.data, (v) => v / 65535), meta: {} };
+  const lr = spatialDegrade(truth, model.card.scale, { kernelSize: model.card.psf.kernel_size, sigma });
+  const hr = projectSrf(truth, model.card.msi.srf);
+  return { truth, lr, hr: { ...hr, wavelengths: [460, 540, 600] } };
+}
+
+t.test('a blur 0.5 px wider than the card: estimated to 0.1 px, and the retargeted model recovers the loss', { skip }, async (t) => {
+  const model = await FusionModel.load(MODEL, { providers: ['cpu'] });
+  t.teardown(() => model.release());
+  const trueSigma = model.card.psf.sigma + 0.5;
+  const { truth, lr, hr } = await capture(model, trueSigma);
+  const e = model.estimatePsf(lr, hr);
+  t.ok(Math.abs(e.sigma - trueSigma) <= 0.1, `estimated ${e.sigma} px, true ${trueSigma}`);
+  const atCard = e.curve.find((c) => Math.abs(c.sigma - model.card.psf.sigma) < 1e-6)?.misfit ?? 0;
+  t.ok(atCard > 2 * e.misfit, `misfit at the card's sigma ${atCard.toExponential(2)} against ${e.misfit.toExponential(2)}`);
+
+  const out = join(await scratchDir('spectra-retarget-'), 'camera.onnx');
+  const report = await retargetPsf(MODEL, out, e.sigma, { estimatedFrom: ['test'], misfit: e.misfit });
+  t.same(Object.values(report.replaced).map((names) => names.length), [2, 2], 'both taps tensors of both graphs');
+  const card = JSON.parse(readFileSync(report.card, 'utf8')) as { psf: { sigma: number }; retarget: { psf_sigma_from: number; psf_sigma_to: number } };
+  t.equal(card.psf.sigma, e.sigma);
+  t.same([card.retarget.psf_sigma_from, card.retarget.psf_sigma_to], [model.card.psf.sigma, e.sigma]);
+
+  const retargeted = await FusionModel.load(out, { providers: ['cpu'] });
+  t.teardown(() => retargeted.release());
+  const before = psnr(await model.fuse(lr, hr, { quality: false }), truth);
+  const after = psnr(await retargeted.fuse(lr, hr, { quality: false }), truth);
+  t.ok(after > before + 1, `PSNR ${before.toFixed(2)} dB with the card's blur, ${after.toFixed(2)} dB retargeted`);
+  const nominal = await capture(model, model.card.psf.sigma);
+  const asTrained = psnr(await model.fuse(nominal.lr, nominal.hr, { quality: false }), nominal.truth);
+  t.comment(`the same scene captured with the card's own blur: ${asTrained.toFixed(2)} dB`);
+});
+
+t.test('a model without the PSF in its graph cannot be retargeted, and says why', async (t) => {
+  const out = join(await scratchDir('spectra-retarget-'), 'tiny.onnx');
+  const err = await retargetPsf(TINY_MODEL, out, 1.5, { given: true }).catch((e: unknown) => e);
+  t.type(err, QuantizeModelError);
+  t.match((err as Error).message, /holds no tensor equal to its card's PSF taps .* only physics-in-graph students/);
+  t.notOk(existsSync(out), 'nothing written');
+});
+
+t.test('spectra retarget-psf: needs --sigma or a capture pair', async (t) => {
+  const r = spawnSync(process.execPath, [join(REPO, 'bin', 'spectra.js'), 'retarget-psf', '--model', MODEL, '--out', join(await scratchDir('spectra-retarget-'), 'x.onnx')], { encoding: 'utf8', cwd: REPO });
+  t.equal(r.status, 1);
+  t.match(r.stderr, /give --sigma <px>, or --lrhsi and --hrmsi to estimate it from a capture/);
+});
