@@ -1,4 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { withWavelengths } from './fuse';
 import { applyCameraProfile, cameraCoverage, profileMsiResponse, readCameraProfile } from '../../sdk/camera/profile';
 import { readCube } from '../../sdk/cube/read-cube';
 import type { NpyLayout } from '../../sdk/cube/npy';
@@ -81,6 +82,8 @@ interface CameraReport {
   hsi?: { validModelBands: number; modelBands: number; invalidNm: string };
   msiProfile?: ResponseSummary;
   msiEstimated?: ResponseSummary;
+  /** The blur the pair shows (`FusionModel.estimatePsf`), when the HR-MSI is on the model's MSI bands. */
+  psfEstimated?: { sigma: number; cardSigma: number; misfit: number };
   cardCentroidsNm: number[];
   lines: string[];
 }
@@ -106,14 +109,25 @@ async function cameraReport(model: FusionModel, opts: { camera?: string; lrhsi?:
     } else lines.push('camera msi not described (no msi.srf_csv or msi.centres_nm): fuse --estimate-srf can fit it from a pair');
   }
   if (opts.lrhsi && opts.hrmsi) {
-    let lr = await readCube(opts.lrhsi, { npyLayout: opts.npyLayout });
-    let hr = await readCube(opts.hrmsi, { npyLayout: opts.npyLayout });
+    // Files without wavelengths get the model's grid and SRF centroids, as `spectra fuse` gives them.
+    let lr = withWavelengths(await readCube(opts.lrhsi, { npyLayout: opts.npyLayout }), spec.wavelengths, undefined);
+    let hr = withWavelengths(await readCube(opts.hrmsi, { npyLayout: opts.npyLayout }), cardCentroidsNm, undefined);
     if (camera) {
       lr = applyCameraProfile(lr, camera, 'lrhsi');
       hr = applyCameraProfile(hr, camera, 'hrmsi');
     }
     report.msiEstimated = describeResponse(model.estimateMsiResponse(lr, hr, { resample: true }), spec.wavelengths);
     lines.push(formatResponse(report.msiEstimated));
+    if (hr.bands === spec.msiBands && card.frame_statistics) {
+      const e = model.estimatePsf(lr, hr, { resample: true });
+      report.psfEstimated = { sigma: e.sigma, cardSigma: card.psf.sigma, misfit: e.misfit };
+      // 0.2 px: below it the estimate's own step and a real camera's non-Gaussian blur dominate
+      lines.push(
+        Math.abs(e.sigma - card.psf.sigma) < 0.2
+          ? `psf fit    the pair's blur matches the card (sigma ${e.sigma} px)`
+          : `psf fit    the pair's blur is sigma ${e.sigma} px, the card's ${card.psf.sigma}: the student's graph blurs with the card's; write one for this camera with spectra retarget-psf --model ${model.path} --sigma ${e.sigma} --out <model>.onnx`,
+      );
+    }
   }
   return report;
 }

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
-import { readNpy } from '../../sdk/cube/npy';
+import { readNpy, writeNpy } from '../../sdk/cube/npy';
 import { cropCube } from '../../sdk/cube/create';
 import type { Cube } from '../../sdk/cube/cube';
 import { psnr } from '../../sdk/metrics/full-reference';
@@ -56,6 +56,18 @@ t.test('a blur 0.5 px wider than the card: estimated to 0.1 px, and the retarget
   const nominal = await capture(model, model.card.psf.sigma);
   const asTrained = psnr(await model.fuse(nominal.lr, nominal.hr, { quality: false }), nominal.truth);
   t.comment(`the same scene captured with the card's own blur: ${asTrained.toFixed(2)} dB`);
+});
+
+t.test('spectra info with a capture pair names the blur it shows and the retarget command', { skip }, async (t) => {
+  const model = await FusionModel.load(MODEL, { providers: ['cpu'] });
+  t.teardown(() => model.release());
+  const { lr, hr } = await capture(model, model.card.psf.sigma - 0.5);
+  const dir = await scratchDir('spectra-retarget-');
+  await writeNpy(join(dir, 'cap.lrhsi.npy'), lr);
+  await writeNpy(join(dir, 'cap.hrmsi.npy'), hr);
+  const r = spawnSync(process.execPath, [join(REPO, 'bin', 'spectra.js'), 'info', '--model', MODEL, '--lrhsi', join(dir, 'cap.lrhsi.npy'), '--hrmsi', join(dir, 'cap.hrmsi.npy')], { encoding: 'utf8', cwd: REPO });
+  t.equal(r.status, 0, r.stderr);
+  t.match(r.stdout, new RegExp(`psf fit    the pair's blur is sigma ${model.card.psf.sigma - 0.5} px, the card's ${model.card.psf.sigma}: .*spectra retarget-psf --model .* --sigma ${model.card.psf.sigma - 0.5}`));
 });
 
 t.test('a model without the PSF in its graph cannot be retargeted, and says why', async (t) => {
