@@ -459,9 +459,9 @@ export class FusionModel {
     const W = hr.width;
     let out: Float32Array;
     let stitchMs = 0;
-    const ti = performance.now();
+    const tf = performance.now();
     const frame = await this.frameStatistics?.measure(lr, hr);
-    let inferMs = performance.now() - ti;
+    let inferMs = performance.now() - tf;
     if (tiles.length === 1 && tiles[0].height === H && tiles[0].width === W) {
       opts.signal?.throwIfAborted();
       const ti = performance.now();
