@@ -263,11 +263,7 @@ export class FusionModel {
    * @throws The input errors of {@link FusionModel.fuse}.
    */
   estimateMsiResponse(lrhsi: Cube, hrmsi: Cube, options: Pick<FuseOptions, 'resample'> = {}): MsiResponseEstimate {
-    assertCube(lrhsi, 'lrhsi');
-    assertCube(hrmsi, 'hrmsi');
-    const lr = this.onModelGrid(lrhsi, options.resample ?? DEFAULT_FUSE_OPTIONS.resample);
-    assertFinite(lr, 'lrhsi');
-    assertFinite(hrmsi, 'hrmsi');
+    const lr = this.checkedPair(lrhsi, hrmsi, options);
     const psf = { kernelSize: this.card.psf.kernel_size, sigma: this.card.psf.sigma };
     return estimateMsiResponse(applyValueScale(lr, 'lrhsi'), this.validModelBands(lr), applyValueScale(hrmsi, 'hrmsi'), this.card.scale, psf);
   }
@@ -284,17 +280,23 @@ export class FusionModel {
    * @throws The input errors of {@link FusionModel.fuse}.
    */
   estimatePsf(lrhsi: Cube, hrmsi: Cube, options: Pick<FuseOptions, 'resample'> = {}): PsfEstimate {
-    assertCube(lrhsi, 'lrhsi');
-    assertCube(hrmsi, 'hrmsi');
-    const lr = this.onModelGrid(lrhsi, options.resample ?? DEFAULT_FUSE_OPTIONS.resample);
-    assertFinite(lr, 'lrhsi');
-    assertFinite(hrmsi, 'hrmsi');
+    const lr = this.checkedPair(lrhsi, hrmsi, options);
     if (hrmsi.bands !== this.inputSpec.msiBands) throw new BandCountError('hrmsi', this.inputSpec.msiBands, hrmsi.bands);
     if (hrmsi.height !== lr.height * this.card.scale || hrmsi.width !== lr.width * this.card.scale) {
       throw new SizeMismatchError(`hrmsi is ${hrmsi.height} x ${hrmsi.width} but lrhsi is ${lr.height} x ${lr.width}; at scale ${this.card.scale} they must match`);
     }
     const valid = this.validModelBands(lr);
     return estimatePsfSigma(applyValueScale(lr, 'lrhsi'), applyValueScale(hrmsi, 'hrmsi'), this.card.scale, this.card.psf.kernel_size, srfOnValidBands(this.card.msi.srf, valid));
+  }
+
+  /** The checks the estimators share with fuse; returns the LR-HSI on the model grid. */
+  private checkedPair(lrhsi: Cube, hrmsi: Cube, options: Pick<FuseOptions, 'resample'>): Cube {
+    assertCube(lrhsi, 'lrhsi');
+    assertCube(hrmsi, 'hrmsi');
+    const lr = this.onModelGrid(lrhsi, options.resample ?? DEFAULT_FUSE_OPTIONS.resample);
+    assertFinite(lr, 'lrhsi');
+    assertFinite(hrmsi, 'hrmsi');
+    return lr;
   }
 
   /** Frees the native session. The model cannot be used afterwards. */
