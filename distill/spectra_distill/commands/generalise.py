@@ -19,13 +19,15 @@ from spectra_distill.baselines.methods import BASELINES
 from spectra_distill.data import default_data_root
 from spectra_distill.data.atomic import atomic_path
 from spectra_distill.evaluate.generalisation import CASES, baselines, run_generalisation, to_markdown
-from spectra_distill.evaluate.methods import onnx_method
+from spectra_distill.evaluate.methods import RetargetedTorchMethod, TorchMethod, onnx_method
 from spectra_distill.evaluate.regions import ModelFacts
 from spectra_distill.evaluate.run import EvalConfig, _models
 from spectra_distill.log import output
 from spectra_distill.train.checkpoint import load_checkpoint
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_BASELINES = ["bicubic", "gsa", "mtf_glp_hpm", "cnmf"]
 
 
 def _named(text: str) -> tuple[str, Path]:
@@ -53,7 +55,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--baselines",
         nargs="*",
         choices=list(BASELINES),
-        default=["bicubic", "gsa", "mtf_glp_hpm", "cnmf"],
+        default=DEFAULT_BASELINES,
         help="classical methods to compare with",
     )
     parser.add_argument(
@@ -62,6 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=[c.name for c in CASES],
         default=[c.name for c in CASES],
         help="camera cases (default: all)",
+    )
+    parser.add_argument(
+        "--psf-estimated",
+        action="store_true",
+        help="also score the student with the blur each pair shows put in its graph (spectra retarget-psf)",
     )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--title", default="Generalisation", help="report title")
@@ -73,6 +80,20 @@ def run(args: argparse.Namespace) -> int:
     facts = ModelFacts.from_card(ckpt["card"], args.checkpoint)
     cfg = EvalConfig(checkpoint=args.checkpoint, out=args.out, data=root, device="cpu")
     methods = _models(cfg, facts)
+    if args.psf_estimated:
+        student = next((m for m in methods if m.name == "student"), None)
+        if not isinstance(student, TorchMethod) or student.model is None or student.model.physics is None:
+            raise SystemExit("--psf-estimated needs a checkpoint whose student has the PSF in its graph")
+        methods.append(
+            RetargetedTorchMethod(
+                name="student (PSF estimated)",
+                kind="network",
+                params=student.params,
+                macs_per_hr_pixel=student.macs_per_hr_pixel,
+                model=student.model,
+                device=student.device,
+            )
+        )
     for name, path in args.onnx:
         method = onnx_method(path, facts, "cpu")
         method.name = name
@@ -83,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
     command = shlex.join(
         ["spectra-distill", "generalise", "--checkpoint", str(args.checkpoint)]
         + [f"--onnx={n}={p}" for n, p in args.onnx]
+        + (["--psf-estimated"] if args.psf_estimated else [])
+        + (["--baselines", *args.baselines] if args.baselines != DEFAULT_BASELINES else [])
+        + (["--cases", *args.cases] if len(args.cases) != len(CASES) else [])
         + ["--out", str(args.out)]
     )
     header = [

@@ -22,6 +22,7 @@ from spectra_distill.export.model import card_path_for
 from spectra_distill.export.onnx import INPUT_NAMES, STATS_NAME, OnnxFusion
 from spectra_distill.models.complexity import per_pixel_complexity
 from spectra_distill.models.net import FusionNet
+from spectra_distill.models.psf_estimate import estimate_psf_sigma, retargeted
 
 
 @dataclass(frozen=True)
@@ -118,6 +119,22 @@ class TorchMethod(Method):
         if self.device.type == "cuda":
             torch.cuda.synchronize(self.device)
         return cube[0], tiled
+
+
+@dataclass
+class RetargetedTorchMethod(TorchMethod):
+    """The network with the blur each pair shows put inside its graph (`models.psf_estimate`), as `spectra
+    retarget-psf` does for a camera; the estimate is part of the timed fusion."""
+
+    def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
+        base = self.model
+        assert base is not None
+        sigma = estimate_psf_sigma(base, pair.lrhsi.data, pair.hrmsi.data)
+        self.model = retargeted(base, sigma).to(self.device).eval()
+        try:
+            return super()._fuse(pair)
+        finally:
+            self.model = base
 
 
 def torch_method(name: str, model: FusionNet, device: str) -> TorchMethod:

@@ -237,3 +237,25 @@ def test_physics_needs_its_options() -> None:
     plain = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b)
     with pytest.raises(ValueError, match="no in-graph physics"):
         plain.set_degradation(_srf(), torch.ones(2 * S))
+
+
+@pytest.mark.parametrize("offset", [-0.5, 0.5])
+def test_the_blur_of_a_pair_is_estimated_and_retargeting_puts_it_in_the_graph(offset: float) -> None:
+    from spectra_distill.models.psf_estimate import estimate_psf_sigma, retargeted
+
+    model = _tiny_physics()
+    true_sigma = make_psf(S).sigma + offset
+    hr, _, msi = _scene(7, 64, 64)
+    camera = Degradation(B, b, S, 2 * S)
+    camera.set(_srf(), torch.as_tensor(make_psf(S, sigma=true_sigma).taps()))
+    lr = camera.degrade(hr)
+    sigma = estimate_psf_sigma(model, lr[0].numpy(), msi[0].numpy())
+    assert abs(sigma - true_sigma) <= 0.02, (sigma, true_sigma)
+    moved = retargeted(model, sigma)
+    expected = torch.as_tensor(make_psf(S, sigma=sigma).taps(), dtype=torch.float32)
+    torch.testing.assert_close(moved.physics.taps, expected)
+    torch.testing.assert_close(model.physics.taps, torch.as_tensor(make_psf(S).taps(), dtype=torch.float32))
+    with torch.no_grad():  # with the camera's blur in the graph the output is closer to the truth
+        err_card = (model(lr, msi).cube - hr).abs().mean().item()
+        err_moved = (moved(lr, msi).cube - hr).abs().mean().item()
+    assert err_moved < 0.8 * err_card, (err_moved, err_card)

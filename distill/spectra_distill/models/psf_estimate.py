@@ -1,0 +1,88 @@
+"""The camera's blur from one capture pair, and a physics network retargeted to it.
+
+The host side of the SDK's `estimatePsfSigma` and `spectra retarget-psf`.
+
+The LR-HSI projected through the SRF is the HR-MSI after the camera's blur and decimation, so the
+Gaussian sigma whose blur of the HR-MSI fits it best (per-band gain and offset fitted) is the camera's.
+Same search as the SDK: 0.5-4 px in 0.1 px steps, then 0.02 px around the best.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from spectra_distill.degrade.psf import GaussianPSF
+from spectra_distill.models.net import FusionNet
+
+
+def _misfit(blurred: torch.Tensor, target: torch.Tensor) -> float:
+    """Relative RMS residual of `target` regressed band by band on `blurred` (gain and offset)."""
+    x = blurred.flatten(1).double()
+    y = target.flatten(1).double()
+    xc = x - x.mean(dim=1, keepdim=True)
+    yc = y - y.mean(dim=1, keepdim=True)
+    vx = (xc * xc).sum(1)
+    cxy = (xc * yc).sum(1)
+    vy = (yc * yc).sum(1)
+    residual = torch.where(vx > 0, vy - cxy * cxy / vx.clamp_min(1e-300), vy)
+    return float(torch.sqrt(residual.clamp_min(0).sum() / (y * y).sum().clamp_min(1e-300)))
+
+
+def estimate_psf_sigma(
+    model: FusionNet,
+    lrhsi: np.ndarray,
+    hrmsi: np.ndarray,
+    low: float = 0.5,
+    high: float = 4.0,
+    step: float = 0.1,
+) -> float:
+    """Sigma (HR px) of the Gaussian blur that explains the pair best, with the model's SRF, scale and taps.
+
+    Args:
+        model: A network with in-graph physics (its SRF, scale and kernel size are used).
+        lrhsi: (B, h, w) on the model grid.
+        hrmsi: (b, s*h, s*w) on the model's MSI bands.
+
+    Raises:
+        ValueError: the network has no in-graph physics.
+    """
+    if model.physics is None:
+        raise ValueError("this network has no in-graph physics (no SRF and PSF to fit against)")
+    deg = model.physics
+    taps = deg.taps.numel()
+    with torch.no_grad():
+        lr = torch.from_numpy(np.ascontiguousarray(lrhsi, dtype=np.float32))[None]
+        msi = torch.from_numpy(np.ascontiguousarray(hrmsi, dtype=np.float32))[None]
+        target = F.conv2d(lr, deg.srf[:, :, None, None])
+        probe = copy.deepcopy(deg)
+        tried: dict[float, float] = {}
+
+        def at(sigma: float) -> float:
+            key = round(sigma, 3)
+            if key not in tried:
+                probe.taps.copy_(torch.as_tensor(GaussianPSF(taps, key).taps(), dtype=torch.float32))
+                tried[key] = _misfit(probe.degrade(msi), target)
+            return tried[key]
+
+        best = low
+        for sigma in np.arange(low, high + 1e-9, step):
+            if at(float(sigma)) < at(best):
+                best = round(float(sigma), 3)
+        for sigma in np.arange(max(low, best - step), min(high, best + step) + 1e-9, step / 5):
+            if at(float(sigma)) < at(best):
+                best = round(float(sigma), 3)
+    return best
+
+
+def retargeted(model: FusionNet, sigma: float) -> FusionNet:
+    """A copy of the network whose in-graph PSF is a Gaussian of `sigma` (same taps)."""
+    if model.physics is None:
+        raise ValueError("this network has no in-graph physics")
+    out = copy.deepcopy(model)
+    taps = out.physics.taps.numel()
+    out.set_degradation(out.physics.srf.clone(), torch.as_tensor(GaussianPSF(taps, sigma).taps()))
+    return out
