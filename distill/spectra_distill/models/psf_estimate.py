@@ -57,7 +57,12 @@ def estimate_psf_sigma(
     with torch.no_grad():
         lr = torch.from_numpy(np.ascontiguousarray(lrhsi, dtype=np.float32))[None]
         msi = torch.from_numpy(np.ascontiguousarray(hrmsi, dtype=np.float32))[None]
-        target = F.conv2d(lr, deg.srf[:, :, None, None])
+        # bands the LR-HSI does not cover are zeros: the SRF rows are renormalised over the covered ones,
+        # as the SDK does (`srfOnValidBands`) and as an HR-MSI simulated from such a scene was made
+        valid = (lr[0].flatten(1).abs().amax(dim=1) > 0).to(deg.srf.dtype)
+        srf = deg.srf * valid[None, :]
+        srf = torch.where(srf.sum(1, keepdim=True) > 0, srf / srf.sum(1, keepdim=True).clamp_min(1e-30), srf)
+        target = F.conv2d(lr, srf[:, :, None, None])
         probe = copy.deepcopy(deg)
         tried: dict[float, float] = {}
 
