@@ -46,7 +46,7 @@ def time_models(root: Path, threads: list[int], runs: int) -> dict[str, Any]:
     """
     import onnxruntime as ort  # only this command needs it at import time
 
-    from spectra_distill.export.onnx import STATS_NAME, OnnxFusion
+    from spectra_distill.export.onnx import STATS_NAME, StatisticsGraph, takes_statistics
 
     if not root.is_dir():
         raise DatasetError("expected a folder of model folders (npm run bench:quantize keeps them)", root)
@@ -67,10 +67,12 @@ def time_models(root: Path, threads: list[int], runs: int) -> dict[str, Any]:
             sessions = {
                 m.stem: ort.InferenceSession(str(m), opts, providers=["CPUExecutionProvider"]) for m in models
             }
-            model_feeds = {}
-            for m in models:
-                stats = OnnxFusion(m).statistics(feeds["lrhsi"], feeds["hrmsi"])
-                model_feeds[m.stem] = feeds if stats is None else {**feeds, STATS_NAME: stats}
+            model_feeds = {
+                m.stem: {**feeds, STATS_NAME: StatisticsGraph(m).measure(feeds["lrhsi"], feeds["hrmsi"])}
+                if takes_statistics(sessions[m.stem])
+                else feeds
+                for m in models
+            }
             times: dict[str, list[float]] = {k: [] for k in sessions}
             for k, s in sessions.items():
                 for _ in range(WARMUP_RUNS):

@@ -27,7 +27,7 @@ from onnxruntime.quantization import (
 )
 
 from spectra_distill.errors import DatasetError
-from spectra_distill.export.onnx import STATS_NAME, OnnxFusion
+from spectra_distill.export.onnx import STATS_NAME, StatisticsGraph
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +72,12 @@ class PairReader(CalibrationDataReader):
             raise DatasetError("empty calibration set: no <stem>.lrhsi.npy files", calib)
         self._items = list(self._load(calib, stems))
         # a model with a statistics graph takes each sample's own statistics as its third input
-        runner = OnnxFusion(model) if model is not None else None
-        if runner is not None and runner.stats_session is not None:
+        graph_inputs = [] if model is None else onnx.load(str(model), load_external_data=False).graph.input
+        inputs = [i.name for i in graph_inputs]
+        if STATS_NAME in inputs:
+            graph = StatisticsGraph(model)
             for item in self._items:
-                item[STATS_NAME] = runner.statistics(item["lrhsi"], item["hrmsi"])
+                item[STATS_NAME] = graph.measure(item["lrhsi"], item["hrmsi"])
         self._iter: Iterator[dict[str, np.ndarray]] = iter(self._items)
 
     @staticmethod

@@ -56,6 +56,30 @@ def stats_path_for(onnx_path: str | Path) -> Path:
     return p.with_name(p.stem + ".stats.onnx")
 
 
+class StatisticsGraph:
+    """The statistics graph beside a fuse graph that takes `frame_stats` (`stats_path_for`), on the CPU.
+
+    Raises:
+        ExportError: the file is missing.
+    """
+
+    def __init__(self, onnx_path: str | Path) -> None:
+        path = stats_path_for(onnx_path)
+        if not path.is_file():
+            name = Path(onnx_path).name
+            raise ExportError(f"{name} takes {STATS_NAME}; its statistics graph is missing", path)
+        self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+    def measure(self, lr: np.ndarray, msi: np.ndarray) -> np.ndarray:
+        """The (N, S) statistics of whole frames (N, B, h, w) / (N, b, H, W)."""
+        return self.session.run(None, {INPUT_NAMES[0]: lr, INPUT_NAMES[1]: msi})[0]
+
+
+def takes_statistics(session: ort.InferenceSession) -> bool:
+    """Whether a fuse graph's session takes the `frame_stats` input."""
+    return STATS_NAME in [i.name for i in session.get_inputs()]
+
+
 class OnnxFusion:
     """An exported fuse graph (and its statistics graph, if it has one) run through onnxruntime.
 
@@ -63,19 +87,12 @@ class OnnxFusion:
     the statistics of this whole frame, so tiles fuse as the whole image does.
 
     Raises:
-        ExportError: the statistics graph is missing or its I/O does not fit the fuse graph.
+        ExportError: the graph takes `frame_stats` and its statistics graph is missing.
     """
 
     def __init__(self, onnx_path: str | Path, providers: list[str] | None = None) -> None:
-        providers = providers or ["CPUExecutionProvider"]
-        self.session = ort.InferenceSession(str(onnx_path), providers=providers)
-        names = [i.name for i in self.session.get_inputs()]
-        self.stats_session: ort.InferenceSession | None = None
-        if STATS_NAME in names:
-            path = stats_path_for(onnx_path)
-            if not path.is_file():
-                raise ExportError(f"{Path(onnx_path).name} takes {STATS_NAME}; its statistics graph is missing", path)
-            self.stats_session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(onnx_path), providers=providers or ["CPUExecutionProvider"])
+        self.stats = StatisticsGraph(onnx_path) if takes_statistics(self.session) else None
 
     @property
     def input_names(self) -> list[str]:
@@ -86,14 +103,13 @@ class OnnxFusion:
 
     def statistics(self, lr: np.ndarray, msi: np.ndarray) -> np.ndarray | None:
         """The whole frame's (N, S) statistics, or None for a graph that takes none."""
-        if self.stats_session is None:
-            return None
-        return self.stats_session.run(None, {INPUT_NAMES[0]: lr, INPUT_NAMES[1]: msi})[0]
+        return None if self.stats is None else self.stats.measure(lr, msi)
 
     def run(self, lr: np.ndarray, msi: np.ndarray, stats: np.ndarray | None) -> np.ndarray:
         feeds = {INPUT_NAMES[0]: lr, INPUT_NAMES[1]: msi}
         if stats is not None:
-            feeds[STATS_NAME] = np.repeat(stats[:1], lr.shape[0], axis=0) if stats.shape[0] != lr.shape[0] else stats
+            n = lr.shape[0]
+            feeds[STATS_NAME] = stats if stats.shape[0] == n else np.repeat(stats[:1], n, axis=0)
         return self.session.run([OUTPUT_NAME], feeds)[0]
 
     def fuse(self, lr: np.ndarray, msi: np.ndarray) -> np.ndarray:
@@ -217,7 +233,7 @@ def export_onnx(model: FusionNet, out_path: str | Path, opset: int = DEFAULT_OPS
             stats_path_for(out),
             list(INPUT_NAMES),
             STATS_NAME,
-            {"lrhsi": {0: "N", 2: "h", 3: "w"}, "hrmsi": {0: "N", 2: "H", 3: "W"}, STATS_NAME: {0: "N"}},
+            {**{k: dynamic_axes[k] for k in INPUT_NAMES}, STATS_NAME: {0: "N"}},
             opset,
         )
     _export(_CubeOnly(model), example, out, names, OUTPUT_NAME, dynamic_axes, opset)
