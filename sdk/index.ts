@@ -87,7 +87,7 @@ export type { BlendMode } from './runtime/tiling';
 // Spectral operations, full-reference metrics, no-reference quality
 export { type GaussianPsf, gaussianTaps, spatialDegrade } from './spectral/psf';
 export { type PsfEstimate, type PsfSearch, estimatePsfSigma } from './spectral/psf-estimate';
-export { projectSrf } from './spectral/srf';
+export { projectSrf, srfCentroids } from './spectral/srf';
 export { type ResampleMethod, type ResamplingMatrix, resampleCube, resamplingMatrix } from './spectral/resample';
 export { type FusionMetrics, type MetricOptions, type PeakMode, PSNR_CAP_DB, ergas, evaluate, psnr, rmse, sam, ssim } from './metrics/full-reference';
 export { type ConsistencyReport, type ConsistencyScore, type DegradationModel, type MsiAgreement, MSI_MISMATCH_DB, consistency, consistencyHeader, msiAgreement } from './quality/consistency';

@@ -15,6 +15,7 @@ import { ValueRangeError } from '../../sdk/core/errors';
 import { applyCameraProfile, profileMsiResponse, readCameraProfile } from '../../sdk/camera/profile';
 import type { MsiResponse, MsiResponseEstimate } from '../../sdk/camera/response';
 import { describeBandRanges, selectBands } from '../../sdk/spectral/coverage';
+import { srfCentroids } from '../../sdk/spectral/srf';
 import { bandValidity } from '../../sdk/cube/band-validity';
 
 interface FuseCliOptions {
@@ -179,7 +180,7 @@ export function register(program: Command): void {
       const model = await FusionModel.load(opts.model, { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.variant ? { variant: opts.variant } : {}), intraOpThreads: opts.threads });
       try {
         const spec = model.inputSpec;
-        const centroids = model.card.msi.srf.map((row) => row.reduce((a, w, b) => a + w * spec.wavelengths[b], 0) / row.reduce((a, w) => a + w, 0));
+        const centroids = srfCentroids(model.card.msi.srf, spec.wavelengths);
         // Everything that can be wrong with the camera's description is checked here, before anything is written.
         const camera = opts.camera ? await readCameraProfile(opts.camera) : undefined;
         const asRead = {

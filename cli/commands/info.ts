@@ -4,6 +4,7 @@ import { applyCameraProfile, cameraCoverage, profileMsiResponse, readCameraProfi
 import { readCube } from '../../sdk/cube/read-cube';
 import type { NpyLayout } from '../../sdk/cube/npy';
 import { describeBandRanges } from '../../sdk/spectral/coverage';
+import { srfCentroids } from '../../sdk/spectral/srf';
 import { type ResponseSummary, describeResponse, formatResponse } from './fuse';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 import type { ProviderRequest } from '../../sdk/runtime/providers';
@@ -92,7 +93,7 @@ async function cameraReport(model: FusionModel, opts: { camera?: string; lrhsi?:
   if (!opts.camera && !(opts.lrhsi && opts.hrmsi)) return undefined;
   const spec = model.inputSpec;
   const card = model.card;
-  const cardCentroidsNm = card.msi.srf.map((row) => row.reduce((a, w, b) => a + w * spec.wavelengths[b], 0) / row.reduce((a, w) => a + w, 0));
+  const cardCentroidsNm = srfCentroids(card.msi.srf, spec.wavelengths);
   const lines = [`card msi   ${spec.msiBandNames.map((n, c) => `${n} ${cardCentroidsNm[c].toFixed(0)} nm`).join(', ')}`];
   const report: CameraReport = { cardCentroidsNm, lines };
   const camera = opts.camera ? await readCameraProfile(opts.camera) : undefined;

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { readCube } from '../../sdk/cube/read-cube';
+import { srfCentroids } from '../../sdk/spectral/srf';
 import type { NpyLayout } from '../../sdk/cube/npy';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 import { retargetPsf, type RetargetReason } from '../../quantize/retarget-psf';
@@ -48,7 +49,7 @@ export function register(program: Command): void {
         const model = await FusionModel.load(opts.model, { providers: ['cpu'] });
         try {
           const spec = model.inputSpec;
-          const centroids = model.card.msi.srf.map((row) => row.reduce((a, w, b) => a + w * spec.wavelengths[b], 0) / row.reduce((a, w) => a + w, 0));
+          const centroids = srfCentroids(model.card.msi.srf, spec.wavelengths);
           const lrhsi = withWavelengths(await readCube(opts.lrhsi as string, { npyLayout: opts.npyLayout }), spec.wavelengths, opts.valueScale);
           const hrmsi = withWavelengths(await readCube(opts.hrmsi as string, { npyLayout: opts.npyLayout }), centroids, opts.valueScale);
           const e = model.estimatePsf(lrhsi, hrmsi, { resample: opts.resample });

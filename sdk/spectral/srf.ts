@@ -28,10 +28,19 @@ export function projectSrf(cube: Cube, srf: readonly (readonly number[])[], wave
     }
     out.set(acc, c * plane);
   });
-  const centroids = srf.map((row) => {
-    const s = row.reduce((a, v) => a + v, 0);
-    return s > 0 ? row.reduce((a, v, b) => a + v * cube.wavelengths[b], 0) / s : 0;
-  });
   const { fwhm: _fwhm, ...rest } = cube;
-  return { ...rest, bands: srf.length, data: out, wavelengths: wavelengths ?? centroids };
+  return { ...rest, bands: srf.length, data: out, wavelengths: wavelengths ?? srfCentroids(srf, cube.wavelengths) };
+}
+
+/**
+ * The response-weighted centre wavelength of each SRF row (0 for a row without weight).
+ * @param srf - b x B matrix.
+ * @param wavelengths - The B band centres it is defined on.
+ * @returns b centres in nm.
+ */
+export function srfCentroids(srf: readonly (readonly number[])[], wavelengths: readonly number[]): number[] {
+  return srf.map((row) => {
+    const s = row.reduce((a, v) => a + v, 0);
+    return s > 0 ? row.reduce((a, v, b) => a + v * wavelengths[b], 0) / s : 0;
+  });
 }
