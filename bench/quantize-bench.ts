@@ -28,7 +28,7 @@ import { writeNpy } from '../sdk/cube/npy';
 import { SpectraError } from '../sdk/core/errors';
 import { cardPathFor, readModelCard } from '../sdk/core/model-card';
 import { loadCalibrationSet, type CalibrationSample, type RegionsManifest } from '../quantize/calibration-set';
-import { runFused, withFrameStatistics } from '../quantize/ort-runner';
+import { runFused, sampleFeeds, withFrameStatistics } from '../quantize/ort-runner';
 import { readModel } from '../quantize/onnx-proto';
 import { compareCubes, meanQuality, type Quality } from '../quantize/quality';
 import { quantizeModel, type LayerSensitivity, type QuantizeOptions } from '../quantize/quantize-model';
@@ -112,14 +112,6 @@ function mirrorTile(cube: Cube, height: number, width: number): Cube {
   return { ...cube, height, width, data };
 }
 
-function feedsOf(sample: CalibrationSample): Record<string, ort.Tensor> {
-  const { frameStats } = sample;
-  return {
-    lrhsi: new ort.Tensor('float32', sample.lrhsi.data, [1, sample.lrhsi.bands, sample.lrhsi.height, sample.lrhsi.width]),
-    hrmsi: new ort.Tensor('float32', sample.hrmsi.data, [1, sample.hrmsi.bands, sample.hrmsi.height, sample.hrmsi.width]),
-    ...(frameStats ? { [frameStats.input]: new ort.Tensor('float32', frameStats.data, [1, frameStats.data.length]) } : {}),
-  };
-}
 
 /**
  * Median and p90 latency of session.run per model, one intra-op thread each. The machine is shared, so runs are
@@ -128,7 +120,7 @@ function feedsOf(sample: CalibrationSample): Record<string, ort.Tensor> {
 async function latencies(paths: readonly string[], sample: CalibrationSample): Promise<{ median: number; p90: number }[]> {
   const sessions = [];
   for (const p of paths) sessions.push(await ort.InferenceSession.create(p, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' }));
-  const feeds = feedsOf(sample);
+  const feeds = sampleFeeds(sample);
   for (const s of sessions) for (let i = 0; i < 3; i++) await s.run(feeds);
   const times: number[][] = sessions.map(() => []);
   const bar = new SingleBar({ format: 'timing [{bar}] {value}/{total} rounds', hideCursor: true }, Presets.shades_classic);
@@ -158,7 +150,7 @@ async function kernelBreakdown(path: string, sample: CalibrationSample, work: st
   const optimized = join(work, `optimized-${basename(path)}`);
   const session = await ort.InferenceSession.create(path, { intraOpNumThreads: 1, enableProfiling: true, profileFilePrefix: prefix, optimizedModelFilePath: optimized, logSeverityLevel: 3 });
   const runs = 5;
-  const feeds = feedsOf(sample);
+  const feeds = sampleFeeds(sample);
   for (let i = 0; i < runs; i++) await session.run(feeds);
   session.endProfiling();
   await session.release();

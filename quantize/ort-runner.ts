@@ -1,11 +1,25 @@
 /**
  * Runs a model (as bytes, before it is written anywhere) on calibration samples with onnxruntime-node.
  */
-import { dirname, join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import type { ModelCard } from '../sdk/core/model-card';
+import { type ModelCard, cardPathFor } from '../sdk/core/model-card';
+import { loadBinding } from '../sdk/runtime/binding';
+import { FrameStatisticsGraph } from '../sdk/runtime/frame-statistics';
 import { QuantizeModelError } from './errors';
 import type { CalibrationSample } from './calibration-set';
+
+/**
+ * A sample as graph inputs (batch 1): `lrhsi`, `hrmsi`, and its statistics when it carries them.
+ * @param sample - The pair.
+ */
+export function sampleFeeds(sample: CalibrationSample): Record<string, ort.Tensor> {
+  const { lrhsi, hrmsi, frameStats } = sample;
+  return {
+    lrhsi: new ort.Tensor('float32', lrhsi.data, [1, lrhsi.bands, lrhsi.height, lrhsi.width]),
+    hrmsi: new ort.Tensor('float32', hrmsi.data, [1, hrmsi.bands, hrmsi.height, hrmsi.width]),
+    ...(frameStats ? { [frameStats.input]: new ort.Tensor('float32', frameStats.data, [1, frameStats.data.length]) } : {}),
+  };
+}
 
 /** An open session over in-memory model bytes. */
 export class SampleRunner {
@@ -36,11 +50,7 @@ export class SampleRunner {
    * @param fetches - Output names.
    */
   async run(sample: CalibrationSample, fetches: readonly string[]): Promise<Map<string, Float32Array>> {
-    const feeds: Record<string, ort.Tensor> = {
-      lrhsi: new ort.Tensor('float32', sample.lrhsi.data, [1, sample.lrhsi.bands, sample.lrhsi.height, sample.lrhsi.width]),
-      hrmsi: new ort.Tensor('float32', sample.hrmsi.data, [1, sample.hrmsi.bands, sample.hrmsi.height, sample.hrmsi.width]),
-    };
-    if (sample.frameStats) feeds[sample.frameStats.input] = new ort.Tensor('float32', sample.frameStats.data, [1, sample.frameStats.data.length]);
+    const feeds = sampleFeeds(sample);
     let result: ort.InferenceSession.ReturnType;
     try {
       result = await this.session.run(feeds, [...fetches]);
@@ -83,29 +93,16 @@ export async function runFused(bytes: Uint8Array, label: string, samples: readon
  * does for a whole frame; samples of a model without one are returned as they are.
  * @param modelPath - The fp32 model; its statistics graph lies beside it.
  * @param card - Its card.
- * @throws {@link QuantizeModelError} when the statistics graph cannot be loaded or run.
+ * @throws {@link ModelFileError} / {@link ModelCardError} when the statistics graph is missing, not the card's, or unreadable.
  */
 export async function withFrameStatistics(modelPath: string, card: ModelCard, samples: readonly CalibrationSample[]): Promise<CalibrationSample[]> {
-  const spec = card.frame_statistics;
-  if (!spec) return [...samples];
-  const path = join(dirname(modelPath), spec.graph);
-  let session: ort.InferenceSession;
-  try {
-    session = await ort.InferenceSession.create(path, { graphOptimizationLevel: 'all' });
-  } catch (err) {
-    throw new QuantizeModelError(path, `onnxruntime cannot load the statistics graph (${(err as Error).message}); it ships beside ${card.onnx}`, { cause: err });
-  }
+  const graph = await FrameStatisticsGraph.open(modelPath, card, cardPathFor(modelPath), loadBinding(), true);
+  if (graph === undefined) return [...samples];
   try {
     const out: CalibrationSample[] = [];
-    for (const s of samples) {
-      const r = await session.run({
-        lrhsi: new ort.Tensor('float32', s.lrhsi.data, [1, s.lrhsi.bands, s.lrhsi.height, s.lrhsi.width]),
-        hrmsi: new ort.Tensor('float32', s.hrmsi.data, [1, s.hrmsi.bands, s.hrmsi.height, s.hrmsi.width]),
-      });
-      out.push({ ...s, frameStats: { input: spec.input, data: r[spec.input].data as Float32Array } });
-    }
+    for (const s of samples) out.push({ ...s, frameStats: { input: graph.input, data: await graph.measure(s.lrhsi, s.hrmsi) } });
     return out;
   } finally {
-    await session.release();
+    await graph.release();
   }
 }

@@ -8,7 +8,8 @@ import { basename, dirname, join } from 'node:path';
 import { cardPathFor, readModelCard, type ModelCard } from '../sdk/core/model-card';
 import { gaussianTaps } from '../sdk/spectral/psf';
 import { QuantizeModelError } from './errors';
-import { DataType, type ModelProto, type TensorProto, encodeModel, readModel, sha256Hex } from './onnx-proto';
+import { DataType, type ModelProto, encodeModel, readModel, sha256Hex } from './onnx-proto';
+import { elementCount, floatTensor, floatValues } from './tensor-data';
 import { writeAtomically } from './quantize-model';
 
 /** What {@link retargetPsf} wrote. */
@@ -65,21 +66,15 @@ export async function retargetPsf(modelPath: string, outPath: string, sigma: num
   return { onnx: outPath, card: cardPath, ...(written[1] ? { statistics: written[1][0] } : {}), psfSigma: { from: card.psf.sigma, to: sigma }, replaced };
 }
 
-/** Replaces, in place, every float initializer whose values are `from` (to 1e-6); returns their names. */
+/** Replaces, in place, every float32 initializer whose values are `from` (to 1e-6); returns their names. */
 function replaceTaps(model: ModelProto, from: Float64Array, to: Float32Array): string[] {
   const names: string[] = [];
   for (const t of model.graph?.initializer ?? []) {
+    if (t.dataType !== DataType.FLOAT || elementCount(t) !== from.length) continue;
     const values = floatValues(t);
-    if (values === undefined || values.length !== from.length || values.some((v, i) => Math.abs(v - from[i]) > 1e-6)) continue;
-    t.rawData = new Uint8Array(to.buffer.slice(0));
-    t.floatData = [];
+    if (values.some((v, i) => Math.abs(v - from[i]) > 1e-6)) continue;
+    Object.assign(t, floatTensor(t.name ?? '', (t.dims ?? []).map(Number), to), { floatData: [] });
     names.push(t.name ?? '?');
   }
   return names;
-}
-
-function floatValues(t: TensorProto): Float32Array | undefined {
-  if (t.dataType !== DataType.FLOAT) return undefined;
-  if (t.rawData && t.rawData.byteLength > 0) return new Float32Array(t.rawData.buffer.slice(t.rawData.byteOffset, t.rawData.byteOffset + t.rawData.byteLength));
-  return t.floatData && t.floatData.length > 0 ? Float32Array.from(t.floatData) : undefined;
 }
