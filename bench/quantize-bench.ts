@@ -20,7 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Presets, SingleBar } from 'cli-progress';
 import * as ort from 'onnxruntime-node';
 import type { Cube } from '../sdk/cube/cube';
@@ -342,7 +342,11 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
   const keep = join(REPO, 'out', 'quantize-bench', name);
   await rm(keep, { recursive: true, force: true });
   await mkdir(keep, { recursive: true });
-  for (const r of rows) await copyFile(r.path, join(keep, `${r.variant}.onnx`));
+  for (const r of rows) {
+    await copyFile(r.path, join(keep, `${r.variant}.onnx`));
+    // every variant of a model with a statistics graph takes frame_stats; device-latency measures it from this file
+    if (card.frame_statistics) await copyFile(join(dirname(modelPath), card.frame_statistics.graph), join(keep, `${r.variant}.stats.onnx`));
+  }
   await writeNpy(join(keep, 'latency.lrhsi.npy'), big.lrhsi);
   await writeNpy(join(keep, 'latency.hrmsi.npy'), big.hrmsi);
   await rm(work, { recursive: true, force: true });
