@@ -32,6 +32,12 @@ export interface ReassemblerOptions {
   rememberCompleted?: number;
   /** Decoder limits (meta size, cube size, chunk count ceiling, chunk size floor). */
   limits?: DecodeLimits;
+  /**
+   * The caller hands each payload over and never writes to it again (true of mqtt.js messages), so a chunk
+   * whose payload is a buffer of its own is kept without a copy. A payload that is a view into a larger
+   * buffer is still copied, so a small chunk never pins a big buffer outside the memory bound. @defaultValue false
+   */
+  ownsPayloads?: boolean;
 }
 
 /** Defaults for {@link ReassemblerOptions}. */
@@ -41,6 +47,7 @@ export const DEFAULT_REASSEMBLER_OPTIONS: Readonly<Required<Omit<ReassemblerOpti
   maxPendingCubesPerDevice: 8,
   maxPendingCubes: 64,
   rememberCompleted: 4096,
+  ownsPayloads: false,
 });
 
 /** Bytes charged per chunk held, on top of its body: the Map entry and Buffer object behind it. @internal */
@@ -82,7 +89,7 @@ interface Pending {
   device: string;
   meta?: CubeMessageMeta;
   /**
-   * Chunk bodies received (copied: the MQTT client may reuse its receive buffer), by index. Kept apart until
+   * Chunk bodies received (copied unless {@link ReassemblerOptions.ownsPayloads} hands them over), by index. Kept apart until
    * the last one arrives rather than in one payload-sized buffer, so memory follows what was received, never
    * what a meta announced.
    */
@@ -148,7 +155,7 @@ export class Reassembler {
   /**
    * Feeds one message.
    * @param topic - Message topic.
-   * @param payload - Message payload (not kept; chunks are copied).
+   * @param payload - Message payload (copied, unless {@link ReassemblerOptions.ownsPayloads} hands it over).
    * @param now - Clock for timeouts. @defaultValue Date.now()
    * @returns Events: a finished cube, a duplicate, or errors (including cubes dropped to make room).
    */
@@ -163,7 +170,8 @@ export class Reassembler {
       } else {
         const chunk = decodeChunk(topic, payload);
         if (chunk.count > this.limits.maxChunkCount) throw new CubeProtocolError(topic, `chunk says ${chunk.count} chunks; the ceiling is ${this.limits.maxChunkCount}`);
-        this.onChunk(where.device, `${where.device}/${where.sequence}/${chunk.cubeId}`, topic, chunk, now, events);
+        const owned = this.opts.ownsPayloads && payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength;
+        this.onChunk(where.device, `${where.device}/${where.sequence}/${chunk.cubeId}`, topic, owned ? chunk : { ...chunk, body: new Uint8Array(chunk.body) }, now, events);
       }
     } catch (err) {
       if (!(err instanceof SpectraError)) throw err;
@@ -237,7 +245,7 @@ export class Reassembler {
     }
     const cost = chunk.body.length + CHUNK_COST;
     this.makeRoom(cost, p, key, events);
-    p.chunks.set(chunk.index, { ...chunk, body: Uint8Array.from(chunk.body) });
+    p.chunks.set(chunk.index, chunk);
     p.bytes += cost;
     p.lastProgress = now;
     this.counters.pendingBytes += cost;
@@ -300,8 +308,10 @@ export class Reassembler {
   private finish(p: Pending): ReassemblyEvent[] {
     const meta = p.meta!;
     this.drop(p);
-    // The one payload-sized allocation happens here, once every chunk is in hand and checked.
-    const payload = new Uint8Array(meta.payloadBytes);
+    // The one payload-sized allocation happens here, once every chunk is in hand and checked. It is not
+    // zero-filled: the checked chunks cover every byte (chunkCount = ceil(payloadBytes / chunkSize), exact
+    // offsets and lengths).
+    const payload = new Uint8Array(Buffer.allocUnsafeSlow(meta.payloadBytes).buffer, 0, meta.payloadBytes);
     const hash = createHash('sha256');
     for (let i = 0; i < meta.chunkCount; i++) {
       const c = p.chunks.get(i)!;

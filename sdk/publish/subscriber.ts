@@ -214,7 +214,8 @@ export class CubeSubscriber extends EventEmitter {
     this.taker = new Promise((resolve) => (this.openTaker = resolve));
     if (opts.out !== undefined) this.openTaker();
     else super.on('newListener', (event: string | symbol) => event === 'cube' && this.openTaker());
-    this.reassembler = new Reassembler({ ...opts.reassembler, timeoutMs: opts.timeoutMs, ...(opts.limits ? { limits: opts.limits } : {}) });
+    // mqtt.js gives every message a payload of its own and never touches it again, so chunks are kept uncopied.
+    this.reassembler = new Reassembler({ ...opts.reassembler, timeoutMs: opts.timeoutMs, ownsPayloads: true, ...(opts.limits ? { limits: opts.limits } : {}) });
     this.router =
       opts.share !== undefined ? new ShareRouter(opts.share, opts.clientId, { consumerGroup: opts.group, isStored: (key) => this.stored.has(key) }) : undefined;
     this.filters = this.router ? [ShareRouter.dataFilter(opts.share!, opts.device), ...this.router.controlFilters] : [`spectra/${opts.device}/cube/#`];

@@ -26,6 +26,38 @@ t.test('reassembles: shuffled, duplicated, chunks before meta -> exactly one bit
   t.same(cubes(again), [], 'a re-sent cube is not delivered twice');
 });
 
+t.test('payload ownership: chunks are copied unless handed over in buffers of their own', async (t) => {
+  const cube = patternCube(2, 8, 8, 5);
+  // Chunks before the meta, so every chunk is held until the last one arrives.
+  const msgs = cubeMessages(cube, { chunkSize: 64 });
+  const order = [...msgs.slice(1), msgs[0]];
+  const run = (opts: { ownsPayloads?: boolean }, wrap: (p: Buffer) => Uint8Array) => {
+    const r = new Reassembler(opts);
+    const fed = order.map((m) => ({ topic: m.topic, payload: wrap(Buffer.from(m.payload)) }));
+    const evs: ReassemblyEvent[] = [];
+    for (const m of fed.slice(0, -1)) evs.push(...r.accept(m.topic, m.payload));
+    // The caller scribbles over every chunk it has fed so far, then sends the meta.
+    for (const m of fed.slice(0, -1)) m.payload.fill(0xee);
+    evs.push(...r.accept(fed[fed.length - 1].topic, fed[fed.length - 1].payload));
+    return evs;
+  };
+  const exclusive = (p: Buffer) => new Uint8Array(p);
+  const inBigBuffer = (p: Buffer) => {
+    const big = new Uint8Array(p.length + 100);
+    big.set(p, 50);
+    return big.subarray(50, 50 + p.length);
+  };
+  const copied = cubes(run({}, exclusive));
+  t.equal(copied.length, 1, 'by default every chunk is copied, so later writes by the caller do not matter');
+  t.ok(copied[0].type === 'cube' && sameBytes(copied[0].cube.cube.data, cube.data));
+  const viewed = cubes(run({ ownsPayloads: true }, inBigBuffer));
+  t.equal(viewed.length, 1, 'a payload that is a view into a larger buffer is still copied');
+  t.ok(viewed[0].type === 'cube' && sameBytes(viewed[0].cube.cube.data, cube.data));
+  const kept = run({ ownsPayloads: true }, exclusive);
+  t.same(cubes(kept), [], 'handed-over buffers are kept as they are: writing to them afterwards breaks the cube');
+  t.type(errors(kept)[0], CubeIntegrityError, 'and the sha256 check catches it');
+});
+
 t.test('reports: missing chunks after the timeout, naming them', async (t) => {
   const msgs = cubeMessages(patternCube(2, 8, 8, 1), { chunkSize: 64 });
   const r = new Reassembler({ timeoutMs: 1000 });
