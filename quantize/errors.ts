@@ -88,3 +88,8 @@ export class SplitOverlapError extends CalibrationDataError {
 export class SplitPairsError extends CalibrationDataError {
   override readonly code = 'E_SPLIT_PAIRS';
 }
+
+/** `spectra adapt`: the model's weights are missing or altered, the output exists, or the host's fine-tuning failed. */
+export class AdaptError extends PathError {
+  readonly code = 'E_ADAPT';
+}

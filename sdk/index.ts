@@ -58,6 +58,7 @@ export {
   type FusedCube,
   type InputSpec,
   type LoadOptions,
+  type NetworkInputs,
   type StreamedFuse,
 } from './runtime/fusion-model';
 export {

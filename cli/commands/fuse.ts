@@ -1,27 +1,22 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { barOptions, showProgress } from '../progress';
-import { wavelengthList } from '../wavelengths';
+import { type PairCliOptions, addPairOptions, readPairInputs } from '../pair-inputs';
 import type { Cube } from '../../sdk/cube/cube';
-import { readCube, writeCube } from '../../sdk/cube/read-cube';
+import { writeCube } from '../../sdk/cube/read-cube';
 import { writeEnvi } from '../../sdk/cube/envi';
 import { consistencyHeader } from '../../sdk/quality/consistency';
 import { type QuicklookBands, quicklookBands, writeQuicklook } from '../../sdk/cube/quicklook';
 import { type FuseOptions, type FusedCube, FusionModel, type RowSink, type StreamedFuse } from '../../sdk/runtime/fusion-model';
 import type { ProviderRequest } from '../../sdk/runtime/providers';
 import type { VariantRequest } from '../../sdk/runtime/variants';
-import type { NpyLayout } from '../../sdk/cube/npy';
 import { ValueRangeError } from '../../sdk/core/errors';
-import { applyCameraProfile, profileMsiResponse, readCameraProfile } from '../../sdk/camera/profile';
 import type { MsiResponse, MsiResponseEstimate } from '../../sdk/camera/response';
 import { describeBandRanges, selectBands } from '../../sdk/spectral/coverage';
-import { srfCentroids } from '../../sdk/spectral/srf';
 import { bandValidity } from '../../sdk/cube/band-validity';
 
-interface FuseCliOptions {
+interface FuseCliOptions extends PairCliOptions {
   model: string;
-  lrhsi: string;
-  hrmsi: string;
   out: string;
   quicklook?: string;
   tile: number;
@@ -30,14 +25,8 @@ interface FuseCliOptions {
   threads: number;
   providers?: ProviderRequest[];
   variant?: VariantRequest;
-  resample: boolean;
-  valueScale?: number;
-  lrhsiWavelengths?: number[];
-  npyLayout: NpyLayout;
   quality: boolean;
   coveredOnly: boolean;
-  camera?: string;
-  estimateSrf: boolean;
   json: boolean;
 }
 
@@ -49,24 +38,11 @@ function integer(min: number) {
   };
 }
 
-function positive(value: string): number {
-  const n = Number(value);
-  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
-  return n;
-}
-
 function providerList(value: string): ProviderRequest[] {
   const names = value.split(',').map((s) => s.trim());
   const bad = names.find((n) => n !== 'tensorrt' && n !== 'cuda' && n !== 'cpu');
   if (bad !== undefined) throw new InvalidArgumentError(`unknown provider '${bad}' (known: tensorrt, cuda, cpu)`);
   return names as ProviderRequest[];
-}
-
-/** Formats and files without wavelengths get the model's grid (LR-HSI) or SRF centroids (HR-MSI). */
-export function withWavelengths(cube: Cube, grid: readonly number[], valueScale: number | undefined): Cube {
-  const wavelengths = cube.meta?.wavelengthsFromHeader === false && cube.bands === grid.length ? grid : cube.wavelengths;
-  const meta = valueScale !== undefined ? { ...(cube.meta ?? {}), valueScale } : cube.meta;
-  return { ...cube, wavelengths, ...(meta ? { meta } : {}) };
 }
 
 /**
@@ -153,12 +129,11 @@ export function formatResponse(s: ResponseSummary): string {
 
 /** Adds `spectra fuse`. */
 export function register(program: Command): void {
-  program
+  const fuse = program
     .command('fuse')
     .description('Fuse an LR-HSI and an HR-MSI into an HR-HSI with an exported student (writes ENVI float32; tiled ENVI output streams to disk)')
-    .requiredOption('--model <path>', '.onnx with its .card.json next to it')
-    .requiredOption('--lrhsi <path>', 'LR-HSI: .hdr (ENVI), .npy, .tif, or a folder / comma list of PNG bands')
-    .requiredOption('--hrmsi <path>', 'HR-MSI, same formats')
+    .requiredOption('--model <path>', '.onnx with its .card.json next to it');
+  addPairOptions(fuse)
     .requiredOption('--out <path.hdr>', 'output ENVI header (the .img is written next to it); .npy or .tif also work')
     .option('--quicklook <png>', 'also write an RGB quicklook PNG')
     .option('--tile <px>', 'HR tile size; 0 = whole image. With a .hdr output, tiled runs stream rows to disk (memory follows the tile, not the scene)', integer(0), 0)
@@ -167,34 +142,14 @@ export function register(program: Command): void {
     .option('--threads <n>', 'intra-op threads; 0 = onnxruntime default', integer(0), 0)
     .option('--providers <list>', 'execution providers in order (default: tensorrt,cuda,cpu)', providerList)
     .addOption(new Option('--variant <variant>', 'open this precision of the model (auto: the fastest one the granted provider runs well; default: the file given)').choices(['fp32', 'fp16', 'int8', 'auto']))
-    .option('--resample', 'resample an LR-HSI on another band grid onto the model grid; model bands it does not cover are zeros marked in bbl / band_valid', false)
     .option('--covered-only', 'write only the valid bands (covered by the LR-HSI and learnt by the model)', false)
-    .option('--lrhsi-wavelengths <nm>', "LR-HSI band centres for files without them: 'a,b,c' or 'start:stop:step'", wavelengthList)
-    .option('--value-scale <n>', 'divide both inputs by this (raw counts -> 0..1), overriding file metadata', positive)
-    .addOption(new Option('--npy-layout <layout>', 'axis order of 3-D .npy inputs').choices(['chw', 'hwc']).default('chw'))
-    .option('--camera <profile.json>', 'camera profile: HSI band centres/FWHM/bad bands and value scales, MSI SRF (implies --resample; see docs/new-camera.md)')
-    .option('--estimate-srf', "fit the HR-MSI camera's response from this pair (CNMF-style) and map it onto the model's MSI bands", false)
     .option('--no-quality', 'skip the no-reference consistency check')
     .option('--json', 'print the result summary as JSON', false)
     .action(withFlagHints(async (opts: FuseCliOptions, command: Command) => {
       const model = await FusionModel.load(opts.model, { ...(opts.providers ? { providers: opts.providers } : {}), ...(opts.variant ? { variant: opts.variant } : {}), intraOpThreads: opts.threads });
       try {
         const spec = model.inputSpec;
-        const centroids = srfCentroids(model.card.msi.srf, spec.wavelengths);
-        // Everything that can be wrong with the camera's description is checked here, before anything is written.
-        const camera = opts.camera ? await readCameraProfile(opts.camera) : undefined;
-        const asRead = {
-          lrhsi: await readCube(opts.lrhsi, { npyLayout: opts.npyLayout, ...(opts.lrhsiWavelengths ? { wavelengths: opts.lrhsiWavelengths } : {}) }),
-          hrmsi: await readCube(opts.hrmsi, { npyLayout: opts.npyLayout }),
-        };
-        const lrhsi = withWavelengths(camera ? applyCameraProfile(asRead.lrhsi, camera, 'lrhsi') : asRead.lrhsi, spec.wavelengths, opts.valueScale);
-        const hrmsi = withWavelengths(camera ? applyCameraProfile(asRead.hrmsi, camera, 'hrmsi') : asRead.hrmsi, centroids, opts.valueScale);
-        const resample = opts.resample || camera !== undefined;
-        const msiResponse: MsiResponse | MsiResponseEstimate | undefined = opts.estimateSrf
-          ? model.estimateMsiResponse(lrhsi, hrmsi, { resample })
-          : camera
-            ? profileMsiResponse(camera, spec.wavelengths, model.bandCoverage(lrhsi, { resample }))
-            : undefined;
+        const { lrhsi, hrmsi, camera, resample, msiResponse } = await readPairInputs(model, opts);
         const bar = showProgress(command) ? new SingleBar(barOptions('fusing', 'tiles'), Presets.shades_classic) : undefined;
         let started = false;
         const fuseOptions: FuseOptions = {

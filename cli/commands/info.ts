@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { withWavelengths } from './fuse';
+import { withWavelengths } from '../pair-inputs';
 import { applyCameraProfile, cameraCoverage, profileMsiResponse, readCameraProfile } from '../../sdk/camera/profile';
 import { readCube } from '../../sdk/cube/read-cube';
 import type { NpyLayout } from '../../sdk/cube/npy';

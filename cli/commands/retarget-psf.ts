@@ -4,7 +4,8 @@ import { srfCentroids } from '../../sdk/spectral/srf';
 import type { NpyLayout } from '../../sdk/cube/npy';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 import { retargetPsf, type RetargetReason } from '../../quantize/retarget-psf';
-import { withWavelengths } from './fuse';
+import { withWavelengths } from '../pair-inputs';
+
 
 interface RetargetCliOptions {
   model: string;

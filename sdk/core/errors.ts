@@ -45,6 +45,7 @@ export const ERROR_CODES = Object.freeze({
   E_CALIB_BAND_COUNT: 'a calibration cube has the wrong band count',
   E_SPLIT_OVERLAP: 'calibration and evaluation samples overlap',
   E_SPLIT_PAIRS: 'the host-side pair simulation failed',
+  E_ADAPT: 'adapting a student to a camera failed (no weights, or the host failed)',
   // Jetson service (devices/jetson/errors.ts)
   E_PROFILE: 'the deployment profile is missing or invalid',
   E_TEGRASTATS: 'a line is not tegrastats output',

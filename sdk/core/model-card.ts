@@ -45,6 +45,8 @@ export interface ModelCard {
    * once on the whole frame and its output is the fuse graph's input `input` for every tile.
    */
   frame_statistics?: { graph: string; sha256: string; input: string; length: number } | null;
+  /** The network's PyTorch weights beside the model, which `spectra adapt` fine-tunes on the host (not used to fuse). */
+  weights?: { file: string; sha256: string } | null;
   params?: number;
   macs_per_hr_pixel?: number;
   validation?: unknown;
@@ -119,6 +121,10 @@ function checkCard(raw: unknown, path: string): ModelCard {
     (typeof fs.graph !== 'string' || !/^[^/\\]+\.onnx$/.test(fs.graph) || typeof fs.sha256 !== 'string' || typeof fs.input !== 'string' || !Number.isInteger(fs.length) || fs.length < 1)
   ) {
     fail("'frame_statistics' must be { graph: '<file>.onnx' beside the model, sha256, input, length >= 1 }");
+  }
+  const w = c.weights;
+  if (w !== undefined && w !== null && (typeof w.file !== 'string' || !/^[^/\\]+\.pt$/.test(w.file) || typeof w.sha256 !== 'string')) {
+    fail("'weights' must be { file: '<file>.pt' beside the model, sha256 }");
   }
   return {
     ...(c as ModelCard),

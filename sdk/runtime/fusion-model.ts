@@ -44,6 +44,16 @@ export type { RowSink } from '../cube/row-sink';
 
 
 /** Inputs checked, resampled and scaled for the graph, with their tile plan and what preparing them cost. */
+/** What {@link FusionModel.networkInputs} returns. */
+export interface NetworkInputs {
+  /** On the model grid, in the units the network takes; bands not in `bandValid` are zeros. */
+  lrhsi: Cube;
+  /** On the card's MSI bands, in the units the network takes. */
+  hrmsi: Cube;
+  /** Per model band: covered by the input and learnt by the model. */
+  bandValid: boolean[];
+}
+
 interface PreparedInputs {
   lr: Cube;
   hr: Cube;
@@ -218,6 +228,21 @@ export class FusionModel {
   bandCoverage(lrhsi: Cube, options: Pick<FuseOptions, 'resample'> = {}): boolean[] {
     assertCube(lrhsi, 'lrhsi');
     return this.validModelBands(this.onModelGrid(lrhsi, options.resample ?? DEFAULT_FUSE_OPTIONS.resample));
+  }
+
+  /**
+   * The inputs exactly as the network receives them, without inference: the LR-HSI on the model grid (resampled
+   * with `resample`, uncovered bands zero), both divided by their value scale, the HR-MSI mapped onto the card's
+   * MSI bands (`msiResponse`). For host tools that train on a camera's captures (`spectra adapt`).
+   * @param lrhsi - As for {@link FusionModel.fuse}.
+   * @param hrmsi - As for {@link FusionModel.fuse}.
+   * @param options - `resample` and `msiResponse` as for {@link FusionModel.fuse}.
+   * @returns Both cubes and the valid model bands (covered and learnt).
+   * @throws The same errors as {@link FusionModel.fuse} for bad input.
+   */
+  networkInputs(lrhsi: Cube, hrmsi: Cube, options: Pick<FuseOptions, 'resample' | 'msiResponse'> = {}): NetworkInputs {
+    const prepared = this.prepareInputs(lrhsi, hrmsi, withDefaults(DEFAULT_FUSE_OPTIONS, options));
+    return { lrhsi: prepared.lr, hrmsi: prepared.hr, bandValid: prepared.bandValid };
   }
 
   private validModelBands(lr: Cube): boolean[] {

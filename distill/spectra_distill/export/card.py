@@ -125,6 +125,7 @@ def build_card(
     macs_per_hr_pixel: float,
     statistics: InputStatistics,
     frame_statistics: dict[str, Any] | None = None,
+    weights: dict[str, Any] | None = None,
     training: dict[str, Any] | None = None,
     validation: dict[str, Any] | None = None,
     created: str | None = None,
@@ -133,7 +134,8 @@ def build_card(
 
     `statistics` are the graph's per-band normalisation constants (`FusionNet.input_statistics()`);
     `frame_statistics` names the statistics graph of a network that measures its inputs per image
-    ({graph, sha256, input, length}), None for one that does not.
+    ({graph, sha256, input, length}), None for one that does not. `weights` names the PyTorch weights file
+    beside the model that `spectra-distill adapt` (and `spectra adapt`) fine-tune ({file, sha256}).
     """
     bands, msi_bands = config.hsi_bands, config.msi_bands
     band_valid = facts.band_valid if facts.band_valid is not None else [True] * bands
@@ -170,7 +172,12 @@ def build_card(
                 "lrhsi": {"shape": ["N", bands, "h", "w"], "dtype": "float32"},
                 "hrmsi": {"shape": ["N", msi_bands, "H", "W"], "dtype": "float32"},
                 **(
-                    {frame_statistics["input"]: {"shape": ["N", frame_statistics["length"]], "dtype": "float32"}}
+                    {
+                        frame_statistics["input"]: {
+                            "shape": ["N", frame_statistics["length"]],
+                            "dtype": "float32",
+                        }
+                    }
                     if frame_statistics
                     else {}
                 ),
@@ -187,6 +194,7 @@ def build_card(
             else {k: [float(v) for v in t] for k, t in statistics._asdict().items()},
         },
         **({"frame_statistics": frame_statistics} if frame_statistics else {}),
+        **({"weights": weights} if weights else {}),
         "training": training_block,
         "validation": validation,
         "architecture": config.to_dict(),

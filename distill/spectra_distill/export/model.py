@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
+
+from spectra_distill.data.atomic import atomic_path
 from spectra_distill.errors import CheckpointError
 from spectra_distill.export.card import CardFacts, build_card, write_card
 from spectra_distill.export.onnx import (
@@ -40,6 +43,25 @@ class ExportResult:
     card_path: Path
     parity: list[ParityCheck]
     card: dict[str, Any]
+
+
+def weights_path_for(onnx_path: str | Path) -> Path:
+    """`models/x.onnx` -> `models/x.weights.pt`: the network's PyTorch weights, for adaptation on the host."""
+    p = Path(onnx_path)
+    return p.with_name(p.stem + ".weights.pt")
+
+
+def write_weights(model: FusionNet, facts: CardFacts, role: str, path: Path) -> dict[str, Any]:
+    """Save the weights as a checkpoint `load_checkpoint_model` reads (plain data: loads weights-only).
+
+    Returns:
+        The card's `weights` block: {file, sha256}.
+    """
+    state = {k: v.detach().to("cpu", torch.float32).clone() for k, v in model.state_dict().items()}
+    blob = {"model_config": {role: model.config.to_dict()}, role: state, "card": asdict(facts)}
+    with atomic_path(path) as tmp:
+        torch.save(blob, tmp)
+    return {"file": path.name, "sha256": sha256_file(path)}
 
 
 def card_path_for(onnx_path: str | Path) -> Path:
@@ -106,6 +128,7 @@ def export_model(
         if model.frame_statistics_length
         else None
     )
+    weights = write_weights(model, facts, role, weights_path_for(onnx_path))
     card = build_card(
         facts,
         model.config,
@@ -122,6 +145,7 @@ def export_model(
         created=created,
         statistics=model.input_statistics(),
         frame_statistics=frame_statistics,
+        weights=weights,
     )
     card_path = write_card(card, card_path_for(onnx_path))
     return ExportResult(onnx_path=onnx_path, card_path=card_path, parity=parity, card=card)

@@ -32,16 +32,22 @@ from spectra_distill.models.physics import Degradation
 class AdaptConfig:
     """Settings of one adaptation, fixed before any scene is seen (nothing here is tuned per scene).
 
+    The defaults were chosen on the validation regions of the 206-band training scenes (`adapt --evaluate
+    --on val`; results/distill/adapt/val-sweep.md), never on the test scenes.
+
     Attributes:
-        steps: Optimiser steps.
+        steps: Optimiser steps (at most; see max_seconds).
         lr: Adam learning rate.
+        max_seconds: Wall-clock budget: adaptation stops after the step that crosses it (0 = no budget), so
+            one capture adapts in about two minutes on a 2-core CPU whatever its size.
         consistency_weight: Weight of the full-resolution consistency loss against the reduced-resolution one.
         seed: Seed of the crop sampler.
         crop_lr: LR-HSI crop side (pixels) per step at full resolution; the whole capture when smaller.
     """
 
-    steps: int = 60
-    lr: float = 5e-5
+    steps: int = 120
+    lr: float = 1e-4
+    max_seconds: float = 110.0
     consistency_weight: float = 1.0
     seed: int = 0
     crop_lr: int = 32
@@ -57,15 +63,23 @@ class AdaptReport:
 
     config: dict[str, Any]
     seconds: float
+    steps_done: int
     loss_first: float
     loss_last: float
     consistency_before: dict[str, float]
     consistency_after: dict[str, float]
 
 
-def sensor_of(card: dict[str, Any]) -> Degradation:
-    """The card's PSF, scale and SRF as a torch module (the same operators as the in-graph physics)."""
+def sensor_of(card: dict[str, Any], band_valid: np.ndarray | None = None) -> Degradation:
+    """The card's PSF, scale and SRF as a torch module (the same operators as the in-graph physics).
+
+    With `band_valid`, the SRF rows keep only the valid bands and are renormalised, as the SDK maps an HR-MSI
+    onto a partially covered grid (`srfOnValidBands`).
+    """
     srf = torch.as_tensor(card["msi"]["srf"], dtype=torch.float64)
+    if band_valid is not None:
+        srf = srf * torch.as_tensor(band_valid, dtype=torch.float64)
+        srf = srf / srf.sum(dim=1, keepdim=True).clamp_min(1e-12)
     scale = int(card["scale"])
     psf = make_psf(scale, int(card["psf"]["kernel_size"]), float(card["psf"]["sigma"]))
     sensor = Degradation(srf.shape[1], srf.shape[0], scale, int(card["psf"]["kernel_size"]))
@@ -81,10 +95,13 @@ def _psnr(x: torch.Tensor, ref: torch.Tensor) -> float:
 
 @torch.no_grad()
 def consistency(
-    model: FusionNet, sensor: Degradation, lr: torch.Tensor, msi: torch.Tensor
+    model: FusionNet, sensor: Degradation, lr: torch.Tensor, msi: torch.Tensor, valid: torch.Tensor
 ) -> dict[str, float]:
-    out = model(lr, msi).cube
-    return {"spatial": _psnr(sensor.degrade(out), lr), "spectral": _psnr(sensor.project(out), msi)}
+    out = model(lr, msi).cube * valid
+    return {
+        "spatial": _psnr(sensor.degrade(out)[:, valid[0, :, 0, 0]], lr[:, valid[0, :, 0, 0]]),
+        "spectral": _psnr(sensor.project(out), msi),
+    }
 
 
 def adapt(
@@ -94,14 +111,22 @@ def adapt(
     hrmsi: np.ndarray,
     cfg: AdaptConfig = AdaptConfig(),
     progress: bool = True,
+    band_valid: np.ndarray | None = None,
 ) -> tuple[FusionNet, AdaptReport]:
     """Fine-tune a copy of `model` on one capture (LR-HSI (B, h, w) + HR-MSI (b, s*h, s*w), physical units).
+
+    `band_valid` (B,) marks the model bands the capture covers (a partially covered grid, as the SDK's
+    `toModelGrid` fills it): the others hold zeros and are left out of every loss and of the SRF.
 
     Raises:
         ValueError: shapes that disagree with the card, or a capture too small to reduce by the scale.
     """
     s = int(card["scale"])
     bands, h, w = lrhsi.shape
+    if band_valid is not None and (band_valid.shape != (bands,) or not band_valid.any()):
+        raise ValueError(
+            f"band_valid must be {bands} flags with at least one true; got shape {band_valid.shape}"
+        )
     if hrmsi.shape[1:] != (h * s, w * s):
         raise ValueError(
             f"HR-MSI is {hrmsi.shape[1]}x{hrmsi.shape[2]}; expected {h * s}x{w * s} (LR-HSI x scale {s})"
@@ -120,13 +145,19 @@ def adapt(
     # whole units only; the rest of the capture is not used
     h, w = h // (s * m) * (s * m), w // (s * m) * (s * m)
     lrhsi, hrmsi = lrhsi[:, :h, :w], hrmsi[:, : h * s, : w * s]
-    sensor = sensor_of(card)
+    sensor = sensor_of(card, band_valid)
+    valid = (
+        torch.ones(1, bands, 1, 1)
+        if band_valid is None
+        else torch.as_tensor(band_valid, dtype=torch.float32).view(1, -1, 1, 1)
+    )
+    valid = valid.bool()
     lr = torch.from_numpy(np.ascontiguousarray(lrhsi, dtype=np.float32))[None]
     msi = torch.from_numpy(np.ascontiguousarray(hrmsi, dtype=np.float32))[None]
     with torch.no_grad():
         lr_red, msi_red = sensor.degrade(lr), sensor.degrade(msi)
     tuned = copy.deepcopy(model).train()
-    before = consistency(tuned.eval(), sensor, lr, msi)
+    before = consistency(tuned.eval(), sensor, lr, msi, valid)
     tuned.train()
     opt = torch.optim.Adam([p for p in tuned.parameters() if p.requires_grad], lr=cfg.lr)
     rng = np.random.default_rng(cfg.seed)
@@ -142,21 +173,25 @@ def adapt(
             lr_red[..., ry : ry + rc, rx : rx + rc],
             msi_red[..., ry * s : (ry + rc) * s, rx * s : (rx + rc) * s],
         ).cube
-        loss = F.l1_loss(reduced, lr_c)
+        b = valid[0, :, 0, 0]
+        loss = F.l1_loss(reduced[:, b], lr_c[:, b])
         if cfg.consistency_weight > 0:
-            out = tuned(lr_c, msi_c).cube
+            out = tuned(lr_c, msi_c).cube * valid
             loss = loss + cfg.consistency_weight * (
-                F.l1_loss(sensor.degrade(out), lr_c) + F.l1_loss(sensor.project(out), msi_c)
+                F.l1_loss(sensor.degrade(out)[:, b], lr_c[:, b]) + F.l1_loss(sensor.project(out), msi_c)
             )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         losses.append(loss.item())
+        if cfg.max_seconds > 0 and time.perf_counter() - t0 > cfg.max_seconds:
+            break
     tuned.eval()
-    after = consistency(tuned, sensor, lr, msi)
+    after = consistency(tuned, sensor, lr, msi, valid)
     report = AdaptReport(
         config=asdict(cfg),
         seconds=time.perf_counter() - t0,
+        steps_done=len(losses),
         loss_first=losses[0] if losses else float("nan"),
         loss_last=float(np.mean(losses[-5:])) if losses else float("nan"),
         consistency_before=before,

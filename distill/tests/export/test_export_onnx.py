@@ -218,6 +218,13 @@ def test_committed_fixture_is_current_and_consistent(tmp_path: Path) -> None:
     assert fixture_command.run(args) == 0
     fresh = json.loads((tmp_path / "tiny-student.card.json").read_text())
     fresh["training"]["command"] = card["training"]["command"]  # names the output folder
+    # torch.save writes a random serialization id, so the weights' hash differs per run; their content may not
+    assert card["weights"]["sha256"] == sha256_file(FIXTURE / card["weights"]["file"])
+    fresh_weights = torch.load(tmp_path / fresh["weights"]["file"], weights_only=True)
+    committed_weights = torch.load(FIXTURE / card["weights"]["file"], weights_only=True)
+    for key, value in committed_weights["student"].items():
+        torch.testing.assert_close(fresh_weights["student"][key], value, rtol=0, atol=0)
+    fresh["weights"]["sha256"] = card["weights"]["sha256"]
     assert fresh == card
     for key, value in ref.items():
         np.testing.assert_allclose(np.load(tmp_path / f"reference-{key}.npy"), value, atol=1e-6)

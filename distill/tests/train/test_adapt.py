@@ -73,3 +73,31 @@ def test_adapt_refuses_mismatched_and_too_small_captures() -> None:
     small_lr, small_msi = _capture(card, h=16, w=16)
     with pytest.raises(ValueError, match="too small to adapt on"):
         adapt(model, card, small_lr[:, :2, :2], small_msi[:, :8, :8], AdaptConfig(steps=1), progress=False)
+
+
+def test_bands_the_capture_does_not_cover_are_left_out() -> None:
+    card = _card()
+    lr, msi = _capture(card)
+    valid = np.ones(B, dtype=bool)
+    valid[-2:] = False  # beyond the camera's range: zeros on the model grid, as the SDK fills them
+    lr[~valid] = 0.0
+    cfg = AdaptConfig(steps=2, lr=1e-3, crop_lr=16, max_seconds=0)
+    _, masked = adapt(_model(card), card, lr, msi, cfg, progress=False, band_valid=valid)
+    _, unmasked = adapt(_model(card), card, lr, msi, cfg, progress=False)
+    # scored against all-zero bands (peak 0), the network's output there would swamp the measure
+    assert masked.consistency_before["spatial"] > unmasked.consistency_before["spatial"] + 20, (
+        masked,
+        unmasked,
+    )
+    with pytest.raises(ValueError, match="band_valid must be 12 flags"):
+        adapt(_model(card), card, lr, msi, cfg, progress=False, band_valid=np.zeros(B, dtype=bool))
+
+
+def test_the_time_budget_stops_adaptation_early() -> None:
+    card = _card()
+    lr, msi = _capture(card)
+    _, report = adapt(
+        _model(card), card, lr, msi, AdaptConfig(steps=500, crop_lr=16, max_seconds=1e-9), progress=False
+    )
+    assert report.steps_done == 1
+    assert report.config["max_seconds"] == 1e-9
