@@ -2,6 +2,7 @@
 # Bring your own camera, end to end on real data in ../shared/data (docs/new-camera.md walks through the output).
 # 1. Houston 2018: a real CASI-1500 radiance cube (48 bands, 380-1050 nm) with its real VHR RGB, CAVE student.
 # 2. Salinas-A AVIRIS (204 bands, water channels removed) with a Sentinel-2-like MSI, 206-band student.
+# 3. The 206-band student adapted to that camera on its own capture (spectra adapt), then fused with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-work/new-camera}
@@ -30,3 +31,10 @@ npx spectra fuse --model models/student-rs206-s2x4-x4.onnx --camera examples/cam
   --lrhsi "$WORK/salinas/lrhsi.npy" --hrmsi "$WORK/salinas/hrmsi.npy" --out "$WORK/salinas/fused.hdr" --quicklook "$WORK/salinas/fused.png"
 npx spectra fuse --model models/student-rs206-s2x4-x4.onnx --camera examples/cameras/salinas-aviris-s2.json --covered-only \
   --lrhsi "$WORK/salinas/lrhsi.npy" --hrmsi "$WORK/salinas/hrmsi.npy" --out "$WORK/salinas/fused_covered.hdr"
+
+echo "== 3. adapt the 206-band student to this camera on its own capture (no ground truth; host PyTorch, about 2 minutes)"
+rm -f "$WORK/salinas/student-mycam".*
+npx spectra adapt --model models/student-rs206-s2x4-x4.onnx --camera examples/cameras/salinas-aviris-s2.json \
+  --lrhsi "$WORK/salinas/lrhsi.npy" --hrmsi "$WORK/salinas/hrmsi.npy" --out "$WORK/salinas/student-mycam.onnx"
+npx spectra fuse --model "$WORK/salinas/student-mycam.onnx" --camera examples/cameras/salinas-aviris-s2.json \
+  --lrhsi "$WORK/salinas/lrhsi.npy" --hrmsi "$WORK/salinas/hrmsi.npy" --out "$WORK/salinas/fused_adapted.hdr"
