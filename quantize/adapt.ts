@@ -34,7 +34,7 @@ export interface AdaptReport {
   /** Files written beside the model (statistics graph, weights). */
   companions: string[];
   seconds: number;
-  /** PSNR (dB) of the output re-degraded against the LR-HSI (spatial) and projected against the HR-MSI (spectral), on the whole capture. */
+  /** PSNR (dB) of the output re-degraded against the LR-HSI (spatial) and projected against the HR-MSI (spectral), on the capture's centre (at most 64 LR px square). */
   consistencyBefore: { spatial: number; spectral: number };
   consistencyAfter: { spatial: number; spectral: number };
 }

@@ -27,6 +27,7 @@ interface FuseCliOptions extends PairCliOptions {
   variant?: VariantRequest;
   quality: boolean;
   coveredOnly: boolean;
+  denoise: 'none' | 'subspace';
   json: boolean;
 }
 
@@ -142,6 +143,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'intra-op threads; 0 = onnxruntime default', integer(0), 0)
     .option('--providers <list>', 'execution providers in order (default: tensorrt,cuda,cpu)', providerList)
     .addOption(new Option('--variant <variant>', 'open this precision of the model (auto: the fastest one the granted provider runs well; default: the file given)').choices(['fp32', 'fp16', 'int8', 'auto']))
+    .addOption(new Option('--denoise <method>', "subspace: project the output onto the signal subspace the LR-HSI shows, removing sensor noise the network passes on (noisy captures; docs/new-camera.md)").choices(['none', 'subspace']).default('none'))
     .option('--covered-only', 'write only the valid bands (covered by the LR-HSI and learnt by the model)', false)
     .option('--no-quality', 'skip the no-reference consistency check')
     .option('--json', 'print the result summary as JSON', false)
@@ -158,6 +160,7 @@ export function register(program: Command): void {
           batch: opts.batch,
           resample,
           quality: opts.quality,
+          denoise: opts.denoise,
           ...(msiResponse ? { msiResponse } : {}),
           onProgress: (done, total) => {
             if (bar === undefined || total <= 1) return;
@@ -246,7 +249,7 @@ export function register(program: Command): void {
               (coverage.valid < coverage.total
                 ? `coverage: ${coverage.valid} of ${coverage.total} model bands valid; invalid (not covered by the LR-HSI or not learnt): ${coverage.invalidNm}; ${opts.coveredOnly ? `wrote the ${coverage.valid} valid bands` : 'written as zeros, bbl 0'}\n`
                 : '') +
-              `time ${t.totalMs.toFixed(1)} ms (infer ${t.inferMs.toFixed(1)}, stitch ${t.stitchMs.toFixed(1)}, quality ${t.qualityMs.toFixed(1)})\n` +
+              `time ${t.totalMs.toFixed(1)} ms (infer ${t.inferMs.toFixed(1)}, stitch ${t.stitchMs.toFixed(1)}, ${opts.denoise !== 'none' ? `denoise ${t.denoiseMs.toFixed(1)}, ` : ''}quality ${t.qualityMs.toFixed(1)})\n` +
               (q
                 ? `consistency: spatial ${q.spatial.psnr.toFixed(2)} dB / ${q.spatial.sam.toFixed(3)} deg vs LR-HSI, ` +
                   `spectral ${q.spectral.psnr.toFixed(2)} dB / ${q.spectral.sam.toFixed(3)} deg vs HR-MSI\n`

@@ -35,6 +35,7 @@ import { bandValidHeader } from '../cube/envi';
 import { EnviRowWriter } from '../cube/envi-writer';
 import type { RowSink } from '../cube/row-sink';
 import { StripConsistency } from './strip-consistency';
+import { projectRows, signalSubspace, type SignalSubspace } from '../spectral/subspace';
 import { StripStitcher, emitRows, stripCapacity } from './strip-stitcher';
 import { type Tile, copyWindow, planTiles } from './tiling';
 import { DEFAULT_MAX_QUALITY_LOSS_DB, type VariantChoice, chooseVariant, explicitVariantPath, fp32PathOf, variantOfPath } from './variants';
@@ -63,6 +64,10 @@ interface PreparedInputs {
    * feeds masked bands), are written as zeros and are skipped by the consistency check.
    */
   bandValid: boolean[];
+  /** `denoise: 'subspace'`: the LR-HSI's signal subspace the output is projected onto. */
+  subspace?: SignalSubspace;
+  /** Time spent finding {@link PreparedInputs.subspace}. */
+  subspaceMs: number;
   /** `performance.now()` when the call began: `timing.totalMs` counts from here. */
   t0: number;
   validateMs: number;
@@ -380,7 +385,21 @@ export class FusionModel {
     let hr = applyValueScale(hrmsi, 'hrmsi');
     if (response) hr = msiToModelBands(hr, response, srfOnValidBands(this.card.msi.srf, bandValid), lr);
     const normaliseMs = performance.now() - tn;
-    return { lr, hr, tiles, bandValid, t0, validateMs: performance.now() - t0 - resampleMs - normaliseMs, resampleMs, normaliseMs };
+    const td = performance.now();
+    const subspace = opts.denoise === 'subspace' ? signalSubspace(lr, bandValid) : undefined;
+    const subspaceMs = subspace ? performance.now() - td : 0;
+    return {
+      lr,
+      hr,
+      tiles,
+      bandValid,
+      ...(subspace ? { subspace } : {}),
+      subspaceMs,
+      t0,
+      validateMs: performance.now() - t0 - resampleMs - normaliseMs - subspaceMs,
+      resampleMs,
+      normaliseMs,
+    };
   }
 
   /**
@@ -503,6 +522,9 @@ export class FusionModel {
       stitchMs = times.stitchMs;
     }
     zeroBands(out, t.bandValid, H * W);
+    const tp = performance.now();
+    if (t.subspace) projectRows(out, B, t.subspace);
+    const denoiseMs = t.subspace ? t.subspaceMs + performance.now() - tp : 0;
     const fused: Cube = { ...this.outputHeader(lr, hr, t.bandValid), data: out };
     let quality: ConsistencyReport | undefined;
     let agreement: MsiAgreement | undefined;
@@ -518,7 +540,7 @@ export class FusionModel {
       tiles: tiles.length,
       ...(quality ? { quality } : {}),
       ...(agreement ? { msiAgreement: agreement } : {}),
-      timing: { validateMs: t.validateMs, resampleMs: t.resampleMs, normaliseMs: t.normaliseMs, inferMs, stitchMs, qualityMs, totalMs: performance.now() - t.t0 },
+      timing: { validateMs: t.validateMs, resampleMs: t.resampleMs, normaliseMs: t.normaliseMs, inferMs, stitchMs, denoiseMs, qualityMs, totalMs: performance.now() - t.t0 },
     };
   }
 
@@ -529,12 +551,18 @@ export class FusionModel {
     const W = hr.width;
     const check = opts.quality ? new StripConsistency(lr, hr, this.degradation(t.bandValid)) : undefined;
     let qualityMs = 0;
+    let denoiseMs = t.subspaceMs;
     const zero = t.bandValid.some((v) => !v);
     const target: RowSink =
-      check || zero
+      check || zero || t.subspace
         ? {
             writeRows: async (y0, rows) => {
               if (zero) zeroBands(rows, t.bandValid, rows.length / B);
+              if (t.subspace) {
+                const tp = performance.now();
+                projectRows(rows, B, t.subspace);
+                denoiseMs += performance.now() - tp;
+              }
               if (check) {
                 const tq = performance.now();
                 check.writeRows(y0, rows);
@@ -566,7 +594,16 @@ export class FusionModel {
       ...this.outputHeader(lr, hr, t.bandValid),
       tiles: tiles.length,
       ...(check ? { quality: check.report(), msiAgreement: msiAgreement(lr, hr, this.degradation(t.bandValid), this.inputSpec.msiBandNames, opts.msiResponse !== undefined) } : {}),
-      timing: { validateMs: t.validateMs, resampleMs: t.resampleMs, normaliseMs: t.normaliseMs, inferMs, stitchMs: stitchMs - qualityMs, qualityMs, totalMs: performance.now() - t.t0 },
+      timing: {
+        validateMs: t.validateMs,
+        resampleMs: t.resampleMs,
+        normaliseMs: t.normaliseMs,
+        inferMs,
+        stitchMs: stitchMs - qualityMs - (denoiseMs - t.subspaceMs),
+        denoiseMs,
+        qualityMs,
+        totalMs: performance.now() - t.t0,
+      },
     };
   }
 

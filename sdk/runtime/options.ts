@@ -93,6 +93,12 @@ export interface FuseOptions {
    * the model what it was trained on.
    */
   msiResponse?: MsiResponse;
+  /**
+   * `'subspace'`: project the output onto the signal subspace the LR-HSI shows (`signalSubspace`), removing the
+   * sensor noise the network passes on; for noisy captures (measured: docs/new-camera.md §7). Per pixel, so tiles
+   * and streamed rows get exactly what the whole image would. @defaultValue 'none'
+   */
+  denoise?: 'none' | 'subspace';
   /** Called after each session run with tiles done and total. */
   onProgress?: (done: number, total: number) => void;
   /**
@@ -103,7 +109,7 @@ export interface FuseOptions {
 }
 
 /** @internal */
-export type ResolvedFuseOptions = Required<Pick<FuseOptions, 'tile' | 'overlap' | 'batch' | 'blend' | 'resample' | 'quality'>> & FuseOptions;
+export type ResolvedFuseOptions = Required<Pick<FuseOptions, 'tile' | 'overlap' | 'batch' | 'blend' | 'resample' | 'quality' | 'denoise'>> & FuseOptions;
 
 /** Defaults of {@link FuseOptions}. */
 export const DEFAULT_FUSE_OPTIONS: Readonly<ResolvedFuseOptions> = Object.freeze({
@@ -113,6 +119,7 @@ export const DEFAULT_FUSE_OPTIONS: Readonly<ResolvedFuseOptions> = Object.freeze
   blend: 'cosine',
   resample: false,
   quality: true,
+  denoise: 'none',
 });
 
 /** Options for {@link FusionModel.fuseToFile}: those of {@link FuseOptions} plus the ENVI layout. */
@@ -139,6 +146,8 @@ export interface FuseTiming {
   inferMs: number;
   /** Tile extraction and blending (on the streaming path also the sink's writes). */
   stitchMs: number;
+  /** Signal subspace of the LR-HSI and the output's projection onto it (`denoise: 'subspace'`; 0 otherwise). */
+  denoiseMs: number;
   qualityMs: number;
   totalMs: number;
 }
@@ -178,6 +187,7 @@ export function checkFuseOptions(o: ResolvedFuseOptions): void {
   if (!Number.isInteger(o.overlap) || o.overlap < 0) throw new RangeError(`Expected options.overlap to be an integer >= 0 but received ${o.overlap}`);
   if (!Number.isInteger(o.batch) || o.batch < 1) throw new RangeError(`Expected options.batch to be an integer >= 1 but received ${o.batch}`);
   if (o.blend !== 'linear' && o.blend !== 'cosine') throw new TypeError(`Expected options.blend 'linear' or 'cosine' but received '${String(o.blend)}'`);
+  if (o.denoise !== 'none' && o.denoise !== 'subspace') throw new TypeError(`Expected options.denoise 'none' or 'subspace' but received '${String(o.denoise)}'`);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('Expected options.signal to be an AbortSignal');
 }
 

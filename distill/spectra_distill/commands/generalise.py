@@ -19,7 +19,7 @@ from spectra_distill.baselines.methods import BASELINES
 from spectra_distill.data import default_data_root
 from spectra_distill.data.atomic import atomic_path
 from spectra_distill.evaluate.generalisation import CASES, baselines, run_generalisation, to_markdown
-from spectra_distill.evaluate.methods import RetargetedTorchMethod, TorchMethod, onnx_method
+from spectra_distill.evaluate.methods import RetargetedTorchMethod, TorchMethod, onnx_method, subspace_method
 from spectra_distill.evaluate.regions import ModelFacts
 from spectra_distill.evaluate.run import EvalConfig, _models
 from spectra_distill.log import output
@@ -70,6 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also score the student with the blur each pair shows put in its graph (spectra retarget-psf)",
     )
+    parser.add_argument(
+        "--subspace",
+        action="store_true",
+        help="also score each --onnx model with its output projected onto the LR-HSI's signal subspace "
+        "(spectra fuse --denoise subspace)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--title", default="Generalisation", help="report title")
 
@@ -98,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         method = onnx_method(path, facts, "cpu")
         method.name = name
         methods.append(method)
+        if args.subspace:
+            methods.append(subspace_method(method, facts))
     methods += baselines(tuple(args.baselines))
     cases = tuple(c for c in CASES if c.name in args.cases)
     result = run_generalisation(facts, methods, root, cases)
@@ -105,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         ["spectra-distill", "generalise", "--checkpoint", str(args.checkpoint)]
         + [f"--onnx={n}={p}" for n, p in args.onnx]
         + (["--psf-estimated"] if args.psf_estimated else [])
+        + (["--subspace"] if args.subspace else [])
         + (["--baselines", *args.baselines] if args.baselines != DEFAULT_BASELINES else [])
         + (["--cases", *args.cases] if len(args.cases) != len(CASES) else [])
         + ["--out", str(args.out)]

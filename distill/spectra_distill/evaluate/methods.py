@@ -23,6 +23,7 @@ from spectra_distill.export.onnx import INPUT_NAMES, STATS_NAME, OnnxFusion
 from spectra_distill.models.complexity import per_pixel_complexity
 from spectra_distill.models.net import FusionNet
 from spectra_distill.models.psf_estimate import estimate_psf_sigma, retargeted
+from spectra_distill.models.subspace import project, signal_subspace
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,35 @@ class RetargetedTorchMethod(TorchMethod):
             return super()._fuse(pair)
         finally:
             self.model = base
+
+
+@dataclass
+class SubspaceMethod(Method):
+    """Another method's output projected onto the LR-HSI's signal subspace (`models.subspace`).
+
+    As `spectra fuse --denoise subspace` does; the subspace is estimated within the timed fusion.
+    """
+
+    inner: Method | None = None
+    band_valid: np.ndarray | None = None
+
+    def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
+        assert self.inner is not None
+        cube, tiled = self.inner._fuse(pair)
+        valid = self.band_valid if pair.lrhsi.band_mask is None else self.band_valid & pair.lrhsi.band_mask
+        return project(cube, signal_subspace(pair.lrhsi.data, valid)), tiled
+
+
+def subspace_method(inner: Method, facts: ModelFacts) -> SubspaceMethod:
+    """``inner`` followed by the signal-subspace projection, named ``<inner> + subspace``."""
+    return SubspaceMethod(
+        name=f"{inner.name} + subspace",
+        kind=inner.kind,
+        params=inner.params,
+        macs_per_hr_pixel=inner.macs_per_hr_pixel,
+        inner=inner,
+        band_valid=np.asarray(facts.band_valid, dtype=bool),
+    )
 
 
 def torch_method(name: str, model: FusionNet, device: str) -> TorchMethod:

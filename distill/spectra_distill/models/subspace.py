@@ -1,0 +1,100 @@
+"""The LR-HSI's signal subspace, and a fused cube projected onto it: noise the network passes on is removed.
+
+A scene's spectra span few dimensions (tens of materials, smooth spectra), while sensor noise is spread over
+every band. The LR-HSI alone tells both apart (HySime, Bioucas-Dias and Nascimento 2008): each band's noise
+is what its spectral neighbours cannot predict of it, and a direction of the spectral covariance holds signal
+where its variance exceeds the noise variance along it. Projecting the fused cube onto those directions
+removes the noise outside them. On a clean capture the estimated noise is small, nearly every direction is
+signal, and the projection changes little.
+
+The TypeScript SDK's ``sdk/spectral/subspace.ts`` is the same function (``spectra fuse --denoise subspace``);
+``spectra-distill subspace-vectors`` writes test vectors that pin the two together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+#: Spectral neighbours on each side that predict a band when its noise is estimated.
+NEIGHBOURS = 2
+
+
+@dataclass(frozen=True)
+class SignalSubspace:
+    """Where a capture's spectra live.
+
+    Attributes:
+        bands: (nv,) indices of the valid bands the subspace spans (the others are left alone).
+        mean: (nv,) mean LR-HSI spectrum.
+        basis: (nv, k) orthonormal columns: the signal directions, strongest first.
+        noise_variance: (nv,) estimated noise variance per valid band.
+    """
+
+    bands: np.ndarray
+    mean: np.ndarray
+    basis: np.ndarray
+    noise_variance: np.ndarray
+
+    @property
+    def rank(self) -> int:
+        return int(self.basis.shape[1])
+
+
+def noise_variance(x: np.ndarray) -> np.ndarray:
+    """Per-band noise variance of (nv, N) spectra.
+
+    The residual variance of a least-squares fit of each band on its ``NEIGHBOURS`` neighbours on each side
+    and a constant, with the fitted parameters' degrees of freedom removed (normal equations in float64, as
+    the SDK solves them).
+    """
+    nv, n = x.shape
+    out = np.zeros(nv)
+    for i in range(nv):
+        nb = [j for j in range(max(0, i - NEIGHBOURS), min(nv, i + NEIGHBOURS + 1)) if j != i]
+        a = np.vstack([x[nb], np.ones(n)])  # (p, N)
+        gram = a @ a.T
+        gram[np.diag_indices_from(gram)] += 1e-12 * max(1.0, float(np.trace(gram)))
+        coef = np.linalg.solve(gram, a @ x[i])
+        r = x[i] - coef @ a
+        out[i] = float(r @ r) / max(1, n - a.shape[0])
+    return out
+
+
+def signal_subspace(lrhsi: np.ndarray, band_valid: np.ndarray | None = None) -> SignalSubspace:
+    """The signal subspace of an LR-HSI (B, h, w) over its valid bands (``band_valid``; never all-zero bands).
+
+    Raises:
+        ValueError: fewer than two valid bands, or fewer than two pixels.
+    """
+    bands = lrhsi.shape[0]
+    valid = np.ones(bands, dtype=bool) if band_valid is None else np.asarray(band_valid, dtype=bool).copy()
+    valid &= np.any(lrhsi.reshape(bands, -1) != 0, axis=1)
+    idx = np.flatnonzero(valid)
+    x = lrhsi[idx].reshape(idx.size, -1).astype(np.float64)
+    if idx.size < 2 or x.shape[1] < 2:
+        raise ValueError(
+            f"a signal subspace needs >= 2 valid bands and >= 2 pixels; got {idx.size} and {x.shape[1]}"
+        )
+    mean = x.mean(axis=1)
+    centred = x - mean[:, None]
+    cov = centred @ centred.T / (x.shape[1] - 1)
+    noise = noise_variance(x)
+    signal = cov - np.diag(noise)
+    values, vectors = np.linalg.eigh(signal)
+    order = np.argsort(values)[::-1]
+    values, vectors = values[order], vectors[:, order]
+    # signal power along each direction against the noise power along it
+    keep = values > (vectors**2 * noise[:, None]).sum(axis=0)
+    k = max(1, int(keep.sum()))
+    return SignalSubspace(bands=idx, mean=mean, basis=vectors[:, :k], noise_variance=noise)
+
+
+def project(cube: np.ndarray, subspace: SignalSubspace) -> np.ndarray:
+    """``cube`` (B, H, W) with its valid bands replaced by their projection onto ``subspace`` (a copy)."""
+    out = cube.copy()
+    idx, e = subspace.bands, subspace.basis
+    y = cube[idx].reshape(idx.size, -1).astype(np.float64) - subspace.mean[:, None]
+    out[idx] = (subspace.mean[:, None] + e @ (e.T @ y)).reshape(idx.size, *cube.shape[1:]).astype(cube.dtype)
+    return out
