@@ -5,6 +5,9 @@ import { readCube } from '../../sdk/cube/read-cube';
 import type { NpyLayout } from '../../sdk/cube/npy';
 import { describeBandRanges } from '../../sdk/spectral/coverage';
 import { srfCentroids } from '../../sdk/spectral/srf';
+import { signalSubspace } from '../../sdk/spectral/subspace';
+import { bandValidity } from '../../sdk/cube/band-validity';
+import type { Cube } from '../../sdk/cube/cube';
 import { type ResponseSummary, describeResponse, formatResponse } from './fuse';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 import type { ProviderRequest } from '../../sdk/runtime/providers';
@@ -85,8 +88,24 @@ interface CameraReport {
   msiEstimated?: ResponseSummary;
   /** The blur the pair shows (`FusionModel.estimatePsf`), when the HR-MSI is on the model's MSI bands. */
   psfEstimated?: { sigma: number; cardSigma: number; misfit: number };
+  /** The LR-HSI's noise (`signalSubspace`): median SNR over its bands, and the signal subspace's rank. */
+  noise?: { snrDb: number; rank: number; bands: number };
   cardCentroidsNm: number[];
   lines: string[];
+}
+
+/** Median per-band SNR of an LR-HSI as read (its own bands), from the signal subspace's noise estimate. */
+function lrNoise(lr: Cube): { snrDb: number; rank: number; bands: number } {
+  const valid = bandValidity(lr);
+  const sub = signalSubspace(lr, valid);
+  const N = lr.height * lr.width;
+  const snr = sub.bands.map((b, i) => {
+    let power = 0;
+    for (let p = 0; p < N; p++) power += lr.data[b * N + p] ** 2;
+    return 10 * Math.log10(power / N / Math.max(sub.noiseVariance[i], 1e-30));
+  });
+  snr.sort((a, b) => a - b);
+  return { snrDb: snr[Math.floor(snr.length / 2)], rank: sub.rank, bands: sub.bands.length };
 }
 
 async function cameraReport(model: FusionModel, opts: { camera?: string; lrhsi?: string; hrmsi?: string; npyLayout: NpyLayout }): Promise<CameraReport | undefined> {
@@ -119,6 +138,12 @@ async function cameraReport(model: FusionModel, opts: { camera?: string; lrhsi?:
     }
     report.msiEstimated = describeResponse(model.estimateMsiResponse(lr, hr, { resample: true }), spec.wavelengths);
     lines.push(formatResponse(report.msiEstimated));
+    report.noise = lrNoise(lr);
+    lines.push(
+      `noise      LR-HSI SNR about ${report.noise.snrDb.toFixed(1)} dB (median over bands), signal in ${report.noise.rank} of ${report.noise.bands} directions` +
+        // 40 dB: on the 30 dB test pairs the projection gained 4 dB, on clean ones (> 50 dB) it changed < 0.1 dB
+        (report.noise.snrDb < 40 ? `: fuse with --denoise subspace to remove the noise the network passes on (docs/new-camera.md §7)` : ''),
+    );
     if (hr.bands === spec.msiBands && card.frame_statistics) {
       const e = model.estimatePsf(lr, hr, { resample: true });
       report.psfEstimated = { sigma: e.sigma, cardSigma: card.psf.sigma, misfit: e.misfit };

@@ -2,7 +2,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { readEnvi } from '../../sdk/cube/envi';
+import { readEnvi, writeEnvi } from '../../sdk/cube/envi';
 import { readNpy, writeNpy } from '../../sdk/cube/npy';
 import { ROOT, TINY_MODEL, maxAbsDiff, randomCube, tempDir } from './helpers';
 
@@ -130,4 +130,43 @@ t.test('cli: --camera applies the profile; a wrong profile fails before anything
   t.equal(info.status, 0, info.stderr);
   t.match(info.stdout, /camera\s+cli-cam .*: HSI fills \d+ of 8 model bands/);
   t.match(info.stdout, /msi response \(camera profile/);
+});
+
+t.test('cli: spectra info reports the LR-HSI noise and points a noisy one to --denoise subspace, which fuse applies', async (t) => {
+  const dir = tempDir();
+  // An imager sampling 400-800 nm every 10 nm (spectra smooth at that spacing), three materials mixed.
+  const wl = Array.from({ length: 41 }, (_, i) => 400 + 10 * i);
+  const ends = [0.2, 0.5, 0.9].map((f, k) => wl.map((w) => 0.4 + 0.2 * Math.sin(2 * Math.PI * (f * (w - 400)) / 400 + k)));
+  let s = 5;
+  const rnd = (): number => (s = (s * 16807) % 2147483647) / 2147483647;
+  const gauss = (): number => Math.sqrt(-2 * Math.log(rnd())) * Math.cos(2 * Math.PI * rnd());
+  const N = 16 * 16;
+  const clean = new Float32Array(41 * N);
+  for (let p = 0; p < N; p++) {
+    const a = [rnd(), rnd(), rnd()];
+    const sum = a[0] + a[1] + a[2];
+    for (let b = 0; b < 41; b++) clean[b * N + p] = (a[0] * ends[0][b] + a[1] * ends[1][b] + a[2] * ends[2][b]) / sum;
+  }
+  const power = clean.reduce((acc, v) => acc + v * v, 0) / clean.length;
+  const sigma = Math.sqrt(power / 10 ** (25 / 10));
+  const cube = (data: Float32Array) => ({ bands: 41, height: 16, width: 16, wavelengths: wl, data });
+  await writeEnvi(join(dir, 'clean.hdr'), cube(clean));
+  await writeEnvi(join(dir, 'noisy.hdr'), cube(Float32Array.from(clean, (v) => v + sigma * gauss())));
+  const info = (lr: string) => spectra('info', '--model', TINY_MODEL, '--lrhsi', join(dir, lr), '--hrmsi', join(REF, 'hrmsi.npy'));
+  const snrOf = (out: string): number => Number(/noise {6}LR-HSI SNR about (-?[\d.]+) dB/.exec(out)?.[1]);
+  const quiet = info('clean.hdr');
+  t.equal(quiet.status, 0, quiet.stderr);
+  t.ok(snrOf(quiet.stdout) > 50, `the clean capture reads as clean (${snrOf(quiet.stdout)} dB)`);
+  t.notMatch(quiet.stdout, /--denoise subspace/);
+  const noisy = info('noisy.hdr');
+  t.equal(noisy.status, 0, noisy.stderr);
+  t.ok(snrOf(noisy.stdout) > 20 && snrOf(noisy.stdout) < 30, `the 25 dB capture reads near 25 dB (${snrOf(noisy.stdout)} dB)`);
+  t.match(noisy.stdout, /fuse with --denoise subspace/);
+  const fuse = (...extra: string[]) => spectra('fuse', '--model', TINY_MODEL, '--lrhsi', join(dir, 'noisy.hdr'), '--hrmsi', join(REF, 'hrmsi.npy'), '--resample', ...extra);
+  const fused = fuse('--denoise', 'subspace', '--out', join(dir, 'd.hdr'), '--json');
+  t.equal(fused.status, 0, fused.stderr);
+  t.ok((JSON.parse(fused.stdout) as { timing: { denoiseMs: number } }).timing.denoiseMs > 0, 'fuse projected the output');
+  const bad = fuse('--denoise', 'pca', '--out', join(dir, 'e.hdr'));
+  t.equal(bad.status, 1);
+  t.match(bad.stderr, /--denoise.*pca.*Allowed choices are none, subspace/);
 });
