@@ -3,7 +3,7 @@
  * profile, and the HR-MSI camera's response (from the profile or estimated from the pair). One reader, so a
  * camera adapted on is read exactly as it will be fused.
  */
-import { type Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { type CameraProfile, applyCameraProfile, profileMsiResponse, readCameraProfile } from '../sdk/camera/profile';
 import type { MsiResponse, MsiResponseEstimate } from '../sdk/camera/response';
 import type { Cube } from '../sdk/cube/cube';
@@ -12,6 +12,7 @@ import { readCube } from '../sdk/cube/read-cube';
 import type { FusionModel } from '../sdk/runtime/fusion-model';
 import { srfCentroids } from '../sdk/spectral/srf';
 import { wavelengthList } from './wavelengths';
+import { positive } from './arguments';
 
 /** The flags {@link addPairOptions} adds. */
 export interface PairCliOptions {
@@ -32,12 +33,6 @@ export interface PairInputs {
   camera?: CameraProfile;
   resample: boolean;
   msiResponse?: MsiResponse | MsiResponseEstimate;
-}
-
-function positive(value: string): number {
-  const n = Number(value);
-  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
-  return n;
 }
 
 /** Formats and files without wavelengths get the model's grid (LR-HSI) or SRF centroids (HR-MSI). */

@@ -1,9 +1,10 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 import { adaptToCapture } from '../../quantize/adapt';
 import { type PairCliOptions, addPairOptions, readPairInputs } from '../pair-inputs';
 import { hostPython } from '../paths';
 import { withFlagHints } from './fuse';
+import { integer, positive } from '../arguments';
 
 interface AdaptCliOptions extends PairCliOptions {
   model: string;
@@ -11,18 +12,6 @@ interface AdaptCliOptions extends PairCliOptions {
   steps?: number;
   lr?: number;
   json: boolean;
-}
-
-function integer(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`expected an integer >= 1, got '${value}'`);
-  return n;
-}
-
-function positive(value: string): number {
-  const n = Number(value);
-  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
-  return n;
 }
 
 /** `spectra adapt`: fine-tune a student on one capture of your camera (no ground truth), read exactly as `fuse` reads it. */
@@ -35,7 +24,7 @@ export function register(program: Command): void {
     .requiredOption('--model <path>', 'an exported student whose card names its PyTorch weights (<stem>.weights.pt beside it)');
   addPairOptions(adapt)
     .requiredOption('--out <path.onnx>', 'the adapted model (must not exist); its .card.json, .stats.onnx and .weights.pt are written beside it')
-    .option('--steps <n>', 'optimiser steps (default: the host default, spectra-distill adapt --help)', integer)
+    .option('--steps <n>', 'optimiser steps (default: the host default, spectra-distill adapt --help)', integer(1))
     .option('--lr <rate>', 'Adam learning rate (default: the host default)', positive)
     .option('--json', 'print the result as JSON', false)
     .action(

@@ -14,6 +14,7 @@ import { ValueRangeError } from '../../sdk/core/errors';
 import type { MsiResponse, MsiResponseEstimate } from '../../sdk/camera/response';
 import { describeBandRanges, selectBands } from '../../sdk/spectral/coverage';
 import { bandValidity } from '../../sdk/cube/band-validity';
+import { integer } from '../arguments';
 
 interface FuseCliOptions extends PairCliOptions {
   model: string;
@@ -29,14 +30,6 @@ interface FuseCliOptions extends PairCliOptions {
   coveredOnly: boolean;
   denoise: 'none' | 'subspace';
   json: boolean;
-}
-
-function integer(min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got '${value}'`);
-    return n;
-  };
 }
 
 function providerList(value: string): ProviderRequest[] {

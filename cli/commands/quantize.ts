@@ -7,12 +7,7 @@ import { quantizeModel, QUANTIZE_DEFAULTS, type QuantizeReport } from '../../qua
 import type { QdqProfile } from '../../quantize/qdq';
 import { writeSplitPairs } from '../../quantize/split-pairs';
 import { hostPython } from '../paths';
-
-function nonNegativeInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a non-negative integer, got '${value}'`);
-  return n;
-}
+import { integer } from '../arguments';
 
 function percentile(value: string): number {
   const n = Number(value);
@@ -73,7 +68,7 @@ export function register(program: Command): void {
     .option('--calib <dir>', 'calibration directory: <stem>.lrhsi.npy/.hrmsi.npy pairs or a scenes.json (required for int8)')
     .addOption(new Option('--method <method>', 'activation range method').choices([...CALIBRATION_METHODS]).default(QUANTIZE_DEFAULTS.method))
     .option('--percentile <p>', 'percentile for --method percentile', percentile, QUANTIZE_DEFAULTS.percentile)
-    .option('--keep-float <n>', 'keep the N most sensitive layers in float (runs the sensitivity analysis)', nonNegativeInt, 0)
+    .option('--keep-float <n>', 'keep the N most sensitive layers in float (runs the sensitivity analysis)', integer(0), 0)
     .option('--sensitivity', 'print the per-layer sensitivity ranking', false)
     .addOption(new Option('--profile <profile>', 'QDQ layout: tensorrt (inputs only, float bias) or cpu (also outputs, int32 bias)').choices(['tensorrt', 'cpu']).default(QUANTIZE_DEFAULTS.profile))
     .option('--fp16-io', 'fp16: make graph inputs and outputs float16 too', false)
@@ -81,8 +76,8 @@ export function register(program: Command): void {
     .option('--eval <dir>', 'held-out directory (same formats as --calib) to measure quality on; default: the calibration samples')
     .option('--split [name]', "calibrate on the training regions and measure on the validation regions of a split (default: the card's training split); pairs simulated by the host ($SPECTRA_PYTHON -m spectra_distill split-pairs; default python3); replaces --calib/--eval")
     .option('--pairs <dir>', 'with --split: keep the pairs in <dir>/train and <dir>/val (default: a temporary folder, removed)')
-    .option('--tile <px>', 'with --split: HR side of the calibration tiles', nonNegativeInt, 32)
-    .option('--max-samples <n>', 'calibration samples to use at most', nonNegativeInt, QUANTIZE_DEFAULTS.maxSamples)
+    .option('--tile <px>', 'with --split: HR side of the calibration tiles', integer(0), 32)
+    .option('--max-samples <n>', 'calibration samples to use at most', integer(0), QUANTIZE_DEFAULTS.maxSamples)
     .option('--json', 'print the report as JSON', false)
     .action(async (o: QuantizeCliOptions, command: Command) => {
       if (o.split !== undefined && (o.calib || o.eval)) command.error('error: --split replaces --calib and --eval; give one or the other');

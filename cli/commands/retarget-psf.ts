@@ -5,6 +5,7 @@ import type { NpyLayout } from '../../sdk/cube/npy';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 import { retargetPsf, type RetargetReason } from '../../quantize/retarget-psf';
 import { withWavelengths } from '../pair-inputs';
+import { positive } from '../arguments';
 
 
 interface RetargetCliOptions {
@@ -17,12 +18,6 @@ interface RetargetCliOptions {
   valueScale?: number;
   npyLayout: NpyLayout;
   json: boolean;
-}
-
-function positive(value: string): number {
-  const n = Number(value);
-  if (!(n > 0)) throw new InvalidArgumentError(`expected a positive number, got '${value}'`);
-  return n;
 }
 
 /** `spectra retarget-psf`: put a camera's blur (given, or estimated from one of its captures) inside a physics student. */

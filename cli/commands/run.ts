@@ -10,7 +10,8 @@ import { FusionModel } from '../../sdk/runtime/fusion-model';
 import { redactUrl } from '../../sdk/publish/broker-connection';
 import type { GlobalOptions } from '../main';
 import { barOptions, showProgress } from '../progress';
-import { type BrokerCliOptions, addBrokerFlags, brokerOptionsFrom, integer } from './subscribe';
+import { type BrokerCliOptions, addBrokerFlags, brokerOptionsFrom } from './subscribe';
+import { finite, integer } from '../arguments';
 
 interface RunCliOptions extends BrokerCliOptions {
   model?: string;
@@ -25,6 +26,7 @@ interface RunCliOptions extends BrokerCliOptions {
   scene?: string;
   size?: [number, number];
   snr: number;
+  denoise: 'none' | 'subspace';
   fps: number;
   policy?: 'block' | 'drop-oldest';
   outbox?: string;
@@ -42,12 +44,6 @@ function size(value: string): [number, number] {
   const m = /^(\d+)x(\d+)$/.exec(value);
   if (m === null) throw new InvalidArgumentError(`expected HEIGHTxWIDTH such as 128x128, got '${value}'`);
   return [Number(m[1]), Number(m[2])];
-}
-
-function number(value: string): number {
-  const n = Number(value);
-  if (!Number.isFinite(n)) throw new InvalidArgumentError(`expected a number, got '${value}'`);
-  return n;
 }
 
 /** Adds `spectra run`. */
@@ -68,8 +64,8 @@ export function register(program: Command): void {
     .option('--input <dir>', 'folder of <key>_lrhsi / <key>_hrmsi pairs for --source watch|replay')
     .option('--scene <npy>', "synthetic: HR scene (.npy, H x W x 31 uint16 CAVE-like) or 'generated' (default: CAVE cloth from the data folder, $SPECTRA_DATA or ../shared/data, else generated)")
     .option('--size <HxW>', 'synthetic: HR frame size; frames pan across the scene', size)
-    .option('--snr <dB>', 'synthetic: LR-HSI noise', number, 35)
-    .option('--fps <n>', 'synthetic/replay: frame rate; 0 = as fast as inference', number, 0)
+    .option('--snr <dB>', 'synthetic: LR-HSI noise', finite, 35)
+    .option('--fps <n>', 'synthetic/replay: frame rate; 0 = as fast as inference', finite, 0)
     .addOption(
       new Option('--policy <p>', 'when inference falls behind (default: drop-oldest for live sources — watch, or --fps > 0 — so the newest frame is fused; block otherwise)').choices(['block', 'drop-oldest']),
     )
@@ -77,6 +73,7 @@ export function register(program: Command): void {
     .option('--no-wait-for-broker', 'start even when the broker is unreachable; cubes wait in the outbox')
     .option('--chunk-size <bytes>', 'chunk body size (lowered to fit the broker limit)', integer(1024))
     .option('--tile <px>', 'HR tile size for inference; 0 = whole image', integer(0), 0)
+    .addOption(new Option('--denoise <method>', 'subspace: project each output onto the signal subspace its LR-HSI shows (noisy sensors; docs/new-camera.md §7)').choices(['none', 'subspace']).default('none'))
     .option('--previews', 'also publish a retained quicklook PNG and pixel spectra per frame (spectra/<device>/quicklook, /spectra) for browsers', false)
     .option('--camera <profile.json>', 'camera profile for --source watch|replay: band table and value scales of its files, MSI response (docs/new-camera.md)')
     .option('--receipt-group <name>', 'with --no-subscribe: keep each cube in the outbox until this consumer group (spectra subscribe --group/--share <name>) sends its receipt')
@@ -120,7 +117,7 @@ export function register(program: Command): void {
           ...(opts.chunkSize ? { chunkSize: opts.chunkSize } : {}),
           ...(opts.receiptGroup !== undefined ? { receiptGroup: opts.receiptGroup, delivery: opts.delivery } : {}),
         },
-        fuse: { tile: opts.tile, ...cameraFuse },
+        fuse: { tile: opts.tile, denoise: opts.denoise, ...cameraFuse },
         previews: opts.previews,
         out: opts.out,
         subscribe: opts.subscribe,

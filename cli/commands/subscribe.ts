@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { type BrokerOptions, redactUrl } from '../../sdk/publish/broker-connection';
 import { CubeSubscriber } from '../../sdk/publish/subscriber';
+import { integer } from '../arguments';
 
 /** Broker flags shared by `spectra subscribe` and `spectra run`. */
 export interface BrokerCliOptions {
@@ -68,15 +69,6 @@ export function passwordFrom(o: Pick<BrokerCliOptions, 'password' | 'passwordFil
     return text.split(/\r?\n/)[0];
   }
   return process.env.SPECTRA_BROKER_PASSWORD || undefined;
-}
-
-/** @internal */
-export function integer(min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`expected an integer >= ${min}, got '${value}'`);
-    return n;
-  };
 }
 
 interface SubscribeCliOptions extends BrokerCliOptions {
