@@ -23,7 +23,7 @@ export interface AdaptOptions {
   python?: string;
   /** Recorded in the adapted card's `training.adaptation` (e.g. the camera profile). */
   provenance?: Record<string, unknown>;
-  /** The host's progress and log lines (its stderr), as they come. @defaultValue dropped */
+  /** The host's progress bars, warnings and log lines (its stderr), as they come. @defaultValue dropped */
   onOutput?: (text: string) => void;
 }
 
@@ -121,13 +121,14 @@ function runHost(python: string, args: string[], modelPath: string, onOutput: ((
   return new Promise((resolve, reject) => {
     const child = spawn(python, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let tail = '';
-    const take = (chunk: Buffer): void => {
+    // stderr carries progress and warnings; stdout the host's own summary, which names its work folder
+    const take = (forward: boolean) => (chunk: Buffer): void => {
       const text = chunk.toString();
-      onOutput?.(text);
+      if (forward) onOutput?.(text);
       tail = (tail + text).split('\n').slice(-TAIL_LINES).join('\n');
     };
-    child.stdout.on('data', take);
-    child.stderr.on('data', take);
+    child.stdout.on('data', take(false));
+    child.stderr.on('data', take(true));
     child.once('error', (err) =>
       reject(new AdaptError(modelPath, `cannot start the host Python '${python}' (${err.message}); install the host package (pip install -e distill) and set SPECTRA_PYTHON`, { cause: err })),
     );
