@@ -15,7 +15,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Cube } from '../sdk/cube/cube';
 import { readNpy } from '../sdk/cube/npy';
 import type { ModelCard } from '../sdk/core/model-card';
-import { spatialDegrade } from '../sdk/spectral/psf';
+import { cardPsf, spatialDegrade } from '../sdk/spectral/psf';
 import { resampleCube } from '../sdk/spectral/resample';
 import { projectSrf } from '../sdk/spectral/srf';
 import { WavelengthError } from '../sdk/core/errors';
@@ -217,7 +217,7 @@ async function loadScenes(manifestPath: string, card: ModelCard, max: number): P
     for (const [top, left] of tileOrigins(scene.height, scene.width, size, manifest.tiles_per_scene ?? 4)) {
       if (samples.length >= max) break;
       const gt = cropCube(scene, top, left, size, size);
-      const lrhsi = spatialDegrade(gt, card.scale, { kernelSize: card.psf.kernel_size, sigma: card.psf.sigma });
+      const lrhsi = spatialDegrade(gt, card.scale, cardPsf(card.psf));
       const hrmsi = projectSrf(gt, card.msi.srf);
       samples.push({ name: `${entry.path}@${top},${left}`, lrhsi, hrmsi, hrhsi: gt });
     }

@@ -86,8 +86,8 @@ export { type LoadedBinding, type OrtModule, bindingHonoursProviderOptions, load
 export type { BlendMode } from './runtime/tiling';
 
 // Spectral operations, full-reference metrics, no-reference quality
-export { type GaussianPsf, gaussianTaps, spatialDegrade } from './spectral/psf';
-export { type PsfEstimate, type PsfSearch, estimatePsfSigma } from './spectral/psf-estimate';
+export { type GaussianPsf, type Psf, type PsfTaps, cardPsf, gaussianTaps, psfTaps, spatialDegrade } from './spectral/psf';
+export { type PsfEstimate, type PsfSearch, estimatePsfSigma, fitPsfTaps } from './spectral/psf-estimate';
 export { projectSrf, srfCentroids } from './spectral/srf';
 export { type ResampleMethod, type ResamplingMatrix, resampleCube, resamplingMatrix } from './spectral/resample';
 export { type SignalSubspace, projectRows, signalSubspace } from './spectral/subspace';

@@ -153,6 +153,12 @@ async function cameraReport(model: FusionModel, opts: { camera?: string; lrhsi?:
           ? `psf fit    the pair's blur matches the card (sigma ${e.sigma} px)`
           : `psf fit    the pair's blur is sigma ${e.sigma} px, the card's ${card.psf.sigma}: the student's graph blurs with the card's; write one for this camera with spectra retarget-psf --model ${model.path} --sigma ${e.sigma} --out <model>.onnx`,
       );
+      // Half the Gaussian's misfit: a shape no sigma explains (truncated, box-like); on Gaussian pairs the two agree.
+      if (e.free.misfit < e.misfit / 2) {
+        lines.push(
+          `psf shape  the pair's blur is not Gaussian: symmetric taps [${e.free.taps.map((v) => v.toFixed(3)).join(', ')}] fit it with misfit ${e.free.misfit.toExponential(2)} against ${e.misfit.toExponential(2)}; write a model with them: spectra retarget-psf --model ${model.path} --lrhsi … --hrmsi … --shape free --out <model>.onnx`,
+        );
+      }
     }
   }
   return report;

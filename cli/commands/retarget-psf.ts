@@ -1,4 +1,4 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { readCube } from '../../sdk/cube/read-cube';
 import { srfCentroids } from '../../sdk/spectral/srf';
 import type { NpyLayout } from '../../sdk/cube/npy';
@@ -17,6 +17,7 @@ interface RetargetCliOptions {
   resample: boolean;
   valueScale?: number;
   npyLayout: NpyLayout;
+  shape: 'gaussian' | 'free';
   json: boolean;
 }
 
@@ -33,12 +34,14 @@ export function register(program: Command): void {
     .option('--resample', 'resample an LR-HSI on another band grid onto the model grid', false)
     .option('--value-scale <n>', 'divide both inputs by this (raw counts -> 0..1)', positive)
     .option('--npy-layout <layout>', 'axis order of 3-D .npy inputs (chw or hwc)', 'chw')
+    .addOption(new Option('--shape <shape>', "with --lrhsi/--hrmsi: fit a Gaussian sigma, or 'free' symmetric taps (a blur that is not Gaussian, e.g. truncated)").choices(['gaussian', 'free']).default('gaussian'))
     .option('--json', 'print the result as JSON', false)
     .action(async (opts: RetargetCliOptions) => {
       const estimate = opts.lrhsi !== undefined || opts.hrmsi !== undefined;
       if (estimate === (opts.sigma !== undefined)) throw new InvalidArgumentError('give --sigma <px>, or --lrhsi and --hrmsi to estimate it from a capture');
       if (estimate && (opts.lrhsi === undefined || opts.hrmsi === undefined)) throw new InvalidArgumentError('estimating the blur needs both --lrhsi and --hrmsi');
-      let sigma = opts.sigma as number;
+      if (!estimate && opts.shape === 'free') throw new InvalidArgumentError('--shape free fits the taps from a capture: give --lrhsi and --hrmsi instead of --sigma');
+      let blur: number | { sigma: number; taps: number[] } = opts.sigma as number;
       let reason: RetargetReason = { given: true };
       let curve = '';
       if (estimate) {
@@ -49,14 +52,17 @@ export function register(program: Command): void {
           const lrhsi = withWavelengths(await readCube(opts.lrhsi as string, { npyLayout: opts.npyLayout }), spec.wavelengths, opts.valueScale);
           const hrmsi = withWavelengths(await readCube(opts.hrmsi as string, { npyLayout: opts.npyLayout }), centroids, opts.valueScale);
           const e = model.estimatePsf(lrhsi, hrmsi, { resample: opts.resample });
-          sigma = e.sigma;
-          reason = { estimatedFrom: [opts.lrhsi as string, opts.hrmsi as string], misfit: e.misfit };
-          curve = `estimated sigma ${e.sigma} px (card ${model.card.psf.sigma}), misfit ${e.misfit.toExponential(2)}; at the card's sigma ${(e.curve.find((c) => Math.abs(c.sigma - model.card.psf.sigma) < 1e-6)?.misfit ?? NaN).toExponential(2)}`;
+          const free = opts.shape === 'free';
+          blur = free ? { sigma: e.sigma, taps: e.free.taps } : e.sigma;
+          reason = { estimatedFrom: [opts.lrhsi as string, opts.hrmsi as string], misfit: free ? e.free.misfit : e.misfit };
+          curve =
+            `estimated sigma ${e.sigma} px (card ${model.card.psf.sigma}), misfit ${e.misfit.toExponential(2)}; at the card's sigma ${(e.curve.find((c) => Math.abs(c.sigma - model.card.psf.sigma) < 1e-6)?.misfit ?? NaN).toExponential(2)}` +
+            (free ? `; free taps [${e.free.taps.map((v) => v.toFixed(3)).join(', ')}], misfit ${e.free.misfit.toExponential(2)}` : '');
         } finally {
           await model.release();
         }
       }
-      const report = await retargetPsf(opts.model, opts.out, sigma, reason);
+      const report = await retargetPsf(opts.model, opts.out, blur, reason);
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ ...report, ...(curve ? { estimate: curve } : {}) }, null, 2)}\n`);
         return;

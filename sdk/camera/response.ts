@@ -1,6 +1,6 @@
 import type { Cube } from '../cube/cube';
 import { BandCountError, SizeMismatchError } from '../core/errors';
-import { type GaussianPsf, spatialDegrade } from '../spectral/psf';
+import { type Psf, spatialDegrade } from '../spectral/psf';
 
 /**
  * How an MSI camera responds to the scene, on a model's HSI band grid: `msi[c] = sum_b matrix[c][b] * hsi[b] + offset[c]`
@@ -47,7 +47,7 @@ export interface MsiResponseEstimate extends MsiResponse {
  * const est = estimateMsiResponse(lrOnGrid, valid, rgb, 4, { kernelSize: 8, sigma: 2 });
  * console.log(est.centroids, est.misfitPsnr);
  */
-export function estimateMsiResponse(lrhsi: Cube, bandValid: readonly boolean[], hrmsi: Cube, scale: number, psf: GaussianPsf): MsiResponseEstimate {
+export function estimateMsiResponse(lrhsi: Cube, bandValid: readonly boolean[], hrmsi: Cube, scale: number, psf: Psf): MsiResponseEstimate {
   if (bandValid.length !== lrhsi.bands) throw new BandCountError('bandValid', lrhsi.bands, bandValid.length);
   if (hrmsi.height !== lrhsi.height * scale || hrmsi.width !== lrhsi.width * scale) {
     throw new SizeMismatchError(`hrmsi is ${hrmsi.height} x ${hrmsi.width}; at scale ${scale} it must be ${lrhsi.height * scale} x ${lrhsi.width * scale} to estimate its response`);

@@ -3,7 +3,7 @@ import { cropCube } from '../cube/create';
 import { readNpy } from '../cube/npy';
 import type { Logger } from '../core/log';
 import { type ModelCard, readModelCard } from '../core/model-card';
-import { spatialDegrade } from '../spectral/psf';
+import { cardPsf, spatialDegrade } from '../spectral/psf';
 import { resampleCube, resamplingMatrix } from '../spectral/resample';
 import { WavelengthError } from '../core/errors';
 import { projectSrf } from '../spectral/srf';
@@ -80,7 +80,7 @@ export class SyntheticSource extends QueuedSource {
     const [fh, fw] = this.o.size ?? [scene.height - (scene.height % s), scene.width - (scene.width % s)];
     if (fh % s !== 0 || fw % s !== 0) throw new RangeError(`Expected size multiples of the scale ${s} but received ${fh} x ${fw}`);
     if (fh > scene.height || fw > scene.width) throw new RangeError(`Frame ${fh} x ${fw} is larger than the ${scene.height} x ${scene.width} scene`);
-    const psf = { kernelSize: card.psf.kernel_size, sigma: card.psf.sigma };
+    const psf = cardPsf(card.psf);
     const step = this.o.step ?? 8;
     const snr = this.o.snrDb === undefined ? 35 : this.o.snrDb;
     const msiSnr = this.o.msiSnrDb ?? null;

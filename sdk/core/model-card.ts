@@ -29,7 +29,8 @@ export interface ModelCard {
     /** b x B matrix on the HSI wavelengths, each row sums to 1. */
     srf: number[][];
   };
-  psf: { type: 'gaussian'; sigma: number; kernel_size: number };
+  /** The LR-HSI's blur: a Gaussian, or (after `spectra retarget-psf --shape free`) explicit 1-D `taps` that replace it; `sigma` is then the closest Gaussian's. */
+  psf: { type: 'gaussian'; sigma: number; kernel_size: number; taps?: number[] };
   io: {
     inputs: Record<string, { shape: (string | number)[]; dtype: string }>;
     outputs: Record<string, { shape: (string | number)[]; dtype: string }>;
@@ -112,6 +113,10 @@ function checkCard(raw: unknown, path: string): ModelCard {
   const psf = c.psf;
   if (!psf || psf.type !== 'gaussian' || !(psf.sigma > 0) || !Number.isInteger(psf.kernel_size) || psf.kernel_size < 1) {
     fail("'psf' must be { type: 'gaussian', sigma > 0, kernel_size >= 1 }");
+  }
+  const taps = psf!.taps;
+  if (taps !== undefined && (!Array.isArray(taps) || taps.length !== psf!.kernel_size || !taps.every((v) => Number.isFinite(v) && v >= 0) || Math.abs(taps.reduce((a, v) => a + v, 0) - 1) > 1e-4)) {
+    fail(`'psf.taps' must be ${psf!.kernel_size} finite, non-negative taps summing to 1`);
   }
   if (!c.io || typeof c.io.inputs !== 'object' || typeof c.io.outputs !== 'object') fail("missing 'io.inputs' / 'io.outputs'");
   const fs = c.frame_statistics;

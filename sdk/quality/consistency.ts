@@ -1,6 +1,6 @@
 import type { Cube } from '../cube/cube';
 import { psnrAndSam } from '../metrics/full-reference';
-import { spatialDegrade } from '../spectral/psf';
+import { cardPsf, spatialDegrade } from '../spectral/psf';
 import { projectSrf } from '../spectral/srf';
 
 /** Agreement of a fused cube with one of its inputs after re-degradation. */
@@ -22,7 +22,7 @@ export interface ConsistencyReport {
 /** The card fields the check needs. */
 export interface DegradationModel {
   scale: number;
-  psf: { sigma: number; kernel_size: number };
+  psf: { sigma: number; kernel_size: number; taps?: number[] };
   msi: { srf: number[][] };
   hsi?: { band_valid?: boolean[] };
 }
@@ -42,7 +42,7 @@ export interface DegradationModel {
  */
 export function consistency(fused: Cube, lrhsi: Cube, hrmsi: Cube, model: DegradationModel): ConsistencyReport {
   const bandMask = model.hsi?.band_valid;
-  const lr = spatialDegrade(fused, model.scale, { kernelSize: model.psf.kernel_size, sigma: model.psf.sigma });
+  const lr = spatialDegrade(fused, model.scale, cardPsf(model.psf));
   const msi = projectSrf(fused, model.msi.srf);
   const lrRef: Cube = { ...lrhsi, wavelengths: fused.wavelengths };
   const mask = bandMask && bandMask.some((v) => !v) ? bandMask : undefined;
@@ -88,7 +88,7 @@ export interface MsiAgreement extends ConsistencyScore {
  * @returns The agreement, whether it is a mismatch, and what to do.
  */
 export function msiAgreement(lrhsi: Cube, hrmsi: Cube, model: DegradationModel, bandNames: readonly string[], mapped = false): MsiAgreement {
-  const lrMsi = spatialDegrade(hrmsi, model.scale, { kernelSize: model.psf.kernel_size, sigma: model.psf.sigma });
+  const lrMsi = spatialDegrade(hrmsi, model.scale, cardPsf(model.psf));
   const predicted = projectSrf(lrhsi, model.msi.srf);
   const score = psnrAndSam(lrMsi, predicted, scoredMsiBands(model.msi.srf));
   if (score.psnr >= MSI_MISMATCH_DB) return { ...score, mismatch: false };

@@ -8,6 +8,7 @@ import { BandCountError, ModelCardError, ModelFileError, ProviderUnavailableErro
 import { type ConsistencyReport, type DegradationModel, type MsiAgreement, consistency, consistencyHeader, msiAgreement } from '../quality/consistency';
 import { sameGrid, selectBandGrid, srfOnValidBands, toModelGrid } from '../spectral/coverage';
 import { type PsfEstimate, estimatePsfSigma } from '../spectral/psf-estimate';
+import { cardPsf } from '../spectral/psf';
 import { bandValidity } from '../cube/band-validity';
 import { type LoadedBinding, loadBinding } from './binding';
 import { fromHalfBits, toHalfBits } from './half';
@@ -294,7 +295,7 @@ export class FusionModel {
    */
   estimateMsiResponse(lrhsi: Cube, hrmsi: Cube, options: Pick<FuseOptions, 'resample'> = {}): MsiResponseEstimate {
     const lr = this.checkedPair(lrhsi, hrmsi, options);
-    const psf = { kernelSize: this.card.psf.kernel_size, sigma: this.card.psf.sigma };
+    const psf = cardPsf(this.card.psf);
     return estimateMsiResponse(applyValueScale(lr, 'lrhsi'), this.validModelBands(lr), applyValueScale(hrmsi, 'hrmsi'), this.card.scale, psf);
   }
 

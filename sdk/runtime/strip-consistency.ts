@@ -1,7 +1,7 @@
 import type { Cube } from '../cube/cube';
 import { ScoreAccumulator } from '../metrics/full-reference';
 import { type ConsistencyReport, type DegradationModel, scoredMsiBands } from '../quality/consistency';
-import { gaussianTaps, reflectPad, sourceIndices } from '../spectral/psf';
+import { cardPsf, psfTaps, reflectPad, sourceIndices } from '../spectral/psf';
 import type { RowSink } from '../cube/row-sink';
 
 /**
@@ -36,7 +36,7 @@ export class StripConsistency implements RowSink {
     const { height: H, width: W } = hrmsi;
     const B = lrhsi.bands;
     const pad = reflectPad(K, scale, H, W);
-    this.taps = gaussianTaps({ kernelSize: K, sigma: model.psf.sigma });
+    this.taps = psfTaps(cardPsf(model.psf));
     this.rowIdx = sourceIndices(H, H / scale, scale, pad, K);
     this.colIdx = sourceIndices(W, W / scale, scale, pad, K);
     this.ringRows = K + scale;

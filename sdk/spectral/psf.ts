@@ -8,6 +8,24 @@ export interface GaussianPsf {
   sigma: number;
 }
 
+/** A separable PSF given by its 1-D taps, for a camera whose blur is not Gaussian (card `psf.taps`). */
+export interface PsfTaps {
+  taps: ArrayLike<number>;
+}
+
+/** A separable PSF: Gaussian, or explicit taps. */
+export type Psf = GaussianPsf | PsfTaps;
+
+/** The 1-D taps of a PSF. */
+export function psfTaps(psf: Psf): Float64Array {
+  return 'taps' in psf ? Float64Array.from(psf.taps) : gaussianTaps(psf);
+}
+
+/** The PSF a model card's `psf` entry describes: its `taps` when given (a retargeted camera), else its Gaussian. */
+export function cardPsf(psf: { kernel_size: number; sigma: number; taps?: readonly number[] }): Psf {
+  return psf.taps ? { taps: psf.taps } : { kernelSize: psf.kernel_size, sigma: psf.sigma };
+}
+
 /**
  * The 1-D Gaussian taps (sum 1, symmetric about the kernel centre), the same numbers as
  * `spectra_distill.degrade.psf.GaussianPSF.taps()`.
@@ -39,13 +57,13 @@ export function gaussianTaps(psf: GaussianPsf): Float64Array {
  * @throws {@link SizeMismatchError} when sizes are not multiples of the scale or too small for the padding.
  * @throws RangeError when kernel size and scale differ in parity.
  */
-export function spatialDegrade(cube: Cube, scale: number, psf: GaussianPsf): Cube {
+export function spatialDegrade(cube: Cube, scale: number, psf: Psf): Cube {
   const { bands, height: H, width: W } = cube;
   if (H % scale !== 0 || W % scale !== 0) {
     throw new SizeMismatchError(`HR image is ${H} x ${W}; both sizes must be multiples of the scale ${scale}`);
   }
-  const pad = reflectPad(psf.kernelSize, scale, H, W);
-  const taps = gaussianTaps(psf);
+  const taps = psfTaps(psf);
+  const pad = reflectPad(taps.length, scale, H, W);
   const h = H / scale;
   const w = W / scale;
   const rowIdx = sourceIndices(H, h, scale, pad, taps.length);

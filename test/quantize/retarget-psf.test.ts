@@ -11,7 +11,7 @@ import { cropCube } from '../../sdk/cube/create';
 import type { Cube } from '../../sdk/cube/cube';
 import { psnr } from '../../sdk/metrics/full-reference';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
-import { spatialDegrade } from '../../sdk/spectral/psf';
+import { type Psf, gaussianTaps, spatialDegrade } from '../../sdk/spectral/psf';
 import { projectSrf } from '../../sdk/spectral/srf';
 import { retargetPsf } from '../../quantize/retarget-psf';
 import { QuantizeModelError } from '../../quantize/errors';
@@ -22,11 +22,11 @@ const SCENE = join(SHARED_DATA, 'cave_kbr', 'cave_balloons_crop_100x100x31_uint1
 const skip = !existsSync(SCENE) && `no ${SCENE}`;
 
 /** The balloons test scene (never trained on) in 0..1, 96 x 96, and a capture of it through a camera whose blur is `sigma`. */
-async function capture(model: FusionModel, sigma: number): Promise<{ truth: Cube; lr: Cube; hr: Cube }> {
+async function capture(model: FusionModel, blur: number | Psf): Promise<{ truth: Cube; lr: Cube; hr: Cube }> {
   const raw = await readNpy(SCENE, { layout: 'hwc', wavelengths: model.card.hsi.wavelengths_nm });
   const crop = cropCube(raw, 0, 0, 96, 96);
   const truth: Cube = { ...crop, data: Float32Array.from(crop.data, (v) => v / 65535), meta: {} };
-  const lr = spatialDegrade(truth, model.card.scale, { kernelSize: model.card.psf.kernel_size, sigma });
+  const lr = spatialDegrade(truth, model.card.scale, typeof blur === 'number' ? { kernelSize: model.card.psf.kernel_size, sigma: blur } : blur);
   const hr = projectSrf(truth, model.card.msi.srf);
   return { truth, lr, hr: { ...hr, wavelengths: [460, 540, 600] } };
 }
@@ -56,6 +56,38 @@ t.test('a blur 0.5 px wider than the card: estimated to 0.1 px, and the retarget
   const nominal = await capture(model, model.card.psf.sigma);
   const asTrained = psnr(await model.fuse(nominal.lr, nominal.hr, { quality: false }), nominal.truth);
   t.comment(`the same scene captured with the card's own blur: ${asTrained.toFixed(2)} dB`);
+});
+
+t.test('a blur that is not Gaussian (truncated to scale taps): free taps recover it, and beat the best Gaussian', { skip }, async (t) => {
+  const model = await FusionModel.load(MODEL, { providers: ['cpu'] });
+  t.teardown(() => model.release());
+  // The generalisation tables' "PSF truncated (s taps)" camera: the card's Gaussian cut to `scale` taps.
+  const short = Array.from(gaussianTaps({ kernelSize: model.card.scale, sigma: model.card.psf.sigma }));
+  const pad = (model.card.psf.kernel_size - short.length) / 2;
+  const trueTaps = [...Array(pad).fill(0), ...short, ...Array(pad).fill(0)];
+  const { truth, lr, hr } = await capture(model, { taps: trueTaps });
+  const e = model.estimatePsf(lr, hr);
+  t.ok(e.free.taps.every((v, k) => Math.abs(v - trueTaps[k]) < 0.01), `free taps [${e.free.taps.map((v) => v.toFixed(3))}] against [${trueTaps.map((v) => v.toFixed(3))}]`);
+  t.ok(e.free.misfit < e.misfit / 2, `free misfit ${e.free.misfit.toExponential(2)} against the best Gaussian's ${e.misfit.toExponential(2)}`);
+  const dir = await scratchDir('spectra-retarget-');
+  const gaussian = await retargetPsf(MODEL, join(dir, 'gauss.onnx'), e.sigma, { estimatedFrom: ['test'], misfit: e.misfit });
+  const free = await retargetPsf(MODEL, join(dir, 'free.onnx'), { sigma: e.sigma, taps: e.free.taps }, { estimatedFrom: ['test'], misfit: e.free.misfit });
+  const card = JSON.parse(readFileSync(free.card, 'utf8')) as { psf: { taps: number[] }; retarget: { psf_taps_to: number[] } };
+  t.same(card.psf.taps.map((v) => v.toFixed(4)), card.retarget.psf_taps_to.map((v) => v.toFixed(4)), 'the card carries the taps');
+  const score = async (path: string): Promise<number> => {
+    const m = await FusionModel.load(path, { providers: ['cpu'] });
+    try {
+      return psnr(await m.fuse(lr, hr, { quality: false }), truth);
+    } finally {
+      await m.release();
+    }
+  };
+  const [atCard, asGaussian, asFree] = [await score(MODEL), await score(gaussian.onnx), await score(free.onnx)];
+  t.ok(asFree > asGaussian + 0.5 && asFree > atCard + 1, `PSNR: card blur ${atCard.toFixed(2)}, best Gaussian ${asGaussian.toFixed(2)}, free taps ${asFree.toFixed(2)} dB`);
+  const freeModel = await FusionModel.load(free.onnx, { providers: ['cpu'] });
+  t.teardown(() => freeModel.release());
+  const q = (await freeModel.fuse(lr, hr)).quality!;
+  t.ok(q.spatial.psnr > 40, `its consistency check re-blurs with the card's taps (spatial ${q.spatial.psnr.toFixed(2)} dB)`);
 });
 
 t.test('spectra info with a capture pair names the blur it shows and the retarget command', { skip }, async (t) => {

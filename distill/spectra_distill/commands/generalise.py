@@ -19,7 +19,13 @@ from spectra_distill.baselines.methods import BASELINES
 from spectra_distill.data import default_data_root
 from spectra_distill.data.atomic import atomic_path
 from spectra_distill.evaluate.generalisation import CASES, baselines, run_generalisation, to_markdown
-from spectra_distill.evaluate.methods import RetargetedTorchMethod, TorchMethod, onnx_method, subspace_method
+from spectra_distill.evaluate.methods import (
+    FittedPsfTorchMethod,
+    RetargetedTorchMethod,
+    TorchMethod,
+    onnx_method,
+    subspace_method,
+)
 from spectra_distill.evaluate.regions import ModelFacts
 from spectra_distill.evaluate.run import EvalConfig, _models
 from spectra_distill.log import output
@@ -68,7 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--psf-estimated",
         action="store_true",
-        help="also score the student with the blur each pair shows put in its graph (spectra retarget-psf)",
+        help="also score the student with the blur each pair shows put in its graph: a Gaussian sigma "
+        "and free symmetric taps (spectra retarget-psf, --shape gaussian|free)",
     )
     parser.add_argument(
         "--subspace",
@@ -90,16 +97,20 @@ def run(args: argparse.Namespace) -> int:
         student = next((m for m in methods if m.name == "student"), None)
         if not isinstance(student, TorchMethod) or student.model is None or student.model.physics is None:
             raise SystemExit("--psf-estimated needs a checkpoint whose student has the PSF in its graph")
-        methods.append(
-            RetargetedTorchMethod(
-                name="student (PSF estimated)",
-                kind="network",
-                params=student.params,
-                macs_per_hr_pixel=student.macs_per_hr_pixel,
-                model=student.model,
-                device=student.device,
+        for cls, name in (
+            (RetargetedTorchMethod, "student (PSF estimated)"),
+            (FittedPsfTorchMethod, "student (PSF fitted)"),
+        ):
+            methods.append(
+                cls(
+                    name=name,
+                    kind="network",
+                    params=student.params,
+                    macs_per_hr_pixel=student.macs_per_hr_pixel,
+                    model=student.model,
+                    device=student.device,
+                )
             )
-        )
     for name, path in args.onnx:
         method = onnx_method(path, facts, "cpu")
         method.name = name

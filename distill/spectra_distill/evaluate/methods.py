@@ -15,6 +15,7 @@ import torch
 
 from spectra_distill.baselines.methods import run_baseline
 from spectra_distill.degrade.pipeline import FusionPair
+from spectra_distill.degrade.psf import GaussianPSF
 from spectra_distill.errors import BandCountError, CheckpointError, ExportError, WavelengthError
 from spectra_distill.evaluate.regions import ModelFacts
 from spectra_distill.evaluate.tiling import fuse_whole_or_tiled
@@ -22,7 +23,7 @@ from spectra_distill.export.model import card_path_for
 from spectra_distill.export.onnx import INPUT_NAMES, STATS_NAME, OnnxFusion
 from spectra_distill.models.complexity import per_pixel_complexity
 from spectra_distill.models.net import FusionNet
-from spectra_distill.models.psf_estimate import estimate_psf_sigma, retargeted
+from spectra_distill.models.psf_estimate import estimate_psf_sigma, fit_psf_taps, retargeted
 from spectra_distill.models.subspace import project, signal_subspace
 
 
@@ -165,6 +166,24 @@ def subspace_method(inner: Method, facts: ModelFacts) -> SubspaceMethod:
         inner=inner,
         band_valid=np.asarray(facts.band_valid, dtype=bool),
     )
+
+
+@dataclass
+class FittedPsfTorchMethod(TorchMethod):
+    """The network with the blur each pair shows, fitted as free symmetric taps (`fit_psf_taps`), inside its
+    graph, as `spectra retarget-psf --shape free` does; the fit is part of the timed fusion."""
+
+    def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
+        base = self.model
+        assert base is not None and base.physics is not None
+        sigma = estimate_psf_sigma(base, pair.lrhsi.data, pair.hrmsi.data)
+        start = GaussianPSF(base.physics.taps.numel(), sigma).taps()
+        taps = fit_psf_taps(base, pair.lrhsi.data, pair.hrmsi.data, start)
+        self.model = retargeted(base, taps).to(self.device).eval()
+        try:
+            return super()._fuse(pair)
+        finally:
+            self.model = base
 
 
 def torch_method(name: str, model: FusionNet, device: str) -> TorchMethod:

@@ -83,11 +83,63 @@ def estimate_psf_sigma(
     return best
 
 
-def retargeted(model: FusionNet, sigma: float) -> FusionNet:
-    """A copy of the network whose in-graph PSF is a Gaussian of `sigma` (same taps)."""
+#: Smallest log-tap step of :func:`fit_psf_taps`, and the misfit evaluations it may spend (as the SDK's).
+FIT_TOLERANCE = 1e-4
+FIT_MAX_EVALUATIONS = 800
+
+
+def fit_psf_taps(model: FusionNet, lrhsi: np.ndarray, hrmsi: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """Symmetric 1-D taps of any shape that explain the pair best (the SDK's ``fitPsfTaps``).
+
+    Coordinate search on the half-kernel's log-taps from ``start``, halving the step when no move improves;
+    the misfit is :func:`estimate_psf_sigma`'s.
+    """
+    if model.physics is None:
+        raise ValueError("this network has no in-graph physics (no SRF and PSF to fit against)")
+    deg = model.physics
+    k = deg.taps.numel()
+    half = (k + 1) // 2
+    with torch.no_grad():
+        lr = torch.from_numpy(np.ascontiguousarray(lrhsi, dtype=np.float32))[None]
+        msi = torch.from_numpy(np.ascontiguousarray(hrmsi, dtype=np.float32))[None]
+        valid = (lr[0].flatten(1).abs().amax(dim=1) > 0).to(deg.srf.dtype)
+        srf = deg.srf * valid[None, :]
+        srf = torch.where(srf.sum(1, keepdim=True) > 0, srf / srf.sum(1, keepdim=True).clamp_min(1e-30), srf)
+        target = F.conv2d(lr, srf[:, :, None, None])
+        probe = copy.deepcopy(deg)
+
+        def taps_of(theta: np.ndarray) -> np.ndarray:
+            t = np.exp(np.array([theta[min(i, k - 1 - i)] for i in range(k)]))
+            return t / t.sum()
+
+        def misfit(theta: np.ndarray) -> float:
+            probe.taps.copy_(torch.as_tensor(taps_of(theta), dtype=torch.float32))
+            return _misfit(probe.degrade(msi), target)
+
+        theta = np.log(np.maximum(np.asarray(start, dtype=np.float64)[:half], 1e-12))
+        best, evaluations, step = misfit(theta), 1, 1.0
+        while step >= FIT_TOLERANCE and evaluations < FIT_MAX_EVALUATIONS:
+            moved = False
+            for i in range(half):
+                for d in (step, -step):
+                    trial = theta.copy()
+                    trial[i] += d
+                    m = misfit(trial)
+                    evaluations += 1
+                    if m < best:
+                        best, theta, moved = m, trial, True
+                        break
+            if not moved:
+                step /= 2
+        return taps_of(theta)
+
+
+def retargeted(model: FusionNet, blur: float | np.ndarray) -> FusionNet:
+    """A copy of the network whose in-graph PSF is a Gaussian of `blur` px, or the given 1-D taps."""
     if model.physics is None:
         raise ValueError("this network has no in-graph physics")
     out = copy.deepcopy(model)
-    taps = out.physics.taps.numel()
-    out.set_degradation(out.physics.srf.clone(), torch.as_tensor(GaussianPSF(taps, sigma).taps()))
+    k = out.physics.taps.numel()
+    taps = GaussianPSF(k, float(blur)).taps() if np.isscalar(blur) else np.asarray(blur, dtype=np.float64)
+    out.set_degradation(out.physics.srf.clone(), torch.as_tensor(taps))
     return out

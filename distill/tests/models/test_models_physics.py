@@ -259,3 +259,24 @@ def test_the_blur_of_a_pair_is_estimated_and_retargeting_puts_it_in_the_graph(of
         err_card = (model(lr, msi).cube - hr).abs().mean().item()
         err_moved = (moved(lr, msi).cube - hr).abs().mean().item()
     assert err_moved < 0.8 * err_card, (err_moved, err_card)
+
+
+def test_a_blur_that_is_not_gaussian_is_fitted_as_free_taps() -> None:
+    from spectra_distill.models.psf_estimate import estimate_psf_sigma, fit_psf_taps, retargeted
+
+    model = _tiny_physics()
+    # the Gaussian cut to `S` taps inside a 2S kernel: the generalisation tables' "PSF truncated (s taps)"
+    short = make_psf(S, S).taps()
+    truth = np.concatenate([np.zeros(S // 2), short, np.zeros(S // 2)])
+    hr, _, msi = _scene(9, 64, 64)
+    camera = Degradation(B, b, S, 2 * S)
+    camera.set(_srf(), torch.as_tensor(truth))
+    lr = camera.degrade(hr)
+    sigma = estimate_psf_sigma(model, lr[0].numpy(), msi[0].numpy())
+    taps = fit_psf_taps(model, lr[0].numpy(), msi[0].numpy(), make_psf(S, sigma=sigma).taps())
+    np.testing.assert_allclose(taps, truth, atol=0.01)
+    assert abs(taps.sum() - 1) < 1e-9 and np.allclose(taps, taps[::-1])
+    with torch.no_grad():
+        err_gauss = (retargeted(model, sigma)(lr, msi).cube - hr).abs().mean().item()
+        err_free = (retargeted(model, taps)(lr, msi).cube - hr).abs().mean().item()
+    assert err_free < err_gauss, (err_free, err_gauss)
