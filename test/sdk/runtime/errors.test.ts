@@ -130,6 +130,19 @@ t.test('rejects: card band count that disagrees with the graph', async (t) => {
   t.match((err as Error).message, /card says 9 bands for 'lrhsi' but the graph's input has 8|'msi.srf' row must have 9/);
 });
 
+t.test('rejects: card PSF taps that cannot be a blur, naming the field', async (t) => {
+  for (const taps of [[0.5, 0.5], [0.2, 0.3, 0.3, 0.2, 0, 0, 0, -0.1], [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1]]) {
+    const path = variant({ card: (c) => ({ ...c, psf: { ...(c.psf as object), taps } }) });
+    const err = await FusionModel.load(path, { providers: ['cpu'] }).catch((e: unknown) => e);
+    t.type(err, ModelCardError);
+    t.match((err as Error).message, /'psf.taps' must be 8 finite, non-negative taps summing to 1/);
+  }
+  const fine = variant({ card: (c) => ({ ...c, psf: { ...(c.psf as object), taps: [0, 0, 0.25, 0.25, 0.25, 0.25, 0, 0] } }) });
+  const model = await FusionModel.load(fine, { providers: ['cpu'] });
+  t.same(model.card.psf.taps, [0, 0, 0.25, 0.25, 0.25, 0.25, 0, 0], 'explicit taps that are a blur load');
+  await model.release();
+});
+
 t.test('rejects: missing model card', async (t) => {
   const dir = tempDir();
   copyFileSync(TINY_MODEL, join(dir, 'alone.onnx'));
