@@ -59,7 +59,7 @@ export function register(program: Command): void {
           `lrhsi      N x ${s.hsiBands} x h x w, ${wl[0]}..${wl[wl.length - 1]} nm${c.hsi.band_valid?.some((v) => !v) ? `, ${c.hsi.band_valid.filter((v) => !v).length} masked band(s)` : ''}`,
           `hrmsi      N x ${s.msiBands} x ${s.scale}h x ${s.scale}w, bands ${s.msiBandNames.join(', ')} (${c.msi.preset ?? c.msi.srf_file ?? 'custom SRF'})`,
           `output     hrhsi N x ${s.hsiBands} x ${s.scale}h x ${s.scale}w, physical units 0..1; HR sizes multiples of ${s.hrMultiple}`,
-          `psf        gaussian sigma ${c.psf.sigma}, kernel ${c.psf.kernel_size}${c.frame_statistics ? ' (inside the graph: a camera whose blur differs costs several dB; describe it, docs/new-camera.md)' : ''}`,
+          `psf        ${c.psf.taps ? `taps [${c.psf.taps.map((v) => v.toFixed(3)).join(', ')}] (closest Gaussian sigma ${c.psf.sigma})` : `gaussian sigma ${c.psf.sigma}`}, kernel ${c.psf.kernel_size}${c.frame_statistics ? ' (inside the graph: a camera whose blur differs costs several dB; describe it, docs/new-camera.md)' : ''}`,
           ...(c.frame_statistics
             ? [`statistics ${c.frame_statistics.graph} (sha256 ${c.frame_statistics.sha256.slice(0, 16)}…, verified): ${c.frame_statistics.length} values measured once per frame on the whole input, fed to every tile; ships beside the model`]
             : []),
