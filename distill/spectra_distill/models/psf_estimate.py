@@ -32,6 +32,26 @@ def _misfit(blurred: torch.Tensor, target: torch.Tensor) -> float:
     return float(torch.sqrt(residual.clamp_min(0).sum() / (y * y).sum().clamp_min(1e-300)))
 
 
+def _fit_inputs(model: FusionNet, lrhsi: np.ndarray, hrmsi: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """The HR-MSI to blur and the target it must match: the LR-HSI through the model's SRF.
+
+    Raises:
+        ValueError: the network has no in-graph physics.
+    """
+    if model.physics is None:
+        raise ValueError("this network has no in-graph physics (no SRF and PSF to fit against)")
+    srf = model.physics.srf
+    with torch.no_grad():
+        lr = torch.from_numpy(np.ascontiguousarray(lrhsi, dtype=np.float32))[None]
+        msi = torch.from_numpy(np.ascontiguousarray(hrmsi, dtype=np.float32))[None]
+        # bands the LR-HSI does not cover are zeros: the SRF rows are renormalised over the covered ones,
+        # as the SDK does (`srfOnValidBands`) and as an HR-MSI simulated from such a scene was made
+        valid = (lr[0].flatten(1).abs().amax(dim=1) > 0).to(srf.dtype)
+        srf = srf * valid[None, :]
+        srf = torch.where(srf.sum(1, keepdim=True) > 0, srf / srf.sum(1, keepdim=True).clamp_min(1e-30), srf)
+        return msi, F.conv2d(lr, srf[:, :, None, None])
+
+
 def estimate_psf_sigma(
     model: FusionNet,
     lrhsi: np.ndarray,
@@ -50,19 +70,10 @@ def estimate_psf_sigma(
     Raises:
         ValueError: the network has no in-graph physics.
     """
-    if model.physics is None:
-        raise ValueError("this network has no in-graph physics (no SRF and PSF to fit against)")
+    msi, target = _fit_inputs(model, lrhsi, hrmsi)
     deg = model.physics
     taps = deg.taps.numel()
     with torch.no_grad():
-        lr = torch.from_numpy(np.ascontiguousarray(lrhsi, dtype=np.float32))[None]
-        msi = torch.from_numpy(np.ascontiguousarray(hrmsi, dtype=np.float32))[None]
-        # bands the LR-HSI does not cover are zeros: the SRF rows are renormalised over the covered ones,
-        # as the SDK does (`srfOnValidBands`) and as an HR-MSI simulated from such a scene was made
-        valid = (lr[0].flatten(1).abs().amax(dim=1) > 0).to(deg.srf.dtype)
-        srf = deg.srf * valid[None, :]
-        srf = torch.where(srf.sum(1, keepdim=True) > 0, srf / srf.sum(1, keepdim=True).clamp_min(1e-30), srf)
-        target = F.conv2d(lr, srf[:, :, None, None])
         probe = copy.deepcopy(deg)
         tried: dict[float, float] = {}
 
@@ -94,18 +105,11 @@ def fit_psf_taps(model: FusionNet, lrhsi: np.ndarray, hrmsi: np.ndarray, start: 
     Coordinate search on the half-kernel's log-taps from ``start``, halving the step when no move improves;
     the misfit is :func:`estimate_psf_sigma`'s.
     """
-    if model.physics is None:
-        raise ValueError("this network has no in-graph physics (no SRF and PSF to fit against)")
+    msi, target = _fit_inputs(model, lrhsi, hrmsi)
     deg = model.physics
     k = deg.taps.numel()
     half = (k + 1) // 2
     with torch.no_grad():
-        lr = torch.from_numpy(np.ascontiguousarray(lrhsi, dtype=np.float32))[None]
-        msi = torch.from_numpy(np.ascontiguousarray(hrmsi, dtype=np.float32))[None]
-        valid = (lr[0].flatten(1).abs().amax(dim=1) > 0).to(deg.srf.dtype)
-        srf = deg.srf * valid[None, :]
-        srf = torch.where(srf.sum(1, keepdim=True) > 0, srf / srf.sum(1, keepdim=True).clamp_min(1e-30), srf)
-        target = F.conv2d(lr, srf[:, :, None, None])
         probe = copy.deepcopy(deg)
 
         def taps_of(theta: np.ndarray) -> np.ndarray:
