@@ -45,7 +45,6 @@ export type { FuseOptions, FuseToFileOptions, FusedCube, FuseTiming, InputSpec, 
 export type { RowSink } from '../cube/row-sink';
 
 
-/** Inputs checked, resampled and scaled for the graph, with their tile plan and what preparing them cost. */
 /** What {@link FusionModel.networkInputs} returns. */
 export interface NetworkInputs {
   /** On the model grid, in the units the network takes; bands not in `bandValid` are zeros. */
@@ -56,6 +55,7 @@ export interface NetworkInputs {
   bandValid: boolean[];
 }
 
+/** Inputs checked, resampled and scaled for the graph, with their tile plan and what preparing them cost. */
 interface PreparedInputs {
   lr: Cube;
   hr: Cube;
