@@ -88,12 +88,14 @@ export async function adaptToCapture(modelPath: string, inputs: NetworkInputs, o
     if (options.lr !== undefined) args.push('--lr', String(options.lr));
     await runHost(options.python ?? process.env.SPECTRA_PYTHON ?? 'python3', args, modelPath, options.onOutput);
     const adapted = await readModelCard(cardPathFor(staged));
+    const a = (adapted.training as { adaptation?: { seconds: number; consistency_before: AdaptReport['consistencyBefore']; consistency_after: AdaptReport['consistencyAfter'] } } | undefined)?.adaptation;
+    if (!a) throw new AdaptError(cardPathFor(staged), 'the adapted card records no adaptation (training.adaptation); the host package is older than this SDK');
     const stem = basename(outPath).replace(/\.onnx$/i, '');
     const companions = [adapted.frame_statistics?.graph, adapted.weights?.file].filter((f): f is string => f !== undefined);
     // The card last: a card on disk always has its model and companions beside it.
-    for (const f of [basename(outPath), ...companions, `${stem}.card.json`]) await rename(join(work, f), join(dirname(outPath), f));
-    const a = (adapted.training as { adaptation?: { seconds: number; consistency_before: AdaptReport['consistencyBefore']; consistency_after: AdaptReport['consistencyAfter'] } } | undefined)?.adaptation;
-    if (!a) throw new AdaptError(cardPathFor(outPath), 'the adapted card records no adaptation (training.adaptation); the host package is older than this SDK');
+    const files = [basename(outPath), ...companions, `${stem}.card.json`];
+    for (const f of files) if (await exists(join(dirname(outPath), f))) throw new AdaptError(join(dirname(outPath), f), 'already exists; adapt writes a new model and its companions, choose another --out');
+    for (const f of files) await rename(join(work, f), join(dirname(outPath), f));
     return {
       onnx: outPath,
       card: cardPathFor(outPath),
