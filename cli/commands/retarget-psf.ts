@@ -7,7 +7,6 @@ import { retargetPsf, type RetargetReason } from '../../quantize/retarget-psf';
 import { withWavelengths } from '../pair-inputs';
 import { positive } from '../arguments';
 
-
 interface RetargetCliOptions {
   model: string;
   out: string;

@@ -64,7 +64,7 @@ export function estimatePsfSigma(lr: Cube, hr: Cube, scale: number, kernelSize: 
   const fine = step / 5;
   for (let s = Math.max(min, best - step); s <= Math.min(max, best + step) + 1e-9; s += fine) if (at(s) < at(best)) best = Math.round(s * 1000) / 1000;
   curve.sort((a, b) => a.sigma - b.sigma);
-  return { sigma: best, kernelSize, misfit: at(best), curve, free: fitPsfTaps(lr, hr, scale, srf, gaussianTaps({ kernelSize, sigma: best })) };
+  return { sigma: best, kernelSize, misfit: at(best), curve, free: fitTapsTo(target, hr, scale, gaussianTaps({ kernelSize, sigma: best })) };
 }
 
 /** Smallest log-tap step of {@link fitPsfTaps}'s search; below it the misfit no longer moves. */
@@ -85,9 +85,13 @@ const FIT_MAX_EVALUATIONS = 800;
  * @returns The taps (sum 1) and their misfit.
  */
 export function fitPsfTaps(lr: Cube, hr: Cube, scale: number, srf: readonly (readonly number[])[], start: ArrayLike<number>): { taps: number[]; misfit: number } {
+  return fitTapsTo(projectSrf(lr, srf), hr, scale, start);
+}
+
+/** {@link fitPsfTaps} against a target already projected through the SRF. */
+function fitTapsTo(target: Cube, hr: Cube, scale: number, start: ArrayLike<number>): { taps: number[]; misfit: number } {
   const K = start.length;
   const half = Math.ceil(K / 2);
-  const target = projectSrf(lr, srf);
   const tapsOf = (theta: Float64Array): number[] => {
     const t = Array.from({ length: K }, (_, k) => Math.exp(theta[Math.min(k, K - 1 - k)]));
     const sum = t.reduce((a, v) => a + v, 0);

@@ -90,7 +90,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--max-seconds",
         type=float,
         default=d.max_seconds,
-        help=f"wall-clock budget; stops after the step that crosses it, 0 = none (default {d.max_seconds:g})",
+        help="wall-clock budget of the whole adaptation (the steps stop once the next could cross it), "
+        f"0 = none (default {d.max_seconds:g})",
     )
 
 

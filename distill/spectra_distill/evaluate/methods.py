@@ -128,11 +128,14 @@ class RetargetedTorchMethod(TorchMethod):
     """The network with the blur each pair shows put inside its graph (`models.psf_estimate`), as `spectra
     retarget-psf` does for a camera; the estimate is part of the timed fusion."""
 
+    def _blur(self, base: FusionNet, pair: FusionPair) -> float | np.ndarray:
+        """The blur put in the graph: the Gaussian sigma the pair shows."""
+        return estimate_psf_sigma(base, pair.lrhsi.data, pair.hrmsi.data)
+
     def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
         base = self.model
         assert base is not None
-        sigma = estimate_psf_sigma(base, pair.lrhsi.data, pair.hrmsi.data)
-        self.model = retargeted(base, sigma).to(self.device).eval()
+        self.model = retargeted(base, self._blur(base, pair)).to(self.device).eval()
         try:
             return super()._fuse(pair)
         finally:
@@ -169,21 +172,15 @@ def subspace_method(inner: Method, facts: ModelFacts) -> SubspaceMethod:
 
 
 @dataclass
-class FittedPsfTorchMethod(TorchMethod):
+class FittedPsfTorchMethod(RetargetedTorchMethod):
     """The network with the blur each pair shows, fitted as free symmetric taps (`fit_psf_taps`), inside its
     graph, as `spectra retarget-psf --shape free` does; the fit is part of the timed fusion."""
 
-    def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
-        base = self.model
-        assert base is not None and base.physics is not None
-        sigma = estimate_psf_sigma(base, pair.lrhsi.data, pair.hrmsi.data)
-        start = GaussianPSF(base.physics.taps.numel(), sigma).taps()
-        taps = fit_psf_taps(base, pair.lrhsi.data, pair.hrmsi.data, start)
-        self.model = retargeted(base, taps).to(self.device).eval()
-        try:
-            return super()._fuse(pair)
-        finally:
-            self.model = base
+    def _blur(self, base: FusionNet, pair: FusionPair) -> float | np.ndarray:
+        """Free taps, started from the best Gaussian's."""
+        assert base.physics is not None
+        start = GaussianPSF(base.physics.taps.numel(), float(super()._blur(base, pair))).taps()
+        return fit_psf_taps(base, pair.lrhsi.data, pair.hrmsi.data, start)
 
 
 def torch_method(name: str, model: FusionNet, device: str) -> TorchMethod:
