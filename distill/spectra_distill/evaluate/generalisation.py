@@ -8,6 +8,7 @@ with the true camera, while every method (networks and classical alike) is given
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from spectra_distill.data import load_scenes
+from spectra_distill.data import load_scenes, scene_index
 from spectra_distill.data.cube import Cube
 from spectra_distill.data.splits import load_split
 from spectra_distill.degrade.noise import add_awgn
@@ -28,6 +29,8 @@ from spectra_distill.evaluate.regions import EvalRegion, ModelFacts, _regions_of
 from spectra_distill.metrics import evaluate as score
 from spectra_distill.metrics import psnr
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class CameraCase:
@@ -39,6 +42,8 @@ class CameraCase:
         psf_taps: PSF taps (None = nominal): fewer taps truncate the Gaussian into another shape.
         srf_shift_nm: The true MSI responses sit this many nm from the described ones.
         snr_db: AWGN on both inputs (None = clean).
+        gain: Both inputs come in other units, this many times the reflectance the methods were built on (raw
+            DN or radiance); the outputs are divided by it before scoring.
     """
 
     name: str
@@ -46,6 +51,7 @@ class CameraCase:
     psf_taps: int | None = None
     srf_shift_nm: float = 0.0
     snr_db: float | None = None
+    gain: float = 1.0
 
 
 CASES = (
@@ -56,6 +62,7 @@ CASES = (
     CameraCase("SRF +8 nm", srf_shift_nm=8.0),
     CameraCase("SRF -8 nm", srf_shift_nm=-8.0),
     CameraCase("noise 30 dB", snr_db=30.0),
+    CameraCase("raw units (x1000)", gain=1000.0),
 )
 
 
@@ -76,6 +83,8 @@ def simulate(cube: Cube, facts: ModelFacts, wald: WaldConfig, case: CameraCase, 
         rng = np.random.default_rng(seed)
         lr = lr.with_data(add_awgn(lr.data, case.snr_db, rng, lr.valid, lr.band_mask))
         msi = msi.with_data(add_awgn(msi.data, case.snr_db, rng, msi.valid))
+    if case.gain != 1.0:
+        lr, msi = lr.with_data(lr.data * case.gain), msi.with_data(msi.data * case.gain)
     return replace(nominal, lrhsi=lr, hrmsi=msi)
 
 
@@ -99,7 +108,17 @@ class GeneralisationResult:
 def test_scenes(facts: ModelFacts, root: Path) -> list[EvalRegion]:
     """Whole test scenes of the model's group, on the model grid, cropped to the scale."""
     spec = load_split(facts.split)
-    names = group_test_scenes(spec, list(facts.datasets))
+    index = scene_index(root)
+    trained: list[str] = []
+    for name in facts.datasets:
+        # a dataset folder trains on its scenes that are not test scenes (CAVE balloons is one of cave_kbr's)
+        members = [s for s, (d, _) in index.items() if d.folder == name and name not in index]
+        trained += [s for s in members if s not in spec.scenes or spec.scenes[s].role != "test"] or [name]
+    names = group_test_scenes(spec, trained)
+    missing = [n for n in names if n not in index]
+    if missing:
+        logger.warning("test scenes not in %s, left out of the table: %s", root, ", ".join(missing))
+    names = [n for n in names if n in index]
     regions: list[EvalRegion] = []
     for scene in load_scenes(root, names=names):
         regions += _regions_of(scene, facts, spec, spec, ["test"], trained=False)
@@ -136,7 +155,7 @@ def run_generalisation(
         pair = simulate(region.cube, facts, wald, case, seed=i)
         for method in methods:
             pred = method.predict(pair)
-            m = score(pred.cube, region.cube.data, facts.scale, region.cube.valid, region.band_mask)
+            m = score(pred.cube / case.gain, region.cube.data, facts.scale, region.cube.valid, region.band_mask)
             spatial, spectral = consistency_psnr(pred.cube, pair, region.band_mask)
             result.rows.append({
                 "case": case.name, "scene": region.scene, "method": method.name,

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from spectra_distill.models.clra import CLRAGroup
-from spectra_distill.models.layers import conv3x3, lrelu
+from spectra_distill.models.layers import conv3x3, lrelu, upsample
 
 
 class Streams(NamedTuple):
@@ -79,7 +79,7 @@ class DualTwoStreamBody(nn.Module):
 
     def forward(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> Streams:
         s = float(self.scale)
-        hsi_up = F.interpolate(lrhsi, scale_factor=s, mode="bilinear", align_corners=False)
+        hsi_up = upsample(lrhsi, self.scale, "bilinear")
         msi_down = F.interpolate(hrmsi, scale_factor=1.0 / s, mode="bicubic", align_corners=False)
         joint_hr = self.joint_hr(torch.cat([hsi_up, hrmsi], dim=1))
         joint_lr = F.interpolate(self.joint_lr(torch.cat([msi_down, lrhsi], dim=1)), scale_factor=s)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import math
+from functools import cache
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 LRELU_SLOPE = 0.2
@@ -48,6 +52,51 @@ def mirror_pad(x: torch.Tensor, pad: int) -> torch.Tensor:
         )
     x = torch.cat([x[..., :pad, :].flip(-2), x, x[..., -pad:, :].flip(-2)], dim=-2)
     return torch.cat([x[..., :pad].flip(-1), x, x[..., -pad:].flip(-1)], dim=-1)
+
+
+def _cubic(x: float, a: float = -0.75) -> float:
+    x = abs(x)
+    if x <= 1:
+        return ((a + 2) * x - (a + 3)) * x * x + 1
+    return ((a * x - 5 * a) * x + 8 * a) * x - 4 * a if x < 2 else 0.0
+
+
+@cache
+def _phase_taps(scale: int, mode: str) -> torch.Tensor:
+    """(s*s, 1, 5, 5): each output phase's weights on its 5 x 5 LR neighbours (outer product of the axes)."""
+    # plain Python until the end: built inside an ONNX trace, tensor arithmetic would be exported as graph ops
+    taps = [[0.0] * 5 for _ in range(scale)]
+    for phase in range(scale):
+        offset = (phase + 0.5) / scale - 0.5  # half-pixel centres, in (-0.5, 0.5)
+        i0 = math.floor(offset)
+        t = offset - i0
+        if mode == "bicubic":
+            pairs = zip(range(i0 - 1, i0 + 3), (t + 1, t, 1 - t, 2 - t), strict=True)
+            for m, d in pairs:
+                taps[phase][m + 2] += _cubic(d)
+        else:
+            taps[phase][i0 + 2] += 1 - t
+            taps[phase][i0 + 3] += t
+    grid = [[[[a * b for b in col] for a in row]] for row in taps for col in taps]
+    return torch.tensor(grid, dtype=torch.float64)
+
+
+def upsample(x: torch.Tensor, scale: int, mode: str = "bicubic") -> torch.Tensor:
+    """`F.interpolate(x, scale_factor=scale, mode=mode, align_corners=False)` as a conv and a pixel shuffle.
+
+    The same numbers (to float rounding): replicate padding is PyTorch's index clamping, and every output
+    phase is a fixed 5 x 5 stencil of LR pixels. onnxruntime's CPU Resize ran a 206-band cubic upsampling
+    about 20 times slower than this Conv + DepthToSpace, and it was 77 % of the shipped student's time.
+
+    Shape:
+        (N, C, h, w) -> (N, C, s*h, s*w)
+    """
+    if mode not in ("bicubic", "bilinear"):
+        raise ValueError(f"upsample mode {mode!r}; known: bicubic, bilinear")
+    n, c, h, w = x.shape
+    y = F.pad(x.reshape(n * c, 1, h, w), (2, 2, 2, 2), mode="replicate")
+    y = F.pixel_shuffle(F.conv2d(y, _phase_taps(scale, mode).to(x)), scale)
+    return y.reshape(n, c, h * scale, w * scale)
 
 
 def lrelu() -> nn.LeakyReLU:

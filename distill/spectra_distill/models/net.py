@@ -6,13 +6,12 @@ from dataclasses import asdict, dataclass
 from typing import Any, NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from spectra_distill.models.dts import DualTwoStreamBody
 from spectra_distill.models.fusion import FUSIONS, GATES, QK_NORMS, Gate, QKNorm, build_fusion
 from spectra_distill.models.heads import FusionHead
-from spectra_distill.models.layers import mirror_pad
+from spectra_distill.models.layers import mirror_pad, upsample
 from spectra_distill.models.physics import (
     Degradation,
     FrameStatistics,
@@ -349,7 +348,7 @@ class FusionNet(nn.Module):
             offset, assign = (None, None) if stats is None else (stats.hpm_offset, stats.assign)
             cube = hpm_prior(self.physics, lrhsi, hrmsi, offset, assign) + detail
         else:
-            cube = F.interpolate(lrhsi, scale_factor=c.scale, mode="bilinear", align_corners=False) + detail
+            cube = upsample(lrhsi, c.scale, "bilinear") + detail
         if c.consistency_steps:
             cube = consistency(self.physics, cube, lrhsi, hrmsi, c.consistency_steps)
         return cube

@@ -31,6 +31,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spectra_distill.models.layers import upsample
+
 HPM_OFFSET = 0.01
 """HPM ratio offset relative to the MSI band's mean (as `baselines.methods`): keeps dark pixels stable."""
 SCALE_FLOOR = 1e-3
@@ -112,7 +114,7 @@ class Degradation(nn.Module):
 
     def upsample(self, lr: torch.Tensor) -> torch.Tensor:
         """Bicubic x s (half-pixel centres, as the degradation)."""
-        return F.interpolate(lr, scale_factor=self.scale, mode="bicubic", align_corners=False)
+        return upsample(lr, self.scale)
 
 
 class InputRadiometry(nn.Module):

@@ -27,6 +27,7 @@ def test_sum_fusion_macs_equal_conv_arithmetic() -> None:
         + 9 * B * nf * h * w  # HSI entry conv
         + 9 * nf * B * hr  # head conv 1
         + 9 * B * B * hr  # head conv 2
+        + 25 * B * hr  # bilinear LR-HSI for the joint HR stream (layers.upsample: 5 x 5 stencil per HR pixel)
     )
     c = measure_complexity(cfg, h, w)
     assert c.macs == expected

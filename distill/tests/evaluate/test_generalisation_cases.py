@@ -1,0 +1,35 @@
+"""The camera cases of `generalise`: a camera reporting other units is the same problem, scaled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spectra_distill.evaluate.generalisation import CASES, CameraCase, run_generalisation
+from spectra_distill.degrade.pipeline import FusionPair
+from spectra_distill.evaluate.methods import BaselineMethod
+from spectra_distill.evaluate.regions import ModelFacts
+from spectra_distill.train.checkpoint import load_checkpoint
+
+RAW = next(c for c in CASES if c.name == "raw units (x1000)")
+
+
+class _Offset(BaselineMethod):
+    """Bicubic plus a fixed 0.05: tied to reflectance units, as a network with built-in statistics is."""
+
+    def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
+        cube, tiled = super()._fuse(pair)
+        return cube + 0.05, tiled
+
+
+def test_raw_units_scale_the_inputs_and_not_the_score(small_root: Path, tiny_checkpoint: Path) -> None:
+    facts = ModelFacts.from_card(load_checkpoint(tiny_checkpoint, required=("card",))["card"], tiny_checkpoint)
+    methods = [BaselineMethod(name="mtf_glp_hpm", kind="baseline"), _Offset(name="bicubic", kind="baseline")]
+    result = run_generalisation(facts, methods, small_root, (CameraCase("nominal"), RAW))
+    psnr = {(r["case"], r["method"]): r["psnr"] for r in result.rows}
+    # a method that works in any units scores the same; one tied to reflectance units does not
+    assert psnr[("raw units (x1000)", "mtf_glp_hpm")] == pytest.approx(psnr[("nominal", "mtf_glp_hpm")], abs=1e-6)
+    assert psnr[("raw units (x1000)", "bicubic")] > psnr[("nominal", "bicubic")] + 3
+    assert np.isfinite([r["consistency_spatial"] for r in result.rows]).all()
