@@ -191,11 +191,11 @@ def run(args: argparse.Namespace) -> int:
     unknown = [n for n in chosen if n not in names]
     if unknown:
         raise ConfigError(f"unknown variant(s) {', '.join(map(repr, unknown))}; known: {', '.join(names)}")
+    if set(chosen) != set(names) and not args.train_only:
+        raise ConfigError("scoring needs every variant: add --train-only, or leave out --variants")
     run_dirs = {v.name: train_variant(spec, v, args.invocation) for v in spec.variants if v.name in chosen}
     if args.train_only:
         return 0
-    if len(run_dirs) != len(spec.variants):
-        raise ConfigError("scoring needs every variant; run without --variants (finished runs are kept)")
     root = (args.data or default_data_root()).resolve()
     checkpoints = {n: d / "best.pt" for n, d in run_dirs.items()}
     reference = load_checkpoint(checkpoints[names[0]], required=("card", "model_config", "step"))

@@ -19,8 +19,9 @@ Three pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prio
   One such step on the old student's output gained 3.2 dB on an unseen CAVE scene; the network is trained
   through them, so it learns only what the measurements leave undetermined.
 
-All of it is built from Conv, Pad, Resize, ReduceMean, MatMul and elementwise ops (no Einsum, which the SDK's
-quantizer does not convert), so it exports to ONNX with dynamic H and W.
+All of it is built from Conv, Pad, DepthToSpace, ReduceMean, MatMul and elementwise ops (no Einsum, which the SDK's
+quantizer does not convert; no Resize, which onnxruntime runs slowly, `layers.upsample`), so it exports to ONNX
+with dynamic H and W.
 """
 
 from __future__ import annotations

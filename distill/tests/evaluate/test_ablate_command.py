@@ -86,3 +86,12 @@ def test_unknown_variant_lists_the_known_ones(tmp_path: Path, capsys: pytest.Cap
     assert main(["ablate", "--config", str(path), "--variants", "nope"]) == 2
     assert "unknown variant(s) 'nope'; known: reference, no consistency" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_subset_without_train_only_is_refused_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _write(tmp_path, tmp_path)
+    assert main(["ablate", "--config", str(path), "--variants", "reference"]) == 2
+    assert "scoring needs every variant: add --train-only" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spectra_distill.evaluate.generalisation import CASES, CameraCase, run_generalisation
 from spectra_distill.degrade.pipeline import FusionPair
+from spectra_distill.evaluate.generalisation import CASES, CameraCase, run_generalisation
 from spectra_distill.evaluate.methods import BaselineMethod
 from spectra_distill.evaluate.regions import ModelFacts
 from spectra_distill.train.checkpoint import load_checkpoint
@@ -25,11 +25,15 @@ class _Offset(BaselineMethod):
 
 
 def test_raw_units_scale_the_inputs_and_not_the_score(small_root: Path, tiny_checkpoint: Path) -> None:
-    facts = ModelFacts.from_card(load_checkpoint(tiny_checkpoint, required=("card",))["card"], tiny_checkpoint)
+    facts = ModelFacts.from_card(
+        load_checkpoint(tiny_checkpoint, required=("card",))["card"], tiny_checkpoint
+    )
     methods = [BaselineMethod(name="mtf_glp_hpm", kind="baseline"), _Offset(name="bicubic", kind="baseline")]
     result = run_generalisation(facts, methods, small_root, (CameraCase("nominal"), RAW))
     psnr = {(r["case"], r["method"]): r["psnr"] for r in result.rows}
     # a method that works in any units scores the same; one tied to reflectance units does not
-    assert psnr[("raw units (x1000)", "mtf_glp_hpm")] == pytest.approx(psnr[("nominal", "mtf_glp_hpm")], abs=1e-6)
+    assert psnr[("raw units (x1000)", "mtf_glp_hpm")] == pytest.approx(
+        psnr[("nominal", "mtf_glp_hpm")], abs=1e-6
+    )
     assert psnr[("raw units (x1000)", "bicubic")] > psnr[("nominal", "bicubic")] + 3
     assert np.isfinite([r["consistency_spatial"] for r in result.rows]).all()
