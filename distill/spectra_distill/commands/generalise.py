@@ -21,6 +21,7 @@ from spectra_distill.data.atomic import atomic_path
 from spectra_distill.evaluate.generalisation import CASES, baselines, run_generalisation, to_markdown
 from spectra_distill.evaluate.methods import (
     FittedPsfTorchMethod,
+    PhysicsOnlyTorchMethod,
     RetargetedTorchMethod,
     TorchMethod,
     onnx_method,
@@ -83,6 +84,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also score each --onnx model with its output projected onto the LR-HSI's signal subspace "
         "(spectra fuse --denoise subspace)",
     )
+    parser.add_argument(
+        "--physics-only",
+        action="store_true",
+        help="also score the student's in-graph physics alone (its learnt detail set to zero): what the "
+        "network adds over the HPM prior and the back-projections",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--title", default="Generalisation", help="report title")
 
@@ -111,6 +118,16 @@ def run(args: argparse.Namespace) -> int:
                     device=student.device,
                 )
             )
+    if args.physics_only:
+        student = next((m for m in methods if m.name == "student"), None)
+        if not isinstance(student, TorchMethod) or student.model is None or student.model.physics is None:
+            raise SystemExit("--physics-only needs a checkpoint whose student has physics in its graph")
+        methods.append(
+            PhysicsOnlyTorchMethod(
+                name="physics only (no learnt detail)", kind="network", params=0, model=student.model,
+                device=student.device,
+            )
+        )  # fmt: skip
     for name, path in args.onnx:
         method = onnx_method(path, facts, "cpu")
         method.name = name
@@ -125,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
         + [f"--onnx={n}={p}" for n, p in args.onnx]
         + (["--psf-estimated"] if args.psf_estimated else [])
         + (["--subspace"] if args.subspace else [])
+        + (["--physics-only"] if args.physics_only else [])
         + (["--baselines", *args.baselines] if args.baselines != DEFAULT_BASELINES else [])
         + (["--cases", *args.cases] if len(args.cases) != len(CASES) else [])
         + ["--out", str(args.out)]

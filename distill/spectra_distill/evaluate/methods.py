@@ -124,6 +124,21 @@ class TorchMethod(Method):
 
 
 @dataclass
+class PhysicsOnlyTorchMethod(TorchMethod):
+    """The network's in-graph physics alone: its head's learnt detail set to zero, so the output is the HPM
+    prior put through the back-projections. What the learnt part adds is the network's score minus this one's.
+    The timing includes the unused network and means nothing."""
+
+    def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
+        assert self.model is not None
+        hook = self.model.head.register_forward_hook(lambda _m, _i, out: torch.zeros_like(out))
+        try:
+            return super()._fuse(pair)
+        finally:
+            hook.remove()
+
+
+@dataclass
 class RetargetedTorchMethod(TorchMethod):
     """The network with the blur each pair shows put inside its graph (`models.psf_estimate`), as `spectra
     retarget-psf` does for a camera; the estimate is part of the timed fusion."""

@@ -280,3 +280,30 @@ def test_a_blur_that_is_not_gaussian_is_fitted_as_free_taps() -> None:
         err_gauss = (retargeted(model, sigma)(lr, msi).cube - hr).abs().mean().item()
         err_free = (retargeted(model, taps)(lr, msi).cube - hr).abs().mean().item()
     assert err_free < err_gauss, (err_free, err_gauss)
+
+
+def test_physics_only_method_is_the_prior_through_the_back_projections() -> None:
+    # `generalise --physics-only`: the student with its learnt detail zeroed is HPM + consistency alone
+    from types import SimpleNamespace
+
+    from spectra_distill.evaluate.methods import PhysicsOnlyTorchMethod, torch_method
+    from spectra_distill.models.physics import FrameStatistics
+
+    torch.manual_seed(5)
+    model = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, **PHYSICS).eval()
+    model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
+    _, lr, msi = _scene(2, 32, 32)
+    pair = SimpleNamespace(
+        lrhsi=SimpleNamespace(data=lr[0].numpy()), hrmsi=SimpleNamespace(data=msi[0].numpy()), scale=S
+    )
+    method = PhysicsOnlyTorchMethod(name="physics", kind="network", model=model)
+    got = method.predict(pair).cube  # type: ignore[arg-type]
+    with torch.no_grad():
+        stats = FrameStatistics.measure(model.radiometry, lr, msi)
+        gained = msi * stats.msi_gain
+        prior = hpm_prior(model.physics, lr, gained, stats.hpm_offset, stats.assign)
+        expected = consistency(model.physics, prior, lr, gained, PHYSICS["consistency_steps"])[0].numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    # and the hook is gone: the same model fuses with its detail again
+    full = torch_method("student", model, "cpu").predict(pair).cube  # type: ignore[arg-type]
+    assert np.abs(full - got).max() > 1e-4
