@@ -1,6 +1,7 @@
 import type { Cube } from '../cube/cube';
 import { BandCountError, SizeMismatchError } from '../core/errors';
 import { type Psf, spatialDegrade } from '../spectral/psf';
+import { solveSpd } from '../spectral/linear-solve';
 
 /**
  * How an MSI camera responds to the scene, on a model's HSI band grid: `msi[c] = sum_b matrix[c][b] * hsi[b] + offset[c]`
@@ -181,32 +182,6 @@ export function nnls(G: readonly (readonly number[])[], h: readonly number[]): n
         }
       });
     }
-  }
-  return x;
-}
-
-/** Cholesky solve of a symmetric positive definite system. */
-function solveSpd(A: readonly (readonly number[])[], b: readonly number[]): number[] {
-  const n = b.length;
-  const L = A.map(() => new Array<number>(n).fill(0));
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j <= i; j++) {
-      let s = A[i][j];
-      for (let k = 0; k < j; k++) s -= L[i][k] * L[j][k];
-      L[i][j] = i === j ? Math.sqrt(Math.max(s, 1e-300)) : s / L[j][j];
-    }
-  }
-  const y = new Array<number>(n).fill(0);
-  for (let i = 0; i < n; i++) {
-    let s = b[i];
-    for (let k = 0; k < i; k++) s -= L[i][k] * y[k];
-    y[i] = s / L[i][i];
-  }
-  const x = new Array<number>(n).fill(0);
-  for (let i = n - 1; i >= 0; i--) {
-    let s = y[i];
-    for (let k = i + 1; k < n; k++) s -= L[k][i] * x[k];
-    x[i] = s / L[i][i];
   }
   return x;
 }

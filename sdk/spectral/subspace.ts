@@ -10,6 +10,7 @@
  * `spectra_distill.models.subspace` is the same function; test vectors pin the two together.
  */
 import type { Cube } from '../cube/cube';
+import { solveSpd } from './linear-solve';
 import { symmetricEigen } from './symmetric-eigen';
 
 /** Spectral neighbours on each side that predict a band when its noise is estimated. */
@@ -91,22 +92,22 @@ function noiseVariance(x: Float64Array, nv: number, N: number): Float64Array {
     for (let j = Math.max(0, i - SUBSPACE_NEIGHBOURS); j <= Math.min(nv - 1, i + SUBSPACE_NEIGHBOURS); j++) if (j !== i) nb.push(j);
     const p = nb.length + 1;
     const row = (r: number, q: number): number => (r < nb.length ? x[nb[r] * N + q] : 1);
-    const gram = new Float64Array(p * p);
-    const rhs = new Float64Array(p);
+    const gram = Array.from({ length: p }, () => new Array<number>(p).fill(0));
+    const rhs = new Array<number>(p).fill(0);
     for (let r = 0; r < p; r++) {
       for (let s = r; s < p; s++) {
         let acc = 0;
         for (let q = 0; q < N; q++) acc += row(r, q) * row(s, q);
-        gram[r * p + s] = gram[s * p + r] = acc;
+        gram[r][s] = gram[s][r] = acc;
       }
       let acc = 0;
       for (let q = 0; q < N; q++) acc += row(r, q) * x[i * N + q];
       rhs[r] = acc;
     }
     let trace = 0;
-    for (let r = 0; r < p; r++) trace += gram[r * p + r];
-    for (let r = 0; r < p; r++) gram[r * p + r] += 1e-12 * Math.max(1, trace);
-    const coef = solve(gram, rhs, p);
+    for (let r = 0; r < p; r++) trace += gram[r][r];
+    for (let r = 0; r < p; r++) gram[r][r] += 1e-12 * Math.max(1, trace);
+    const coef = solveSpd(gram, rhs);
     let rss = 0;
     for (let q = 0; q < N; q++) {
       let fit = 0;
@@ -116,31 +117,6 @@ function noiseVariance(x: Float64Array, nv: number, N: number): Float64Array {
     out[i] = rss / Math.max(1, N - p);
   }
   return out;
-}
-
-/** Gaussian elimination with partial pivoting on a small dense system (p <= 5 here). */
-function solve(a: Float64Array, b: Float64Array, p: number): Float64Array {
-  const m = Float64Array.from(a);
-  const y = Float64Array.from(b);
-  for (let col = 0; col < p; col++) {
-    let piv = col;
-    for (let r = col + 1; r < p; r++) if (Math.abs(m[r * p + col]) > Math.abs(m[piv * p + col])) piv = r;
-    if (piv !== col) {
-      for (let k = 0; k < p; k++) [m[col * p + k], m[piv * p + k]] = [m[piv * p + k], m[col * p + k]];
-      [y[col], y[piv]] = [y[piv], y[col]];
-    }
-    for (let r = col + 1; r < p; r++) {
-      const f = m[r * p + col] / m[col * p + col];
-      for (let k = col; k < p; k++) m[r * p + k] -= f * m[col * p + k];
-      y[r] -= f * y[col];
-    }
-  }
-  for (let r = p - 1; r >= 0; r--) {
-    let s = y[r];
-    for (let k = r + 1; k < p; k++) s -= m[r * p + k] * y[k];
-    y[r] = s / m[r * p + r];
-  }
-  return y;
 }
 
 /**

@@ -20,6 +20,7 @@ from spectra_distill.data import (
     resample_cube,
     split_scene,
 )
+from spectra_distill.data.atomic import atomic_path
 from spectra_distill.data.cube import Cube
 from spectra_distill.degrade.pipeline import FusionPair, WaldConfig, make_pair, make_real_pair
 from spectra_distill.degrade.srf import PRESETS
@@ -139,9 +140,8 @@ def _command_line(args: argparse.Namespace) -> str:
 
 
 def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
 
 
 def run(args: argparse.Namespace) -> int:

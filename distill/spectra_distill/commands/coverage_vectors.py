@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spectra_distill.data.atomic import atomic_path
 from spectra_distill.data.coverage import to_model_grid
 from spectra_distill.data.cube import Cube
 from spectra_distill.data.descriptors import default_data_root
@@ -139,10 +140,8 @@ def run(args: argparse.Namespace) -> int:
         "layout": "src/dst are band-sequential [band][row][col] float32 values; null = not given",
         "cases": build_cases(Path(root)),
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(args.out.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, allow_nan=False) + "\n")
-    tmp.replace(args.out)
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps(doc, allow_nan=False) + "\n")
     print(f"wrote {len(doc['cases'])} cases to {args.out}")
     for c in doc["cases"]:
         print(f"  {c['name']}: {sum(c['band_valid'])} of {len(c['band_valid'])} model bands valid")

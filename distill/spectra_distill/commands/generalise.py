@@ -21,6 +21,7 @@ from spectra_distill.data.atomic import atomic_path
 from spectra_distill.evaluate.generalisation import CASES, baselines, run_generalisation, to_markdown
 from spectra_distill.evaluate.methods import (
     FittedPsfTorchMethod,
+    Method,
     PhysicsOnlyTorchMethod,
     RetargetedTorchMethod,
     TorchMethod,
@@ -94,6 +95,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--title", default="Generalisation", help="report title")
 
 
+def _physics_student(methods: list[Method], refusal: str) -> TorchMethod:
+    """The checkpoint's student, when it has physics in its graph; else exit with `refusal`."""
+    student = next((m for m in methods if m.name == "student"), None)
+    if not isinstance(student, TorchMethod) or student.model is None or student.model.physics is None:
+        raise SystemExit(refusal)
+    return student
+
+
 def run(args: argparse.Namespace) -> int:
     root = (args.data or default_data_root()).resolve()
     ckpt = load_checkpoint(args.checkpoint, required=("card", "model_config"))
@@ -101,9 +110,9 @@ def run(args: argparse.Namespace) -> int:
     cfg = EvalConfig(checkpoint=args.checkpoint, out=args.out, data=root, device="cpu")
     methods = _models(cfg, facts)
     if args.psf_estimated:
-        student = next((m for m in methods if m.name == "student"), None)
-        if not isinstance(student, TorchMethod) or student.model is None or student.model.physics is None:
-            raise SystemExit("--psf-estimated needs a checkpoint whose student has the PSF in its graph")
+        student = _physics_student(
+            methods, "--psf-estimated needs a checkpoint whose student has the PSF in its graph"
+        )
         for cls, name in (
             (RetargetedTorchMethod, "student (PSF estimated)"),
             (FittedPsfTorchMethod, "student (PSF fitted)"),
@@ -119,9 +128,9 @@ def run(args: argparse.Namespace) -> int:
                 )
             )
     if args.physics_only:
-        student = next((m for m in methods if m.name == "student"), None)
-        if not isinstance(student, TorchMethod) or student.model is None or student.model.physics is None:
-            raise SystemExit("--physics-only needs a checkpoint whose student has physics in its graph")
+        student = _physics_student(
+            methods, "--physics-only needs a checkpoint whose student has physics in its graph"
+        )
         methods.append(
             PhysicsOnlyTorchMethod(
                 name="physics only (no learnt detail)", kind="network", params=0, model=student.model,

@@ -7,6 +7,7 @@ import json
 import logging
 from pathlib import Path
 
+from spectra_distill.data.atomic import atomic_path
 from spectra_distill.metrics.vectors import build_vectors
 
 logger = logging.getLogger(__name__)
@@ -21,9 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     doc = build_vectors(args.seed)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(args.out.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, allow_nan=False) + "\n")
-    tmp.replace(args.out)
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps(doc, allow_nan=False) + "\n")
     logger.info("wrote %d cases to %s", len(doc["cases"]), args.out)
     return 0

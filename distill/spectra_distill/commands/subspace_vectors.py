@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spectra_distill.data.atomic import atomic_path
 from spectra_distill.models.subspace import project, signal_subspace
 
 
@@ -68,9 +69,7 @@ def run(args: argparse.Namespace) -> int:
             _case("20 dB, invalid and zero bands", 3, 33, 6, 20.0, (0, 31, 32)),
         ],
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(args.out.suffix + ".tmp")
-    tmp.write_text(json.dumps(doc, allow_nan=False) + "\n")
-    tmp.replace(args.out)
+    with atomic_path(args.out) as tmp:
+        tmp.write_text(json.dumps(doc, allow_nan=False) + "\n")
     print(f"wrote {args.out}")
     return 0
