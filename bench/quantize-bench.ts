@@ -378,6 +378,7 @@ function renderMarkdown(report: { created: string; cpu?: string; command: string
   for (const r of report.results) {
     const rows = r.rows as Row[];
     out.push(`### \`${String(r.model)}\``, '');
+    if (r.command !== report.command) out.push(`Benchmarked by \`${String(r.command)}\` at ${String(r.created)}.`, '');
     if (r.skipped) {
       out.push(`Skipped: ${String(r.skipped)}`, '');
       continue;
@@ -465,9 +466,20 @@ async function main(): Promise<void> {
       results.push({ model: t.path, skipped: err.message, rows: [] });
     }
   }
-  const report = { created: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model, command: `npm run bench:quantize -- ${process.argv.slice(2).join(' ')}`.trim(), results };
+  const created = new Date().toISOString();
+  const command = `npm run bench:quantize -- ${process.argv.slice(2).join(' ')}`.trim();
+  for (const r of results) Object.assign(r, { created, command });
+  // Re-benchmarking one model (`--model`) keeps the other models' entries, each with the command that made it.
+  const jsonPath = join(REPO, 'results', 'bench', 'quantize.json');
+  const kept: Record<string, unknown>[] = [];
+  if (explicit.length > 0 && existsSync(jsonPath)) {
+    const previous = JSON.parse(await readFile(jsonPath, 'utf8')) as { results?: Record<string, unknown>[]; command?: string; created?: string };
+    const now = new Set(results.map((r) => String(r.model)));
+    for (const r of previous.results ?? []) if (!now.has(String(r.model))) kept.push({ created: previous.created, command: previous.command, ...r });
+  }
+  const report = { created, node: process.version, cpu: cpus()[0]?.model, command, results: [...kept, ...results] };
   await mkdir(join(REPO, 'results', 'bench'), { recursive: true });
-  await writeFile(join(REPO, 'results', 'bench', 'quantize.json'), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(jsonPath, `${JSON.stringify(report, null, 2)}\n`);
   for (const r of results) {
     process.stdout.write(`\n${String(r.model)} (split ${String(r.split)}: calibration ${JSON.stringify((r.calibration as { samples?: number } | undefined)?.samples)} training tiles, validation ${JSON.stringify((r.validation as { samples?: number } | undefined)?.samples)} regions)\n`);
     process.stdout.write('variant                          PSNR dB   dPSNR    SAM deg  dSAM  worst-ds dPSNR/dSAM  vs-fp32 dB  ms(median/p90)   size KB  bounds\n');

@@ -168,7 +168,7 @@ def _models(cfg: EvalConfig, facts: ModelFacts) -> list[Method]:
     return methods
 
 
-def _wald(facts: ModelFacts, root: Path, shift: int) -> WaldConfig:
+def wald_config(facts: ModelFacts, root: Path, shift: int) -> WaldConfig:
     return WaldConfig(
         scale=facts.scale,
         psf_kernel_size=facts.psf_kernel_size,
@@ -198,7 +198,7 @@ def _row(
     }
 
 
-def _too_small(region: EvalRegion, scale: int) -> str | None:
+def too_small(region: EvalRegion, scale: int) -> str | None:
     side = max(SSIM_WINDOW, 4 * scale)
     if min(region.cube.height, region.cube.width) < side:
         size = f"{region.cube.height}x{region.cube.width}"
@@ -265,7 +265,7 @@ class _Evaluator:
         jobs = [(k, r) for k in self.cfg.misregistration for r in regions]
         for shift, region in tqdm(jobs, desc="evaluate", unit="region"):
             try:
-                pair = make_pair(region.cube, _wald(self.facts, root, shift))
+                pair = make_pair(region.cube, wald_config(self.facts, root, shift))
             except (SRFCoverageError, DatasetError, ScaleError) as exc:
                 self.result.skipped.append({"what": f"{region.key} @ {shift} px", "reason": str(exc)})
                 continue
@@ -311,7 +311,7 @@ def evaluate_checkpoint(cfg: EvalConfig) -> EvalResult:
     result.notes += notes
     usable = []
     for region in regions:
-        reason = _too_small(region, facts.scale)
+        reason = too_small(region, facts.scale)
         if reason:
             result.skipped.append({"what": region.key, "reason": reason})
         else:
@@ -354,7 +354,7 @@ def evaluate_checkpoint(cfg: EvalConfig) -> EvalResult:
     if cfg.real_pair:
         found, real_notes = real_pair_regions(facts, root, spec, train_spec)
         result.notes += real_notes
-        pairs = [p for p in found if not _too_small(p.region, facts.scale)]
+        pairs = [p for p in found if not too_small(p.region, facts.scale)]
         if not pairs:
             result.notes.append(
                 f"no scene of split {spec.name!r} has a real HR-MSI region large enough to score"

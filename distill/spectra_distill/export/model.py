@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -62,6 +63,59 @@ def write_weights(model: FusionNet, facts: CardFacts, role: str, path: Path) -> 
     with atomic_path(path) as tmp:
         torch.save(blob, tmp)
     return {"file": path.name, "sha256": sha256_file(path)}
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """What a card says about where its weights came from.
+
+    Attributes:
+        training: The card's `training` block without datasets and split (which the card facts give).
+        validation: The card's `validation` block, or None.
+        preset: The preset the card names.
+    """
+
+    training: dict[str, Any]
+    validation: dict[str, Any] | None
+    preset: str
+
+
+def provenance(path: str | Path, ckpt: dict[str, Any], role: str) -> Provenance:
+    """The history of the network `role` of the checkpoint at `path` (loaded as `ckpt`).
+
+    A training checkpoint holds its own (commands, steps, scores). A `<name>.weights.pt` that export wrote
+    beside a model holds only weights; its history is the card beside it, trusted when that card names this
+    very file (sha256), so a model re-exported from shipped weights keeps the commands that made them.
+    """
+    p = Path(path)
+    if p.name.endswith(".weights.pt"):
+        card_path = p.with_name(p.name.removesuffix(".weights.pt") + ".card.json")
+        if card_path.is_file():
+            card = json.loads(card_path.read_text())
+            if (card.get("weights") or {}).get("sha256") == sha256_file(p):
+                training = {k: v for k, v in card["training"].items() if k not in ("datasets", "split")}
+                return Provenance(training, card.get("validation"), str(card.get("preset", "custom")))
+    # co-training checkpoints keep the student's scores under `metrics`, the teacher's under `teacher_metrics`
+    metrics = ckpt.get("teacher_metrics") if role == "teacher" and "student" in ckpt["model_config"] else None
+    metrics = metrics if metrics is not None else ckpt.get("metrics")
+    training = {
+        "checkpoint": p.name,
+        "epochs": ckpt.get("epoch"),
+        "steps": ckpt.get("step"),
+        "command": " && ".join(ckpt.get("commands", [])) or None,
+        "seconds": ckpt.get("seconds"),
+    }
+    validation = None
+    if isinstance(metrics, dict) and metrics:
+        validation = metrics if "per_dataset" in metrics else {"per_dataset": metrics}
+    config = ckpt.get("config") or {}
+    model = config.get("model")
+    preset = (
+        model["preset"]
+        if isinstance(model, dict) and isinstance(model.get("preset"), str)
+        else str(config.get("preset", "custom"))
+    )
+    return Provenance({k: v for k, v in training.items() if v is not None}, validation, preset)
 
 
 def card_path_for(onnx_path: str | Path) -> Path:

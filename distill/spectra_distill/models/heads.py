@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -44,3 +46,18 @@ class FusionHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.body(features)
+
+    @torch.no_grad()
+    def scale_detail(self, gain: float) -> None:
+        """Multiply the head's output by `gain`, exactly, by scaling its last conv (which has no bias).
+
+        The exported graph is unchanged; `evaluate.calibration` chooses the gain on validation regions.
+
+        Raises:
+            ValueError: a gain that is not finite and >= 0.
+        """
+        if not (math.isfinite(gain) and gain >= 0):
+            raise ValueError(f"detail gain must be finite and >= 0; got {gain}")
+        last = self.body[-1][-1] if isinstance(self.body[-1], nn.Sequential) else self.body[-1]
+        assert isinstance(last, nn.Conv2d) and last.bias is None
+        last.weight.mul_(gain)

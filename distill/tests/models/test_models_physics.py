@@ -307,3 +307,36 @@ def test_physics_only_method_is_the_prior_through_the_back_projections() -> None
     # and the hook is gone: the same model fuses with its detail again
     full = torch_method("student", model, "cpu").predict(pair).cube  # type: ignore[arg-type]
     assert np.abs(full - got).max() > 1e-4
+
+
+@pytest.mark.parametrize("head_rank", [0, 4])
+def test_detail_gain_moves_the_output_along_the_line_from_the_prior(head_rank: int) -> None:
+    # `calibrate` scores every gain from two fusions: out(g) = out(0) + g (out(1) - out(0)) must hold exactly,
+    # through the HPM prior, the back-projections and the mirror frame, for both head layouts
+    import copy
+
+    torch.manual_seed(7)
+    cfg = {**PHYSICS, "head_rank": head_rank, "border_pad": 1}
+    model = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, **cfg).eval()
+    model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
+    _, lr, msi = _scene(3, 32, 32)
+
+    def fused(gain: float) -> torch.Tensor:
+        scaled = copy.deepcopy(model)
+        scaled.head.scale_detail(gain)
+        with torch.no_grad():
+            return scaled(lr, msi).cube
+
+    zero, one = fused(0.0), fused(1.0)
+    assert (one - zero).abs().max() > 1e-4  # the random head adds detail, so the line is not a point
+    for gain in (0.3, 1.7):
+        np.testing.assert_allclose(fused(gain), zero + gain * (one - zero), rtol=1e-4, atol=1e-6)
+    with torch.no_grad():
+        np.testing.assert_allclose(one, model(lr, msi).cube, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("gain", [-0.1, float("nan"), float("inf")])
+def test_detail_gain_refuses_negative_and_non_finite_gains(gain: float) -> None:
+    model = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, **PHYSICS)
+    with pytest.raises(ValueError, match="detail gain must be finite and >= 0"):
+        model.head.scale_detail(gain)

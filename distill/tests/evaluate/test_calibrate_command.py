@@ -1,0 +1,141 @@
+"""`spectra-distill calibrate` end to end on small real CAVE crops with a tiny random checkpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from spectra_distill.cli import main
+from spectra_distill.data import load_split
+from spectra_distill.degrade import make_pair
+from spectra_distill.evaluate.regions import ModelFacts, held_out_regions
+from spectra_distill.evaluate.run import too_small, wald_config
+from spectra_distill.export import load_checkpoint_model
+from spectra_distill.export.onnx import OnnxFusion
+from spectra_distill.metrics import evaluate as score
+
+
+def _calibrate(checkpoint: Path, root: Path, out: Path, *extra: str) -> dict:
+    argv = ["calibrate", "--checkpoint", str(checkpoint), "--out", str(out / "student-cal.onnx"),
+            "--data", str(root), "--gains", "0", "1.5", "0.5",
+            "--report", str(out / "report"), *extra]  # fmt: skip
+    assert main(argv) == 0
+    return json.loads((out / "report" / "calibration.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def calibrated(tiny_checkpoint: Path, small_root: Path, tmp_path_factory: pytest.TempPathFactory):
+    out = tmp_path_factory.mktemp("calibrate")
+    return out, _calibrate(tiny_checkpoint, small_root, out, "--margin-db", "0")
+
+
+def _direct_psnr(checkpoint: Path, root: Path, gain: float) -> float:
+    """Mean validation PSNR of the network with its head really scaled, fused region by region."""
+    model, ckpt = load_checkpoint_model(checkpoint, "student")
+    model.eval().head.scale_detail(gain)
+    facts = ModelFacts.from_card(ckpt["card"], checkpoint)
+    spec = load_split(facts.split)
+    regions = [
+        r for r in held_out_regions(facts, root, spec, spec, "val")[0] if too_small(r, facts.scale) is None
+    ]
+    scores = []
+    for region in regions:
+        pair = make_pair(region.cube, wald_config(facts, root, 0))
+        with torch.no_grad():
+            pred = model(torch.from_numpy(pair.lrhsi.data[None]), torch.from_numpy(pair.hrmsi.data[None]))
+        m = score(pred.cube[0].numpy(), region.cube.data, facts.scale, region.cube.valid, region.band_mask)
+        scores.append(m.psnr)
+    assert scores
+    return float(np.mean(scores))
+
+
+def test_every_swept_gain_scores_as_the_network_with_its_head_scaled(calibrated, tiny_checkpoint, small_root):
+    _, record = calibrated
+    sweep = {row["gain"]: row["psnr"] for row in record["sweep"]}
+    assert sorted(sweep) == [0.0, 0.5, 1.0, 1.5]
+    for gain in (0.5, 1.5):
+        assert sweep[gain] == pytest.approx(_direct_psnr(tiny_checkpoint, small_root, gain), abs=2e-3)
+    assert len(set(sweep.values())) == len(sweep)  # the gains really differ on these regions
+
+
+def test_best_gain_is_baked_into_the_exported_model_and_recorded(calibrated, tiny_checkpoint):
+    out, record = calibrated
+    best = max(record["sweep"], key=lambda row: row["psnr"])["gain"]
+    assert record["gain"] == record["best_on_validation"] == best
+    card = json.loads((out / "student-cal.card.json").read_text())
+    assert card["training"]["detail_gain"]["gain"] == best
+    assert "calibrate" in card["training"]["command"]
+    model, _ = load_checkpoint_model(tiny_checkpoint, "student")
+    model.eval().head.scale_detail(best)
+    rng = np.random.default_rng(0)
+    lr = rng.uniform(0.1, 0.9, (1, 31, 6, 6)).astype(np.float32)
+    msi = rng.uniform(0.1, 0.9, (1, 3, 24, 24)).astype(np.float32)
+    with torch.no_grad():
+        expected = model(torch.from_numpy(lr), torch.from_numpy(msi)).cube.numpy()
+    np.testing.assert_allclose(OnnxFusion(out / "student-cal.onnx").fuse(lr, msi), expected, atol=1e-4)
+    assert (out / "report" / "calibration.md").read_text().count(f"**{best:g}**") == 1
+
+
+def test_a_gain_short_of_the_margin_keeps_the_network_as_trained(tiny_checkpoint, small_root, tmp_path):
+    record = _calibrate(tiny_checkpoint, small_root, tmp_path, "--margin-db", "1000")
+    assert record["best_on_validation"] != 1.0
+    assert record["gain"] == 1.0 and record["validation_psnr_gain_db"] == 0.0
+    trained, _ = load_checkpoint_model(tiny_checkpoint, "student")
+    written, _ = load_checkpoint_model(tmp_path / "student-cal.weights.pt", "student")
+    for (name, a), b in zip(trained.state_dict().items(), written.state_dict().values(), strict=True):
+        assert torch.equal(a, b), name
+
+
+def test_a_model_exported_again_from_its_weights_keeps_its_history(calibrated, tmp_path) -> None:
+    out, _ = calibrated
+    first = json.loads((out / "student-cal.card.json").read_text())
+    assert (
+        main(
+            [
+                "export",
+                "--checkpoint",
+                str(out / "student-cal.weights.pt"),
+                "--out",
+                str(tmp_path / "again.onnx"),
+            ]
+        )
+        == 0
+    )
+    again = json.loads((tmp_path / "again.card.json").read_text())
+    assert again["training"] == first["training"] and again["preset"] == first["preset"]
+    # weights that are not the ones the card beside them names carry no borrowed history
+    (tmp_path / "again.weights.pt").write_bytes((out / "student-cal.weights.pt").read_bytes())
+    (tmp_path / "again.card.json").write_text(json.dumps({**again, "weights": {"sha256": "0" * 64}}))
+    assert (
+        main(
+            [
+                "export",
+                "--checkpoint",
+                str(tmp_path / "again.weights.pt"),
+                "--out",
+                str(tmp_path / "third.onnx"),
+            ]
+        )
+        == 0
+    )
+    assert "command" not in json.loads((tmp_path / "third.card.json").read_text())["training"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--gains", "1", "0", "0.1"], "--gains: gains need 0 <= start <= stop"),
+        (["--gains", "0", "1", "0"], "--gains: gains need 0 <= start <= stop and step > 0"),
+        (["--margin-db", "-1"], "--margin-db must be >= 0"),
+    ],
+)
+def test_bad_options_exit_naming_the_option(tiny_checkpoint, small_root, tmp_path, extra, message) -> None:
+    argv = ["calibrate", "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "x.onnx"),
+            "--data", str(small_root), *extra]  # fmt: skip
+    with pytest.raises(SystemExit, match=message):
+        main(argv)
+    assert not any(tmp_path.iterdir())  # nothing written on failure
