@@ -80,6 +80,12 @@ def run(args: argparse.Namespace) -> int:
     model, ckpt = load_checkpoint_model(args.checkpoint, args.role)
     model.eval()
     history = provenance(args.checkpoint, ckpt, args.role)
+    if "detail_gain" in history.training:
+        raise SystemExit(
+            f"{args.checkpoint}: its detail gain was already calibrated "
+            f"({history.training['detail_gain']['gain']}); calibrate the weights as trained (the training "
+            "checkpoint, or the model exported from it without calibrate)"
+        )
     facts = ModelFacts.from_card(ckpt["card"], args.checkpoint)
     root = (args.data or default_data_root()).resolve()
     sweep = sweep_detail_gain(model, facts, root, load_split(facts.split), gains)
