@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from spectra_distill.commands import add_network_arguments
 from spectra_distill.data import default_data_root
 from spectra_distill.data.atomic import atomic_path
 from spectra_distill.data.splits import load_split
@@ -47,13 +48,7 @@ logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--checkpoint",
-        type=Path,
-        required=True,
-        help="training checkpoint, or the <model>.weights.pt that export writes beside a model",
-    )
-    parser.add_argument("--role", choices=["student", "teacher"], default="student", help="network to adapt")
+    add_network_arguments(parser, "adapt")
     parser.add_argument("--lrhsi", type=Path, help="captured LR-HSI, .npy (B, h, w)")
     parser.add_argument("--hrmsi", type=Path, help="captured HR-MSI, .npy (b, s*h, s*w)")
     parser.add_argument("--out", type=Path, help="adapted model .onnx (its .card.json is written beside it)")

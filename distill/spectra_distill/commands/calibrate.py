@@ -22,6 +22,7 @@ import json
 import logging
 from pathlib import Path
 
+from spectra_distill.commands import add_network_arguments
 from spectra_distill.data import default_data_root
 from spectra_distill.data.atomic import atomic_path
 from spectra_distill.data.splits import load_split
@@ -29,7 +30,6 @@ from spectra_distill.evaluate.calibration import gain_grid, sweep_detail_gain
 from spectra_distill.evaluate.regions import ModelFacts
 from spectra_distill.export.model import export_model, load_checkpoint_model, provenance
 from spectra_distill.log import output
-from spectra_distill.models.factory import ROLES
 
 logger = logging.getLogger(__name__)
 
@@ -38,13 +38,7 @@ DEFAULT_MARGIN_DB = 0.05
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--checkpoint",
-        type=Path,
-        required=True,
-        help="training checkpoint, or the <model>.weights.pt that export writes beside a model",
-    )
-    parser.add_argument("--role", choices=ROLES, default="student", help="network to calibrate")
+    add_network_arguments(parser, "calibrate")
     parser.add_argument(
         "--out", type=Path, required=True, help="calibrated model .onnx (card written beside)"
     )

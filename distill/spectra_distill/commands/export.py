@@ -6,22 +6,16 @@ import argparse
 import logging
 from pathlib import Path
 
+from spectra_distill.commands import add_network_arguments
 from spectra_distill.export import export_model, load_checkpoint_model
 from spectra_distill.export.model import provenance
 from spectra_distill.export.onnx import DEFAULT_OPSET
-from spectra_distill.models.factory import ROLES
 
 logger = logging.getLogger(__name__)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--checkpoint",
-        type=Path,
-        required=True,
-        help="training checkpoint (.pt), or the <model>.weights.pt that export writes beside a model",
-    )
-    parser.add_argument("--role", choices=ROLES, default="student", help="which network to export")
+    add_network_arguments(parser, "export")
     parser.add_argument("--out", type=Path, required=True, help="ONNX path, e.g. models/student-x.onnx")
     parser.add_argument("--name", default=None, help="model id in the card (default: the file stem)")
     parser.add_argument("--preset", default=None, help="preset named in the card (default: from the config)")
