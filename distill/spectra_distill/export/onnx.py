@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +66,11 @@ class StatisticsGraph:
 
     def __init__(self, onnx_path: str | Path) -> None:
         path = stats_path_for(onnx_path)
+        # a variant (x.fp16.onnx) shares the fp32 model's statistics graph, which its card names
+        card = Path(onnx_path).with_name(Path(onnx_path).stem + ".card.json")
+        if card.is_file():
+            graph = (json.loads(card.read_text()).get("frame_statistics") or {}).get("graph")
+            path = path.with_name(graph) if graph else path
         if not path.is_file():
             name = Path(onnx_path).name
             raise ExportError(f"{name} takes {STATS_NAME}; its statistics graph is missing", path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -193,6 +194,12 @@ def test_export_writes_the_statistics_graph_and_names_it_in_the_card(tmp_path: P
     with torch.no_grad():
         stats = model.frame_statistics(lr, msi).numpy()
     np.testing.assert_allclose(runner.statistics(lr.numpy(), msi.numpy()), stats, rtol=1e-5, atol=1e-7)
+    # a precision variant beside it shares that statistics graph, named by the variant's card
+    variant = tmp_path / "phys.fp16.onnx"
+    variant.write_bytes(result.onnx_path.read_bytes())
+    (tmp_path / "phys.fp16.card.json").write_text(json.dumps(result.card))
+    shared = OnnxFusion(variant).statistics(lr.numpy(), msi.numpy())
+    np.testing.assert_allclose(shared, stats, rtol=1e-5, atol=1e-7)
     stats_graph.unlink()
     with pytest.raises(ExportError, match="statistics graph is missing"):
         OnnxFusion(result.onnx_path)
