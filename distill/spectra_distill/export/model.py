@@ -96,8 +96,8 @@ def provenance(path: str | Path, ckpt: dict[str, Any], role: str) -> Provenance:
                 training = {k: v for k, v in card["training"].items() if k not in ("datasets", "split")}
                 return Provenance(training, card.get("validation"), str(card.get("preset", "custom")))
     # co-training checkpoints keep the student's scores under `metrics`, the teacher's under `teacher_metrics`
-    metrics = ckpt.get("teacher_metrics") if role == "teacher" and "student" in ckpt["model_config"] else None
-    metrics = metrics if metrics is not None else ckpt.get("metrics")
+    co_trained_teacher = role == "teacher" and "student" in ckpt["model_config"]
+    metrics = ckpt.get("teacher_metrics") if co_trained_teacher else ckpt.get("metrics")
     training = {
         "checkpoint": p.name,
         "epochs": ckpt.get("epoch"),
