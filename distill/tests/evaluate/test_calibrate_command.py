@@ -92,8 +92,8 @@ def test_a_gain_short_of_the_margin_keeps_the_network_as_trained(tiny_checkpoint
 
 def test_a_calibrated_model_is_not_calibrated_again(calibrated, small_root, tmp_path) -> None:
     out, _ = calibrated
-    argv = ["calibrate", "--checkpoint", str(out / "student-cal.weights.pt"), "--out", str(tmp_path / "x.onnx"),
-            "--data", str(small_root)]  # fmt: skip
+    argv = ["calibrate", "--checkpoint", str(out / "student-cal.weights.pt"),
+            "--out", str(tmp_path / "x.onnx"), "--data", str(small_root)]  # fmt: skip
     with pytest.raises(SystemExit, match="already calibrated"):
         main(argv)
     assert not any(tmp_path.iterdir())

@@ -1,4 +1,4 @@
-"""The shipped students' learnt part reads the LR-HSI (the old 206-band student's gate had shut that stream)."""
+"""The shipped students' learnt part reads the LR-HSI (the old 206-band student's gate had shut it out)."""
 
 from __future__ import annotations
 
