@@ -66,9 +66,8 @@ class GainSweep:
     chosen: float
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain data for JSON and the card's `detail_gain` block."""
+        """Plain data for JSON and the card's `detail_gain` block (the gain applied is the caller's)."""
         return {
-            "gain": self.chosen,
             "chosen_on": "validation regions of the trained scenes (mean PSNR)",
             "regions": list(self.regions),
             "sweep": [
@@ -131,6 +130,7 @@ def sweep_detail_gain(
     sam = np.zeros_like(psnr)
     for j, region in enumerate(tqdm(regions, desc="detail gain", unit="region")):
         pair = make_pair(region.cube, wald_config(facts, root, 0))
+        # `_fuse`, not `predict`: nothing is timed here, and predict's untimed warm-up would fuse twice
         with torch.no_grad():
             base, _ = prior._fuse(pair)
             full, _ = network._fuse(pair)

@@ -16,6 +16,7 @@ from spectra_distill.export.onnx import (
     DEFAULT_OPSET,
     STATS_NAME,
     ParityCheck,
+    card_path_for,
     export_onnx,
     sha256_file,
     stats_path_for,
@@ -116,12 +117,6 @@ def provenance(path: str | Path, ckpt: dict[str, Any], role: str) -> Provenance:
         else str(config.get("preset", "custom"))
     )
     return Provenance({k: v for k, v in training.items() if v is not None}, validation, preset)
-
-
-def card_path_for(onnx_path: str | Path) -> Path:
-    """`models/x.onnx` -> `models/x.card.json`."""
-    p = Path(onnx_path)
-    return p.with_name(p.stem + ".card.json")
 
 
 def export_model(

@@ -51,6 +51,12 @@ class _StatsOnly(nn.Module):
         return self.model.frame_statistics(lrhsi, hrmsi)
 
 
+def card_path_for(onnx_path: str | Path) -> Path:
+    """`models/x.onnx` -> `models/x.card.json`."""
+    p = Path(onnx_path)
+    return p.with_name(p.stem + ".card.json")
+
+
 def stats_path_for(onnx_path: str | Path) -> Path:
     """`models/x.onnx` -> `models/x.stats.onnx`, the statistics graph beside a fuse graph."""
     p = Path(onnx_path)
@@ -67,7 +73,7 @@ class StatisticsGraph:
     def __init__(self, onnx_path: str | Path) -> None:
         path = stats_path_for(onnx_path)
         # a variant (x.fp16.onnx) shares the fp32 model's statistics graph, which its card names
-        card = Path(onnx_path).with_name(Path(onnx_path).stem + ".card.json")
+        card = card_path_for(onnx_path)
         if card.is_file():
             graph = (json.loads(card.read_text()).get("frame_statistics") or {}).get("graph")
             path = path.with_name(graph) if graph else path
