@@ -11,8 +11,12 @@ Examples:
   spectra-distill calibrate --checkpoint runs/rs_phys/best.pt --out models/student-rs206-s2x4-x4.onnx
   spectra-distill calibrate --checkpoint models/student-rs206-s2x4-x4.weights.pt \\
       --out models/student-rs206-s2x4-x4.onnx --report results/distill/calibration/rs206
+  spectra-distill calibrate --checkpoint runs/rs_phys/best.pt --prior hpm_regression --out ...
 Writes the model (as export does; the card's training block records the sweep under `detail_gain` and the
 command), and <report>/calibration.json and calibration.md.
+
+--prior puts another in-graph prior under the network first (the priors hold no weights): the gain is then
+what the learnt part, trained on its own prior, is worth on top of the new one.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from spectra_distill.evaluate.calibration import gain_grid, sweep_detail_gain
 from spectra_distill.evaluate.regions import ModelFacts
 from spectra_distill.export.model import export_model, load_checkpoint_model, provenance
 from spectra_distill.log import output
+from spectra_distill.models.net import PRIORS
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +61,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MARGIN_DB,
         help="keep the network as trained unless a gain beats it by this much mean validation PSNR",
     )
+    parser.add_argument(
+        "--prior",
+        choices=PRIORS,
+        help="replace the network's in-graph prior before choosing the gain (default: keep it)",
+    )
     parser.add_argument("--data", type=Path, help="data root (default: ../shared/data or $SPECTRA_DATA)")
     parser.add_argument(
         "--report",
@@ -80,6 +90,12 @@ def run(args: argparse.Namespace) -> int:
             f"({history.training['detail_gain']['gain']}); calibrate the weights as trained (the training "
             "checkpoint, or the model exported from it without calibrate)"
         )
+    trained_prior = model.config.prior
+    if args.prior and args.prior != trained_prior:
+        try:
+            model = model.with_prior(args.prior).eval()
+        except ValueError as exc:
+            raise SystemExit(f"--prior {args.prior}: {exc}") from exc
     facts = ModelFacts.from_card(ckpt["card"], args.checkpoint)
     root = (args.data or default_data_root()).resolve()
     sweep = sweep_detail_gain(model, facts, root, load_split(facts.split), gains)
@@ -94,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
         "margin_db": args.margin_db,
         "validation_psnr_gain_db": round(float(means[gain] - means[1.0]), 4),
     }
+    if model.config.prior != trained_prior:
+        record["prior"] = {"trained_with": trained_prior, "replaced_by": model.config.prior}
     training = dict(history.training)
     training["command"] = " && ".join(c for c in (training.get("command"), command) if c)
     training["detail_gain"] = {k: v for k, v in record.items() if k != "regions"}
@@ -112,7 +130,10 @@ def run(args: argparse.Namespace) -> int:
     with atomic_path(report / "calibration.json") as tmp:
         tmp.write_text(json.dumps({"command": command, **record}, indent=2) + "\n")
     with atomic_path(report / "calibration.md") as tmp:
-        tmp.write_text(sweep.to_markdown(f"Detail gain of {args.out.stem}", command, gain))
+        title = f"Detail gain of {args.out.stem}"
+        if "prior" in record:
+            title += f" on the {model.config.prior} prior (trained on {trained_prior})"
+        tmp.write_text(sweep.to_markdown(title, command, gain))
     output(
         f"detail gain {gain:g} (validation PSNR {means[gain]:.3f} dB; as trained {means[1.0]:.3f} dB); "
         f"wrote {result.onnx_path}, {result.card_path} and {report / 'calibration.md'}"

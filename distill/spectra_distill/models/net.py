@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, NamedTuple
 
 import torch
@@ -18,9 +18,10 @@ from spectra_distill.models.physics import (
     InputRadiometry,
     consistency,
     hpm_prior,
+    regression_prior,
 )
 
-PRIORS: tuple[str, ...] = ("bilinear", "hpm")
+PRIORS: tuple[str, ...] = ("bilinear", "hpm", "hpm_regression")
 
 
 @dataclass(frozen=True)
@@ -63,7 +64,9 @@ class FusionNetConfig:
             Not in the paper; the training-set statistics tied the old networks to their training radiometry.
         prior: What the head's detail is added to with `lr_skip`: 'bilinear' (the upsampled LR-HSI) or
             'hpm' (MTF-GLP high-pass modulation computed in the graph with the card's PSF and SRF,
-            `physics.hpm_prior`). Not in the paper.
+            `physics.hpm_prior`), or 'hpm_regression' (the same with a pan fitted per band at low resolution,
+            `physics.regression_prior`; needs input_norm, whose frame statistics carry the fit). Not in the
+            paper.
         consistency_steps: Rounds of back-projection onto the two measurements after the head
             (`physics.consistency`); 0 = none. Not in the paper.
         psf_taps: PSF taps per axis of the in-graph degradation (0 = 2 * scale, the Wald default).
@@ -132,6 +135,8 @@ class FusionNetConfig:
             raise ValueError(f"Unknown prior {self.prior!r}; known: {', '.join(PRIORS)}")
         if self.prior != "bilinear" and not self.lr_skip:
             raise ValueError(f"prior {self.prior!r} is what the detail is added to; it needs lr_skip: true")
+        if self.prior == "hpm_regression" and not self.input_norm:
+            raise ValueError("prior 'hpm_regression' fits its pans per frame; it needs input_norm: true")
         if self.input_norm and self.standardise:
             raise ValueError("input_norm and standardise are two normalisations; choose one")
         if int(self.consistency_steps) < 0 or int(self.psf_taps) < 0:
@@ -271,11 +276,30 @@ class FusionNet(nn.Module):
     def _per_band(v: torch.Tensor) -> torch.Tensor:
         return v.view(1, -1, 1, 1)
 
+    def with_prior(self, prior: str) -> FusionNet:
+        """The same network (weights and buffers copied) with another in-graph prior.
+
+        The priors hold no weights, so the network's learnt part is kept as it is; what it adds on top of the
+        new prior is then worth re-measuring (`evaluate.calibration`).
+
+        Raises:
+            ValueError: an unknown prior, or one this network's options cannot carry.
+        """
+        other = FusionNet(replace(self.config, prior=prior))
+        other.load_state_dict(self.state_dict())
+        return other.train(self.training)
+
     @property
     def frame_statistics_length(self) -> int:
         """Length of the graph's `frame_stats` input (`physics.FrameStatistics`); 0 when it takes none."""
         c = self.config
-        return FrameStatistics.length(c.hsi_bands, c.msi_bands) if self.radiometry is not None else 0
+        if self.radiometry is None:
+            return 0
+        return FrameStatistics.length(c.hsi_bands, c.msi_bands, self._regression)
+
+    @property
+    def _regression(self) -> bool:
+        return self.config.prior == "hpm_regression"
 
     def frame_statistics(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
         """The packed whole-frame statistics (N, S) of these inputs, for `forward(..., frame_stats)`.
@@ -285,7 +309,7 @@ class FusionNet(nn.Module):
         """
         if self.radiometry is None:
             raise ValueError("this network has no per-image statistics (input_norm is off)")
-        return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi).pack()
+        return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi, self._regression).pack()
 
     def _statistics(
         self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, frame_stats: torch.Tensor | None
@@ -293,8 +317,8 @@ class FusionNet(nn.Module):
         if self.radiometry is None:
             return None
         if frame_stats is None:
-            return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi)
-        return FrameStatistics.unpack(frame_stats, self.config.hsi_bands, self.config.msi_bands)
+            return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi, self._regression)
+        return FrameStatistics.unpack(frame_stats, self.config.hsi_bands, self.config.msi_bands, self._regression)
 
     def normalise(
         self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, stats: FrameStatistics | None = None
@@ -312,7 +336,7 @@ class FusionNet(nn.Module):
                 pb(self.hsi_std),
             )
         if stats is None:
-            stats = FrameStatistics.measure(self.radiometry, lrhsi, hrmsi)
+            stats = FrameStatistics.measure(self.radiometry, lrhsi, hrmsi, self._regression)
         msi = hrmsi * stats.msi_gain
         return lrhsi / stats.hsi_scale - 1.0, msi / stats.msi_scale - 1.0, msi, stats.hsi_scale
 
@@ -347,6 +371,11 @@ class FusionNet(nn.Module):
         elif c.prior == "hpm":
             offset, assign = (None, None) if stats is None else (stats.hpm_offset, stats.assign)
             cube = hpm_prior(self.physics, lrhsi, hrmsi, offset, assign) + detail
+        elif c.prior == "hpm_regression":
+            # input_norm is required, so forward always has the frame's statistics
+            assert stats is not None and stats.pan_bias is not None
+            cube = regression_prior(self.physics, lrhsi, hrmsi, stats.assign, stats.pan_bias, stats.pan_offset())
+            cube = cube + detail
         else:
             cube = upsample(lrhsi, c.scale, "bilinear") + detail
         if c.consistency_steps:
