@@ -17,7 +17,7 @@ import torch
 from spectra_distill.models.factory import create_model
 from spectra_distill.train.checkpoint import save_checkpoint
 from spectra_distill.train.config import DataConfig, TrainConfig
-from spectra_distill.train.data import build_data
+from spectra_distill.train.data import build_data, degradation_of
 
 CROPS = {
     # scene file glob prefix -> crop side (HR pixels)
@@ -64,6 +64,39 @@ def tiny_checkpoint(small_root: Path, tmp_path_factory: pytest.TempPathFactory) 
         for r in ("teacher", "student")
     }
     run = tmp_path_factory.mktemp("runs") / "tiny_eval"
+    run.mkdir()
+    save_checkpoint(
+        {
+            "config": cfg.to_dict(),
+            "teacher": nets["teacher"].state_dict(),
+            "student": nets["student"].state_dict(),
+            "model_config": {r: n.config.to_dict() for r, n in nets.items()},
+            "card": train_data.card,
+            "metrics": {},
+            "epoch": 0,
+            "step": 0,
+        },
+        run / "best.pt",
+    )
+    return run / "best.pt"
+
+
+@pytest.fixture(scope="session")
+def tiny_physics_checkpoint(small_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """As `tiny_checkpoint`, with the in-graph physics (radiometry, HPM prior, back-projections)."""
+    data = DataConfig(datasets=["cave_kbr"], root=str(small_root), grid="cave31", msi="rgb", scale=4,
+                      patch_size=16, val_crop=32, samples_per_epoch=4)  # fmt: skip
+    cfg = TrainConfig(name="tiny_physics", data=data)
+    train_data = build_data(data, seed=0)
+    physics = {"lr_skip": True, "input_norm": True, "prior": "hpm", "consistency_steps": 2, "gate": "softmax"}
+    torch.manual_seed(1)
+    nets = {
+        r: create_model(r, "test_tiny", train_data.hsi_bands, train_data.msi_bands, 4, **physics)
+        for r in ("teacher", "student")
+    }
+    for net in nets.values():
+        net.set_degradation(*degradation_of(train_data.card))
+    run = tmp_path_factory.mktemp("runs") / "tiny_physics"
     run.mkdir()
     save_checkpoint(
         {

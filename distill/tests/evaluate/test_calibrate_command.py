@@ -148,3 +148,35 @@ def test_bad_options_exit_naming_the_option(tiny_checkpoint, small_root, tmp_pat
     with pytest.raises(SystemExit, match=message):
         main(argv)
     assert not any(tmp_path.iterdir())  # nothing written on failure
+
+
+def test_another_prior_is_put_under_the_network_before_the_gain_is_chosen(
+    tiny_physics_checkpoint, small_root, tmp_path
+) -> None:
+    record = _calibrate(tiny_physics_checkpoint, small_root, tmp_path, "--prior", "hpm_regression")
+    assert record["prior"] == {"trained_with": "hpm", "replaced_by": "hpm_regression"}
+    card = json.loads((tmp_path / "student-cal.card.json").read_text())
+    assert card["training"]["detail_gain"]["prior"] == record["prior"]
+    written, _ = load_checkpoint_model(tmp_path / "student-cal.weights.pt", "student")
+    assert written.config.prior == "hpm_regression"
+    trained, _ = load_checkpoint_model(tiny_physics_checkpoint, "student")
+    expected = trained.with_prior("hpm_regression").eval()
+    expected.head.scale_detail(record["gain"])
+    rng = np.random.default_rng(1)
+    lr = rng.uniform(0.1, 0.9, (1, 31, 6, 6)).astype(np.float32)
+    msi = rng.uniform(0.1, 0.9, (1, 3, 24, 24)).astype(np.float32)
+    with torch.no_grad():
+        want = expected(torch.from_numpy(lr), torch.from_numpy(msi)).cube.numpy()
+        old = trained.eval()(torch.from_numpy(lr), torch.from_numpy(msi)).cube.numpy()
+    got = OnnxFusion(tmp_path / "student-cal.onnx").fuse(lr, msi)
+    np.testing.assert_allclose(got, want, atol=1e-4)
+    assert np.abs(got - old).max() > 1e-2  # the prior really changed
+    assert "on the hpm_regression prior (trained on hpm)" in (tmp_path / "report" / "calibration.md").read_text()
+
+
+def test_a_prior_the_network_cannot_carry_exits_naming_it(tiny_checkpoint, small_root, tmp_path) -> None:
+    argv = ["calibrate", "--checkpoint", str(tiny_checkpoint), "--out", str(tmp_path / "x.onnx"),
+            "--data", str(small_root), "--prior", "hpm_regression"]  # fmt: skip
+    with pytest.raises(SystemExit, match="--prior hpm_regression: .*needs"):
+        main(argv)
+    assert not any(tmp_path.iterdir())
