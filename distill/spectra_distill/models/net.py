@@ -318,7 +318,8 @@ class FusionNet(nn.Module):
             return None
         if frame_stats is None:
             return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi, self._regression)
-        return FrameStatistics.unpack(frame_stats, self.config.hsi_bands, self.config.msi_bands, self._regression)
+        c = self.config
+        return FrameStatistics.unpack(frame_stats, c.hsi_bands, c.msi_bands, self._regression)
 
     def normalise(
         self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, stats: FrameStatistics | None = None
@@ -374,8 +375,8 @@ class FusionNet(nn.Module):
         elif c.prior == "hpm_regression":
             # input_norm is required, so forward always has the frame's statistics
             assert stats is not None and stats.pan_bias is not None
-            cube = regression_prior(self.physics, lrhsi, hrmsi, stats.assign, stats.pan_bias, stats.pan_offset())
-            cube = cube + detail
+            pans = (stats.assign, stats.pan_bias, stats.pan_offset())
+            cube = regression_prior(self.physics, lrhsi, hrmsi, *pans) + detail
         else:
             cube = upsample(lrhsi, c.scale, "bilinear") + detail
         if c.consistency_steps:

@@ -171,7 +171,8 @@ def test_another_prior_is_put_under_the_network_before_the_gain_is_chosen(
     got = OnnxFusion(tmp_path / "student-cal.onnx").fuse(lr, msi)
     np.testing.assert_allclose(got, want, atol=1e-4)
     assert np.abs(got - old).max() > 1e-2  # the prior really changed
-    assert "on the hpm_regression prior (trained on hpm)" in (tmp_path / "report" / "calibration.md").read_text()
+    report = (tmp_path / "report" / "calibration.md").read_text()
+    assert "on the hpm_regression prior (trained on hpm)" in report
 
 
 def test_a_prior_the_network_cannot_carry_exits_naming_it(tiny_checkpoint, small_root, tmp_path) -> None:

@@ -203,7 +203,9 @@ def _tiny_physics(seed: int = 3, border_pad: int = 1, prior: str = "hpm") -> tor
     return model
 
 
-@pytest.mark.parametrize(("prior", "length"), [("hpm", B + 3 * b + B * b), ("hpm_regression", 2 * B + 3 * b + B * b)])
+@pytest.mark.parametrize(
+    ("prior", "length"), [("hpm", B + 3 * b + B * b), ("hpm_regression", 2 * B + 3 * b + B * b)]
+)
 def test_given_frame_statistics_are_the_measured_ones(prior: str, length: int) -> None:
     model = _tiny_physics(prior=prior)
     _, lr, msi = _scene(1, 24, 32)
@@ -217,9 +219,9 @@ def test_given_frame_statistics_are_the_measured_ones(prior: str, length: int) -
 
 @pytest.mark.parametrize("prior", PRIORS)
 def test_tiles_fed_the_frame_statistics_fuse_as_the_whole_image(prior: str) -> None:
-    # a tile measuring its own radiometry, HPM offset and band assignment (or pans) drifts from the whole image;
-    # fed the frame's statistics, what is left is the CSA channel attention, which pools over the tile (as in
-    # the paper, and in every CSAKD network the SDK tiles)
+    # a tile measuring its own radiometry, HPM offset and band assignment (or pans) drifts from the whole
+    # image; fed the frame's statistics, what is left is the CSA channel attention, which pools over the tile
+    # (as in the paper, and in every CSAKD network the SDK tiles)
     model = _tiny_physics(prior=prior)
     _, lr, msi = _scene(5, 128, 192)
     half, halo = 24, 8  # LR px: the left tile is LR columns 0..31, of which 0..23 are kept
