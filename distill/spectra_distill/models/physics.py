@@ -209,7 +209,7 @@ def solve_spd(gram: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
 
 
 def regression_pan(lrhsi: torch.Tensor, lr_msi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per HSI band, the MSI combination that predicts it at low resolution: weights (N, B, b), bias (N, B, 1, 1)
+    """Per HSI band, the MSI combination predicting it at low resolution: weights (N, B, b), bias (N, B, 1, 1)
 
     Least squares of each LR-HSI band on the LR-MSI bands with an intercept (centred, ridge `PAN_RIDGE`).
     Both in the same units: scaling both by k keeps the weights and scales the bias by k.
@@ -296,7 +296,7 @@ class FrameStatistics(NamedTuple):
         return cls(hsi_scale, msi_gain, msi_scale, offset, assign)
 
     def pan_offset(self) -> torch.Tensor:
-        """(N, B, 1, 1) the regression prior's ratio offset: `HPM_OFFSET` of each band's level (~ its pan's)."""
+        """(N, B, 1, 1) the regression prior's ratio offset: `HPM_OFFSET` of each band's level."""
         return HPM_OFFSET * self.hsi_scale
 
     def pack(self) -> torch.Tensor:
