@@ -363,7 +363,7 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
     bounds: BOUNDS,
     int8_chosen: chosen ? { variant: chosen.variant, kept_float: chosen.keptFloat ?? 0 } : null,
     int8_strict: strict ? { variant: strict.variant, kept_float: strict.keptFloat ?? 0 } : null,
-    sensitivity_top: ranking.slice(0, 12).map((s) => ({ layer: s.layer, op: s.opType, fidelity_psnr_db: +s.fidelityPsnr.toFixed(2), psnr_drop_db: s.psnrDrop === undefined ? null : +s.psnrDrop.toFixed(4) })),
+    sensitivity_top: ranking.slice(0, 12).map((s) => ({ layer: s.layer, op: s.opType, fidelity_psnr_db: s.nonFinite ? null : +s.fidelityPsnr.toFixed(2), psnr_drop_db: s.psnrDrop === undefined ? null : +s.psnrDrop.toFixed(4) })),
     sensitivity_layers: ranking.length,
     latency_input: { lrhsi: [1, big.lrhsi.bands, big.lrhsi.height, big.lrhsi.width], hrmsi: [1, big.hrmsi.bands, big.hrmsi.height, big.hrmsi.width], threads: 1, runs: LATENCY_RUNS },
     rows: rows.map(({ path: _path, ...rest }) => rest),
@@ -424,11 +424,11 @@ function renderMarkdown(report: { created: string; cpu?: string; command: string
           : 'No tried N meets the stricter reading (every dataset within ±0.3 dB / ±0.1°, gains counted too).',
       );
     }
-    const top = r.sensitivity_top as { layer: string; op: string; fidelity_psnr_db: number; psnr_drop_db: number | null }[];
+    const top = r.sensitivity_top as { layer: string; op: string; fidelity_psnr_db: number | null; psnr_drop_db: number | null }[];
     if (top.length > 0) {
       out.push('', `Sensitivity ranking (each layer quantized alone on 4 calibration tiles spread over the set, as \`spectra quantize --keep-float N --split\` does; PSNR of the output vs fp32, lower = more sensitive), top ${Math.min(8, top.length)}:`, '');
       out.push('| # | layer | op | vs fp32 dB | PSNR drop vs truth dB |', '|---|---|---|---|---|');
-      top.slice(0, 8).forEach((t, i) => out.push(`| ${i + 1} | \`${t.layer}\` | ${t.op} | ${t.fidelity_psnr_db.toFixed(2)} | ${t.psnr_drop_db === null ? '—' : t.psnr_drop_db.toFixed(4)} |`));
+      top.slice(0, 8).forEach((t, i) => out.push(`| ${i + 1} | \`${t.layer}\` | ${t.op} | ${t.fidelity_psnr_db === null ? 'NaN/Inf output' : t.fidelity_psnr_db.toFixed(2)} | ${t.psnr_drop_db === null ? '—' : t.psnr_drop_db.toFixed(4)} |`));
     }
     out.push('');
   }

@@ -85,6 +85,11 @@ export interface LayerSensitivity {
   fidelityPsnr: number;
   /** PSNR drop against ground truth (dB) when the samples carry it. */
   psnrDrop?: number;
+  /**
+   * This layer alone in int8 makes the output non-finite (a ratio whose denominator rounds to zero, say): ranked
+   * first, with fidelityPsnr -Infinity, instead of aborting the ranking.
+   */
+  nonFinite?: true;
 }
 
 /** What {@link quantizeModel} produced and measured. */
@@ -249,6 +254,10 @@ async function layerSensitivity(
       bar.increment();
       const single = applyQdq(model, [layer], { profile: opts.profile, thresholds });
       const outs = await runFused(encodeModel(single), `${label} (${layer.label} only)`, subset);
+      if (outs.some((o) => o.some((v) => !Number.isFinite(v)))) {
+        rows.push({ layer: layer.label, opType: layer.opType, fidelityPsnr: -Infinity, nonFinite: true });
+        continue;
+      }
       const fidelityPsnr = meanQuality(outs.map((o, i) => compareCubes(o, reference[i], bands, 'unit', subset[i]))).psnr;
       const row: LayerSensitivity = { layer: layer.label, opType: layer.opType, fidelityPsnr };
       if (withGt) row.psnrDrop = base - meanQuality(outs.map((o, i) => compareCubes(o, gt(i), bands, 'band_max', subset[i]))).psnr;
