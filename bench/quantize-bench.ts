@@ -351,7 +351,7 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
   await writeNpy(join(keep, 'latency.hrmsi.npy'), big.hrmsi);
   await rm(work, { recursive: true, force: true });
   return {
-    model: modelPath.startsWith(REPO) ? modelPath.slice(REPO.length + 1) : modelPath,
+    model: repoRelative(modelPath),
     onnx_sha256: card.onnx_sha256,
     shipped,
     bands,
@@ -447,6 +447,11 @@ async function writeResultsMarkdown(block: string): Promise<void> {
   await writeFile(path, next);
 }
 
+/** How results name a model: relative to the repository when inside it, so a re-run replaces its entry. */
+function repoRelative(path: string): string {
+  return path.startsWith(REPO) ? path.slice(REPO.length + 1) : path;
+}
+
 async function main(): Promise<void> {
   const modelsDir = join(REPO, 'models');
   const explicit = process.argv.flatMap((a, i) => (process.argv[i - 1] === '--model' ? [{ path: resolve(a), shipped: resolve(a).startsWith(modelsDir) }] : []));
@@ -463,7 +468,7 @@ async function main(): Promise<void> {
       // One model without usable regions must not hide the others; an overlap is a bug and stops the bench.
       if (!(err instanceof SpectraError) || err.code === 'E_SPLIT_OVERLAP') throw err;
       process.stderr.write(`skipped ${t.path}: ${err.message}\n`);
-      results.push({ model: t.path, skipped: err.message, rows: [] });
+      results.push({ model: repoRelative(t.path), skipped: err.message, rows: [] });
     }
   }
   const created = new Date().toISOString();
