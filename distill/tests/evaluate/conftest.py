@@ -51,19 +51,21 @@ def small_root(data_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return root
 
 
-@pytest.fixture(scope="session")
-def tiny_checkpoint(small_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def _tiny_run(small_root: Path, factory: pytest.TempPathFactory, name: str, seed: int, **options) -> Path:
     """`<run>/best.pt` with keys as training writes them; random test_tiny teacher and student."""
     data = DataConfig(datasets=["cave_kbr"], root=str(small_root), grid="cave31", msi="rgb", scale=4,
                       patch_size=16, val_crop=32, samples_per_epoch=4)  # fmt: skip
-    cfg = TrainConfig(name="tiny_eval", data=data)
+    cfg = TrainConfig(name=name, data=data)
     train_data = build_data(data, seed=0)
-    torch.manual_seed(0)
+    torch.manual_seed(seed)
     nets = {
-        r: create_model(r, "test_tiny", train_data.hsi_bands, train_data.msi_bands, 4)
+        r: create_model(r, "test_tiny", train_data.hsi_bands, train_data.msi_bands, 4, **options)
         for r in ("teacher", "student")
     }
-    run = tmp_path_factory.mktemp("runs") / "tiny_eval"
+    if options.get("input_norm"):
+        for net in nets.values():
+            net.set_degradation(*degradation_of(train_data.card))
+    run = factory.mktemp("runs") / name
     run.mkdir()
     save_checkpoint(
         {
@@ -79,36 +81,16 @@ def tiny_checkpoint(small_root: Path, tmp_path_factory: pytest.TempPathFactory) 
         run / "best.pt",
     )
     return run / "best.pt"
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(small_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny run without in-graph physics."""
+    return _tiny_run(small_root, tmp_path_factory, "tiny_eval", 0)
 
 
 @pytest.fixture(scope="session")
 def tiny_physics_checkpoint(small_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """As `tiny_checkpoint`, with the in-graph physics (radiometry, HPM prior, back-projections)."""
-    data = DataConfig(datasets=["cave_kbr"], root=str(small_root), grid="cave31", msi="rgb", scale=4,
-                      patch_size=16, val_crop=32, samples_per_epoch=4)  # fmt: skip
-    cfg = TrainConfig(name="tiny_physics", data=data)
-    train_data = build_data(data, seed=0)
+    """A tiny run with the in-graph physics (radiometry, HPM prior, back-projections)."""
     physics = {"lr_skip": True, "input_norm": True, "prior": "hpm", "consistency_steps": 2, "gate": "softmax"}
-    torch.manual_seed(1)
-    nets = {
-        r: create_model(r, "test_tiny", train_data.hsi_bands, train_data.msi_bands, 4, **physics)
-        for r in ("teacher", "student")
-    }
-    for net in nets.values():
-        net.set_degradation(*degradation_of(train_data.card))
-    run = tmp_path_factory.mktemp("runs") / "tiny_physics"
-    run.mkdir()
-    save_checkpoint(
-        {
-            "config": cfg.to_dict(),
-            "teacher": nets["teacher"].state_dict(),
-            "student": nets["student"].state_dict(),
-            "model_config": {r: n.config.to_dict() for r, n in nets.items()},
-            "card": train_data.card,
-            "metrics": {},
-            "epoch": 0,
-            "step": 0,
-        },
-        run / "best.pt",
-    )
-    return run / "best.pt"
+    return _tiny_run(small_root, tmp_path_factory, "tiny_physics", 1, **physics)
