@@ -7,6 +7,7 @@ import { SingleBar, Presets } from 'cli-progress';
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname } from 'node:path';
+import { NonFiniteError } from '../sdk/core/errors';
 import { cardPathFor, readModelCard, type ModelCard } from '../sdk/core/model-card';
 import { CALIBRATION_METHODS, type CalibrationMethod } from './activation-stats';
 import { calibrateActivations } from './calibrate';
@@ -254,14 +255,16 @@ async function layerSensitivity(
       bar.increment();
       const single = applyQdq(model, [layer], { profile: opts.profile, thresholds });
       const outs = await runFused(encodeModel(single), `${label} (${layer.label} only)`, subset);
-      if (outs.some((o) => o.some((v) => !Number.isFinite(v)))) {
+      try {
+        const fidelityPsnr = meanQuality(outs.map((o, i) => compareCubes(o, reference[i], bands, 'unit', subset[i]))).psnr;
+        const row: LayerSensitivity = { layer: layer.label, opType: layer.opType, fidelityPsnr };
+        if (withGt) row.psnrDrop = base - meanQuality(outs.map((o, i) => compareCubes(o, gt(i), bands, 'band_max', subset[i]))).psnr;
+        rows.push(row);
+      } catch (err) {
+        // the metrics refuse NaN/Inf in scored pixels; that layer is the most sensitive one, not a reason to stop
+        if (!(err instanceof NonFiniteError)) throw err;
         rows.push({ layer: layer.label, opType: layer.opType, fidelityPsnr: -Infinity, nonFinite: true });
-        continue;
       }
-      const fidelityPsnr = meanQuality(outs.map((o, i) => compareCubes(o, reference[i], bands, 'unit', subset[i]))).psnr;
-      const row: LayerSensitivity = { layer: layer.label, opType: layer.opType, fidelityPsnr };
-      if (withGt) row.psnrDrop = base - meanQuality(outs.map((o, i) => compareCubes(o, gt(i), bands, 'band_max', subset[i]))).psnr;
-      rows.push(row);
     }
   } finally {
     bar.stop();
