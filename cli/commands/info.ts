@@ -12,6 +12,7 @@ import { type ResponseSummary, describeResponse, formatResponse } from './fuse';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 import type { ProviderRequest } from '../../sdk/runtime/providers';
 import { VARIANT_PREFERENCE, type VariantRequest } from '../../sdk/runtime/variants';
+import type { ModelCard } from '../../sdk/core/model-card';
 
 function providerList(value: string): ProviderRequest[] {
   const names = value.split(',').map((s) => s.trim());
@@ -59,7 +60,7 @@ export function register(program: Command): void {
           `lrhsi      N x ${s.hsiBands} x h x w, ${wl[0]}..${wl[wl.length - 1]} nm${c.hsi.band_valid?.some((v) => !v) ? `, ${c.hsi.band_valid.filter((v) => !v).length} masked band(s)` : ''}`,
           `hrmsi      N x ${s.msiBands} x ${s.scale}h x ${s.scale}w, bands ${s.msiBandNames.join(', ')} (${c.msi.preset ?? c.msi.srf_file ?? 'custom SRF'})`,
           `output     hrhsi N x ${s.hsiBands} x ${s.scale}h x ${s.scale}w, physical units 0..1; HR sizes multiples of ${s.hrMultiple}`,
-          `psf        ${c.psf.taps ? `taps [${c.psf.taps.map((v) => v.toFixed(3)).join(', ')}] (closest Gaussian sigma ${c.psf.sigma})` : `gaussian sigma ${c.psf.sigma}`}, kernel ${c.psf.kernel_size}${c.frame_statistics ? ' (inside the graph: a camera whose blur differs costs several dB; describe it, docs/new-camera.md)' : ''}`,
+          `psf        ${c.psf.taps ? `taps [${c.psf.taps.map((v) => v.toFixed(3)).join(', ')}] (closest Gaussian sigma ${c.psf.sigma})` : `gaussian sigma ${c.psf.sigma}`}, kernel ${c.psf.kernel_size}${psfNote(c)}`,
           ...(c.frame_statistics
             ? [`statistics ${c.frame_statistics.graph} (sha256 ${c.frame_statistics.sha256.slice(0, 16)}…, verified): ${c.frame_statistics.length} values measured once per frame on the whole input, fed to every tile; ships beside the model`]
             : []),
@@ -147,11 +148,14 @@ async function cameraReport(model: FusionModel, opts: { camera?: string; lrhsi?:
     if (hr.bands === spec.msiBands && card.frame_statistics) {
       const e = model.estimatePsf(lr, hr, { resample: true });
       report.psfEstimated = { sigma: e.sigma, cardSigma: card.psf.sigma, misfit: e.misfit };
+      const perFrame = card.psf.per_frame;
       // 0.2 px: below it the estimate's own step and a real camera's non-Gaussian blur dominate
       lines.push(
         Math.abs(e.sigma - card.psf.sigma) < 0.2
           ? `psf fit    the pair's blur matches the card (sigma ${e.sigma} px)`
-          : `psf fit    the pair's blur is sigma ${e.sigma} px, the card's ${card.psf.sigma}: the student's graph blurs with the card's; write one for this camera with spectra retarget-psf --model ${model.path} --sigma ${e.sigma} --out <model>.onnx`,
+          : perFrame && e.sigma >= perFrame.sigmas_px[0] && e.sigma <= perFrame.sigmas_px[1]
+            ? `psf fit    the pair's blur is sigma ${e.sigma} px, the card's ${card.psf.sigma}: the statistics graph measures it on every frame and fuses with it; nothing to do (to make it this camera's default: spectra retarget-psf --model ${model.path} --sigma ${e.sigma} --out <model>.onnx)`
+            : `psf fit    the pair's blur is sigma ${e.sigma} px, the card's ${card.psf.sigma}: the student's graph blurs with the card's; write one for this camera with spectra retarget-psf --model ${model.path} --sigma ${e.sigma} --out <model>.onnx`,
       );
       // Half the Gaussian's misfit: a shape no sigma explains (truncated, box-like); on Gaussian pairs the two agree.
       if (e.free.misfit < e.misfit / 2) {
@@ -162,4 +166,13 @@ async function cameraReport(model: FusionModel, opts: { camera?: string; lrhsi?:
     }
   }
   return report;
+}
+
+/** How the graph treats a camera whose blur is not the card's. */
+function psfNote(c: ModelCard): string {
+  if (c.psf.per_frame) {
+    const [lo, hi] = c.psf.per_frame.sigmas_px;
+    return ` (measured on every frame by the statistics graph: a Gaussian of ${lo}-${hi} px replaces it when it fits the pair ${Math.round(c.psf.per_frame.switch_margin * 100)} % better)`;
+  }
+  return c.frame_statistics ? ' (inside the graph: a camera whose blur differs costs several dB; describe it, docs/new-camera.md)' : '';
 }

@@ -29,8 +29,11 @@ export interface ModelCard {
     /** b x B matrix on the HSI wavelengths, each row sums to 1. */
     srf: number[][];
   };
-  /** The LR-HSI's blur: a Gaussian, or (after `spectra retarget-psf --shape free`) explicit 1-D `taps` that replace it; `sigma` is then the closest Gaussian's. */
-  psf: { type: 'gaussian'; sigma: number; kernel_size: number; taps?: number[] };
+  /**
+   * The LR-HSI's blur: a Gaussian, or (after `spectra retarget-psf --shape free`) explicit 1-D `taps` that replace it; `sigma` is then the closest Gaussian's.
+   * `per_frame`: the statistics graph measures the blur of each frame and uses a Gaussian of `sigmas_px` (in `step_px` steps) instead of this one when it fits the pair by `switch_margin` (relative misfit) better.
+   */
+  psf: { type: 'gaussian'; sigma: number; kernel_size: number; taps?: number[]; per_frame?: { sigmas_px: [number, number]; step_px: number; switch_margin: number } };
   io: {
     inputs: Record<string, { shape: (string | number)[]; dtype: string }>;
     outputs: Record<string, { shape: (string | number)[]; dtype: string }>;
@@ -117,6 +120,14 @@ function checkCard(raw: unknown, path: string): ModelCard {
   const taps = psf!.taps;
   if (taps !== undefined && (!Array.isArray(taps) || taps.length !== psf!.kernel_size || !taps.every((v) => Number.isFinite(v) && v >= 0) || Math.abs(taps.reduce((a, v) => a + v, 0) - 1) > 1e-4)) {
     fail(`'psf.taps' must be ${psf!.kernel_size} finite, non-negative taps summing to 1`);
+  }
+  const perFrame = psf!.per_frame;
+  if (perFrame !== undefined) {
+    const [lo, hi]: (number | undefined)[] = Array.isArray(perFrame?.sigmas_px) ? perFrame.sigmas_px : [];
+    if (!(lo !== undefined && hi !== undefined && lo > 0 && hi > lo && perFrame.step_px > 0 && perFrame.switch_margin >= 0 && perFrame.switch_margin < 1)) {
+      fail("'psf.per_frame' must be { sigmas_px: [min > 0, max > min], step_px > 0, switch_margin in [0, 1) }");
+    }
+    if (!c.frame_statistics) fail("'psf.per_frame' is measured by the statistics graph; the card needs 'frame_statistics'");
   }
   if (!c.io || typeof c.io.inputs !== 'object' || typeof c.io.outputs !== 'object') fail("missing 'io.inputs' / 'io.outputs'");
   const fs = c.frame_statistics;

@@ -31,9 +31,10 @@ async function capture(model: FusionModel, blur: number | Psf): Promise<{ truth:
   return { truth, lr, hr: { ...hr, wavelengths: [460, 540, 600] } };
 }
 
-t.test('a blur 0.5 px wider than the card: estimated to 0.1 px, and the retargeted model recovers the loss', { skip }, async (t) => {
+t.test('a blur 0.5 px wider than the card: measured by the statistics graph on the frame, so fusing needs no retarget', { skip }, async (t) => {
   const model = await FusionModel.load(MODEL, { providers: ['cpu'] });
   t.teardown(() => model.release());
+  t.ok(model.card.psf.per_frame, 'the shipped student measures each frame\'s blur');
   const trueSigma = model.card.psf.sigma + 0.5;
   const { truth, lr, hr } = await capture(model, trueSigma);
   const e = model.estimatePsf(lr, hr);
@@ -41,21 +42,24 @@ t.test('a blur 0.5 px wider than the card: estimated to 0.1 px, and the retarget
   const atCard = e.curve.find((c) => Math.abs(c.sigma - model.card.psf.sigma) < 1e-6)?.misfit ?? 0;
   t.ok(atCard > 2 * e.misfit, `misfit at the card's sigma ${atCard.toExponential(2)} against ${e.misfit.toExponential(2)}`);
 
+  // the card's own blur cost 5-8 dB before the graph measured it (results/distill/generalisation/)
+  const nominal = await capture(model, model.card.psf.sigma);
+  const asNominal = psnr(await model.fuse(nominal.lr, nominal.hr, { quality: false }), nominal.truth);
+  const wide = psnr(await model.fuse(lr, hr, { quality: false }), truth);
+  t.ok(wide > asNominal - 1, `PSNR ${wide.toFixed(2)} dB on the wider blur, ${asNominal.toFixed(2)} dB on the card's`);
+
+  // retargeting makes the camera's blur the card's default: its taps live in the statistics graph only
   const out = join(await scratchDir('spectra-retarget-'), 'camera.onnx');
   const report = await retargetPsf(MODEL, out, e.sigma, { estimatedFrom: ['test'], misfit: e.misfit });
-  t.same(Object.values(report.replaced).map((names) => names.length), [2, 2], 'both taps tensors of both graphs');
-  const card = JSON.parse(readFileSync(report.card, 'utf8')) as { psf: { sigma: number }; retarget: { psf_sigma_from: number; psf_sigma_to: number } };
+  t.same(Object.values(report.replaced).map((names) => names.length), [0, 3], 'the card\'s taps wherever the statistics graph uses them');
+  const card = JSON.parse(readFileSync(report.card, 'utf8')) as { psf: { sigma: number; per_frame?: unknown }; retarget: { psf_sigma_from: number; psf_sigma_to: number } };
   t.equal(card.psf.sigma, e.sigma);
+  t.same(card.psf.per_frame, model.card.psf.per_frame, 'still measured per frame');
   t.same([card.retarget.psf_sigma_from, card.retarget.psf_sigma_to], [model.card.psf.sigma, e.sigma]);
-
   const retargeted = await FusionModel.load(out, { providers: ['cpu'] });
   t.teardown(() => retargeted.release());
-  const before = psnr(await model.fuse(lr, hr, { quality: false }), truth);
   const after = psnr(await retargeted.fuse(lr, hr, { quality: false }), truth);
-  t.ok(after > before + 1, `PSNR ${before.toFixed(2)} dB with the card's blur, ${after.toFixed(2)} dB retargeted`);
-  const nominal = await capture(model, model.card.psf.sigma);
-  const asTrained = psnr(await model.fuse(nominal.lr, nominal.hr, { quality: false }), nominal.truth);
-  t.comment(`the same scene captured with the card's own blur: ${asTrained.toFixed(2)} dB`);
+  t.ok(Math.abs(after - wide) < 0.2, `PSNR ${after.toFixed(2)} dB retargeted, ${wide.toFixed(2)} dB measured per frame`);
 });
 
 t.test('a blur that is not Gaussian (truncated to scale taps): free taps recover it, and beat the best Gaussian', { skip }, async (t) => {
@@ -83,14 +87,15 @@ t.test('a blur that is not Gaussian (truncated to scale taps): free taps recover
     }
   };
   const [atCard, asGaussian, asFree] = [await score(MODEL), await score(gaussian.onnx), await score(free.onnx)];
-  t.ok(asFree > asGaussian + 0.5 && asFree > atCard + 1, `PSNR: card blur ${atCard.toFixed(2)}, best Gaussian ${asGaussian.toFixed(2)}, free taps ${asFree.toFixed(2)} dB`);
+  // the shipped graph already swaps in the best Gaussian it finds; taps of any shape need the retarget
+  t.ok(asFree > asGaussian + 0.5 && asFree > atCard + 0.5, `PSNR: as shipped ${atCard.toFixed(2)}, best Gaussian ${asGaussian.toFixed(2)}, free taps ${asFree.toFixed(2)} dB`);
   const freeModel = await FusionModel.load(free.onnx, { providers: ['cpu'] });
   t.teardown(() => freeModel.release());
   const q = (await freeModel.fuse(lr, hr)).quality!;
   t.ok(q.spatial.psnr > 40, `its consistency check re-blurs with the card's taps (spatial ${q.spatial.psnr.toFixed(2)} dB)`);
 });
 
-t.test('spectra info with a capture pair names the blur it shows and the retarget command', { skip }, async (t) => {
+t.test('spectra info with a capture pair names the blur it shows, and that the graph measures it', { skip }, async (t) => {
   const model = await FusionModel.load(MODEL, { providers: ['cpu'] });
   t.teardown(() => model.release());
   const { lr, hr } = await capture(model, model.card.psf.sigma - 0.5);
@@ -99,7 +104,8 @@ t.test('spectra info with a capture pair names the blur it shows and the retarge
   await writeNpy(join(dir, 'cap.hrmsi.npy'), hr);
   const r = spawnSync(process.execPath, [join(REPO, 'bin', 'spectra.js'), 'info', '--model', MODEL, '--lrhsi', join(dir, 'cap.lrhsi.npy'), '--hrmsi', join(dir, 'cap.hrmsi.npy')], { encoding: 'utf8', cwd: REPO });
   t.equal(r.status, 0, r.stderr);
-  t.match(r.stdout, new RegExp(`psf fit    the pair's blur is sigma ${model.card.psf.sigma - 0.5} px, the card's ${model.card.psf.sigma}: .*spectra retarget-psf --model .* --sigma ${model.card.psf.sigma - 0.5}`));
+  t.match(r.stdout, new RegExp(`psf fit    the pair's blur is sigma ${model.card.psf.sigma - 0.5} px, the card's ${model.card.psf.sigma}: the statistics graph measures it on every frame .*spectra retarget-psf --model .* --sigma ${model.card.psf.sigma - 0.5}`));
+  t.match(r.stdout, /psf        gaussian sigma 2, kernel 8 \(measured on every frame by the statistics graph: a Gaussian of 0\.5-4 px replaces it when it fits the pair 10 % better\)/);
 });
 
 t.test('a model without the PSF in its graph cannot be retargeted, and says why', async (t) => {

@@ -16,7 +16,8 @@ Writes the model (as export does; the card's training block records the sweep un
 command), and <report>/calibration.json and calibration.md.
 
 --prior puts another in-graph prior under the network first (the priors hold no weights): the gain is then
-what the learnt part, trained on its own prior, is worth on top of the new one.
+what the learnt part, trained on its own prior, is worth on top of the new one. --psf-estimate likewise makes
+the statistics graph measure the blur of each frame (`FusionNetConfig.psf_estimate`) before the gain is chosen.
 """
 
 from __future__ import annotations
@@ -66,6 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=PRIORS,
         help="replace the network's in-graph prior before choosing the gain (default: keep it)",
     )
+    parser.add_argument(
+        "--psf-estimate",
+        action="store_true",
+        help="measure each frame's blur in the statistics graph (the card's PSF or a 0.5-4 px Gaussian) "
+        "before choosing the gain",
+    )
     parser.add_argument("--data", type=Path, help="data root (default: ../shared/data or $SPECTRA_DATA)")
     parser.add_argument(
         "--report",
@@ -91,11 +98,13 @@ def run(args: argparse.Namespace) -> int:
             "checkpoint, or the model exported from it without calibrate)"
         )
     trained_prior = model.config.prior
-    if args.prior and args.prior != trained_prior:
+    trained_psf = model.config.psf_estimate
+    if (args.prior and args.prior != trained_prior) or (args.psf_estimate and not trained_psf):
+        flag = f"--prior {args.prior}" if args.prior else "--psf-estimate"
         try:
-            model = model.with_prior(args.prior).eval()
+            model = model.with_physics(prior=args.prior, psf_estimate=args.psf_estimate or None).eval()
         except ValueError as exc:
-            raise SystemExit(f"--prior {args.prior}: {exc}") from exc
+            raise SystemExit(f"{flag}: {exc}") from exc
     facts = ModelFacts.from_card(ckpt["card"], args.checkpoint)
     root = (args.data or default_data_root()).resolve()
     sweep = sweep_detail_gain(model, facts, root, load_split(facts.split), gains)
@@ -112,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     }
     if model.config.prior != trained_prior:
         record["prior"] = {"trained_with": trained_prior, "replaced_by": model.config.prior}
+    if model.config.psf_estimate != trained_psf:
+        record["psf_estimate"] = {"trained_with": trained_psf, "replaced_by": model.config.psf_estimate}
     training = dict(history.training)
     training["command"] = " && ".join(c for c in (training.get("command"), command) if c)
     training["detail_gain"] = {k: v for k, v in record.items() if k != "regions"}
@@ -133,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
         title = f"Detail gain of {args.out.stem}"
         if "prior" in record:
             title += f" on the {model.config.prior} prior (trained on {trained_prior})"
+        if "psf_estimate" in record:
+            title += ", each frame's blur measured in the graph"
         tmp.write_text(sweep.to_markdown(title, command, gain))
     output(
         f"detail gain {gain:g} (validation PSNR {means[gain]:.3f} dB; as trained {means[1.0]:.3f} dB); "

@@ -80,6 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "and free symmetric taps (spectra retarget-psf, --shape gaussian|free)",
     )
     parser.add_argument(
+        "--psf-estimate",
+        action="store_true",
+        help="the checkpoint's networks measure each pair's blur in their graph (FusionNetConfig.psf_estimate), "
+        "as the students exported with calibrate --psf-estimate do",
+    )
+    parser.add_argument(
         "--subspace",
         action="store_true",
         help="also score each --onnx model with its output projected onto the LR-HSI's signal subspace "
@@ -109,6 +115,11 @@ def run(args: argparse.Namespace) -> int:
     facts = ModelFacts.from_card(ckpt["card"], args.checkpoint)
     cfg = EvalConfig(checkpoint=args.checkpoint, out=args.out, data=root, device="cpu")
     methods = _models(cfg, facts)
+    if args.psf_estimate:
+        for method in methods:
+            if not isinstance(method, TorchMethod) or method.model is None or method.model.radiometry is None:
+                raise SystemExit(f"--psf-estimate: the checkpoint's {method.name} measures nothing per frame")
+            method.model = method.model.with_physics(psf_estimate=True).to(method.device).eval()
     if args.psf_estimated:
         student = _physics_student(
             methods, "--psf-estimated needs a checkpoint whose student has the PSF in its graph"
@@ -149,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
     command = shlex.join(
         ["spectra-distill", "generalise", "--checkpoint", str(args.checkpoint)]
         + [f"--onnx={n}={p}" for n, p in args.onnx]
+        + (["--psf-estimate"] if args.psf_estimate else [])
         + (["--psf-estimated"] if args.psf_estimated else [])
         + (["--subspace"] if args.subspace else [])
         + (["--physics-only"] if args.physics_only else [])

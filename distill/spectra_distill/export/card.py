@@ -12,6 +12,7 @@ import numpy as np
 
 from spectra_distill.errors import BandCountError, CheckpointError, ScaleError, WavelengthError
 from spectra_distill.models.net import FusionNetConfig, InputStatistics
+from spectra_distill.models.physics import PSF_SIGMAS, PSF_SWITCH_MARGIN
 
 CARD_SCHEMA = "spectra-edge/model-card@1"
 NORMALISATION_TEXT = (
@@ -111,6 +112,18 @@ class CardFacts:
             raise ScaleError(f"card scale {self.scale} differs from the model's scale {config.scale}", source)
 
 
+def _psf(psf: dict[str, Any], config: FusionNetConfig) -> dict[str, Any]:
+    """The card's PSF, and with `psf_estimate` the rule by which the statistics graph replaces it per frame."""
+    out = {k: v for k, v in psf.items() if k != "per_frame"}
+    if config.psf_estimate:
+        out["per_frame"] = {
+            "sigmas_px": [PSF_SIGMAS[0], PSF_SIGMAS[-1]],
+            "step_px": round(PSF_SIGMAS[1] - PSF_SIGMAS[0], 3),
+            "switch_margin": PSF_SWITCH_MARGIN,
+        }
+    return out
+
+
 def build_card(
     facts: CardFacts,
     config: FusionNetConfig,
@@ -166,7 +179,7 @@ def build_card(
             "srf_file": facts.msi.get("srf_file"),
             "srf": [[float(v) for v in row] for row in facts.msi["srf"]],
         },
-        "psf": dict(facts.psf),
+        "psf": _psf(facts.psf, config),
         "io": {
             "inputs": {
                 "lrhsi": {"shape": ["N", bands, "h", "w"], "dtype": "float32"},

@@ -70,6 +70,10 @@ class FusionNetConfig:
         consistency_steps: Rounds of back-projection onto the two measurements after the head
             (`physics.consistency`); 0 = none. Not in the paper.
         psf_taps: PSF taps per axis of the in-graph degradation (0 = 2 * scale, the Wald default).
+        psf_estimate: Measure the blur each frame shows in the statistics graph (the card's PSF, or a Gaussian of
+            0.5-4 px if one explains the pair clearly better, `physics.Degradation.estimate_taps`) and use it in
+            the prior and the back-projections. Needs input_norm. Not in the paper; a camera whose blur is 0.5 px
+            off the card cost the physics students 4-11 dB, where CNMF re-estimates and loses < 0.5 dB.
         gate_floor: With `gate='softmax'`, every stream keeps at least this weight at every pixel, so no
             stream can be gated off (`fusion._StreamGate`).
         border_pad: LR pixels of mirror padding (`layers.mirror_pad`) put around both inputs, s times as
@@ -102,6 +106,7 @@ class FusionNetConfig:
     prior: str = "bilinear"
     consistency_steps: int = 0
     psf_taps: int = 0
+    psf_estimate: bool = False
     gate_floor: float = 0.0
 
     def __post_init__(self) -> None:
@@ -137,6 +142,8 @@ class FusionNetConfig:
             raise ValueError(f"prior {self.prior!r} is what the detail is added to; it needs lr_skip: true")
         if self.prior == "hpm_regression" and not self.input_norm:
             raise ValueError("prior 'hpm_regression' fits its pans per frame; it needs input_norm: true")
+        if self.psf_estimate and not self.input_norm:
+            raise ValueError("psf_estimate measures the blur per frame; it needs input_norm: true")
         if self.input_norm and self.standardise:
             raise ValueError("input_norm and standardise are two normalisations; choose one")
         if int(self.consistency_steps) < 0 or int(self.psf_taps) < 0:
@@ -276,16 +283,21 @@ class FusionNet(nn.Module):
     def _per_band(v: torch.Tensor) -> torch.Tensor:
         return v.view(1, -1, 1, 1)
 
-    def with_prior(self, prior: str) -> FusionNet:
-        """The same network (weights and buffers copied) with another in-graph prior.
+    def with_physics(self, prior: str | None = None, psf_estimate: bool | None = None) -> FusionNet:
+        """The same network (weights and buffers copied) with another in-graph prior or PSF rule.
 
-        The priors hold no weights, so the network's learnt part is kept as it is; what it adds on top of the
-        new prior is then worth re-measuring (`evaluate.calibration`).
+        Neither holds weights, so the network's learnt part is kept as it is; what it adds on top of the new
+        physics is then worth re-measuring (`evaluate.calibration`).
 
         Raises:
-            ValueError: an unknown prior, or one this network's options cannot carry.
+            ValueError: an unknown prior, or an option this network's others cannot carry.
         """
-        other = FusionNet(replace(self.config, prior=prior))
+        changes: dict[str, Any] = {}
+        if prior is not None:
+            changes["prior"] = prior
+        if psf_estimate is not None:
+            changes["psf_estimate"] = psf_estimate
+        other = FusionNet(replace(self.config, **changes))
         other.load_state_dict(self.state_dict())
         return other.train(self.training)
 
@@ -295,11 +307,18 @@ class FusionNet(nn.Module):
         c = self.config
         if self.radiometry is None:
             return 0
-        return FrameStatistics.length(c.hsi_bands, c.msi_bands, self._regression)
+        return FrameStatistics.length(c.hsi_bands, c.msi_bands, self._regression, self._estimated_taps)
 
     @property
     def _regression(self) -> bool:
         return self.config.prior == "hpm_regression"
+
+    @property
+    def _estimated_taps(self) -> int:
+        """Taps the frame statistics carry: the PSF's kernel size if it is estimated per frame, else 0."""
+        c = self.config
+        # from the config, not the buffer: under ONNX tracing a tensor's numel is itself traced
+        return (c.psf_taps or 2 * c.scale) if c.psf_estimate else 0
 
     def frame_statistics(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
         """The packed whole-frame statistics (N, S) of these inputs, for `forward(..., frame_stats)`.
@@ -309,7 +328,7 @@ class FusionNet(nn.Module):
         """
         if self.radiometry is None:
             raise ValueError("this network has no per-image statistics (input_norm is off)")
-        return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi, self._regression).pack()
+        return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi, *self._measured).pack()
 
     def _statistics(
         self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, frame_stats: torch.Tensor | None
@@ -317,9 +336,14 @@ class FusionNet(nn.Module):
         if self.radiometry is None:
             return None
         if frame_stats is None:
-            return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi, self._regression)
+            return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi, *self._measured)
         c = self.config
-        return FrameStatistics.unpack(frame_stats, c.hsi_bands, c.msi_bands, self._regression)
+        return FrameStatistics.unpack(frame_stats, c.hsi_bands, c.msi_bands, self._regression, self._estimated_taps)
+
+    @property
+    def _measured(self) -> tuple[bool, bool]:
+        """`FrameStatistics.measure`'s options for this network: regression pans, the frame's PSF."""
+        return self._regression, self.config.psf_estimate
 
     def normalise(
         self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, stats: FrameStatistics | None = None
@@ -367,20 +391,21 @@ class FusionNet(nn.Module):
         if pad:
             detail = detail[..., pad:-pad, pad:-pad]
         detail = detail * out_scale
+        taps = None if stats is None else stats.psf_taps
         if not c.lr_skip:
             cube = detail + self._per_band(self.hsi_mean)
         elif c.prior == "hpm":
             offset, assign = (None, None) if stats is None else (stats.hpm_offset, stats.assign)
-            cube = hpm_prior(self.physics, lrhsi, hrmsi, offset, assign) + detail
+            cube = hpm_prior(self.physics, lrhsi, hrmsi, offset, assign, taps) + detail
         elif c.prior == "hpm_regression":
             # input_norm is required, so forward always has the frame's statistics
             assert stats is not None and stats.pan_bias is not None
             pans = (stats.assign, stats.pan_bias, stats.pan_offset())
-            cube = regression_prior(self.physics, lrhsi, hrmsi, *pans) + detail
+            cube = regression_prior(self.physics, lrhsi, hrmsi, *pans, taps) + detail
         else:
             cube = upsample(lrhsi, c.scale, "bilinear") + detail
         if c.consistency_steps:
-            cube = consistency(self.physics, cube, lrhsi, hrmsi, c.consistency_steps)
+            cube = consistency(self.physics, cube, lrhsi, hrmsi, c.consistency_steps, taps)
         return cube
 
     def forward(

@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spectra_distill.degrade.psf import GaussianPSF
 from spectra_distill.models.layers import upsample
 
 HPM_OFFSET = 0.01
@@ -48,6 +49,17 @@ SCALE_FLOOR = 1e-3
 """A band's scale is at least this share of the mean band scale: empty or masked bands stay finite."""
 MSI_GAIN_FLOOR = 1e-6
 """The same for an MSI band's level: its gain may differ from its neighbours' by up to 10^6."""
+HPM_RATIO_CAP = 6.0
+"""Upper bound of `regression_prior`'s modulation ratio. Where a band is dark at low resolution (NIR over water)
+its pan's low-pass is near zero and the ratio reached 97 on an unseen scene; the back-projections then spread
+the overshoot as negative reflectance into the neighbouring pixels. Chosen on the validation regions of both
+grids among none, 16, 8, 6 and 4 (options/README.md)."""
+PSF_SIGMAS = tuple(round(0.5 + 0.1 * i, 1) for i in range(36))
+"""Gaussian widths (HR px) the statistics graph tries against the card's PSF (`Degradation.estimate_taps`): the
+SDK's coarse search range (`estimatePsfSigma`), 0.5 to 4 px."""
+PSF_SWITCH_MARGIN = 0.1
+"""A Gaussian replaces the card's PSF only if it explains the pair with a misfit this much (relative) smaller:
+noise and misregistration move the misfit curve a little, and a camera described right keeps its card."""
 
 
 def _mean_hw(x: torch.Tensor) -> torch.Tensor:
@@ -77,6 +89,9 @@ class Degradation(nn.Module):
         self.register_buffer("srf_assign", torch.zeros(hsi_bands, msi_bands))
         self.register_buffer("srf_inside", torch.zeros(hsi_bands, 1))
         self.register_buffer("taps", torch.full((psf_taps,), 1.0 / psf_taps))
+        # derived from the kernel size alone, so not saved: checkpoints from before the search load unchanged
+        bank = torch.stack([torch.as_tensor(GaussianPSF(psf_taps, s).taps()) for s in PSF_SIGMAS]).float()
+        self.register_buffer("psf_bank", bank, persistent=False)
 
     def set(self, srf: torch.Tensor, taps: torch.Tensor) -> None:
         """Install the SRF matrix (b, B) and the PSF taps (k,).
@@ -108,18 +123,70 @@ class Degradation(nn.Module):
         """R+ y, the minimum-norm HSI with that projection: (N, b, H, W) -> (N, B, H, W)."""
         return F.conv2d(msi, self.srf_pinv[:, :, None, None])
 
-    def degrade(self, hr: torch.Tensor) -> torch.Tensor:
-        """Blur (reflect padding) and decimate, as the Wald protocol: (N, C, H, W) -> (N, C, H/s, W/s)."""
+    def _framed(self, hr: torch.Tensor) -> torch.Tensor:
+        """(N*C, 1, H', W'): the reflect frame (or crop) the PSF taps need around each image."""
         n, c, h, w = hr.shape
         x = hr.reshape(n * c, 1, h, w)
         if self.pad > 0:
-            x = F.pad(x, (self.pad,) * 4, mode="reflect")
-        elif self.pad < 0:
-            x = x[:, :, -self.pad : h + self.pad, -self.pad : w + self.pad]
+            return F.pad(x, (self.pad,) * 4, mode="reflect")
+        if self.pad < 0:
+            return x[:, :, -self.pad : h + self.pad, -self.pad : w + self.pad]
+        return x
+
+    def degrade(self, hr: torch.Tensor, taps: torch.Tensor | None = None) -> torch.Tensor:
+        """Blur (reflect padding) and decimate, as the Wald protocol: (N, C, H, W) -> (N, C, H/s, W/s).
+
+        `taps` (N, k): each image's own PSF (`estimate_taps`) instead of the card's.
+        """
+        n, c = hr.shape[:2]
+        x = self._framed(hr)
         k = self.taps.numel()
-        x = F.conv2d(x, self.taps.view(1, 1, k, 1), stride=(self.scale, 1))
-        x = F.conv2d(x, self.taps.view(1, 1, 1, k), stride=(1, self.scale))
-        return x.reshape(n, c, x.shape[-2], x.shape[-1])
+        if taps is None:
+            x = F.conv2d(x, self.taps.view(1, 1, k, 1), stride=(self.scale, 1))
+            x = F.conv2d(x, self.taps.view(1, 1, 1, k), stride=(1, self.scale))
+            return x.reshape(n, c, x.shape[-2], x.shape[-1])
+        # per-image taps: a weighted sum of strided slices (a conv's weights are one for the whole batch, and
+        # grouping by image would fix the batch size in the exported graph)
+        x = x.reshape(n, c, x.shape[-2], x.shape[-1])
+        weights = taps[:, :, None, None, None]
+        s = self.scale
+        rows = (x.shape[-2] - k) // s + 1
+        x = sum(weights[:, i] * x[:, :, i : i + s * (rows - 1) + 1 : s] for i in range(k))
+        cols = (x.shape[-1] - k) // s + 1
+        return sum(weights[:, i] * x[..., i : i + s * (cols - 1) + 1 : s] for i in range(k))
+
+    def estimate_taps(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
+        """(N, k): the PSF each pair shows, the card's unless a Gaussian of `PSF_SIGMAS` fits clearly better.
+
+        The LR-HSI projected through the SRF is the HR-MSI after the camera's blur and decimation; each
+        candidate blurs the HR-MSI, and its misfit is the residual of the projection regressed band by band on
+        the result (gain and offset fitted, as the SDK's `estimatePsfSigma`). Winning by `PSF_SWITCH_MARGIN`.
+
+        Shape:
+            lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) in the same units
+        """
+        n, b = hrmsi.shape[:2]
+        x = self._framed(hrmsi)
+        k = self.taps.numel()
+        # the card's taps as their own conv: `spectra retarget-psf` finds and replaces them in the graph
+        card = F.conv2d(x, self.taps.view(1, 1, k, 1), stride=(self.scale, 1))
+        card = F.conv2d(card, self.taps.view(1, 1, 1, k), stride=(1, self.scale))
+        m = self.psf_bank.shape[0]
+        bank = F.conv2d(x, self.psf_bank.view(m, 1, k, 1), stride=(self.scale, 1))
+        bank = F.conv2d(bank, self.psf_bank.view(m, 1, 1, k), stride=(1, self.scale), groups=m)
+        blurred = torch.cat([card, bank], dim=1).flatten(2)  # (N*b, 1 + m, h*w)
+        target = self.project(lrhsi).reshape(n * b, 1, -1)
+        xc = blurred - blurred.mean(dim=-1, keepdim=True)
+        yc = target - target.mean(dim=-1, keepdim=True)
+        vx = (xc * xc).sum(-1)
+        cxy = (xc * yc).sum(-1)
+        vy = (yc * yc).sum(-1)
+        residual = (vy - cxy * cxy / (vx + 1e-30)).clamp(min=0).reshape(n, b, 1 + m).sum(1)
+        # residuals are squared misfits
+        residual = torch.cat([residual[:, :1] * (1.0 - PSF_SWITCH_MARGIN) ** 2, residual[:, 1:]], dim=1)
+        best = (residual <= residual.min(dim=1, keepdim=True).values).float()
+        first = best * (best.cumsum(dim=1) == 1).float()
+        return first[:, :1] * self.taps + first[:, 1:] @ self.psf_bank
 
     def upsample(self, lr: torch.Tensor) -> torch.Tensor:
         """Bicubic x s (half-pixel centres, as the degradation)."""
@@ -175,16 +242,17 @@ def hpm_prior(
     hrmsi: torch.Tensor,
     offset: torch.Tensor | None = None,
     assign: torch.Tensor | None = None,
+    taps: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """MTF-GLP-HPM in the graph: up(X_i) * (P_j + d) / (lowpass(P_j) + d), j the band assigned to i.
 
     `offset` (d, (N, b, 1, 1)) and `assign` ((N, B, b)) are measured on these inputs unless given (from the
-    whole frame, `FrameStatistics`).
+    whole frame, `FrameStatistics`); `taps` (N, k) the frame's PSF if it was estimated.
 
     Shape:
         lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) in the same units -> (N, B, s*h, s*w)
     """
-    lr_msi = degradation.degrade(hrmsi)
+    lr_msi = degradation.degrade(hrmsi, taps)
     lowpass = F.relu(degradation.upsample(lr_msi))
     d = HPM_OFFSET * _mean_hw(hrmsi.abs()) + 1e-30 if offset is None else offset
     ratio = (hrmsi + d) / (lowpass + d)
@@ -234,22 +302,26 @@ def regression_prior(
     weights: torch.Tensor,
     bias: torch.Tensor,
     offset: torch.Tensor,
+    taps: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """HPM by each band's regression pan: up(X_i) * (P_i + d_i) / (lowpass(P_i) + d_i), P_i = w_i . MSI + c_i.
 
-    `weights`, `bias` from `regression_pan` and `offset` d (N, B, 1, 1) are the frame's (`FrameStatistics`).
-    A pan that dips below zero where its band is dark counts as zero, so the ratio stays bounded there.
+    `weights`, `bias` from `regression_pan`, `offset` d (N, B, 1, 1) and `taps` (N, k, None for the card's PSF)
+    are the frame's (`FrameStatistics`).
+    A pan that dips below zero where its band is dark counts as zero, and the ratio is at most `HPM_RATIO_CAP`,
+    so a pan whose low-pass is near zero cannot blow a pixel up.
 
     Shape:
         lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) in the same units -> (N, B, s*h, s*w)
     """
-    lowpass = F.relu(degradation.upsample(degradation.degrade(hrmsi)))
+    lowpass = F.relu(degradation.upsample(degradation.degrade(hrmsi, taps)))
     n, _, h, w = hrmsi.shape
 
     def pan(msi: torch.Tensor) -> torch.Tensor:
         return F.relu((weights @ msi.flatten(2)).reshape(n, -1, h, w) + bias)
 
-    return degradation.upsample(lrhsi) * (pan(hrmsi) + offset) / (pan(lowpass) + offset)
+    ratio = ((pan(hrmsi) + offset) / (pan(lowpass) + offset)).clamp(max=HPM_RATIO_CAP)
+    return degradation.upsample(lrhsi) * ratio
 
 
 class FrameStatistics(NamedTuple):
@@ -263,6 +335,7 @@ class FrameStatistics(NamedTuple):
         assign: (N, B, b) the MSI band that sharpens each HSI band; with the regression prior, the weights
             of each band's pan (`regression_pan`).
         pan_bias: (N, B, 1, 1) the intercepts of the regression pans; None for the assigned-band prior.
+        psf_taps: (N, k) the PSF the frame shows (`Degradation.estimate_taps`); None where the card's is used.
     """
 
     hsi_scale: torch.Tensor
@@ -271,29 +344,38 @@ class FrameStatistics(NamedTuple):
     hpm_offset: torch.Tensor
     assign: torch.Tensor
     pan_bias: torch.Tensor | None = None
+    psf_taps: torch.Tensor | None = None
 
     @staticmethod
-    def length(hsi_bands: int, msi_bands: int, regression: bool = False) -> int:
-        """Length S of the packed vector: B + 3 b + B b, and B more with the regression pans."""
-        return hsi_bands * (2 if regression else 1) + 3 * msi_bands + hsi_bands * msi_bands
+    def length(hsi_bands: int, msi_bands: int, regression: bool = False, psf_taps: int = 0) -> int:
+        """Length S of the packed vector: B + 3 b + B b, B more with the regression pans, k with the PSF."""
+        return hsi_bands * (2 if regression else 1) + 3 * msi_bands + hsi_bands * msi_bands + psf_taps
 
     @classmethod
     def measure(
-        cls, radiometry: InputRadiometry, lrhsi: torch.Tensor, hrmsi: torch.Tensor, regression: bool = False
+        cls,
+        radiometry: InputRadiometry,
+        lrhsi: torch.Tensor,
+        hrmsi: torch.Tensor,
+        regression: bool = False,
+        estimate_psf: bool = False,
     ) -> FrameStatistics:
         """Measure on a whole frame: lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) as captured.
 
         `regression`: the pans of `regression_prior` instead of each band's assigned MSI band.
+        `estimate_psf`: the frame's own PSF (`Degradation.estimate_taps`), used for everything after it.
         """
+        degradation = radiometry.degradation
         hsi_scale, msi_gain, msi_scale = radiometry.scales(lrhsi, hrmsi)
         msi = hrmsi * msi_gain
         offset = HPM_OFFSET * _mean_hw(msi.abs()) + 1e-30
-        lr_msi = radiometry.degradation.degrade(msi)
+        taps = degradation.estimate_taps(lrhsi, msi) if estimate_psf else None
+        lr_msi = degradation.degrade(msi, taps)
         if regression:
             weights, bias = regression_pan(lrhsi, lr_msi)
-            return cls(hsi_scale, msi_gain, msi_scale, offset, weights, bias)
-        assign = band_assignment(radiometry.degradation, lrhsi, lr_msi)
-        return cls(hsi_scale, msi_gain, msi_scale, offset, assign)
+            return cls(hsi_scale, msi_gain, msi_scale, offset, weights, bias, taps)
+        assign = band_assignment(degradation, lrhsi, lr_msi)
+        return cls(hsi_scale, msi_gain, msi_scale, offset, assign, None, taps)
 
     def pan_offset(self) -> torch.Tensor:
         """(N, B, 1, 1) the regression prior's ratio offset: `HPM_OFFSET` of each band's level."""
@@ -305,20 +387,21 @@ class FrameStatistics(NamedTuple):
 
     @classmethod
     def unpack(
-        cls, packed: torch.Tensor, hsi_bands: int, msi_bands: int, regression: bool = False
+        cls, packed: torch.Tensor, hsi_bands: int, msi_bands: int, regression: bool = False, psf_taps: int = 0
     ) -> FrameStatistics:
-        """Inverse of `pack`.
+        """Inverse of `pack`; `psf_taps` the PSF's kernel size if the frame's PSF was estimated, else 0.
 
         Raises:
-            ValueError: the vector's length is not `length(hsi_bands, msi_bands, regression)`.
+            ValueError: the vector's length is not `length(hsi_bands, msi_bands, regression, psf_taps)`.
         """
         B, b = hsi_bands, msi_bands
-        length = cls.length(B, b, regression)
+        length = cls.length(B, b, regression, psf_taps)
         # the exported graph's input shape is fixed by the card; tracing would bake this check in as a constant
         if not torch.jit.is_tracing() and (packed.dim() != 2 or packed.shape[1] != length):
             raise ValueError(f"frame_stats must be (N, {length}); got {tuple(packed.shape)}")
         n = packed.shape[0]
-        parts = torch.split(packed, [B, b, b, b, B * b] + ([B] if regression else []), dim=1)
+        sizes = [B, b, b, b, B * b] + ([B] if regression else []) + ([psf_taps] if psf_taps else [])
+        parts = torch.split(packed, sizes, dim=1)
         col = (n, -1, 1, 1)
         hsi, gain, scale, offset, assign = parts[:5]
         bias = parts[5].reshape(col) if regression else None
@@ -329,18 +412,26 @@ class FrameStatistics(NamedTuple):
             offset.reshape(col),
             assign.reshape(n, B, b),
             bias,
+            parts[-1] if psf_taps else None,
         )
 
 
 def consistency(
-    degradation: Degradation, cube: torch.Tensor, lrhsi: torch.Tensor, hrmsi: torch.Tensor, steps: int
+    degradation: Degradation,
+    cube: torch.Tensor,
+    lrhsi: torch.Tensor,
+    hrmsi: torch.Tensor,
+    steps: int,
+    taps: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """`steps` rounds of spectral then spatial back-projection onto the measurements (module docstring).
+
+    `taps` (N, k): the frame's estimated PSF (`FrameStatistics.psf_taps`); None for the card's.
 
     Shape:
         cube (N, B, H, W), lrhsi (N, B, H/s, W/s), hrmsi (N, b, H, W) in the same units -> (N, B, H, W)
     """
     for _ in range(steps):
         cube = cube + degradation.unproject(hrmsi - degradation.project(cube))
-        cube = cube + degradation.upsample(lrhsi - degradation.degrade(cube))
+        cube = cube + degradation.upsample(lrhsi - degradation.degrade(cube, taps))
     return cube

@@ -12,11 +12,13 @@ import torch
 from spectra_distill.cli import main
 from spectra_distill.data import load_split
 from spectra_distill.degrade import make_pair
+from spectra_distill.degrade.psf import GaussianPSF
 from spectra_distill.evaluate.regions import ModelFacts, held_out_regions
 from spectra_distill.evaluate.run import too_small, wald_config
 from spectra_distill.export import load_checkpoint_model
 from spectra_distill.export.onnx import OnnxFusion
 from spectra_distill.metrics import evaluate as score
+from spectra_distill.models.physics import Degradation, FrameStatistics
 
 
 def _calibrate(checkpoint: Path, root: Path, out: Path, *extra: str) -> dict:
@@ -160,7 +162,7 @@ def test_another_prior_is_put_under_the_network_before_the_gain_is_chosen(
     written, _ = load_checkpoint_model(tmp_path / "student-cal.weights.pt", "student")
     assert written.config.prior == "hpm_regression"
     trained, _ = load_checkpoint_model(tiny_physics_checkpoint, "student")
-    expected = trained.with_prior("hpm_regression").eval()
+    expected = trained.with_physics(prior="hpm_regression").eval()
     expected.head.scale_detail(record["gain"])
     rng = np.random.default_rng(1)
     lr = rng.uniform(0.1, 0.9, (1, 31, 6, 6)).astype(np.float32)
@@ -181,3 +183,30 @@ def test_a_prior_the_network_cannot_carry_exits_naming_it(tiny_checkpoint, small
     with pytest.raises(SystemExit, match="--prior hpm_regression: .*needs"):
         main(argv)
     assert not any(tmp_path.iterdir())
+
+
+def test_the_frame_blur_estimate_is_put_in_the_graph_before_the_gain_is_chosen(
+    tiny_physics_checkpoint, small_root, tmp_path
+) -> None:
+    record = _calibrate(tiny_physics_checkpoint, small_root, tmp_path, "--psf-estimate")
+    assert record["psf_estimate"] == {"trained_with": False, "replaced_by": True}
+    card = json.loads((tmp_path / "student-cal.card.json").read_text())
+    assert card["psf"]["per_frame"]["sigmas_px"] == [0.5, 4.0]
+    written, _ = load_checkpoint_model(tmp_path / "student-cal.weights.pt", "student")
+    assert written.config.psf_estimate
+    assert card["frame_statistics"]["length"] == written.frame_statistics_length
+    # a pair blurred 1 px wider than the card: the exported graph measures it, and fuses as the PyTorch network
+    trained, _ = load_checkpoint_model(tiny_physics_checkpoint, "student")
+    wide = Degradation(31, 3, 4, 8)
+    wide.set(trained.physics.srf, torch.as_tensor(GaussianPSF(8, 3.0).taps()))
+    g = torch.Generator().manual_seed(2)
+    hr = torch.nn.functional.interpolate(torch.rand(1, 31, 6, 6, generator=g), size=(24, 24), mode="bilinear")
+    lr, msi = wide.degrade(hr), trained.physics.project(hr)
+    runner = OnnxFusion(tmp_path / "student-cal.onnx")
+    taps = FrameStatistics.unpack(
+        torch.from_numpy(runner.statistics(lr.numpy(), msi.numpy())), 31, 3, False, 8
+    ).psf_taps
+    np.testing.assert_allclose(taps[0].numpy(), wide.taps.numpy(), atol=1e-5)
+    with torch.no_grad():
+        want = written.eval()(lr, msi).cube.numpy()
+    np.testing.assert_allclose(runner.fuse(lr.numpy(), msi.numpy()), want, atol=1e-4)

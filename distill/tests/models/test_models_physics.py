@@ -12,6 +12,7 @@ import torch
 from spectra_distill.degrade.psf import make_psf, spatial_degrade
 from spectra_distill.models import create_model
 from spectra_distill.models.physics import (
+    HPM_RATIO_CAP,
     Degradation,
     consistency,
     hpm_prior,
@@ -22,7 +23,9 @@ from spectra_distill.models.physics import (
 
 B, b, S = 12, 3, 4
 PHYSICS = {"lr_skip": True, "input_norm": True, "prior": "hpm", "consistency_steps": 2, "gate": "softmax"}
-PRIORS = ["hpm", "hpm_regression"]
+# (prior, psf_estimate): the in-graph physics variants every graph-level property must hold for
+VARIANTS = [("hpm", False), ("hpm_regression", False), ("hpm_regression", True)]
+VARIANT_IDS = ["hpm", "regression", "regression+psf"]
 
 
 def _srf() -> torch.Tensor:
@@ -132,14 +135,31 @@ def test_regression_prior_sharpens_a_band_no_single_msi_band_explains() -> None:
     assert err(fitted) < 0.5 * err(assigned), (err(fitted), err(assigned))
 
 
-def test_with_prior_keeps_the_learnt_part() -> None:
+def test_regression_prior_ratio_is_capped_where_the_low_pass_is_dark() -> None:
+    # one bright HR-MSI pixel in a dark field: the pan's low-pass there is a fraction of the pixel, so the
+    # uncapped ratio would be tens (97 on an unseen scene); the cap bounds the prior at cap * up(X)
+    deg = _degradation()
+    lr = torch.full((1, B, 6, 6), 0.02)
+    msi = torch.zeros(1, b, 24, 24)
+    msi[0, 0, 13, 13] = 1.0
+    weights = torch.zeros(1, B, b)
+    weights[..., 0] = 1.0
+    offset = torch.full((1, B, 1, 1), 1e-3)
+    prior = regression_prior(deg, lr, msi, weights, torch.zeros(1, B, 1, 1), offset)
+    ratio = prior / deg.upsample(lr)
+    assert ratio.max().item() == pytest.approx(HPM_RATIO_CAP, rel=1e-5)
+    assert ratio.min().item() > 0
+
+
+def test_with_physics_keeps_the_learnt_part() -> None:
     model = _tiny_physics()
-    other = model.with_prior("hpm_regression")
-    assert other.config.prior == "hpm_regression" and not other.training
+    other = model.with_physics(prior="hpm_regression", psf_estimate=True)
+    assert other.config.prior == "hpm_regression" and other.config.psf_estimate and not other.training
     for (name, p), (name2, q) in zip(model.state_dict().items(), other.state_dict().items(), strict=True):
         assert name == name2 and torch.equal(p, q)
+    assert other.with_physics(psf_estimate=False).config.prior == "hpm_regression"
     with pytest.raises(ValueError, match="Unknown prior"):
-        model.with_prior("wavelet")
+        model.with_physics(prior="wavelet")
 
 
 def test_consistency_steps_approach_both_measurements() -> None:
@@ -155,13 +175,12 @@ def test_consistency_steps_approach_both_measurements() -> None:
     assert residuals[1] < 0.2 * residuals[0] and residuals[2] < residuals[1]
 
 
-@pytest.mark.parametrize("prior", PRIORS)
+@pytest.mark.parametrize(("prior", "psf_estimate"), VARIANTS, ids=VARIANT_IDS)
 @pytest.mark.parametrize("role", ["teacher", "student"])
-def test_output_scales_with_the_inputs(role: str, prior: str) -> None:
+def test_output_scales_with_the_inputs(role: str, prior: str, psf_estimate: bool) -> None:
     torch.manual_seed(3)
-    model = create_model(
-        role, "test_tiny", hsi_bands=B, msi_bands=b, scale=S, border_pad=1, **{**PHYSICS, "prior": prior}
-    ).eval()
+    physics = {**PHYSICS, "prior": prior, "psf_estimate": psf_estimate}
+    model = create_model(role, "test_tiny", hsi_bands=B, msi_bands=b, scale=S, border_pad=1, **physics).eval()
     model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
     _, lr, msi = _scene(1, 24, 32)
     with torch.no_grad():
@@ -171,12 +190,12 @@ def test_output_scales_with_the_inputs(role: str, prior: str) -> None:
             assert ((out / k - ref).abs().max() / ref.abs().max()).item() <= 1e-4, k
 
 
-@pytest.mark.parametrize("prior", PRIORS)
-def test_exported_onnx_output_scales_with_the_inputs(tmp_path: Path, prior: str) -> None:
+@pytest.mark.parametrize(("prior", "psf_estimate"), VARIANTS, ids=VARIANT_IDS)
+def test_exported_onnx_output_scales_with_the_inputs(tmp_path: Path, prior: str, psf_estimate: bool) -> None:
     # the same property through onnxruntime: the radiometry lives in the graph, not in the PyTorch wrapper
     from spectra_distill.export.onnx import OnnxFusion, export_onnx
 
-    model = _tiny_physics(prior=prior)
+    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate)
     runner = OnnxFusion(export_onnx(model, tmp_path / "physics.onnx"))
     _, lr, msi = _scene(1, 24, 32)
     lr_np, msi_np = lr.numpy(), msi.numpy()
@@ -188,7 +207,9 @@ def test_exported_onnx_output_scales_with_the_inputs(tmp_path: Path, prior: str)
         assert np.abs(out / k - ref).max() / np.abs(ref).max() <= 1e-4, k
 
 
-def _tiny_physics(seed: int = 3, border_pad: int = 1, prior: str = "hpm") -> torch.nn.Module:
+def _tiny_physics(
+    seed: int = 3, border_pad: int = 1, prior: str = "hpm", psf_estimate: bool = False
+) -> torch.nn.Module:
     torch.manual_seed(seed)
     model = create_model(
         "student",
@@ -197,17 +218,23 @@ def _tiny_physics(seed: int = 3, border_pad: int = 1, prior: str = "hpm") -> tor
         msi_bands=b,
         scale=S,
         border_pad=border_pad,
-        **{**PHYSICS, "prior": prior},
+        **{**PHYSICS, "prior": prior, "psf_estimate": psf_estimate},
     ).eval()
     model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
     return model
 
 
 @pytest.mark.parametrize(
-    ("prior", "length"), [("hpm", B + 3 * b + B * b), ("hpm_regression", 2 * B + 3 * b + B * b)]
+    ("prior", "psf_estimate", "length"),
+    [
+        ("hpm", False, B + 3 * b + B * b),
+        ("hpm_regression", False, 2 * B + 3 * b + B * b),
+        ("hpm_regression", True, 2 * B + 3 * b + B * b + 2 * S),
+    ],
+    ids=VARIANT_IDS,
 )
-def test_given_frame_statistics_are_the_measured_ones(prior: str, length: int) -> None:
-    model = _tiny_physics(prior=prior)
+def test_given_frame_statistics_are_the_measured_ones(prior: str, psf_estimate: bool, length: int) -> None:
+    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate)
     _, lr, msi = _scene(1, 24, 32)
     with torch.no_grad():
         stats = model.frame_statistics(lr, msi)
@@ -217,12 +244,12 @@ def test_given_frame_statistics_are_the_measured_ones(prior: str, length: int) -
         model(lr, msi, stats[:, :-1])
 
 
-@pytest.mark.parametrize("prior", PRIORS)
-def test_tiles_fed_the_frame_statistics_fuse_as_the_whole_image(prior: str) -> None:
+@pytest.mark.parametrize(("prior", "psf_estimate"), VARIANTS, ids=VARIANT_IDS)
+def test_tiles_fed_the_frame_statistics_fuse_as_the_whole_image(prior: str, psf_estimate: bool) -> None:
     # a tile measuring its own radiometry, HPM offset and band assignment (or pans) drifts from the whole
     # image; fed the frame's statistics, what is left is the CSA channel attention, which pools over the tile
     # (as in the paper, and in every CSAKD network the SDK tiles)
-    model = _tiny_physics(prior=prior)
+    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate)
     _, lr, msi = _scene(5, 128, 192)
     half, halo = 24, 8  # LR px: the left tile is LR columns 0..31, of which 0..23 are kept
     far = half + 2 * halo  # a brighter right part, off the tile: its own statistics differ from the frame's
@@ -241,12 +268,14 @@ def test_tiles_fed_the_frame_statistics_fuse_as_the_whole_image(prior: str) -> N
     assert err_own > 10 * err_given, (err_own, err_given)
 
 
-@pytest.mark.parametrize("prior", PRIORS)
-def test_export_writes_the_statistics_graph_and_names_it_in_the_card(tmp_path: Path, prior: str) -> None:
+@pytest.mark.parametrize(("prior", "psf_estimate"), VARIANTS, ids=VARIANT_IDS)
+def test_export_writes_the_statistics_graph_and_names_it_in_the_card(
+    tmp_path: Path, prior: str, psf_estimate: bool
+) -> None:
     from spectra_distill.errors import ExportError
     from spectra_distill.export.onnx import OnnxFusion, sha256_file, stats_path_for
 
-    model = _tiny_physics(prior=prior)
+    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate)
     card_facts = {
         "wavelengths": [400.0 + 10 * i for i in range(B)],
         "msi": {"preset": "test", "band_names": ["b0", "b1", "b2"], "srf": _srf().tolist()},
@@ -347,6 +376,46 @@ def test_the_blur_of_a_pair_is_estimated_and_retargeting_puts_it_in_the_graph(of
         err_card = (model(lr, msi).cube - hr).abs().mean().item()
         err_moved = (moved(lr, msi).cube - hr).abs().mean().item()
     assert err_moved < 0.8 * err_card, (err_moved, err_card)
+
+
+def test_degrade_with_each_images_own_taps_is_the_degradation_with_those_taps() -> None:
+    hr = torch.cat([_scene(1, 24, 32)[0], _scene(2, 24, 32)[0]])
+    wide = torch.as_tensor(make_psf(S, sigma=2.6).taps(), dtype=torch.float32)
+    card = _degradation()
+    camera = Degradation(B, b, S, 2 * S)
+    camera.set(_srf(), wide)
+    taps = torch.stack([card.taps, wide])
+    out = card.degrade(hr, taps)
+    torch.testing.assert_close(out[:1], card.degrade(hr[:1]), rtol=0, atol=1e-6)
+    torch.testing.assert_close(out[1:], camera.degrade(hr[1:]), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("offset", [-0.5, 0.0, 0.5])
+def test_the_statistics_graph_measures_the_blur_each_frame_shows(offset: float) -> None:
+    from spectra_distill.models.physics import PSF_SIGMAS
+
+    card_sigma = make_psf(S).sigma
+    assert round(card_sigma + offset, 1) in PSF_SIGMAS
+    hr, _, msi = _scene(7, 64, 64)
+    camera = Degradation(B, b, S, 2 * S)
+    camera.set(_srf(), torch.as_tensor(make_psf(S, sigma=card_sigma + offset).taps()))
+    lr = camera.degrade(hr)
+    deg = _degradation()
+    # a camera described right keeps its card's taps exactly; a wrong one gets the Gaussian it shows
+    torch.testing.assert_close(deg.estimate_taps(lr, msi)[0], camera.taps, rtol=0, atol=1e-6)
+    card, estimating = _tiny_physics(prior="hpm_regression"), _tiny_physics(prior="hpm_regression", psf_estimate=True)
+    with torch.no_grad():
+        err_card = (card(lr, msi).cube - hr).abs().mean().item()
+        err_own = (estimating(lr, msi).cube - hr).abs().mean().item()
+    if offset:
+        assert err_own < 0.8 * err_card, (err_own, err_card)
+    else:
+        assert err_own == pytest.approx(err_card, rel=1e-5)
+
+
+def test_psf_estimate_needs_frame_statistics() -> None:
+    with pytest.raises(ValueError, match="psf_estimate .* needs input_norm"):
+        create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, lr_skip=True, psf_estimate=True)
 
 
 def test_a_blur_that_is_not_gaussian_is_fitted_as_free_taps() -> None:
