@@ -17,7 +17,8 @@ command), and <report>/calibration.json and calibration.md.
 
 --prior puts another in-graph prior under the network first (the priors hold no weights): the gain is then
 what the learnt part, trained on its own prior, is worth on top of the new one. --psf-estimate likewise makes
-the statistics graph measure the blur of each frame (`FusionNetConfig.psf_estimate`) before the gain is chosen.
+the statistics graph measure the blur of each frame (`FusionNetConfig.psf_estimate`) before the gain is
+chosen.
 """
 
 from __future__ import annotations

@@ -82,8 +82,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--psf-estimate",
         action="store_true",
-        help="the checkpoint's networks measure each pair's blur in their graph (FusionNetConfig.psf_estimate), "
-        "as the students exported with calibrate --psf-estimate do",
+        help="the checkpoint's networks measure each pair's blur in their graph "
+        "(FusionNetConfig.psf_estimate), as the students exported with calibrate --psf-estimate do",
     )
     parser.add_argument(
         "--subspace",

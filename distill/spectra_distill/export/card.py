@@ -113,7 +113,8 @@ class CardFacts:
 
 
 def _psf(psf: dict[str, Any], config: FusionNetConfig) -> dict[str, Any]:
-    """The card's PSF, and with `psf_estimate` the rule by which the statistics graph replaces it per frame."""
+    """The card's PSF, and with `psf_estimate` the rule by which the statistics graph replaces it per
+    frame."""
     out = {k: v for k, v in psf.items() if k != "per_frame"}
     if config.psf_estimate:
         out["per_frame"] = {

@@ -70,10 +70,11 @@ class FusionNetConfig:
         consistency_steps: Rounds of back-projection onto the two measurements after the head
             (`physics.consistency`); 0 = none. Not in the paper.
         psf_taps: PSF taps per axis of the in-graph degradation (0 = 2 * scale, the Wald default).
-        psf_estimate: Measure the blur each frame shows in the statistics graph (the card's PSF, or a Gaussian of
-            0.5-4 px if one explains the pair clearly better, `physics.Degradation.estimate_taps`) and use it in
-            the prior and the back-projections. Needs input_norm. Not in the paper; a camera whose blur is 0.5 px
-            off the card cost the physics students 4-11 dB, where CNMF re-estimates and loses < 0.5 dB.
+        psf_estimate: Measure the blur each frame shows in the statistics graph (the card's PSF, or a
+            Gaussian of 0.5-4 px if one explains the pair clearly better, `physics.Degradation.estimate_taps`)
+            and use it in the prior and the back-projections. Needs input_norm. Not in the paper; a camera
+            whose blur is 0.5 px off the card cost the physics students 4-11 dB, where CNMF re-estimates and
+            loses < 0.5 dB.
         gate_floor: With `gate='softmax'`, every stream keeps at least this weight at every pixel, so no
             stream can be gated off (`fusion._StreamGate`).
         border_pad: LR pixels of mirror padding (`layers.mirror_pad`) put around both inputs, s times as
@@ -338,7 +339,9 @@ class FusionNet(nn.Module):
         if frame_stats is None:
             return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi, *self._measured)
         c = self.config
-        return FrameStatistics.unpack(frame_stats, c.hsi_bands, c.msi_bands, self._regression, self._estimated_taps)
+        return FrameStatistics.unpack(
+            frame_stats, c.hsi_bands, c.msi_bands, self._regression, self._estimated_taps
+        )
 
     @property
     def _measured(self) -> tuple[bool, bool]:

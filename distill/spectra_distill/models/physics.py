@@ -1,6 +1,7 @@
 """The known imaging model inside the network: radiometry from the inputs, an HPM prior, data consistency.
 
-Three pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prior`, `consistency_steps`):
+The pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prior`, `psf_estimate`,
+`consistency_steps`):
 
 - `InputRadiometry`: per-band scales measured on the LR-HSI itself and an MSI gain that maps the HR-MSI onto
   the LR-HSI's units through the SRF. Every statistic is homogeneous of degree one in the inputs, so the
@@ -15,8 +16,11 @@ Three pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prio
   image). One MSI band is a poor pan for a SWIR band, or for a band that two MSI bands share; on the trained
   scenes' train and validation regions (the network's detail at zero, no test scene read) it scored 2.2 dB
   (206 bands) and 4.8 dB (CAVE grid) above the assigned band (`options/README.md`).
+- `Degradation.estimate_taps` (`psf_estimate`): the blur the frame shows, the card's PSF unless a Gaussian of
+  0.5-4 px explains the pair clearly better; the prior, the pans and the back-projections then blur with it, so
+  a camera whose blur is not the card's costs nothing (it had cost the students 4-11 dB).
 - `FrameStatistics`: everything above that is measured over the whole image (radiometry, HPM offset, band
-  assignment), packed into one vector. The graph computes it from its own inputs when it is not given one; a
+  assignment or pans, the PSF), packed into one vector. The graph computes it from its own inputs when it is not given one; a
   tiled run measures it once on the whole frame (the exported statistics graph) and hands it to every tile, so
   tiles fuse exactly as the whole image does.
 - `consistency`: alternating back-projections onto the two measurement constraints, R x = MSI (minimum-norm
@@ -50,13 +54,13 @@ SCALE_FLOOR = 1e-3
 MSI_GAIN_FLOOR = 1e-6
 """The same for an MSI band's level: its gain may differ from its neighbours' by up to 10^6."""
 HPM_RATIO_CAP = 6.0
-"""Upper bound of `regression_prior`'s modulation ratio. Where a band is dark at low resolution (NIR over water)
-its pan's low-pass is near zero and the ratio reached 97 on an unseen scene; the back-projections then spread
-the overshoot as negative reflectance into the neighbouring pixels. Chosen on the validation regions of both
-grids among none, 16, 8, 6 and 4 (options/README.md)."""
+"""Upper bound of `regression_prior`'s modulation ratio. Where a band is dark at low resolution (NIR over
+water) its pan's low-pass is near zero and the ratio reached 97 on an unseen scene; the back-projections then
+spread the overshoot as negative reflectance into the neighbouring pixels. Chosen on the validation regions of
+both grids among none, 16, 8, 6 and 4 (options/README.md)."""
 PSF_SIGMAS = tuple(round(0.5 + 0.1 * i, 1) for i in range(36))
-"""Gaussian widths (HR px) the statistics graph tries against the card's PSF (`Degradation.estimate_taps`): the
-SDK's coarse search range (`estimatePsfSigma`), 0.5 to 4 px."""
+"""Gaussian widths (HR px) the statistics graph tries against the card's PSF (`Degradation.estimate_taps`):
+the SDK's coarse search range (`estimatePsfSigma`), 0.5 to 4 px."""
 PSF_SWITCH_MARGIN = 0.1
 """A Gaussian replaces the card's PSF only if it explains the pair with a misfit this much (relative) smaller:
 noise and misregistration move the misfit curve a little, and a camera described right keeps its card."""
@@ -306,10 +310,10 @@ def regression_prior(
 ) -> torch.Tensor:
     """HPM by each band's regression pan: up(X_i) * (P_i + d_i) / (lowpass(P_i) + d_i), P_i = w_i . MSI + c_i.
 
-    `weights`, `bias` from `regression_pan`, `offset` d (N, B, 1, 1) and `taps` (N, k, None for the card's PSF)
-    are the frame's (`FrameStatistics`).
-    A pan that dips below zero where its band is dark counts as zero, and the ratio is at most `HPM_RATIO_CAP`,
-    so a pan whose low-pass is near zero cannot blow a pixel up.
+    `weights`, `bias` from `regression_pan`, `offset` d (N, B, 1, 1) and `taps` (N, k; None for the card's
+    PSF) are the frame's (`FrameStatistics`). A pan that dips below zero where its band is dark counts as
+    zero, and the ratio is at most `HPM_RATIO_CAP`, so a pan whose low-pass is near zero cannot blow a pixel
+    up.
 
     Shape:
         lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) in the same units -> (N, B, s*h, s*w)

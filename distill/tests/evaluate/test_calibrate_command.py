@@ -195,7 +195,7 @@ def test_the_frame_blur_estimate_is_put_in_the_graph_before_the_gain_is_chosen(
     written, _ = load_checkpoint_model(tmp_path / "student-cal.weights.pt", "student")
     assert written.config.psf_estimate
     assert card["frame_statistics"]["length"] == written.frame_statistics_length
-    # a pair blurred 1 px wider than the card: the exported graph measures it, and fuses as the PyTorch network
+    # a pair blurred 1 px wider than the card: the exported graph measures it and fuses as the PyTorch net
     trained, _ = load_checkpoint_model(tiny_physics_checkpoint, "student")
     wide = Degradation(31, 3, 4, 8)
     wide.set(trained.physics.srf, torch.as_tensor(GaussianPSF(8, 3.0).taps()))

@@ -403,7 +403,10 @@ def test_the_statistics_graph_measures_the_blur_each_frame_shows(offset: float) 
     deg = _degradation()
     # a camera described right keeps its card's taps exactly; a wrong one gets the Gaussian it shows
     torch.testing.assert_close(deg.estimate_taps(lr, msi)[0], camera.taps, rtol=0, atol=1e-6)
-    card, estimating = _tiny_physics(prior="hpm_regression"), _tiny_physics(prior="hpm_regression", psf_estimate=True)
+    card, estimating = (
+        _tiny_physics(prior="hpm_regression"),
+        _tiny_physics(prior="hpm_regression", psf_estimate=True),
+    )
     with torch.no_grad():
         err_card = (card(lr, msi).cube - hr).abs().mean().item()
         err_own = (estimating(lr, msi).cube - hr).abs().mean().item()
