@@ -90,7 +90,7 @@ export { type GaussianPsf, type Psf, type PsfTaps, cardPsf, gaussianTaps, psfTap
 export { type PsfEstimate, type PsfSearch, estimatePsfSigma, fitPsfTaps } from './spectral/psf-estimate';
 export { projectSrf, srfCentroids } from './spectral/srf';
 export { type ResampleMethod, type ResamplingMatrix, resampleCube, resamplingMatrix } from './spectral/resample';
-export { type SignalSubspace, projectRows, signalSubspace } from './spectral/subspace';
+export { AUTO_DENOISE_SNR_DB, type DenoiseDecision, type SignalSubspace, autoSubspace, projectRows, signalSubspace } from './spectral/subspace';
 export { type FusionMetrics, type MetricOptions, type PeakMode, PSNR_CAP_DB, ergas, evaluate, psnr, rmse, sam, ssim } from './metrics/full-reference';
 export { type ConsistencyReport, type ConsistencyScore, type DegradationModel, type MsiAgreement, MSI_MISMATCH_DB, consistency, consistencyHeader, msiAgreement } from './quality/consistency';
 export { describeBandRanges, selectBandGrid, selectBands, srfOnValidBands, toModelGrid } from './spectral/coverage';

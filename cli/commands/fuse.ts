@@ -13,6 +13,7 @@ import type { VariantRequest } from '../../sdk/runtime/variants';
 import { ValueRangeError } from '../../sdk/core/errors';
 import type { MsiResponse, MsiResponseEstimate } from '../../sdk/camera/response';
 import { describeBandRanges, selectBands } from '../../sdk/spectral/coverage';
+import { AUTO_DENOISE_SNR_DB } from '../../sdk/spectral/subspace';
 import { bandValidity } from '../../sdk/cube/band-validity';
 import { integer } from '../arguments';
 
@@ -28,7 +29,7 @@ interface FuseCliOptions extends PairCliOptions {
   variant?: VariantRequest;
   quality: boolean;
   coveredOnly: boolean;
-  denoise: 'none' | 'subspace';
+  denoise: 'auto' | 'none' | 'subspace';
   json: boolean;
 }
 
@@ -136,7 +137,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'intra-op threads; 0 = onnxruntime default', integer(0), 0)
     .option('--providers <list>', 'execution providers in order (default: tensorrt,cuda,cpu)', providerList)
     .addOption(new Option('--variant <variant>', 'open this precision of the model (auto: the fastest one the granted provider runs well; default: the file given)').choices(['fp32', 'fp16', 'int8', 'auto']))
-    .addOption(new Option('--denoise <method>', "subspace: project the output onto the signal subspace the LR-HSI shows, removing sensor noise the network passes on (noisy captures; docs/new-camera.md)").choices(['none', 'subspace']).default('none'))
+    .addOption(new Option('--denoise <method>', "subspace: project the output onto the signal subspace the LR-HSI shows, removing sensor noise the network passes on; auto: only when the LR-HSI's SNR is below 35 dB (docs/new-camera.md §7)").choices(['auto', 'none', 'subspace']).default('auto'))
     .option('--covered-only', 'write only the valid bands (covered by the LR-HSI and learnt by the model)', false)
     .option('--no-quality', 'skip the no-reference consistency check')
     .option('--json', 'print the result summary as JSON', false)
@@ -228,6 +229,7 @@ export function register(program: Command): void {
           tiles: fused.tiles,
           timing: fused.timing,
           quality: fused.quality,
+          ...(fused.denoise ? { denoise: fused.denoise } : {}),
           ...(fused.msiAgreement ? { msiAgreement: fused.msiAgreement } : {}),
           ...(msiResponse ? { msiResponse: describeResponse(msiResponse, spec.wavelengths) } : {}),
           ...(camera ? { camera: camera.name } : {}),
@@ -247,6 +249,7 @@ export function register(program: Command): void {
                 ? `consistency: spatial ${q.spatial.psnr.toFixed(2)} dB / ${q.spatial.sam.toFixed(3)} deg vs LR-HSI, ` +
                   `spectral ${q.spectral.psnr.toFixed(2)} dB / ${q.spectral.sam.toFixed(3)} deg vs HR-MSI\n`
                 : '') +
+              (fused.denoise ? `${formatDenoise(fused.denoise)}\n` : '') +
               (summary.msiResponse ? `${formatResponse(summary.msiResponse)}\n` : '') +
               (fused.msiAgreement
                 ? `msi check: HR-MSI vs LR-HSI through the model's MSI response ${fused.msiAgreement.psnr.toFixed(2)} dB${fused.msiAgreement.advice ? ` - MISMATCH: ${fused.msiAgreement.advice}` : ' (fits)'}\n`
@@ -258,4 +261,11 @@ export function register(program: Command): void {
         await model.release();
       }
     }));
+}
+
+/** The `denoise:` line of `spectra fuse`. */
+export function formatDenoise(d: NonNullable<FusedCube['denoise']>): string {
+  return d.projected
+    ? `denoise: LR-HSI SNR ${d.snrDb.toFixed(1)} dB; output projected onto its ${d.rank} signal directions`
+    : `denoise: LR-HSI SNR ${d.snrDb.toFixed(1)} dB, at or above ${AUTO_DENOISE_SNR_DB} dB: not projected`;
 }

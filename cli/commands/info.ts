@@ -5,7 +5,7 @@ import { readCube } from '../../sdk/cube/read-cube';
 import type { NpyLayout } from '../../sdk/cube/npy';
 import { describeBandRanges } from '../../sdk/spectral/coverage';
 import { srfCentroids } from '../../sdk/spectral/srf';
-import { signalSubspace } from '../../sdk/spectral/subspace';
+import { AUTO_DENOISE_SNR_DB, signalSubspace } from '../../sdk/spectral/subspace';
 import { bandValidity } from '../../sdk/cube/band-validity';
 import type { Cube } from '../../sdk/cube/cube';
 import { type ResponseSummary, describeResponse, formatResponse } from './fuse';
@@ -97,16 +97,8 @@ interface CameraReport {
 
 /** Median per-band SNR of an LR-HSI as read (its own bands), from the signal subspace's noise estimate. */
 function lrNoise(lr: Cube): { snrDb: number; rank: number; bands: number } {
-  const valid = bandValidity(lr);
-  const sub = signalSubspace(lr, valid);
-  const N = lr.height * lr.width;
-  const snr = sub.bands.map((b, i) => {
-    let power = 0;
-    for (let p = 0; p < N; p++) power += lr.data[b * N + p] ** 2;
-    return 10 * Math.log10(power / N / Math.max(sub.noiseVariance[i], 1e-30));
-  });
-  snr.sort((a, b) => a - b);
-  return { snrDb: snr[Math.floor(snr.length / 2)], rank: sub.rank, bands: sub.bands.length };
+  const sub = signalSubspace(lr, bandValidity(lr));
+  return { snrDb: sub.snrDb, rank: sub.rank, bands: sub.bands.length };
 }
 
 async function cameraReport(model: FusionModel, opts: { camera?: string; lrhsi?: string; hrmsi?: string; npyLayout: NpyLayout }): Promise<CameraReport | undefined> {
@@ -141,9 +133,13 @@ async function cameraReport(model: FusionModel, opts: { camera?: string; lrhsi?:
     lines.push(formatResponse(report.msiEstimated));
     report.noise = lrNoise(lr);
     lines.push(
-      `noise      LR-HSI SNR about ${report.noise.snrDb.toFixed(1)} dB (median over bands), signal in ${report.noise.rank} of ${report.noise.bands} directions` +
-        // 40 dB: on the 30 dB test pairs the projection gained 4 dB, on clean ones (> 50 dB) it changed < 0.1 dB
-        (report.noise.snrDb < 40 ? `: fuse with --denoise subspace to remove the noise the network passes on (docs/new-camera.md §7)` : ''),
+      `noise      LR-HSI SNR about ${report.noise.snrDb.toFixed(1)} dB (median over its own bands), signal in ${report.noise.rank} of ${report.noise.bands} directions`,
+    );
+    const decision = model.denoiseDecision(lr, { resample: true });
+    lines.push(
+      decision.projected
+        ? `denoise    on the model grid the LR-HSI reads ${decision.snrDb.toFixed(1)} dB, below ${AUTO_DENOISE_SNR_DB}: fuse projects the output onto its signal subspace by default (--denoise auto; docs/new-camera.md §7)`
+        : `denoise    on the model grid the LR-HSI reads ${decision.snrDb.toFixed(1)} dB: fuse leaves the output as the network makes it${report.noise.snrDb < AUTO_DENOISE_SNR_DB ? ` although its own bands read below ${AUTO_DENOISE_SNR_DB} dB (resampling averaged the noise into neighbouring bands); --denoise subspace projects anyway` : ''}`,
     );
     if (hr.bands === spec.msiBands && card.frame_statistics) {
       const e = model.estimatePsf(lr, hr, { resample: true });

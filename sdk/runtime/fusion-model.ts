@@ -36,7 +36,7 @@ import { bandValidHeader } from '../cube/envi';
 import { EnviRowWriter } from '../cube/envi-writer';
 import type { RowSink } from '../cube/row-sink';
 import { StripConsistency } from './strip-consistency';
-import { projectRows, signalSubspace, type SignalSubspace } from '../spectral/subspace';
+import { type DenoiseDecision, autoSubspace, projectRows, signalSubspace, type SignalSubspace } from '../spectral/subspace';
 import { StripStitcher, emitRows, stripCapacity } from './strip-stitcher';
 import { type Tile, copyWindow, planTiles } from './tiling';
 import { DEFAULT_MAX_QUALITY_LOSS_DB, type VariantChoice, chooseVariant, explicitVariantPath, fp32PathOf, variantOfPath } from './variants';
@@ -65,8 +65,10 @@ interface PreparedInputs {
    * feeds masked bands), are written as zeros and are skipped by the consistency check.
    */
   bandValid: boolean[];
-  /** `denoise: 'subspace'`: the LR-HSI's signal subspace the output is projected onto. */
+  /** The LR-HSI's signal subspace the output is projected onto (`denoise`). */
   subspace?: SignalSubspace;
+  /** What `denoise` measured and decided; absent with `denoise: 'none'`. */
+  denoise?: DenoiseDecision;
   /** Time spent finding {@link PreparedInputs.subspace}. */
   subspaceMs: number;
   /** `performance.now()` when the call began: `timing.totalMs` counts from here. */
@@ -320,6 +322,22 @@ export class FusionModel {
     return estimatePsfSigma(applyValueScale(lr, 'lrhsi'), applyValueScale(hrmsi, 'hrmsi'), this.card.scale, this.card.psf.kernel_size, srfOnValidBands(this.card.msi.srf, valid));
   }
 
+  /**
+   * What `denoise: 'auto'` decides for this LR-HSI: its SNR measured as fuse measures it (on the model grid, after
+   * resampling, which averages neighbouring bands and hides part of their noise) and whether fuse projects.
+   * @param lrhsi - The LR-HSI (raw counts with `meta.valueScale`, or 0..1).
+   * @param options - `resample` as for {@link FusionModel.fuse}.
+   * @returns The SNR (dB, median over the valid bands) and the decision.
+   * @throws The LR-HSI errors of {@link FusionModel.fuse}.
+   */
+  denoiseDecision(lrhsi: Cube, options: Pick<FuseOptions, 'resample'> = {}): { snrDb: number; projected: boolean } {
+    assertCube(lrhsi, 'lrhsi');
+    const lr = this.onModelGrid(lrhsi, options.resample ?? DEFAULT_FUSE_OPTIONS.resample);
+    assertFinite(lr, 'lrhsi');
+    const d = autoSubspace(lr, this.validModelBands(lr));
+    return { snrDb: d.snrDb, projected: d.subspace !== undefined };
+  }
+
   /** The checks the estimators share with fuse; returns the LR-HSI on the model grid. */
   private checkedPair(lrhsi: Cube, hrmsi: Cube, options: Pick<FuseOptions, 'resample'>): Cube {
     assertCube(lrhsi, 'lrhsi');
@@ -387,14 +405,16 @@ export class FusionModel {
     if (response) hr = msiToModelBands(hr, response, srfOnValidBands(this.card.msi.srf, bandValid), lr);
     const normaliseMs = performance.now() - tn;
     const td = performance.now();
-    const subspace = opts.denoise === 'subspace' ? signalSubspace(lr, bandValid) : undefined;
-    const subspaceMs = subspace ? performance.now() - td : 0;
+    const denoise = opts.denoise === 'none' ? undefined : opts.denoise === 'auto' ? autoSubspace(lr, bandValid) : forced(signalSubspace(lr, bandValid));
+    const subspace = denoise?.subspace;
+    const subspaceMs = denoise ? performance.now() - td : 0;
     return {
       lr,
       hr,
       tiles,
       bandValid,
       ...(subspace ? { subspace } : {}),
+      ...(denoise ? { denoise } : {}),
       subspaceMs,
       t0,
       validateMs: performance.now() - t0 - resampleMs - normaliseMs - subspaceMs,
@@ -525,7 +545,7 @@ export class FusionModel {
     zeroBands(out, t.bandValid, H * W);
     const tp = performance.now();
     if (t.subspace) projectRows(out, B, t.subspace);
-    const denoiseMs = t.subspace ? t.subspaceMs + performance.now() - tp : 0;
+    const denoiseMs = t.subspaceMs + (t.subspace ? performance.now() - tp : 0);
     const fused: Cube = { ...this.outputHeader(lr, hr, t.bandValid), data: out };
     let quality: ConsistencyReport | undefined;
     let agreement: MsiAgreement | undefined;
@@ -541,6 +561,7 @@ export class FusionModel {
       tiles: tiles.length,
       ...(quality ? { quality } : {}),
       ...(agreement ? { msiAgreement: agreement } : {}),
+      ...denoiseReport(t.denoise),
       timing: { validateMs: t.validateMs, resampleMs: t.resampleMs, normaliseMs: t.normaliseMs, inferMs, stitchMs, denoiseMs, qualityMs, totalMs: performance.now() - t.t0 },
     };
   }
@@ -594,6 +615,7 @@ export class FusionModel {
     return {
       ...this.outputHeader(lr, hr, t.bandValid),
       tiles: tiles.length,
+      ...denoiseReport(t.denoise),
       ...(check ? { quality: check.report(), msiAgreement: msiAgreement(lr, hr, this.degradation(t.bandValid), this.inputSpec.msiBandNames, opts.msiResponse !== undefined) } : {}),
       timing: {
         validateMs: t.validateMs,
@@ -745,4 +767,14 @@ function zeroBands(data: Float32Array, valid: readonly boolean[], plane: number)
   valid.forEach((v, b) => {
     if (!v) data.fill(0, b * plane, (b + 1) * plane);
   });
+}
+
+/** `denoise: 'subspace'`: the decision is made, the SNR only reported. */
+function forced(subspace: SignalSubspace): DenoiseDecision {
+  return { snrDb: subspace.snrDb, subspace };
+}
+
+/** The result's `denoise` field. */
+function denoiseReport(d: DenoiseDecision | undefined): Pick<FusedCube, 'denoise'> {
+  return d ? { denoise: { snrDb: d.snrDb, projected: d.subspace !== undefined, ...(d.subspace ? { rank: d.subspace.rank } : {}) } } : {};
 }

@@ -95,10 +95,11 @@ export interface FuseOptions {
   msiResponse?: MsiResponse;
   /**
    * `'subspace'`: project the output onto the signal subspace the LR-HSI shows (`signalSubspace`), removing the
-   * sensor noise the network passes on; for noisy captures (measured: docs/new-camera.md §7). Per pixel, so tiles
-   * and streamed rows get exactly what the whole image would. @defaultValue 'none'
+   * sensor noise the network passes on (measured: docs/new-camera.md §7). Per pixel, so tiles and streamed rows get
+   * exactly what the whole image would. `'auto'`: project only a capture whose LR-HSI SNR is below
+   * `AUTO_DENOISE_SNR_DB` (35 dB); the result's `denoise` says what was measured and done. @defaultValue 'auto'
    */
-  denoise?: 'none' | 'subspace';
+  denoise?: 'auto' | 'none' | 'subspace';
   /** Called after each session run with tiles done and total. */
   onProgress?: (done: number, total: number) => void;
   /**
@@ -119,7 +120,7 @@ export const DEFAULT_FUSE_OPTIONS: Readonly<ResolvedFuseOptions> = Object.freeze
   blend: 'cosine',
   resample: false,
   quality: true,
-  denoise: 'none',
+  denoise: 'auto',
 });
 
 /** Options for {@link FusionModel.fuseToFile}: those of {@link FuseOptions} plus the ENVI layout. */
@@ -146,7 +147,7 @@ export interface FuseTiming {
   inferMs: number;
   /** Tile extraction and blending (on the streaming path also the sink's writes). */
   stitchMs: number;
-  /** Signal subspace of the LR-HSI and the output's projection onto it (`denoise: 'subspace'`; 0 otherwise). */
+  /** Noise estimate, signal subspace and the output's projection onto it (0 with `denoise: 'none'`). */
   denoiseMs: number;
   qualityMs: number;
   totalMs: number;
@@ -159,6 +160,8 @@ export interface FusedCube extends Cube {
   tiles: number;
   /** Consistency of the output with its inputs; absent when `quality: false`. */
   quality?: ConsistencyReport;
+  /** The LR-HSI's SNR and whether the output was projected onto its signal subspace; absent with `denoise: 'none'`. */
+  denoise?: { snrDb: number; projected: boolean; rank?: number };
   /** Whether the HR-MSI fits the model's MSI response (and what to do if not); absent when `quality: false`. */
   msiAgreement?: MsiAgreement;
 }
@@ -187,7 +190,7 @@ export function checkFuseOptions(o: ResolvedFuseOptions): void {
   if (!Number.isInteger(o.overlap) || o.overlap < 0) throw new RangeError(`Expected options.overlap to be an integer >= 0 but received ${o.overlap}`);
   if (!Number.isInteger(o.batch) || o.batch < 1) throw new RangeError(`Expected options.batch to be an integer >= 1 but received ${o.batch}`);
   if (o.blend !== 'linear' && o.blend !== 'cosine') throw new TypeError(`Expected options.blend 'linear' or 'cosine' but received '${String(o.blend)}'`);
-  if (o.denoise !== 'none' && o.denoise !== 'subspace') throw new TypeError(`Expected options.denoise 'none' or 'subspace' but received '${String(o.denoise)}'`);
+  if (o.denoise !== 'auto' && o.denoise !== 'none' && o.denoise !== 'subspace') throw new TypeError(`Expected options.denoise 'auto', 'none' or 'subspace' but received '${String(o.denoise)}'`);
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) throw new TypeError('Expected options.signal to be an AbortSignal');
 }
 

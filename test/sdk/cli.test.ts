@@ -52,7 +52,7 @@ t.test('cli: spectra info reports card, input spec and providers', async (t) => 
   const shippedCard = JSON.parse(readFileSync(join(ROOT, 'models', 'student-cave31-rgb-x4.card.json'), 'utf8')) as { frame_statistics: { length: number } };
   const statsLine = new RegExp(`^statistics student-cave31-rgb-x4\\.stats\\.onnx \\(sha256 [0-9a-f]{16}…, verified\\): ${shippedCard.frame_statistics.length} values measured once per frame`, 'm');
   t.match(shipped.stdout, statsLine);
-  t.match(shipped.stdout, /^psf .*inside the graph: a camera whose blur differs costs several dB/m);
+  t.match(shipped.stdout, /^psf .*measured on every frame by the statistics graph: a Gaussian of 0\.5-4 px replaces it/m);
 });
 
 t.test('cli: spectra info warns about a quantized variant on cpu; --variant auto opens fp32', async (t) => {
@@ -134,7 +134,7 @@ t.test('cli: --camera applies the profile; a wrong profile fails before anything
   t.match(info.stdout, /msi response \(camera profile/);
 });
 
-t.test('cli: spectra info reports the LR-HSI noise and points a noisy one to --denoise subspace, which fuse applies', async (t) => {
+t.test('cli: spectra info reports the LR-HSI noise, and fuse projects a noisy capture by default', async (t) => {
   const dir = tempDir();
   // An imager sampling 400-800 nm every 10 nm (spectra smooth at that spacing), three materials mixed.
   const wl = Array.from({ length: 41 }, (_, i) => 400 + 10 * i);
@@ -159,16 +159,22 @@ t.test('cli: spectra info reports the LR-HSI noise and points a noisy one to --d
   const quiet = info('clean.hdr');
   t.equal(quiet.status, 0, quiet.stderr);
   t.ok(snrOf(quiet.stdout) > 50, `the clean capture reads as clean (${snrOf(quiet.stdout)} dB)`);
-  t.notMatch(quiet.stdout, /--denoise subspace/);
+  t.match(quiet.stdout, /denoise    on the model grid the LR-HSI reads [\d.]+ dB: fuse leaves the output as the network makes it\n/);
   const noisy = info('noisy.hdr');
   t.equal(noisy.status, 0, noisy.stderr);
   t.ok(snrOf(noisy.stdout) > 20 && snrOf(noisy.stdout) < 30, `the 25 dB capture reads near 25 dB (${snrOf(noisy.stdout)} dB)`);
-  t.match(noisy.stdout, /fuse with --denoise subspace/);
-  const fuse = (...extra: string[]) => spectra('fuse', '--model', TINY_MODEL, '--lrhsi', join(dir, 'noisy.hdr'), '--hrmsi', join(REF, 'hrmsi.npy'), '--resample', ...extra);
-  const fused = fuse('--denoise', 'subspace', '--out', join(dir, 'd.hdr'), '--json');
+  t.match(noisy.stdout, /denoise    on the model grid the LR-HSI reads [\d.]+ dB, below 35: fuse projects the output onto its signal subspace by default \(--denoise auto/);
+  const fuse = (lr: string, ...extra: string[]) => spectra('fuse', '--model', TINY_MODEL, '--lrhsi', join(dir, lr), '--hrmsi', join(REF, 'hrmsi.npy'), '--resample', ...extra);
+  const fused = fuse('noisy.hdr', '--out', join(dir, 'd.hdr'), '--json');
   t.equal(fused.status, 0, fused.stderr);
-  t.ok((JSON.parse(fused.stdout) as { timing: { denoiseMs: number } }).timing.denoiseMs > 0, 'fuse projected the output');
-  const bad = fuse('--denoise', 'pca', '--out', join(dir, 'e.hdr'));
+  const report = JSON.parse(fused.stdout) as { timing: { denoiseMs: number }; denoise: { snrDb: number; projected: boolean } };
+  t.ok(report.denoise.projected && report.timing.denoiseMs > 0, 'fuse projected the noisy output by default');
+  const gridSnr = Number(/on the model grid the LR-HSI reads ([\d.]+) dB/.exec(noisy.stdout)?.[1]);
+  t.ok(Math.abs(report.denoise.snrDb - gridSnr) < 0.05, `with the model-grid SNR info reported (${report.denoise.snrDb.toFixed(2)} dB)`);
+  t.match(fuse('clean.hdr', '--out', join(dir, 'c.hdr')).stdout, /denoise: LR-HSI SNR [\d.]+ dB, at or above 35 dB: not projected/);
+  const off = fuse('noisy.hdr', '--denoise', 'none', '--out', join(dir, 'n.hdr'), '--json');
+  t.equal((JSON.parse(off.stdout) as { denoise?: unknown }).denoise, undefined, '--denoise none measures nothing');
+  const bad = fuse('noisy.hdr', '--denoise', 'pca', '--out', join(dir, 'e.hdr'));
   t.equal(bad.status, 1);
-  t.match(bad.stderr, /--denoise.*pca.*Allowed choices are none, subspace/);
+  t.match(bad.stderr, /--denoise.*pca.*Allowed choices are auto, none, subspace/);
 });

@@ -92,6 +92,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(spectra fuse --denoise subspace)",
     )
     parser.add_argument(
+        "--denoise-auto",
+        action="store_true",
+        help="also score each --onnx model as spectra fuse runs it by default (--denoise auto: projected onto "
+        "the signal subspace only when the LR-HSI reads below 35 dB SNR)",
+    )
+    parser.add_argument(
         "--physics-only",
         action="store_true",
         help="also score the student's in-graph physics alone (its learnt detail set to zero): what the "
@@ -154,6 +160,8 @@ def run(args: argparse.Namespace) -> int:
         methods.append(method)
         if args.subspace:
             methods.append(subspace_method(method, facts))
+        if args.denoise_auto:
+            methods.append(subspace_method(method, facts, auto=True))
     methods += baselines(tuple(args.baselines))
     cases = tuple(c for c in CASES if c.name in args.cases)
     result = run_generalisation(facts, methods, root, cases)
@@ -163,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
         + (["--psf-estimate"] if args.psf_estimate else [])
         + (["--psf-estimated"] if args.psf_estimated else [])
         + (["--subspace"] if args.subspace else [])
+        + (["--denoise-auto"] if args.denoise_auto else [])
         + (["--physics-only"] if args.physics_only else [])
         + (["--baselines", *args.baselines] if args.baselines != DEFAULT_BASELINES else [])
         + (["--cases", *args.cases] if len(args.cases) != len(CASES) else [])

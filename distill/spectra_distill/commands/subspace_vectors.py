@@ -45,6 +45,7 @@ def _case(
         "mean": sub.mean.tolist(),
         "noise_variance": sub.noise_variance.tolist(),
         "rank": sub.rank,
+        "snr_db": sub.snr_db,
         "projected": project(hr, sub).ravel().tolist(),
     }
 

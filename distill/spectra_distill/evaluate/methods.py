@@ -24,7 +24,7 @@ from spectra_distill.export.onnx import INPUT_NAMES, STATS_NAME, OnnxFusion
 from spectra_distill.models.complexity import per_pixel_complexity
 from spectra_distill.models.net import FusionNet
 from spectra_distill.models.psf_estimate import estimate_psf_sigma, fit_psf_taps, retargeted
-from spectra_distill.models.subspace import project, signal_subspace
+from spectra_distill.models.subspace import AUTO_DENOISE_SNR_DB, project, signal_subspace
 
 
 @dataclass(frozen=True)
@@ -161,28 +161,35 @@ class RetargetedTorchMethod(TorchMethod):
 class SubspaceMethod(Method):
     """Another method's output projected onto the LR-HSI's signal subspace (`models.subspace`).
 
-    As `spectra fuse --denoise subspace` does; the subspace is estimated within the timed fusion.
+    As `spectra fuse --denoise subspace` does, or with `auto` as its default `--denoise auto` does (only when the
+    LR-HSI reads below `AUTO_DENOISE_SNR_DB`); the subspace is estimated within the timed fusion.
     """
 
     inner: Method | None = None
     band_valid: np.ndarray | None = None
+    auto: bool = False
 
     def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
         assert self.inner is not None
         cube, tiled = self.inner._fuse(pair)
         valid = self.band_valid if pair.lrhsi.band_mask is None else self.band_valid & pair.lrhsi.band_mask
-        return project(cube, signal_subspace(pair.lrhsi.data, valid)), tiled
+        subspace = signal_subspace(pair.lrhsi.data, valid)
+        if self.auto and subspace.snr_db >= AUTO_DENOISE_SNR_DB:
+            return cube, tiled
+        return project(cube, subspace), tiled
 
 
-def subspace_method(inner: Method, facts: ModelFacts) -> SubspaceMethod:
-    """``inner`` followed by the signal-subspace projection, named ``<inner> + subspace``."""
+def subspace_method(inner: Method, facts: ModelFacts, auto: bool = False) -> SubspaceMethod:
+    """``inner`` followed by the signal-subspace projection, named ``<inner> + subspace`` (``+ auto denoise``
+    with ``auto``: projected only below ``AUTO_DENOISE_SNR_DB``)."""
     return SubspaceMethod(
-        name=f"{inner.name} + subspace",
+        name=f"{inner.name} + {'auto denoise' if auto else 'subspace'}",
         kind=inner.kind,
         params=inner.params,
         macs_per_hr_pixel=inner.macs_per_hr_pixel,
         inner=inner,
         band_valid=np.asarray(facts.band_valid, dtype=bool),
+        auto=auto,
     )
 
 

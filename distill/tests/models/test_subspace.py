@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spectra_distill.models.subspace import project, signal_subspace
+from spectra_distill.models.subspace import AUTO_DENOISE_SNR_DB, project, signal_subspace
 
 
 def _scene(
@@ -36,6 +36,8 @@ def test_projection_removes_noise_spread_over_the_bands(snr_db: float) -> None:
     # a fused output carrying the same noise level as its input
     fused = truth + rng.normal(0, sigma, truth.shape)
     sub = signal_subspace(noisy_lr)
+    # the SNR it reads is the one the noise was drawn at (what `--denoise auto` decides on)
+    assert abs(sub.snr_db - snr_db) < 3.0 and sub.snr_db < AUTO_DENOISE_SNR_DB, sub.snr_db
     # 5 materials mixed with abundances summing to one span 4 directions; those weaker than the noise are dropped
     assert 1 <= sub.rank <= 4, sub.rank
     gain = _psnr(project(fused, sub), truth) - _psnr(fused, truth)
@@ -48,6 +50,7 @@ def test_on_a_clean_capture_it_changes_little() -> None:
     lr = lr + rng.normal(0, 1e-5, lr.shape)  # a 70 dB sensor
     sub = signal_subspace(lr)
     assert _psnr(project(truth, sub), truth) > 60.0
+    assert sub.snr_db > AUTO_DENOISE_SNR_DB
 
 
 def test_invalid_and_empty_bands_are_left_alone() -> None:
@@ -62,3 +65,31 @@ def test_invalid_and_empty_bands_are_left_alone() -> None:
     np.testing.assert_array_equal(out[-1], truth[-1])
     with pytest.raises(ValueError, match=">= 2 valid bands"):
         signal_subspace(lr, np.eye(lr.shape[0], dtype=bool)[0])
+
+
+def test_auto_denoise_method_projects_only_below_the_threshold() -> None:
+    # generalise --denoise-auto scores the ONNX student as spectra fuse runs it by default
+    from dataclasses import dataclass
+    from types import SimpleNamespace
+
+    from spectra_distill.evaluate.methods import Method, subspace_method
+
+    lr, truth = _scene(seed=5)
+    rng = np.random.default_rng(6)
+    fused = truth + rng.normal(0, 0.01, truth.shape)
+
+    @dataclass
+    class Fixed(Method):
+        def _fuse(self, pair):  # type: ignore[no-untyped-def]
+            return fused, False
+
+    facts = SimpleNamespace(band_valid=[True] * lr.shape[0])
+    auto = subspace_method(Fixed(name="net", kind="onnx"), facts, auto=True)  # type: ignore[arg-type]
+    assert auto.name == "net + auto denoise"
+    for noise, projected in ((1e-5, False), (0.03, True)):
+        noisy = lr + rng.normal(0, noise, lr.shape)
+        pair = SimpleNamespace(lrhsi=SimpleNamespace(data=noisy, band_mask=None))
+        out, _ = auto._fuse(pair)  # type: ignore[arg-type]
+        expected = project(fused, signal_subspace(noisy)) if projected else fused
+        np.testing.assert_array_equal(out, expected)
+        assert (signal_subspace(noisy).snr_db < AUTO_DENOISE_SNR_DB) == projected

@@ -2,7 +2,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cube } from '../../../sdk/cube/cube';
-import { projectRows, signalSubspace } from '../../../sdk/spectral/subspace';
+import { AUTO_DENOISE_SNR_DB, projectRows, signalSubspace } from '../../../sdk/spectral/subspace';
 import { symmetricEigen } from '../../../sdk/spectral/symmetric-eigen';
 import { FusionModel } from '../../../sdk/runtime/fusion-model';
 import { ROOT, TINY_MODEL } from '../helpers';
@@ -16,6 +16,7 @@ interface Case {
   mean: number[];
   noise_variance: number[];
   rank: number;
+  snr_db: number;
   projected: number[];
 }
 
@@ -66,6 +67,7 @@ t.test('signal subspace: the SDK finds what the host finds (bands, mean, noise, 
     t.equal(sub.rank, c.rank, `${c.name}: rank ${c.rank}`);
     t.ok(c.mean.every((m, i) => relClose(sub.mean[i], m, 1e-9)), `${c.name}: mean`);
     t.ok(c.noise_variance.every((v, i) => relClose(sub.noiseVariance[i], v, 1e-4)), `${c.name}: noise variance`);
+    t.ok(Math.abs(sub.snrDb - c.snr_db) < 1e-3, `${c.name}: SNR ${sub.snrDb.toFixed(2)} dB (host ${c.snr_db.toFixed(2)})`);
     const rows = Float32Array.from(c.cube.data);
     projectRows(rows, c.cube.shape[0], sub);
     const worst = c.projected.reduce((w, v, i) => Math.max(w, Math.abs(rows[i] - v)), 0);
@@ -101,8 +103,10 @@ t.test('fuse with denoise: subspace: tiled and streamed outputs equal the whole 
   const rnd = (): number => (s = (s * 16807) % 2147483647) / 2147483647;
   lr.data.forEach((_, i) => (lr.data[i] = 0.3 + 0.1 * Math.sin(i / 7) + 0.02 * rnd()));
   hr.data.forEach((_, i) => (hr.data[i] = 0.3 + 0.1 * Math.cos(i / 11) + 0.02 * rnd()));
-  const plain = await model.fuse(lr, hr, { quality: false });
+  const plain = await model.fuse(lr, hr, { quality: false, denoise: 'none' });
   const whole = await model.fuse(lr, hr, { denoise: 'subspace' });
+  t.equal(plain.denoise, undefined, "denoise: 'none' measures nothing");
+  t.same(whole.denoise, { snrDb: signalSubspace(lr, model.bandCoverage(lr)).snrDb, projected: true, rank: signalSubspace(lr, model.bandCoverage(lr)).rank }, 'and reports what it measured');
   t.ok(whole.timing.denoiseMs > 0 && plain.timing.denoiseMs === 0, 'denoise time is reported');
   t.notSame(Array.from(whole.data.subarray(0, 64)), Array.from(plain.data.subarray(0, 64)), 'the output changed');
   const sub = signalSubspace(lr, model.bandCoverage(lr));
@@ -114,9 +118,9 @@ t.test('fuse with denoise: subspace: tiled and streamed outputs equal the whole 
   const expected = projected(plain.data);
   t.ok(whole.data.every((v, i) => Math.abs(v - expected[i]) < 1e-6), 'it is the plain output projected');
   // Tiling is not bit-exact by itself; what denoise must do is project the tiled output with the whole frame's subspace.
-  const tileOpts = { tile: 32, overlap: 16, quality: false } as const;
+  const tileOpts = { tile: 32, overlap: 16, quality: false, denoise: 'none' } as const;
   const tiledPlain = projected((await model.fuse(lr, hr, tileOpts)).data);
-  const tiled = await model.fuse(lr, hr, { ...tileOpts, denoise: 'subspace' });
+  const tiled = await model.fuse(lr, hr, { ...tileOpts, denoise: 'subspace' as const });
   t.ok(tiled.data.every((v, i) => Math.abs(v - tiledPlain[i]) < 1e-6), "tiles get the whole frame's subspace");
   const streamed = new Float32Array(whole.data.length);
   const sink = {
@@ -125,8 +129,37 @@ t.test('fuse with denoise: subspace: tiled and streamed outputs equal the whole 
       for (let b = 0; b < B; b++) streamed.set(rows.subarray(b * n * H, (b + 1) * n * H), (b * H + y0) * H);
     },
   };
-  const summary = await model.fuseStream(lr, hr, sink, { ...tileOpts, quality: true, denoise: 'subspace' });
+  const summary = await model.fuseStream(lr, hr, sink, { ...tileOpts, quality: true, denoise: 'subspace' as const });
   t.ok(streamed.every((v, i) => Math.abs(v - tiledPlain[i]) < 1e-6), 'streamed rows too');
   t.ok(summary.timing.denoiseMs > 0, 'and the streaming path reports its denoise time');
   t.throws(() => model.fuse(lr, hr, { denoise: 'pca' as 'subspace' }), TypeError, 'an unknown method is refused before anything runs');
+});
+
+t.test("fuse's default, denoise: 'auto', projects a noisy capture and leaves a clean one alone", async (t) => {
+  const model = await FusionModel.load(TINY_MODEL, { providers: ['cpu'] });
+  t.teardown(() => model.release());
+  const B = model.inputSpec.hsiBands;
+  const h = 16;
+  // three smooth spectra mixed per pixel: a scene of few dimensions, which the noise estimate predicts band by band
+  const ends = [0.2, 0.5, 0.9].map((f, k) => Array.from({ length: B }, (_, b) => 0.4 + 0.2 * Math.sin(2 * Math.PI * f * (b / B) + k)));
+  let s = 11;
+  const rnd = (): number => (s = (s * 16807) % 2147483647) / 2147483647;
+  const gauss = (): number => Math.sqrt(-2 * Math.log(rnd())) * Math.cos(2 * Math.PI * rnd());
+  const clean = new Float32Array(B * h * h);
+  for (let p = 0; p < h * h; p++) {
+    const a = [rnd(), rnd(), rnd()];
+    const sum = a[0] + a[1] + a[2];
+    for (let b = 0; b < B; b++) clean[b * h * h + p] = (a[0] * ends[0][b] + a[1] * ends[1][b] + a[2] * ends[2][b]) / sum;
+  }
+  const lrOf = (data: Float32Array): Cube => ({ bands: B, height: h, width: h, wavelengths: model.inputSpec.wavelengths, data });
+  const hr: Cube = { bands: model.inputSpec.msiBands, height: 4 * h, width: 4 * h, wavelengths: [450, 550, 650], data: new Float32Array(model.inputSpec.msiBands * 16 * h * h).map(() => 0.2 + 0.6 * rnd()) };
+  const noisy = lrOf(Float32Array.from(clean, (v) => v + 0.02 * gauss()));
+  for (const [name, lr, projected] of [['clean', lrOf(clean), false], ['noisy', noisy, true]] as const) {
+    const auto = await model.fuse(lr, hr, { quality: false });
+    const snr = signalSubspace(lr, model.bandCoverage(lr)).snrDb;
+    t.equal(auto.denoise?.projected, projected, `${name}: SNR ${snr.toFixed(1)} dB against the ${AUTO_DENOISE_SNR_DB} dB threshold`);
+    t.equal(auto.denoise?.snrDb, snr, `${name}: the SNR is reported`);
+    const expected = await model.fuse(lr, hr, { quality: false, denoise: projected ? 'subspace' : 'none' });
+    t.same(Array.from(auto.data), Array.from(expected.data), `${name}: the output is the ${projected ? 'projected' : 'plain'} one`);
+  }
 });
