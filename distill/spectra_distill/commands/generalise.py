@@ -94,8 +94,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--denoise-auto",
         action="store_true",
-        help="also score each --onnx model as spectra fuse runs it by default (--denoise auto: projected onto "
-        "the signal subspace only when the LR-HSI reads below 35 dB SNR)",
+        help="also score each --onnx model as spectra fuse runs it by default (--denoise auto: projected "
+        "onto the signal subspace only when the LR-HSI reads below 35 dB SNR)",
     )
     parser.add_argument(
         "--physics-only",

@@ -161,8 +161,8 @@ class RetargetedTorchMethod(TorchMethod):
 class SubspaceMethod(Method):
     """Another method's output projected onto the LR-HSI's signal subspace (`models.subspace`).
 
-    As `spectra fuse --denoise subspace` does, or with `auto` as its default `--denoise auto` does (only when the
-    LR-HSI reads below `AUTO_DENOISE_SNR_DB`); the subspace is estimated within the timed fusion.
+    As `spectra fuse --denoise subspace` does, or with `auto` as its default `--denoise auto` does (only when
+    the LR-HSI reads below `AUTO_DENOISE_SNR_DB`); the subspace is estimated within the timed fusion.
     """
 
     inner: Method | None = None

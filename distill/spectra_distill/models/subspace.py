@@ -19,9 +19,9 @@ import numpy as np
 
 #: Spectral neighbours on each side that predict a band when its noise is estimated.
 NEIGHBOURS = 2
-#: ``spectra fuse --denoise auto`` (the default) projects a capture whose LR-HSI reads below this SNR (dB): on the
-#: validation regions of both students' trained scenes clean pairs read 39.7-69.9 dB and pairs with 30 dB noise
-#: 3.7-29.3 dB (``results/distill/calibration/denoise-auto/``).
+#: ``spectra fuse --denoise auto`` (the default) projects a capture whose LR-HSI reads below this SNR (dB):
+#: on the validation regions of both students' trained scenes clean pairs read 39.7-69.9 dB and pairs with
+#: 30 dB noise 3.7-29.3 dB (``results/distill/calibration/denoise-auto/``).
 AUTO_DENOISE_SNR_DB = 35.0
 
 
