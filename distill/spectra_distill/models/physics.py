@@ -17,20 +17,20 @@ The pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prior`
   scenes' train and validation regions (the network's detail at zero, no test scene read) it scored 2.2 dB
   (206 bands) and 4.8 dB (CAVE grid) above the assigned band (`options/README.md`).
 - `Degradation.estimate_taps` (`psf_estimate`): the blur the frame shows, the card's PSF unless a Gaussian of
-  0.5-4 px explains the pair clearly better; the prior, the pans and the back-projections then blur with it, so
-  a camera whose blur is not the card's costs nothing (it had cost the students 4-11 dB).
+  0.5-4 px explains the pair clearly better; the prior, the pans and the back-projections then blur with it,
+  so a Gaussian blur 0.5 px off the card costs < 0.2 dB (it had cost the students 4-11 dB).
 - `FrameStatistics`: everything above that is measured over the whole image (radiometry, HPM offset, band
-  assignment or pans, the PSF), packed into one vector. The graph computes it from its own inputs when it is not given one; a
-  tiled run measures it once on the whole frame (the exported statistics graph) and hands it to every tile, so
-  tiles fuse exactly as the whole image does.
+  assignment or pans, the PSF), packed into one vector. The graph computes it from its own inputs when it is
+  not given one; a tiled run measures it once on the whole frame (the exported statistics graph) and hands it
+  to every tile, so tiles fuse exactly as the whole image does.
 - `consistency`: alternating back-projections onto the two measurement constraints, R x = MSI (minimum-norm
   correction through the SRF's pseudo-inverse) and blur+decimate(x) = LR-HSI (residual upsampled and added).
   One such step on the old student's output gained 3.2 dB on an unseen CAVE scene; the network is trained
   through them, so it learns only what the measurements leave undetermined.
 
-All of it is built from Conv, Pad, DepthToSpace, ReduceMean, MatMul and elementwise ops (no Einsum, which the SDK's
-quantizer does not convert; no Resize, which onnxruntime runs slowly, `layers.upsample`), so it exports to ONNX
-with dynamic H and W.
+All of it is built from Conv, Pad, DepthToSpace, Slice, ReduceMean, ReduceMin, CumSum, MatMul and elementwise
+ops (no Einsum, which the SDK's quantizer does not convert; no Resize, which onnxruntime runs slowly,
+`layers.upsample`), so it exports to ONNX with dynamic H and W.
 """
 
 from __future__ import annotations
@@ -164,7 +164,8 @@ class Degradation(nn.Module):
 
         The LR-HSI projected through the SRF is the HR-MSI after the camera's blur and decimation; each
         candidate blurs the HR-MSI, and its misfit is the residual of the projection regressed band by band on
-        the result (gain and offset fitted, as the SDK's `estimatePsfSigma`). Winning by `PSF_SWITCH_MARGIN`.
+        the result (gain and offset fitted, as the SDK's `estimatePsfSigma`). A Gaussian must win by
+        `PSF_SWITCH_MARGIN`.
 
         Shape:
             lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) in the same units

@@ -75,6 +75,13 @@ t.test('a card that does not describe the graph\'s third input is refused', asyn
   editCard(model, (card) => {
     delete card.frame_statistics;
   });
+  const perFrame = await FusionModel.load(model, { providers: ['cpu'] }).catch((e: unknown) => e);
+  t.type(perFrame, ModelCardError);
+  t.match((perFrame as Error).message, /'psf\.per_frame' is measured by the statistics graph; the card needs 'frame_statistics'/);
+  // a card from before the per-frame PSF: the graph's third input is what is missing
+  editCard(model, (card) => {
+    delete (card.psf as { per_frame?: unknown }).per_frame;
+  });
   const err = await FusionModel.load(model, { providers: ['cpu'] }).catch((e: unknown) => e);
   t.type(err, ModelCardError);
   t.match((err as Error).message, /graph takes frame_stats besides lrhsi and hrmsi, which the card does not describe/);
