@@ -80,6 +80,8 @@ export interface FrameReport {
   sam?: number;
   /** No-reference consistency PSNRs (re-degraded output vs. inputs). */
   consistencyPsnr?: { spatial: number; spectral: number };
+  /** The LR-HSI's SNR and whether the output was projected onto its signal subspace (`FuseOptions.denoise`). */
+  denoise?: { snrDb: number; projected: boolean };
 }
 
 /** Summary of a {@link runPipeline} call. */
@@ -228,6 +230,7 @@ async function frameLoop(model: FusionModel, source: FrameSource, publisher: Cub
       publishMs,
       ...truth,
       ...(fused.quality ? { consistencyPsnr: { spatial: fused.quality.spatial.psnr, spectral: fused.quality.spectral.psnr } } : {}),
+      ...(fused.denoise ? { denoise: { snrDb: fused.denoise.snrDb, projected: fused.denoise.projected } } : {}),
     };
     if (options.previews) await publisher.publishPreview({ quicklook: (await quicklook(fused)).png, spectra: sampleSpectra(fused) });
     reports.push(report);
@@ -265,5 +268,6 @@ export function formatReport(r: FrameReport): string {
   if (r.psnr !== undefined) parts.push(`PSNR ${r.psnr.toFixed(2)} dB`);
   if (r.sam !== undefined) parts.push(`SAM ${r.sam.toFixed(2)}°`);
   if (r.consistencyPsnr) parts.push(`consistency ${r.consistencyPsnr.spatial.toFixed(1)}/${r.consistencyPsnr.spectral.toFixed(1)} dB`);
+  if (r.denoise?.projected) parts.push(`denoised (LR-HSI SNR ${r.denoise.snrDb.toFixed(1)} dB)`);
   return parts.join(', ');
 }

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import { readEnvi } from '../../sdk/cube/envi';
 import { SyntheticSource } from '../../sdk/capture/synthetic';
 import { EmbeddedBroker } from '../../sdk/publish/embedded-broker';
-import { runPipeline } from '../../sdk/pipeline/pipeline';
+import { formatReport, runPipeline } from '../../sdk/pipeline/pipeline';
 import { CubePublisher } from '../../sdk/publish/publisher';
 import { CubeSubscriber, type ReceivedCube } from '../../sdk/publish/subscriber';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
@@ -31,6 +31,7 @@ t.test('runPipeline: synthetic -> fuse -> embedded broker, a report per frame wi
   t.equal(result.frames.length, 3);
   t.same(lines, ['0', '1', '2']);
   t.ok(result.frames.every((f) => Number.isFinite(f.psnr) && f.latencyMs >= 0 && f.fuseMs > 0));
+  t.ok(result.frames.every((f) => f.denoise !== undefined && Number.isFinite(f.denoise.snrDb)), "each report carries fuse's default denoise decision");
   t.ok(result.drained, 'every cube acknowledged by the embedded broker');
   t.equal(result.publisher.cubesAcked, 3);
   t.match(result.broker, /^mqtt:\/\/127\.0\.0\.1:\d+$/);
@@ -217,4 +218,10 @@ t.test('backpressure: with an in-memory outbox, fusing waits while maxPendingCub
   t.ok(most <= 2, `at most 2 cubes waited in memory (saw ${most})`);
   t.same([...received].sort((a, b) => a - b), [0, 1, 2, 3, 4, 5, 6, 7]);
   await t.rejects(runPipeline({ model, frames: 1, broker: pub, device: 'bp', maxPendingCubes: 0, log: quiet }), RangeError);
+});
+
+t.test('formatReport: a frame whose output was projected says so, with the SNR that decided it', async (t) => {
+  const base = { sequence: 4, fuseMs: 40, latencyMs: 60, queueMs: 5, qualityMs: 0, publishMs: 2 };
+  t.equal(formatReport({ ...base, denoise: { snrDb: 28.84, projected: true } }), 'frame 4: fuse 40 ms, latency 60 ms (queue 5, store 2), denoised (LR-HSI SNR 28.8 dB)');
+  t.equal(formatReport({ ...base, denoise: { snrDb: 52, projected: false } }), 'frame 4: fuse 40 ms, latency 60 ms (queue 5, store 2)');
 });
