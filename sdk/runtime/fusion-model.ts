@@ -36,7 +36,7 @@ import { bandValidHeader } from '../cube/envi';
 import { EnviRowWriter } from '../cube/envi-writer';
 import type { RowSink } from '../cube/row-sink';
 import { StripConsistency } from './strip-consistency';
-import { type DenoiseDecision, autoSubspace, projectRows, signalSubspace, type SignalSubspace } from '../spectral/subspace';
+import { AUTO_DENOISE_SNR_DB, type DenoiseDecision, autoSubspace, projectRows } from '../spectral/subspace';
 import { StripStitcher, emitRows, stripCapacity } from './strip-stitcher';
 import { type Tile, copyWindow, planTiles } from './tiling';
 import { DEFAULT_MAX_QUALITY_LOSS_DB, type VariantChoice, chooseVariant, explicitVariantPath, fp32PathOf, variantOfPath } from './variants';
@@ -65,11 +65,9 @@ interface PreparedInputs {
    * feeds masked bands), are written as zeros and are skipped by the consistency check.
    */
   bandValid: boolean[];
-  /** The LR-HSI's signal subspace the output is projected onto (`denoise`). */
-  subspace?: SignalSubspace;
-  /** What `denoise` measured and decided; absent with `denoise: 'none'`. */
+  /** What `denoise` measured and decided (with the subspace the output is projected onto); absent with `denoise: 'none'`. */
   denoise?: DenoiseDecision;
-  /** Time spent finding {@link PreparedInputs.subspace}. */
+  /** Time spent deciding {@link PreparedInputs.denoise}. */
   subspaceMs: number;
   /** `performance.now()` when the call began: `timing.totalMs` counts from here. */
   t0: number;
@@ -405,15 +403,13 @@ export class FusionModel {
     if (response) hr = msiToModelBands(hr, response, srfOnValidBands(this.card.msi.srf, bandValid), lr);
     const normaliseMs = performance.now() - tn;
     const td = performance.now();
-    const denoise = opts.denoise === 'none' ? undefined : opts.denoise === 'auto' ? autoSubspace(lr, bandValid) : forced(signalSubspace(lr, bandValid));
-    const subspace = denoise?.subspace;
+    const denoise = opts.denoise === 'none' ? undefined : autoSubspace(lr, bandValid, opts.denoise === 'subspace' ? Infinity : AUTO_DENOISE_SNR_DB);
     const subspaceMs = denoise ? performance.now() - td : 0;
     return {
       lr,
       hr,
       tiles,
       bandValid,
-      ...(subspace ? { subspace } : {}),
       ...(denoise ? { denoise } : {}),
       subspaceMs,
       t0,
@@ -544,8 +540,9 @@ export class FusionModel {
     }
     zeroBands(out, t.bandValid, H * W);
     const tp = performance.now();
-    if (t.subspace) projectRows(out, B, t.subspace);
-    const denoiseMs = t.subspaceMs + (t.subspace ? performance.now() - tp : 0);
+    const subspace = t.denoise?.subspace;
+    if (subspace) projectRows(out, B, subspace);
+    const denoiseMs = t.subspaceMs + (subspace ? performance.now() - tp : 0);
     const fused: Cube = { ...this.outputHeader(lr, hr, t.bandValid), data: out };
     let quality: ConsistencyReport | undefined;
     let agreement: MsiAgreement | undefined;
@@ -573,16 +570,17 @@ export class FusionModel {
     const W = hr.width;
     const check = opts.quality ? new StripConsistency(lr, hr, this.degradation(t.bandValid)) : undefined;
     let qualityMs = 0;
+    const subspace = t.denoise?.subspace;
     let denoiseMs = t.subspaceMs;
     const zero = t.bandValid.some((v) => !v);
     const target: RowSink =
-      check || zero || t.subspace
+      check || zero || subspace
         ? {
             writeRows: async (y0, rows) => {
               if (zero) zeroBands(rows, t.bandValid, rows.length / B);
-              if (t.subspace) {
+              if (subspace) {
                 const tp = performance.now();
-                projectRows(rows, B, t.subspace);
+                projectRows(rows, B, subspace);
                 denoiseMs += performance.now() - tp;
               }
               if (check) {
@@ -767,11 +765,6 @@ function zeroBands(data: Float32Array, valid: readonly boolean[], plane: number)
   valid.forEach((v, b) => {
     if (!v) data.fill(0, b * plane, (b + 1) * plane);
   });
-}
-
-/** `denoise: 'subspace'`: the decision is made, the SNR only reported. */
-function forced(subspace: SignalSubspace): DenoiseDecision {
-  return { snrDb: subspace.snrDb, subspace };
 }
 
 /** The result's `denoise` field. */

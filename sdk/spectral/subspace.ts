@@ -68,16 +68,17 @@ export function signalSubspace(lr: Cube, bandValid: readonly boolean[]): SignalS
 }
 
 /**
- * `denoise: 'auto'`: the LR-HSI's SNR, and its signal subspace only when the SNR is below {@link AUTO_DENOISE_SNR_DB}
- * (the noise estimate is cheap, the eigen-decomposition is skipped on clean captures).
+ * `denoise: 'auto'`: the LR-HSI's SNR, and its signal subspace only when the SNR is below `threshold` (the noise
+ * estimate is cheap, the eigen-decomposition is skipped on clean captures).
  * @param lr - As for {@link signalSubspace}.
  * @param bandValid - As for {@link signalSubspace}.
+ * @param threshold - SNR (dB) below which to project; `Infinity` always projects (`denoise: 'subspace'`).
  * @returns The decision.
  * @throws RangeError as {@link signalSubspace}.
  */
-export function autoSubspace(lr: Cube, bandValid: readonly boolean[]): DenoiseDecision {
+export function autoSubspace(lr: Cube, bandValid: readonly boolean[], threshold = AUTO_DENOISE_SNR_DB): DenoiseDecision {
   const stage = noiseStage(lr, bandValid);
-  return stage.snrDb < AUTO_DENOISE_SNR_DB ? { snrDb: stage.snrDb, subspace: subspaceOf(stage) } : { snrDb: stage.snrDb };
+  return stage.snrDb < threshold ? { snrDb: stage.snrDb, subspace: subspaceOf(stage) } : { snrDb: stage.snrDb };
 }
 
 function noiseStage(lr: Cube, bandValid: readonly boolean[]): NoiseStage {

@@ -154,6 +154,11 @@ class FusionNetConfig:
         if self.gate_floor and self.gate != "softmax":
             raise ValueError("gate_floor needs gate: softmax")
 
+    @property
+    def psf_kernel(self) -> int:
+        """Taps per axis of the in-graph PSF: `psf_taps`, or the Wald default 2 * scale."""
+        return self.psf_taps or 2 * self.scale
+
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (num_blocks as a list) for checkpoints and JSON."""
         d = asdict(self)
@@ -231,7 +236,7 @@ class FusionNet(nn.Module):
         for name, bands in zip(STATISTICS, (config.hsi_bands,) * 2 + (config.msi_bands,) * 2, strict=True):
             self.register_buffer(name, torch.full((bands,), 0.5))
         self.physics = (
-            Degradation(config.hsi_bands, config.msi_bands, config.scale, config.psf_taps or 2 * config.scale)
+            Degradation(config.hsi_bands, config.msi_bands, config.scale, config.psf_kernel)
             if self.uses_physics
             else None
         )
@@ -317,9 +322,8 @@ class FusionNet(nn.Module):
     @property
     def _estimated_taps(self) -> int:
         """Taps the frame statistics carry: the PSF's kernel size if it is estimated per frame, else 0."""
-        c = self.config
         # from the config, not the buffer: under ONNX tracing a tensor's numel is itself traced
-        return (c.psf_taps or 2 * c.scale) if c.psf_estimate else 0
+        return self.config.psf_kernel if self.config.psf_estimate else 0
 
     def frame_statistics(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
         """The packed whole-frame statistics (N, S) of these inputs, for `forward(..., frame_stats)`.

@@ -146,8 +146,7 @@ class Degradation(nn.Module):
         x = self._framed(hr)
         k = self.taps.numel()
         if taps is None:
-            x = F.conv2d(x, self.taps.view(1, 1, k, 1), stride=(self.scale, 1))
-            x = F.conv2d(x, self.taps.view(1, 1, 1, k), stride=(1, self.scale))
+            x = self._card_blur(x)
             return x.reshape(n, c, x.shape[-2], x.shape[-1])
         # per-image taps: a weighted sum of strided slices (a conv's weights are one for the whole batch, and
         # grouping by image would fix the batch size in the exported graph)
@@ -158,6 +157,12 @@ class Degradation(nn.Module):
         x = sum(weights[:, i] * x[:, :, i : i + s * (rows - 1) + 1 : s] for i in range(k))
         cols = (x.shape[-1] - k) // s + 1
         return sum(weights[:, i] * x[..., i : i + s * (cols - 1) + 1 : s] for i in range(k))
+
+    def _card_blur(self, framed: torch.Tensor) -> torch.Tensor:
+        """(M, 1, H', W') framed images blurred with the card's taps and decimated: (M, 1, H/s, W/s)."""
+        k = self.taps.numel()
+        x = F.conv2d(framed, self.taps.view(1, 1, k, 1), stride=(self.scale, 1))
+        return F.conv2d(x, self.taps.view(1, 1, 1, k), stride=(1, self.scale))
 
     def estimate_taps(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
         """(N, k): the PSF each pair shows, the card's unless a Gaussian of `PSF_SIGMAS` fits clearly better.
@@ -174,8 +179,7 @@ class Degradation(nn.Module):
         x = self._framed(hrmsi)
         k = self.taps.numel()
         # the card's taps as their own conv: `spectra retarget-psf` finds and replaces them in the graph
-        card = F.conv2d(x, self.taps.view(1, 1, k, 1), stride=(self.scale, 1))
-        card = F.conv2d(card, self.taps.view(1, 1, 1, k), stride=(1, self.scale))
+        card = self._card_blur(x)
         m = self.psf_bank.shape[0]
         bank = F.conv2d(x, self.psf_bank.view(m, 1, k, 1), stride=(self.scale, 1))
         bank = F.conv2d(bank, self.psf_bank.view(m, 1, 1, k), stride=(1, self.scale), groups=m)
