@@ -18,7 +18,7 @@ export const SUBSPACE_NEIGHBOURS = 2;
 
 /**
  * `denoise: 'auto'` projects a capture whose LR-HSI reads below this SNR (dB, median over bands). On the validation
- * regions of both shipped students' trained scenes clean pairs read 39.7-69.9 dB and pairs with 30 dB noise 3.7-29.3
+ * regions of both shipped students' trained scenes clean pairs read 39.7-69.9 dB and pairs with 30 dB noise 3.7-29.4
  * dB (results/distill/calibration/denoise-auto/); on clean pairs the projection changes little either way.
  */
 export const AUTO_DENOISE_SNR_DB = 35;

@@ -21,7 +21,7 @@ import numpy as np
 NEIGHBOURS = 2
 #: ``spectra fuse --denoise auto`` (the default) projects a capture whose LR-HSI reads below this SNR (dB):
 #: on the validation regions of both students' trained scenes clean pairs read 39.7-69.9 dB and pairs with
-#: 30 dB noise 3.7-29.3 dB (``results/distill/calibration/denoise-auto/``).
+#: 30 dB noise 3.7-29.4 dB (``results/distill/calibration/denoise-auto/``).
 AUTO_DENOISE_SNR_DB = 35.0
 
 
