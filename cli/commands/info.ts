@@ -155,8 +155,11 @@ async function cameraReport(model: FusionModel, opts: { camera?: string; lrhsi?:
       );
       // Half the Gaussian's misfit: a shape no sigma explains (truncated, box-like); on Gaussian pairs the two agree.
       if (e.free.misfit < e.misfit / 2) {
+        const taps = `symmetric taps [${e.free.taps.map((v) => v.toFixed(3)).join(', ')}] fit it with misfit ${e.free.misfit.toExponential(2)} against ${e.misfit.toExponential(2)}`;
         lines.push(
-          `psf shape  the pair's blur is not Gaussian: symmetric taps [${e.free.taps.map((v) => v.toFixed(3)).join(', ')}] fit it with misfit ${e.free.misfit.toExponential(2)} against ${e.misfit.toExponential(2)}; write a model with them: spectra retarget-psf --model ${model.path} --lrhsi … --hrmsi … --shape free --out <model>.onnx`,
+          perFrame?.free_taps
+            ? `psf shape  the pair's blur is not Gaussian: ${taps}; the statistics graph fits such taps on every frame and fuses with them; nothing to do (to make them this camera's default: spectra retarget-psf --model ${model.path} --lrhsi … --hrmsi … --shape free --out <model>.onnx)`
+            : `psf shape  the pair's blur is not Gaussian: ${taps}; write a model with them: spectra retarget-psf --model ${model.path} --lrhsi … --hrmsi … --shape free --out <model>.onnx`,
         );
       }
     }
@@ -168,7 +171,8 @@ async function cameraReport(model: FusionModel, opts: { camera?: string; lrhsi?:
 function psfNote(c: ModelCard): string {
   if (c.psf.per_frame) {
     const [lo, hi] = c.psf.per_frame.sigmas_px;
-    return ` (measured on every frame by the statistics graph: a Gaussian of ${lo}-${hi} px replaces it when it fits the pair ${Math.round(c.psf.per_frame.switch_margin * 100)} % better)`;
+    const shapes = c.psf.per_frame.free_taps ? `a Gaussian of ${lo}-${hi} px, or symmetric taps of any shape fitted to the pair,` : `a Gaussian of ${lo}-${hi} px`;
+    return ` (measured on every frame by the statistics graph: ${shapes} replaces it when it fits the pair ${Math.round(c.psf.per_frame.switch_margin * 100)} % better)`;
   }
   return c.frame_statistics ? ' (inside the graph: a camera whose blur differs costs several dB; describe it, docs/new-camera.md)' : '';
 }

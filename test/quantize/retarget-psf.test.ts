@@ -62,7 +62,7 @@ t.test('a blur 0.5 px wider than the card: measured by the statistics graph on t
   t.ok(Math.abs(after - wide) < 0.2, `PSNR ${after.toFixed(2)} dB retargeted, ${wide.toFixed(2)} dB measured per frame`);
 });
 
-t.test('a blur that is not Gaussian (truncated to scale taps): free taps recover it, and beat the best Gaussian', { skip }, async (t) => {
+t.test('a blur that is not Gaussian (truncated to scale taps): free taps recover it, the shipped graph fits them per frame, and they beat the best Gaussian', { skip }, async (t) => {
   const model = await FusionModel.load(MODEL, { providers: ['cpu'] });
   t.teardown(() => model.release());
   // The generalisation tables' "PSF truncated (s taps)" camera: the card's Gaussian cut to `scale` taps.
@@ -87,8 +87,9 @@ t.test('a blur that is not Gaussian (truncated to scale taps): free taps recover
     }
   };
   const [atCard, asGaussian, asFree] = [await score(MODEL), await score(gaussian.onnx), await score(free.onnx)];
-  // the shipped graph already swaps in the best Gaussian it finds; taps of any shape need the retarget
-  t.ok(asFree > asGaussian + 0.5 && asFree > atCard + 0.5, `PSNR: as shipped ${atCard.toFixed(2)}, best Gaussian ${asGaussian.toFixed(2)}, free taps ${asFree.toFixed(2)} dB`);
+  // the shipped graph fits taps of any shape on each frame itself; the retarget only makes them the default
+  t.ok(asFree > asGaussian + 0.5, `PSNR: best Gaussian ${asGaussian.toFixed(2)}, free taps ${asFree.toFixed(2)} dB`);
+  t.ok(Math.abs(atCard - asFree) < 0.2, `PSNR as shipped ${atCard.toFixed(2)} dB, retargeted to the free taps ${asFree.toFixed(2)} dB`);
   const freeModel = await FusionModel.load(free.onnx, { providers: ['cpu'] });
   t.teardown(() => freeModel.release());
   const q = (await freeModel.fuse(lr, hr)).quality!;
@@ -105,7 +106,7 @@ t.test('spectra info with a capture pair names the blur it shows, and that the g
   const r = spawnSync(process.execPath, [join(REPO, 'bin', 'spectra.js'), 'info', '--model', MODEL, '--lrhsi', join(dir, 'cap.lrhsi.npy'), '--hrmsi', join(dir, 'cap.hrmsi.npy')], { encoding: 'utf8', cwd: REPO });
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, new RegExp(`psf fit    the pair's blur is sigma ${model.card.psf.sigma - 0.5} px, the card's ${model.card.psf.sigma}: the statistics graph measures it on every frame .*spectra retarget-psf --model .* --sigma ${model.card.psf.sigma - 0.5}`));
-  t.match(r.stdout, /psf        gaussian sigma 2, kernel 8 \(measured on every frame by the statistics graph: a Gaussian of 0\.5-4 px replaces it when it fits the pair 10 % better\)/);
+  t.match(r.stdout, /psf        gaussian sigma 2, kernel 8 \(measured on every frame by the statistics graph: a Gaussian of 0\.5-4 px, or symmetric taps of any shape fitted to the pair, replaces it when it fits the pair 10 % better\)/);
 });
 
 t.test('a model without the PSF in its graph cannot be retargeted, and says why', async (t) => {

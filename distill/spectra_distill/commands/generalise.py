@@ -103,6 +103,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="also score the student's in-graph physics alone (its learnt detail set to zero): what the "
         "network adds over the HPM prior and the back-projections",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="timed runs of every method per pair; the table's seconds are their median (speed tables)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.add_argument("--title", default="Generalisation", help="report title")
 
@@ -163,6 +169,10 @@ def run(args: argparse.Namespace) -> int:
         if args.denoise_auto:
             methods.append(subspace_method(method, facts, auto=True))
     methods += baselines(tuple(args.baselines))
+    if args.repeat < 1:
+        raise SystemExit(f"--repeat must be at least 1; got {args.repeat}")
+    for method in methods:
+        method.repeats = args.repeat
     cases = tuple(c for c in CASES if c.name in args.cases)
     result = run_generalisation(facts, methods, root, cases)
     command = shlex.join(
@@ -175,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         + (["--physics-only"] if args.physics_only else [])
         + (["--baselines", *args.baselines] if args.baselines != DEFAULT_BASELINES else [])
         + (["--cases", *args.cases] if len(args.cases) != len(CASES) else [])
+        + (["--repeat", str(args.repeat)] if args.repeat != 1 else [])
         + ["--out", str(args.out)]
     )
     header = [
@@ -186,7 +197,7 @@ def run(args: argparse.Namespace) -> int:
         "pairs except in the robustness cases, where the true camera differs from the nominal one every method "
         "is given. PSNR peak = per-band max; consistency = the output re-degraded (PSF, decimation) against the "
         "LR-HSI and projected (SRF) against the HR-MSI; s = wall seconds of one fusion on this 2-core CPU "
-        "(1 thread for torch, shared with other jobs).",
+        f"(1 thread for torch; {'the median of ' + str(args.repeat) + ' runs' if args.repeat > 1 else 'one run'}).",
     ]
     args.out.mkdir(parents=True, exist_ok=True)
     md = to_markdown(args.title, result, header)

@@ -51,12 +51,15 @@ class Method(ABC):
         kind: 'network', 'onnx' or 'baseline'.
         params: Trainable parameters (None for baselines).
         macs_per_hr_pixel: Multiply-accumulates per output pixel for networks, None otherwise.
+        repeats: Timed runs per pair; `predict` reports their median (a shared CPU's one-off stalls move a
+            single run's time by tens of percent).
     """
 
     name: str
     kind: str
     params: int | None = None
     macs_per_hr_pixel: float | None = None
+    repeats: int = 1
     _warm: set[tuple[int, ...]] = field(default_factory=set, repr=False)
 
     @abstractmethod
@@ -69,10 +72,12 @@ class Method(ABC):
         if shape not in self._warm and self.kind != "baseline":
             self._fuse(pair)
             self._warm.add(shape)
-        start = time.perf_counter()
-        cube, tiled = self._fuse(pair)
-        ms = (time.perf_counter() - start) * 1e3
-        return Prediction(cube=cube, ms=ms, tiled=tiled)
+        times = []
+        for _ in range(max(1, self.repeats)):
+            start = time.perf_counter()
+            cube, tiled = self._fuse(pair)
+            times.append((time.perf_counter() - start) * 1e3)
+        return Prediction(cube=cube, ms=float(np.median(times)), tiled=tiled)
 
     def describe(self) -> dict[str, Any]:
         return {

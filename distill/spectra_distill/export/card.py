@@ -114,13 +114,14 @@ class CardFacts:
 
 def _psf(psf: dict[str, Any], config: FusionNetConfig) -> dict[str, Any]:
     """The card's PSF, and with `psf_estimate` the rule by which the statistics graph replaces it per
-    frame."""
+    frame: a Gaussian of `sigmas_px`, or (`free_taps`) symmetric taps fitted to the pair."""
     out = {k: v for k, v in psf.items() if k != "per_frame"}
     if config.psf_estimate:
         out["per_frame"] = {
             "sigmas_px": [PSF_SIGMAS[0], PSF_SIGMAS[-1]],
             "step_px": round(PSF_SIGMAS[1] - PSF_SIGMAS[0], 3),
             "switch_margin": PSF_SWITCH_MARGIN,
+            "free_taps": True,
         }
     return out
 

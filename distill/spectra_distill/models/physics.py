@@ -63,7 +63,11 @@ PSF_SIGMAS = tuple(round(0.5 + 0.1 * i, 1) for i in range(36))
 the SDK's coarse search range (`estimatePsfSigma`), 0.5 to 4 px."""
 PSF_SWITCH_MARGIN = 0.1
 """A Gaussian replaces the card's PSF only if it explains the pair with a misfit this much (relative) smaller:
-noise and misregistration move the misfit curve a little, and a camera described right keeps its card."""
+noise and misregistration move the misfit curve a little, and a camera described right keeps its card. The
+free taps (`Degradation.fit_taps`) must in turn beat the best of those by the same margin."""
+PSF_FIT_RIDGE = 1e-6
+"""Ridge of `Degradation.fit_taps`'s normal equations, relative to their mean diagonal: neighbouring taps see
+nearly the same image on a smooth frame, and the float32 solve must stay finite on a flat one."""
 
 
 def _mean_hw(x: torch.Tensor) -> torch.Tensor:
@@ -86,6 +90,7 @@ class Degradation(nn.Module):
     def __init__(self, hsi_bands: int, msi_bands: int, scale: int, psf_taps: int) -> None:
         super().__init__()
         self.scale = scale
+        self.kernel_size = psf_taps
         self.pad = (psf_taps - scale) // 2
         self.register_buffer("srf", torch.full((msi_bands, hsi_bands), 1.0 / hsi_bands))
         self.register_buffer("srf_pinv", torch.linalg.pinv(self.srf))
@@ -183,19 +188,70 @@ class Degradation(nn.Module):
         m = self.psf_bank.shape[0]
         bank = F.conv2d(x, self.psf_bank.view(m, 1, k, 1), stride=(self.scale, 1))
         bank = F.conv2d(bank, self.psf_bank.view(m, 1, 1, k), stride=(1, self.scale), groups=m)
+        target = self.project(lrhsi)
+        free = self.fit_taps(target, x.reshape(n, b, x.shape[-2], x.shape[-1]))
         blurred = torch.cat([card, bank], dim=1).flatten(2)  # (N*b, 1 + m, h*w)
-        target = self.project(lrhsi).reshape(n * b, 1, -1)
+        blurred = torch.cat([blurred, self.degrade(hrmsi, free).reshape(n * b, 1, -1)], dim=1)
+        target = target.reshape(n * b, 1, -1)
         xc = blurred - blurred.mean(dim=-1, keepdim=True)
         yc = target - target.mean(dim=-1, keepdim=True)
         vx = (xc * xc).sum(-1)
         cxy = (xc * yc).sum(-1)
         vy = (yc * yc).sum(-1)
-        residual = (vy - cxy * cxy / (vx + 1e-30)).clamp(min=0).reshape(n, b, 1 + m).sum(1)
-        # residuals are squared misfits
-        residual = torch.cat([residual[:, :1] * (1.0 - PSF_SWITCH_MARGIN) ** 2, residual[:, 1:]], dim=1)
+        residual = (vy - cxy * cxy / (vx + 1e-30)).clamp(min=0).reshape(n, b, m + 2).sum(1)
+        # residuals are squared misfits; each freer candidate must win by the margin over the one before it
+        keep = (1.0 - PSF_SWITCH_MARGIN) ** 2
+        residual = torch.cat([residual[:, :1] * keep, residual[:, 1:-1], residual[:, -1:] / keep], dim=1)
         best = (residual <= residual.min(dim=1, keepdim=True).values).float()
         first = best * (best.cumsum(dim=1) == 1).float()
-        return first[:, :1] * self.taps + first[:, 1:] @ self.psf_bank
+        return first[:, :1] * self.taps + first[:, 1:-1] @ self.psf_bank + first[:, -1:] * free
+
+    def fit_taps(self, target: torch.Tensor, framed: torch.Tensor) -> torch.Tensor:
+        """(N, k): symmetric taps of any shape (sum 1) whose blur of the framed HR-MSI best explains `target`.
+
+        The blur and decimation are linear in the 2-D kernel, so the kernel with the four-fold symmetry of a
+        separable symmetric one is a least-squares fit in closed form (per-band offsets removed, one kernel for
+        all bands; `solve_spd`); for a separable kernel its row sums are the taps. Negative taps are cut to
+        zero. The SDK's `fitPsfTaps` searches the same taps iteratively; this is its one-shot, in-graph form.
+
+        Shape:
+            target (N, b, h, w): the LR-HSI through the SRF; framed (N, b, H', W'): `_framed` HR-MSI
+        """
+        n, b, h, w = target.shape
+        k, s = self.kernel_size, self.scale
+        half = (k + 1) // 2
+        # fold rows, then columns, by tap distance from the centre: image (p, q) holds the samples that
+        # kernel entries at half-indices p (rows) and q (columns) weigh
+        rows = [framed[:, :, i : i + s * (h - 1) + 1 : s] for i in range(k)]
+        rows = [rows[p] + rows[k - 1 - p] if p != k - 1 - p else rows[p] for p in range(half)]
+        cells = {}
+        for p, r in enumerate(rows):
+            cols = [r[..., j : j + s * (w - 1) + 1 : s] for j in range(k)]
+            for q in range(half):
+                cells[p, q] = cols[q] + cols[k - 1 - q] if q != k - 1 - q else cols[q]
+        pairs = [(p, q) for p in range(half) for q in range(p, half)]
+        basis = torch.stack([cells[p, q] + cells[q, p] if p != q else cells[p, q] for p, q in pairs], dim=2)
+        basis = basis.flatten(3)  # (N, b, U, h*w)
+        basis = basis - basis.mean(dim=-1, keepdim=True)
+        y = target.flatten(2)
+        y = (y - y.mean(dim=-1, keepdim=True))[:, :, None, :]
+        gram = (basis @ basis.transpose(-2, -1)).sum(dim=1)  # (N, U, U)
+        rhs = (basis @ y.transpose(-2, -1)).sum(dim=1)  # (N, U, 1)
+        eye = torch.eye(len(pairs), dtype=gram.dtype, device=gram.device)
+        ridge = PSF_FIT_RIDGE * gram.diagonal(dim1=1, dim2=2).mean(dim=-1)[:, None, None] + 1e-30
+        coef = solve_spd(gram + ridge * eye, rhs)[..., 0]  # (N, U)
+        # the kernel's row sums: entry (p, q) stands for two columns unless q is the middle tap
+        marginal = []
+        for p in range(half):
+            terms = []
+            for j, (a, c) in enumerate(pairs):
+                if p in (a, c):
+                    other = c if a == p else a
+                    terms.append(coef[:, j] * (1.0 if other == k - 1 - other else 2.0))
+            marginal.append(sum(terms))
+        half_taps = F.relu(torch.stack(marginal, dim=1))
+        taps = torch.cat([half_taps, half_taps.flip(1)[:, (k % 2) :]], dim=1)
+        return taps / taps.sum(dim=1, keepdim=True).clamp(min=1e-30)
 
     def upsample(self, lr: torch.Tensor) -> torch.Tensor:
         """Bicubic x s (half-pixel centres, as the degradation)."""

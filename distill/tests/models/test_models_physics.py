@@ -416,6 +416,45 @@ def test_the_statistics_graph_measures_the_blur_each_frame_shows(offset: float) 
         assert err_own == pytest.approx(err_card, rel=1e-5)
 
 
+@pytest.mark.parametrize("shape", ["truncated", "box", "ring"])
+def test_free_taps_are_fitted_in_closed_form_for_any_symmetric_blur(shape: str) -> None:
+    half = {
+        "truncated": np.concatenate([np.zeros(S // 2), make_psf(S, S).taps()[S // 2 :]]),
+        "box": np.array([0.0, 1.0, 1.0, 1.0]),
+        "ring": np.array([0.3, 0.1, 0.05, 0.2]),  # no Gaussian looks like this
+    }[shape]
+    truth = np.concatenate([half, half[::-1]])
+    truth /= truth.sum()
+    hr, _, msi = _scene(11, 64, 64)
+    camera = Degradation(B, b, S, 2 * S)
+    camera.set(_srf(), torch.as_tensor(truth))
+    lr = camera.degrade(hr)
+    deg = _degradation()
+    framed = deg._framed(msi).reshape(1, b, 64 + 2 * deg.pad, 64 + 2 * deg.pad)
+    fitted = deg.fit_taps(deg.project(lr), framed)[0].double().numpy()
+    np.testing.assert_allclose(fitted, truth, atol=2e-4)
+    assert fitted.sum() == pytest.approx(1.0, abs=1e-6)
+    # the statistics graph prefers them to every Gaussian, and the network fuses with them
+    torch.testing.assert_close(deg.estimate_taps(lr, msi)[0].double(), torch.as_tensor(truth), rtol=0, atol=2e-4)
+    card, estimating = (
+        _tiny_physics(prior="hpm_regression"),
+        _tiny_physics(prior="hpm_regression", psf_estimate=True),
+    )
+    with torch.no_grad():
+        err_card = (card(lr, msi).cube - hr).abs().mean().item()
+        err_own = (estimating(lr, msi).cube - hr).abs().mean().item()
+    assert err_own < 0.8 * err_card, (err_own, err_card)
+
+
+def test_noise_does_not_trade_the_cards_blur_for_fitted_taps() -> None:
+    hr, lr, msi = _scene(13, 64, 64)
+    g = torch.Generator().manual_seed(0)
+    # 30 dB SNR on both inputs: the fitted taps chase the noise a little, never by the switch margin
+    noisy = [x + x.pow(2).mean().sqrt() * 10 ** (-30 / 20) * torch.randn(x.shape, generator=g) for x in (lr, msi)]
+    deg = _degradation()
+    torch.testing.assert_close(deg.estimate_taps(*noisy)[0], deg.taps, rtol=0, atol=1e-6)
+
+
 def test_psf_estimate_needs_frame_statistics() -> None:
     with pytest.raises(ValueError, match="psf_estimate .* needs input_norm"):
         create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, lr_skip=True, psf_estimate=True)
