@@ -62,7 +62,7 @@ t.test('a blur 0.5 px wider than the card: measured by the statistics graph on t
   t.ok(Math.abs(after - wide) < 0.2, `PSNR ${after.toFixed(2)} dB retargeted, ${wide.toFixed(2)} dB measured per frame`);
 });
 
-t.test('a blur that is not Gaussian (truncated to scale taps): free taps recover it, the shipped graph fits them per frame, and they beat the best Gaussian', { skip }, async (t) => {
+t.test('a blur that is not Gaussian (truncated to scale taps): free taps recover it, and the shipped graph fits them on every frame', { skip }, async (t) => {
   const model = await FusionModel.load(MODEL, { providers: ['cpu'] });
   t.teardown(() => model.release());
   // The generalisation tables' "PSF truncated (s taps)" camera: the card's Gaussian cut to `scale` taps.
@@ -74,22 +74,23 @@ t.test('a blur that is not Gaussian (truncated to scale taps): free taps recover
   t.ok(e.free.taps.every((v, k) => Math.abs(v - trueTaps[k]) < 0.01), `free taps [${e.free.taps.map((v) => v.toFixed(3))}] against [${trueTaps.map((v) => v.toFixed(3))}]`);
   t.ok(e.free.misfit < e.misfit / 2, `free misfit ${e.free.misfit.toExponential(2)} against the best Gaussian's ${e.misfit.toExponential(2)}`);
   const dir = await scratchDir('spectra-retarget-');
-  const gaussian = await retargetPsf(MODEL, join(dir, 'gauss.onnx'), e.sigma, { estimatedFrom: ['test'], misfit: e.misfit });
   const free = await retargetPsf(MODEL, join(dir, 'free.onnx'), { sigma: e.sigma, taps: e.free.taps }, { estimatedFrom: ['test'], misfit: e.free.misfit });
   const card = JSON.parse(readFileSync(free.card, 'utf8')) as { psf: { taps: number[] }; retarget: { psf_taps_to: number[] } };
   t.same(card.psf.taps.map((v) => v.toFixed(4)), card.retarget.psf_taps_to.map((v) => v.toFixed(4)), 'the card carries the taps');
-  const score = async (path: string): Promise<number> => {
+  const score = async (path: string, pair: { truth: Cube; lr: Cube; hr: Cube }): Promise<number> => {
     const m = await FusionModel.load(path, { providers: ['cpu'] });
     try {
-      return psnr(await m.fuse(lr, hr, { quality: false }), truth);
+      return psnr(await m.fuse(pair.lr, pair.hr, { quality: false }), pair.truth);
     } finally {
       await m.release();
     }
   };
-  const [atCard, asGaussian, asFree] = [await score(MODEL), await score(gaussian.onnx), await score(free.onnx)];
-  // the shipped graph fits taps of any shape on each frame itself; the retarget only makes them the default
-  t.ok(asFree > asGaussian + 0.5, `PSNR: best Gaussian ${asGaussian.toFixed(2)}, free taps ${asFree.toFixed(2)} dB`);
-  t.ok(Math.abs(atCard - asFree) < 0.2, `PSNR as shipped ${atCard.toFixed(2)} dB, retargeted to the free taps ${asFree.toFixed(2)} dB`);
+  const nominal = await score(MODEL, await capture(model, model.card.psf.sigma));
+  const [asShipped, asFree] = [await score(MODEL, { truth, lr, hr }), await score(free.onnx, { truth, lr, hr })];
+  // the shipped graph fits taps of any shape on each frame (Gaussians alone left it 1.9 dB short here); the retarget
+  // only makes them the camera's default
+  t.ok(asShipped > nominal - 0.5, `PSNR as shipped ${asShipped.toFixed(2)} dB on the truncated blur, ${nominal.toFixed(2)} dB on the card's`);
+  t.ok(Math.abs(asShipped - asFree) < 0.1, `PSNR as shipped ${asShipped.toFixed(2)} dB, retargeted to the free taps ${asFree.toFixed(2)} dB`);
   const freeModel = await FusionModel.load(free.onnx, { providers: ['cpu'] });
   t.teardown(() => freeModel.release());
   const q = (await freeModel.fuse(lr, hr)).quality!;
