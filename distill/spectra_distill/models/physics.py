@@ -66,9 +66,10 @@ PSF_SWITCH_MARGIN = 0.1
 noise and misregistration move the misfit curve a little, and a camera described right keeps its card. The
 free taps (`Degradation.fit_taps`) must in turn beat the best of those by the same margin."""
 PSF_MISFIT_FLOOR = 1e-3
-"""Relative RMS misfit below which a PSF candidate fits a pair perfectly: on a noise-free pair the card's PSF and
-taps fitted to it both sit at float rounding, and rounding (which differs between PyTorch and onnxruntime) must
-not choose between them. Added to every candidate's misfit before the switch margin applies."""
+"""Misfit (relative to the target's contrast) below which a PSF candidate fits a pair perfectly: on a noise-free
+pair the card's PSF and taps fitted to it both sit at the float32 rounding of the residual (about 3e-4), and
+rounding, which differs between PyTorch and onnxruntime, must not choose between them. Added to every
+candidate's misfit before the switch margin applies."""
 PSF_FIT_RIDGE = 1e-6
 """Ridge of `Degradation.fit_taps`'s normal equations, relative to their mean diagonal: neighbouring taps see
 nearly the same image on a smooth frame, and the float32 solve must stay finite on a flat one."""
@@ -203,8 +204,7 @@ class Degradation(nn.Module):
         cxy = (xc * yc).sum(-1)
         vy = (yc * yc).sum(-1)
         residual = (vy - cxy * cxy / (vx + 1e-30)).clamp(min=0).reshape(n, b, m + 2).sum(1)
-        energy = (target * target).sum(-1).reshape(n, b).sum(1, keepdim=True)
-        residual = residual + PSF_MISFIT_FLOOR**2 * energy
+        residual = residual + PSF_MISFIT_FLOOR**2 * vy.reshape(n, b).sum(1, keepdim=True)
         # residuals are squared misfits; each freer candidate must win by the margin over the one before it
         keep = (1.0 - PSF_SWITCH_MARGIN) ** 2
         residual = torch.cat([residual[:, :1] * keep, residual[:, 1:-1], residual[:, -1:] / keep], dim=1)
