@@ -188,6 +188,7 @@ def run(args: argparse.Namespace) -> int:
         + (["--repeat", str(args.repeat)] if args.repeat != 1 else [])
         + ["--out", str(args.out)]
     )
+    timing = f"the median of {args.repeat} runs" if args.repeat > 1 else "one run"
     header = [
         f"Regenerate: `{command}`",
         "",
@@ -197,7 +198,7 @@ def run(args: argparse.Namespace) -> int:
         "pairs except in the robustness cases, where the true camera differs from the nominal one every method "
         "is given. PSNR peak = per-band max; consistency = the output re-degraded (PSF, decimation) against the "
         "LR-HSI and projected (SRF) against the HR-MSI; s = wall seconds of one fusion on this 2-core CPU "
-        f"(1 thread for torch; {'the median of ' + str(args.repeat) + ' runs' if args.repeat > 1 else 'one run'}).",
+        f"(1 thread for torch; {timing}).",
     ]
     args.out.mkdir(parents=True, exist_ok=True)
     md = to_markdown(args.title, result, header)

@@ -66,10 +66,10 @@ PSF_SWITCH_MARGIN = 0.1
 noise and misregistration move the misfit curve a little, and a camera described right keeps its card. The
 free taps (`Degradation.fit_taps`) must in turn beat the best of those by the same margin."""
 PSF_MISFIT_FLOOR = 1e-3
-"""Misfit (relative to the target's contrast) below which a PSF candidate fits a pair perfectly: on a noise-free
-pair the card's PSF and taps fitted to it both sit at the float32 rounding of the residual (about 3e-4), and
-rounding, which differs between PyTorch and onnxruntime, must not choose between them. Added to every
-candidate's misfit before the switch margin applies."""
+"""Misfit (relative to the target's contrast) below which a PSF candidate fits a pair perfectly: on a
+noise-free pair the card's PSF and taps fitted to it both sit at the float32 rounding of the residual (about
+3e-4), and rounding, which differs between PyTorch and onnxruntime, must not choose between them. Added to
+every candidate's misfit before the switch margin applies."""
 PSF_FIT_RIDGE = 1e-6
 """Ridge of `Degradation.fit_taps`'s normal equations, relative to their mean diagonal: neighbouring taps see
 nearly the same image on a smooth frame, and the float32 solve must stay finite on a flat one."""
@@ -216,9 +216,10 @@ class Degradation(nn.Module):
         """(N, k): symmetric taps of any shape (sum 1) whose blur of the framed HR-MSI best explains `target`.
 
         The blur and decimation are linear in the 2-D kernel, so the kernel with the four-fold symmetry of a
-        separable symmetric one is a least-squares fit in closed form (per-band offsets removed, one kernel for
-        all bands; `solve_spd`); for a separable kernel its row sums are the taps. Negative taps are cut to
-        zero. The SDK's `fitPsfTaps` searches the same taps iteratively; this is its one-shot, in-graph form.
+        separable symmetric one is a least-squares fit in closed form (per-band offsets removed, one kernel
+        for all bands; `solve_spd`); for a separable kernel its row sums are the taps. Negative taps are cut
+        to zero. The SDK's `fitPsfTaps` searches the same taps iteratively; this is its one-shot, in-graph
+        form.
 
         Shape:
             target (N, b, h, w): the LR-HSI through the SRF; framed (N, b, H', W'): `_framed` HR-MSI

@@ -39,7 +39,6 @@ def test_raw_units_scale_the_inputs_and_not_the_score(small_root: Path, tiny_che
     assert np.isfinite([r["consistency_spatial"] for r in result.rows]).all()
 
 
-
 def test_repeated_timing_reports_the_median_run() -> None:
     import time
     from dataclasses import dataclass

@@ -435,7 +435,8 @@ def test_free_taps_are_fitted_in_closed_form_for_any_symmetric_blur(shape: str) 
     np.testing.assert_allclose(fitted, truth, atol=2e-4)
     assert fitted.sum() == pytest.approx(1.0, abs=1e-6)
     # the statistics graph prefers them to every Gaussian, and the network fuses with them
-    torch.testing.assert_close(deg.estimate_taps(lr, msi)[0].double(), torch.as_tensor(truth), rtol=0, atol=2e-4)
+    estimated = deg.estimate_taps(lr, msi)[0].double()
+    torch.testing.assert_close(estimated, torch.as_tensor(truth), rtol=0, atol=2e-4)
     card, estimating = (
         _tiny_physics(prior="hpm_regression"),
         _tiny_physics(prior="hpm_regression", psf_estimate=True),
@@ -450,7 +451,8 @@ def test_noise_does_not_trade_the_cards_blur_for_fitted_taps() -> None:
     hr, lr, msi = _scene(13, 64, 64)
     g = torch.Generator().manual_seed(0)
     # 30 dB SNR on both inputs: the fitted taps chase the noise a little, never by the switch margin
-    noisy = [x + x.pow(2).mean().sqrt() * 10 ** (-30 / 20) * torch.randn(x.shape, generator=g) for x in (lr, msi)]
+    sigma = 10 ** (-30 / 20)
+    noisy = [x + x.pow(2).mean().sqrt() * sigma * torch.randn(x.shape, generator=g) for x in (lr, msi)]
     deg = _degradation()
     torch.testing.assert_close(deg.estimate_taps(*noisy)[0], deg.taps, rtol=0, atol=1e-6)
 
