@@ -91,6 +91,11 @@ t.test('a blur that is not Gaussian (truncated to scale taps): free taps recover
   // only makes them the camera's default
   t.ok(asShipped > nominal - 0.5, `PSNR as shipped ${asShipped.toFixed(2)} dB on the truncated blur, ${nominal.toFixed(2)} dB on the card's`);
   t.ok(Math.abs(asShipped - asFree) < 0.1, `PSNR as shipped ${asShipped.toFixed(2)} dB, retargeted to the free taps ${asFree.toFixed(2)} dB`);
+  await writeNpy(join(dir, 'cap.lrhsi.npy'), lr);
+  await writeNpy(join(dir, 'cap.hrmsi.npy'), hr);
+  const info = spawnSync(process.execPath, [join(REPO, 'bin', 'spectra.js'), 'info', '--model', MODEL, '--lrhsi', join(dir, 'cap.lrhsi.npy'), '--hrmsi', join(dir, 'cap.hrmsi.npy')], { encoding: 'utf8', cwd: REPO });
+  t.equal(info.status, 0, info.stderr);
+  t.match(info.stdout, /psf shape  the pair's blur is not Gaussian: symmetric taps \[0\.000, 0\.000, 0\.219, 0\.281, .*; the statistics graph fits such taps on every frame and fuses with them; nothing to do/);
   const freeModel = await FusionModel.load(free.onnx, { providers: ['cpu'] });
   t.teardown(() => freeModel.release());
   const q = (await freeModel.fuse(lr, hr)).quality!;

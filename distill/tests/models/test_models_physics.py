@@ -390,6 +390,21 @@ def test_degrade_with_each_images_own_taps_is_the_degradation_with_those_taps() 
     torch.testing.assert_close(out[1:], camera.degrade(hr[1:]), rtol=0, atol=1e-6)
 
 
+def _errors_with_card_and_measured_psf(
+    hr: torch.Tensor, lr: torch.Tensor, msi: torch.Tensor
+) -> tuple[float, float]:
+    """Mean absolute errors of the regression-prior network with the card's PSF and with the frame's own."""
+    card, estimating = (
+        _tiny_physics(prior="hpm_regression"),
+        _tiny_physics(prior="hpm_regression", psf_estimate=True),
+    )
+    with torch.no_grad():
+        return (
+            (card(lr, msi).cube - hr).abs().mean().item(),
+            (estimating(lr, msi).cube - hr).abs().mean().item(),
+        )
+
+
 @pytest.mark.parametrize("offset", [-0.5, 0.0, 0.5])
 def test_the_statistics_graph_measures_the_blur_each_frame_shows(offset: float) -> None:
     from spectra_distill.models.physics import PSF_SIGMAS
@@ -403,13 +418,7 @@ def test_the_statistics_graph_measures_the_blur_each_frame_shows(offset: float) 
     deg = _degradation()
     # a camera described right keeps its card's taps exactly; a wrong one gets the Gaussian it shows
     torch.testing.assert_close(deg.estimate_taps(lr, msi)[0], camera.taps, rtol=0, atol=1e-6)
-    card, estimating = (
-        _tiny_physics(prior="hpm_regression"),
-        _tiny_physics(prior="hpm_regression", psf_estimate=True),
-    )
-    with torch.no_grad():
-        err_card = (card(lr, msi).cube - hr).abs().mean().item()
-        err_own = (estimating(lr, msi).cube - hr).abs().mean().item()
+    err_card, err_own = _errors_with_card_and_measured_psf(hr, lr, msi)
     if offset:
         assert err_own < 0.8 * err_card, (err_own, err_card)
     else:
@@ -437,13 +446,7 @@ def test_free_taps_are_fitted_in_closed_form_for_any_symmetric_blur(shape: str) 
     # the statistics graph prefers them to every Gaussian, and the network fuses with them
     estimated = deg.estimate_taps(lr, msi)[0].double()
     torch.testing.assert_close(estimated, torch.as_tensor(truth), rtol=0, atol=2e-4)
-    card, estimating = (
-        _tiny_physics(prior="hpm_regression"),
-        _tiny_physics(prior="hpm_regression", psf_estimate=True),
-    )
-    with torch.no_grad():
-        err_card = (card(lr, msi).cube - hr).abs().mean().item()
-        err_own = (estimating(lr, msi).cube - hr).abs().mean().item()
+    err_card, err_own = _errors_with_card_and_measured_psf(hr, lr, msi)
     assert err_own < 0.8 * err_card, (err_own, err_card)
 
 

@@ -87,6 +87,14 @@ t.test('a card that does not describe the graph\'s third input is refused', asyn
   t.match((err as Error).message, /graph takes frame_stats besides lrhsi and hrmsi, which the card does not describe/);
 });
 
+t.test('a per-frame PSF rule whose free_taps is not a boolean is refused when the card is read', async (t) => {
+  const model = copyModel();
+  editCard(model, (card) => {
+    (card.psf as { per_frame: { free_taps: unknown } }).per_frame.free_taps = 'yes';
+  });
+  await t.rejects(FusionModel.load(model, { providers: ['cpu'] }), { name: 'ModelCardError', message: /'psf\.per_frame' must be .*free_taps\?: boolean/ });
+});
+
 t.test('a malformed frame_statistics entry is refused when the card is read', async (t) => {
   const model = copyModel();
   editCard(model, (card) => {
