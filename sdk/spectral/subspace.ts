@@ -93,19 +93,10 @@ function noiseStage(lr: Cube, bandValid: readonly boolean[]): NoiseStage {
   if (nv < 2 || N < 2) throw new RangeError(`a signal subspace needs >= 2 valid bands and >= 2 pixels; got ${nv} and ${N}`);
   const x = new Float64Array(nv * N);
   bands.forEach((b, i) => x.set(lr.data.subarray(b * N, (b + 1) * N), i * N));
-  const mean = new Float64Array(nv);
-  const snr: number[] = [];
-  const noise = noiseVariance(x, nv, N);
-  for (let i = 0; i < nv; i++) {
-    let s = 0;
-    let power = 0;
-    for (let p = 0; p < N; p++) {
-      s += x[i * N + p];
-      power += x[i * N + p] ** 2;
-    }
-    mean[i] = s / N;
-    snr.push(10 * Math.log10(power / N / Math.max(noise[i], 1e-30)));
-  }
+  const products = bandProducts(x, nv, N);
+  const noise = noiseVariance(x, nv, N, products);
+  const mean = products.sums.map((v) => v / N);
+  const snr = Array.from({ length: nv }, (_, i) => 10 * Math.log10(products.dot(i, i) / N / Math.max(noise[i], 1e-30)));
   snr.sort((a, b) => a - b);
   return { bands, x, N, mean, noise, snrDb: snr[Math.floor(nv / 2)] };
 }
@@ -138,13 +129,15 @@ function subspaceOf({ bands, x, N, mean, noise, snrDb }: NoiseStage): SignalSubs
   return { bands, mean, basis, rank, noiseVariance: noise, snrDb };
 }
 
-/**
- * Per-band noise variance of `nv` x `N` spectra: the residual variance of a least-squares fit of each band on its
- * {@link SUBSPACE_NEIGHBOURS} neighbours on each side and a constant, degrees of freedom of the fit removed.
- */
-function noiseVariance(x: Float64Array, nv: number, N: number): Float64Array {
+/** Band sums and the products of bands at most 2 {@link SUBSPACE_NEIGHBOURS} apart (each computed once). */
+interface BandProducts {
+  sums: Float64Array;
+  /** Sum over pixels of band a times band b, |a - b| <= 2 K. */
+  dot: (a: number, b: number) => number;
+}
+
+function bandProducts(x: Float64Array, nv: number, N: number): BandProducts {
   const K = SUBSPACE_NEIGHBOURS;
-  // Every Gram entry a band's fit needs pairs bands at most 2K apart: each such product once, not once per band.
   const sums = new Float64Array(nv);
   const dots = new Float64Array(nv * (2 * K + 1));
   for (let i = 0; i < nv; i++) {
@@ -159,7 +152,16 @@ function noiseVariance(x: Float64Array, nv: number, N: number): Float64Array {
       dots[i * (2 * K + 1) + d] = acc;
     }
   }
-  const dot = (a: number, b: number): number => (a <= b ? dots[a * (2 * K + 1) + b - a] : dots[b * (2 * K + 1) + a - b]);
+  return { sums, dot: (a, b) => (a <= b ? dots[a * (2 * K + 1) + b - a] : dots[b * (2 * K + 1) + a - b]) };
+}
+
+/**
+ * Per-band noise variance of `nv` x `N` spectra: the residual variance of a least-squares fit of each band on its
+ * {@link SUBSPACE_NEIGHBOURS} neighbours on each side and a constant, degrees of freedom of the fit removed. Every
+ * Gram entry a band's fit needs pairs bands at most 2K apart, so `products` holds them all.
+ */
+function noiseVariance(x: Float64Array, nv: number, N: number, { sums, dot }: BandProducts): Float64Array {
+  const K = SUBSPACE_NEIGHBOURS;
   const out = new Float64Array(nv);
   for (let i = 0; i < nv; i++) {
     const nb: number[] = [];
