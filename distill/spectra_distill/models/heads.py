@@ -22,26 +22,34 @@ class FusionHead(nn.Module):
             bias: 10 * rank * B weights instead of 9 * B^2 / out_groups. Unlike grouping, every output band
             still sees every band; at B = 206 and rank 32 that is 66k weights where the full conv has 382k.
             Not in the paper; `out_groups` must then be 1.
+        hidden: If > 0, the first conv maps to this many channels and the second conv (3x3, no bias) maps
+            them to B: 9 * hidden * (nf + B) weights, and no B-channel activation at full resolution. Not in
+            the paper; `out_groups` must be 1 and `rank` 0.
 
     Shape:
         (N, nf, H, W) -> (N, B, H, W), in the network's [-1, 1] range
     """
 
-    def __init__(self, nf: int, hsi_bands: int, groups: int = 1, out_groups: int = 1, rank: int = 0) -> None:
+    def __init__(
+        self, nf: int, hsi_bands: int, groups: int = 1, out_groups: int = 1, rank: int = 0, hidden: int = 0
+    ) -> None:
         super().__init__()
-        if nf % groups or hsi_bands % groups:
-            raise ValueError(f"head_groups={groups} must divide nf={nf} and hsi_bands={hsi_bands}")
+        width = hidden or hsi_bands
+        if nf % groups or width % groups:
+            raise ValueError(f"head_groups={groups} must divide nf={nf} and the head's width {width}")
         if hsi_bands % out_groups:
             raise ValueError(f"head_out_groups={out_groups} must divide hsi_bands={hsi_bands}")
         if rank < 0 or (rank and out_groups != 1):
             raise ValueError(f"head_rank={rank} must be >= 0, and head_out_groups 1 when it is > 0")
+        if hidden < 0 or (hidden and (rank or out_groups != 1)):
+            raise ValueError(f"head_hidden={hidden} must be >= 0, and head_rank 0, head_out_groups 1 with it")
         # built in forward order, so seeded initial weights match those of heads without a rank
-        first = conv3x3(nf, hsi_bands, groups=groups)
-        mix: nn.Module = (
-            nn.Sequential(conv1x1(hsi_bands, rank, bias=False), conv3x3(rank, hsi_bands, bias=False))
-            if rank
-            else conv3x3(hsi_bands, hsi_bands, groups=out_groups, bias=False)
-        )
+        first = conv3x3(nf, width, groups=groups)
+        mix: nn.Module
+        if rank:
+            mix = nn.Sequential(conv1x1(hsi_bands, rank, bias=False), conv3x3(rank, hsi_bands, bias=False))
+        else:
+            mix = conv3x3(width, hsi_bands, groups=out_groups, bias=False)
         self.body = nn.Sequential(first, lrelu(), mix)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:

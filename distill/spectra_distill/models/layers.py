@@ -63,7 +63,7 @@ def _cubic(x: float, a: float = -0.75) -> float:
 
 @cache
 def _phase_taps(scale: int, mode: str) -> torch.Tensor:
-    """(s*s, 1, 5, 5): each output phase's weights on its 5 x 5 LR neighbours (outer product of the axes)."""
+    """(s, 5): each output phase's weights on its 5 LR neighbours along one axis."""
     # plain Python until the end: built inside an ONNX trace, tensor arithmetic would be exported as graph ops
     taps = [[0.0] * 5 for _ in range(scale)]
     for phase in range(scale):
@@ -77,16 +77,17 @@ def _phase_taps(scale: int, mode: str) -> torch.Tensor:
         else:
             taps[phase][i0 + 2] += 1 - t
             taps[phase][i0 + 3] += t
-    grid = [[[[a * b for b in col] for a in row]] for row in taps for col in taps]
-    return torch.tensor(grid, dtype=torch.float64)
+    return torch.tensor(taps, dtype=torch.float64)
 
 
 def upsample(x: torch.Tensor, scale: int, mode: str = "bicubic") -> torch.Tensor:
-    """`F.interpolate(x, scale_factor=scale, mode=mode, align_corners=False)` as a conv and a pixel shuffle.
+    """`F.interpolate(x, scale_factor=scale, mode=mode, align_corners=False)` as two 1-D convs.
 
     The same numbers (to float rounding): replicate padding is PyTorch's index clamping, and every output
-    phase is a fixed 5 x 5 stencil of LR pixels. onnxruntime's CPU Resize ran a 206-band cubic upsampling
-    about 20 times slower than this Conv + DepthToSpace, and it was 77 % of the shipped student's time.
+    phase is a fixed 5-tap stencil of LR pixels along each axis. Each pass is a conv with one output channel
+    per phase, interleaved into rows (then columns) by a transpose. onnxruntime's CPU Resize ran a 206-band
+    cubic upsampling about 20 times slower; one 5 x 5 conv per phase and a DepthToSpace took 1.7-2 times
+    as long as the two passes (`results/distill/speed/upsample.md`).
 
     Shape:
         (N, C, h, w) -> (N, C, s*h, s*w)
@@ -94,9 +95,12 @@ def upsample(x: torch.Tensor, scale: int, mode: str = "bicubic") -> torch.Tensor
     if mode not in ("bicubic", "bilinear"):
         raise ValueError(f"upsample mode {mode!r}; known: bicubic, bilinear")
     n, c, h, w = x.shape
-    y = F.pad(x.reshape(n * c, 1, h, w), (2, 2, 2, 2), mode="replicate")
-    y = F.pixel_shuffle(F.conv2d(y, _phase_taps(scale, mode).to(x)), scale)
-    return y.reshape(n, c, h * scale, w * scale)
+    taps = _phase_taps(scale, mode).to(x)
+    y = F.pad(x.reshape(n * c, 1, h, w), (0, 0, 2, 2), mode="replicate")
+    y = F.conv2d(y, taps.view(scale, 1, 5, 1))  # (N*C, s, h, w): phase p of every row
+    y = F.pad(y.transpose(1, 2).reshape(n * c, 1, h * scale, w), (2, 2, 0, 0), mode="replicate")
+    y = F.conv2d(y, taps.view(scale, 1, 1, 5))  # (N*C, s, s*h, w): phase q of every column
+    return y.permute(0, 2, 3, 1).reshape(n, c, h * scale, w * scale)
 
 
 def lrelu() -> nn.LeakyReLU:

@@ -40,6 +40,10 @@ class FusionNetConfig:
         head_out_groups: Groups of the head's second (B -> B) conv. At hundreds of bands that conv holds
             9 * B^2 weights in teacher and student alike; grouping it is how a small student stays small.
         head_rank: If > 0, the head's B -> B conv factorised through this many channels (`FusionHead`).
+        head_hidden: If > 0, the head's first conv maps to this many channels instead of B, and its second
+            maps them to B (`FusionHead`).
+        hsi_reduce: If > 0, the joint HR stream sees the LR-HSI reduced to this many channels by a 1x1 conv
+            before upsampling (`DualTwoStreamBody`).
         standardise: Normalise inputs per band with training-data statistics (`set_input_statistics`)
             instead of the paper's fixed (x - 0.5) * 2, and scale the head's output by the band's spread.
             Not in the paper, which stretches every image to 0..1 with its own min and max (a device never
@@ -93,6 +97,8 @@ class FusionNetConfig:
     head_groups: int = 1
     head_out_groups: int = 1
     head_rank: int = 0
+    head_hidden: int = 0
+    hsi_reduce: int = 0
     lr_skip: bool = False
     standardise: bool = False
     fusion: str = "csa"
@@ -129,8 +135,9 @@ class FusionNetConfig:
         ):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"{name} must be >= 1; got {getattr(self, name)}")
-        if int(self.border_pad) < 0:
-            raise ValueError(f"border_pad must be >= 0; got {self.border_pad}")
+        for name in ("border_pad", "head_rank", "head_hidden", "hsi_reduce"):
+            if int(getattr(self, name)) < 0:
+                raise ValueError(f"{name} must be >= 0; got {getattr(self, name)}")
         if self.fusion not in FUSIONS:
             raise ValueError(f"Unknown fusion {self.fusion!r}; known: {', '.join(FUSIONS)}")
         if self.qk_norm not in QK_NORMS:
@@ -219,6 +226,7 @@ class FusionNet(nn.Module):
             config.num_blocks,
             config.hsi_groups,
             config.res_scale,
+            config.hsi_reduce,
         )
         self.fusion = build_fusion(
             config.fusion,
@@ -231,7 +239,12 @@ class FusionNet(nn.Module):
             gate_floor=config.gate_floor,
         )
         self.head = FusionHead(
-            config.nf, config.hsi_bands, config.head_groups, config.head_out_groups, config.head_rank
+            config.nf,
+            config.hsi_bands,
+            config.head_groups,
+            config.head_out_groups,
+            config.head_rank,
+            config.head_hidden,
         )
         for name, bands in zip(STATISTICS, (config.hsi_bands,) * 2 + (config.msi_bands,) * 2, strict=True):
             self.register_buffer(name, torch.full((bands,), 0.5))

@@ -106,6 +106,7 @@ class Degradation(nn.Module):
         # derived from the kernel size alone, so not saved: checkpoints from before the search load unchanged
         bank = torch.stack([torch.as_tensor(GaussianPSF(psf_taps, s).taps()) for s in PSF_SIGMAS]).float()
         self.register_buffer("psf_bank", bank, persistent=False)
+        self.register_buffer("shift_bank", torch.eye(psf_taps), persistent=False)
 
     def set(self, srf: torch.Tensor, taps: torch.Tensor) -> None:
         """Install the SRF matrix (b, B) and the PSF taps (k,).
@@ -158,15 +159,18 @@ class Degradation(nn.Module):
         if taps is None:
             x = self._card_blur(x)
             return x.reshape(n, c, x.shape[-2], x.shape[-1])
-        # per-image taps: a weighted sum of strided slices (a conv's weights are one for the whole batch, and
-        # grouping by image would fix the batch size in the exported graph)
-        x = x.reshape(n, c, x.shape[-2], x.shape[-1])
-        weights = taps[:, :, None, None, None]
-        s = self.scale
-        rows = (x.shape[-2] - k) // s + 1
-        x = sum(weights[:, i] * x[:, :, i : i + s * (rows - 1) + 1 : s] for i in range(k))
-        cols = (x.shape[-1] - k) // s + 1
-        return sum(weights[:, i] * x[..., i : i + s * (cols - 1) + 1 : s] for i in range(k))
+        # per-image taps: a conv gathers the k strided shifts of each axis as channels, and a MatMul weighs
+        # them by each image's taps (a conv's weights are one for the whole batch, and grouping by image
+        # would fix the batch size in the exported graph); eight slices and adds per axis took up to twice
+        # as long on 206 bands
+        shifts = self.shift_bank
+        x = F.conv2d(x, shifts.view(k, 1, k, 1), stride=(self.scale, 1))  # (N*C, k, rows, W')
+        rows, width = x.shape[-2:]
+        weights = taps.view(n, 1, 1, k)
+        x = (weights @ x.reshape(n, c, k, rows * width)).reshape(n * c, 1, rows, width)
+        x = F.conv2d(x, shifts.view(k, 1, 1, k), stride=(1, self.scale))  # (N*C, k, rows, cols)
+        cols = x.shape[-1]
+        return (weights @ x.reshape(n, c, k, rows * cols)).reshape(n, c, rows, cols)
 
     def _card_blur(self, framed: torch.Tensor) -> torch.Tensor:
         """(M, 1, H', W') framed images blurred with the card's taps and decimated: (M, 1, H/s, W/s)."""

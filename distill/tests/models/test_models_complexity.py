@@ -27,7 +27,9 @@ def test_sum_fusion_macs_equal_conv_arithmetic() -> None:
         + 9 * B * nf * h * w  # HSI entry conv
         + 9 * nf * B * hr  # head conv 1
         + 9 * B * B * hr  # head conv 2
-        + 25 * B * hr  # bilinear LR-HSI for the joint HR stream (layers.upsample: 5 x 5 stencil per HR pixel)
+        # bilinear LR-HSI for the joint HR stream (layers.upsample): a 5-tap pass per row phase, then a
+        # 5-tap pass per column phase
+        + B * (5 * 4 * h * w + 5 * hr)
     )
     c = measure_complexity(cfg, h, w)
     assert c.macs == expected

@@ -344,3 +344,29 @@ def test_low_rank_head_has_10_r_b_mixing_weights_and_excludes_grouping() -> None
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in low.head.parameters())
     with pytest.raises(ValueError, match="head_rank"):
         create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, head_rank=2, head_out_groups=2)
+
+
+def test_narrow_head_and_reduced_joint_hsi_have_their_weight_counts_and_are_all_trained() -> None:
+    nf = model_config("student", "test_tiny", hsi_bands=B, msi_bands=b).nf
+    full = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S)
+    slim = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, head_hidden=2, hsi_reduce=3)
+    # head: 3x3 nf->B (+bias) and 3x3 B->B become 3x3 nf->2 (+bias) and 3x3 2->B; joint HR entry conv: B + b
+    # inputs become 3 + b, paid for by a 1x1 B->3 (+bias) at low resolution
+    head = (9 * nf * B + B + 9 * B * B) - (9 * nf * 2 + 2 + 9 * 2 * B)
+    joint = 9 * nf * (B - 3) - (3 * B + 3)
+    assert _n_params(full) - _n_params(slim) == head + joint
+    out = slim(*_inputs())
+    assert out.cube.shape == (2, B, 16, 24)
+    out.cube.square().mean().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in slim.parameters())
+    # the LR-HSI still reaches the joint HR stream: perturbing one band moves its features
+    lrhsi, hrmsi = _inputs()
+    moved = lrhsi.clone()
+    moved[:, 5] += 0.1
+    with torch.no_grad():
+        before = slim.body(lrhsi, hrmsi).joint_hr
+        after = slim.body(moved, hrmsi).joint_hr
+    assert (after - before).abs().max() > 1e-4
+    for bad in ({"head_hidden": 2, "head_rank": 2}, {"head_hidden": -1}, {"hsi_reduce": -1}):
+        with pytest.raises(ValueError, match="head_hidden|hsi_reduce"):
+            create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, **bad)
