@@ -15,7 +15,6 @@ import torch
 
 from spectra_distill.baselines.methods import run_baseline
 from spectra_distill.degrade.pipeline import FusionPair
-from spectra_distill.degrade.psf import GaussianPSF
 from spectra_distill.errors import BandCountError, CheckpointError, ExportError, WavelengthError
 from spectra_distill.evaluate.regions import ModelFacts
 from spectra_distill.evaluate.tiling import fuse_whole_or_tiled
@@ -204,10 +203,7 @@ class FittedPsfTorchMethod(RetargetedTorchMethod):
     graph, as `spectra retarget-psf --shape free` does; the fit is part of the timed fusion."""
 
     def _blur(self, base: FusionNet, pair: FusionPair) -> float | np.ndarray:
-        """Free taps, started from the best Gaussian's."""
-        assert base.physics is not None
-        start = GaussianPSF(base.physics.taps.numel(), float(super()._blur(base, pair))).taps()
-        return fit_psf_taps(base, pair.lrhsi.data, pair.hrmsi.data, start)
+        return fit_psf_taps(base, pair.lrhsi.data, pair.hrmsi.data)
 
 
 def torch_method(name: str, model: FusionNet, device: str) -> TorchMethod:

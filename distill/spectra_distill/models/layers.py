@@ -87,7 +87,7 @@ def upsample(x: torch.Tensor, scale: int, mode: str = "bicubic") -> torch.Tensor
     phase is a fixed 5-tap stencil of LR pixels along each axis. Each pass is a conv with one output channel
     per phase, interleaved into rows (then columns) by a transpose. onnxruntime's CPU Resize ran a 206-band
     cubic upsampling about 20 times slower; one 5 x 5 conv per phase and a DepthToSpace took 1.7-2 times
-    as long as the two passes (`results/distill/speed/upsample.md`).
+    as long as the two passes (`scripts/bench/graph_ops.py`, `results/bench/graph-ops.json`).
 
     Shape:
         (N, C, h, w) -> (N, C, s*h, s*w)

@@ -161,8 +161,8 @@ class Degradation(nn.Module):
             return x.reshape(n, c, x.shape[-2], x.shape[-1])
         # per-image taps: a conv gathers the k strided shifts of each axis as channels, and a MatMul weighs
         # them by each image's taps (a conv's weights are one for the whole batch, and grouping by image
-        # would fix the batch size in the exported graph); eight slices and adds per axis took up to twice
-        # as long on 206 bands
+        # would fix the batch size in the exported graph; a weighted sum of k strided slices per axis was
+        # slower, scripts/bench/graph_ops.py)
         shifts = self.shift_bank
         x = F.conv2d(x, shifts.view(k, 1, k, 1), stride=(self.scale, 1))  # (N*C, k, rows, W')
         rows, width = x.shape[-2:]
@@ -222,8 +222,8 @@ class Degradation(nn.Module):
         The blur and decimation are linear in the 2-D kernel, so the kernel with the four-fold symmetry of a
         separable symmetric one is a least-squares fit in closed form (per-band offsets removed, one kernel
         for all bands; `solve_spd`); for a separable kernel its row sums are the taps. Negative taps are cut
-        to zero. The SDK's `fitPsfTaps` searches the same taps iteratively; this is its one-shot, in-graph
-        form.
+        to zero. The SDK's `fitPsfTaps` is the same fit (the two agree to float rounding,
+        `test/quantize/retarget-psf.test.ts`).
 
         Shape:
             target (N, b, h, w): the LR-HSI through the SRF; framed (N, b, H', W'): `_framed` HR-MSI

@@ -94,48 +94,21 @@ def estimate_psf_sigma(
     return best
 
 
-#: Smallest log-tap step of :func:`fit_psf_taps`, and the misfit evaluations it may spend (as the SDK's).
-FIT_TOLERANCE = 1e-4
-FIT_MAX_EVALUATIONS = 800
-
-
-def fit_psf_taps(model: FusionNet, lrhsi: np.ndarray, hrmsi: np.ndarray, start: np.ndarray) -> np.ndarray:
+def fit_psf_taps(model: FusionNet, lrhsi: np.ndarray, hrmsi: np.ndarray) -> np.ndarray:
     """Symmetric 1-D taps of any shape that explain the pair best (the SDK's ``fitPsfTaps``).
 
-    Coordinate search on the half-kernel's log-taps from ``start``, halving the step when no move improves;
-    the misfit is :func:`estimate_psf_sigma`'s.
+    The closed-form fit the statistics graph makes on every frame (`Degradation.fit_taps`), with the SRF
+    renormalised over the bands the LR-HSI covers.
+
+    Raises:
+        ValueError: the network has no in-graph physics.
     """
     msi, target = _fit_inputs(model, lrhsi, hrmsi)
     deg = model.physics
-    k = deg.taps.numel()
-    half = (k + 1) // 2
     with torch.no_grad():
-        probe = copy.deepcopy(deg)
-
-        def taps_of(theta: np.ndarray) -> np.ndarray:
-            t = np.exp(np.array([theta[min(i, k - 1 - i)] for i in range(k)]))
-            return t / t.sum()
-
-        def misfit(theta: np.ndarray) -> float:
-            probe.taps.copy_(torch.as_tensor(taps_of(theta), dtype=torch.float32))
-            return _misfit(probe.degrade(msi), target)
-
-        theta = np.log(np.maximum(np.asarray(start, dtype=np.float64)[:half], 1e-12))
-        best, evaluations, step = misfit(theta), 1, 1.0
-        while step >= FIT_TOLERANCE and evaluations < FIT_MAX_EVALUATIONS:
-            moved = False
-            for i in range(half):
-                for d in (step, -step):
-                    trial = theta.copy()
-                    trial[i] += d
-                    m = misfit(trial)
-                    evaluations += 1
-                    if m < best:
-                        best, theta, moved = m, trial, True
-                        break
-            if not moved:
-                step /= 2
-        return taps_of(theta)
+        framed = deg._framed(msi)
+        taps = deg.fit_taps(target, framed.reshape(msi.shape[0], msi.shape[1], *framed.shape[-2:]))
+    return taps[0].double().numpy()
 
 
 def retargeted(model: FusionNet, blur: float | np.ndarray) -> FusionNet:

@@ -477,9 +477,9 @@ def test_a_blur_that_is_not_gaussian_is_fitted_as_free_taps() -> None:
     camera.set(_srf(), torch.as_tensor(truth))
     lr = camera.degrade(hr)
     sigma = estimate_psf_sigma(model, lr[0].numpy(), msi[0].numpy())
-    taps = fit_psf_taps(model, lr[0].numpy(), msi[0].numpy(), make_psf(S, sigma=sigma).taps())
+    taps = fit_psf_taps(model, lr[0].numpy(), msi[0].numpy())
     np.testing.assert_allclose(taps, truth, atol=0.01)
-    assert abs(taps.sum() - 1) < 1e-9 and np.allclose(taps, taps[::-1])
+    assert abs(taps.sum() - 1) < 1e-6 and np.allclose(taps, taps[::-1])
     with torch.no_grad():
         err_gauss = (retargeted(model, sigma)(lr, msi).cube - hr).abs().mean().item()
         err_free = (retargeted(model, taps)(lr, msi).cube - hr).abs().mean().item()
