@@ -47,7 +47,9 @@ export class FrameStatisticsGraph {
     }
     let session: InferenceSession;
     try {
-      session = await binding.module.InferenceSession.create(path, { executionProviders: ['cpu'], graphOptimizationLevel: 'all' });
+      // idle workers must not spin after a run: they would take the cores from the fuse graph that runs next
+      const noSpin = { allow_spinning: '0' };
+      session = await binding.module.InferenceSession.create(path, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', extra: { session: { intra_op: noSpin, inter_op: noSpin } } });
     } catch (err) {
       throw new ModelFileError(path, `onnxruntime cannot load the statistics graph (${(err as Error).message}); re-export the model`, { cause: err });
     }

@@ -80,7 +80,12 @@ class StatisticsGraph:
         if not path.is_file():
             name = Path(onnx_path).name
             raise ExportError(f"{name} takes {STATS_NAME}; its statistics graph is missing", path)
-        self.session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        # its worker threads must not spin after a run: they would take the cores from the fuse graph that runs
+        # next (40 % of a 206-band frame's time, results/distill/generalisation/README.md)
+        options = ort.SessionOptions()
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
     def measure(self, lr: np.ndarray, msi: np.ndarray) -> np.ndarray:
         """The (N, S) statistics of whole frames (N, B, h, w) / (N, b, H, W)."""

@@ -28,7 +28,7 @@ The pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prior`
   One such step on the old student's output gained 3.2 dB on an unseen CAVE scene; the network is trained
   through them, so it learns only what the measurements leave undetermined.
 
-All of it is built from Conv, Pad, DepthToSpace, Slice, ReduceMean, ReduceMin, CumSum, MatMul and elementwise
+All of it is built from Conv, Pad, Transpose, Slice, ReduceMean, ReduceMin, CumSum, MatMul and elementwise
 ops (no Einsum, which the SDK's quantizer does not convert; no Resize, which onnxruntime runs slowly,
 `layers.upsample`), so it exports to ONNX with dynamic H and W.
 """
