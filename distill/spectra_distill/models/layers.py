@@ -86,8 +86,9 @@ def upsample(x: torch.Tensor, scale: int, mode: str = "bicubic") -> torch.Tensor
     The same numbers (to float rounding): replicate padding is PyTorch's index clamping, and every output
     phase is a fixed 5-tap stencil of LR pixels along each axis. Each pass is a conv with one output channel
     per phase, interleaved into rows (then columns) by a transpose. onnxruntime's CPU Resize ran a 206-band
-    cubic upsampling about 20 times slower; one 5 x 5 conv per phase and a DepthToSpace took 1.7-2 times
-    as long as the two passes (`scripts/bench/graph_ops.py`, `results/bench/graph-ops.json`).
+    cubic upsampling about 20 times slower. Against one 5 x 5 conv per phase and a DepthToSpace the two passes
+    are as fast on small inputs and 1.3-1.4 times faster on 64 px tiles (`scripts/bench/graph_ops.py`,
+    `results/bench/graph-ops.json`).
 
     Shape:
         (N, C, h, w) -> (N, C, s*h, s*w)
