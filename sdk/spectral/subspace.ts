@@ -3,8 +3,11 @@
  *
  * A scene's spectra span few dimensions while sensor noise is spread over every band, and the LR-HSI alone tells
  * them apart (HySime, Bioucas-Dias and Nascimento 2008): a band's noise is what its spectral neighbours cannot
- * predict of it, and a direction of the spectral covariance holds signal where its variance exceeds the noise
- * variance along it. Projecting the output onto those directions removes the noise the network passed on outside
+ * predict of it, and a direction of the spectral covariance is kept where its signal variance exceeds the noise
+ * variance along it and it stands out of the noise at all: from N pixels of nv bands, noise of variance s2 alone
+ * spreads the sample eigenvalues up to s2 (1 + sqrt(nv / N))^2 (the Marchenko-Pastur edge), several times s2 on a
+ * small capture with many bands (HySime's rule alone kept 30-39 directions of a 108-pixel, 206-band region where
+ * 1-7 hold signal). Projecting the output onto those directions removes the noise the network passed on outside
  * them; on a clean capture nearly every direction is signal and little changes. Measured on the generalisation
  * test scenes (30 dB SNR inputs, 206-band student): see docs/new-camera.md. The host's
  * `spectra_distill.models.subspace` is the same function; test vectors pin the two together.
@@ -116,12 +119,13 @@ function subspaceOf({ bands, x, N, mean, noise, snrDb }: NoiseStage): SignalSubs
     signal[i * nv + i] -= noise[i];
   }
   const { values, vectors } = symmetricEigen(signal, nv);
-  // Strongest first; keep as many directions as carry more signal than noise (at least one).
+  // Strongest first; keep the directions with more signal than noise and above the noise's spread (at least one).
+  const spread = Math.max(1, (1 + Math.sqrt(nv / N)) ** 2 - 1);
   let rank = 0;
   for (let j = 0; j < nv; j++) {
     let noisePower = 0;
     for (let i = 0; i < nv; i++) noisePower += vectors[i * nv + j] ** 2 * noise[i];
-    if (values[j] > noisePower) rank++;
+    if (values[j] > spread * noisePower) rank++;
   }
   rank = Math.max(1, rank);
   const basis = new Float64Array(nv * rank);

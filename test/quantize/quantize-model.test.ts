@@ -40,6 +40,11 @@ t.test('quantizes the tiny student on real scenes', { skip: NO_REAL_DATA }, asyn
       for (const n of nodes) t.equal(types.get(n.input?.[0] ?? ''), DataType.FLOAT, `${op} ${n.name} computes in float32`);
     }
     t.ok((model.graph?.node ?? []).some((n) => n.opType === 'Conv' && types.get(n.output?.[0] ?? '') === DataType.FLOAT16), 'Convs compute in float16');
+    // the network's own steps (radiometry, resampling, prior, back-projections) set the output's precision
+    const own = (model.graph?.node ?? []).filter((n) => /^\/model\/[^/]+$/.test(n.name ?? '') && (n.output ?? []).some((o) => types.get(o) === DataType.FLOAT || types.get(o) === DataType.FLOAT16));
+    t.ok(own.length > 0, `${own.length} float steps of /model itself`);
+    t.ok(own.every((n) => (n.output ?? []).every((o) => types.get(o) !== DataType.FLOAT16)), 'the steps of /model itself compute in float32');
+    t.ok(r.keptFloat32?.some((k) => k.node === '/model/*'), 'the kept scope is reported once');
     const card = await readCard(join(out, 'tiny.fp16.card.json'));
     t.equal(card.precision, 'fp16');
     t.equal(card.onnx, 'tiny.fp16.onnx');

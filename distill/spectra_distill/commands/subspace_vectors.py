@@ -68,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
             _case("60 dB", 1, 24, 8, 60.0, ()),
             _case("30 dB", 2, 40, 8, 30.0, ()),
             _case("20 dB, invalid and zero bands", 3, 33, 6, 20.0, (0, 31, 32)),
+            # many pixels for few bands: HySime's bound decides the rank, not the noise spread
+            _case("19 dB, many pixels", 4, 12, 24, 19.0, ()),
         ],
     }
     with atomic_path(args.out) as tmp:

@@ -3,8 +3,14 @@
 A scene's spectra span few dimensions (tens of materials, smooth spectra), while sensor noise is spread over
 every band. The LR-HSI alone tells both apart (HySime, Bioucas-Dias and Nascimento 2008): each band's noise
 is what its spectral neighbours cannot predict of it, and a direction of the spectral covariance holds signal
-where its variance exceeds the noise variance along it. Projecting the fused cube onto those directions
-removes the noise outside them. On a clean capture the estimated noise is small, nearly every direction is
+where its signal variance exceeds the noise variance along it (HySime's rule: a sample eigenvalue above twice
+the noise) and where it stands out of the noise at all: from N pixels of nv bands, noise of variance s2 alone
+spreads the sample eigenvalues up to s2 (1 + sqrt(nv / N))^2 (the Marchenko-Pastur edge). The first bound
+decides on large captures, the second on small ones with many bands: on a 72 x 24 px region of 206 bands (108
+LR pixels) HySime's rule alone kept 30-39 directions where 1-7 hold signal, and the edge alone, on large
+captures, keeps weak directions that carry more noise than signal into the output
+(``results/distill/calibration/subspace-rank/``). Projecting the fused cube onto the kept directions removes
+the noise outside them. On a clean capture the estimated noise is small, nearly every direction is
 signal, and the projection changes little.
 
 The TypeScript SDK's ``sdk/spectral/subspace.ts`` is the same function (``spectra fuse --denoise subspace``);
@@ -92,8 +98,9 @@ def signal_subspace(lrhsi: np.ndarray, band_valid: np.ndarray | None = None) -> 
     values, vectors = np.linalg.eigh(signal)
     order = np.argsort(values)[::-1]
     values, vectors = values[order], vectors[:, order]
-    # signal power along each direction against the noise power along it
-    keep = values > (vectors**2 * noise[:, None]).sum(axis=0)
+    # signal along each direction (sample eigenvalue less noise) against the noise there and the noise spread
+    spread = max(1.0, (1.0 + np.sqrt(idx.size / x.shape[1])) ** 2 - 1.0)
+    keep = values > spread * (vectors**2 * noise[:, None]).sum(axis=0)
     k = max(1, int(keep.sum()))
     snr = np.sort(10 * np.log10((x * x).mean(axis=1) / np.maximum(noise, 1e-30)))
     return SignalSubspace(

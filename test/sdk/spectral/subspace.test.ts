@@ -60,7 +60,7 @@ t.test('symmetricEigen: A = V diag(d) Vt with V orthonormal and d ascending', as
 });
 
 t.test('signal subspace: the SDK finds what the host finds (bands, mean, noise, rank, projection)', async (t) => {
-  t.equal(cases.length, 3);
+  t.equal(cases.length, 4);
   for (const c of cases) {
     const sub = signalSubspace(cubeOf(c.lrhsi), c.band_valid);
     t.same(sub.bands, c.bands, `${c.name}: bands used (invalid and all-zero bands left out)`);
