@@ -277,6 +277,7 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
 
   // One sensitivity ranking (on calibration tiles only), then keep the N worst layers in float for growing N.
   let ranking: LayerSensitivity[] = [];
+  let scopeLayers: string[] = [];
   const allInt8 = rows.find((r) => r.variant === 'int8-percentile-trt');
   let chosen: Row | undefined = allInt8?.meetsBounds ? allInt8 : undefined;
   let strict: Row | undefined = allInt8?.meetsStrict ? allInt8 : undefined;
@@ -286,6 +287,7 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
     const probe = join(work, 'sensitivity', `${name}.int8.onnx`);
     const r = await quantizeModel(modelPath, probe, { mode: 'int8', method: 'percentile', calib: calibDir, sensitivity: true, progress: true });
     ranking = r.sensitivity ?? [];
+    scopeLayers = r.layers?.keptScope ?? [];
     const rankingSeconds = (Date.now() - t0) / 1000;
     // Goes on past the first N that meets the bounds until the stricter two-sided per-dataset reading is met too.
     for (const n of SWEEP.filter((k) => k > 0 && k < ranking.length)) {
@@ -311,10 +313,10 @@ async function benchModel(modelPath: string, shipped: boolean): Promise<Record<s
       await mkdir(dir);
       const out = join(dir, `${name}.int8.onnx`);
       const t1 = Date.now();
-      const exclude = ranking.slice(0, n).map((s) => s.layer);
+      const exclude = [...scopeLayers, ...ranking.slice(0, n).map((s) => s.layer)];
       const r = spawnSync(PYTHON_CLI, ['ort-quantize', '--model', modelPath, '--calib', calibDir, '--out', out, '--method', 'percentile', '--no-preprocess', '--op-types', 'Conv', 'MatMul', '--exclude', ...exclude], { encoding: 'utf8' });
       if (r.status !== 0) process.stderr.write(`anchor (Conv/MatMul, keep ${n}) failed: ${r.stderr}\n`);
-      else await measure(v, out, (Date.now() - t1) / 1000, { keptFloat: n, note: `quantize_static as the anchor, op_types_to_quantize Conv/MatMul, nodes_to_exclude = the ${n} layers of ${matched.variant}, no quant_pre_process` });
+      else await measure(v, out, (Date.now() - t1) / 1000, { keptFloat: n, note: `quantize_static as the anchor, op_types_to_quantize Conv/MatMul, nodes_to_exclude = the ${n} layers of ${matched.variant} and the ${scopeLayers.length} steps of the network itself that ours keeps float, no quant_pre_process` });
     }
   }
 

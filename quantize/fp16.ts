@@ -3,7 +3,7 @@
  * default, numerically sensitive nodes, the network's own measurement steps, inputs whose schema requires float32).
  */
 import { inferElementTypes } from './dtype-inference';
-import { GraphIndex, NameAllocator, nodeLabel } from './graph-index';
+import { GraphIndex, NETWORK_SCOPE, NameAllocator, nodeLabel, scopeOf } from './graph-index';
 import { AttributeType, DataType, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto';
 import { floatValues, halfTensor } from './tensor-data';
 
@@ -25,16 +25,6 @@ export interface Fp16Options {
    */
   keepScopes?: readonly string[];
 }
-
-/**
- * The scope of the network's own steps in an exported student: `spectra-distill export` wraps the network as
- * `model`, so what `FusionNet.forward` computes itself (radiometry, resampling, the HPM prior, the back-projections
- * onto the measurements) is named `/model/<op>`, and its learnt modules `/model/body/...`, `/model/fusion/...`,
- * `/model/head/...`. Those steps are where the output's precision is set: in half they round the cube at about 66 dB,
- * which costs 0.05-0.07 dB on the validation regions that score above 47 dB (CAVE student, results/quantize.md);
- * in float32, with the learnt modules in half, the fp16 student scores as fp32 does.
- */
-export const NETWORK_SCOPE = '/model';
 
 /** What {@link convertToFloat16} did. */
 export interface Fp16Result {
@@ -81,7 +71,7 @@ function sensitiveNodes(graph: GraphProto, index: GraphIndex, extra: readonly st
   for (const node of graph.node ?? []) {
     if (SENSITIVE_OPS.has(node.opType)) keep.set(node, `${node.opType} accumulates over many values`);
     if (extra.includes(node.opType) || (node.name && extra.includes(node.name))) keep.set(node, 'requested');
-    const scope = node.name ? node.name.slice(0, node.name.lastIndexOf('/')) : undefined;
+    const scope = scopeOf(node.name);
     if (scope !== undefined && scopes.includes(scope) && !keep.has(node)) keep.set(node, `a step of ${scope}`);
   }
   for (const node of graph.node ?? []) {

@@ -56,6 +56,23 @@ export class NameAllocator {
   }
 }
 
+/**
+ * The scope of the network's own steps in an exported student: `spectra-distill export` wraps the network as
+ * `model`, so what `FusionNet.forward` computes itself (radiometry, resampling, the HPM prior, the back-projections
+ * onto the measurements) is named `/model/<op>`, and its learnt modules `/model/body/...`, `/model/fusion/...`,
+ * `/model/head/...`. Those steps set the output's precision and stay float in fp16 and int8 alike: in half they
+ * round the cube at about 66 dB (0.07 dB on the CAVE student's best-scoring validation dataset), and int8 on them
+ * cost the 206-band student 0.32 dB on MUUFL where int8 on the learnt modules alone costs 0.004 dB on the mean
+ * (results/quantize.md).
+ */
+export const NETWORK_SCOPE = '/model';
+
+/** The scope a node name sits in: `/model/body/Conv_3` -> `/model/body`; `undefined` for a name without one. */
+export function scopeOf(name: string | undefined): string | undefined {
+  const cut = name ? name.lastIndexOf('/') : -1;
+  return cut >= 0 ? (name as string).slice(0, cut) : undefined;
+}
+
 /** A short stable label for a node in messages and rankings. */
 export function nodeLabel(node: NodeProto, index: number): string {
   return node.name ? node.name : `${node.opType}#${index}`;

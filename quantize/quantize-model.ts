@@ -16,7 +16,7 @@ import { inferElementTypes } from './dtype-inference';
 import { ModelCardMissingError, QuantizeModelError } from './errors';
 import { convertToFloat16 } from './fp16';
 import { assertGraphSound } from './graph-check';
-import { foldInitializerIdentities } from './graph-index';
+import { NETWORK_SCOPE, foldInitializerIdentities, scopeOf } from './graph-index';
 import { defaultOpset, encodeModel, readModel, sha256Hex, type ModelProto } from './onnx-proto';
 import { SampleRunner, runFused, withFrameStatistics } from './ort-runner';
 import { assertDisjointSamples } from './split-pairs';
@@ -50,6 +50,11 @@ export interface QuantizeOptions {
   fp16Io?: boolean;
   /** fp16 only: extra nodes (names or op types) to keep in float32. @defaultValue [] */
   keepFp32?: readonly string[];
+  /**
+   * Name scopes whose own nodes stay float32 in fp16 and whose own layers stay float in int8 (not those of nested
+   * scopes); `[]` converts everything. @defaultValue [{@link NETWORK_SCOPE}]: the network's own steps
+   */
+  keepScopes?: readonly string[];
   /** Held-out directory (same formats) to measure quality on. @defaultValue the calibration samples */
   evalDir?: string;
   /** Calibration samples to load at most. @defaultValue 16 */
@@ -74,6 +79,7 @@ export const QUANTIZE_DEFAULTS: Readonly<Defaulted> = Object.freeze({
   profile: 'tensorrt',
   fp16Io: false,
   keepFp32: [],
+  keepScopes: [NETWORK_SCOPE],
   maxSamples: 16,
   progress: true,
 });
@@ -106,8 +112,8 @@ export interface QuantizeReport {
   quantized?: Quality;
   /** Quantized output against the float32 output. */
   fidelity?: Quality;
-  /** int8: layers quantized, and those kept in float by the sensitivity analysis. */
-  layers?: { quantized: number; keptFloat: string[] };
+  /** int8: layers quantized, those kept in float by request or the sensitivity analysis, and those of `keepScopes`. */
+  layers?: { quantized: number; keptFloat: string[]; keptScope: string[] };
   /** fp16: nodes kept in float32 and why. */
   keptFloat32?: { node: string; reason: string }[];
   sensitivity?: LayerSensitivity[];
@@ -148,10 +154,10 @@ export async function quantizeModel(modelPath: string, outPath: string, options:
   let reference: Float32Array[] = [];
   const report: Partial<QuantizeReport> = {};
   if (opts.mode === 'fp16') {
-    const converted = convertToFloat16(model, modelPath, { keepIoFloat32: !opts.fp16Io, keepFloat32: opts.keepFp32 });
+    const converted = convertToFloat16(model, modelPath, { keepIoFloat32: !opts.fp16Io, keepFloat32: opts.keepFp32, keepScopes: opts.keepScopes });
     written = converted.model;
     // Quality is measured with float32 boundaries: the compute is the same, only the input rounding differs.
-    evaluated = opts.fp16Io ? convertToFloat16(model, modelPath, { keepIoFloat32: true, keepFloat32: opts.keepFp32 }).model : written;
+    evaluated = opts.fp16Io ? convertToFloat16(model, modelPath, { keepIoFloat32: true, keepFloat32: opts.keepFp32, keepScopes: opts.keepScopes }).model : written;
     report.keptFloat32 = converted.keptFloat32;
     if (samples.length > 0) reference = await runFused(encodeModel(model), modelPath, samples);
   } else {
@@ -169,15 +175,17 @@ export async function quantizeModel(modelPath: string, outPath: string, options:
     const unknown = opts.keepLayers.filter((l) => !known.has(l));
     if (unknown.length > 0) throw new QuantizeModelError(modelPath, `keepLayers names no quantizable layer: ${unknown.slice(0, 5).join(', ')}`);
     const keep = new Set<string>(opts.keepLayers);
+    const scoped = layers.filter((l) => opts.keepScopes.includes(scopeOf(l.label) ?? ''));
+    const candidates = layers.filter((l) => !scoped.includes(l));
     if (opts.keepFloat > 0 || opts.sensitivity) {
-      report.sensitivity = await layerSensitivity(model, layers, calibration.thresholds, samples, reference, opts, modelPath);
+      report.sensitivity = await layerSensitivity(model, candidates, calibration.thresholds, samples, reference, opts, modelPath);
       for (const s of report.sensitivity.slice(0, opts.keepFloat)) keep.add(s.layer);
       log(`sensitivity (most sensitive first): ${report.sensitivity.slice(0, 10).map((s) => `${s.layer} ${s.fidelityPsnr.toFixed(2)} dB`).join(', ')}`);
     }
-    const chosen = layers.filter((l) => !keep.has(l.label));
+    const chosen = candidates.filter((l) => !keep.has(l.label));
     written = applyQdq(model, chosen, { profile: opts.profile, thresholds: calibration.thresholds });
     evaluated = written;
-    report.layers = { quantized: chosen.length, keptFloat: [...keep] };
+    report.layers = { quantized: chosen.length, keptFloat: [...keep], keptScope: scoped.map((l) => l.label) };
   }
   assertGraphSound(written, outPath);
   const bytes = encodeModel(written);
@@ -303,6 +311,7 @@ function updatedCard(
             ...(opts.method === 'percentile' ? { percentile: opts.percentile } : {}),
             layers_quantized: report.layers?.quantized,
             kept_float: report.layers?.keptFloat,
+            kept_float_scopes: opts.keepScopes,
           }
         : { io: opts.fp16Io ? 'float16' : 'float32', kept_float32: report.keptFloat32?.map((k) => k.node) }),
       calibration: { data: opts.calib ?? null, samples: samples.length, names: samples.slice(0, 32).map((s) => s.name), ...regionsOf(samples) },

@@ -127,7 +127,8 @@ t.test('quantizes the tiny student on real scenes', { skip: NO_REAL_DATA }, asyn
     const r = await quantizeModel(TINY_MODEL, path, { mode: 'int8', calib, keepFloat: 2, sensitivitySamples: 2, method: 'minmax', progress: false });
     t.equal(r.layers?.keptFloat.length, 2);
     const ranking = r.sensitivity ?? [];
-    t.ok(ranking.length > 50, 'every layer ranked');
+    t.ok(ranking.length > 50, 'every layer outside the kept scope ranked');
+    t.ok(ranking.every((row) => !(r.layers?.keptScope ?? []).includes(row.layer)), 'the kept scope is not ranked');
     for (let i = 1; i < ranking.length; i++) t.ok(ranking[i - 1].fidelityPsnr <= ranking[i].fidelityPsnr, 'sorted, most sensitive first');
     t.same(r.layers?.keptFloat, ranking.slice(0, 2).map((s) => s.layer));
     const { model } = await readModel(path);
