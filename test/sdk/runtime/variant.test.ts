@@ -6,8 +6,8 @@ import { FusionModel } from '../../../sdk/runtime/fusion-model';
 import { chooseVariant } from '../../../sdk/runtime/variants';
 import { ROOT, tempDir } from '../helpers';
 
-// A complete family (fp32, fp16 and int8 within their bounds): the CAVE student shipped until 2026-12-05. The
-// shipped physics students have no int8 file, because none met the bounds (results/quantize.md).
+// A complete family (fp32, fp16 and int8 within their bounds): the CAVE student shipped until 2026-12-05, kept as a
+// fixture so these tests do not move with each retrained student (the shipped ones are checked at the end).
 const STEM = 'student-cave31-rgb-x4';
 const FAMILY = join(ROOT, 'test', 'fixtures', 'quantize-reference');
 const FP32 = join(FAMILY, `${STEM}.onnx`);
