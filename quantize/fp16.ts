@@ -65,6 +65,9 @@ function constantsToInitializers(graph: GraphProto): void {
   graph.node = kept;
 }
 
+/** Why a node of a kept scope stays float32 (reported once per scope). */
+const SCOPE_REASON = 'steps of the network itself (not its learnt modules)';
+
 /** Nodes to keep in float32 and why. */
 function sensitiveNodes(graph: GraphProto, index: GraphIndex, extra: readonly string[], scopes: readonly string[]): Map<NodeProto, string> {
   const keep = new Map<NodeProto, string>();
@@ -72,7 +75,7 @@ function sensitiveNodes(graph: GraphProto, index: GraphIndex, extra: readonly st
     if (SENSITIVE_OPS.has(node.opType)) keep.set(node, `${node.opType} accumulates over many values`);
     if (extra.includes(node.opType) || (node.name && extra.includes(node.name))) keep.set(node, 'requested');
     const scope = scopeOf(node.name);
-    if (scope !== undefined && scopes.includes(scope) && !keep.has(node)) keep.set(node, `a step of ${scope}`);
+    if (scope !== undefined && scopes.includes(scope) && !keep.has(node)) keep.set(node, SCOPE_REASON);
   }
   for (const node of graph.node ?? []) {
     if (node.opType !== 'Div') continue;
@@ -199,10 +202,11 @@ export function convertToFloat16(source: ModelProto, path: string, options: Fp16
   const scoped = new Map<string, number>();
   const keptFloat32: { node: string; reason: string }[] = [];
   for (const [n, reason] of keep) {
-    if (reason.startsWith('a step of ')) scoped.set(reason, (scoped.get(reason) ?? 0) + 1);
-    else keptFloat32.push({ node: nodeLabel(n, ordered.indexOf(n)), reason });
+    const label = reason === SCOPE_REASON ? `${scopeOf(n.name) ?? ''}/*` : nodeLabel(n, ordered.indexOf(n));
+    if (reason === SCOPE_REASON) scoped.set(label, (scoped.get(label) ?? 0) + 1);
+    else keptFloat32.push({ node: label, reason });
   }
-  for (const [reason, count] of scoped) keptFloat32.push({ node: `${reason.slice('a step of '.length)}/*`, reason: `${count} steps of the network itself (not its learnt modules)` });
+  for (const [node, count] of scoped) keptFloat32.push({ node, reason: `${count} ${SCOPE_REASON}` });
   return { model, keptFloat32, casts: castCache.size + tail.length };
 }
 
