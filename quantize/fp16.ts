@@ -3,7 +3,7 @@
  * default, numerically sensitive nodes, the network's own measurement steps, inputs whose schema requires float32).
  */
 import { inferElementTypes } from './dtype-inference';
-import { GraphIndex, NETWORK_SCOPE, NameAllocator, nodeLabel, scopeOf } from './graph-index';
+import { GraphIndex, NETWORK_SCOPE, NameAllocator, inScopes, nodeLabel, scopeOf } from './graph-index';
 import { AttributeType, DataType, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from './onnx-proto';
 import { floatValues, halfTensor } from './tensor-data';
 
@@ -74,8 +74,7 @@ function sensitiveNodes(graph: GraphProto, index: GraphIndex, extra: readonly st
   for (const node of graph.node ?? []) {
     if (SENSITIVE_OPS.has(node.opType)) keep.set(node, `${node.opType} accumulates over many values`);
     if (extra.includes(node.opType) || (node.name && extra.includes(node.name))) keep.set(node, 'requested');
-    const scope = scopeOf(node.name);
-    if (scope !== undefined && scopes.includes(scope) && !keep.has(node)) keep.set(node, SCOPE_REASON);
+    if (inScopes(node.name, scopes) && !keep.has(node)) keep.set(node, SCOPE_REASON);
   }
   for (const node of graph.node ?? []) {
     if (node.opType !== 'Div') continue;
@@ -202,9 +201,12 @@ export function convertToFloat16(source: ModelProto, path: string, options: Fp16
   const scoped = new Map<string, number>();
   const keptFloat32: { node: string; reason: string }[] = [];
   for (const [n, reason] of keep) {
-    const label = reason === SCOPE_REASON ? `${scopeOf(n.name) ?? ''}/*` : nodeLabel(n, ordered.indexOf(n));
-    if (reason === SCOPE_REASON) scoped.set(label, (scoped.get(label) ?? 0) + 1);
-    else keptFloat32.push({ node: label, reason });
+    if (reason !== SCOPE_REASON) {
+      keptFloat32.push({ node: nodeLabel(n, ordered.indexOf(n)), reason });
+      continue;
+    }
+    const label = `${scopeOf(n.name) ?? ''}/*`;
+    scoped.set(label, (scoped.get(label) ?? 0) + 1);
   }
   for (const [node, count] of scoped) keptFloat32.push({ node, reason: `${count} ${SCOPE_REASON}` });
   return { model, keptFloat32, casts: castCache.size + tail.length };

@@ -73,6 +73,12 @@ export function scopeOf(name: string | undefined): string | undefined {
   return cut >= 0 ? (name as string).slice(0, cut) : undefined;
 }
 
+/** Whether a node name sits directly in one of `scopes` (not in a scope nested below one). */
+export function inScopes(name: string | undefined, scopes: readonly string[]): boolean {
+  const scope = scopeOf(name);
+  return scope !== undefined && scopes.includes(scope);
+}
+
 /** A short stable label for a node in messages and rankings. */
 export function nodeLabel(node: NodeProto, index: number): string {
   return node.name ? node.name : `${node.opType}#${index}`;

@@ -16,7 +16,7 @@ import { inferElementTypes } from './dtype-inference';
 import { ModelCardMissingError, QuantizeModelError } from './errors';
 import { convertToFloat16 } from './fp16';
 import { assertGraphSound } from './graph-check';
-import { NETWORK_SCOPE, foldInitializerIdentities, scopeOf } from './graph-index';
+import { NETWORK_SCOPE, foldInitializerIdentities, inScopes } from './graph-index';
 import { defaultOpset, encodeModel, readModel, sha256Hex, type ModelProto } from './onnx-proto';
 import { SampleRunner, runFused, withFrameStatistics } from './ort-runner';
 import { assertDisjointSamples } from './split-pairs';
@@ -175,7 +175,7 @@ export async function quantizeModel(modelPath: string, outPath: string, options:
     const unknown = opts.keepLayers.filter((l) => !known.has(l));
     if (unknown.length > 0) throw new QuantizeModelError(modelPath, `keepLayers names no quantizable layer: ${unknown.slice(0, 5).join(', ')}`);
     const keep = new Set<string>(opts.keepLayers);
-    const scoped = layers.filter((l) => opts.keepScopes.includes(scopeOf(l.label) ?? ''));
+    const scoped = layers.filter((l) => inScopes(l.label, opts.keepScopes));
     const candidates = layers.filter((l) => !scoped.includes(l));
     if (opts.keepFloat > 0 || opts.sensitivity) {
       report.sensitivity = await layerSensitivity(model, candidates, calibration.thresholds, samples, reference, opts, modelPath);

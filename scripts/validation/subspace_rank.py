@@ -28,7 +28,7 @@ from spectra_distill.evaluate.regions import ModelFacts, held_out_regions
 from spectra_distill.evaluate.run import too_small, wald_config
 from spectra_distill.export.model import load_checkpoint_model
 from spectra_distill.metrics import evaluate as score
-from spectra_distill.models.subspace import project, signal_subspace
+from spectra_distill.models.subspace import noise_spread, project, signal_directions, signal_subspace
 
 CASE = CameraCase("noise 30 dB", snr_db=30.0)
 RANKS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
@@ -54,16 +54,11 @@ def rows_for(weights: str, onnx: str, root: Path) -> list[dict]:
         v = valid if pair.lrhsi.band_mask is None else valid & pair.lrhsi.band_mask
         sub = signal_subspace(pair.lrhsi.data, v)
         fused = student.predict(pair).cube
-        # the eigen-decomposition again, to score every rank on the same directions
+        # every direction, to score each rule's rank (and any other) on the same directions
         x = pair.lrhsi.data[sub.bands].reshape(sub.bands.size, -1).astype(np.float64)
-        centred = x - x.mean(axis=1, keepdims=True)
-        values, vectors = np.linalg.eigh(centred @ centred.T / (x.shape[1] - 1) - np.diag(sub.noise_variance))
-        order = np.argsort(values)[::-1]
-        values, vectors = values[order], vectors[:, order]
-        noise_along = (vectors**2 * sub.noise_variance[:, None]).sum(axis=0)
+        values, vectors, noise_along = signal_directions(x, sub.noise_variance)
         plain = max(1, int((values > noise_along).sum()))
-        spread = (1.0 + np.sqrt(sub.bands.size / x.shape[1])) ** 2 - 1.0
-        edge = max(1, int((values > spread * noise_along).sum()))
+        edge = max(1, int((values > noise_spread(*x.shape) * noise_along).sum()))
 
         def projected(k: int, sub=sub, vectors=vectors, fused=fused) -> float:
             return psnr(project(fused, replace(sub, basis=vectors[:, :k])))

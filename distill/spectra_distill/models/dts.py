@@ -54,7 +54,8 @@ class DualTwoStreamBody(nn.Module):
         res_scale: Residual scaling of the blocks.
         hsi_reduce: If > 0, the joint HR stream upsamples a 1x1 conv of the LR-HSI to this many channels
             instead of all B bands. Not in the paper: at 206 bands the entry conv over B + b channels at
-            full resolution and the upsampling of every band were a fifth of the fuse graph's time.
+            full resolution and the upsampling of every band were a large part of the fuse graph's time
+            (``options/README.md``).
 
     Shape:
         lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) in the network's [-1, 1] range

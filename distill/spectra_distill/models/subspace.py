@@ -75,6 +75,26 @@ def noise_variance(x: np.ndarray) -> np.ndarray:
     return out
 
 
+def noise_spread(bands: int, pixels: int) -> float:
+    """How far noise alone spreads the sample eigenvalues above its variance, from ``pixels`` samples of
+    ``bands`` bands: (1 + sqrt(bands / pixels))^2 - 1 (the Marchenko-Pastur edge)."""
+    return (1.0 + np.sqrt(bands / pixels)) ** 2 - 1.0
+
+
+def signal_directions(x: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Directions of the band covariance of (nv, N) spectra with per-band ``noise`` variance, strongest first.
+
+    Returns:
+        Signal variance along each direction (sample eigenvalue less the noise), the (nv, nv) directions as
+        columns, and the noise variance along each direction.
+    """
+    centred = x - x.mean(axis=1, keepdims=True)
+    values, vectors = np.linalg.eigh(centred @ centred.T / (x.shape[1] - 1) - np.diag(noise))
+    order = np.argsort(values)[::-1]
+    vectors = vectors[:, order]
+    return values[order], vectors, (vectors**2 * noise[:, None]).sum(axis=0)
+
+
 def signal_subspace(lrhsi: np.ndarray, band_valid: np.ndarray | None = None) -> SignalSubspace:
     """The signal subspace of an LR-HSI (B, h, w) over its valid bands (``band_valid``; never all-zero bands).
 
@@ -90,21 +110,18 @@ def signal_subspace(lrhsi: np.ndarray, band_valid: np.ndarray | None = None) -> 
         raise ValueError(
             f"a signal subspace needs >= 2 valid bands and >= 2 pixels; got {idx.size} and {x.shape[1]}"
         )
-    mean = x.mean(axis=1)
-    centred = x - mean[:, None]
-    cov = centred @ centred.T / (x.shape[1] - 1)
     noise = noise_variance(x)
-    signal = cov - np.diag(noise)
-    values, vectors = np.linalg.eigh(signal)
-    order = np.argsort(values)[::-1]
-    values, vectors = values[order], vectors[:, order]
-    # signal along each direction (sample eigenvalue less noise) against the noise there and the noise spread
-    spread = max(1.0, (1.0 + np.sqrt(idx.size / x.shape[1])) ** 2 - 1.0)
-    keep = values > spread * (vectors**2 * noise[:, None]).sum(axis=0)
+    values, vectors, noise_along = signal_directions(x, noise)
+    # signal along each direction against the noise there (HySime) and the spread of noise alone
+    keep = values > max(1.0, noise_spread(idx.size, x.shape[1])) * noise_along
     k = max(1, int(keep.sum()))
     snr = np.sort(10 * np.log10((x * x).mean(axis=1) / np.maximum(noise, 1e-30)))
     return SignalSubspace(
-        bands=idx, mean=mean, basis=vectors[:, :k], noise_variance=noise, snr_db=float(snr[idx.size // 2])
+        bands=idx,
+        mean=x.mean(axis=1),
+        basis=vectors[:, :k],
+        noise_variance=noise,
+        snr_db=float(snr[idx.size // 2]),
     )
 
 
