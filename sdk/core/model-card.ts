@@ -28,6 +28,8 @@ export interface ModelCard {
     srf_file?: string;
     /** b x B matrix on the HSI wavelengths, each row sums to 1. */
     srf: number[][];
+    /** The statistics graph fits the SRF each frame shows (this one corrected by a ridge regression at low resolution, the ridge growing with each band's noise) and the spectral back-projection uses it. */
+    per_frame?: { fit: 'ridge_to_card'; ridge: number; noise_ridge: number };
   };
   /**
    * The LR-HSI's blur: a Gaussian, or (after `spectra retarget-psf --shape free`) explicit 1-D `taps` that replace it; `sigma` is then the closest Gaussian's.
@@ -128,6 +130,13 @@ function checkCard(raw: unknown, path: string): ModelCard {
       fail("'psf.per_frame' must be { sigmas_px: [min > 0, max > min], step_px > 0, switch_margin in [0, 1), free_taps?: boolean }");
     }
     if (!c.frame_statistics) fail("'psf.per_frame' is measured by the statistics graph; the card needs 'frame_statistics'");
+  }
+  const srfFit = msi!.per_frame;
+  if (srfFit !== undefined) {
+    if (srfFit?.fit !== 'ridge_to_card' || !(srfFit.ridge > 0) || !(srfFit.noise_ridge >= 0)) {
+      fail("'msi.per_frame' must be { fit: 'ridge_to_card', ridge > 0, noise_ridge >= 0 }");
+    }
+    if (!c.frame_statistics) fail("'msi.per_frame' is fitted by the statistics graph; the card needs 'frame_statistics'");
   }
   if (!c.io || typeof c.io.inputs !== 'object' || typeof c.io.outputs !== 'object') fail("missing 'io.inputs' / 'io.outputs'");
   const fs = c.frame_statistics;

@@ -18,7 +18,8 @@ command), and <report>/calibration.json and calibration.md.
 --prior puts another in-graph prior under the network first (the priors hold no weights): the gain is then
 what the learnt part, trained on its own prior, is worth on top of the new one. --psf-estimate likewise makes
 the statistics graph measure the blur of each frame (`FusionNetConfig.psf_estimate`) before the gain is
-chosen.
+chosen, and --srf-estimate fit the SRF of each frame for the spectral back-projection
+(`FusionNetConfig.srf_estimate`).
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="measure each frame's blur in the statistics graph (the card's PSF or a 0.5-4 px Gaussian) "
         "before choosing the gain",
     )
+    parser.add_argument(
+        "--srf-estimate",
+        action="store_true",
+        help="fit each frame's SRF in the statistics graph for the spectral back-projection (the card's, "
+        "corrected by a noise-weighted ridge regression) before choosing the gain",
+    )
     parser.add_argument("--data", type=Path, help="data root (default: ../shared/data or $SPECTRA_DATA)")
     parser.add_argument(
         "--report",
@@ -100,10 +107,22 @@ def run(args: argparse.Namespace) -> int:
         )
     trained_prior = model.config.prior
     trained_psf = model.config.psf_estimate
-    if (args.prior and args.prior != trained_prior) or (args.psf_estimate and not trained_psf):
-        flag = f"--prior {args.prior}" if args.prior else "--psf-estimate"
+    trained_srf = model.config.srf_estimate
+    changed = (args.prior and args.prior != trained_prior) or (args.psf_estimate and not trained_psf)
+    if changed or (args.srf_estimate and not trained_srf):
+        flag = (
+            f"--prior {args.prior}"
+            if args.prior
+            else "--psf-estimate"
+            if args.psf_estimate
+            else "--srf-estimate"
+        )
         try:
-            model = model.with_physics(prior=args.prior, psf_estimate=args.psf_estimate or None).eval()
+            model = model.with_physics(
+                prior=args.prior,
+                psf_estimate=args.psf_estimate or None,
+                srf_estimate=args.srf_estimate or None,
+            ).eval()
         except ValueError as exc:
             raise SystemExit(f"{flag}: {exc}") from exc
     facts = ModelFacts.from_card(ckpt["card"], args.checkpoint)
@@ -124,6 +143,8 @@ def run(args: argparse.Namespace) -> int:
         record["prior"] = {"trained_with": trained_prior, "replaced_by": model.config.prior}
     if model.config.psf_estimate != trained_psf:
         record["psf_estimate"] = {"trained_with": trained_psf, "replaced_by": model.config.psf_estimate}
+    if model.config.srf_estimate != trained_srf:
+        record["srf_estimate"] = {"trained_with": trained_srf, "replaced_by": model.config.srf_estimate}
     training = dict(history.training)
     training["command"] = " && ".join(c for c in (training.get("command"), command) if c)
     training["detail_gain"] = {k: v for k, v in record.items() if k != "regions"}
@@ -147,6 +168,8 @@ def run(args: argparse.Namespace) -> int:
             title += f" on the {model.config.prior} prior (trained on {trained_prior})"
         if "psf_estimate" in record:
             title += ", each frame's blur measured in the graph"
+        if "srf_estimate" in record:
+            title += ", each frame's SRF fitted in the graph"
         tmp.write_text(sweep.to_markdown(title, command, gain))
     output(
         f"detail gain {gain:g} (validation PSNR {means[gain]:.3f} dB; as trained {means[1.0]:.3f} dB); "

@@ -20,11 +20,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default=None, help="model id in the card (default: the file stem)")
     parser.add_argument("--preset", default=None, help="preset named in the card (default: from the config)")
     parser.add_argument("--opset", type=int, default=DEFAULT_OPSET, help="ONNX opset (>= 17)")
+    parser.add_argument(
+        "--srf-estimate",
+        action="store_true",
+        help="fit the SRF each frame shows in the statistics graph and use it in the spectral "
+        "back-projection (FusionNetConfig.srf_estimate; holds no weights, so the learnt part is kept)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     model, ckpt = load_checkpoint_model(args.checkpoint, args.role)
     history = provenance(args.checkpoint, ckpt, args.role)
+    training = history.training
+    if args.srf_estimate and not model.config.srf_estimate:
+        try:
+            model = model.with_physics(srf_estimate=True).eval()
+        except ValueError as exc:
+            raise SystemExit(f"--srf-estimate: {exc}") from exc
+        command = " && ".join(c for c in (training.get("command"), args.invocation) if c)
+        training = {
+            **training,
+            "command": command,
+            "srf_estimate": {"trained_with": False, "replaced_by": True},
+        }
     result = export_model(
         model,
         ckpt["card"],
@@ -33,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         preset=args.preset or history.preset,
         name=args.name,
         opset=args.opset,
-        training=history.training,
+        training=training,
         validation=history.validation,
         source=args.checkpoint,
     )

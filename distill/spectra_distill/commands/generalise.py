@@ -86,6 +86,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(FusionNetConfig.psf_estimate), as the students exported with calibrate --psf-estimate do",
     )
     parser.add_argument(
+        "--srf-estimate",
+        action="store_true",
+        help="the checkpoint's networks fit each pair's SRF in their graph for the spectral back-projection "
+        "(FusionNetConfig.srf_estimate), as the students exported with export --srf-estimate do",
+    )
+    parser.add_argument(
         "--subspace",
         action="store_true",
         help="also score each --onnx model with its output projected onto the LR-HSI's signal subspace "
@@ -127,11 +133,17 @@ def run(args: argparse.Namespace) -> int:
     facts = ModelFacts.from_card(ckpt["card"], args.checkpoint)
     cfg = EvalConfig(checkpoint=args.checkpoint, out=args.out, data=root, device="cpu")
     methods = _models(cfg, facts)
-    if args.psf_estimate:
+    for flag, wanted in (("--psf-estimate", args.psf_estimate), ("--srf-estimate", args.srf_estimate)):
+        if not wanted:
+            continue
         for method in methods:
             if not isinstance(method, TorchMethod) or method.model is None or method.model.radiometry is None:
-                raise SystemExit(f"--psf-estimate: the checkpoint's {method.name} measures nothing per frame")
-            method.model = method.model.with_physics(psf_estimate=True).to(method.device).eval()
+                raise SystemExit(f"{flag}: the checkpoint's {method.name} measures nothing per frame")
+            change = {"psf_estimate" if flag == "--psf-estimate" else "srf_estimate": True}
+            try:
+                method.model = method.model.with_physics(**change).to(method.device).eval()
+            except ValueError as exc:
+                raise SystemExit(f"{flag}: {exc}") from exc
     if args.psf_estimated:
         student = _physics_student(
             methods, "--psf-estimated needs a checkpoint whose student has the PSF in its graph"
@@ -174,11 +186,19 @@ def run(args: argparse.Namespace) -> int:
     for method in methods:
         method.repeats = args.repeat
     cases = tuple(c for c in CASES if c.name in args.cases)
+    if facts.msi_preset != "rgb":
+        cameras = [c.name for c in cases if c.camera is not None]
+        if cameras and len(args.cases) != len(CASES):
+            raise SystemExit(
+                f"--cases {', '.join(cameras)}: RGB cameras; this model's HR-MSI is {facts.msi_preset!r}"
+            )
+        cases = tuple(c for c in cases if c.camera is None)
     result = run_generalisation(facts, methods, root, cases)
     command = shlex.join(
         ["spectra-distill", "generalise", "--checkpoint", str(args.checkpoint)]
         + [f"--onnx={n}={p}" for n, p in args.onnx]
         + (["--psf-estimate"] if args.psf_estimate else [])
+        + (["--srf-estimate"] if args.srf_estimate else [])
         + (["--psf-estimated"] if args.psf_estimated else [])
         + (["--subspace"] if args.subspace else [])
         + (["--denoise-auto"] if args.denoise_auto else [])

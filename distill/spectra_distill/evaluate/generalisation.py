@@ -22,7 +22,7 @@ from spectra_distill.data.splits import load_split
 from spectra_distill.degrade.noise import add_awgn
 from spectra_distill.degrade.pipeline import FusionPair, WaldConfig, degrade_cube, make_pair
 from spectra_distill.degrade.psf import make_psf, spatial_degrade
-from spectra_distill.degrade.srf import project_cube
+from spectra_distill.degrade.srf import project_cube, srf_for_cube
 from spectra_distill.errors import SRFCoverageError
 from spectra_distill.evaluate.methods import BaselineMethod, Method, TorchMethod
 from spectra_distill.evaluate.regions import EvalRegion, ModelFacts, _regions_of, group_test_scenes
@@ -44,6 +44,8 @@ class CameraCase:
         snr_db: AWGN on both inputs (None = clean).
         gain: Both inputs come in other units, this many times the reflectance the methods were built on (raw
             DN or radiance); the outputs are divided by it before scoring.
+        camera: The HR-MSI comes from this camera of `srf/camspec_28cameras_srf.csv` (its measured R, G, B
+            responses) instead of the card's; RGB models only.
     """
 
     name: str
@@ -52,7 +54,13 @@ class CameraCase:
     srf_shift_nm: float = 0.0
     snr_db: float | None = None
     gain: float = 1.0
+    camera: str | None = None
 
+
+CAMERAS_FILE = "camspec_28cameras_srf.csv"
+# RGB cameras other than the card's Nikon D700, fixed before any test scene was scored with them: two DSLR
+# makers, a phone and a machine-vision camera
+CAMERAS = ("Canon_5DMarkII", "SONY_NEX-5N", "Nokia_N900", "Point_Grey_Grasshopper_50S5C")
 
 CASES = (
     CameraCase("nominal"),
@@ -63,6 +71,7 @@ CASES = (
     CameraCase("SRF -8 nm", srf_shift_nm=-8.0),
     CameraCase("noise 30 dB", snr_db=30.0),
     CameraCase("raw units (x1000)", gain=1000.0),
+    *(CameraCase(f"camera {name}", camera=name) for name in CAMERAS),
 )
 
 
@@ -79,6 +88,11 @@ def simulate(cube: Cube, facts: ModelFacts, wald: WaldConfig, case: CameraCase, 
     msi = (
         project_cube(cube, replace(wald, srf_clip=True).srf(shifted)) if case.srf_shift_nm else nominal.hrmsi
     )
+    if case.camera is not None:
+        if facts.msi_preset != "rgb":
+            raise ValueError(f"case {case.name!r} is an RGB camera; this model's HR-MSI is {facts.msi_preset!r}")
+        preset = f"srf={CAMERAS_FILE}:{case.camera}_R,{case.camera}_G,{case.camera}_B"
+        msi = project_cube(cube, srf_for_cube(cube, preset, clip=True, srf_dir=wald.srf_dir))
     if case.snr_db is not None:
         rng = np.random.default_rng(seed)
         lr = lr.with_data(add_awgn(lr.data, case.snr_db, rng, lr.valid, lr.band_mask))

@@ -12,7 +12,7 @@ import numpy as np
 
 from spectra_distill.errors import BandCountError, CheckpointError, ScaleError, WavelengthError
 from spectra_distill.models.net import FusionNetConfig, InputStatistics
-from spectra_distill.models.physics import PSF_SIGMAS, PSF_SWITCH_MARGIN
+from spectra_distill.models.physics import PSF_SIGMAS, PSF_SWITCH_MARGIN, SRF_FIT_RIDGE, SRF_NOISE_RIDGE
 
 CARD_SCHEMA = "spectra-edge/model-card@1"
 NORMALISATION_TEXT = (
@@ -180,6 +180,17 @@ def build_card(
             "band_names": list(facts.msi["band_names"]),
             "srf_file": facts.msi.get("srf_file"),
             "srf": [[float(v) for v in row] for row in facts.msi["srf"]],
+            **(
+                {
+                    "per_frame": {
+                        "fit": "ridge_to_card",
+                        "ridge": SRF_FIT_RIDGE,
+                        "noise_ridge": SRF_NOISE_RIDGE,
+                    }
+                }
+                if config.srf_estimate
+                else {}
+            ),
         },
         "psf": _psf(facts.psf, config),
         "io": {

@@ -79,6 +79,10 @@ class FusionNetConfig:
             and use it in the prior and the back-projections. Needs input_norm. Not in the paper; a camera
             whose blur is 0.5 px off the card cost the physics students 4-11 dB, where CNMF re-estimates and
             loses < 0.5 dB.
+        srf_estimate: Fit the SRF each frame shows in the statistics graph (`physics.fit_srf`: the card's,
+            corrected by a noise-weighted ridge regression at low resolution) and use it in the spectral
+            back-projection. Needs input_norm and consistency steps. Not in the paper; a camera whose RGB
+            responses are not the card's cost the CAVE student up to 3.6 dB on validation regions.
         gate_floor: With `gate='softmax'`, every stream keeps at least this weight at every pixel, so no
             stream can be gated off (`fusion._StreamGate`).
         border_pad: LR pixels of mirror padding (`layers.mirror_pad`) put around both inputs, s times as
@@ -114,6 +118,7 @@ class FusionNetConfig:
     consistency_steps: int = 0
     psf_taps: int = 0
     psf_estimate: bool = False
+    srf_estimate: bool = False
     gate_floor: float = 0.0
 
     def __post_init__(self) -> None:
@@ -152,6 +157,11 @@ class FusionNetConfig:
             raise ValueError("prior 'hpm_regression' fits its pans per frame; it needs input_norm: true")
         if self.psf_estimate and not self.input_norm:
             raise ValueError("psf_estimate measures the blur per frame; it needs input_norm: true")
+        if self.srf_estimate and not (self.input_norm and int(self.consistency_steps) > 0):
+            raise ValueError(
+                "srf_estimate fits the SRF per frame for the back-projections; it needs input_norm: true "
+                "and consistency_steps >= 1"
+            )
         if self.input_norm and self.standardise:
             raise ValueError("input_norm and standardise are two normalisations; choose one")
         if int(self.consistency_steps) < 0 or int(self.psf_taps) < 0:
@@ -302,8 +312,10 @@ class FusionNet(nn.Module):
     def _per_band(v: torch.Tensor) -> torch.Tensor:
         return v.view(1, -1, 1, 1)
 
-    def with_physics(self, prior: str | None = None, psf_estimate: bool | None = None) -> FusionNet:
-        """The same network (weights and buffers copied) with another in-graph prior or PSF rule.
+    def with_physics(
+        self, prior: str | None = None, psf_estimate: bool | None = None, srf_estimate: bool | None = None
+    ) -> FusionNet:
+        """The same network (weights and buffers copied) with another in-graph prior, PSF or SRF rule.
 
         Neither holds weights, so the network's learnt part is kept as it is; what it adds on top of the new
         physics is then worth re-measuring (`evaluate.calibration`).
@@ -316,6 +328,8 @@ class FusionNet(nn.Module):
             changes["prior"] = prior
         if psf_estimate is not None:
             changes["psf_estimate"] = psf_estimate
+        if srf_estimate is not None:
+            changes["srf_estimate"] = srf_estimate
         other = FusionNet(replace(self.config, **changes))
         other.load_state_dict(self.state_dict())
         return other.train(self.training)
@@ -326,7 +340,9 @@ class FusionNet(nn.Module):
         c = self.config
         if self.radiometry is None:
             return 0
-        return FrameStatistics.length(c.hsi_bands, c.msi_bands, self._regression, self._estimated_taps)
+        return FrameStatistics.length(
+            c.hsi_bands, c.msi_bands, self._regression, self._estimated_taps, c.srf_estimate
+        )
 
     @property
     def _regression(self) -> bool:
@@ -357,13 +373,13 @@ class FusionNet(nn.Module):
             return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi, *self._measured)
         c = self.config
         return FrameStatistics.unpack(
-            frame_stats, c.hsi_bands, c.msi_bands, self._regression, self._estimated_taps
+            frame_stats, c.hsi_bands, c.msi_bands, self._regression, self._estimated_taps, c.srf_estimate
         )
 
     @property
-    def _measured(self) -> tuple[bool, bool]:
-        """`FrameStatistics.measure`'s options for this network: regression pans, the frame's PSF."""
-        return self._regression, self.config.psf_estimate
+    def _measured(self) -> tuple[bool, bool, bool]:
+        """`FrameStatistics.measure`'s options for this network: regression pans, the frame's PSF and SRF."""
+        return self._regression, self.config.psf_estimate, self.config.srf_estimate
 
     def normalise(
         self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, stats: FrameStatistics | None = None
@@ -425,7 +441,8 @@ class FusionNet(nn.Module):
         else:
             cube = upsample(lrhsi, c.scale, "bilinear") + detail
         if c.consistency_steps:
-            cube = consistency(self.physics, cube, lrhsi, hrmsi, c.consistency_steps, taps)
+            srf = None if stats is None else stats.srf
+            cube = consistency(self.physics, cube, lrhsi, hrmsi, c.consistency_steps, taps, srf)
         return cube
 
     def forward(

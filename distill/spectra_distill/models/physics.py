@@ -19,6 +19,11 @@ The pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prior`
 - `Degradation.estimate_taps` (`psf_estimate`): the blur the frame shows, the card's PSF unless a Gaussian of
   0.5-4 px explains the pair clearly better; the prior, the pans and the back-projections then blur with it,
   so a Gaussian blur 0.5 px off the card costs < 0.2 dB (it had cost the students 4-11 dB).
+- `fit_srf` (`srf_estimate`): the spectral response the frame shows, the card's SRF corrected by a ridge
+  regression of the LR-MSI on the LR-HSI, the ridge growing with each band's noise; the spectral
+  back-projection then uses it. A camera whose RGB responses are not the card's Nikon D700 ones (seven other
+  cameras of `srf/camspec_28cameras_srf.csv`) cost the CAVE student 0.6-3.6 dB on the validation regions,
+  and an SRF 8 nm off the card 0.9-1.7 dB; the fit recovers nearly all of it (`options/README.md`).
 - `FrameStatistics`: everything above that is measured over the whole image (radiometry, HPM offset, band
   assignment or pans, the PSF), packed into one vector. The graph computes it from its own inputs when it is
   not given one; a tiled run measures it once on the whole frame (the exported statistics graph) and hands it
@@ -35,7 +40,7 @@ ops (no Einsum, which the SDK's quantizer does not convert; no Resize, which onn
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -70,6 +75,19 @@ PSF_MISFIT_FLOOR = 1e-3
 noise-free pair the card's PSF and taps fitted to it both sit at the float32 rounding of the residual (about
 3e-4), and rounding, which differs between PyTorch and onnxruntime, must not choose between them. Added to
 every candidate's misfit before the switch margin applies."""
+SRF_FIT_RIDGE = 1e-4
+"""Ridge of `fit_srf`'s normal equations toward the card's SRF, relative to their mean diagonal."""
+SRF_NOISE_RIDGE = 100.0
+"""`fit_srf` adds each band's noise energy times this to its ridge: with a noisy LR-HSI an unconstrained fit
+spreads the MSI bands' weights over more bands to average the noise out, a response no camera has (it cost
+a validation region 2.9 dB at 30 dB SNR). Chosen on the validation regions of both grids among 0, 10, 100 and
+1000 (`options/README.md`)."""
+SRF_FIT_REACH = 2
+"""`fit_srf` fits the bands the card's SRF weighs and this many on either side (20 nm on a 10 nm grid, room
+for a response shifted by up to that): the others (SWIR under a visible/NIR MSI) stay at zero weight, and a
+206-band grid solves a system of tens of bands instead of 206 (60 ms less per frame on this CPU)."""
+SRF_FIT_FLOOR = 1e-6
+"""Ridge, relative to the mean diagonal, of the inverse that measures each band's noise in `fit_srf`."""
 PSF_FIT_RIDGE = 1e-6
 """Ridge of `Degradation.fit_taps`'s normal equations, relative to their mean diagonal: neighbouring taps see
 nearly the same image on a smooth frame, and the float32 solve must stay finite on a flat one."""
@@ -107,6 +125,21 @@ class Degradation(nn.Module):
         bank = torch.stack([torch.as_tensor(GaussianPSF(psf_taps, s).taps()) for s in PSF_SIGMAS]).float()
         self.register_buffer("psf_bank", bank, persistent=False)
         self.register_buffer("shift_bank", torch.eye(psf_taps), persistent=False)
+        self.fit_bands = tuple(range(hsi_bands))  # the placeholder SRF weighs every band
+
+    def _fit_bands(self) -> None:
+        """The bands `fit_srf` fits, from the SRF: a Python tuple, so the exported graph gathers constants."""
+        if self.srf.is_meta:
+            return
+        weighed = (self.srf > 0).any(dim=0).tolist()
+        reach = SRF_FIT_REACH
+        self.fit_bands = tuple(
+            i for i in range(len(weighed)) if any(weighed[max(0, i - reach) : i + reach + 1])
+        )
+
+    def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._fit_bands()
 
     def set(self, srf: torch.Tensor, taps: torch.Tensor) -> None:
         """Install the SRF matrix (b, B) and the PSF taps (k,).
@@ -129,6 +162,7 @@ class Degradation(nn.Module):
         self.srf_assign.copy_(assign.float())
         self.srf_inside.copy_(inside[:, None].float())
         self.taps.copy_(taps.float())
+        self._fit_bands()
 
     def project(self, hsi: torch.Tensor) -> torch.Tensor:
         """R x: (N, B, H, W) -> (N, b, H, W)."""
@@ -352,6 +386,53 @@ def solve_spd(gram: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     return torch.stack(rows, dim=1)[..., n:]
 
 
+def spd_inverse_solve(gram: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
+    """X with gram @ X = rhs for a symmetric positive-definite gram (N, n, n) of many bands, rhs (N, n, m).
+
+    `solve_spd`'s Gauss-Jordan elimination with one row operation per step on the whole matrix, so the
+    exported graph grows with n rather than n^2 (206 bands).
+    """
+    n = gram.shape[-1]
+    aug = torch.cat([gram, rhs], dim=-1)
+    unit = torch.eye(n, dtype=gram.dtype, device=gram.device)
+    for k in range(n):
+        pivot = aug[:, k : k + 1, :] / aug[:, k : k + 1, k : k + 1]
+        aug = aug - aug[:, :, k : k + 1] * pivot + unit[:, k : k + 1] * pivot
+    return aug[..., n:]
+
+
+def fit_srf(degradation: Degradation, lrhsi: torch.Tensor, lr_msi: torch.Tensor) -> torch.Tensor:
+    """(N, b, B): the SRF the frame shows, the card's corrected by a ridge regression at low resolution.
+
+    Each LR-MSI band regressed on the LR-HSI bands the card weighs (and `SRF_FIT_REACH` beside them; the
+    others keep the card's zero), with a ridge toward the card's row: `SRF_FIT_RIDGE` of
+    the normal equations' mean diagonal, plus `SRF_NOISE_RIDGE` times each band's noise energy (its residual
+    on the other bands, 1 / [G^-1]_ii, as HySime measures it), so a noisy frame keeps nearly the card's
+    response. Solved in float64: the Gram of a smooth spectrum is ill-conditioned. Both inputs in the same
+    units; scaling both by k keeps the fit.
+
+    Shape:
+        lrhsi (N, B, h, w), lr_msi (N, b, h, w) -> (N, b, B)
+    """
+    bands = list(degradation.fit_bands)
+    y = lrhsi[:, bands].flatten(2).double()
+    m = lr_msi.flatten(2).double()
+    gram = y @ y.transpose(1, 2)
+    n = gram.shape[-1]
+    unit = torch.eye(n, dtype=gram.dtype, device=gram.device)
+    # diagonals as masked sums: the exporter's float64 `diagonal` fails ONNX type inference
+    level = (gram * unit).sum(dim=(1, 2), keepdim=True) / n + 1e-300
+    inverse = spd_inverse_solve(gram + SRF_FIT_FLOOR * level * unit, unit.expand_as(gram))
+    noise = 1.0 / (inverse * unit).sum(dim=-1).clamp(min=1e-300)
+    ridge = SRF_FIT_RIDGE * level + SRF_NOISE_RIDGE * noise[:, :, None]  # (N, B, 1): one per band
+    card = degradation.srf.double()
+    fitted = spd_inverse_solve(gram + ridge * unit, y @ m.transpose(1, 2) + ridge * card[:, bands].t()[None])
+    # back onto every band: a one-hot placement, constant in the exported graph
+    place = torch.eye(card.shape[1], dtype=card.dtype, device=card.device)[bands]
+    outside = card * (1.0 - place.sum(dim=0))
+    return (outside + fitted.transpose(1, 2) @ place).float()
+
+
 def regression_pan(lrhsi: torch.Tensor, lr_msi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Per HSI band, the MSI combination predicting it at low resolution: weights (N, B, b), bias (N, B, 1, 1)
 
@@ -412,6 +493,7 @@ class FrameStatistics(NamedTuple):
             of each band's pan (`regression_pan`).
         pan_bias: (N, B, 1, 1) the intercepts of the regression pans; None for the assigned-band prior.
         psf_taps: (N, k) the PSF the frame shows (`Degradation.estimate_taps`); None where the card's is used.
+        srf: (N, b, B) the SRF the frame shows (`fit_srf`); None where the card's is used.
     """
 
     hsi_scale: torch.Tensor
@@ -421,11 +503,16 @@ class FrameStatistics(NamedTuple):
     assign: torch.Tensor
     pan_bias: torch.Tensor | None = None
     psf_taps: torch.Tensor | None = None
+    srf: torch.Tensor | None = None
 
     @staticmethod
-    def length(hsi_bands: int, msi_bands: int, regression: bool = False, psf_taps: int = 0) -> int:
-        """Length S of the packed vector: B + 3 b + B b, B more with the regression pans, k with the PSF."""
-        return hsi_bands * (2 if regression else 1) + 3 * msi_bands + hsi_bands * msi_bands + psf_taps
+    def length(
+        hsi_bands: int, msi_bands: int, regression: bool = False, psf_taps: int = 0, srf: bool = False
+    ) -> int:
+        """Length S of the packed vector: B + 3 b + B b, B more with the regression pans, k with the PSF,
+        b B with the SRF."""
+        pairs = hsi_bands * msi_bands * (2 if srf else 1)
+        return hsi_bands * (2 if regression else 1) + 3 * msi_bands + pairs + psf_taps
 
     @classmethod
     def measure(
@@ -435,11 +522,13 @@ class FrameStatistics(NamedTuple):
         hrmsi: torch.Tensor,
         regression: bool = False,
         estimate_psf: bool = False,
+        estimate_srf: bool = False,
     ) -> FrameStatistics:
         """Measure on a whole frame: lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) as captured.
 
         `regression`: the pans of `regression_prior` instead of each band's assigned MSI band.
         `estimate_psf`: the frame's own PSF (`Degradation.estimate_taps`), used for everything after it.
+        `estimate_srf`: the frame's own SRF (`fit_srf`, on the LR-MSI of that PSF) for the back-projections.
         """
         degradation = radiometry.degradation
         hsi_scale, msi_gain, msi_scale = radiometry.scales(lrhsi, hrmsi)
@@ -447,11 +536,12 @@ class FrameStatistics(NamedTuple):
         offset = HPM_OFFSET * _mean_hw(msi.abs()) + 1e-30
         taps = degradation.estimate_taps(lrhsi, msi) if estimate_psf else None
         lr_msi = degradation.degrade(msi, taps)
+        srf = fit_srf(degradation, lrhsi, lr_msi) if estimate_srf else None
         if regression:
             weights, bias = regression_pan(lrhsi, lr_msi)
-            return cls(hsi_scale, msi_gain, msi_scale, offset, weights, bias, taps)
+            return cls(hsi_scale, msi_gain, msi_scale, offset, weights, bias, taps, srf)
         assign = band_assignment(degradation, lrhsi, lr_msi)
-        return cls(hsi_scale, msi_gain, msi_scale, offset, assign, None, taps)
+        return cls(hsi_scale, msi_gain, msi_scale, offset, assign, None, taps, srf)
 
     def pan_offset(self) -> torch.Tensor:
         """(N, B, 1, 1) the regression prior's ratio offset: `HPM_OFFSET` of each band's level."""
@@ -463,21 +553,29 @@ class FrameStatistics(NamedTuple):
 
     @classmethod
     def unpack(
-        cls, packed: torch.Tensor, hsi_bands: int, msi_bands: int, regression: bool = False, psf_taps: int = 0
+        cls,
+        packed: torch.Tensor,
+        hsi_bands: int,
+        msi_bands: int,
+        regression: bool = False,
+        psf_taps: int = 0,
+        srf: bool = False,
     ) -> FrameStatistics:
-        """Inverse of `pack`; `psf_taps` the PSF's kernel size if the frame's PSF was estimated, else 0.
+        """Inverse of `pack`; `psf_taps` the PSF's kernel size if the frame's PSF was estimated, else 0;
+        `srf` whether the frame's SRF was.
 
         Raises:
-            ValueError: the vector's length is not `length(hsi_bands, msi_bands, regression, psf_taps)`.
+            ValueError: the vector's length is not `length(hsi_bands, msi_bands, regression, psf_taps, srf)`.
         """
         B, b = hsi_bands, msi_bands
-        length = cls.length(B, b, regression, psf_taps)
+        length = cls.length(B, b, regression, psf_taps, srf)
         # the exported graph's input shape is fixed by the card; tracing would bake this check in as a constant
         if not torch.jit.is_tracing() and (packed.dim() != 2 or packed.shape[1] != length):
             raise ValueError(f"frame_stats must be (N, {length}); got {tuple(packed.shape)}")
         n = packed.shape[0]
         sizes = [B, b, b, b, B * b] + ([B] if regression else []) + ([psf_taps] if psf_taps else [])
-        parts = torch.split(packed, sizes, dim=1)
+        parts = list(torch.split(packed, sizes + ([b * B] if srf else []), dim=1))
+        fitted = parts.pop().reshape(n, b, B) if srf else None
         col = (n, -1, 1, 1)
         hsi, gain, scale, offset, assign = parts[:5]
         bias = parts[5].reshape(col) if regression else None
@@ -489,6 +587,7 @@ class FrameStatistics(NamedTuple):
             assign.reshape(n, B, b),
             bias,
             parts[-1] if psf_taps else None,
+            fitted,
         )
 
 
@@ -499,15 +598,30 @@ def consistency(
     hrmsi: torch.Tensor,
     steps: int,
     taps: torch.Tensor | None = None,
+    srf: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """`steps` rounds of spectral then spatial back-projection onto the measurements (module docstring).
 
-    `taps` (N, k): the frame's estimated PSF (`FrameStatistics.psf_taps`); None for the card's.
+    `taps` (N, k): the frame's estimated PSF (`FrameStatistics.psf_taps`); None for the card's. `srf`
+    (N, b, B): the frame's fitted SRF (`FrameStatistics.srf`), whose minimum-norm inverse R^T (R R^T)^-1 is
+    solved here; None for the card's.
 
     Shape:
         cube (N, B, H, W), lrhsi (N, B, H/s, W/s), hrmsi (N, b, H, W) in the same units -> (N, B, H, W)
     """
+    if srf is None:
+        project, unproject = degradation.project, degradation.unproject
+    else:
+        n, h, w = cube.shape[0], cube.shape[-2], cube.shape[-1]
+        inverse = solve_spd(srf @ srf.transpose(1, 2), srf).transpose(1, 2)  # (N, B, b)
+
+        def project(x: torch.Tensor) -> torch.Tensor:
+            return (srf @ x.flatten(2)).reshape(n, -1, h, w)
+
+        def unproject(y: torch.Tensor) -> torch.Tensor:
+            return (inverse @ y.flatten(2)).reshape(n, -1, h, w)
+
     for _ in range(steps):
-        cube = cube + degradation.unproject(hrmsi - degradation.project(cube))
+        cube = cube + unproject(hrmsi - project(cube))
         cube = cube + degradation.upsample(lrhsi - degradation.degrade(cube, taps))
     return cube

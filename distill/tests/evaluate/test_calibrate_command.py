@@ -210,3 +210,45 @@ def test_the_frame_blur_estimate_is_put_in_the_graph_before_the_gain_is_chosen(
     with torch.no_grad():
         want = written.eval()(lr, msi).cube.numpy()
     np.testing.assert_allclose(runner.fuse(lr.numpy(), msi.numpy()), want, atol=1e-4)
+
+
+def test_the_frame_srf_fit_is_put_in_the_graph_and_export_can_add_it_later(
+    tiny_physics_checkpoint, small_root, tmp_path
+) -> None:
+    record = _calibrate(tiny_physics_checkpoint, small_root, tmp_path, "--srf-estimate")
+    assert record["srf_estimate"] == {"trained_with": False, "replaced_by": True}
+    card = json.loads((tmp_path / "student-cal.card.json").read_text())
+    assert card["msi"]["per_frame"]["fit"] == "ridge_to_card"
+    written, _ = load_checkpoint_model(tmp_path / "student-cal.weights.pt", "student")
+    assert (
+        written.config.srf_estimate and card["frame_statistics"]["length"] == written.frame_statistics_length
+    )
+    # a camera whose responses sit two bands redder than the card's: the exported statistics graph fits the
+    # same SRF as PyTorch, and the graph fuses as the PyTorch net
+    trained, _ = load_checkpoint_model(tiny_physics_checkpoint, "student")
+    g = torch.Generator().manual_seed(2)
+    hr = torch.nn.functional.interpolate(torch.rand(1, 31, 6, 6, generator=g), size=(24, 24), mode="bilinear")
+    lr = trained.physics.degrade(hr)
+    msi = torch.einsum("bB,nBhw->nbhw", trained.physics.srf.roll(2, dims=1), hr)
+    runner = OnnxFusion(tmp_path / "student-cal.onnx")
+    stats = torch.from_numpy(runner.statistics(lr.numpy(), msi.numpy()))
+    with torch.no_grad():
+        want = written.eval()(lr, msi).cube.numpy()
+        fitted = FrameStatistics.unpack(stats, 31, 3, False, 0, True).srf
+        torch.testing.assert_close(
+            fitted,
+            FrameStatistics.unpack(written.frame_statistics(lr, msi), 31, 3, False, 0, True).srf,
+            rtol=1e-3,
+            atol=1e-5,
+        )
+    assert not torch.allclose(fitted[0], trained.physics.srf, atol=1e-2)  # it did move off the card
+    np.testing.assert_allclose(runner.fuse(lr.numpy(), msi.numpy()), want, atol=1e-4)
+    # the shipped route: export puts the fit under weights exported before, and records it
+    out = tmp_path / "again" / "student-srf.onnx"
+    written_plain = tmp_path / "plain.onnx"
+    assert main(["export", "--checkpoint", str(tiny_physics_checkpoint), "--out", str(written_plain)]) == 0
+    weights = written_plain.with_name("plain.weights.pt")
+    assert main(["export", "--checkpoint", str(weights), "--srf-estimate", "--out", str(out)]) == 0
+    again = json.loads(out.with_name("student-srf.card.json").read_text())
+    assert again["training"]["srf_estimate"] == {"trained_with": False, "replaced_by": True}
+    assert "--srf-estimate" in again["training"]["command"] and "per_frame" in again["msi"]

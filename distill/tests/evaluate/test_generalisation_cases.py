@@ -62,3 +62,26 @@ def test_repeated_timing_reports_the_median_run() -> None:
     once, repeated = Stalls("x", "network"), Stalls("x", "network", repeats=3)
     assert once.predict(pair).ms > 30  # type: ignore[arg-type]
     assert repeated.predict(pair).ms < 10 and repeated.calls == 4  # type: ignore[arg-type]
+
+
+def test_a_camera_case_gives_the_msi_another_cameras_responses(small_root: Path, tiny_checkpoint: Path) -> None:
+    from dataclasses import replace
+
+    from spectra_distill.evaluate.generalisation import simulate, test_scenes
+    from spectra_distill.evaluate.run import wald_config
+
+    facts = ModelFacts.from_card(
+        load_checkpoint(tiny_checkpoint, required=("card",))["card"], tiny_checkpoint
+    )
+    camera = next(c for c in CASES if c.camera is not None)
+    region = test_scenes(facts, small_root)[0]
+    wald = wald_config(facts, small_root, 0)
+    nominal = simulate(region.cube, facts, wald, CameraCase("nominal"), 0)
+    other = simulate(region.cube, facts, wald, camera, 0)
+    # the same LR-HSI and the same described SRF; only the MSI differs, by what the two cameras see
+    np.testing.assert_array_equal(other.lrhsi.data, nominal.lrhsi.data)
+    np.testing.assert_array_equal(other.srf.matrix, nominal.srf.matrix)
+    rel = np.abs(other.hrmsi.data - nominal.hrmsi.data).mean() / np.abs(nominal.hrmsi.data).mean()
+    assert 0.005 < rel < 0.5
+    with pytest.raises(ValueError, match="RGB camera"):
+        simulate(region.cube, replace(facts, msi_preset="s2_4"), wald, camera, 0)

@@ -173,7 +173,9 @@ def _checkpoint(tmp_path: Path) -> Path:
 def test_export_command_from_checkpoint(tmp_path: Path) -> None:
     ckpt = _checkpoint(tmp_path)
     out = tmp_path / "models" / "student-x.onnx"
-    args = argparse.Namespace(checkpoint=ckpt, role="student", out=out, name=None, preset=None, opset=17)
+    args = argparse.Namespace(
+        checkpoint=ckpt, role="student", out=out, name=None, preset=None, opset=17, srf_estimate=False
+    )
     assert export_command.run(args) == 0
     card = json.loads(out.with_name("student-x.card.json").read_text())
     assert card["preset"] == "test_tiny" and card["training"]["epochs"] == 7
@@ -197,7 +199,13 @@ def test_checkpoint_without_card_names_the_file(tmp_path: Path) -> None:
     del data["card"]
     torch.save(data, ckpt)
     args = argparse.Namespace(
-        checkpoint=ckpt, role="student", out=tmp_path / "x.onnx", name=None, preset=None, opset=17
+        checkpoint=ckpt,
+        role="student",
+        out=tmp_path / "x.onnx",
+        name=None,
+        preset=None,
+        opset=17,
+        srf_estimate=False,
     )
     with pytest.raises(CheckpointError, match="lacks card") as info:
         export_command.run(args)

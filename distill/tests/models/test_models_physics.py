@@ -9,23 +9,31 @@ import numpy as np
 import pytest
 import torch
 
+import spectra_distill.models.physics as physics
 from spectra_distill.degrade.psf import make_psf, spatial_degrade
 from spectra_distill.models import create_model
 from spectra_distill.models.physics import (
     HPM_RATIO_CAP,
     Degradation,
     consistency,
+    fit_srf,
     hpm_prior,
     regression_pan,
     regression_prior,
     solve_spd,
+    spd_inverse_solve,
 )
 
 B, b, S = 12, 3, 4
 PHYSICS = {"lr_skip": True, "input_norm": True, "prior": "hpm", "consistency_steps": 2, "gate": "softmax"}
-# (prior, psf_estimate): the in-graph physics variants every graph-level property must hold for
-VARIANTS = [("hpm", False), ("hpm_regression", False), ("hpm_regression", True)]
-VARIANT_IDS = ["hpm", "regression", "regression+psf"]
+# (prior, psf_estimate, srf_estimate): the in-graph physics variants every graph-level property must hold for
+VARIANTS = [
+    ("hpm", False, False),
+    ("hpm_regression", False, False),
+    ("hpm_regression", True, False),
+    ("hpm_regression", True, True),
+]
+VARIANT_IDS = ["hpm", "regression", "regression+psf", "regression+psf+srf"]
 
 
 def _srf() -> torch.Tensor:
@@ -175,11 +183,11 @@ def test_consistency_steps_approach_both_measurements() -> None:
     assert residuals[1] < 0.2 * residuals[0] and residuals[2] < residuals[1]
 
 
-@pytest.mark.parametrize(("prior", "psf_estimate"), VARIANTS, ids=VARIANT_IDS)
+@pytest.mark.parametrize(("prior", "psf_estimate", "srf_estimate"), VARIANTS, ids=VARIANT_IDS)
 @pytest.mark.parametrize("role", ["teacher", "student"])
-def test_output_scales_with_the_inputs(role: str, prior: str, psf_estimate: bool) -> None:
+def test_output_scales_with_the_inputs(role: str, prior: str, psf_estimate: bool, srf_estimate: bool) -> None:
     torch.manual_seed(3)
-    physics = {**PHYSICS, "prior": prior, "psf_estimate": psf_estimate}
+    physics = {**PHYSICS, "prior": prior, "psf_estimate": psf_estimate, "srf_estimate": srf_estimate}
     model = create_model(role, "test_tiny", hsi_bands=B, msi_bands=b, scale=S, border_pad=1, **physics).eval()
     model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
     _, lr, msi = _scene(1, 24, 32)
@@ -190,12 +198,14 @@ def test_output_scales_with_the_inputs(role: str, prior: str, psf_estimate: bool
             assert ((out / k - ref).abs().max() / ref.abs().max()).item() <= 1e-4, k
 
 
-@pytest.mark.parametrize(("prior", "psf_estimate"), VARIANTS, ids=VARIANT_IDS)
-def test_exported_onnx_output_scales_with_the_inputs(tmp_path: Path, prior: str, psf_estimate: bool) -> None:
+@pytest.mark.parametrize(("prior", "psf_estimate", "srf_estimate"), VARIANTS, ids=VARIANT_IDS)
+def test_exported_onnx_output_scales_with_the_inputs(
+    tmp_path: Path, prior: str, psf_estimate: bool, srf_estimate: bool
+) -> None:
     # the same property through onnxruntime: the radiometry lives in the graph, not in the PyTorch wrapper
     from spectra_distill.export.onnx import OnnxFusion, export_onnx
 
-    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate)
+    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate, srf_estimate=srf_estimate)
     runner = OnnxFusion(export_onnx(model, tmp_path / "physics.onnx"))
     _, lr, msi = _scene(1, 24, 32)
     lr_np, msi_np = lr.numpy(), msi.numpy()
@@ -208,7 +218,11 @@ def test_exported_onnx_output_scales_with_the_inputs(tmp_path: Path, prior: str,
 
 
 def _tiny_physics(
-    seed: int = 3, border_pad: int = 1, prior: str = "hpm", psf_estimate: bool = False
+    seed: int = 3,
+    border_pad: int = 1,
+    prior: str = "hpm",
+    psf_estimate: bool = False,
+    srf_estimate: bool = False,
 ) -> torch.nn.Module:
     torch.manual_seed(seed)
     model = create_model(
@@ -218,23 +232,26 @@ def _tiny_physics(
         msi_bands=b,
         scale=S,
         border_pad=border_pad,
-        **{**PHYSICS, "prior": prior, "psf_estimate": psf_estimate},
+        **{**PHYSICS, "prior": prior, "psf_estimate": psf_estimate, "srf_estimate": srf_estimate},
     ).eval()
     model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
     return model
 
 
 @pytest.mark.parametrize(
-    ("prior", "psf_estimate", "length"),
+    ("prior", "psf_estimate", "srf_estimate", "length"),
     [
-        ("hpm", False, B + 3 * b + B * b),
-        ("hpm_regression", False, 2 * B + 3 * b + B * b),
-        ("hpm_regression", True, 2 * B + 3 * b + B * b + 2 * S),
+        ("hpm", False, False, B + 3 * b + B * b),
+        ("hpm_regression", False, False, 2 * B + 3 * b + B * b),
+        ("hpm_regression", True, False, 2 * B + 3 * b + B * b + 2 * S),
+        ("hpm_regression", True, True, 2 * B + 3 * b + 2 * B * b + 2 * S),
     ],
     ids=VARIANT_IDS,
 )
-def test_given_frame_statistics_are_the_measured_ones(prior: str, psf_estimate: bool, length: int) -> None:
-    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate)
+def test_given_frame_statistics_are_the_measured_ones(
+    prior: str, psf_estimate: bool, srf_estimate: bool, length: int
+) -> None:
+    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate, srf_estimate=srf_estimate)
     _, lr, msi = _scene(1, 24, 32)
     with torch.no_grad():
         stats = model.frame_statistics(lr, msi)
@@ -244,12 +261,14 @@ def test_given_frame_statistics_are_the_measured_ones(prior: str, psf_estimate: 
         model(lr, msi, stats[:, :-1])
 
 
-@pytest.mark.parametrize(("prior", "psf_estimate"), VARIANTS, ids=VARIANT_IDS)
-def test_tiles_fed_the_frame_statistics_fuse_as_the_whole_image(prior: str, psf_estimate: bool) -> None:
+@pytest.mark.parametrize(("prior", "psf_estimate", "srf_estimate"), VARIANTS, ids=VARIANT_IDS)
+def test_tiles_fed_the_frame_statistics_fuse_as_the_whole_image(
+    prior: str, psf_estimate: bool, srf_estimate: bool
+) -> None:
     # a tile measuring its own radiometry, HPM offset and band assignment (or pans) drifts from the whole
     # image; fed the frame's statistics, what is left is the CSA channel attention, which pools over the tile
     # (as in the paper, and in every CSAKD network the SDK tiles)
-    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate)
+    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate, srf_estimate=srf_estimate)
     _, lr, msi = _scene(5, 128, 192)
     half, halo = 24, 8  # LR px: the left tile is LR columns 0..31, of which 0..23 are kept
     far = half + 2 * halo  # a brighter right part, off the tile: its own statistics differ from the frame's
@@ -268,14 +287,14 @@ def test_tiles_fed_the_frame_statistics_fuse_as_the_whole_image(prior: str, psf_
     assert err_own > 10 * err_given, (err_own, err_given)
 
 
-@pytest.mark.parametrize(("prior", "psf_estimate"), VARIANTS, ids=VARIANT_IDS)
+@pytest.mark.parametrize(("prior", "psf_estimate", "srf_estimate"), VARIANTS, ids=VARIANT_IDS)
 def test_export_writes_the_statistics_graph_and_names_it_in_the_card(
-    tmp_path: Path, prior: str, psf_estimate: bool
+    tmp_path: Path, prior: str, psf_estimate: bool, srf_estimate: bool
 ) -> None:
     from spectra_distill.errors import ExportError
     from spectra_distill.export.onnx import OnnxFusion, sha256_file, stats_path_for
 
-    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate)
+    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate, srf_estimate=srf_estimate)
     card_facts = {
         "wavelengths": [400.0 + 10 * i for i in range(B)],
         "msi": {"preset": "test", "band_names": ["b0", "b1", "b2"], "srf": _srf().tolist()},
@@ -544,3 +563,65 @@ def test_detail_gain_refuses_negative_and_non_finite_gains(gain: float) -> None:
     model = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, **PHYSICS)
     with pytest.raises(ValueError, match="detail gain must be finite and >= 0"):
         model.head.scale_detail(gain)
+
+
+def test_spd_inverse_solve_matches_a_library_solve() -> None:
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(2, 30, 40, generator=g, dtype=torch.float64)
+    gram = a @ a.transpose(1, 2) + 1e-3 * torch.eye(30, dtype=torch.float64)
+    rhs = torch.randn(2, 30, 5, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(spd_inverse_solve(gram, rhs), torch.linalg.solve(gram, rhs))
+
+
+def _shifted_srf() -> torch.Tensor:
+    # the camera's responses one band redder than the card's, and wider
+    srf = torch.zeros(b, B)
+    for j in range(b):
+        srf[j, 3 * j + 1 : 3 * j + 5] = torch.tensor([0.2, 0.4, 0.3, 0.1])
+    return srf
+
+
+def _unit_misfit(srf: torch.Tensor, true: torch.Tensor, hr: torch.Tensor) -> float:
+    # how far the SRF's projection of a scene lies from the camera's, relative to the camera's
+    project = lambda r: torch.einsum("bB,nBhw->nbhw", r, hr)  # noqa: E731
+    return ((project(srf) - project(true)).norm() / project(true).norm()).item()
+
+
+def test_fit_srf_recovers_a_camera_the_card_does_not_describe() -> None:
+    deg = _degradation()
+    hr, lr, _ = _scene(2, 64, 64)
+    true = _shifted_srf()
+    lr_msi = deg.degrade(torch.einsum("bB,nBhw->nbhw", true, hr))
+    fitted = fit_srf(deg, lr[..., :8], lr_msi[..., :8])[0]  # the left half
+    held_out = hr[..., 8 * S :]  # pixels the fit never saw
+    assert _unit_misfit(fitted, true, held_out) < 0.1 * _unit_misfit(deg.srf, true, held_out)
+    # bands no card row weighs, nor its neighbours, keep zero weight
+    assert deg.fit_bands == tuple(range(B - 1))
+    assert (fitted[:, B - 1] == 0).all()
+    # scaling both inputs keeps the fit (both are in the same units)
+    torch.testing.assert_close(fit_srf(deg, lr[..., :8] * 1e3, lr_msi[..., :8] * 1e3)[0], fitted)
+
+
+def test_fit_srf_keeps_the_card_on_a_noisy_frame(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the card is right; the LR-HSI is at 25 dB. Without the noise ridge the fit spreads the weights to
+    # average the noise out, a response no camera has
+    deg = _degradation()
+    hr, lr, msi = _scene(4, 64, 64)
+    g = torch.Generator().manual_seed(5)
+    noisy = lr + torch.randn(lr.shape, generator=g) * lr.pow(2).mean().sqrt() * 10 ** (-25 / 20)
+    lr_msi = deg.degrade(msi)
+
+    def drift() -> float:
+        return ((fit_srf(deg, noisy, lr_msi)[0] - deg.srf).norm() / deg.srf.norm()).item()
+
+    shipped = drift()
+    monkeypatch.setattr(physics, "SRF_NOISE_RIDGE", 0.0)
+    assert shipped < 0.05 < drift()
+
+
+def test_srf_estimate_needs_consistency_steps() -> None:
+    with pytest.raises(ValueError, match="srf_estimate .* consistency_steps"):
+        create_model(
+            "student", "test_tiny", hsi_bands=B, msi_bands=b, **{**PHYSICS, "consistency_steps": 0},
+            srf_estimate=True,
+        )  # fmt: skip
