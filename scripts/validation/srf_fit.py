@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from report import write_report  # beside this script
 from tqdm import tqdm
 
 import spectra_distill.models.physics as physics
@@ -34,6 +35,7 @@ from spectra_distill.metrics import evaluate as score
 CARD_CAMERA = "Nikon_D700"
 CAMERAS_FILE = "camspec_28cameras_srf.csv"
 NOISE_RIDGES = (0.0, 10.0, 100.0, 1000.0)
+SHIPPED = physics.SRF_NOISE_RIDGE
 CASES = (
     CameraCase("nominal"),
     CameraCase("noise 30 dB", snr_db=30.0),
@@ -114,9 +116,6 @@ def table(rows: list[dict]) -> list[str]:
     return lines
 
 
-SHIPPED = physics.SRF_NOISE_RIDGE
-
-
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("weights", nargs="+", help="students' .weights.pt")
@@ -124,20 +123,16 @@ def main() -> None:
     args = p.parse_args()
     root = default_data_root().resolve()
     rows = [row for weights in args.weights for row in rows_for(weights, root)]
-    lines = [
-        f"Regenerate: `.venv/bin/python scripts/validation/srf_fit.py {' '.join(args.weights)}`",
-        "",
+    write_report(
+        args.out,
+        f".venv/bin/python scripts/validation/srf_fit.py {' '.join(args.weights)}",
         "Mean PSNR (dB) over the validation regions of each student's trained scenes, as `spectra fuse` runs "
         "it (`--denoise auto`), with the card's SRF in the spectral back-projection and with the SRF fitted "
         "per frame (`physics.fit_srf`) at each noise ridge; in brackets the change from the card's SRF, mean "
         "and worst region. Cameras: the true HR-MSI simulated with that camera's measured RGB responses "
         f"(`srf/{CAMERAS_FILE}`), the methods told the card's ({CARD_CAMERA}).",
-        "",
-        *table(rows),
-    ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        table(rows),
+    )
 
 
 if __name__ == "__main__":

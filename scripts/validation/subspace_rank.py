@@ -18,6 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from report import write_report  # beside this script
 from tqdm import tqdm
 
 from spectra_distill.data import default_data_root
@@ -109,18 +110,14 @@ def main() -> None:
     for spec in args.models:
         weights, onnx = spec.split("=", 1)
         rows += rows_for(weights, onnx, root)
-    lines = [
-        f"Regenerate: `.venv/bin/python scripts/validation/subspace_rank.py {' '.join(args.models)}`",
-        "",
+    write_report(
+        args.out,
+        f".venv/bin/python scripts/validation/subspace_rank.py {' '.join(args.models)}",
         "PSNR (dB) of the ONNX student's output on validation regions with 30 dB noise on both inputs, "
         "projected onto the LR-HSI's signal subspace of each rank rule; 'best rank' is the best of ranks "
         f"{', '.join(map(str, RANKS))} and the rules' in hindsight (not a rule).",
-        "",
-        *table(rows),
-    ]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+        table(rows),
+    )
 
 
 if __name__ == "__main__":

@@ -74,11 +74,14 @@ t.test('a blur that is not Gaussian (truncated to scale taps): free taps recover
   const e = model.estimatePsf(lr, hr);
   t.ok(e.free.taps.every((v, k) => Math.abs(v - trueTaps[k]) < 0.01), `free taps [${e.free.taps.map((v) => v.toFixed(3))}] against [${trueTaps.map((v) => v.toFixed(3))}]`);
   t.ok(e.free.misfit < e.misfit / 2, `free misfit ${e.free.misfit.toExponential(2)} against the best Gaussian's ${e.misfit.toExponential(2)}`);
-  // the SDK's fit is the statistics graph's: the frame vector ends with the taps the graph fuses with
+  // the SDK's fit is the statistics graph's: the frame vector carries the taps the graph fuses with, followed by the
+  // fitted SRF (b x B) when the card says the graph fits one
   const stats = await ort.InferenceSession.create(join(REPO, 'models', model.card.frame_statistics!.graph));
   t.teardown(() => stats.release());
   const frame = await stats.run({ lrhsi: new ort.Tensor('float32', lr.data, [1, lr.bands, lr.height, lr.width]), hrmsi: new ort.Tensor('float32', hr.data, [1, hr.bands, hr.height, hr.width]) });
-  const graphTaps = Array.from(frame[model.card.frame_statistics!.input].data as Float32Array).slice(-trueTaps.length);
+  const vector = Array.from(frame[model.card.frame_statistics!.input].data as Float32Array);
+  const end = vector.length - (model.card.msi.per_frame ? model.card.msi.bands * model.card.hsi.bands : 0);
+  const graphTaps = vector.slice(end - trueTaps.length, end);
   t.ok(e.free.taps.every((v, k) => Math.abs(v - graphTaps[k]) < 1e-4), `SDK taps [${e.free.taps.map((v) => v.toFixed(5))}], graph's [${graphTaps.map((v) => v.toFixed(5))}]`);
   const dir = await scratchDir('spectra-retarget-');
   const free = await retargetPsf(MODEL, join(dir, 'free.onnx'), { sigma: e.sigma, taps: e.free.taps }, { estimatedFrom: ['test'], misfit: e.free.misfit });

@@ -78,9 +78,15 @@ t.test('a card that does not describe the graph\'s third input is refused', asyn
   const perFrame = await FusionModel.load(model, { providers: ['cpu'] }).catch((e: unknown) => e);
   t.type(perFrame, ModelCardError);
   t.match((perFrame as Error).message, /'psf\.per_frame' is measured by the statistics graph; the card needs 'frame_statistics'/);
-  // a card from before the per-frame PSF: the graph's third input is what is missing
   editCard(model, (card) => {
     delete (card.psf as { per_frame?: unknown }).per_frame;
+  });
+  const srfFit = await FusionModel.load(model, { providers: ['cpu'] }).catch((e: unknown) => e);
+  t.type(srfFit, ModelCardError);
+  t.match((srfFit as Error).message, /'msi\.per_frame' is fitted by the statistics graph; the card needs 'frame_statistics'/);
+  // a card from before the per-frame PSF and SRF: the graph's third input is what is missing
+  editCard(model, (card) => {
+    delete (card.msi as { per_frame?: unknown }).per_frame;
   });
   const err = await FusionModel.load(model, { providers: ['cpu'] }).catch((e: unknown) => e);
   t.type(err, ModelCardError);
@@ -93,6 +99,16 @@ t.test('a per-frame PSF rule whose free_taps is not a boolean is refused when th
     (card.psf as { per_frame: { free_taps: unknown } }).per_frame.free_taps = 'yes';
   });
   await t.rejects(FusionModel.load(model, { providers: ['cpu'] }), { name: 'ModelCardError', message: /'psf\.per_frame' must be .*free_taps\?: boolean/ });
+});
+
+t.test('a per-frame SRF rule is read from the card, and a malformed one is refused', async (t) => {
+  const shipped = JSON.parse(readFileSync(join(ROOT, 'models', `${STEM}.card.json`), 'utf8')) as { msi: { per_frame?: { fit: string } } };
+  t.equal(shipped.msi.per_frame?.fit, 'ridge_to_card', 'the shipped student fits each frame\'s SRF');
+  const model = copyModel();
+  editCard(model, (card) => {
+    (card.msi as { per_frame: { noise_ridge: number } }).per_frame.noise_ridge = -1;
+  });
+  await t.rejects(FusionModel.load(model, { providers: ['cpu'] }), { name: 'ModelCardError', message: /'msi\.per_frame' must be .*noise_ridge >= 0/ });
 });
 
 t.test('a malformed frame_statistics entry is refused when the card is read', async (t) => {
