@@ -110,13 +110,8 @@ def run(args: argparse.Namespace) -> int:
     trained_srf = model.config.srf_estimate
     changed = (args.prior and args.prior != trained_prior) or (args.psf_estimate and not trained_psf)
     if changed or (args.srf_estimate and not trained_srf):
-        flag = (
-            f"--prior {args.prior}"
-            if args.prior
-            else "--psf-estimate"
-            if args.psf_estimate
-            else "--srf-estimate"
-        )
+        asked = ((f"--prior {args.prior}", args.prior), ("--psf-estimate", args.psf_estimate))
+        flag = " ".join(f for f, on in (*asked, ("--srf-estimate", args.srf_estimate)) if on)
         try:
             model = model.with_physics(
                 prior=args.prior,

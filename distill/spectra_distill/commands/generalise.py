@@ -133,15 +133,13 @@ def run(args: argparse.Namespace) -> int:
     facts = ModelFacts.from_card(ckpt["card"], args.checkpoint)
     cfg = EvalConfig(checkpoint=args.checkpoint, out=args.out, data=root, device="cpu")
     methods = _models(cfg, facts)
-    for flag, wanted in (("--psf-estimate", args.psf_estimate), ("--srf-estimate", args.srf_estimate)):
-        if not wanted:
-            continue
+    physics = (("--psf-estimate", "psf_estimate"), ("--srf-estimate", "srf_estimate"))
+    for flag, option in ((f, o) for f, o in physics if getattr(args, o)):
         for method in methods:
             if not isinstance(method, TorchMethod) or method.model is None or method.model.radiometry is None:
                 raise SystemExit(f"{flag}: the checkpoint's {method.name} measures nothing per frame")
-            change = {"psf_estimate" if flag == "--psf-estimate" else "srf_estimate": True}
             try:
-                method.model = method.model.with_physics(**change).to(method.device).eval()
+                method.model = method.model.with_physics(**{option: True}).to(method.device).eval()
             except ValueError as exc:
                 raise SystemExit(f"{flag}: {exc}") from exc
     if args.psf_estimated:

@@ -21,8 +21,8 @@ The pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prior`
   so a Gaussian blur 0.5 px off the card costs < 0.2 dB (it had cost the students 4-11 dB).
 - `fit_srf` (`srf_estimate`): the spectral response the frame shows, the card's SRF corrected by a ridge
   regression of the LR-MSI on the LR-HSI, the ridge growing with each band's noise; the spectral
-  back-projection then uses it. A camera whose RGB responses are not the card's Nikon D700 ones (seven other
-  cameras of `srf/camspec_28cameras_srf.csv`) cost the CAVE student 0.6-3.6 dB on the validation regions,
+  back-projection then uses it. A camera whose RGB responses are not the card's Nikon D700 ones (the 27 other
+  cameras of `srf/camspec_28cameras_srf.csv`) cost the CAVE student up to 3.6 dB on the validation regions,
   and an SRF 8 nm off the card 0.9-1.7 dB; the fit recovers nearly all of it (`options/README.md`).
 - `FrameStatistics`: everything above that is measured over the whole image (radiometry, HPM offset, band
   assignment or pans, the PSF), packed into one vector. The graph computes it from its own inputs when it is
@@ -85,7 +85,7 @@ a validation region 2.9 dB at 30 dB SNR). Chosen on the validation regions of bo
 SRF_FIT_REACH = 2
 """`fit_srf` fits the bands the card's SRF weighs and this many on either side (20 nm on a 10 nm grid, room
 for a response shifted by up to that): the others (SWIR under a visible/NIR MSI) stay at zero weight, and a
-206-band grid solves a system of tens of bands instead of 206 (60 ms less per frame on this CPU)."""
+206-band grid under Sentinel-2's visible and NIR bands solves a system of 46 bands instead of 206."""
 SRF_FIT_FLOOR = 1e-6
 """Ridge, relative to the mean diagonal, of the inverse that measures each band's noise in `fit_srf`."""
 PSF_FIT_RIDGE = 1e-6
