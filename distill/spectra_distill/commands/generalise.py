@@ -184,13 +184,13 @@ def run(args: argparse.Namespace) -> int:
     for method in methods:
         method.repeats = args.repeat
     cases = tuple(c for c in CASES if c.name in args.cases)
-    if facts.msi_preset != "rgb":
-        cameras = [c.name for c in cases if c.camera is not None]
-        if cameras and len(args.cases) != len(CASES):
-            raise SystemExit(
-                f"--cases {', '.join(cameras)}: RGB cameras; this model's HR-MSI is {facts.msi_preset!r}"
-            )
-        cases = tuple(c for c in cases if c.camera is None)
+    foreign = [c.name for c in cases if c.msi_of not in (None, facts.msi_preset)]
+    if foreign and len(args.cases) != len(CASES):
+        raise SystemExit(
+            f"--cases {', '.join(foreign)}: cameras of another kind of HR-MSI; "
+            f"this model's is {facts.msi_preset!r}"
+        )
+    cases = tuple(c for c in cases if c.name not in foreign)
     result = run_generalisation(facts, methods, root, cases)
     command = shlex.join(
         ["spectra-distill", "generalise", "--checkpoint", str(args.checkpoint)]

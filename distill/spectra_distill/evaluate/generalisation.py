@@ -44,8 +44,9 @@ class CameraCase:
         snr_db: AWGN on both inputs (None = clean).
         gain: Both inputs come in other units, this many times the reflectance the methods were built on (raw
             DN or radiance); the outputs are divided by it before scoring.
-        camera: The HR-MSI comes from this camera of `srf/camspec_28cameras_srf.csv` (its measured R, G, B
-            responses) instead of the card's; RGB models only.
+        msi: The HR-MSI comes from another camera or satellite sensor with the same bands: its MSI preset
+            (`degrade.srf`, `srf=<file>:<bands>`) instead of the card's.
+        msi_of: The model MSI preset `msi` stands in for; the case applies to those models only.
     """
 
     name: str
@@ -54,13 +55,20 @@ class CameraCase:
     srf_shift_nm: float = 0.0
     snr_db: float | None = None
     gain: float = 1.0
-    camera: str | None = None
+    msi: str | None = None
+    msi_of: str | None = None
 
 
 CAMERAS_FILE = "camspec_28cameras_srf.csv"
 # RGB cameras other than the card's Nikon D700, fixed before any test scene was scored with them: two DSLR
 # makers, a phone and a machine-vision camera
 CAMERAS = ("Canon_5DMarkII", "SONY_NEX-5N", "Nokia_N900", "Point_Grey_Grasshopper_50S5C")
+# satellites whose blue, green, red and NIR bands stand in for Sentinel-2A's B2, B3, B4, B8
+SENSORS = {
+    "Sentinel-2B": "srf=s2b_msi_srf.csv:B2,B3,B4,B8",
+    "Landsat-8 OLI": "srf=l8_oli_srf.csv:B2,B3,B4,B5",
+    "WorldView-3": "srf=worldview3_srf.csv:BLUE,GREEN,RED,NIR1",
+}
 
 CASES = (
     CameraCase("nominal"),
@@ -71,7 +79,11 @@ CASES = (
     CameraCase("SRF -8 nm", srf_shift_nm=-8.0),
     CameraCase("noise 30 dB", snr_db=30.0),
     CameraCase("raw units (x1000)", gain=1000.0),
-    *(CameraCase(f"camera {name}", camera=name) for name in CAMERAS),
+    *(
+        CameraCase(f"camera {name}", msi=f"srf={CAMERAS_FILE}:{name}_R,{name}_G,{name}_B", msi_of="rgb")
+        for name in CAMERAS
+    ),
+    *(CameraCase(f"sensor {name}", msi=preset, msi_of="s2_4") for name, preset in SENSORS.items()),
 )
 
 
@@ -88,13 +100,13 @@ def simulate(cube: Cube, facts: ModelFacts, wald: WaldConfig, case: CameraCase, 
     msi = (
         project_cube(cube, replace(wald, srf_clip=True).srf(shifted)) if case.srf_shift_nm else nominal.hrmsi
     )
-    if case.camera is not None:
-        if facts.msi_preset != "rgb":
+    if case.msi is not None:
+        if facts.msi_preset != case.msi_of:
             raise ValueError(
-                f"case {case.name!r} is an RGB camera; this model's HR-MSI is {facts.msi_preset!r}"
+                f"case {case.name!r} stands in for a {case.msi_of!r} HR-MSI; "
+                f"this model's is {facts.msi_preset!r}"
             )
-        preset = f"srf={CAMERAS_FILE}:{case.camera}_R,{case.camera}_G,{case.camera}_B"
-        msi = project_cube(cube, srf_for_cube(cube, preset, clip=True, srf_dir=wald.srf_dir))
+        msi = project_cube(cube, srf_for_cube(cube, case.msi, clip=True, srf_dir=wald.srf_dir))
     if case.snr_db is not None:
         rng = np.random.default_rng(seed)
         lr = lr.with_data(add_awgn(lr.data, case.snr_db, rng, lr.valid, lr.band_mask))
@@ -171,7 +183,9 @@ def run_generalisation(
         pair = simulate(region.cube, facts, wald, case, seed=i)
         for method in methods:
             pred = method.predict(pair)
-            m = score(pred.cube / case.gain, region.cube.data, facts.scale, region.cube.valid, region.band_mask)
+            m = score(
+                pred.cube / case.gain, region.cube.data, facts.scale, region.cube.valid, region.band_mask
+            )
             spatial, spectral = consistency_psnr(pred.cube, pair, region.band_mask)
             result.rows.append({
                 "case": case.name, "scene": region.scene, "method": method.name,

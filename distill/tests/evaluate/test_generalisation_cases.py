@@ -64,7 +64,9 @@ def test_repeated_timing_reports_the_median_run() -> None:
     assert repeated.predict(pair).ms < 10 and repeated.calls == 4  # type: ignore[arg-type]
 
 
-def test_a_camera_case_gives_the_msi_another_cameras_responses(small_root: Path, tiny_checkpoint: Path) -> None:
+def test_a_camera_case_gives_the_msi_another_cameras_responses(
+    small_root: Path, tiny_checkpoint: Path
+) -> None:
     from dataclasses import replace
 
     from spectra_distill.evaluate.generalisation import simulate, test_scenes
@@ -73,7 +75,7 @@ def test_a_camera_case_gives_the_msi_another_cameras_responses(small_root: Path,
     facts = ModelFacts.from_card(
         load_checkpoint(tiny_checkpoint, required=("card",))["card"], tiny_checkpoint
     )
-    camera = next(c for c in CASES if c.camera is not None)
+    camera = next(c for c in CASES if c.msi_of == "rgb")
     region = test_scenes(facts, small_root)[0]
     wald = wald_config(facts, small_root, 0)
     nominal = simulate(region.cube, facts, wald, CameraCase("nominal"), 0)
@@ -83,5 +85,5 @@ def test_a_camera_case_gives_the_msi_another_cameras_responses(small_root: Path,
     np.testing.assert_array_equal(other.srf.matrix, nominal.srf.matrix)
     rel = np.abs(other.hrmsi.data - nominal.hrmsi.data).mean() / np.abs(nominal.hrmsi.data).mean()
     assert 0.005 < rel < 0.5
-    with pytest.raises(ValueError, match="RGB camera"):
+    with pytest.raises(ValueError, match="stands in for a 'rgb' HR-MSI"):
         simulate(region.cube, replace(facts, msi_preset="s2_4"), wald, camera, 0)
