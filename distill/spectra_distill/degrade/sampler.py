@@ -19,7 +19,7 @@ from spectra_distill.degrade.misregister import shift_hr
 from spectra_distill.degrade.noise import add_awgn
 from spectra_distill.degrade.pipeline import WaldConfig
 from spectra_distill.degrade.psf import make_psf, spatial_degrade
-from spectra_distill.degrade.srf import SRFMatrix
+from spectra_distill.degrade.srf import SRFMatrix, srf_for_cube
 from spectra_distill.errors import BandCountError, DatasetError
 
 MIN_JITTER_SIGMA = 0.3
@@ -44,6 +44,10 @@ class SamplerConfig:
         msi_mix_jitter: Sensor randomisation (training only): the HR-MSI is multiplied by I + E with E's entries
             uniform in +- this value, a camera whose bands respond a little to their neighbours' light (an SRF
             other than the card's).
+        msi_cameras: Sensor randomisation (training only): MSI presets of other cameras with the card's bands
+            (`degrade.srf`, e.g. `srf=camspec_28cameras_srf.csv:Canon_600D_R,Canon_600D_G,Canon_600D_B`); a
+            patch takes its HR-MSI from one of them, drawn uniformly, with probability `msi_camera_prob`.
+        msi_camera_prob: See `msi_cameras`.
     """
 
     patch_size: int = 128
@@ -54,6 +58,8 @@ class SamplerConfig:
     region_power: float = 1.0
     psf_jitter: float = 0.0
     msi_mix_jitter: float = 0.0
+    msi_cameras: tuple[str, ...] = ()
+    msi_camera_prob: float = 0.0
 
 
 class FusionPatchDataset(Dataset):
@@ -98,6 +104,22 @@ class FusionPatchDataset(Dataset):
             )
         if not cfg.region_power >= 0:
             raise ValueError(f"region_power must be >= 0; got {cfg.region_power}")
+        if not 0.0 <= cfg.msi_camera_prob <= 1.0 or (cfg.msi_camera_prob > 0 and not cfg.msi_cameras):
+            raise ValueError(
+                f"msi_camera_prob must be in [0, 1] and needs msi_cameras; got {cfg.msi_camera_prob} with "
+                f"{len(cfg.msi_cameras)} cameras"
+            )
+        # each camera's SRF on each cube, built once; a camera with other bands than the card's is refused
+        self.camera_srfs = [
+            [srf_for_cube(c, preset, clip=True, srf_dir=wald.srf_dir) for preset in cfg.msi_cameras]
+            for c in self.cubes
+        ]
+        for preset, srf in zip(cfg.msi_cameras, self.camera_srfs[0], strict=True):
+            if srf.msi_bands != self.srfs[0].msi_bands:
+                raise BandCountError(
+                    f"msi_cameras: {preset} has {srf.msi_bands} bands; "
+                    f"the card's MSI has {self.srfs[0].msi_bands}"
+                )
         # a region without a single patch position is never drawn, whatever the power
         weights = np.where(counts > 0, counts**cfg.region_power, 0.0)
         self.cube_prob = weights / weights.sum()
@@ -128,7 +150,10 @@ class FusionPatchDataset(Dataset):
             sigma = psf.sigma + rng.uniform(-self.cfg.psf_jitter, self.cfg.psf_jitter)
             psf = make_psf(self.wald.scale, psf.kernel_size, max(sigma, MIN_JITTER_SIGMA))
         lr = spatial_degrade(shift_hr(hr, shift, shift) if shift else hr, self.wald.scale, psf)
-        msi = self.srfs[k].project(hr)
+        srf = self.srfs[k]
+        if self.cfg.train and self.cfg.msi_camera_prob > 0 and rng.random() < self.cfg.msi_camera_prob:
+            srf = self.camera_srfs[k][int(rng.integers(len(self.cfg.msi_cameras)))]
+        msi = srf.project(hr)
         if self.cfg.train and self.cfg.msi_mix_jitter > 0:
             b = msi.shape[0]
             mix = np.eye(b) + rng.uniform(-self.cfg.msi_mix_jitter, self.cfg.msi_mix_jitter, (b, b))

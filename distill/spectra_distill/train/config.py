@@ -47,6 +47,8 @@ class DataConfig:
         val_crop: HR side of the centre crop taken from each validation region; None = whole region.
         psf_jitter: Training PSF sigma drawn within the nominal +- this (HR px); `SamplerConfig.psf_jitter`.
         msi_mix_jitter: Training HR-MSI band cross-talk; `SamplerConfig.msi_mix_jitter`.
+        msi_cameras: Training HR-MSI from other cameras' responses; `SamplerConfig.msi_cameras`.
+        msi_camera_prob: The share of patches that take one; `SamplerConfig.msi_camera_prob`.
         synthetic_scenes: Synthetic scenes (`spectra_distill.data.synthetic`: library spectra placed by the
             structure of real photographs) added to the training regions, drawn once per run from `seed`.
         synthetic_size: Their HR side in pixels.
@@ -71,6 +73,8 @@ class DataConfig:
     val_crop: int | None = None
     psf_jitter: float = 0.0
     msi_mix_jitter: float = 0.0
+    msi_cameras: list[str] = field(default_factory=list)
+    msi_camera_prob: float = 0.0
     synthetic_scenes: int = 0
     synthetic_size: int = 96
 

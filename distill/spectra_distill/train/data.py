@@ -153,6 +153,8 @@ def make_train_data(
             region_power=cfg.region_power,
             psf_jitter=cfg.psf_jitter,
             msi_mix_jitter=cfg.msi_mix_jitter,
+            msi_cameras=tuple(cfg.msi_cameras),
+            msi_camera_prob=cfg.msi_camera_prob,
             seed=seed,
         ),
     )

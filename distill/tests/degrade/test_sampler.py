@@ -9,7 +9,7 @@ import torch
 from spectra_distill.data.cube import Cube
 from spectra_distill.degrade.pipeline import WaldConfig
 from spectra_distill.degrade.sampler import FusionPatchDataset, SamplerConfig
-from spectra_distill.errors import DatasetError
+from spectra_distill.errors import BandCountError, DatasetError
 
 WL = np.arange(400.0, 1001.0, 20.0)
 
@@ -101,3 +101,24 @@ def test_region_power_draws_small_regions_more_often(srf_dir: Path, power: float
 def test_region_power_must_not_be_negative(srf_dir: Path) -> None:
     with pytest.raises(ValueError, match="region_power must be >= 0; got -1"):
         FusionPatchDataset([_coord_cube(32, 32)], _wald(srf_dir), SamplerConfig(16, 4, region_power=-1.0))
+
+
+def test_patches_can_take_their_msi_from_another_camera(srf_dir: Path, make_srf_csv) -> None:
+    # a second camera: the same four bands, 30 nm redder and wider
+    make_srf_csv(srf_dir / "other.csv", {"B": 500.0, "G": 580.0, "R": 680.0, "NIR": 880.0}, width=30.0)
+    cube = _coord_cube(64, 80)
+    other = "srf=other.csv:B,G,R,NIR"
+
+    def msi(prob: float, train: bool = True) -> torch.Tensor:
+        cfg = SamplerConfig(32, 4, augment=False, train=train, msi_cameras=(other,), msi_camera_prob=prob)
+        return FusionPatchDataset([cube], _wald(srf_dir), cfg)[0]["hrmsi"]
+
+    card = msi(0.0)
+    camera = msi(1.0)
+    assert not torch.allclose(card, camera, atol=1e-3)  # another camera's response, on the same patch
+    torch.testing.assert_close(msi(1.0, train=False), card)  # validation keeps the card's camera
+    with pytest.raises(ValueError, match="msi_camera_prob"):
+        FusionPatchDataset([cube], _wald(srf_dir), SamplerConfig(32, 4, msi_camera_prob=0.5))
+    three = SamplerConfig(32, 4, msi_cameras=("srf=other.csv:B,G,R",), msi_camera_prob=0.5)
+    with pytest.raises(BandCountError, match="has 3 bands; the card's MSI has 4"):
+        FusionPatchDataset([cube], _wald(srf_dir), three)
