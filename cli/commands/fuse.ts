@@ -250,6 +250,7 @@ export function register(program: Command): void {
                   `spectral ${q.spectral.psnr.toFixed(2)} dB / ${q.spectral.sam.toFixed(3)} deg vs HR-MSI\n`
                 : '') +
               (fused.denoise ? `${formatDenoise(fused.denoise)}\n` : '') +
+              (fused.srfFit ? `${formatSrfFit(fused.srfFit)}\n` : '') +
               (summary.msiResponse ? `${formatResponse(summary.msiResponse)}\n` : '') +
               (fused.msiAgreement
                 ? `msi check: HR-MSI vs LR-HSI through the model's MSI response ${fused.msiAgreement.psnr.toFixed(2)} dB${fused.msiAgreement.advice ? ` - MISMATCH: ${fused.msiAgreement.advice}` : ' (fits)'}\n`
@@ -261,6 +262,15 @@ export function register(program: Command): void {
         await model.release();
       }
     }));
+}
+
+/** The `srf fit:` line of `spectra fuse`: where the fitted response of each MSI band lies against the card's. */
+export function formatSrfFit(fit: NonNullable<FusedCube['srfFit']>): string {
+  const bands = fit.bands.map((b) => {
+    const shift = b.centroidNm - b.cardCentroidNm;
+    return `${b.name} ${b.centroidNm.toFixed(1)} nm (card ${b.cardCentroidNm.toFixed(1)}, ${shift >= 0 ? '+' : ''}${shift.toFixed(1)}; shape ${(100 * b.change).toFixed(0)} % off)`;
+  });
+  return `srf fit: the MSI response this frame shows, used by the fusion: ${bands.join(', ')}`;
 }
 
 /** The `denoise:` line of `spectra fuse`. */

@@ -8,6 +8,7 @@ import { BandCountError, ModelCardError, ModelFileError, ProviderUnavailableErro
 import { type ConsistencyReport, type DegradationModel, type MsiAgreement, consistency, consistencyHeader, msiAgreement } from '../quality/consistency';
 import { sameGrid, selectBandGrid, srfOnValidBands, toModelGrid } from '../spectral/coverage';
 import { type PsfEstimate, estimatePsfSigma } from '../spectral/psf-estimate';
+import { fittedSrf } from '../spectral/srf-fit';
 import { cardPsf } from '../spectral/psf';
 import { bandValidity } from '../cube/band-validity';
 import { type LoadedBinding, loadBinding } from './binding';
@@ -559,6 +560,7 @@ export class FusionModel {
       ...(quality ? { quality } : {}),
       ...(agreement ? { msiAgreement: agreement } : {}),
       ...denoiseReport(t.denoise),
+      ...srfFitReport(frame, this.card),
       timing: { validateMs: t.validateMs, resampleMs: t.resampleMs, normaliseMs: t.normaliseMs, inferMs, stitchMs, denoiseMs, qualityMs, totalMs: performance.now() - t.t0 },
     };
   }
@@ -614,6 +616,7 @@ export class FusionModel {
       ...this.outputHeader(lr, hr, t.bandValid),
       tiles: tiles.length,
       ...denoiseReport(t.denoise),
+      ...srfFitReport(frame, this.card),
       ...(check ? { quality: check.report(), msiAgreement: msiAgreement(lr, hr, this.degradation(t.bandValid), this.inputSpec.msiBandNames, opts.msiResponse !== undefined) } : {}),
       timing: {
         validateMs: t.validateMs,
@@ -768,6 +771,11 @@ function zeroBands(data: Float32Array, valid: readonly boolean[], plane: number)
 }
 
 /** The result's `denoise` field. */
+function srfFitReport(frame: Float32Array | undefined, card: ModelCard): Pick<FusedCube, 'srfFit'> {
+  const fit = frame && fittedSrf(frame, card);
+  return fit ? { srfFit: fit } : {};
+}
+
 function denoiseReport(d: DenoiseDecision | undefined): Pick<FusedCube, 'denoise'> {
   return d ? { denoise: { snrDb: d.snrDb, projected: d.subspace !== undefined, ...(d.subspace ? { rank: d.subspace.rank } : {}) } } : {};
 }

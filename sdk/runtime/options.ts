@@ -6,6 +6,7 @@ import type { RowSink } from '../cube/row-sink';
 import { DEFAULT_PROVIDERS, type ProviderRequest } from './providers';
 import type { BlendMode } from './tiling';
 import type { VariantRequest } from './variants';
+import type { SrfFitReport } from '../spectral/srf-fit';
 
 /** Options for {@link FusionModel.load}. Every field is optional; defaults are in {@link DEFAULT_LOAD_OPTIONS}. */
 export interface LoadOptions {
@@ -164,6 +165,8 @@ export interface FusedCube extends Cube {
   denoise?: { snrDb: number; projected: boolean; rank?: number };
   /** Whether the HR-MSI fits the model's MSI response (and what to do if not); absent when `quality: false`. */
   msiAgreement?: MsiAgreement;
+  /** The MSI response the statistics graph fitted to this frame, which the fusion used; absent for a model that fits none (card `msi.per_frame`). */
+  srfFit?: SrfFitReport;
 }
 
 /** What {@link FusionModel.fuseStream} returns: a {@link FusedCube} without its pixels, which went to the sink. */
