@@ -625,3 +625,16 @@ def test_srf_estimate_needs_consistency_steps() -> None:
             "student", "test_tiny", hsi_bands=B, msi_bands=b, **{**PHYSICS, "consistency_steps": 0},
             srf_estimate=True,
         )  # fmt: skip
+
+
+def test_exported_srf_fit_stays_finite_on_a_dark_frame(tmp_path: Path) -> None:
+    # an all-zero capture (lens cap on): the fit falls back to the card's SRF instead of solving 0 / 0
+    from spectra_distill.export.onnx import OnnxFusion, export_onnx
+
+    model = _tiny_physics(prior="hpm_regression", psf_estimate=True, srf_estimate=True)
+    runner = OnnxFusion(export_onnx(model, tmp_path / "physics.onnx"))
+    lr, msi = np.zeros((1, B, 6, 6), np.float32), np.zeros((1, b, 6 * S, 6 * S), np.float32)
+    stats = runner.statistics(lr, msi)
+    assert np.isfinite(stats).all() and np.isfinite(runner.fuse(lr, msi)).all()
+    fitted = stats[0, -b * B :].reshape(b, B)
+    np.testing.assert_allclose(fitted, model.physics.srf.numpy(), atol=1e-6)
