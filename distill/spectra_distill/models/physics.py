@@ -420,9 +420,9 @@ def fit_srf(degradation: Degradation, lrhsi: torch.Tensor, lr_msi: torch.Tensor)
     gram = y @ y.transpose(1, 2)
     n = gram.shape[-1]
     unit = torch.eye(n, dtype=gram.dtype, device=gram.device)
-    # diagonals as masked sums: the exporter's float64 `diagonal` fails ONNX type inference. The floors must be
-    # float32 numbers too: the exported graph holds them as float constants, and 1e-300 there is 0 (an all-zero
-    # frame then solved 0 / 0)
+    # diagonals as masked sums: the exporter's float64 `diagonal` fails ONNX type inference. The floors must
+    # be float32 numbers too: the exported graph holds them as float constants, and 1e-300 there is 0 (an
+    # all-zero frame then solved 0 / 0)
     level = (gram * unit).sum(dim=(1, 2), keepdim=True) / n + 1e-30
     inverse = spd_inverse_solve(gram + SRF_FIT_FLOOR * level * unit, unit.expand_as(gram))
     noise = 1.0 / (inverse * unit).sum(dim=-1).clamp(min=1e-30)
