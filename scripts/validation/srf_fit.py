@@ -13,7 +13,6 @@ one at several noise ridges (`physics.SRF_NOISE_RIDGE`). No test scene is read.
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +21,9 @@ from tqdm import tqdm
 
 import spectra_distill.models.physics as physics
 from spectra_distill.data import default_data_root
-from spectra_distill.data.cube import Cube
 from spectra_distill.data.splits import load_split
-from spectra_distill.degrade.srf import load_srf, project_cube, srf_for_cube
-from spectra_distill.evaluate.generalisation import CameraCase, simulate
+from spectra_distill.degrade.srf import load_srf
+from spectra_distill.evaluate.generalisation import CAMERAS_FILE, CameraCase, rgb_camera, simulate
 from spectra_distill.evaluate.methods import subspace_method, torch_method
 from spectra_distill.evaluate.regions import ModelFacts, held_out_regions
 from spectra_distill.evaluate.run import too_small, wald_config
@@ -33,7 +31,6 @@ from spectra_distill.export.model import load_checkpoint_model
 from spectra_distill.metrics import evaluate as score
 
 CARD_CAMERA = "Nikon_D700"
-CAMERAS_FILE = "camspec_28cameras_srf.csv"
 NOISE_RIDGES = (0.0, 10.0, 100.0, 1000.0)
 SHIPPED = physics.SRF_NOISE_RIDGE
 CASES = (
@@ -49,11 +46,6 @@ def cameras(root: Path) -> list[str]:
     return sorted({n.rsplit("_", 1)[0] for n in names} - {CARD_CAMERA})
 
 
-def camera_msi(cube: Cube, camera: str, root: Path) -> Cube:
-    preset = f"srf={CAMERAS_FILE}:{camera}_R,{camera}_G,{camera}_B"
-    return project_cube(cube, srf_for_cube(cube, preset, clip=True, srf_dir=root / "srf"))
-
-
 def rows_for(weights: str, root: Path) -> list[dict]:
     model, ckpt = load_checkpoint_model(weights, "student")
     facts = ModelFacts.from_card(ckpt["card"], weights)
@@ -61,27 +53,23 @@ def rows_for(weights: str, root: Path) -> list[dict]:
     regions = [
         r for r in held_out_regions(facts, root, spec, spec, "val")[0] if too_small(r, facts.scale) is None
     ]
-    card = subspace_method(torch_method("card SRF", model.eval(), "cpu"), facts, auto=True)
+    card = subspace_method(
+        torch_method("card SRF", model.with_physics(srf_estimate=False).eval(), "cpu"), facts, auto=True
+    )
     fitted = subspace_method(
         torch_method("fitted SRF", model.with_physics(srf_estimate=True).eval(), "cpu"), facts, auto=True
     )
     wald = wald_config(facts, root, 0)
-    cases: list[tuple[str, CameraCase | str]] = [(c.name, c) for c in CASES]
-    if facts.msi_preset == "rgb":
-        cases += [(f"camera {c}", c) for c in cameras(root)]
+    cases = [*CASES, *(rgb_camera(c) for c in cameras(root) if facts.msi_preset == "rgb")]
     out = []
-    for name, case in tqdm(cases, desc=Path(weights).stem, unit="case"):
+    for case in tqdm(cases, desc=Path(weights).stem, unit="case"):
         for r in regions:
-            if isinstance(case, str):
-                pair = simulate(r.cube, facts, wald, CameraCase("nominal"), 0)
-                pair = replace(pair, hrmsi=camera_msi(r.cube, case, root))
-            else:
-                pair = simulate(r.cube, facts, wald, case, 0)
+            pair = simulate(r.cube, facts, wald, case, 0)
 
             def psnr(cube: np.ndarray, r=r) -> float:
                 return score(cube, r.cube.data, facts.scale, r.cube.valid, r.band_mask).psnr
 
-            row = {"model": Path(weights).name.split(".")[0], "case": name, "region": r.key}
+            row = {"model": Path(weights).name.split(".")[0], "case": case.name, "region": r.key}
             row["card"] = psnr(card.predict(pair).cube)
             for ridge in NOISE_RIDGES:
                 physics.SRF_NOISE_RIDGE = ridge

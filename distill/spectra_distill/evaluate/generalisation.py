@@ -70,6 +70,12 @@ SENSORS = {
     "WorldView-3": "srf=worldview3_srf.csv:BLUE,GREEN,RED,NIR1",
 }
 
+
+def rgb_camera(name: str) -> CameraCase:
+    """The case whose HR-MSI comes from camera `name` of `CAMERAS_FILE` (its measured R, G, B responses)."""
+    return CameraCase(f"camera {name}", msi=f"srf={CAMERAS_FILE}:{name}_R,{name}_G,{name}_B", msi_of="rgb")
+
+
 CASES = (
     CameraCase("nominal"),
     CameraCase("PSF sigma -0.5 px", psf_sigma=-0.5),
@@ -79,10 +85,7 @@ CASES = (
     CameraCase("SRF -8 nm", srf_shift_nm=-8.0),
     CameraCase("noise 30 dB", snr_db=30.0),
     CameraCase("raw units (x1000)", gain=1000.0),
-    *(
-        CameraCase(f"camera {name}", msi=f"srf={CAMERAS_FILE}:{name}_R,{name}_G,{name}_B", msi_of="rgb")
-        for name in CAMERAS
-    ),
+    *(rgb_camera(name) for name in CAMERAS),
     *(CameraCase(f"sensor {name}", msi=preset, msi_of="s2_4") for name, preset in SENSORS.items()),
 )
 
