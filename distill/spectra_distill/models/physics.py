@@ -127,7 +127,7 @@ class Degradation(nn.Module):
         self.register_buffer("shift_bank", torch.eye(psf_taps), persistent=False)
         self.fit_bands = tuple(range(hsi_bands))  # the placeholder SRF weighs every band
 
-    def _fit_bands(self) -> None:
+    def _refresh_fit_bands(self) -> None:
         """The bands `fit_srf` fits, from the SRF: a Python tuple, so the exported graph gathers constants."""
         if self.srf.is_meta:
             return
@@ -139,7 +139,7 @@ class Degradation(nn.Module):
 
     def _load_from_state_dict(self, *args: Any, **kwargs: Any) -> None:
         super()._load_from_state_dict(*args, **kwargs)
-        self._fit_bands()
+        self._refresh_fit_bands()
 
     def set(self, srf: torch.Tensor, taps: torch.Tensor) -> None:
         """Install the SRF matrix (b, B) and the PSF taps (k,).
@@ -162,7 +162,7 @@ class Degradation(nn.Module):
         self.srf_assign.copy_(assign.float())
         self.srf_inside.copy_(inside[:, None].float())
         self.taps.copy_(taps.float())
-        self._fit_bands()
+        self._refresh_fit_bands()
 
     def project(self, hsi: torch.Tensor) -> torch.Tensor:
         """R x: (N, B, H, W) -> (N, b, H, W)."""

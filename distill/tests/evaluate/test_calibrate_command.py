@@ -18,6 +18,7 @@ from spectra_distill.evaluate.run import too_small, wald_config
 from spectra_distill.export import load_checkpoint_model
 from spectra_distill.export.onnx import OnnxFusion
 from spectra_distill.metrics import evaluate as score
+from spectra_distill.models.net import FusionNet
 from spectra_distill.models.physics import Degradation, FrameStatistics
 
 
@@ -185,22 +186,36 @@ def test_a_prior_the_network_cannot_carry_exits_naming_it(tiny_checkpoint, small
     assert not any(tmp_path.iterdir())
 
 
+def _calibrated_with(checkpoint: Path, root: Path, out: Path, option: str) -> tuple[dict, FusionNet]:
+    """Calibrate with the physics `option` (`psf_estimate` -> `--psf-estimate`) put under the trained weights;
+    the record, the written network and its card's statistics length say so. Returns the card and network."""
+    record = _calibrate(checkpoint, root, out, "--" + option.replace("_", "-"))
+    assert record[option] == {"trained_with": False, "replaced_by": True}
+    card = json.loads((out / "student-cal.card.json").read_text())
+    written, _ = load_checkpoint_model(out / "student-cal.weights.pt", "student")
+    assert getattr(written.config, option)
+    assert card["frame_statistics"]["length"] == written.frame_statistics_length
+    return card, written
+
+
+def _smooth_scene() -> torch.Tensor:
+    """(1, 31, 24, 24): a smooth HR scene on the CAVE grid."""
+    g = torch.Generator().manual_seed(2)
+    return torch.nn.functional.interpolate(
+        torch.rand(1, 31, 6, 6, generator=g), size=(24, 24), mode="bilinear"
+    )
+
+
 def test_the_frame_blur_estimate_is_put_in_the_graph_before_the_gain_is_chosen(
     tiny_physics_checkpoint, small_root, tmp_path
 ) -> None:
-    record = _calibrate(tiny_physics_checkpoint, small_root, tmp_path, "--psf-estimate")
-    assert record["psf_estimate"] == {"trained_with": False, "replaced_by": True}
-    card = json.loads((tmp_path / "student-cal.card.json").read_text())
+    card, written = _calibrated_with(tiny_physics_checkpoint, small_root, tmp_path, "psf_estimate")
     assert card["psf"]["per_frame"]["sigmas_px"] == [0.5, 4.0]
-    written, _ = load_checkpoint_model(tmp_path / "student-cal.weights.pt", "student")
-    assert written.config.psf_estimate
-    assert card["frame_statistics"]["length"] == written.frame_statistics_length
     # a pair blurred 1 px wider than the card: the exported graph measures it and fuses as the PyTorch net
     trained, _ = load_checkpoint_model(tiny_physics_checkpoint, "student")
     wide = Degradation(31, 3, 4, 8)
     wide.set(trained.physics.srf, torch.as_tensor(GaussianPSF(8, 3.0).taps()))
-    g = torch.Generator().manual_seed(2)
-    hr = torch.nn.functional.interpolate(torch.rand(1, 31, 6, 6, generator=g), size=(24, 24), mode="bilinear")
+    hr = _smooth_scene()
     lr, msi = wide.degrade(hr), trained.physics.project(hr)
     runner = OnnxFusion(tmp_path / "student-cal.onnx")
     taps = FrameStatistics.unpack(
@@ -215,19 +230,12 @@ def test_the_frame_blur_estimate_is_put_in_the_graph_before_the_gain_is_chosen(
 def test_the_frame_srf_fit_is_put_in_the_graph_and_export_can_add_it_later(
     tiny_physics_checkpoint, small_root, tmp_path
 ) -> None:
-    record = _calibrate(tiny_physics_checkpoint, small_root, tmp_path, "--srf-estimate")
-    assert record["srf_estimate"] == {"trained_with": False, "replaced_by": True}
-    card = json.loads((tmp_path / "student-cal.card.json").read_text())
+    card, written = _calibrated_with(tiny_physics_checkpoint, small_root, tmp_path, "srf_estimate")
     assert card["msi"]["per_frame"]["fit"] == "ridge_to_card"
-    written, _ = load_checkpoint_model(tmp_path / "student-cal.weights.pt", "student")
-    assert (
-        written.config.srf_estimate and card["frame_statistics"]["length"] == written.frame_statistics_length
-    )
     # a camera whose responses sit two bands redder than the card's: the exported statistics graph fits the
     # same SRF as PyTorch, and the graph fuses as the PyTorch net
     trained, _ = load_checkpoint_model(tiny_physics_checkpoint, "student")
-    g = torch.Generator().manual_seed(2)
-    hr = torch.nn.functional.interpolate(torch.rand(1, 31, 6, 6, generator=g), size=(24, 24), mode="bilinear")
+    hr = _smooth_scene()
     lr = trained.physics.degrade(hr)
     msi = torch.einsum("bB,nBhw->nbhw", trained.physics.srf.roll(2, dims=1), hr)
     runner = OnnxFusion(tmp_path / "student-cal.onnx")
