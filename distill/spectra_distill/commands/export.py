@@ -26,23 +26,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="fit the SRF each frame shows in the statistics graph and use it in the spectral "
         "back-projection (FusionNetConfig.srf_estimate; holds no weights, so the learnt part is kept)",
     )
+    parser.add_argument(
+        "--shift-estimate",
+        action="store_true",
+        help="also try a shifted blur in the per-frame PSF search (an LR-HSI sampled off the middle of each "
+        "block, or out of register by a fraction of an LR pixel) and use it in the prior and the "
+        "back-projections (FusionNetConfig.shift_estimate; holds no weights)",
+    )
+
+
+# the physics options export can put under trained weights: flag and FusionNetConfig field
+ADDED_PHYSICS = (("--srf-estimate", "srf_estimate"), ("--shift-estimate", "shift_estimate"))
 
 
 def run(args: argparse.Namespace) -> int:
     model, ckpt = load_checkpoint_model(args.checkpoint, args.role)
     history = provenance(args.checkpoint, ckpt, args.role)
     training = history.training
-    if args.srf_estimate and not model.config.srf_estimate:
+    added = [(flag, option) for flag, option in ADDED_PHYSICS if getattr(args, option)]
+    added = [(flag, option) for flag, option in added if not getattr(model.config, option)]
+    for flag, option in added:
         try:
-            model = model.with_physics(srf_estimate=True).eval()
+            model = model.with_physics(**{option: True}).eval()
         except ValueError as exc:
-            raise SystemExit(f"--srf-estimate: {exc}") from exc
-        command = " && ".join(c for c in (training.get("command"), args.invocation) if c)
-        training = {
-            **training,
-            "command": command,
-            "srf_estimate": {"trained_with": False, "replaced_by": True},
-        }
+            raise SystemExit(f"{flag}: {exc}") from exc
+        training = {**training, option: {"trained_with": False, "replaced_by": True}}
+    if added:
+        training["command"] = " && ".join(c for c in (training.get("command"), args.invocation) if c)
     result = export_model(
         model,
         ckpt["card"],

@@ -92,6 +92,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(FusionNetConfig.srf_estimate), as the students exported with export --srf-estimate do",
     )
     parser.add_argument(
+        "--shift-estimate",
+        action="store_true",
+        help="the checkpoint's networks also try a shifted blur in their per-frame PSF search "
+        "(FusionNetConfig.shift_estimate), as the students exported with export --shift-estimate do",
+    )
+    parser.add_argument(
         "--subspace",
         action="store_true",
         help="also score each --onnx model with its output projected onto the LR-HSI's signal subspace "
@@ -133,7 +139,11 @@ def run(args: argparse.Namespace) -> int:
     facts = ModelFacts.from_card(ckpt["card"], args.checkpoint)
     cfg = EvalConfig(checkpoint=args.checkpoint, out=args.out, data=root, device="cpu")
     methods = _models(cfg, facts)
-    physics = (("--psf-estimate", "psf_estimate"), ("--srf-estimate", "srf_estimate"))
+    physics = (
+        ("--psf-estimate", "psf_estimate"),
+        ("--srf-estimate", "srf_estimate"),
+        ("--shift-estimate", "shift_estimate"),
+    )
     for flag, option in ((f, o) for f, o in physics if getattr(args, o)):
         for method in methods:
             if not isinstance(method, TorchMethod) or method.model is None or method.model.radiometry is None:
@@ -197,6 +207,7 @@ def run(args: argparse.Namespace) -> int:
         + [f"--onnx={n}={p}" for n, p in args.onnx]
         + (["--psf-estimate"] if args.psf_estimate else [])
         + (["--srf-estimate"] if args.srf_estimate else [])
+        + (["--shift-estimate"] if args.shift_estimate else [])
         + (["--psf-estimated"] if args.psf_estimated else [])
         + (["--subspace"] if args.subspace else [])
         + (["--denoise-auto"] if args.denoise_auto else [])

@@ -21,7 +21,7 @@ from spectra_distill.data.cube import Cube
 from spectra_distill.data.splits import load_split
 from spectra_distill.degrade.noise import add_awgn
 from spectra_distill.degrade.pipeline import FusionPair, WaldConfig, degrade_cube, make_pair
-from spectra_distill.degrade.psf import make_psf, spatial_degrade
+from spectra_distill.degrade.psf import blur_sample, make_psf, spatial_degrade
 from spectra_distill.degrade.srf import project_cube, srf_for_cube
 from spectra_distill.errors import SRFCoverageError
 from spectra_distill.evaluate.methods import BaselineMethod, Method, TorchMethod
@@ -47,6 +47,10 @@ class CameraCase:
         msi: The HR-MSI comes from another camera or satellite sensor with the same bands: its MSI preset
             (`degrade.srf`, `srf=<file>:<bands>`) instead of the card's.
         msi_of: The model MSI preset `msi` stands in for; the case applies to those models only.
+        lr_phase: The LR-HSI is the HR cube blurred with the Gaussian centred on every HR pixel and sampled
+            at HR pixels `k + i*s`, k = lr_phase * s, as `gaussian_filter(hr)[..., k::s, k::s]` simulates it,
+            instead of at the middle of each s x s block (the card's convention): the two inputs are then
+            `k - (s - 1) / 2` HR px out of register.
     """
 
     name: str
@@ -57,6 +61,7 @@ class CameraCase:
     gain: float = 1.0
     msi: str | None = None
     msi_of: str | None = None
+    lr_phase: float | None = None
 
 
 CAMERAS_FILE = "camspec_28cameras_srf.csv"
@@ -81,6 +86,9 @@ CASES = (
     CameraCase("PSF sigma -0.5 px", psf_sigma=-0.5),
     CameraCase("PSF sigma +0.5 px", psf_sigma=0.5),
     CameraCase("PSF truncated (s taps)", psf_taps=-1),
+    CameraCase("LR sampled at [::s]", lr_phase=0.0),
+    CameraCase("LR sampled at [s/4::s]", lr_phase=0.25),
+    CameraCase("LR sampled at [s/2::s]", lr_phase=0.5),
     CameraCase("SRF +8 nm", srf_shift_nm=8.0),
     CameraCase("SRF -8 nm", srf_shift_nm=-8.0),
     CameraCase("noise 30 dB", snr_db=30.0),
@@ -98,6 +106,9 @@ def simulate(cube: Cube, facts: ModelFacts, wald: WaldConfig, case: CameraCase, 
     taps = facts.scale if case.psf_taps == -1 else (case.psf_taps or facts.psf_kernel_size)
     true_psf = make_psf(facts.scale, taps, facts.psf_sigma + case.psf_sigma)
     lr = degrade_cube(cube, facts.scale, true_psf)
+    if case.lr_phase is not None:
+        start = round(case.lr_phase * facts.scale)
+        lr = lr.with_data(blur_sample(cube.data, facts.psf_sigma + case.psf_sigma, facts.scale, start))
     # the true response at wavelength w is the described one at w - shift
     shifted = replace(cube, wavelengths=cube.wavelengths - case.srf_shift_nm)
     msi = (

@@ -114,7 +114,8 @@ class CardFacts:
 
 def _psf(psf: dict[str, Any], config: FusionNetConfig) -> dict[str, Any]:
     """The card's PSF, and with `psf_estimate` the rule by which the statistics graph replaces it per
-    frame: a Gaussian of `sigmas_px`, or (`free_taps`) symmetric taps fitted to the pair."""
+    frame: a Gaussian of `sigmas_px`, or (`free_taps`) symmetric taps fitted to the pair, or (`shift`) those
+    moved off the middle of each s x s block."""
     out = {k: v for k, v in psf.items() if k != "per_frame"}
     if config.psf_estimate:
         out["per_frame"] = {
@@ -122,6 +123,7 @@ def _psf(psf: dict[str, Any], config: FusionNetConfig) -> dict[str, Any]:
             "step_px": round(PSF_SIGMAS[1] - PSF_SIGMAS[0], 3),
             "switch_margin": PSF_SWITCH_MARGIN,
             "free_taps": True,
+            **({"shift": True} if config.shift_estimate else {}),
         }
     return out
 

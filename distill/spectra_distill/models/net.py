@@ -83,6 +83,11 @@ class FusionNetConfig:
             corrected by a noise-weighted ridge regression at low resolution) and use it in the spectral
             back-projection. Needs input_norm and consistency steps. Not in the paper; a camera whose RGB
             responses are not the card's cost the CAVE student up to 3.6 dB on validation regions.
+        shift_estimate: With psf_estimate, also fit a shifted blur per frame (row and column taps of any
+            centre, `physics.Degradation.fit_shifted_taps`): an LR-HSI sampled off the middle of each s x s
+            block, as `gaussian_filter(hr)[::s, ::s]` makes it or a capture out of register by a fraction of
+            an LR pixel. The prior, the pans and the back-projections then blur with it and upsample into the
+            HR-MSI's register. Not in the paper; such a pair cost the CAVE student 15 dB against CNMF's 4.
         gate_floor: With `gate='softmax'`, every stream keeps at least this weight at every pixel, so no
             stream can be gated off (`fusion._StreamGate`).
         border_pad: LR pixels of mirror padding (`layers.mirror_pad`) put around both inputs, s times as
@@ -119,6 +124,7 @@ class FusionNetConfig:
     psf_taps: int = 0
     psf_estimate: bool = False
     srf_estimate: bool = False
+    shift_estimate: bool = False
     gate_floor: float = 0.0
 
     def __post_init__(self) -> None:
@@ -157,6 +163,10 @@ class FusionNetConfig:
             raise ValueError("prior 'hpm_regression' fits its pans per frame; it needs input_norm: true")
         if self.psf_estimate and not self.input_norm:
             raise ValueError("psf_estimate measures the blur per frame; it needs input_norm: true")
+        if self.shift_estimate and not self.psf_estimate:
+            raise ValueError(
+                "shift_estimate fits a shifted blur in the per-frame PSF search; it needs psf_estimate"
+            )
         if self.srf_estimate and not (self.input_norm and int(self.consistency_steps) > 0):
             raise ValueError(
                 "srf_estimate fits the SRF per frame for the back-projections; it needs input_norm: true "
@@ -313,7 +323,11 @@ class FusionNet(nn.Module):
         return v.view(1, -1, 1, 1)
 
     def with_physics(
-        self, prior: str | None = None, psf_estimate: bool | None = None, srf_estimate: bool | None = None
+        self,
+        prior: str | None = None,
+        psf_estimate: bool | None = None,
+        srf_estimate: bool | None = None,
+        shift_estimate: bool | None = None,
     ) -> FusionNet:
         """The same network (weights and buffers copied) with another in-graph prior, PSF or SRF rule.
 
@@ -330,6 +344,8 @@ class FusionNet(nn.Module):
             changes["psf_estimate"] = psf_estimate
         if srf_estimate is not None:
             changes["srf_estimate"] = srf_estimate
+        if shift_estimate is not None:
+            changes["shift_estimate"] = shift_estimate
         other = FusionNet(replace(self.config, **changes))
         other.load_state_dict(self.state_dict())
         return other.train(self.training)
@@ -350,9 +366,13 @@ class FusionNet(nn.Module):
 
     @property
     def _estimated_taps(self) -> int:
-        """Taps the frame statistics carry: the PSF's kernel size if it is estimated per frame, else 0."""
+        """Taps the frame statistics carry: the PSF's kernel size if it is estimated per frame, twice the wide
+        window (row and column taps) if a shifted blur is, else 0."""
         # from the config, not the buffer: under ONNX tracing a tensor's numel is itself traced
-        return self.config.psf_kernel if self.config.psf_estimate else 0
+        c = self.config
+        if not c.psf_estimate:
+            return 0
+        return 2 * (c.psf_kernel + c.scale) if c.shift_estimate else c.psf_kernel
 
     def frame_statistics(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
         """The packed whole-frame statistics (N, S) of these inputs, for `forward(..., frame_stats)`.
@@ -373,13 +393,20 @@ class FusionNet(nn.Module):
             return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi, *self._measured)
         c = self.config
         return FrameStatistics.unpack(
-            frame_stats, c.hsi_bands, c.msi_bands, self._regression, self._estimated_taps, c.srf_estimate
+            frame_stats,
+            c.hsi_bands,
+            c.msi_bands,
+            self._regression,
+            self._estimated_taps,
+            c.srf_estimate,
+            c.shift_estimate,
         )
 
     @property
-    def _measured(self) -> tuple[bool, bool, bool]:
-        """`FrameStatistics.measure`'s options for this network: regression pans, the frame's PSF and SRF."""
-        return self._regression, self.config.psf_estimate, self.config.srf_estimate
+    def _measured(self) -> tuple[bool, bool, bool, bool]:
+        """`FrameStatistics.measure`'s options: regression pans, the frame's PSF, SRF and blur shift."""
+        c = self.config
+        return self._regression, c.psf_estimate, c.srf_estimate, c.shift_estimate
 
     def normalise(
         self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, stats: FrameStatistics | None = None

@@ -88,9 +88,53 @@ for a response shifted by up to that): the others (SWIR under a visible/NIR MSI)
 206-band grid under Sentinel-2's visible and NIR bands solves a system of 46 bands instead of 206."""
 SRF_FIT_FLOOR = 1e-6
 """Ridge, relative to the mean diagonal, of the inverse that measures each band's noise in `fit_srf`."""
+SHIFT_FIT_ROUNDS = 2
+"""Alternations of `Degradation.fit_shifted_taps` (row taps with the columns' fixed, then the columns'): from
+the card's taps two rounds reach the fit of a Gaussian shifted by up to s/2 px to within float rounding."""
 PSF_FIT_RIDGE = 1e-6
 """Ridge of `Degradation.fit_taps`'s normal equations, relative to their mean diagonal: neighbouring taps see
 nearly the same image on a smooth frame, and the float32 solve must stay finite on a flat one."""
+
+
+SHIFTS_PX = tuple(0.25 * i for i in range(-8, 9))
+"""Shifts of the blur `Degradation.fit_shifted_taps` tries, HR px at scale 4 (s/4 times these at scale s): up
+to half an LR pixel either way in quarter-pixel steps, which covers every `[k::s]` sampling of a blurred image
+(k - (s - 1)/2 px off the block's middle)."""
+SHIFT_REFINE_RIDGE: float | None = 1e-2
+"""After the search, `Degradation.fit_shifted_taps` fits each axis's taps by least squares with a ridge this
+large (relative to the normal equations' mean diagonal) toward the moved taps: a pair simulated with an
+untruncated Gaussian has tails the card's truncated taps lack, and a camera's blur need not be the card's
+shape. None: the moved taps as they are."""
+LR_SHIFT_REACH = 3
+"""LR pixels on either side that `Degradation.upsample` interpolates from when the frame's blur is shifted:
+cubic weights for a shift of up to one LR pixel."""
+
+
+def _cubic_weights(x: torch.Tensor, a: float = -0.75) -> torch.Tensor:
+    """The cubic convolution kernel of `layers.upsample` (PyTorch's bicubic, a = -0.75), elementwise."""
+    x = x.abs()
+    near = ((a + 2) * x - (a + 3)) * x * x + 1
+    far = ((a * x - 5 * a) * x + 8 * a) * x - 4 * a
+    return torch.where(x <= 1, near, torch.where(x < 2, far, torch.zeros_like(x)))
+
+
+def _misfits(blurred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(N, M): squared misfit of `target` (N, b, h, w) regressed band by band (gain and offset) on each of M
+    candidate blurs (N, b, M, h*w), summed over the bands, plus `PSF_MISFIT_FLOOR` of the target's contrast."""
+    n, b = target.shape[:2]
+    y = target.reshape(n, b, 1, -1)
+    xc = blurred - blurred.mean(dim=-1, keepdim=True)
+    yc = y - y.mean(dim=-1, keepdim=True)
+    cxy = (xc * yc).sum(-1)
+    vy = (yc * yc).sum(-1)
+    residual = (vy - cxy * cxy / ((xc * xc).sum(-1) + 1e-30)).clamp(min=0).sum(1)
+    return residual + PSF_MISFIT_FLOOR**2 * vy.sum(1)
+
+
+def _first_min(residual: torch.Tensor) -> torch.Tensor:
+    """(N, M) one-hot of each row's smallest entry, the first of equals (traceable: no argmin's int64)."""
+    best = (residual <= residual.min(dim=1, keepdim=True).values).float()
+    return best * (best.cumsum(dim=1) == 1).float()
 
 
 def _mean_hw(x: torch.Tensor) -> torch.Tensor:
@@ -125,6 +169,17 @@ class Degradation(nn.Module):
         bank = torch.stack([torch.as_tensor(GaussianPSF(psf_taps, s).taps()) for s in PSF_SIGMAS]).float()
         self.register_buffer("psf_bank", bank, persistent=False)
         self.register_buffer("shift_bank", torch.eye(psf_taps), persistent=False)
+        # the window of a shifted blur (`fit_shifted_taps`): the card's taps with s/2 px of room on either side
+        self.wide = psf_taps + scale
+        self.register_buffer("wide_bank", torch.eye(self.wide), persistent=False)
+        offsets = torch.arange(self.wide, dtype=torch.float32) - (self.wide - 1) / 2
+        self.register_buffer("wide_offsets", offsets, persistent=False)
+        self.register_buffer("lr_shift_bank", torch.eye(2 * LR_SHIFT_REACH + 1), persistent=False)
+        # (M, wide, k): taps moved by each of SHIFTS_PX (scaled by s/4), cubic interpolation between HR pixels
+        moves = [d * scale / 4 for d in SHIFTS_PX]
+        narrow = torch.arange(psf_taps, dtype=torch.float64) - (psf_taps - 1) / 2
+        place = offsets.double()[None, :, None] - narrow[None, None, :] - torch.tensor(moves)[:, None, None]
+        self.register_buffer("shift_taps", _cubic_weights(place).float(), persistent=False)
         self.fit_bands = tuple(range(hsi_bands))  # the placeholder SRF weighs every band
 
     def _refresh_fit_bands(self) -> None:
@@ -172,24 +227,36 @@ class Degradation(nn.Module):
         """R+ y, the minimum-norm HSI with that projection: (N, b, H, W) -> (N, B, H, W)."""
         return F.conv2d(msi, self.srf_pinv[:, :, None, None])
 
-    def _framed(self, hr: torch.Tensor) -> torch.Tensor:
-        """(N*C, 1, H', W'): the reflect frame (or crop) the PSF taps need around each image."""
+    def _framed(self, hr: torch.Tensor, wide: bool = False) -> torch.Tensor:
+        """(N*C, 1, H', W'): the reflect frame (or crop) the PSF taps need around each image; `wide`: the
+        frame of a shifted blur's window (`fit_shifted_taps`)."""
         n, c, h, w = hr.shape
         x = hr.reshape(n * c, 1, h, w)
-        if self.pad > 0:
-            return F.pad(x, (self.pad,) * 4, mode="reflect")
-        if self.pad < 0:
-            return x[:, :, -self.pad : h + self.pad, -self.pad : w + self.pad]
+        pad = (self.wide - self.scale) // 2 if wide else self.pad
+        if pad > 0:
+            return F.pad(x, (pad,) * 4, mode="reflect")
+        if pad < 0:
+            return x[:, :, -pad : h + pad, -pad : w + pad]
         return x
+
+    def is_shifted(self, taps: torch.Tensor | None) -> bool:
+        """Whether `taps` are a shifted blur's: row and column taps over the wide window, (N, 2, wide)."""
+        # the rank, not a size: it stays a Python int under ONNX tracing
+        return taps is not None and taps.dim() == 3
+
+    def shift_of(self, taps: torch.Tensor) -> torch.Tensor:
+        """(N, 2): the centroid of a shifted blur's row and column taps, HR px from the card's centre."""
+        return (taps * self.wide_offsets).sum(-1)
 
     def degrade(self, hr: torch.Tensor, taps: torch.Tensor | None = None) -> torch.Tensor:
         """Blur (reflect padding) and decimate, as the Wald protocol: (N, C, H, W) -> (N, C, H/s, W/s).
 
-        `taps` (N, k): each image's own PSF (`estimate_taps`) instead of the card's.
+        `taps`: each image's own PSF (`estimate_taps`) instead of the card's, (N, k) symmetric taps for both
+        axes or (N, 2, wide) a shifted blur's row and column taps (`is_shifted`).
         """
         n, c = hr.shape[:2]
-        x = self._framed(hr)
-        k = self.taps.numel()
+        shifted = self.is_shifted(taps)
+        x = self._framed(hr, wide=shifted)
         if taps is None:
             x = self._card_blur(x)
             return x.reshape(n, c, x.shape[-2], x.shape[-1])
@@ -197,14 +264,15 @@ class Degradation(nn.Module):
         # them by each image's taps (a conv's weights are one for the whole batch, and grouping by image
         # would fix the batch size in the exported graph; a weighted sum of k strided slices per axis was
         # slower, scripts/bench/graph_ops.py)
-        shifts = self.shift_bank
+        k = self.wide if shifted else self.taps.numel()
+        shifts = self.wide_bank if shifted else self.shift_bank
+        row_taps, col_taps = (taps[:, 0], taps[:, 1]) if shifted else (taps, taps)
         x = F.conv2d(x, shifts.view(k, 1, k, 1), stride=(self.scale, 1))  # (N*C, k, rows, W')
         rows, width = x.shape[-2:]
-        weights = taps.view(n, 1, 1, k)
-        x = (weights @ x.reshape(n, c, k, rows * width)).reshape(n * c, 1, rows, width)
+        x = (row_taps.reshape(n, 1, 1, k) @ x.reshape(n, c, k, rows * width)).reshape(n * c, 1, rows, width)
         x = F.conv2d(x, shifts.view(k, 1, 1, k), stride=(1, self.scale))  # (N*C, k, rows, cols)
         cols = x.shape[-1]
-        return (weights @ x.reshape(n, c, k, rows * cols)).reshape(n, c, rows, cols)
+        return (col_taps.reshape(n, 1, 1, k) @ x.reshape(n, c, k, rows * cols)).reshape(n, c, rows, cols)
 
     def _card_blur(self, framed: torch.Tensor) -> torch.Tensor:
         """(M, 1, H', W') framed images blurred with the card's taps and decimated: (M, 1, H/s, W/s)."""
@@ -212,16 +280,18 @@ class Degradation(nn.Module):
         x = F.conv2d(framed, self.taps.view(1, 1, k, 1), stride=(self.scale, 1))
         return F.conv2d(x, self.taps.view(1, 1, 1, k), stride=(1, self.scale))
 
-    def estimate_taps(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
-        """(N, k): the PSF each pair shows, the card's unless a Gaussian of `PSF_SIGMAS` fits clearly better.
+    def estimate_taps(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, shift: bool = False) -> torch.Tensor:
+        """The PSF each pair shows: the card's unless a Gaussian of `PSF_SIGMAS` fits clearly better, then
+        free symmetric taps (`fit_taps`), then with `shift` a shifted blur (`fit_shifted_taps`), each freer
+        candidate having to win by `PSF_SWITCH_MARGIN` over the best before it.
 
         The LR-HSI projected through the SRF is the HR-MSI after the camera's blur and decimation; each
         candidate blurs the HR-MSI, and its misfit is the residual of the projection regressed band by band on
-        the result (gain and offset fitted, as the SDK's `estimatePsfSigma`). A Gaussian must win by
-        `PSF_SWITCH_MARGIN`.
+        the result (gain and offset fitted, as the SDK's `estimatePsfSigma`).
 
         Shape:
-            lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) in the same units
+            lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) in the same units -> (N, k) symmetric taps, or with
+            `shift` (N, 2, wide): row and column taps over the wide window (`is_shifted`)
         """
         n, b = hrmsi.shape[:2]
         x = self._framed(hrmsi)
@@ -233,22 +303,90 @@ class Degradation(nn.Module):
         bank = F.conv2d(bank, self.psf_bank.view(m, 1, 1, k), stride=(1, self.scale), groups=m)
         target = self.project(lrhsi)
         free = self.fit_taps(target, x.reshape(n, b, x.shape[-2], x.shape[-1]))
-        blurred = torch.cat([card, bank], dim=1).flatten(2)  # (N*b, 1 + m, h*w)
-        blurred = torch.cat([blurred, self.degrade(hrmsi, free).reshape(n * b, 1, -1)], dim=1)
-        target = target.reshape(n * b, 1, -1)
-        xc = blurred - blurred.mean(dim=-1, keepdim=True)
-        yc = target - target.mean(dim=-1, keepdim=True)
-        vx = (xc * xc).sum(-1)
-        cxy = (xc * yc).sum(-1)
-        vy = (yc * yc).sum(-1)
-        residual = (vy - cxy * cxy / (vx + 1e-30)).clamp(min=0).reshape(n, b, m + 2).sum(1)
-        residual = residual + PSF_MISFIT_FLOOR**2 * vy.reshape(n, b).sum(1, keepdim=True)
+        blurred = torch.cat([card, bank], dim=1).reshape(n, b, 1 + m, -1)
+        blurred = torch.cat([blurred, self.degrade(hrmsi, free).reshape(n, b, 1, -1)], dim=2)
+        residual = _misfits(blurred, target)
         # residuals are squared misfits; each freer candidate must win by the margin over the one before it
         keep = (1.0 - PSF_SWITCH_MARGIN) ** 2
         residual = torch.cat([residual[:, :1] * keep, residual[:, 1:-1], residual[:, -1:] / keep], dim=1)
-        best = (residual <= residual.min(dim=1, keepdim=True).values).float()
-        first = best * (best.cumsum(dim=1) == 1).float()
-        return first[:, :1] * self.taps + first[:, 1:-1] @ self.psf_bank + first[:, -1:] * free
+        first = _first_min(residual)
+        taps = first[:, :1] * self.taps + first[:, 1:-1] @ self.psf_bank + first[:, -1:] * free
+        if not shift:
+            return taps
+        moved = self.fit_shifted_taps(target, hrmsi, taps)
+        moved_residual = _misfits(self.degrade(hrmsi, moved).reshape(n, b, 1, -1), target) / keep**2
+        use = (moved_residual < residual.min(dim=1, keepdim=True).values).float()
+        room = (self.wide - k) // 2
+        centred = F.pad(taps, (room, room))
+        return torch.stack([centred, centred], dim=1) * (1.0 - use[:, :, None]) + use[:, :, None] * moved
+
+    def fit_shifted_taps(self, target: torch.Tensor, hrmsi: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+        """(N, 2, wide): `taps` moved along each axis to where they explain `target` best, as row then column
+        taps over the wide window: a blur off the middle of each s x s block, as a pair made by sampling a
+        blurred image at `[k::s]` shows, or a capture whose two images are out of register.
+
+        A search over `SHIFTS_PX` (up to s/2 HR px, that is half an LR pixel, either way), rows with the columns
+        centred, then columns, then rows again; each candidate's misfit as in `estimate_taps`. Free row and
+        column taps by least squares followed the noise of small frames (a 22 px test scene's fit was off by
+        0.5-1 px); moving a blur the frame's other candidates already chose has one unknown per axis.
+
+        Shape:
+            target (N, b, h, w): the LR-HSI through the SRF; hrmsi (N, b, s*h, s*w); taps (N, k)
+        """
+        n, b, h, w = target.shape
+        k, s = self.wide, self.scale
+        x = self._framed(hrmsi, wide=True)  # (N*b, 1, H', W')
+        bank = self.wide_bank
+        by_rows = F.conv2d(x, bank.view(k, 1, k, 1), stride=(s, 1))  # (N*b, k, h, W')
+        by_cols = F.conv2d(x, bank.view(k, 1, 1, k), stride=(1, s))  # (N*b, k, H', w)
+        moved = (self.shift_taps @ taps[:, None, :, None])[..., 0]  # (N, M, wide): every shift of the taps
+        moved = moved / moved.sum(dim=-1, keepdim=True)  # the window cuts the interpolation's outer lobes
+        m = moved.shape[1]
+
+        def best(images: torch.Tensor) -> torch.Tensor:
+            """(N, wide) the candidate of `moved` whose blur along the other axis of `images` fits best."""
+            blurred = moved[:, None] @ images.reshape(n, b, k, -1)  # (N, b, M, h*w)
+            return (_first_min(_misfits(blurred, target))[:, None, :] @ moved)[:, 0]
+
+        def gather_rows(cols: torch.Tensor) -> torch.Tensor:
+            height = by_cols.shape[-2]
+            blurred = (cols.reshape(n, 1, 1, k) @ by_cols.reshape(n, b, k, height * w)).reshape(
+                n * b, 1, height, w
+            )
+            return F.conv2d(blurred, bank.view(k, 1, k, 1), stride=(s, 1))  # (N*b, k, h, w)
+
+        def gather_cols(rows: torch.Tensor) -> torch.Tensor:
+            width = by_rows.shape[-1]
+            blurred = (rows.reshape(n, 1, 1, k) @ by_rows.reshape(n, b, k, h * width)).reshape(
+                n * b, 1, h, width
+            )
+            return F.conv2d(blurred, bank.view(k, 1, 1, k), stride=(1, s))  # (N*b, k, h, w)
+
+        centred = moved[:, m // 2]
+        rows = best(gather_rows(centred))
+        cols = best(gather_cols(rows))
+        rows = best(gather_rows(cols))
+        if SHIFT_REFINE_RIDGE is not None:
+            rows = self._refine(gather_rows(cols), target, rows)
+            cols = self._refine(gather_cols(rows), target, cols)
+        return torch.stack([rows, cols], dim=1)
+
+    def _refine(self, images: torch.Tensor, target: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
+        """(N, wide): one axis's taps by least squares on `images` (N*b, wide, h, w), the gathered shifts along
+        that axis of the HR-MSI blurred along the other, with a ridge of `SHIFT_REFINE_RIDGE` (relative to the
+        normal equations' mean diagonal) toward `prior`. Float64; negative taps cut to zero, sum 1."""
+        n, b = target.shape[:2]
+        k = self.wide
+        basis = images.reshape(n, b, k, -1).double()
+        basis = basis - basis.mean(dim=-1, keepdim=True)
+        y = target.reshape(n, b, -1, 1).double()
+        y = y - y.mean(dim=-2, keepdim=True)
+        gram = (basis @ basis.transpose(-2, -1)).sum(dim=1)  # (N, k, k)
+        unit = torch.eye(k, dtype=gram.dtype, device=gram.device)
+        ridge = SHIFT_REFINE_RIDGE * (gram * unit).sum(dim=(1, 2), keepdim=True) / k + 1e-30
+        rhs = (basis @ y).sum(dim=1) + ridge * prior.double()[:, :, None]
+        taps = F.relu(spd_inverse_solve(gram + ridge * unit, rhs)[..., 0]).float()
+        return taps / taps.sum(dim=1, keepdim=True).clamp(min=1e-30)
 
     def fit_taps(self, target: torch.Tensor, framed: torch.Tensor) -> torch.Tensor:
         """(N, k): symmetric taps of any shape (sum 1) whose blur of the framed HR-MSI best explains `target`.
@@ -298,9 +436,29 @@ class Degradation(nn.Module):
         taps = torch.cat([half_taps, half_taps.flip(1)[:, (k % 2) :]], dim=1)
         return taps / taps.sum(dim=1, keepdim=True).clamp(min=1e-30)
 
-    def upsample(self, lr: torch.Tensor) -> torch.Tensor:
-        """Bicubic x s (half-pixel centres, as the degradation)."""
+    def upsample(self, lr: torch.Tensor, taps: torch.Tensor | None = None) -> torch.Tensor:
+        """Bicubic x s (half-pixel centres, as the degradation). With a shifted blur's taps (`is_shifted`) each
+        LR pixel sits at its blur's centroid: the LR image is first moved by that many LR px (cubic weights
+        over `LR_SHIFT_REACH` pixels a side, per image), so upsampling puts it back in the HR-MSI's register."""
+        if self.is_shifted(taps):
+            lr = self._shift_lr(lr, -self.shift_of(taps) / self.scale)
         return upsample(lr, self.scale)
+
+    def _shift_lr(self, lr: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """Each image of `lr` (N, C, h, w) read at (i + shift_y, j + shift_x); `shift` (N, 2) in LR px, at
+        most one. Replicate edges, as `layers.upsample`."""
+        n, c, h, w = lr.shape
+        reach = LR_SHIFT_REACH
+        k = 2 * reach + 1
+        offsets = self.wide_offsets.new_tensor([float(t) for t in range(-reach, reach + 1)])
+        weights = _cubic_weights(offsets[None, None, :] - shift.clamp(-1.0, 1.0)[:, :, None])  # (N, 2, k)
+        bank = self.lr_shift_bank
+        x = F.pad(lr.reshape(n * c, 1, h, w), (0, 0, reach, reach), mode="replicate")
+        x = F.conv2d(x, bank.view(k, 1, k, 1))  # (N*C, k, h, w)
+        x = (weights[:, :1].reshape(n, 1, 1, k) @ x.reshape(n, c, k, h * w)).reshape(n * c, 1, h, w)
+        x = F.pad(x, (reach, reach, 0, 0), mode="replicate")
+        x = F.conv2d(x, bank.view(k, 1, 1, k))
+        return (weights[:, 1:].reshape(n, 1, 1, k) @ x.reshape(n, c, k, h * w)).reshape(n, c, h, w)
 
 
 class InputRadiometry(nn.Module):
@@ -363,13 +521,13 @@ def hpm_prior(
         lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) in the same units -> (N, B, s*h, s*w)
     """
     lr_msi = degradation.degrade(hrmsi, taps)
-    lowpass = F.relu(degradation.upsample(lr_msi))
+    lowpass = F.relu(degradation.upsample(lr_msi, taps))
     d = HPM_OFFSET * _mean_hw(hrmsi.abs()) + 1e-30 if offset is None else offset
     ratio = (hrmsi + d) / (lowpass + d)
     if assign is None:
         assign = band_assignment(degradation, lrhsi, lr_msi)
     sharpening = (assign @ ratio.flatten(2)).reshape(ratio.shape[0], -1, *ratio.shape[2:])
-    return degradation.upsample(lrhsi) * sharpening
+    return degradation.upsample(lrhsi, taps) * sharpening
 
 
 def solve_spd(gram: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
@@ -473,14 +631,14 @@ def regression_prior(
     Shape:
         lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) in the same units -> (N, B, s*h, s*w)
     """
-    lowpass = F.relu(degradation.upsample(degradation.degrade(hrmsi, taps)))
+    lowpass = F.relu(degradation.upsample(degradation.degrade(hrmsi, taps), taps))
     n, _, h, w = hrmsi.shape
 
     def pan(msi: torch.Tensor) -> torch.Tensor:
         return F.relu((weights @ msi.flatten(2)).reshape(n, -1, h, w) + bias)
 
     ratio = ((pan(hrmsi) + offset) / (pan(lowpass) + offset)).clamp(max=HPM_RATIO_CAP)
-    return degradation.upsample(lrhsi) * ratio
+    return degradation.upsample(lrhsi, taps) * ratio
 
 
 class FrameStatistics(NamedTuple):
@@ -494,7 +652,8 @@ class FrameStatistics(NamedTuple):
         assign: (N, B, b) the MSI band that sharpens each HSI band; with the regression prior, the weights
             of each band's pan (`regression_pan`).
         pan_bias: (N, B, 1, 1) the intercepts of the regression pans; None for the assigned-band prior.
-        psf_taps: (N, k) the PSF the frame shows (`Degradation.estimate_taps`); None where the card's is used.
+        psf_taps: (N, k) the PSF the frame shows (`Degradation.estimate_taps`), (N, 2, wide) a shifted blur's
+            row and column taps; None where the card's is used.
         srf: (N, b, B) the SRF the frame shows (`fit_srf`); None where the card's is used.
     """
 
@@ -525,18 +684,20 @@ class FrameStatistics(NamedTuple):
         regression: bool = False,
         estimate_psf: bool = False,
         estimate_srf: bool = False,
+        estimate_shift: bool = False,
     ) -> FrameStatistics:
         """Measure on a whole frame: lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) as captured.
 
         `regression`: the pans of `regression_prior` instead of each band's assigned MSI band.
         `estimate_psf`: the frame's own PSF (`Degradation.estimate_taps`), used for everything after it.
         `estimate_srf`: the frame's own SRF (`fit_srf`, on the LR-MSI of that PSF) for the back-projections.
+        `estimate_shift`: the PSF search also tries a shifted blur (`Degradation.fit_shifted_taps`).
         """
         degradation = radiometry.degradation
         hsi_scale, msi_gain, msi_scale = radiometry.scales(lrhsi, hrmsi)
         msi = hrmsi * msi_gain
         offset = HPM_OFFSET * _mean_hw(msi.abs()) + 1e-30
-        taps = degradation.estimate_taps(lrhsi, msi) if estimate_psf else None
+        taps = degradation.estimate_taps(lrhsi, msi, estimate_shift) if estimate_psf else None
         lr_msi = degradation.degrade(msi, taps)
         srf = fit_srf(degradation, lrhsi, lr_msi) if estimate_srf else None
         if regression:
@@ -562,9 +723,11 @@ class FrameStatistics(NamedTuple):
         regression: bool = False,
         psf_taps: int = 0,
         srf: bool = False,
+        shift: bool = False,
     ) -> FrameStatistics:
         """Inverse of `pack`; `psf_taps` the PSF's kernel size if the frame's PSF was estimated, else 0;
-        `srf` whether the frame's SRF was.
+        `srf` whether the frame's SRF was; `shift` whether the taps are a shifted blur's (row and column taps,
+        `psf_taps` values in all).
 
         Raises:
             ValueError: the vector's length is not `length(hsi_bands, msi_bands, regression, psf_taps, srf)`.
@@ -588,7 +751,7 @@ class FrameStatistics(NamedTuple):
             offset.reshape(col),
             assign.reshape(n, B, b),
             bias,
-            parts[-1] if psf_taps else None,
+            (parts[-1].reshape(n, 2, -1) if shift else parts[-1]) if psf_taps else None,
             fitted,
         )
 
@@ -625,5 +788,5 @@ def consistency(
 
     for _ in range(steps):
         cube = cube + unproject(hrmsi - project(cube))
-        cube = cube + degradation.upsample(lrhsi - degradation.degrade(cube, taps))
+        cube = cube + degradation.upsample(lrhsi - degradation.degrade(cube, taps), taps)
     return cube

@@ -26,14 +26,16 @@ from spectra_distill.models.physics import (
 
 B, b, S = 12, 3, 4
 PHYSICS = {"lr_skip": True, "input_norm": True, "prior": "hpm", "consistency_steps": 2, "gate": "softmax"}
-# (prior, psf_estimate, srf_estimate): the in-graph physics variants every graph-level property must hold for
+# (prior, psf_estimate, srf_estimate, shift_estimate): the in-graph physics variants every graph-level
+# property must hold for
 VARIANTS = [
-    ("hpm", False, False),
-    ("hpm_regression", False, False),
-    ("hpm_regression", True, False),
-    ("hpm_regression", True, True),
+    ("hpm", False, False, False),
+    ("hpm_regression", False, False, False),
+    ("hpm_regression", True, False, False),
+    ("hpm_regression", True, True, False),
+    ("hpm_regression", True, True, True),
 ]
-VARIANT_IDS = ["hpm", "regression", "regression+psf", "regression+psf+srf"]
+VARIANT_IDS = ["hpm", "regression", "regression+psf", "regression+psf+srf", "regression+psf+srf+shift"]
 
 
 def _srf() -> torch.Tensor:
@@ -183,11 +185,18 @@ def test_consistency_steps_approach_both_measurements() -> None:
     assert residuals[1] < 0.2 * residuals[0] and residuals[2] < residuals[1]
 
 
-@pytest.mark.parametrize(("prior", "psf_estimate", "srf_estimate"), VARIANTS, ids=VARIANT_IDS)
+@pytest.mark.parametrize(
+    ("prior", "psf_estimate", "srf_estimate", "shift_estimate"), VARIANTS, ids=VARIANT_IDS
+)
 @pytest.mark.parametrize("role", ["teacher", "student"])
-def test_output_scales_with_the_inputs(role: str, prior: str, psf_estimate: bool, srf_estimate: bool) -> None:
+def test_output_scales_with_the_inputs(
+    role: str, prior: str, psf_estimate: bool, srf_estimate: bool, shift_estimate: bool
+) -> None:
     torch.manual_seed(3)
-    physics = {**PHYSICS, "prior": prior, "psf_estimate": psf_estimate, "srf_estimate": srf_estimate}
+    physics = {
+        **PHYSICS, "prior": prior, "psf_estimate": psf_estimate, "srf_estimate": srf_estimate,
+        "shift_estimate": shift_estimate,
+    }  # fmt: skip
     model = create_model(role, "test_tiny", hsi_bands=B, msi_bands=b, scale=S, border_pad=1, **physics).eval()
     model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
     _, lr, msi = _scene(1, 24, 32)
@@ -198,14 +207,16 @@ def test_output_scales_with_the_inputs(role: str, prior: str, psf_estimate: bool
             assert ((out / k - ref).abs().max() / ref.abs().max()).item() <= 1e-4, k
 
 
-@pytest.mark.parametrize(("prior", "psf_estimate", "srf_estimate"), VARIANTS, ids=VARIANT_IDS)
+@pytest.mark.parametrize(
+    ("prior", "psf_estimate", "srf_estimate", "shift_estimate"), VARIANTS, ids=VARIANT_IDS
+)
 def test_exported_onnx_output_scales_with_the_inputs(
-    tmp_path: Path, prior: str, psf_estimate: bool, srf_estimate: bool
+    tmp_path: Path, prior: str, psf_estimate: bool, srf_estimate: bool, shift_estimate: bool
 ) -> None:
     # the same property through onnxruntime: the radiometry lives in the graph, not in the PyTorch wrapper
     from spectra_distill.export.onnx import OnnxFusion, export_onnx
 
-    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate, srf_estimate=srf_estimate)
+    model = _tiny_physics(prior, psf_estimate, srf_estimate, shift_estimate)
     runner = OnnxFusion(export_onnx(model, tmp_path / "physics.onnx"))
     _, lr, msi = _scene(1, 24, 32)
     lr_np, msi_np = lr.numpy(), msi.numpy()
@@ -218,11 +229,12 @@ def test_exported_onnx_output_scales_with_the_inputs(
 
 
 def _tiny_physics(
-    seed: int = 3,
-    border_pad: int = 1,
     prior: str = "hpm",
     psf_estimate: bool = False,
     srf_estimate: bool = False,
+    shift_estimate: bool = False,
+    seed: int = 3,
+    border_pad: int = 1,
 ) -> torch.nn.Module:
     torch.manual_seed(seed)
     model = create_model(
@@ -232,26 +244,31 @@ def _tiny_physics(
         msi_bands=b,
         scale=S,
         border_pad=border_pad,
-        **{**PHYSICS, "prior": prior, "psf_estimate": psf_estimate, "srf_estimate": srf_estimate},
-    ).eval()
+        **{
+            **PHYSICS, "prior": prior, "psf_estimate": psf_estimate, "srf_estimate": srf_estimate,
+            "shift_estimate": shift_estimate,
+        },
+    ).eval()  # fmt: skip
     model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
     return model
 
 
 @pytest.mark.parametrize(
-    ("prior", "psf_estimate", "srf_estimate", "length"),
+    ("prior", "psf_estimate", "srf_estimate", "shift_estimate", "length"),
     [
-        ("hpm", False, False, B + 3 * b + B * b),
-        ("hpm_regression", False, False, 2 * B + 3 * b + B * b),
-        ("hpm_regression", True, False, 2 * B + 3 * b + B * b + 2 * S),
-        ("hpm_regression", True, True, 2 * B + 3 * b + 2 * B * b + 2 * S),
+        ("hpm", False, False, False, B + 3 * b + B * b),
+        ("hpm_regression", False, False, False, 2 * B + 3 * b + B * b),
+        ("hpm_regression", True, False, False, 2 * B + 3 * b + B * b + 2 * S),
+        ("hpm_regression", True, True, False, 2 * B + 3 * b + 2 * B * b + 2 * S),
+        # row and column taps over the wide window, 2 S + S taps each
+        ("hpm_regression", True, True, True, 2 * B + 3 * b + 2 * B * b + 2 * 3 * S),
     ],
     ids=VARIANT_IDS,
 )
 def test_given_frame_statistics_are_the_measured_ones(
-    prior: str, psf_estimate: bool, srf_estimate: bool, length: int
+    prior: str, psf_estimate: bool, srf_estimate: bool, shift_estimate: bool, length: int
 ) -> None:
-    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate, srf_estimate=srf_estimate)
+    model = _tiny_physics(prior, psf_estimate, srf_estimate, shift_estimate)
     _, lr, msi = _scene(1, 24, 32)
     with torch.no_grad():
         stats = model.frame_statistics(lr, msi)
@@ -261,14 +278,16 @@ def test_given_frame_statistics_are_the_measured_ones(
         model(lr, msi, stats[:, :-1])
 
 
-@pytest.mark.parametrize(("prior", "psf_estimate", "srf_estimate"), VARIANTS, ids=VARIANT_IDS)
+@pytest.mark.parametrize(
+    ("prior", "psf_estimate", "srf_estimate", "shift_estimate"), VARIANTS, ids=VARIANT_IDS
+)
 def test_tiles_fed_the_frame_statistics_fuse_as_the_whole_image(
-    prior: str, psf_estimate: bool, srf_estimate: bool
+    prior: str, psf_estimate: bool, srf_estimate: bool, shift_estimate: bool
 ) -> None:
     # a tile measuring its own radiometry, HPM offset and band assignment (or pans) drifts from the whole
     # image; fed the frame's statistics, what is left is the CSA channel attention, which pools over the tile
     # (as in the paper, and in every CSAKD network the SDK tiles)
-    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate, srf_estimate=srf_estimate)
+    model = _tiny_physics(prior, psf_estimate, srf_estimate, shift_estimate)
     _, lr, msi = _scene(5, 128, 192)
     half, halo = 24, 8  # LR px: the left tile is LR columns 0..31, of which 0..23 are kept
     far = half + 2 * halo  # a brighter right part, off the tile: its own statistics differ from the frame's
@@ -287,14 +306,16 @@ def test_tiles_fed_the_frame_statistics_fuse_as_the_whole_image(
     assert err_own > 10 * err_given, (err_own, err_given)
 
 
-@pytest.mark.parametrize(("prior", "psf_estimate", "srf_estimate"), VARIANTS, ids=VARIANT_IDS)
+@pytest.mark.parametrize(
+    ("prior", "psf_estimate", "srf_estimate", "shift_estimate"), VARIANTS, ids=VARIANT_IDS
+)
 def test_export_writes_the_statistics_graph_and_names_it_in_the_card(
-    tmp_path: Path, prior: str, psf_estimate: bool, srf_estimate: bool
+    tmp_path: Path, prior: str, psf_estimate: bool, srf_estimate: bool, shift_estimate: bool
 ) -> None:
     from spectra_distill.errors import ExportError
     from spectra_distill.export.onnx import OnnxFusion, sha256_file, stats_path_for
 
-    model = _tiny_physics(prior=prior, psf_estimate=psf_estimate, srf_estimate=srf_estimate)
+    model = _tiny_physics(prior, psf_estimate, srf_estimate, shift_estimate)
     card_facts = {
         "wavelengths": [400.0 + 10 * i for i in range(B)],
         "msi": {"preset": "test", "band_names": ["b0", "b1", "b2"], "srf": _srf().tolist()},
@@ -638,3 +659,78 @@ def test_exported_srf_fit_stays_finite_on_a_dark_frame(tmp_path: Path) -> None:
     assert np.isfinite(stats).all() and np.isfinite(runner.fuse(lr, msi)).all()
     fitted = stats[0, -b * B :].reshape(b, B)
     np.testing.assert_allclose(fitted, model.physics.srf.numpy(), atol=1e-6)
+
+
+def _sampled_off_middle(start: int, seed: int = 7) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A pair whose LR-HSI is `gaussian_filter(hr)[..., start::S, start::S]` (the card's sigma, untruncated):
+    its pixels sit start - (S - 1) / 2 HR px off the middle of each block."""
+    from spectra_distill.degrade.psf import blur_sample
+
+    hr, _, msi = _scene(seed, 64, 64)
+    lr = torch.from_numpy(blur_sample(hr.numpy(), make_psf(S).sigma, S, start))
+    return hr, lr, msi
+
+
+@pytest.mark.parametrize("start", [0, 1, 3])
+def test_an_lrhsi_sampled_off_the_block_middle_is_fitted_as_a_shifted_blur(start: int) -> None:
+    hr, lr, msi = _sampled_off_middle(start)
+    deg = _degradation()
+    taps = deg.estimate_taps(lr, msi, shift=True)
+    assert deg.is_shifted(taps)
+    np.testing.assert_allclose(deg.shift_of(taps)[0].numpy(), [start - (S - 1) / 2] * 2, atol=0.2)
+    plain = _tiny_physics("hpm_regression", psf_estimate=True)
+    shifted = _tiny_physics("hpm_regression", psf_estimate=True, shift_estimate=True)
+    with torch.no_grad():
+        err_plain = (plain(lr, msi).cube - hr).abs().mean().item()
+        err_shifted = (shifted(lr, msi).cube - hr).abs().mean().item()
+    assert err_shifted < 0.5 * err_plain, (err_shifted, err_plain)
+
+
+@pytest.mark.parametrize("snr_db", [None, 30.0])
+def test_a_pair_in_register_keeps_its_centred_blur(snr_db: float | None) -> None:
+    # the card's convention, clean or at 30 dB SNR on both inputs: no shift wins by the switch margin, and the
+    # network fuses exactly as without the search
+    hr, lr, msi = _scene(13, 64, 64)
+    if snr_db is not None:
+        g = torch.Generator().manual_seed(0)
+        sigma = 10 ** (-snr_db / 20)
+        lr, msi = (x + x.pow(2).mean().sqrt() * sigma * torch.randn(x.shape, generator=g) for x in (lr, msi))
+    deg = _degradation()
+    taps = deg.estimate_taps(lr, msi, shift=True)[0]
+    centred = torch.nn.functional.pad(deg.taps, (S // 2, S // 2))
+    torch.testing.assert_close(taps, torch.stack([centred, centred]), rtol=0, atol=1e-6)
+    plain = _tiny_physics("hpm_regression", psf_estimate=True)
+    shifted = _tiny_physics("hpm_regression", psf_estimate=True, shift_estimate=True)
+    with torch.no_grad():
+        torch.testing.assert_close(shifted(lr, msi).cube, plain(lr, msi).cube, rtol=0, atol=1e-5)
+
+
+def test_upsampling_moves_each_image_by_its_own_shift() -> None:
+    deg = _degradation()
+    # a smooth image: cubic interpolation moves it nearly exactly
+    g = torch.Generator().manual_seed(3)
+    coarse = torch.rand(1, B, 8, 10, generator=g)
+    lr = (
+        torch.nn.functional.interpolate(coarse, size=(32, 40), mode="bicubic")
+        .expand(2, -1, -1, -1)
+        .contiguous()
+    )
+    centred = torch.nn.functional.pad(deg.taps, (S // 2, S // 2))
+    # image 0 centred: the plain upsampling; image 1's blur S/2 HR px (half an LR pixel) up and left
+    moved = torch.nn.functional.pad(deg.taps, (0, S))
+    taps = torch.stack([torch.stack([centred, centred]), torch.stack([moved, moved])])
+    np.testing.assert_allclose(deg.shift_of(taps).numpy(), [[0, 0], [-S / 2, -S / 2]], atol=1e-5)
+    out = deg.upsample(lr, taps)
+    torch.testing.assert_close(out[:1], deg.upsample(lr[:1]), rtol=0, atol=1e-6)
+    # its LR pixels sit S/2 HR px up and left of the block middles: the plain upsampling moved that way
+    plain = deg.upsample(lr[1:])[0]
+    inner = (slice(None), slice(2 * S, -2 * S), slice(2 * S, -2 * S))
+    ahead = (slice(None), slice(2 * S - S // 2, -2 * S - S // 2), slice(2 * S - S // 2, -2 * S - S // 2))
+    # (cubic interpolation at half an LR pixel, then the upsampling's own: not an exact shift of the result)
+    err = (out[1][ahead] - plain[inner]).abs().mean().item()
+    assert err < 0.25 * (out[1][inner] - plain[inner]).abs().mean().item(), err
+
+
+def test_shift_estimate_needs_psf_estimate() -> None:
+    with pytest.raises(ValueError, match="shift_estimate .* needs psf_estimate"):
+        create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, **PHYSICS, shift_estimate=True)
