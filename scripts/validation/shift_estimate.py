@@ -1,4 +1,4 @@
-"""Validation evidence for the per-frame blur shift, `shift_estimate` (results/distill/calibration/shift-estimate/).
+"""Validation evidence for the per-frame blur shift, `shift_estimate` (calibration/shift-estimate/).
 
 The shipped students (PyTorch, as `spectra fuse` runs them: `--denoise auto`) on the validation regions of
 their trained scenes, each simulated as the card describes it and as users outside the project often make a
@@ -81,7 +81,8 @@ def rows_for(weights: str, root: Path) -> list[dict]:
 
 def table(rows: list[dict]) -> list[str]:
     names = [label(g) for g in RIDGES]
-    cols = " | ".join(f"{n}{' (shipped)' if g == SHIPPED else ''}" for n, g in zip(names, RIDGES, strict=True))
+    shipped = [" (shipped)" if g == SHIPPED else "" for g in RIDGES]
+    cols = " | ".join(f"{n}{mark}" for n, mark in zip(names, shipped, strict=True))
     lines = [f"| model | case | regions | no shift | {cols} |", "|---|---|---|---|" + "---|" * len(RIDGES)]
     for model in dict.fromkeys(r["model"] for r in rows):
         for case in dict.fromkeys(r["case"] for r in rows if r["model"] == model):
@@ -100,7 +101,8 @@ def table(rows: list[dict]) -> list[str]:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("weights", nargs="+", help="students' .weights.pt")
-    p.add_argument("--out", type=Path, default=Path("results/distill/calibration/shift-estimate/validation.md"))
+    default = Path("results/distill/calibration/shift-estimate/validation.md")
+    p.add_argument("--out", type=Path, default=default)
     args = p.parse_args()
     root = default_data_root().resolve()
     rows = [row for weights in args.weights for row in rows_for(weights, root)]

@@ -160,8 +160,8 @@ def blur_sample(hr: np.ndarray, sigma: float, scale: int, start: int) -> np.ndar
     """The other common simulation: a Gaussian centred on every HR pixel (mirror edges, cut at 4 sigma), then
     HR pixels ``start + i * scale`` kept (``gaussian_filter(hr, sigma)[..., start::scale, start::scale]``).
 
-    Unlike :func:`spatial_degrade`, LR pixel ``i`` then sits ``start - (scale - 1) / 2`` HR px from the middle of
-    its block; this is how users outside the project often make a pair, so the robustness tables use it.
+    Unlike :func:`spatial_degrade`, LR pixel ``i`` then sits ``start - (scale - 1) / 2`` HR px from the middle
+    of its block; this is how users outside the project often make a pair, so the robustness tables use it.
     """
     check_scale(scale)
     if not 0 <= start < scale:

@@ -120,7 +120,8 @@ def _cubic_weights(x: torch.Tensor, a: float = -0.75) -> torch.Tensor:
 
 def _misfits(blurred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """(N, M): squared misfit of `target` (N, b, h, w) regressed band by band (gain and offset) on each of M
-    candidate blurs (N, b, M, h*w), summed over the bands, plus `PSF_MISFIT_FLOOR` of the target's contrast."""
+    candidate blurs (N, b, M, h*w), summed over the bands, plus `PSF_MISFIT_FLOOR` of the target's
+    contrast."""
     n, b = target.shape[:2]
     y = target.reshape(n, b, 1, -1)
     xc = blurred - blurred.mean(dim=-1, keepdim=True)
@@ -169,7 +170,7 @@ class Degradation(nn.Module):
         bank = torch.stack([torch.as_tensor(GaussianPSF(psf_taps, s).taps()) for s in PSF_SIGMAS]).float()
         self.register_buffer("psf_bank", bank, persistent=False)
         self.register_buffer("shift_bank", torch.eye(psf_taps), persistent=False)
-        # the window of a shifted blur (`fit_shifted_taps`): the card's taps with s/2 px of room on either side
+        # the window of a shifted blur (`fit_shifted_taps`): the card's taps with s/2 px of room either side
         self.wide = psf_taps + scale
         self.register_buffer("wide_bank", torch.eye(self.wide), persistent=False)
         offsets = torch.arange(self.wide, dtype=torch.float32) - (self.wide - 1) / 2
@@ -325,7 +326,7 @@ class Degradation(nn.Module):
         taps over the wide window: a blur off the middle of each s x s block, as a pair made by sampling a
         blurred image at `[k::s]` shows, or a capture whose two images are out of register.
 
-        A search over `SHIFTS_PX` (up to s/2 HR px, that is half an LR pixel, either way), rows with the columns
+        A search over `SHIFTS_PX` (up to s/2 HR px, half an LR pixel, either way), rows with the columns
         centred, then columns, then rows again; each candidate's misfit as in `estimate_taps`. Free row and
         column taps by least squares followed the noise of small frames (a 22 px test scene's fit was off by
         0.5-1 px); moving a blur the frame's other candidates already chose has one unknown per axis.
@@ -372,7 +373,7 @@ class Degradation(nn.Module):
         return torch.stack([rows, cols], dim=1)
 
     def _refine(self, images: torch.Tensor, target: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
-        """(N, wide): one axis's taps by least squares on `images` (N*b, wide, h, w), the gathered shifts along
+        """(N, wide): one axis's taps by least squares on `images` (N*b, wide, h, w), the gathered shifts on
         that axis of the HR-MSI blurred along the other, with a ridge of `SHIFT_REFINE_RIDGE` (relative to the
         normal equations' mean diagonal) toward `prior`. Float64; negative taps cut to zero, sum 1."""
         n, b = target.shape[:2]
@@ -437,9 +438,11 @@ class Degradation(nn.Module):
         return taps / taps.sum(dim=1, keepdim=True).clamp(min=1e-30)
 
     def upsample(self, lr: torch.Tensor, taps: torch.Tensor | None = None) -> torch.Tensor:
-        """Bicubic x s (half-pixel centres, as the degradation). With a shifted blur's taps (`is_shifted`) each
-        LR pixel sits at its blur's centroid: the LR image is first moved by that many LR px (cubic weights
-        over `LR_SHIFT_REACH` pixels a side, per image), so upsampling puts it back in the HR-MSI's register."""
+        """Bicubic x s (half-pixel centres, as the degradation).
+
+        With a shifted blur's taps (`is_shifted`) each LR pixel sits at its blur's centroid: the LR image is
+        first moved by that many LR px (cubic weights over `LR_SHIFT_REACH` pixels a side, per image), so
+        that upsampling puts it in the HR-MSI's register."""
         if self.is_shifted(taps):
             lr = self._shift_lr(lr, -self.shift_of(taps) / self.scale)
         return upsample(lr, self.scale)
