@@ -251,6 +251,7 @@ export function register(program: Command): void {
                 : '') +
               (fused.denoise ? `${formatDenoise(fused.denoise)}\n` : '') +
               (fused.srfFit ? `${formatSrfFit(fused.srfFit)}\n` : '') +
+              (fused.blurFit ? `${formatBlurFit(fused.blurFit, model.card.scale)}\n` : '') +
               (summary.msiResponse ? `${formatResponse(summary.msiResponse)}\n` : '') +
               (fused.msiAgreement
                 ? `msi check: HR-MSI vs LR-HSI through the model's MSI response ${fused.msiAgreement.psnr.toFixed(2)} dB${fused.msiAgreement.advice ? ` - MISMATCH: ${fused.msiAgreement.advice}` : ' (fits)'}\n`
@@ -271,6 +272,14 @@ export function formatSrfFit(fit: NonNullable<FusedCube['srfFit']>): string {
     return `${b.name} ${b.centroidNm.toFixed(1)} nm (card ${b.cardCentroidNm.toFixed(1)}, ${shift >= 0 ? '+' : ''}${shift.toFixed(1)}; shape ${(100 * b.change).toFixed(0)} % off)`;
   });
   return `srf fit: the MSI response this frame shows, used by the fusion: ${bands.join(', ')}`;
+}
+
+/** The `blur fit:` line of `spectra fuse`: where the LR-HSI's pixels sit against the HR-MSI's, as the fusion took it. */
+export function formatBlurFit(fit: NonNullable<FusedCube['blurFit']>, scale: number): string {
+  const { rows, cols } = fit.shiftPx;
+  const signed = (v: number): string => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
+  if (Math.max(Math.abs(rows), Math.abs(cols)) < 0.05) return `blur fit: LR-HSI pixels centred on their ${scale}x${scale} HR blocks (the card's convention)`;
+  return `blur fit: LR-HSI pixels sit ${signed(rows)} px (rows), ${signed(cols)} px (columns) from the middle of their ${scale}x${scale} HR blocks; fused in that register`;
 }
 
 /** The `denoise:` line of `spectra fuse`. */

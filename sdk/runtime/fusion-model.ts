@@ -9,6 +9,7 @@ import { type ConsistencyReport, type DegradationModel, type MsiAgreement, consi
 import { sameGrid, selectBandGrid, srfOnValidBands, toModelGrid } from '../spectral/coverage';
 import { type PsfEstimate, estimatePsfSigma } from '../spectral/psf-estimate';
 import { fittedSrf } from '../spectral/srf-fit';
+import { fittedBlur } from '../spectral/blur-fit';
 import { cardPsf } from '../spectral/psf';
 import { bandValidity } from '../cube/band-validity';
 import { type LoadedBinding, loadBinding } from './binding';
@@ -771,9 +772,10 @@ function zeroBands(data: Float32Array, valid: readonly boolean[], plane: number)
 }
 
 /** The result's `denoise` field. */
-function srfFitReport(frame: Float32Array | undefined, card: ModelCard): Pick<FusedCube, 'srfFit'> {
+function srfFitReport(frame: Float32Array | undefined, card: ModelCard): Pick<FusedCube, 'srfFit' | 'blurFit'> {
   const fit = frame && fittedSrf(frame, card);
-  return fit ? { srfFit: fit } : {};
+  const blur = frame && fittedBlur(frame, card);
+  return { ...(fit ? { srfFit: fit } : {}), ...(blur ? { blurFit: blur } : {}) };
 }
 
 function denoiseReport(d: DenoiseDecision | undefined): Pick<FusedCube, 'denoise'> {

@@ -7,6 +7,7 @@ import { DEFAULT_PROVIDERS, type ProviderRequest } from './providers';
 import type { BlendMode } from './tiling';
 import type { VariantRequest } from './variants';
 import type { SrfFitReport } from '../spectral/srf-fit';
+import type { BlurFitReport } from '../spectral/blur-fit';
 
 /** Options for {@link FusionModel.load}. Every field is optional; defaults are in {@link DEFAULT_LOAD_OPTIONS}. */
 export interface LoadOptions {
@@ -167,6 +168,8 @@ export interface FusedCube extends Cube {
   msiAgreement?: MsiAgreement;
   /** The MSI response the statistics graph fitted to this frame, which the fusion used; absent for a model that fits none (card `msi.per_frame`). */
   srfFit?: SrfFitReport;
+  /** Where the statistics graph found the LR-HSI's blur on this frame, which the fusion used; absent for a model that searches for no shift (card `psf.per_frame.shift`). */
+  blurFit?: BlurFitReport;
 }
 
 /** What {@link FusionModel.fuseStream} returns: a {@link FusedCube} without its pixels, which went to the sink. */

@@ -349,7 +349,9 @@ def test_low_rank_head_has_10_r_b_mixing_weights_and_excludes_grouping() -> None
 def test_narrow_head_and_reduced_joint_hsi_have_their_weight_counts_and_are_all_trained() -> None:
     nf = model_config("student", "test_tiny", hsi_bands=B, msi_bands=b).nf
     full = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S)
-    slim = create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, head_hidden=2, hsi_reduce=3)
+    slim = create_model(
+        "student", "test_tiny", hsi_bands=B, msi_bands=b, scale=S, head_hidden=2, hsi_reduce=3
+    )
     # head: 3x3 nf->B (+bias) and 3x3 B->B become 3x3 nf->2 (+bias) and 3x3 2->B; joint HR entry conv: B + b
     # inputs become 3 + b, paid for by a 1x1 B->3 (+bias) at low resolution
     head = (9 * nf * B + B + 9 * B * B) - (9 * nf * 2 + 2 + 9 * 2 * B)

@@ -1,11 +1,13 @@
-"""Benchmark: what the per-frame SRF fit (`srf_estimate`) costs a shipped student in onnxruntime.
+"""Benchmark: what an in-graph physics option costs a shipped student in onnxruntime.
 
-Each student's weights are exported twice to a scratch folder, with the card's SRF and with the fit, and both
-graph pairs (statistics + fuse) are timed interleaved on one thread on random inputs of the test scenes' size
-(median of --repeats runs). Run it on an idle machine.
+`--option srf_estimate` (the per-frame SRF fit) or `shift_estimate` (the per-frame blur shift). Each student's
+weights are exported twice to a scratch folder, as shipped with the option off and on, and both graph pairs
+(statistics + fuse) are timed interleaved on one thread on random inputs of the test scenes' size (median of
+--repeats runs). Run it on an idle machine.
 
-Usage: .venv/bin/python scripts/bench/srf_fit_cost.py [--repeats 30] [--out results/bench/srf-fit-cost.json]
-A benchmark, not a test: it prints a table and writes the JSON.
+Usage: .venv/bin/python scripts/bench/physics_option_cost.py --option shift_estimate [--repeats 30]
+A benchmark, not a test: it prints a table and writes results/bench/<option>-cost.json (srf-fit-cost.json for
+srf_estimate).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from tqdm import tqdm
 from spectra_distill.export.model import load_checkpoint_model
 from spectra_distill.export.onnx import export_onnx, stats_path_for
 
+OPTIONS = {"srf_estimate": "srf-fit-cost.json", "shift_estimate": "shift-estimate-cost.json"}
+"""The options and their results files."""
+SHIPPED = {"srf_estimate": True}
+"""The shipped students' other options, held while one is timed off and on."""
 STUDENTS = {"models/student-cave31-rgb-x4.weights.pt": 64, "models/student-rs206-s2x4-x4.weights.pt": 40}
 """Weights and the LR side timed (the test scenes' LR-HSI are 22-64 px)."""
 
@@ -36,16 +42,19 @@ def session(path: Path) -> ort.InferenceSession:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--option", choices=tuple(OPTIONS), required=True)
     p.add_argument("--repeats", type=int, default=30)
-    p.add_argument("--out", type=Path, default=Path("results/bench/srf-fit-cost.json"))
+    p.add_argument("--out", type=Path, help="results file (default: results/bench/ and the option's name)")
     args = p.parse_args()
+    out = args.out or Path("results/bench") / OPTIONS[args.option]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for weights, side in STUDENTS.items():
             model, _ = load_checkpoint_model(weights, "student")
             graphs = {}
             for fit in (False, True):
-                path = export_onnx(model.with_physics(srf_estimate=fit).eval(), Path(tmp) / f"{fit}.onnx")
+                variant = model.with_physics(**{**SHIPPED, args.option: fit}).eval()
+                path = export_onnx(variant, Path(tmp) / f"{fit}.onnx")
                 graphs[fit] = (session(stats_path_for(path)), session(path))
             c = model.config
             rng = np.random.default_rng(0)
@@ -62,16 +71,17 @@ def main() -> None:
                     times[fit][1].append(time.perf_counter() - t1)
             for fit, (stats_s, fuse_s) in times.items():
                 rows.append({
-                    "model": Path(weights).name.split(".")[0], "srf": "fitted" if fit else "card",
+                    "model": Path(weights).name.split(".")[0], args.option: fit,
                     "lr_px": side, "stats_ms": 1e3 * float(np.median(stats_s)),
                     "fuse_ms": 1e3 * float(np.median(fuse_s)),
                 })  # fmt: skip
-    print("| model | SRF | LR px | statistics graph (ms) | fuse graph (ms) |")
+    print(f"| model | {args.option} | LR px | statistics graph (ms) | fuse graph (ms) |")
     print("|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['model']} | {r['srf']} | {r['lr_px']} | {r['stats_ms']:.1f} | {r['fuse_ms']:.1f} |")
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"repeats": args.repeats, "threads": 1, "rows": rows}, indent=2) + "\n")
+        print(f"| {r['model']} | {r[args.option]} | {r['lr_px']} | {r['stats_ms']:.1f} | {r['fuse_ms']:.1f} |")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    record = {"option": args.option, "shipped": SHIPPED, "repeats": args.repeats, "threads": 1, "rows": rows}
+    out.write_text(json.dumps(record, indent=2) + "\n")
 
 
 if __name__ == "__main__":
