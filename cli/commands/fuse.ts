@@ -6,6 +6,7 @@ import type { Cube } from '../../sdk/cube/cube';
 import { writeCube } from '../../sdk/cube/read-cube';
 import { writeEnvi } from '../../sdk/cube/envi';
 import { consistencyHeader } from '../../sdk/quality/consistency';
+import { CENTRED_PX } from '../../sdk/spectral/blur-fit';
 import { type QuicklookBands, quicklookBands, writeQuicklook } from '../../sdk/cube/quicklook';
 import { type FuseOptions, type FusedCube, FusionModel, type RowSink, type StreamedFuse } from '../../sdk/runtime/fusion-model';
 import type { ProviderRequest } from '../../sdk/runtime/providers';
@@ -247,7 +248,9 @@ export function register(program: Command): void {
               `time ${t.totalMs.toFixed(1)} ms (infer ${t.inferMs.toFixed(1)}, stitch ${t.stitchMs.toFixed(1)}, ${opts.denoise !== 'none' ? `denoise ${t.denoiseMs.toFixed(1)}, ` : ''}quality ${t.qualityMs.toFixed(1)})\n` +
               (q
                 ? `consistency: spatial ${q.spatial.psnr.toFixed(2)} dB / ${q.spatial.sam.toFixed(3)} deg vs LR-HSI, ` +
-                  `spectral ${q.spectral.psnr.toFixed(2)} dB / ${q.spectral.sam.toFixed(3)} deg vs HR-MSI\n`
+                  `spectral ${q.spectral.psnr.toFixed(2)} dB / ${q.spectral.sam.toFixed(3)} deg vs HR-MSI` +
+                  (fused.blurFit && !isCentred(fused.blurFit) ? ' (re-degraded with the shifted blur the fusion found)' : '') +
+                  '\n'
                 : '') +
               (fused.denoise ? `${formatDenoise(fused.denoise)}\n` : '') +
               (fused.srfFit ? `${formatSrfFit(fused.srfFit)}\n` : '') +
@@ -274,11 +277,16 @@ export function formatSrfFit(fit: NonNullable<FusedCube['srfFit']>): string {
   return `srf fit: the MSI response this frame shows, used by the fusion: ${bands.join(', ')}`;
 }
 
+/** Whether the blur the fusion found sits on the card's convention (within float rounding of the fit). */
+function isCentred(fit: NonNullable<FusedCube['blurFit']>): boolean {
+  return Math.max(Math.abs(fit.shiftPx.rows), Math.abs(fit.shiftPx.cols)) < CENTRED_PX;
+}
+
 /** The `blur fit:` line of `spectra fuse`: where the LR-HSI's pixels sit against the HR-MSI's, as the fusion took it. */
 export function formatBlurFit(fit: NonNullable<FusedCube['blurFit']>, scale: number): string {
   const { rows, cols } = fit.shiftPx;
   const signed = (v: number): string => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
-  if (Math.max(Math.abs(rows), Math.abs(cols)) < 0.05) return `blur fit: LR-HSI pixels centred on their ${scale}x${scale} HR blocks (the card's convention)`;
+  if (isCentred(fit)) return `blur fit: LR-HSI pixels centred on their ${scale}x${scale} HR blocks (the card's convention)`;
   return `blur fit: LR-HSI pixels sit ${signed(rows)} px (rows), ${signed(cols)} px (columns) from the middle of their ${scale}x${scale} HR blocks; fused in that register`;
 }
 

@@ -1,6 +1,6 @@
 import type { Cube } from '../cube/cube';
 import { psnrAndSam } from '../metrics/full-reference';
-import { cardPsf, spatialDegrade } from '../spectral/psf';
+import { type Psf, cardPsf, spatialDegrade } from '../spectral/psf';
 import { projectSrf } from '../spectral/srf';
 
 /** Agreement of a fused cube with one of its inputs after re-degradation. */
@@ -23,8 +23,15 @@ export interface ConsistencyReport {
 export interface DegradationModel {
   scale: number;
   psf: { sigma: number; kernel_size: number; taps?: number[] };
+  /** The blur the fusion found on this frame when it sat off the middle of each block (`fittedBlur`): row and column taps used instead of `psf`. */
+  blur?: { rows: number[]; cols: number[] };
   msi: { srf: number[][] };
   hsi?: { band_valid?: boolean[] };
+}
+
+/** The PSF a degradation model re-degrades with: the frame's shifted blur when it has one, else the card's. */
+export function degradationPsf(model: DegradationModel): Psf {
+  return model.blur ?? cardPsf(model.psf);
 }
 
 /**
@@ -42,7 +49,7 @@ export interface DegradationModel {
  */
 export function consistency(fused: Cube, lrhsi: Cube, hrmsi: Cube, model: DegradationModel): ConsistencyReport {
   const bandMask = model.hsi?.band_valid;
-  const lr = spatialDegrade(fused, model.scale, cardPsf(model.psf));
+  const lr = spatialDegrade(fused, model.scale, degradationPsf(model));
   const msi = projectSrf(fused, model.msi.srf);
   const lrRef: Cube = { ...lrhsi, wavelengths: fused.wavelengths };
   const mask = bandMask && bandMask.some((v) => !v) ? bandMask : undefined;
@@ -88,7 +95,7 @@ export interface MsiAgreement extends ConsistencyScore {
  * @returns The agreement, whether it is a mismatch, and what to do.
  */
 export function msiAgreement(lrhsi: Cube, hrmsi: Cube, model: DegradationModel, bandNames: readonly string[], mapped = false): MsiAgreement {
-  const lrMsi = spatialDegrade(hrmsi, model.scale, cardPsf(model.psf));
+  const lrMsi = spatialDegrade(hrmsi, model.scale, degradationPsf(model));
   const predicted = projectSrf(lrhsi, model.msi.srf);
   const score = psnrAndSam(lrMsi, predicted, scoredMsiBands(model.msi.srf));
   if (score.psnr >= MSI_MISMATCH_DB) return { ...score, mismatch: false };

@@ -9,7 +9,7 @@ import { type ConsistencyReport, type DegradationModel, type MsiAgreement, consi
 import { sameGrid, selectBandGrid, srfOnValidBands, toModelGrid } from '../spectral/coverage';
 import { type PsfEstimate, estimatePsfSigma } from '../spectral/psf-estimate';
 import { fittedSrf } from '../spectral/srf-fit';
-import { fittedBlur } from '../spectral/blur-fit';
+import { CENTRED_PX, fittedBlur } from '../spectral/blur-fit';
 import { cardPsf } from '../spectral/psf';
 import { bandValidity } from '../cube/band-validity';
 import { type LoadedBinding, loadBinding } from './binding';
@@ -551,8 +551,8 @@ export class FusionModel {
     let qualityMs = 0;
     if (opts.quality) {
       const tq = performance.now();
-      quality = consistency(fused, lr, hr, this.degradation(t.bandValid));
-      agreement = msiAgreement(lr, hr, this.degradation(t.bandValid), this.inputSpec.msiBandNames, opts.msiResponse !== undefined);
+      quality = consistency(fused, lr, hr, this.degradation(t.bandValid, frame));
+      agreement = msiAgreement(lr, hr, this.degradation(t.bandValid, frame), this.inputSpec.msiBandNames, opts.msiResponse !== undefined);
       qualityMs = performance.now() - tq;
     }
     return {
@@ -571,7 +571,10 @@ export class FusionModel {
     const { hsiBands: B } = this.inputSpec;
     const H = hr.height;
     const W = hr.width;
-    const check = opts.quality ? new StripConsistency(lr, hr, this.degradation(t.bandValid)) : undefined;
+    const tf = performance.now();
+    const frame = await this.frameStatistics?.measure(lr, hr);
+    let inferMs = performance.now() - tf;
+    const check = opts.quality ? new StripConsistency(lr, hr, this.degradation(t.bandValid, frame)) : undefined;
     let qualityMs = 0;
     const subspace = t.denoise?.subspace;
     let denoiseMs = t.subspaceMs;
@@ -596,9 +599,6 @@ export class FusionModel {
           }
         : sink;
     let stitchMs = 0;
-    const tf = performance.now();
-    const frame = await this.frameStatistics?.measure(lr, hr);
-    let inferMs = performance.now() - tf;
     if (tiles.length === 1 && tiles[0].height === H && tiles[0].width === W) {
       opts.signal?.throwIfAborted();
       const ti = performance.now();
@@ -618,7 +618,7 @@ export class FusionModel {
       tiles: tiles.length,
       ...denoiseReport(t.denoise),
       ...srfFitReport(frame, this.card),
-      ...(check ? { quality: check.report(), msiAgreement: msiAgreement(lr, hr, this.degradation(t.bandValid), this.inputSpec.msiBandNames, opts.msiResponse !== undefined) } : {}),
+      ...(check ? { quality: check.report(), msiAgreement: msiAgreement(lr, hr, this.degradation(t.bandValid, frame), this.inputSpec.msiBandNames, opts.msiResponse !== undefined) } : {}),
       timing: {
         validateMs: t.validateMs,
         resampleMs: t.resampleMs,
@@ -650,11 +650,14 @@ export class FusionModel {
   /**
    * The card's degradation for the consistency check of an output whose invalid bands are zeros: the spatial
    * score skips them and SRF rows are renormalised over the valid ones, as the host simulates the HR-MSI of a
-   * region with masked bands.
+   * region with masked bands. When the statistics graph found this frame's LR-HSI off the middle of each block
+   * (`fittedBlur`), the check re-degrades with that blur, as the fusion did.
    */
-  private degradation(bandValid: readonly boolean[]): DegradationModel {
+  private degradation(bandValid: readonly boolean[], frame?: Float32Array): DegradationModel {
     const { scale, psf, msi } = this.card;
-    return { scale, psf, msi: { srf: srfOnValidBands(msi.srf, bandValid) }, hsi: { band_valid: [...bandValid] } };
+    const blur = frame && fittedBlur(frame, this.card);
+    const shifted = blur && Math.max(Math.abs(blur.shiftPx.rows), Math.abs(blur.shiftPx.cols)) >= CENTRED_PX;
+    return { scale, psf, ...(shifted ? { blur: blur.taps } : {}), msi: { srf: srfOnValidBands(msi.srf, bandValid) }, hsi: { band_valid: [...bandValid] } };
   }
 
   /** Everything of the fused cube but its pixels. */

@@ -1,7 +1,7 @@
 import type { Cube } from '../cube/cube';
 import { ScoreAccumulator } from '../metrics/full-reference';
-import { type ConsistencyReport, type DegradationModel, scoredMsiBands } from '../quality/consistency';
-import { cardPsf, psfTaps, reflectPad, sourceIndices } from '../spectral/psf';
+import { type ConsistencyReport, type DegradationModel, degradationPsf, scoredMsiBands } from '../quality/consistency';
+import { axisTaps, reflectPad, sourceIndices } from '../spectral/psf';
 import type { RowSink } from '../cube/row-sink';
 
 /**
@@ -12,7 +12,9 @@ import type { RowSink } from '../cube/row-sink';
  * @internal
  */
 export class StripConsistency implements RowSink {
-  private readonly taps: Float64Array;
+  private readonly rowTaps: Float64Array;
+  private readonly colTaps: Float64Array;
+  private readonly K: number;
   private readonly rowIdx: Int32Array;
   private readonly colIdx: Int32Array;
   /** Last HR rows of every band, row y in slot y % ringRows. */
@@ -32,11 +34,12 @@ export class StripConsistency implements RowSink {
     private readonly model: DegradationModel,
   ) {
     const { scale } = model;
-    const K = model.psf.kernel_size;
+    const { rows, cols } = axisTaps(degradationPsf(model));
+    [this.rowTaps, this.colTaps] = [rows, cols];
+    const K = (this.K = rows.length);
     const { height: H, width: W } = hrmsi;
     const B = lrhsi.bands;
     const pad = reflectPad(K, scale, H, W);
-    this.taps = psfTaps(cardPsf(model.psf));
     this.rowIdx = sourceIndices(H, H / scale, scale, pad, K);
     this.colIdx = sourceIndices(W, W / scale, scale, pad, K);
     this.ringRows = K + scale;
@@ -76,7 +79,7 @@ export class StripConsistency implements RowSink {
   }
 
   private maxSource(i: number): number {
-    const K = this.model.psf.kernel_size;
+    const { K } = this;
     let m = 0;
     for (let k = 0; k < K; k++) m = Math.max(m, this.rowIdx[i * K + k]);
     return m;
@@ -105,19 +108,18 @@ export class StripConsistency implements RowSink {
   private degradeRow(i: number): void {
     const B = this.lrhsi.bands;
     const W = this.hrmsi.width;
-    const K = this.model.psf.kernel_size;
+    const { K, rowTaps, colTaps, tmp, ring, ringRows } = this;
     const w = W / this.model.scale;
-    const { taps, tmp, ring, ringRows } = this;
     for (let b = 0; b < B; b++) {
       tmp.fill(0);
       for (let k = 0; k < K; k++) {
-        const wk = taps[k];
+        const wk = rowTaps[k];
         const src = (b * ringRows + (this.rowIdx[i * K + k] % ringRows)) * W;
         for (let x = 0; x < W; x++) tmp[x] += wk * ring[src + x];
       }
       for (let j = 0; j < w; j++) {
         let acc = 0;
-        for (let k = 0; k < K; k++) acc += taps[k] * tmp[this.colIdx[j * K + k]];
+        for (let k = 0; k < K; k++) acc += colTaps[k] * tmp[this.colIdx[j * K + k]];
         this.lrRow[b * w + j] = acc;
       }
     }

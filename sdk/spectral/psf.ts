@@ -13,16 +13,35 @@ export interface PsfTaps {
   taps: ArrayLike<number>;
 }
 
-/** A separable PSF: Gaussian, or explicit taps. */
-export type Psf = GaussianPsf | PsfTaps;
+/** A separable PSF with its own taps per axis, for a blur off the middle of each block (an LR-HSI sampled at `[k::s]`, see `fittedBlur`); both the same length. */
+export interface SeparablePsf {
+  rows: ArrayLike<number>;
+  cols: ArrayLike<number>;
+}
 
-/** The 1-D taps of a PSF. */
-export function psfTaps(psf: Psf): Float64Array {
+/** A separable PSF: Gaussian, explicit taps, or explicit taps per axis. */
+export type Psf = GaussianPsf | PsfTaps | SeparablePsf;
+
+/** The 1-D taps of a PSF that is the same along both axes. */
+export function psfTaps(psf: GaussianPsf | PsfTaps): Float64Array {
   return 'taps' in psf ? Float64Array.from(psf.taps) : gaussianTaps(psf);
 }
 
+/**
+ * The row and column taps of a PSF.
+ * @throws RangeError when a separable PSF's row and column taps differ in length.
+ */
+export function axisTaps(psf: Psf): { rows: Float64Array; cols: Float64Array } {
+  if (!('rows' in psf)) {
+    const taps = psfTaps(psf);
+    return { rows: taps, cols: taps };
+  }
+  if (psf.rows.length !== psf.cols.length) throw new RangeError(`PSF row taps (${psf.rows.length}) and column taps (${psf.cols.length}) must have one length`);
+  return { rows: Float64Array.from(psf.rows), cols: Float64Array.from(psf.cols) };
+}
+
 /** The PSF a model card's `psf` entry describes: its `taps` when given (a retargeted camera), else its Gaussian. */
-export function cardPsf(psf: { kernel_size: number; sigma: number; taps?: readonly number[] }): Psf {
+export function cardPsf(psf: { kernel_size: number; sigma: number; taps?: readonly number[] }): GaussianPsf | PsfTaps {
   return psf.taps ? { taps: psf.taps } : { kernelSize: psf.kernel_size, sigma: psf.sigma };
 }
 
@@ -62,21 +81,21 @@ export function spatialDegrade(cube: Cube, scale: number, psf: Psf): Cube {
   if (H % scale !== 0 || W % scale !== 0) {
     throw new SizeMismatchError(`HR image is ${H} x ${W}; both sizes must be multiples of the scale ${scale}`);
   }
-  const taps = psfTaps(psf);
-  const pad = reflectPad(taps.length, scale, H, W);
+  const { rows: rowTaps, cols: colTaps } = axisTaps(psf);
+  const K = rowTaps.length;
+  const pad = reflectPad(K, scale, H, W);
   const h = H / scale;
   const w = W / scale;
-  const rowIdx = sourceIndices(H, h, scale, pad, taps.length);
-  const colIdx = sourceIndices(W, w, scale, pad, taps.length);
+  const rowIdx = sourceIndices(H, h, scale, pad, K);
+  const colIdx = sourceIndices(W, w, scale, pad, K);
   const out = new Float32Array(bands * h * w);
   const tmp = new Float64Array(h * W);
-  const K = taps.length;
   for (let b = 0; b < bands; b++) {
     const plane = cube.data.subarray(b * H * W, (b + 1) * H * W);
     tmp.fill(0);
     for (let i = 0; i < h; i++) {
       for (let k = 0; k < K; k++) {
-        const wk = taps[k];
+        const wk = rowTaps[k];
         const src = rowIdx[i * K + k] * W;
         const dst = i * W;
         for (let x = 0; x < W; x++) tmp[dst + x] += wk * plane[src + x];
@@ -86,7 +105,7 @@ export function spatialDegrade(cube: Cube, scale: number, psf: Psf): Cube {
     for (let i = 0; i < h; i++) {
       for (let j = 0; j < w; j++) {
         let acc = 0;
-        for (let k = 0; k < K; k++) acc += taps[k] * tmp[i * W + colIdx[j * K + k]];
+        for (let k = 0; k < K; k++) acc += colTaps[k] * tmp[i * W + colIdx[j * K + k]];
         out[o + i * w + j] = acc;
       }
     }
