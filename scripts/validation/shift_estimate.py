@@ -5,7 +5,8 @@ their trained scenes, each simulated as the card describes it and as users outsi
 pair: the HR cube blurred by a Gaussian centred on every HR pixel and sampled at `[k::s]` (the LR pixels then
 sit k - (s - 1)/2 HR px off the middle of each block). The students without the shift, with the searched
 shift alone, and with the searched shift refined by least squares at several ridges
-(`physics.SHIFT_REFINE_RIDGE`). No test scene is read.
+(`physics.SHIFT_REFINE_RIDGE`), with negative taps cut and over a wider window; also pairs whose LR-HSI an image
+library resized (antialiased bicubic, area). No test scene is read.
 
     .venv/bin/python scripts/validation/shift_estimate.py models/student-cave31-rgb-x4.weights.pt \
         models/student-rs206-s2x4-x4.weights.pt
@@ -30,8 +31,20 @@ from spectra_distill.evaluate.run import too_small, wald_config
 from spectra_distill.export.model import load_checkpoint_model
 from spectra_distill.metrics import evaluate as score
 
-RIDGES = (None, 1e-1, 1e-2, 1e-3)
-SHIPPED = physics.SHIFT_REFINE_RIDGE
+SHIPPED = {
+    "SHIFT_REFINE_RIDGE": physics.SHIFT_REFINE_RIDGE,
+    "SHIFT_SIGNED": physics.SHIFT_SIGNED,
+    "SHIFT_WINDOW_SCALES": physics.SHIFT_WINDOW_SCALES,
+}
+# each variant: the physics constants it changes from the shipped ones
+VARIANTS = {
+    "searched shift": {"SHIFT_REFINE_RIDGE": None},
+    "refined, ridge 0.1": {"SHIFT_REFINE_RIDGE": 1e-1},
+    "refined, ridge 0.01": {},
+    "refined, ridge 0.001": {"SHIFT_REFINE_RIDGE": 1e-3},
+    "ridge 0.01, taps >= 0": {"SHIFT_SIGNED": False},
+    "ridge 0.01, window k + 2s": {"SHIFT_WINDOW_SCALES": 2},
+}
 CASES = (
     CameraCase("nominal"),
     CameraCase("noise 30 dB", snr_db=30.0),
@@ -40,11 +53,14 @@ CASES = (
     CameraCase("LR sampled at [::s]", lr_phase=0.0),
     CameraCase("LR sampled at [s/4::s]", lr_phase=0.25),
     CameraCase("LR sampled at [s/2::s]", lr_phase=0.5),
+    CameraCase("LR resized (bicubic, antialiased)", lr_resize="bicubic"),
+    CameraCase("LR resized (area)", lr_resize="area"),
 )
 
 
-def label(ridge: float | None) -> str:
-    return "searched shift" if ridge is None else f"refined, ridge {ridge:g}"
+def configure(changes: dict) -> None:
+    for name, value in {**SHIPPED, **changes}.items():
+        setattr(physics, name, value)
 
 
 def rows_for(weights: str, root: Path) -> list[dict]:
@@ -57,9 +73,12 @@ def rows_for(weights: str, root: Path) -> list[dict]:
     plain = subspace_method(
         torch_method("no shift", model.with_physics(shift_estimate=False).eval(), "cpu"), facts, auto=True
     )
-    shifted = subspace_method(
-        torch_method("shift", model.with_physics(shift_estimate=True).eval(), "cpu"), facts, auto=True
-    )
+    shifted = {}
+    for name, changes in VARIANTS.items():
+        configure(changes)  # the window is fixed when the network is built
+        net = model.with_physics(shift_estimate=True).eval()
+        shifted[name] = subspace_method(torch_method(name, net, "cpu"), facts, auto=True)
+    configure({})
     wald = wald_config(facts, root, 0)
     out = []
     for case in tqdm(CASES, desc=Path(weights).stem, unit="case"):
@@ -71,29 +90,27 @@ def rows_for(weights: str, root: Path) -> list[dict]:
 
             row = {"model": Path(weights).name.split(".")[0], "case": case.name, "region": r.key}
             row["plain"] = psnr(plain.predict(pair).cube)
-            for ridge in RIDGES:
-                physics.SHIFT_REFINE_RIDGE = ridge
-                row[label(ridge)] = psnr(shifted.predict(pair).cube)
+            for name, changes in VARIANTS.items():
+                configure(changes)
+                row[name] = psnr(shifted[name].predict(pair).cube)
+            configure({})
             out.append(row)
-    physics.SHIFT_REFINE_RIDGE = SHIPPED
     return out
 
 
 def table(rows: list[dict]) -> list[str]:
-    names = [label(g) for g in RIDGES]
-    shipped = [" (shipped)" if g == SHIPPED else "" for g in RIDGES]
-    cols = " | ".join(f"{n}{mark}" for n, mark in zip(names, shipped, strict=True))
-    lines = [f"| model | case | regions | no shift | {cols} |", "|---|---|---|---|" + "---|" * len(RIDGES)]
+    cols = " | ".join(f"{n}{' (shipped)' if not c else ''}" for n, c in VARIANTS.items())
+    lines = [f"| model | case | regions | no shift | {cols} |", "|---|---|---|---|" + "---|" * len(VARIANTS)]
     for model in dict.fromkeys(r["model"] for r in rows):
         for case in dict.fromkeys(r["case"] for r in rows if r["model"] == model):
             mine = [r for r in rows if r["model"] == model and r["case"] == case]
             base = np.mean([r["plain"] for r in mine])
             cells = []
-            for name, g in zip(names, RIDGES, strict=True):
+            for name, changes in VARIANTS.items():
                 mean = np.mean([r[name] for r in mine])
                 worst = min(r[name] - r["plain"] for r in mine)
                 cell = f"{mean:.2f} ({mean - base:+.2f}; worst {worst:+.2f})"
-                cells.append(f"**{cell}**" if g == SHIPPED else cell)
+                cells.append(cell if changes else f"**{cell}**")
             lines.append(f"| {model} | {case} | {len(mine)} | {base:.2f} | " + " | ".join(cells) + " |")
     return lines
 
@@ -111,10 +128,11 @@ def main() -> None:
         f".venv/bin/python scripts/validation/shift_estimate.py {' '.join(args.weights)}",
         "Mean PSNR (dB) over the validation regions of each student's trained scenes, as `spectra fuse` runs "
         "it (`--denoise auto`), without the per-frame blur shift and with it (`shift_estimate`: the searched "
-        "shift alone, and refined by least squares at each ridge, `physics.SHIFT_REFINE_RIDGE`); in brackets "
-        "the change from no shift, mean and worst region. `LR sampled at [k::s]`: the HR cube blurred by the "
-        "card's Gaussian centred on every HR pixel (untruncated) and sampled there, "
-        "`gaussian_filter(hr)[..., k::s, k::s]`.",
+        "shift alone; refined by least squares at each ridge, `physics.SHIFT_REFINE_RIDGE`; with the refit's "
+        "negative taps cut, `SHIFT_SIGNED`; over a wider window, `SHIFT_WINDOW_SCALES`); in brackets the change "
+        "from no shift, mean and worst region. `LR sampled at [k::s]`: the HR cube blurred by the card's "
+        "Gaussian centred on every HR pixel (untruncated) and sampled there, `gaussian_filter(hr)[..., k::s, "
+        "k::s]`. `LR resized`: `torch.nn.functional.interpolate` by 1/s, antialiased bicubic or area.",
         table(rows),
     )
 

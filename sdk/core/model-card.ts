@@ -33,9 +33,9 @@ export interface ModelCard {
   };
   /**
    * The LR-HSI's blur: a Gaussian, or (after `spectra retarget-psf --shape free`) explicit 1-D `taps` that replace it; `sigma` is then the closest Gaussian's.
-   * `per_frame`: the statistics graph measures the blur of each frame and uses a Gaussian of `sigmas_px` (in `step_px` steps) instead of this one when it fits the pair by `switch_margin` (relative misfit) better; with `free_taps`, symmetric taps of any shape fitted to the pair in closed form replace that when they fit better by the same margin; with `shift`, the chosen taps moved off the middle of each scale x scale block (an LR-HSI sampled at `[k::s]` of a blurred image, or out of register by a fraction of an LR pixel) replace them in turn, and the graph upsamples into the HR-MSI's register.
+   * `per_frame`: the statistics graph measures the blur of each frame and uses a Gaussian of `sigmas_px` (in `step_px` steps) instead of this one when it fits the pair by `switch_margin` (relative misfit) better; with `free_taps`, symmetric taps of any shape fitted to the pair in closed form replace that when they fit better by the same margin; with `shift_taps`, the chosen taps moved off the middle of each scale x scale block (an LR-HSI sampled at `[k::s]` of a blurred image, or out of register by a fraction of an LR pixel) replace them in turn, and the graph upsamples into the HR-MSI's register.
    */
-  psf: { type: 'gaussian'; sigma: number; kernel_size: number; taps?: number[]; per_frame?: { sigmas_px: [number, number]; step_px: number; switch_margin: number; free_taps?: boolean; shift?: boolean } };
+  psf: { type: 'gaussian'; sigma: number; kernel_size: number; taps?: number[]; per_frame?: { sigmas_px: [number, number]; step_px: number; switch_margin: number; free_taps?: boolean; shift_taps?: number } };
   io: {
     inputs: Record<string, { shape: (string | number)[]; dtype: string }>;
     outputs: Record<string, { shape: (string | number)[]; dtype: string }>;
@@ -126,8 +126,8 @@ function checkCard(raw: unknown, path: string): ModelCard {
   const perFrame = psf!.per_frame;
   if (perFrame !== undefined) {
     const [lo, hi]: (number | undefined)[] = Array.isArray(perFrame?.sigmas_px) ? perFrame.sigmas_px : [];
-    if (!(lo !== undefined && hi !== undefined && lo > 0 && hi > lo && perFrame.step_px > 0 && perFrame.switch_margin >= 0 && perFrame.switch_margin < 1) || [perFrame.free_taps, perFrame.shift].some((v) => v !== undefined && typeof v !== 'boolean')) {
-      fail("'psf.per_frame' must be { sigmas_px: [min > 0, max > min], step_px > 0, switch_margin in [0, 1), free_taps?: boolean, shift?: boolean }");
+    if (!(lo !== undefined && hi !== undefined && lo > 0 && hi > lo && perFrame.step_px > 0 && perFrame.switch_margin >= 0 && perFrame.switch_margin < 1) || (perFrame.free_taps !== undefined && typeof perFrame.free_taps !== 'boolean') || (perFrame.shift_taps !== undefined && !(Number.isInteger(perFrame.shift_taps) && perFrame.shift_taps >= psf!.kernel_size && (perFrame.shift_taps - c.scale!) % 2 === 0))) {
+      fail("'psf.per_frame' must be { sigmas_px: [min > 0, max > min], step_px > 0, switch_margin in [0, 1), free_taps?: boolean, shift_taps?: integer >= kernel_size with the parity of scale }");
     }
     if (!c.frame_statistics) fail("'psf.per_frame' is measured by the statistics graph; the card needs 'frame_statistics'");
   }

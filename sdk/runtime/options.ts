@@ -168,7 +168,7 @@ export interface FusedCube extends Cube {
   msiAgreement?: MsiAgreement;
   /** The MSI response the statistics graph fitted to this frame, which the fusion used; absent for a model that fits none (card `msi.per_frame`). */
   srfFit?: SrfFitReport;
-  /** Where the statistics graph found the LR-HSI's blur on this frame, which the fusion used; absent for a model that searches for no shift (card `psf.per_frame.shift`). */
+  /** Where the statistics graph found the LR-HSI's blur on this frame, which the fusion used; absent for a model that searches for no shift (card `psf.per_frame.shift_taps`). */
   blurFit?: BlurFitReport;
 }
 

@@ -3,17 +3,17 @@ import type { ModelCard } from '../core/model-card';
 /** A blur whose centroid is within this many HR px of the block's middle on both axes sits on the card's convention (the fit's float rounding is far below it). */
 export const CENTRED_PX = 0.05;
 
-/** Where the statistics graph found each LR-HSI pixel's blur on a frame (card `psf.per_frame.shift`). */
+/** Where the statistics graph found each LR-HSI pixel's blur on a frame (card `psf.per_frame.shift_taps`). */
 export interface BlurFitReport {
   /** Centroid of the blur along rows (down) and columns (right), HR px from the middle of each scale x scale block: 0 for the card's convention, k - (s - 1) / 2 for an LR-HSI sampled at `[k::s]` of a blurred image. */
   shiftPx: { rows: number; cols: number };
-  /** The row and column taps the fusion used, over `kernel_size + scale` HR px centred on the block's middle. */
+  /** The row and column taps the fusion used, over `shift_taps` HR px centred on the block's middle. */
   taps: { rows: number[]; cols: number[] };
 }
 
 /**
  * Reads the blur the statistics graph chose for a frame off its statistics vector, when the model searches for a
- * shifted one (card `psf.per_frame.shift`): row then column taps, `kernel_size + scale` each, just before the fitted
+ * shifted one (card `psf.per_frame.shift_taps`): row then column taps, `shift_taps` each, just before the fitted
  * SRF (`msi.per_frame`) or at the end. A pair whose two images are out of register by a fraction of an LR pixel,
  * or made by sampling a blurred cube at `[k::s]`, shows here as a non-zero shift.
  * @param frame - The vector the statistics graph measured on the whole frame.
@@ -24,8 +24,8 @@ export interface BlurFitReport {
  * if (blur) console.log(`LR-HSI ${blur.shiftPx.rows.toFixed(2)} px down, ${blur.shiftPx.cols.toFixed(2)} px right`);
  */
 export function fittedBlur(frame: Float32Array, card: ModelCard): BlurFitReport | undefined {
-  if (!card.psf.per_frame?.shift) return undefined;
-  const wide = card.psf.kernel_size + card.scale;
+  const wide = card.psf.per_frame?.shift_taps;
+  if (wide === undefined) return undefined;
   const end = frame.length - (card.msi.per_frame ? card.msi.bands * card.hsi.bands : 0);
   const rows = Array.from(frame.subarray(end - 2 * wide, end - wide));
   const cols = Array.from(frame.subarray(end - wide, end));

@@ -81,11 +81,11 @@ t.test('a blur that is not Gaussian (truncated to scale taps): free taps recover
   const frame = await stats.run({ lrhsi: new ort.Tensor('float32', lr.data, [1, lr.bands, lr.height, lr.width]), hrmsi: new ort.Tensor('float32', hr.data, [1, hr.bands, hr.height, hr.width]) });
   const vector = Array.from(frame[model.card.frame_statistics!.input].data as Float32Array);
   const end = vector.length - (model.card.msi.per_frame ? model.card.msi.bands * model.card.hsi.bands : 0);
-  // with psf.per_frame.shift the block holds row then column taps over kernel_size + scale taps, the chosen
+  // with psf.per_frame.shift_taps the block holds row then column taps over that many taps, the chosen
   // symmetric ones in the middle of each when no shift wins (it does not here: the blur is centred)
   const { kernel_size: k } = model.card.psf;
-  const s = model.card.scale;
-  const graphTaps = model.card.psf.per_frame?.shift ? vector.slice(end - 2 * (k + s) + s / 2, end - 2 * (k + s) + s / 2 + k) : vector.slice(end - k, end);
+  const wide = model.card.psf.per_frame?.shift_taps;
+  const graphTaps = wide ? vector.slice(end - 2 * wide + (wide - k) / 2, end - 2 * wide + (wide + k) / 2) : vector.slice(end - k, end);
   t.ok(e.free.taps.every((v, k) => Math.abs(v - graphTaps[k]) < 1e-4), `SDK taps [${e.free.taps.map((v) => v.toFixed(5))}], graph's [${graphTaps.map((v) => v.toFixed(5))}]`);
   const dir = await scratchDir('spectra-retarget-');
   const free = await retargetPsf(MODEL, join(dir, 'free.onnx'), { sigma: e.sigma, taps: e.free.taps }, { estimatedFrom: ['test'], misfit: e.free.misfit });

@@ -9,6 +9,7 @@ to the network.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -78,3 +79,24 @@ def add_awgn_torch(
     sigma = torch.sqrt(power / 10.0 ** (snr_db / 10.0)).to(x.dtype)
     noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return x + noise * sigma.view(n, 1, 1, 1) * weight.view(n, b, 1, 1)
+
+
+RESIZE_MODES = ("bicubic", "area")
+
+
+def resize_down(hr: np.ndarray, scale: int, mode: str) -> np.ndarray:
+    """(..., H/s, W/s) float32: `hr` resized by 1/s the way image libraries do it.
+
+    `torch.nn.functional.interpolate`, antialiased, half-pixel centres ('area' is the s x s block mean). LR
+    pixels sit on the block middles as in :func:`~spectra_distill.degrade.psf.spatial_degrade`, but the bicubic
+    kernel is 4 s px wide with negative lobes.
+    """
+    check_scale(scale)
+    if mode not in RESIZE_MODES:
+        raise ValueError(f"Unknown resize mode {mode!r}; known: {', '.join(RESIZE_MODES)}")
+    x = torch.from_numpy(np.ascontiguousarray(hr, dtype=np.float64))
+    shape = x.shape
+    x = x.reshape(-1, 1, *shape[-2:])
+    options = {"antialias": True, "align_corners": False} if mode == "bicubic" else {}
+    y = F.interpolate(x, scale_factor=1 / scale, mode=mode, **options)
+    return y.reshape(*shape[:-2], *y.shape[-2:]).numpy().astype(np.float32)

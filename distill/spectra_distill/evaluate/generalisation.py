@@ -23,6 +23,7 @@ from spectra_distill.degrade.noise import add_awgn
 from spectra_distill.degrade.pipeline import FusionPair, WaldConfig, degrade_cube, make_pair
 from spectra_distill.degrade.psf import blur_sample, make_psf, spatial_degrade
 from spectra_distill.degrade.srf import project_cube, srf_for_cube
+from spectra_distill.degrade.torch_ops import resize_down
 from spectra_distill.errors import SRFCoverageError
 from spectra_distill.evaluate.methods import BaselineMethod, Method, TorchMethod
 from spectra_distill.evaluate.regions import EvalRegion, ModelFacts, _regions_of, group_test_scenes
@@ -51,6 +52,9 @@ class CameraCase:
             at HR pixels `k + i*s`, k = lr_phase * s, as `gaussian_filter(hr)[..., k::s, k::s]` simulates it,
             instead of at the middle of each s x s block (the card's convention): the two inputs are then
             `k - (s - 1) / 2` HR px out of register.
+        lr_resize: The LR-HSI is the HR cube resized by 1/s with an image library's antialiased resampler
+            (`torch.nn.functional.interpolate`, 'bicubic' or 'area'; MATLAB's `imresize` and PIL's resize are
+            alike) instead of the card's Gaussian: a blur with negative lobes, wider than the card's taps.
     """
 
     name: str
@@ -62,6 +66,7 @@ class CameraCase:
     msi: str | None = None
     msi_of: str | None = None
     lr_phase: float | None = None
+    lr_resize: str | None = None
 
 
 CAMERAS_FILE = "camspec_28cameras_srf.csv"
@@ -89,6 +94,8 @@ CASES = (
     CameraCase("LR sampled at [::s]", lr_phase=0.0),
     CameraCase("LR sampled at [s/4::s]", lr_phase=0.25),
     CameraCase("LR sampled at [s/2::s]", lr_phase=0.5),
+    CameraCase("LR resized (bicubic, antialiased)", lr_resize="bicubic"),
+    CameraCase("LR resized (area)", lr_resize="area"),
     CameraCase("SRF +8 nm", srf_shift_nm=8.0),
     CameraCase("SRF -8 nm", srf_shift_nm=-8.0),
     CameraCase("noise 30 dB", snr_db=30.0),
@@ -106,6 +113,8 @@ def simulate(cube: Cube, facts: ModelFacts, wald: WaldConfig, case: CameraCase, 
     taps = facts.scale if case.psf_taps == -1 else (case.psf_taps or facts.psf_kernel_size)
     true_psf = make_psf(facts.scale, taps, facts.psf_sigma + case.psf_sigma)
     lr = degrade_cube(cube, facts.scale, true_psf)
+    if case.lr_resize is not None:
+        lr = lr.with_data(resize_down(cube.data, facts.scale, case.lr_resize))
     if case.lr_phase is not None:
         start = round(case.lr_phase * facts.scale)
         lr = lr.with_data(blur_sample(cube.data, facts.psf_sigma + case.psf_sigma, facts.scale, start))

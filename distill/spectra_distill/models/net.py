@@ -19,6 +19,7 @@ from spectra_distill.models.physics import (
     consistency,
     hpm_prior,
     regression_prior,
+    wide_taps,
 )
 
 PRIORS: tuple[str, ...] = ("bilinear", "hpm", "hpm_regression")
@@ -372,7 +373,7 @@ class FusionNet(nn.Module):
         c = self.config
         if not c.psf_estimate:
             return 0
-        return 2 * (c.psf_kernel + c.scale) if c.shift_estimate else c.psf_kernel
+        return 2 * wide_taps(c.psf_kernel, c.scale) if c.shift_estimate else c.psf_kernel
 
     def frame_statistics(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
         """The packed whole-frame statistics (N, S) of these inputs, for `forward(..., frame_stats)`.

@@ -59,3 +59,19 @@ def test_cuda_ops_match_numpy(srf_dir: Path) -> None:
     hsi = np.random.default_rng(4).random((2, wl.size, 32, 32)).astype(np.float32)
     got = srf_project_torch(torch.from_numpy(hsi).cuda(), m).cpu().numpy()
     np.testing.assert_allclose(got, np.stack([m.project(s) for s in hsi]), atol=1e-5)
+
+
+def test_resize_down_is_the_libraries_resize() -> None:
+    from spectra_distill.degrade.torch_ops import resize_down
+
+    hr = np.random.default_rng(0).random((3, 16, 24))
+    area = resize_down(hr, 4, "area")
+    assert area.shape == (3, 4, 6) and area.dtype == np.float32
+    np.testing.assert_allclose(area, hr.reshape(3, 4, 4, 6, 4).mean(axis=(2, 4)), atol=1e-6)
+    # a constant stays constant (the kernel sums to one) and a ramp stays a ramp through the block middles
+    np.testing.assert_allclose(resize_down(np.full((2, 16, 16), 0.3), 4, "bicubic"), 0.3, atol=1e-6)
+    ramp = np.tile(np.arange(32.0), (1, 32, 1))
+    inner = resize_down(ramp, 4, "bicubic")[0, 2:-2, 2:-2]
+    np.testing.assert_allclose(inner, np.tile(np.arange(2, 6) * 4 + 1.5, (4, 1)), atol=1e-4)
+    with pytest.raises(ValueError, match="Unknown resize mode 'nearest'; known: bicubic, area"):
+        resize_down(hr, 4, "nearest")

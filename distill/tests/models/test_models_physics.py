@@ -734,3 +734,22 @@ def test_upsampling_moves_each_image_by_its_own_shift() -> None:
 def test_shift_estimate_needs_psf_estimate() -> None:
     with pytest.raises(ValueError, match="shift_estimate .* needs psf_estimate"):
         create_model("student", "test_tiny", hsi_bands=B, msi_bands=b, **PHYSICS, shift_estimate=True)
+
+
+def test_an_lrhsi_resized_by_an_image_library_is_fitted_with_its_negative_lobes() -> None:
+    # `interpolate(hr, 1/S, mode="bicubic", antialias=True)`: centred, but 4 S px wide with negative lobes, which
+    # no Gaussian and no non-negative taps of the card's width explain
+    from spectra_distill.degrade.torch_ops import resize_down
+
+    hr, _, msi = _scene(7, 64, 64)
+    lr = torch.from_numpy(resize_down(hr.numpy(), S, "bicubic"))
+    deg = _degradation()
+    taps = deg.estimate_taps(lr, msi, shift=True)
+    assert deg.is_shifted(taps) and (taps < 0).any()
+    np.testing.assert_allclose(deg.shift_of(taps)[0].numpy(), [0.0, 0.0], atol=0.2)
+    plain = _tiny_physics("hpm_regression", psf_estimate=True)
+    shifted = _tiny_physics("hpm_regression", psf_estimate=True, shift_estimate=True)
+    with torch.no_grad():
+        err_plain = (plain(lr, msi).cube - hr).abs().mean().item()
+        err_shifted = (shifted(lr, msi).cube - hr).abs().mean().item()
+    assert err_shifted < 0.8 * err_plain, (err_shifted, err_plain)

@@ -101,6 +101,18 @@ t.test('a per-frame PSF rule whose free_taps is not a boolean is refused when th
   await t.rejects(FusionModel.load(model, { providers: ['cpu'] }), { name: 'ModelCardError', message: /'psf\.per_frame' must be .*free_taps\?: boolean/ });
 });
 
+t.test('a per-frame blur shift whose window is not a whole number of taps of the scale\'s parity is refused', async (t) => {
+  const shipped = JSON.parse(readFileSync(join(ROOT, 'models', `${STEM}.card.json`), 'utf8')) as { psf: { kernel_size: number; per_frame?: { shift_taps?: number } }; scale: number };
+  t.equal(shipped.psf.per_frame?.shift_taps, shipped.psf.kernel_size + shipped.scale, 'the shipped student searches for a shifted blur over kernel_size + scale taps');
+  for (const bad of [11, 4, 'wide']) {
+    const model = copyModel();
+    editCard(model, (card) => {
+      (card.psf as { per_frame: { shift_taps: unknown } }).per_frame.shift_taps = bad;
+    });
+    await t.rejects(FusionModel.load(model, { providers: ['cpu'] }), { name: 'ModelCardError', message: /'psf\.per_frame' must be .*shift_taps\?: integer >= kernel_size/ }, String(bad));
+  }
+});
+
 t.test('a per-frame SRF rule is read from the card, and a malformed one is refused', async (t) => {
   const shipped = JSON.parse(readFileSync(join(ROOT, 'models', `${STEM}.card.json`), 'utf8')) as { msi: { per_frame?: { fit: string } } };
   t.equal(shipped.msi.per_frame?.fit, 'ridge_to_card', 'the shipped student fits each frame\'s SRF');

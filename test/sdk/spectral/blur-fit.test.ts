@@ -30,7 +30,7 @@ t.test('the shipped student finds an LR-HSI sampled off the block middle and fus
   const scene = await readNpy(join(REF, 'hrhsi.npy'), { wavelengths: card.hsi.wavelengths_nm });
   const msi = projectSrf(scene, card.msi.srf);
   const nominal = await model.fuse(spatialDegrade(scene, card.scale, cardPsf(card.psf)), msi, { quality: false });
-  t.ok(nominal.blurFit, 'a model with psf.per_frame.shift reports the blur it used');
+  t.ok(nominal.blurFit, 'a model with psf.per_frame.shift_taps reports the blur it used');
   t.ok(Math.abs(nominal.blurFit!.shiftPx.rows) < 0.05 && Math.abs(nominal.blurFit!.shiftPx.cols) < 0.05, `the card's convention reads centred (${nominal.blurFit!.shiftPx.rows.toFixed(3)}, ${nominal.blurFit!.shiftPx.cols.toFixed(3)})`);
   t.match(formatBlurFit(nominal.blurFit!, card.scale), /centred on their 4x4 HR blocks/);
   // gaussian_filter(hr)[::4, ::4]: each LR pixel 1.5 HR px up and left of its block's middle
@@ -67,5 +67,5 @@ t.test('fittedBlur reads the row and column taps before the fitted SRF, and noth
   // (the window cuts the moved Gaussians' tails unevenly: their centroids sit a little inside)
   t.ok(Math.abs(fit.shiftPx.rows - 0.5) < 0.05 && Math.abs(fit.shiftPx.cols + 1) < 0.05, `shift ${fit.shiftPx.rows.toFixed(3)}, ${fit.shiftPx.cols.toFixed(3)}`);
   t.equal(fit.taps.rows.length, wide);
-  t.equal(fittedBlur(frame, { ...card, psf: { ...card.psf, per_frame: { ...card.psf.per_frame!, shift: false } } }), undefined);
+  t.equal(fittedBlur(frame, { ...card, psf: { ...card.psf, per_frame: { ...card.psf.per_frame!, shift_taps: undefined } } }), undefined);
 });
