@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,8 @@ from spectra_distill.models.complexity import per_pixel_complexity
 from spectra_distill.models.factory import ROLES
 from spectra_distill.models.net import FusionNet, FusionNetConfig
 from spectra_distill.train.checkpoint import load_checkpoint
+
+logger = logging.getLogger(__name__)
 
 CHECKPOINT_KEYS = ("model_config", "card")
 
@@ -93,9 +96,16 @@ def provenance(path: str | Path, ckpt: dict[str, Any], role: str) -> Provenance:
         card_path = p.with_name(p.name.removesuffix(".weights.pt") + ".card.json")
         if card_path.is_file():
             card = json.loads(card_path.read_text())
-            if (card.get("weights") or {}).get("sha256") == sha256_file(p):
+            named = (card.get("weights") or {}).get("sha256")
+            if named == sha256_file(p):
                 training = {k: v for k, v in card["training"].items() if k not in ("datasets", "split")}
                 return Provenance(training, card.get("validation"), str(card.get("preset", "custom")))
+            # the history would be silently lost otherwise: the exported card would name only this command
+            logger.warning(
+                "%s names other weights (sha256 %s...) than %s: its training history and validation scores are "
+                "not carried over; export from the weights that card names, or restore that card",
+                card_path, str(named)[:12], p,
+            )  # fmt: skip
     # co-training checkpoints keep the student's scores under `metrics`, the teacher's under `teacher_metrics`
     co_trained_teacher = role == "teacher" and "student" in ckpt["model_config"]
     metrics = ckpt.get("teacher_metrics") if co_trained_teacher else ckpt.get("metrics")

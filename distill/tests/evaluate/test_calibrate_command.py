@@ -102,7 +102,7 @@ def test_a_calibrated_model_is_not_calibrated_again(calibrated, small_root, tmp_
     assert not any(tmp_path.iterdir())
 
 
-def test_a_model_exported_again_from_its_weights_keeps_its_history(calibrated, tmp_path) -> None:
+def test_a_model_exported_again_from_its_weights_keeps_its_history(calibrated, tmp_path, caplog) -> None:
     out, _ = calibrated
     first = json.loads((out / "student-cal.card.json").read_text())
     assert (
@@ -135,6 +135,11 @@ def test_a_model_exported_again_from_its_weights_keeps_its_history(calibrated, t
         == 0
     )
     assert "command" not in json.loads((tmp_path / "third.card.json").read_text())["training"]
+    # ... and the user is told, naming the card and what to do
+    assert any(
+        "again.card.json names other weights" in r.getMessage() and "export from the weights that card names" in
+        r.getMessage() for r in caplog.records
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(
