@@ -19,6 +19,11 @@ The pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prior`
 - `Degradation.estimate_taps` (`psf_estimate`): the blur the frame shows, the card's PSF unless a Gaussian of
   0.5-4 px explains the pair clearly better; the prior, the pans and the back-projections then blur with it,
   so a Gaussian blur 0.5 px off the card costs < 0.2 dB (it had cost the students 4-11 dB).
+- `Degradation.fit_shifted_taps` (`shift_estimate`): that blur moved off the middle of each s x s block and
+  refitted over `kernel_size + scale` taps per axis, negative taps allowed, when it explains the frame's interior
+  clearly better: an LR-HSI made as `gaussian_filter(hr)[::s, ::s]`, captured out of register by a fraction of an
+  LR pixel, or resized by an image library (antialiased bicubic) put the students up to 15 dB behind CNMF. The
+  upsampling then moves each LR image by its blur's centroid, so the output stays in the HR-MSI's register.
 - `fit_srf` (`srf_estimate`): the spectral response the frame shows, the card's SRF corrected by a ridge
   regression of the LR-MSI on the LR-HSI, the ridge growing with each band's noise; the spectral
   back-projection then uses it. A camera whose RGB responses are not the card's Nikon D700 ones (the 27 other
@@ -109,7 +114,7 @@ SHIFT_WINDOW_SCALES = 1
 """The shifted blur's taps span the card's kernel plus this many times the scale (`wide_taps`)."""
 SHIFT_SIGNED = True
 """The least-squares refit of a shifted blur keeps negative taps: an LR-HSI made by an antialiased bicubic resize
-(`imresize`, `interpolate(..., antialias=True)`) shows a blur with negative lobes. Cutting them cost 5.7 / 1.9 dB
+(`imresize`, `interpolate(..., antialias=True)`) shows a blur with negative lobes. Cutting them cost 5.1 / 2.0 dB
 on such validation pairs and changed nothing else (`results/distill/calibration/shift-estimate/`)."""
 LR_SHIFT_REACH = 3
 """LR pixels on either side that `Degradation.upsample` interpolates from when the frame's blur is shifted:
@@ -353,9 +358,10 @@ class Degradation(nn.Module):
         blurred image at `[k::s]` shows, or a capture whose two images are out of register.
 
         A search over `SHIFTS_PX` (up to s/2 HR px, half an LR pixel, either way), rows with the columns
-        centred, then columns, then rows again; each candidate's misfit as in `estimate_taps`. Free row and
-        column taps by least squares followed the noise of small frames (a 22 px test scene's fit was off by
-        0.5-1 px); moving a blur the frame's other candidates already chose has one unknown per axis.
+        centred, then columns, then rows again, each candidate's misfit as in `estimate_taps` on the frame's
+        interior; then each axis refitted by least squares toward the moved taps (`_refine`). The search comes
+        first because free row and column taps alone followed the noise of small frames (a 22 px frame's fit
+        was off by 0.5-1 px): moving a blur the frame's other candidates already chose has one unknown per axis.
 
         Shape:
             target (N, b, h, w): the LR-HSI through the SRF; hrmsi (N, b, s*h, s*w); taps (N, k)
