@@ -20,10 +20,10 @@ The pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prior`
   0.5-4 px explains the pair clearly better; the prior, the pans and the back-projections then blur with it,
   so a Gaussian blur 0.5 px off the card costs < 0.2 dB (it had cost the students 4-11 dB).
 - `Degradation.fit_shifted_taps` (`shift_estimate`): that blur moved off the middle of each s x s block and
-  refitted over `kernel_size + scale` taps per axis, negative taps allowed, when it explains the frame's interior
-  clearly better: an LR-HSI made as `gaussian_filter(hr)[::s, ::s]`, captured out of register by a fraction of an
-  LR pixel, or resized by an image library (antialiased bicubic) put the students up to 15 dB behind CNMF. The
-  upsampling then moves each LR image by its blur's centroid, so the output stays in the HR-MSI's register.
+  refitted over `kernel_size + scale` taps per axis, negative taps allowed, when it explains the frame's
+  interior clearly better: an LR-HSI made as `gaussian_filter(hr)[::s, ::s]`, captured out of register by a
+  fraction of an LR pixel, or resized by an image library (antialiased bicubic) put the students up to 15 dB
+  behind CNMF. The upsampling then moves each LR image by its blur's centroid, into the HR-MSI's register.
 - `fit_srf` (`srf_estimate`): the spectral response the frame shows, the card's SRF corrected by a ridge
   regression of the LR-MSI on the LR-HSI, the ridge growing with each band's noise; the spectral
   back-projection then uses it. A camera whose RGB responses are not the card's Nikon D700 ones (the 27 other
@@ -113,9 +113,9 @@ shape. None: the moved taps as they are."""
 SHIFT_WINDOW_SCALES = 1
 """The shifted blur's taps span the card's kernel plus this many times the scale (`wide_taps`)."""
 SHIFT_SIGNED = True
-"""The least-squares refit of a shifted blur keeps negative taps: an LR-HSI made by an antialiased bicubic resize
-(`imresize`, `interpolate(..., antialias=True)`) shows a blur with negative lobes. Cutting them cost 5.1 / 2.0 dB
-on such validation pairs and changed nothing else (`results/distill/calibration/shift-estimate/`)."""
+"""The least-squares refit of a shifted blur keeps negative taps: an LR-HSI made by an antialiased bicubic
+resize (`imresize`, `interpolate(..., antialias=True)`) shows a blur with negative lobes. Cutting them cost
+5.1 / 2.0 dB on such validation pairs and changed nothing else (`results/distill/calibration/shift-estimate/`)."""
 LR_SHIFT_REACH = 3
 """LR pixels on either side that `Degradation.upsample` interpolates from when the frame's blur is shifted:
 cubic weights for a shift of up to one LR pixel."""
@@ -130,7 +130,7 @@ def _cubic_weights(x: torch.Tensor, a: float = -0.75) -> torch.Tensor:
 
 
 def wide_taps(kernel: int, scale: int) -> int:
-    """Taps per axis of a shifted blur (`Degradation.fit_shifted_taps`) for the card's kernel size and scale."""
+    """Taps per axis of a shifted blur (`Degradation.fit_shifted_taps`) for the card's kernel and scale."""
     return kernel + SHIFT_WINDOW_SCALES * scale
 
 
@@ -335,9 +335,9 @@ class Degradation(nn.Module):
         if not shift:
             return taps
         moved = self.fit_shifted_taps(target, hrmsi, taps)
-        # compared where both blurs lie inside the frame: on a small frame the reflected border (the camera's is
-        # not a mirror) decides otherwise, and a validation region of 8 x 4 LR px took a shift of half a pixel
-        # that was not there (-4 dB). The 2 * wide free taps also fit that frame's noise: the shifted blur's
+        # compared where both blurs lie inside the frame: on a small frame the reflected border (the camera's
+        # is not a mirror) decides otherwise, and a validation region of 8 x 4 LR px took a shift of half a
+        # pixel that was not there (-4 dB). The 2 * wide free taps also fit that frame's noise: the shifted blur's
         # residual is scaled as generalised cross-validation does, by (1 - p / equations)^-2, and it needs
         # four equations per tap
         inner = self._interior(target)
@@ -361,7 +361,7 @@ class Degradation(nn.Module):
         centred, then columns, then rows again, each candidate's misfit as in `estimate_taps` on the frame's
         interior; then each axis refitted by least squares toward the moved taps (`_refine`). The search comes
         first because free row and column taps alone followed the noise of small frames (a 22 px frame's fit
-        was off by 0.5-1 px): moving a blur the frame's other candidates already chose has one unknown per axis.
+        was off by 0.5-1 px): moving a blur the frame's other candidates chose has one unknown per axis.
 
         Shape:
             target (N, b, h, w): the LR-HSI through the SRF; hrmsi (N, b, s*h, s*w); taps (N, k)
@@ -408,8 +408,8 @@ class Degradation(nn.Module):
     def _refine(self, images: torch.Tensor, target: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
         """(N, wide): one axis's taps by least squares on `images` (N*b, wide, h, w), the gathered shifts on
         that axis of the HR-MSI blurred along the other, with a ridge of `SHIFT_REFINE_RIDGE` (relative to the
-        normal equations' mean diagonal) toward `prior`, on the frame's interior (`_interior`). Float64; sum 1,
-        negative taps cut to zero unless `SHIFT_SIGNED`."""
+        normal equations' mean diagonal) toward `prior`, on the frame's interior (`_interior`). Float64; sum
+        1, negative taps cut to zero unless `SHIFT_SIGNED`."""
         n, b = target.shape[:2]
         k = self.wide
         basis = self._interior(images).reshape(n, b, k, -1).double()
@@ -422,8 +422,8 @@ class Degradation(nn.Module):
         rhs = (basis @ y).sum(dim=1) + ridge * prior.double()[:, :, None]
         taps = spd_inverse_solve(gram + ridge * unit, rhs)[..., 0].float()
         taps = taps if SHIFT_SIGNED else F.relu(taps)
-        # the gained HR-MSI and the target share units, so the fitted taps sum to about one; a frame where they
-        # do not (noise, no structure) keeps the moved taps
+        # the gained HR-MSI and the target share units, so the fitted taps sum to about one; a frame where
+        # they do not (noise, no structure) keeps the moved taps
         total = taps.sum(dim=1, keepdim=True)
         return torch.where(total > 0.5, taps / total.clamp(min=0.5), prior)
 
