@@ -115,7 +115,8 @@ SHIFT_WINDOW_SCALES = 1
 SHIFT_SIGNED = True
 """The least-squares refit of a shifted blur keeps negative taps: an LR-HSI made by an antialiased bicubic
 resize (`imresize`, `interpolate(..., antialias=True)`) shows a blur with negative lobes. Cutting them cost
-5.1 / 2.0 dB on such validation pairs and changed nothing else (`results/distill/calibration/shift-estimate/`)."""
+5.1 / 2.0 dB on such validation pairs and changed nothing else
+(`results/distill/calibration/shift-estimate/`)."""
 LR_SHIFT_REACH = 3
 """LR pixels on either side that `Degradation.upsample` interpolates from when the frame's blur is shifted:
 cubic weights for a shift of up to one LR pixel."""
@@ -335,11 +336,11 @@ class Degradation(nn.Module):
         if not shift:
             return taps
         moved = self.fit_shifted_taps(target, hrmsi, taps)
-        # compared where both blurs lie inside the frame: on a small frame the reflected border (the camera's
-        # is not a mirror) decides otherwise, and a validation region of 8 x 4 LR px took a shift of half a
-        # pixel that was not there (-4 dB). The 2 * wide free taps also fit that frame's noise: the shifted blur's
-        # residual is scaled as generalised cross-validation does, by (1 - p / equations)^-2, and it needs
-        # four equations per tap
+        # compared where both blurs lie inside the frame: on a small frame the reflected border (the
+        # camera's is not a mirror) decides otherwise, and a validation region of 8 x 4 LR px took a shift of
+        # half a pixel that was not there (-4 dB). The 2 * wide free taps also fit that frame's noise: the
+        # shifted blur's residual is scaled as generalised cross-validation does, by (1 - p / equations)^-2,
+        # and it needs four equations per tap
         inner = self._interior(target)
         blurs = torch.stack([self.degrade(hrmsi, taps), self.degrade(hrmsi, moved)], dim=2)
         pair = _misfits(self._interior(blurs).flatten(3), inner)
