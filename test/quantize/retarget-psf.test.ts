@@ -126,7 +126,7 @@ t.test('spectra info with a capture pair names the blur it shows, and that the g
   const r = spawnSync(process.execPath, [join(REPO, 'bin', 'spectra.js'), 'info', '--model', MODEL, '--lrhsi', join(dir, 'cap.lrhsi.npy'), '--hrmsi', join(dir, 'cap.hrmsi.npy')], { encoding: 'utf8', cwd: REPO });
   t.equal(r.status, 0, r.stderr);
   t.match(r.stdout, new RegExp(`psf fit    the pair's blur is sigma ${model.card.psf.sigma - 0.5} px, the card's ${model.card.psf.sigma}: the statistics graph measures it on every frame .*spectra retarget-psf --model .* --sigma ${model.card.psf.sigma - 0.5}`));
-  t.match(r.stdout, /psf        gaussian sigma 2, kernel 8 \(measured on every frame by the statistics graph: a Gaussian of 0\.5-4 px, or symmetric taps of any shape fitted to the pair, replaces it when it fits the pair 10 % better\)/);
+  t.match(r.stdout, /psf        gaussian sigma 2, kernel 8 \(measured on every frame by the statistics graph: a Gaussian of 0\.5-4 px, or symmetric taps of any shape fitted to the pair, replaces it when it fits the pair 10 % better; then that blur moved off the middle of each 4x4 block and refitted over 12 taps, by the same margin/);
 });
 
 t.test('a model without the PSF in its graph cannot be retargeted, and says why', async (t) => {

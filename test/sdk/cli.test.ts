@@ -53,6 +53,7 @@ t.test('cli: spectra info reports card, input spec and providers', async (t) => 
   const statsLine = new RegExp(`^statistics student-cave31-rgb-x4\\.stats\\.onnx \\(sha256 [0-9a-f]{16}…, verified\\): ${shippedCard.frame_statistics.length} values measured once per frame`, 'm');
   t.match(shipped.stdout, statsLine);
   t.match(shipped.stdout, /^psf .*measured on every frame by the statistics graph: a Gaussian of 0\.5-4 px, or symmetric taps of any shape fitted to the pair, replaces it/m);
+  t.match(shipped.stdout, /^psf .*% better; then that blur moved off the middle of each 4x4 block and refitted over 12 taps/m);
 });
 
 t.test('cli: spectra info warns about a quantized variant on cpu; --variant auto opens fp32', async (t) => {
