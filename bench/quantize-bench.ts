@@ -32,6 +32,7 @@ import { runFused, sampleFeeds, withFrameStatistics } from '../quantize/ort-runn
 import { readModel } from '../quantize/onnx-proto';
 import { compareCubes, meanQuality, type Quality } from '../quantize/quality';
 import { quantizeModel, type LayerSensitivity, type QuantizeOptions } from '../quantize/quantize-model';
+import { DEFAULT_LOAD_OPTIONS } from '../sdk/runtime/options';
 import { hostPython } from '../cli/paths';
 import { assertDisjointSamples, writeSplitPairs } from '../quantize/split-pairs';
 
@@ -119,7 +120,7 @@ function mirrorTile(cube: Cube, height: number, width: number): Cube {
  */
 async function latencies(paths: readonly string[], sample: CalibrationSample): Promise<{ median: number; p90: number }[]> {
   const sessions = [];
-  for (const p of paths) sessions.push(await ort.InferenceSession.create(p, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' }));
+  for (const p of paths) sessions.push(await ort.InferenceSession.create(p, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: DEFAULT_LOAD_OPTIONS.graphOptimizationLevel }));
   const feeds = sampleFeeds(sample);
   for (const s of sessions) for (let i = 0; i < 3; i++) await s.run(feeds);
   const times: number[][] = sessions.map(() => []);

@@ -25,6 +25,7 @@ import { resampleCube } from '../sdk/spectral/resample';
 import { spatialDegrade } from '../sdk/spectral/psf';
 import { projectSrf } from '../sdk/spectral/srf';
 import { psnr } from '../sdk/metrics/full-reference';
+import { DEFAULT_LOAD_OPTIONS } from '../sdk/runtime/options';
 
 const ROOT = resolve(__dirname, '..');
 const SCENE = resolve(ROOT, '..', 'shared', 'data', 'cave_kbr', 'cave_cloth_256x256x31_uint16.npy');
@@ -86,7 +87,7 @@ async function child(job: Job): Promise<JobResult> {
   // The same session settings FusionModel uses by default (no spinning workers), so the comparison isolates the SDK.
   const sessionOptions = {
     intraOpNumThreads: job.threads,
-    graphOptimizationLevel: 'all' as const,
+    graphOptimizationLevel: DEFAULT_LOAD_OPTIONS.graphOptimizationLevel,
     executionProviders: ['cpu'],
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   };

@@ -3,6 +3,7 @@
  */
 import * as ort from 'onnxruntime-node';
 import { type ModelCard, cardPathFor } from '../sdk/core/model-card';
+import { DEFAULT_LOAD_OPTIONS } from '../sdk/runtime/options';
 import { loadBinding } from '../sdk/runtime/binding';
 import { FrameStatisticsGraph } from '../sdk/runtime/frame-statistics';
 import { QuantizeModelError } from './errors';
@@ -37,7 +38,7 @@ export class SampleRunner {
    */
   static async open(bytes: Uint8Array, label: string, threads = 0): Promise<SampleRunner> {
     try {
-      const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, graphOptimizationLevel: 'all' });
+      const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: threads, graphOptimizationLevel: DEFAULT_LOAD_OPTIONS.graphOptimizationLevel });
       return new SampleRunner(session, label);
     } catch (err) {
       throw new QuantizeModelError(label, `onnxruntime cannot load the model (${(err as Error).message})`, { cause: err });

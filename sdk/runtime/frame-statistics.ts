@@ -6,6 +6,7 @@ import { ModelCardError, ModelFileError } from '../core/errors';
 import { IO_NAMES, type ModelCard } from '../core/model-card';
 import type { LoadedBinding } from './binding';
 import { sha256File } from './session';
+import { DEFAULT_LOAD_OPTIONS } from './options';
 
 /**
  * The statistics graph of a model that measures its inputs per image (card `frame_statistics`): radiometry,
@@ -49,7 +50,7 @@ export class FrameStatisticsGraph {
     try {
       // idle workers must not spin after a run: they would take the cores from the fuse graph that runs next
       const noSpin = { allow_spinning: '0' };
-      session = await binding.module.InferenceSession.create(path, { executionProviders: ['cpu'], graphOptimizationLevel: 'all', extra: { session: { intra_op: noSpin, inter_op: noSpin } } });
+      session = await binding.module.InferenceSession.create(path, { executionProviders: ['cpu'], graphOptimizationLevel: DEFAULT_LOAD_OPTIONS.graphOptimizationLevel, extra: { session: { intra_op: noSpin, inter_op: noSpin } } });
     } catch (err) {
       throw new ModelFileError(path, `onnxruntime cannot load the statistics graph (${(err as Error).message}); re-export the model`, { cause: err });
     }

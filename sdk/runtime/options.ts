@@ -23,7 +23,12 @@ export interface LoadOptions {
   intraOpThreads?: number;
   /** Threads across operators (parallel execution mode only). @defaultValue 0 */
   interOpThreads?: number;
-  /** @defaultValue 'all' */
+  /**
+   * onnxruntime's graph optimisation level. Not 'all': its NCHWc layout transformation converts the convs' layout at
+   * every boundary, which made the 206-band students 10-20 % slower on the CPU at 32-64 LR px and the CAVE-grid
+   * ones no faster (`scripts/bench/graph_optimization.py`, `results/bench/graph-optimization.json`).
+   * @defaultValue 'extended'
+   */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
   /** CPU memory arena: faster repeated runs, more resident memory. @defaultValue true */
   memoryArena?: boolean;
@@ -61,7 +66,7 @@ export const DEFAULT_LOAD_OPTIONS: Readonly<ResolvedLoadOptions> = Object.freeze
   requireFirstProvider: false,
   intraOpThreads: 0,
   interOpThreads: 0,
-  graphOptimizationLevel: 'all',
+  graphOptimizationLevel: 'extended',
   memoryArena: true,
   memoryPattern: true,
   allowSpinning: false,

@@ -46,7 +46,7 @@ def time_models(root: Path, threads: list[int], runs: int) -> dict[str, Any]:
     """
     import onnxruntime as ort  # only this command needs it at import time
 
-    from spectra_distill.export.onnx import STATS_NAME, StatisticsGraph, takes_statistics
+    from spectra_distill.export.onnx import STATS_NAME, StatisticsGraph, session_options, takes_statistics
 
     if not root.is_dir():
         raise DatasetError("expected a folder of model folders (npm run bench:quantize keeps them)", root)
@@ -59,7 +59,7 @@ def time_models(root: Path, threads: list[int], runs: int) -> dict[str, Any]:
         feeds = {name: np.load(path)[None] for name, path in inputs.items()}
         result: dict[str, dict[str, float]] = {}
         for n in threads:
-            opts = ort.SessionOptions()
+            opts = session_options()
             opts.intra_op_num_threads = n
             opts.inter_op_num_threads = 1
             # a statistics graph runs once per frame beside its model, not as a model of its own

@@ -82,7 +82,7 @@ class StatisticsGraph:
             raise ExportError(f"{name} takes {STATS_NAME}; its statistics graph is missing", path)
         # its worker threads must not spin after a run: they would take the cores from the fuse graph that runs
         # next (40 % of a 206-band frame's time, results/distill/generalisation/README.md)
-        options = ort.SessionOptions()
+        options = session_options()
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
@@ -90,6 +90,19 @@ class StatisticsGraph:
     def measure(self, lr: np.ndarray, msi: np.ndarray) -> np.ndarray:
         """The (N, S) statistics of whole frames (N, B, h, w) / (N, b, H, W)."""
         return self.session.run(None, {INPUT_NAMES[0]: lr, INPUT_NAMES[1]: msi})[0]
+
+
+def session_options() -> ort.SessionOptions:
+    """Options of every session that runs an exported graph (the SDK's defaults too).
+
+    Optimisation level 'extended', not 'all': the NCHWc layout transformation 'all' adds converts the convs'
+    layout at every boundary, which made the 206-band students 10-20 % slower at 32-64 LR px (all three
+    variants) and the CAVE-grid ones no faster (`scripts/bench/graph_optimization.py`,
+    `results/bench/graph-optimization.json`).
+    """
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    return options
 
 
 def takes_statistics(session: ort.InferenceSession) -> bool:
@@ -108,7 +121,9 @@ class OnnxFusion:
     """
 
     def __init__(self, onnx_path: str | Path, providers: list[str] | None = None) -> None:
-        self.session = ort.InferenceSession(str(onnx_path), providers=providers or ["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            str(onnx_path), session_options(), providers=providers or ["CPUExecutionProvider"]
+        )
         self.stats = StatisticsGraph(onnx_path) if takes_statistics(self.session) else None
 
     @property
