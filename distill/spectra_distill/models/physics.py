@@ -117,9 +117,10 @@ SHIFT_SIGNED = True
 resize (`imresize`, `interpolate(..., antialias=True)`) shows a blur with negative lobes. Cutting them cost
 5.1 / 2.0 dB on such validation pairs and changed nothing else
 (`results/distill/calibration/shift-estimate/`)."""
-LR_SHIFT_REACH = 3
+LR_SHIFT_REACH = 2
 """LR pixels on either side that `Degradation.upsample` interpolates from when the frame's blur is shifted:
-cubic weights for a shift of up to one LR pixel."""
+cubic weights for a shift of up to half an LR pixel (`SHIFTS_PX`' range; a refit whose centroid lies further
+out is moved half a pixel). Five taps per axis instead of seven: the move runs on every band."""
 
 
 def _cubic_weights(x: torch.Tensor, a: float = -0.75) -> torch.Tensor:
@@ -488,12 +489,12 @@ class Degradation(nn.Module):
 
     def _shift_lr(self, lr: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         """Each image of `lr` (N, C, h, w) read at (i + shift_y, j + shift_x); `shift` (N, 2) in LR px, at
-        most one. Replicate edges, as `layers.upsample`."""
+        most half a pixel. Replicate edges, as `layers.upsample`."""
         n, c, h, w = lr.shape
         reach = LR_SHIFT_REACH
         k = 2 * reach + 1
         offsets = self.wide_offsets.new_tensor([float(t) for t in range(-reach, reach + 1)])
-        weights = _cubic_weights(offsets[None, None, :] - shift.clamp(-1.0, 1.0)[:, :, None])  # (N, 2, k)
+        weights = _cubic_weights(offsets[None, None, :] - shift.clamp(-0.5, 0.5)[:, :, None])  # (N, 2, k)
         # k weighted slices per axis: at LR size cheaper than gathering them as channels (as `degrade` does)
         rows = weights[:, 0].reshape(n, 1, 1, 1, k)
         cols = weights[:, 1].reshape(n, 1, 1, 1, k)
