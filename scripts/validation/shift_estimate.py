@@ -5,8 +5,8 @@ their trained scenes, each simulated as the card describes it and as users outsi
 pair: the HR cube blurred by a Gaussian centred on every HR pixel and sampled at `[k::s]` (the LR pixels then
 sit k - (s - 1)/2 HR px off the middle of each block). The students without the shift, with the searched
 shift alone, and with the searched shift refined by least squares at several ridges
-(`physics.SHIFT_REFINE_RIDGE`), with negative taps cut and over a wider window; also pairs whose LR-HSI an image
-library resized (antialiased bicubic, area). No test scene is read.
+(`physics.SHIFT_REFINE_RIDGE`), with negative taps cut and over a wider window; also pairs whose LR-HSI an
+image library resized (antialiased bicubic, area). No test scene is read.
 
     .venv/bin/python scripts/validation/shift_estimate.py models/student-cave31-rgb-x4.weights.pt \
         models/student-rs206-s2x4-x4.weights.pt
@@ -18,18 +18,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from report import write_report  # beside this script
-from tqdm import tqdm
+from regions import ValidationRegions  # beside this script
+from report import write_report
 
 import spectra_distill.models.physics as physics
 from spectra_distill.data import default_data_root
-from spectra_distill.data.splits import load_split
-from spectra_distill.evaluate.generalisation import CameraCase, simulate
+from spectra_distill.evaluate import generalisation
 from spectra_distill.evaluate.methods import subspace_method, torch_method
-from spectra_distill.evaluate.regions import ModelFacts, held_out_regions
-from spectra_distill.evaluate.run import too_small, wald_config
-from spectra_distill.export.model import load_checkpoint_model
-from spectra_distill.metrics import evaluate as score
 
 SHIPPED = {
     "SHIFT_REFINE_RIDGE": physics.SHIFT_REFINE_RIDGE,
@@ -45,16 +40,21 @@ VARIANTS = {
     "ridge 0.01, taps >= 0": {"SHIFT_SIGNED": False},
     "ridge 0.01, window k + 2s": {"SHIFT_WINDOW_SCALES": 2},
 }
-CASES = (
-    CameraCase("nominal"),
-    CameraCase("noise 30 dB", snr_db=30.0),
-    CameraCase("PSF sigma +0.5 px", psf_sigma=0.5),
-    CameraCase("PSF truncated (s taps)", psf_taps=-1),
-    CameraCase("LR sampled at [::s]", lr_phase=0.0),
-    CameraCase("LR sampled at [s/4::s]", lr_phase=0.25),
-    CameraCase("LR sampled at [s/2::s]", lr_phase=0.5),
-    CameraCase("LR resized (bicubic, antialiased)", lr_resize="bicubic"),
-    CameraCase("LR resized (area)", lr_resize="area"),
+CASES = tuple(
+    c
+    for c in generalisation.CASES
+    if c.name
+    in (
+        "nominal",
+        "noise 30 dB",
+        "PSF sigma +0.5 px",
+        "PSF truncated (s taps)",
+        "LR sampled at [::s]",
+        "LR sampled at [s/4::s]",
+        "LR sampled at [s/2::s]",
+        "LR resized (bicubic, antialiased)",
+        "LR resized (area)",
+    )
 )
 
 
@@ -64,37 +64,27 @@ def configure(changes: dict) -> None:
 
 
 def rows_for(weights: str, root: Path) -> list[dict]:
-    model, ckpt = load_checkpoint_model(weights, "student")
-    facts = ModelFacts.from_card(ckpt["card"], weights)
-    spec = load_split(facts.split)
-    regions = [
-        r for r in held_out_regions(facts, root, spec, spec, "val")[0] if too_small(r, facts.scale) is None
-    ]
+    val = ValidationRegions.load(weights, root)
     plain = subspace_method(
-        torch_method("no shift", model.with_physics(shift_estimate=False).eval(), "cpu"), facts, auto=True
+        torch_method("no shift", val.model.with_physics(shift_estimate=False).eval(), "cpu"),
+        val.facts,
+        auto=True,
     )
     shifted = {}
     for name, changes in VARIANTS.items():
         configure(changes)  # the window is fixed when the network is built
-        net = model.with_physics(shift_estimate=True).eval()
-        shifted[name] = subspace_method(torch_method(name, net, "cpu"), facts, auto=True)
+        net = val.model.with_physics(shift_estimate=True).eval()
+        shifted[name] = subspace_method(torch_method(name, net, "cpu"), val.facts, auto=True)
     configure({})
-    wald = wald_config(facts, root, 0)
     out = []
-    for case in tqdm(CASES, desc=Path(weights).stem, unit="case"):
-        for r in regions:
-            pair = simulate(r.cube, facts, wald, case, 0)
-
-            def psnr(cube: np.ndarray, r=r) -> float:
-                return score(cube, r.cube.data, facts.scale, r.cube.valid, r.band_mask).psnr
-
-            row = {"model": Path(weights).name.split(".")[0], "case": case.name, "region": r.key}
-            row["plain"] = psnr(plain.predict(pair).cube)
-            for name, changes in VARIANTS.items():
-                configure(changes)
-                row[name] = psnr(shifted[name].predict(pair).cube)
-            configure({})
-            out.append(row)
+    for case, r, pair in val.pairs(CASES):
+        row = {"model": val.name, "case": case.name, "region": r.key}
+        row["plain"] = val.psnr(r, plain.predict(pair).cube)
+        for name, changes in VARIANTS.items():
+            configure(changes)
+            row[name] = val.psnr(r, shifted[name].predict(pair).cube)
+        configure({})
+        out.append(row)
     return out
 
 

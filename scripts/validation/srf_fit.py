@@ -16,19 +16,14 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from report import write_report  # beside this script
-from tqdm import tqdm
+from regions import ValidationRegions  # beside this script
+from report import write_report
 
 import spectra_distill.models.physics as physics
 from spectra_distill.data import default_data_root
-from spectra_distill.data.splits import load_split
 from spectra_distill.degrade.srf import load_srf
-from spectra_distill.evaluate.generalisation import CAMERAS_FILE, CameraCase, rgb_camera, simulate
+from spectra_distill.evaluate.generalisation import CAMERAS_FILE, CameraCase, rgb_camera
 from spectra_distill.evaluate.methods import subspace_method, torch_method
-from spectra_distill.evaluate.regions import ModelFacts, held_out_regions
-from spectra_distill.evaluate.run import too_small, wald_config
-from spectra_distill.export.model import load_checkpoint_model
-from spectra_distill.metrics import evaluate as score
 
 CARD_CAMERA = "Nikon_D700"
 NOISE_RIDGES = (0.0, 10.0, 100.0, 1000.0)
@@ -47,34 +42,26 @@ def cameras(root: Path) -> list[str]:
 
 
 def rows_for(weights: str, root: Path) -> list[dict]:
-    model, ckpt = load_checkpoint_model(weights, "student")
-    facts = ModelFacts.from_card(ckpt["card"], weights)
-    spec = load_split(facts.split)
-    regions = [
-        r for r in held_out_regions(facts, root, spec, spec, "val")[0] if too_small(r, facts.scale) is None
-    ]
+    val = ValidationRegions.load(weights, root)
     card = subspace_method(
-        torch_method("card SRF", model.with_physics(srf_estimate=False).eval(), "cpu"), facts, auto=True
+        torch_method("card SRF", val.model.with_physics(srf_estimate=False).eval(), "cpu"),
+        val.facts,
+        auto=True,
     )
     fitted = subspace_method(
-        torch_method("fitted SRF", model.with_physics(srf_estimate=True).eval(), "cpu"), facts, auto=True
+        torch_method("fitted SRF", val.model.with_physics(srf_estimate=True).eval(), "cpu"),
+        val.facts,
+        auto=True,
     )
-    wald = wald_config(facts, root, 0)
-    cases = [*CASES, *(rgb_camera(c) for c in cameras(root) if facts.msi_preset == "rgb")]
+    cases = [*CASES, *(rgb_camera(c) for c in cameras(root) if val.facts.msi_preset == "rgb")]
     out = []
-    for case in tqdm(cases, desc=Path(weights).stem, unit="case"):
-        for r in regions:
-            pair = simulate(r.cube, facts, wald, case, 0)
-
-            def psnr(cube: np.ndarray, r=r) -> float:
-                return score(cube, r.cube.data, facts.scale, r.cube.valid, r.band_mask).psnr
-
-            row = {"model": Path(weights).name.split(".")[0], "case": case.name, "region": r.key}
-            row["card"] = psnr(card.predict(pair).cube)
-            for ridge in NOISE_RIDGES:
-                physics.SRF_NOISE_RIDGE = ridge
-                row[ridge] = psnr(fitted.predict(pair).cube)
-            out.append(row)
+    for case, r, pair in val.pairs(cases):
+        row = {"model": val.name, "case": case.name, "region": r.key}
+        row["card"] = val.psnr(r, card.predict(pair).cube)
+        for ridge in NOISE_RIDGES:
+            physics.SRF_NOISE_RIDGE = ridge
+            row[ridge] = val.psnr(r, fitted.predict(pair).cube)
+        out.append(row)
     physics.SRF_NOISE_RIDGE = SHIPPED
     return out
 
