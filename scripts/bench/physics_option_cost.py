@@ -23,7 +23,7 @@ import onnxruntime as ort
 from tqdm import tqdm
 
 from spectra_distill.export.model import load_checkpoint_model
-from spectra_distill.export.onnx import export_onnx, stats_path_for
+from spectra_distill.export.onnx import export_onnx, session_options, stats_path_for
 
 OPTIONS = {"srf_estimate": "srf-fit-cost.json", "shift_estimate": "shift-estimate-cost.json"}
 """The options and their results files."""
@@ -34,7 +34,7 @@ STUDENTS = {"models/student-cave31-rgb-x4.weights.pt": 64, "models/student-rs206
 
 
 def session(path: Path) -> ort.InferenceSession:
-    options = ort.SessionOptions()
+    options = session_options()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
