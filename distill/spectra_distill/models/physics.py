@@ -303,17 +303,18 @@ class Degradation(nn.Module):
         x = F.conv2d(framed, self.taps.view(1, 1, k, 1), stride=(self.scale, 1))
         return F.conv2d(x, self.taps.view(1, 1, 1, k), stride=(1, self.scale))
 
-    def estimate_taps(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
-        """(N, k): the PSF each pair shows: the card's unless a Gaussian of `PSF_SIGMAS` fits clearly better,
-        then free symmetric taps (`fit_taps`), each freer candidate having to win by `PSF_SWITCH_MARGIN` over
-        the best before it.
+    def estimate_taps(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, shift: bool = False) -> torch.Tensor:
+        """The PSF each pair shows: the card's unless a Gaussian of `PSF_SIGMAS` fits clearly better, then
+        free symmetric taps (`fit_taps`), then with `shift` a shifted blur (`fit_shifted_taps`), each freer
+        candidate having to win by `PSF_SWITCH_MARGIN` over the best before it.
 
         The LR-HSI projected through the SRF is the HR-MSI after the camera's blur and decimation; each
         candidate blurs the HR-MSI, and its misfit is the residual of the projection regressed band by band on
         the result (gain and offset fitted, as the SDK's `estimatePsfSigma`).
 
         Shape:
-            lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) in the same units -> (N, k)
+            lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) in the same units -> (N, k) symmetric taps, or with
+            `shift` (N, 2, wide): row and column taps over the wide window (`is_shifted`)
         """
         n, b = hrmsi.shape[:2]
         x = self._framed(hrmsi)
@@ -332,28 +333,9 @@ class Degradation(nn.Module):
         keep = (1.0 - PSF_SWITCH_MARGIN) ** 2
         residual = torch.cat([residual[:, :1] * keep, residual[:, 1:-1], residual[:, -1:] / keep], dim=1)
         first = _first_min(residual)
-        return first[:, :1] * self.taps + first[:, 1:-1] @ self.psf_bank + first[:, -1:] * free
-
-    def estimate_shift(
-        self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, taps: torch.Tensor, srf: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """(N, 2, wide): the blur `taps` (`estimate_taps`) moved off the middle of each s x s block and refitted
-        (`fit_shifted_taps`) where that explains the pair clearly better, else `taps` centred in the window.
-
-        `srf` (N, b, B): the frame's fitted SRF (`fit_srf`), through which the LR-HSI is projected for the
-        comparison; with the card's, a camera whose response is not the card's (another maker's RGB) let the
-        freer blur absorb part of the spectral mismatch and cost up to 0.9 dB on validation regions.
-
-        Shape:
-            lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) in the same units, taps (N, k)
-        """
-        n, b = hrmsi.shape[:2]
-        k = self.taps.numel()
-        keep = (1.0 - PSF_SWITCH_MARGIN) ** 2
-        if srf is None:
-            target = self.project(lrhsi)
-        else:
-            target = (srf @ lrhsi.flatten(2)).reshape(n, b, *lrhsi.shape[-2:])
+        taps = first[:, :1] * self.taps + first[:, 1:-1] @ self.psf_bank + first[:, -1:] * free
+        if not shift:
+            return taps
         moved = self.fit_shifted_taps(target, hrmsi, taps)
         # compared where both blurs lie inside the frame: on a small frame the reflected border (the
         # camera's is not a mirror) decides otherwise, and a validation region of 8 x 4 LR px took a shift of
@@ -752,18 +734,13 @@ class FrameStatistics(NamedTuple):
         `regression`: the pans of `regression_prior` instead of each band's assigned MSI band.
         `estimate_psf`: the frame's own PSF (`Degradation.estimate_taps`), used for everything after it.
         `estimate_srf`: the frame's own SRF (`fit_srf`, on the LR-MSI of that PSF) for the back-projections.
-        `estimate_shift`: then that blur moved and refitted (`Degradation.estimate_shift`), judged through the
-        SRF fitted with the centred blur when `estimate_srf`.
+        `estimate_shift`: the PSF search also tries a shifted blur (`Degradation.fit_shifted_taps`).
         """
         degradation = radiometry.degradation
         hsi_scale, msi_gain, msi_scale = radiometry.scales(lrhsi, hrmsi)
         msi = hrmsi * msi_gain
         offset = HPM_OFFSET * _mean_hw(msi.abs()) + 1e-30
-        taps = degradation.estimate_taps(lrhsi, msi) if estimate_psf else None
-        if estimate_shift and taps is not None:
-            # the shift is judged through the response the frame shows, fitted with the centred blur first
-            shown = fit_srf(degradation, lrhsi, degradation.degrade(msi, taps)) if estimate_srf else None
-            taps = degradation.estimate_shift(lrhsi, msi, taps, shown)
+        taps = degradation.estimate_taps(lrhsi, msi, estimate_shift) if estimate_psf else None
         lr_msi = degradation.degrade(msi, taps)
         srf = fit_srf(degradation, lrhsi, lr_msi) if estimate_srf else None
         if regression:
