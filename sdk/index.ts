@@ -89,7 +89,7 @@ export type { BlendMode } from './runtime/tiling';
 export { type GaussianPsf, type Psf, type PsfTaps, type SeparablePsf, axisTaps, cardPsf, gaussianTaps, psfTaps, spatialDegrade } from './spectral/psf';
 export { type PsfEstimate, type PsfSearch, estimatePsfSigma, fitPsfTaps } from './spectral/psf-estimate';
 export { type FittedBand, type SrfFitReport, fittedSrf } from './spectral/srf-fit';
-export { type BlurFitReport, CENTRED_PX, fittedBlur } from './spectral/blur-fit';
+export { type BlurFitReport, CENTRED_PX, fittedBlur, isCentred } from './spectral/blur-fit';
 export { projectSrf, srfCentroids } from './spectral/srf';
 export { type ResampleMethod, type ResamplingMatrix, resampleCube, resamplingMatrix } from './spectral/resample';
 export { AUTO_DENOISE_SNR_DB, type DenoiseDecision, type SignalSubspace, autoSubspace, projectRows, signalSubspace } from './spectral/subspace';

@@ -6,7 +6,7 @@ import type { Cube } from '../../sdk/cube/cube';
 import { writeCube } from '../../sdk/cube/read-cube';
 import { writeEnvi } from '../../sdk/cube/envi';
 import { consistencyHeader } from '../../sdk/quality/consistency';
-import { CENTRED_PX } from '../../sdk/spectral/blur-fit';
+import { isCentred } from '../../sdk/spectral/blur-fit';
 import { type QuicklookBands, quicklookBands, writeQuicklook } from '../../sdk/cube/quicklook';
 import { type FuseOptions, type FusedCube, FusionModel, type RowSink, type StreamedFuse } from '../../sdk/runtime/fusion-model';
 import type { ProviderRequest } from '../../sdk/runtime/providers';
@@ -275,11 +275,6 @@ export function formatSrfFit(fit: NonNullable<FusedCube['srfFit']>): string {
     return `${b.name} ${b.centroidNm.toFixed(1)} nm (card ${b.cardCentroidNm.toFixed(1)}, ${shift >= 0 ? '+' : ''}${shift.toFixed(1)}; shape ${(100 * b.change).toFixed(0)} % off)`;
   });
   return `srf fit: the MSI response this frame shows, used by the fusion: ${bands.join(', ')}`;
-}
-
-/** Whether the blur the fusion found sits on the card's convention (within float rounding of the fit). */
-function isCentred(fit: NonNullable<FusedCube['blurFit']>): boolean {
-  return Math.max(Math.abs(fit.shiftPx.rows), Math.abs(fit.shiftPx.cols)) < CENTRED_PX;
 }
 
 /** The `blur fit:` line of `spectra fuse`: where the LR-HSI's pixels sit against the HR-MSI's, as the fusion took it. */

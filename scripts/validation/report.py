@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 
 def write_report(out: Path, command: str, description: str, table: list[str]) -> None:
@@ -11,3 +14,27 @@ def write_report(out: Path, command: str, description: str, table: list[str]) ->
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def comparison_table(
+    rows: list[dict], base: str, base_label: str, columns: list[tuple[str, Any, bool]]
+) -> list[str]:
+    """Per model and case, the mean PSNR of the `base` setting and of each column's (label, row key, shipped),
+    with its change from `base` on the mean and on the worst region; the shipped column in bold."""
+    labels = " | ".join(f"{label}{' (shipped)' if shipped else ''}" for label, _, shipped in columns)
+    lines = [
+        f"| model | case | regions | {base_label} | {labels} |",
+        "|---|---|---|---|" + "---|" * len(columns),
+    ]
+    for model in dict.fromkeys(r["model"] for r in rows):
+        for case in dict.fromkeys(r["case"] for r in rows if r["model"] == model):
+            mine = [r for r in rows if r["model"] == model and r["case"] == case]
+            reference = np.mean([r[base] for r in mine])
+            cells = []
+            for _, key, shipped in columns:
+                mean = np.mean([r[key] for r in mine])
+                worst = min(r[key] - r[base] for r in mine)
+                cell = f"{mean:.2f} ({mean - reference:+.2f}; worst {worst:+.2f})"
+                cells.append(f"**{cell}**" if shipped else cell)
+            lines.append(f"| {model} | {case} | {len(mine)} | {reference:.2f} | " + " | ".join(cells) + " |")
+    return lines

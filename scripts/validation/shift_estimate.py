@@ -17,9 +17,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 from regions import ValidationRegions  # beside this script
-from report import write_report
+from report import comparison_table, write_report
 
 import spectra_distill.models.physics as physics
 from spectra_distill.data import default_data_root
@@ -89,20 +88,8 @@ def rows_for(weights: str, root: Path) -> list[dict]:
 
 
 def table(rows: list[dict]) -> list[str]:
-    cols = " | ".join(f"{n}{' (shipped)' if not c else ''}" for n, c in VARIANTS.items())
-    lines = [f"| model | case | regions | no shift | {cols} |", "|---|---|---|---|" + "---|" * len(VARIANTS)]
-    for model in dict.fromkeys(r["model"] for r in rows):
-        for case in dict.fromkeys(r["case"] for r in rows if r["model"] == model):
-            mine = [r for r in rows if r["model"] == model and r["case"] == case]
-            base = np.mean([r["plain"] for r in mine])
-            cells = []
-            for name, changes in VARIANTS.items():
-                mean = np.mean([r[name] for r in mine])
-                worst = min(r[name] - r["plain"] for r in mine)
-                cell = f"{mean:.2f} ({mean - base:+.2f}; worst {worst:+.2f})"
-                cells.append(cell if changes else f"**{cell}**")
-            lines.append(f"| {model} | {case} | {len(mine)} | {base:.2f} | " + " | ".join(cells) + " |")
-    return lines
+    columns = [(name, name, not changes) for name, changes in VARIANTS.items()]
+    return comparison_table(rows, "plain", "no shift", columns)
 
 
 def main() -> None:

@@ -15,9 +15,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import numpy as np
 from regions import ValidationRegions  # beside this script
-from report import write_report
+from report import comparison_table, write_report
 
 import spectra_distill.models.physics as physics
 from spectra_distill.data import default_data_root
@@ -67,28 +66,8 @@ def rows_for(weights: str, root: Path) -> list[dict]:
 
 
 def table(rows: list[dict]) -> list[str]:
-    cols = " | ".join(
-        f"fitted, noise ridge {g:g}{' (shipped)' if g == SHIPPED else ''}" for g in NOISE_RIDGES
-    )
-    lines = [
-        f"| model | case | regions | card SRF | {cols} |",
-        "|---|---|---|---|" + "---|" * len(NOISE_RIDGES),
-    ]
-    for model in dict.fromkeys(r["model"] for r in rows):
-        for case in dict.fromkeys(r["case"] for r in rows if r["model"] == model):
-            mine = [r for r in rows if r["model"] == model and r["case"] == case]
-            cells = []
-            for g in NOISE_RIDGES:
-                gain = np.mean([r[g] for r in mine]) - np.mean([r["card"] for r in mine])
-                worst = min(r[g] - r["card"] for r in mine)
-                cell = f"{np.mean([r[g] for r in mine]):.2f} ({gain:+.2f}; worst {worst:+.2f})"
-                cells.append(f"**{cell}**" if g == SHIPPED else cell)
-            lines.append(
-                f"| {model} | {case} | {len(mine)} | {np.mean([r['card'] for r in mine]):.2f} | "
-                + " | ".join(cells)
-                + " |"
-            )
-    return lines
+    columns = [(f"fitted, noise ridge {g:g}", g, g == SHIPPED) for g in NOISE_RIDGES]
+    return comparison_table(rows, "card", "card SRF", columns)
 
 
 def main() -> None:

@@ -9,7 +9,7 @@ import { type ConsistencyReport, type DegradationModel, type MsiAgreement, consi
 import { sameGrid, selectBandGrid, srfOnValidBands, toModelGrid } from '../spectral/coverage';
 import { type PsfEstimate, estimatePsfSigma } from '../spectral/psf-estimate';
 import { fittedSrf } from '../spectral/srf-fit';
-import { CENTRED_PX, fittedBlur } from '../spectral/blur-fit';
+import { fittedBlur, isCentred } from '../spectral/blur-fit';
 import { cardPsf } from '../spectral/psf';
 import { bandValidity } from '../cube/band-validity';
 import { type LoadedBinding, loadBinding } from './binding';
@@ -551,8 +551,9 @@ export class FusionModel {
     let qualityMs = 0;
     if (opts.quality) {
       const tq = performance.now();
-      quality = consistency(fused, lr, hr, this.degradation(t.bandValid, frame));
-      agreement = msiAgreement(lr, hr, this.degradation(t.bandValid, frame), this.inputSpec.msiBandNames, opts.msiResponse !== undefined);
+      const degradation = this.degradation(t.bandValid, frame);
+      quality = consistency(fused, lr, hr, degradation);
+      agreement = msiAgreement(lr, hr, degradation, this.inputSpec.msiBandNames, opts.msiResponse !== undefined);
       qualityMs = performance.now() - tq;
     }
     return {
@@ -574,7 +575,8 @@ export class FusionModel {
     const tf = performance.now();
     const frame = await this.frameStatistics?.measure(lr, hr);
     let inferMs = performance.now() - tf;
-    const check = opts.quality ? new StripConsistency(lr, hr, this.degradation(t.bandValid, frame)) : undefined;
+    const degradation = this.degradation(t.bandValid, frame);
+    const check = opts.quality ? new StripConsistency(lr, hr, degradation) : undefined;
     let qualityMs = 0;
     const subspace = t.denoise?.subspace;
     let denoiseMs = t.subspaceMs;
@@ -618,7 +620,7 @@ export class FusionModel {
       tiles: tiles.length,
       ...denoiseReport(t.denoise),
       ...srfFitReport(frame, this.card),
-      ...(check ? { quality: check.report(), msiAgreement: msiAgreement(lr, hr, this.degradation(t.bandValid, frame), this.inputSpec.msiBandNames, opts.msiResponse !== undefined) } : {}),
+      ...(check ? { quality: check.report(), msiAgreement: msiAgreement(lr, hr, degradation, this.inputSpec.msiBandNames, opts.msiResponse !== undefined) } : {}),
       timing: {
         validateMs: t.validateMs,
         resampleMs: t.resampleMs,
@@ -656,8 +658,7 @@ export class FusionModel {
   private degradation(bandValid: readonly boolean[], frame?: Float32Array): DegradationModel {
     const { scale, psf, msi } = this.card;
     const blur = frame && fittedBlur(frame, this.card);
-    const shifted = blur && Math.max(Math.abs(blur.shiftPx.rows), Math.abs(blur.shiftPx.cols)) >= CENTRED_PX;
-    return { scale, psf, ...(shifted ? { blur: blur.taps } : {}), msi: { srf: srfOnValidBands(msi.srf, bandValid) }, hsi: { band_valid: [...bandValid] } };
+    return { scale, psf, ...(blur && !isCentred(blur) ? { blur: blur.taps } : {}), msi: { srf: srfOnValidBands(msi.srf, bandValid) }, hsi: { band_valid: [...bandValid] } };
   }
 
   /** Everything of the fused cube but its pixels. */

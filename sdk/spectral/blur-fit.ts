@@ -3,6 +3,11 @@ import type { ModelCard } from '../core/model-card';
 /** A blur whose centroid is within this many HR px of the block's middle on both axes sits on the card's convention (the fit's float rounding is far below it). */
 export const CENTRED_PX = 0.05;
 
+/** Whether the blur the fusion found sits on the card's convention (within {@link CENTRED_PX} on both axes). */
+export function isCentred(fit: BlurFitReport): boolean {
+  return Math.max(Math.abs(fit.shiftPx.rows), Math.abs(fit.shiftPx.cols)) < CENTRED_PX;
+}
+
 /** Where the statistics graph found each LR-HSI pixel's blur on a frame (card `psf.per_frame.shift_taps`). */
 export interface BlurFitReport {
   /** Centroid of the blur along rows (down) and columns (right), HR px from the middle of each scale x scale block: 0 for the card's convention, k - (s - 1) / 2 for an LR-HSI sampled at `[k::s]` of a blurred image. */
