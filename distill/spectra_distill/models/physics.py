@@ -117,6 +117,12 @@ SHIFT_SIGNED = True
 resize (`imresize`, `interpolate(..., antialias=True)`) shows a blur with negative lobes. Cutting them cost
 5.1 / 2.0 dB on such validation pairs and changed nothing else
 (`results/distill/calibration/shift-estimate/`)."""
+SHIFT_RESPONSE = "fitted"
+"""What `Degradation.estimate_taps` (with `srf_estimate`) scores a shifted blur through. "card": the LR-HSI
+projected through the card's SRF; another camera's response then reads in part as a shifted blur (Point Grey's
+validation regions lost 0.86 dB to it). "fitted": each candidate with the response that explains it best
+(`ResponseFit`), so blur and response are judged together; the least-squares refit of the taps still targets
+the card's projection (`results/distill/calibration/shift-response/`)."""
 LR_SHIFT_REACH = 2
 """LR pixels on either side that `Degradation.upsample` interpolates from when the frame's blur is shifted:
 cubic weights for a shift of up to half an LR pixel (`SHIFTS_PX`' range; a refit whose centroid lies further
@@ -148,6 +154,54 @@ def _misfits(blurred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     vy = (yc * yc).sum(-1)
     residual = (vy - cxy * cxy / ((xc * xc).sum(-1) + 1e-30)).clamp(min=0).sum(1)
     return residual + PSF_MISFIT_FLOOR**2 * vy.sum(1)
+
+
+class ResponseFit:
+    """Misfits of candidate blurs of the HR-MSI when the frame's spectral response is fitted with each.
+
+    Each candidate's LR-MSI band regressed, with an offset, on the LR-HSI bands `fit_srf` fits, with its
+    ridge toward the card's row, over the whole frame (the interior alone can hold fewer pixels than bands:
+    fitted there, the search lost 4.5 dB on a validation region of 18 x 6 LR px);
+    the misfit is the band's unexplained share on the frame's interior, weighted by the contrast of the card's
+    projection of that band there (as `_misfits` weighs it). Fitting the response with each candidate keeps
+    another camera's response from reading as a shifted blur: one response explains every candidate equally
+    well unless the blur moves. Float64, one inverse per frame.
+
+    Shape:
+        lrhsi (N, B, h, w), target (N, b, h, w): the LR-HSI through the card's SRF
+    """
+
+    def __init__(self, degradation: Degradation, lrhsi: torch.Tensor, target: torch.Tensor) -> None:
+        self.degradation = degradation
+        bands = list(degradation.fit_bands)
+        y = lrhsi[:, bands].flatten(2).double()
+        self.y = y - y.mean(dim=-1, keepdim=True)  # (N, B', h*w)
+        gram = self.y @ self.y.transpose(1, 2)
+        self.ridge, unit = srf_ridge(gram)
+        self.inverse = spd_inverse_solve(gram + self.ridge * unit, unit.expand_as(gram))
+        self.card = degradation.srf.double()[:, bands]  # (b, B')
+        inner = degradation._interior(target).flatten(2).double()
+        inner = inner - inner.mean(dim=-1, keepdim=True)
+        self.weight = (inner * inner).sum(-1)  # (N, b)
+
+    def _share(self, candidates: torch.Tensor) -> torch.Tensor:
+        """(N, b, M): the unexplained share on the interior of candidates (N, b, M, h, w)."""
+        n, b, m, h, w = candidates.shape
+        x = candidates.double().reshape(n, b * m, h * w)
+        x = x - x.mean(dim=-1, keepdim=True)
+        prior = self.card[:, None, :].expand(b, m, -1).reshape(1, b * m, -1) * self.ridge.transpose(1, 2)
+        r = (x @ self.y.transpose(1, 2) + prior) @ self.inverse  # the inverse is symmetric
+        inner = self.degradation._interior
+        residual = inner((x - r @ self.y).reshape(n, b * m, h, w)).flatten(2)
+        total = (inner(x.reshape(n, b * m, h, w)).flatten(2) ** 2).sum(-1)
+        share = (residual**2).sum(-1) / total.clamp(min=1e-30)
+        return share.reshape(n, b, m)
+
+    def misfits(self, candidates: torch.Tensor) -> torch.Tensor:
+        """(N, M), as `_misfits`: candidates (N, b, M, h, w) over the whole frame."""
+        share = self._share(candidates)
+        floor = PSF_MISFIT_FLOOR**2 * self.weight.sum(1, keepdim=True)
+        return ((self.weight[:, :, None] * share).sum(1) + floor).float()
 
 
 def _first_min(residual: torch.Tensor) -> torch.Tensor:
@@ -303,10 +357,13 @@ class Degradation(nn.Module):
         x = F.conv2d(framed, self.taps.view(1, 1, k, 1), stride=(self.scale, 1))
         return F.conv2d(x, self.taps.view(1, 1, 1, k), stride=(1, self.scale))
 
-    def estimate_taps(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, shift: bool = False) -> torch.Tensor:
+    def estimate_taps(
+        self, lrhsi: torch.Tensor, hrmsi: torch.Tensor, shift: bool = False, response: bool = False
+    ) -> torch.Tensor:
         """The PSF each pair shows: the card's unless a Gaussian of `PSF_SIGMAS` fits clearly better, then
         free symmetric taps (`fit_taps`), then with `shift` a shifted blur (`fit_shifted_taps`), each freer
-        candidate having to win by `PSF_SWITCH_MARGIN` over the best before it.
+        candidate having to win by `PSF_SWITCH_MARGIN` over the best before it. With `response` (the frame's
+        SRF is fitted too, `srf_estimate`) the shifted blur is judged as `SHIFT_RESPONSE` says.
 
         The LR-HSI projected through the SRF is the HR-MSI after the camera's blur and decimation; each
         candidate blurs the HR-MSI, and its misfit is the residual of the projection regressed band by band on
@@ -336,7 +393,8 @@ class Degradation(nn.Module):
         taps = first[:, :1] * self.taps + first[:, 1:-1] @ self.psf_bank + first[:, -1:] * free
         if not shift:
             return taps
-        moved = self.fit_shifted_taps(target, hrmsi, taps)
+        joint = ResponseFit(self, lrhsi, target) if response and SHIFT_RESPONSE != "card" else None
+        moved = self.fit_shifted_taps(target, hrmsi, taps, joint)
         # compared where both blurs lie inside the frame: on a small frame the reflected border (the
         # camera's is not a mirror) decides otherwise, and a validation region of 8 x 4 LR px took a shift of
         # half a pixel that was not there (-4 dB). The 2 * wide free taps also fit that frame's noise: the
@@ -344,7 +402,7 @@ class Degradation(nn.Module):
         # and it needs four equations per tap
         inner = self._interior(target)
         blurs = torch.stack([self.degrade(hrmsi, taps), self.degrade(hrmsi, moved)], dim=2)
-        pair = _misfits(self._interior(blurs).flatten(3), inner)
+        pair = self._judge(joint, blurs, target)
         equations = torch.ones_like(inner).sum(dim=(1, 2, 3))[:, None]
         freedom = (1.0 - 2 * self.wide / equations).clamp(min=1e-3)
         use = (pair[:, 1:] / (keep * freedom) ** 2 < pair[:, :1]).float() * (
@@ -354,7 +412,22 @@ class Degradation(nn.Module):
         centred = F.pad(taps, (room, room))
         return torch.where(use[:, :, None] > 0, moved, torch.stack([centred, centred], dim=1))
 
-    def fit_shifted_taps(self, target: torch.Tensor, hrmsi: torch.Tensor, taps: torch.Tensor) -> torch.Tensor:
+    def _judge(
+        self, joint: ResponseFit | None, candidates: torch.Tensor, target: torch.Tensor
+    ) -> torch.Tensor:
+        """(N, M) misfits on the frame's interior of candidates (N, b, M, h, w): through the fitted response,
+        or through the card's projection `target` (N, b, h, w)."""
+        if joint is not None:
+            return joint.misfits(candidates)
+        return _misfits(self._interior(candidates).flatten(3), self._interior(target))
+
+    def fit_shifted_taps(
+        self,
+        target: torch.Tensor,
+        hrmsi: torch.Tensor,
+        taps: torch.Tensor,
+        joint: ResponseFit | None = None,
+    ) -> torch.Tensor:
         """(N, 2, wide): `taps` moved along each axis to where they explain `target` best, as row then column
         taps over the wide window: a blur off the middle of each s x s block, as a pair made by sampling a
         blurred image at `[k::s]` shows, or a capture whose two images are out of register.
@@ -364,6 +437,7 @@ class Degradation(nn.Module):
         interior; then each axis refitted by least squares toward the moved taps (`_refine`). The search comes
         first because free row and column taps alone followed the noise of small frames (a 22 px frame's fit
         was off by 0.5-1 px): moving a blur the frame's other candidates chose has one unknown per axis.
+        `joint`: each candidate scored with its own fitted response (`SHIFT_RESPONSE`).
 
         Shape:
             target (N, b, h, w): the LR-HSI through the SRF; hrmsi (N, b, s*h, s*w); taps (N, k)
@@ -381,7 +455,7 @@ class Degradation(nn.Module):
         def best(images: torch.Tensor) -> torch.Tensor:
             """(N, wide) the candidate of `moved` whose blur along the other axis of `images` fits best."""
             blurred = (moved[:, None] @ images.reshape(n, b, k, -1)).reshape(n, b, m, h, w)
-            misfit = _misfits(self._interior(blurred).flatten(3), self._interior(target))
+            misfit = self._judge(joint, blurred, target)
             return (_first_min(misfit)[:, None, :] @ moved)[:, 0]
 
         def gather_rows(cols: torch.Tensor) -> torch.Tensor:
@@ -602,6 +676,21 @@ def spd_inverse_solve(gram: torch.Tensor, rhs: torch.Tensor) -> torch.Tensor:
     return aug[..., n:]
 
 
+def srf_ridge(gram: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """`fit_srf`'s ridge for the Gram (N, n, n) of the bands it fits: (N, n, 1) one per band, and the unit
+    matrix. `SRF_FIT_RIDGE` of the mean diagonal plus `SRF_NOISE_RIDGE` times each band's noise energy (its
+    residual on the other bands, 1 / [G^-1]_ii, as HySime measures it)."""
+    n = gram.shape[-1]
+    unit = torch.eye(n, dtype=gram.dtype, device=gram.device)
+    # diagonals as masked sums: the exporter's float64 `diagonal` fails ONNX type inference. The floors must
+    # be float32 numbers too: the exported graph holds them as float constants, and 1e-300 there is 0 (an
+    # all-zero frame then solved 0 / 0)
+    level = (gram * unit).sum(dim=(1, 2), keepdim=True) / n + 1e-30
+    inverse = spd_inverse_solve(gram + SRF_FIT_FLOOR * level * unit, unit.expand_as(gram))
+    noise = 1.0 / (inverse * unit).sum(dim=-1).clamp(min=1e-30)
+    return SRF_FIT_RIDGE * level + SRF_NOISE_RIDGE * noise[:, :, None], unit
+
+
 def fit_srf(degradation: Degradation, lrhsi: torch.Tensor, lr_msi: torch.Tensor) -> torch.Tensor:
     """(N, b, B): the SRF the frame shows, the card's corrected by a ridge regression at low resolution.
 
@@ -619,15 +708,7 @@ def fit_srf(degradation: Degradation, lrhsi: torch.Tensor, lr_msi: torch.Tensor)
     y = lrhsi[:, bands].flatten(2).double()
     m = lr_msi.flatten(2).double()
     gram = y @ y.transpose(1, 2)
-    n = gram.shape[-1]
-    unit = torch.eye(n, dtype=gram.dtype, device=gram.device)
-    # diagonals as masked sums: the exporter's float64 `diagonal` fails ONNX type inference. The floors must
-    # be float32 numbers too: the exported graph holds them as float constants, and 1e-300 there is 0 (an
-    # all-zero frame then solved 0 / 0)
-    level = (gram * unit).sum(dim=(1, 2), keepdim=True) / n + 1e-30
-    inverse = spd_inverse_solve(gram + SRF_FIT_FLOOR * level * unit, unit.expand_as(gram))
-    noise = 1.0 / (inverse * unit).sum(dim=-1).clamp(min=1e-30)
-    ridge = SRF_FIT_RIDGE * level + SRF_NOISE_RIDGE * noise[:, :, None]  # (N, B, 1): one per band
+    ridge, unit = srf_ridge(gram)
     card = degradation.srf.double()
     fitted = spd_inverse_solve(gram + ridge * unit, y @ m.transpose(1, 2) + ridge * card[:, bands].t()[None])
     # back onto every band: a one-hot placement, constant in the exported graph
@@ -740,7 +821,7 @@ class FrameStatistics(NamedTuple):
         hsi_scale, msi_gain, msi_scale = radiometry.scales(lrhsi, hrmsi)
         msi = hrmsi * msi_gain
         offset = HPM_OFFSET * _mean_hw(msi.abs()) + 1e-30
-        taps = degradation.estimate_taps(lrhsi, msi, estimate_shift) if estimate_psf else None
+        taps = degradation.estimate_taps(lrhsi, msi, estimate_shift, estimate_srf) if estimate_psf else None
         lr_msi = degradation.degrade(msi, taps)
         srf = fit_srf(degradation, lrhsi, lr_msi) if estimate_srf else None
         if regression:

@@ -671,11 +671,14 @@ def _sampled_off_middle(start: int, seed: int = 7) -> tuple[torch.Tensor, torch.
     return hr, lr, msi
 
 
+@pytest.mark.parametrize("response", [False, True], ids=["card response", "fitted response"])
 @pytest.mark.parametrize("start", [0, 1, 3])
-def test_an_lrhsi_sampled_off_the_block_middle_is_fitted_as_a_shifted_blur(start: int) -> None:
+def test_an_lrhsi_sampled_off_the_block_middle_is_fitted_as_a_shifted_blur(
+    start: int, response: bool
+) -> None:
     hr, lr, msi = _sampled_off_middle(start)
     deg = _degradation()
-    taps = deg.estimate_taps(lr, msi, shift=True)
+    taps = deg.estimate_taps(lr, msi, shift=True, response=response)
     assert deg.is_shifted(taps)
     np.testing.assert_allclose(deg.shift_of(taps)[0].numpy(), [start - (S - 1) / 2] * 2, atol=0.2)
     plain = _tiny_physics("hpm_regression", psf_estimate=True)
@@ -686,8 +689,9 @@ def test_an_lrhsi_sampled_off_the_block_middle_is_fitted_as_a_shifted_blur(start
     assert err_shifted < 0.5 * err_plain, (err_shifted, err_plain)
 
 
+@pytest.mark.parametrize("response", [False, True], ids=["card response", "fitted response"])
 @pytest.mark.parametrize("snr_db", [None, 30.0])
-def test_a_pair_in_register_keeps_its_centred_blur(snr_db: float | None) -> None:
+def test_a_pair_in_register_keeps_its_centred_blur(snr_db: float | None, response: bool) -> None:
     # the card's convention, clean or at 30 dB SNR on both inputs: no shift wins by the switch margin, and the
     # network fuses exactly as without the search
     hr, lr, msi = _scene(13, 64, 64)
@@ -696,7 +700,7 @@ def test_a_pair_in_register_keeps_its_centred_blur(snr_db: float | None) -> None
         sigma = 10 ** (-snr_db / 20)
         lr, msi = (x + x.pow(2).mean().sqrt() * sigma * torch.randn(x.shape, generator=g) for x in (lr, msi))
     deg = _degradation()
-    taps = deg.estimate_taps(lr, msi, shift=True)[0]
+    taps = deg.estimate_taps(lr, msi, shift=True, response=response)[0]
     centred = torch.nn.functional.pad(deg.taps, (S // 2, S // 2))
     torch.testing.assert_close(taps, torch.stack([centred, centred]), rtol=0, atol=1e-6)
     plain = _tiny_physics("hpm_regression", psf_estimate=True)
@@ -744,7 +748,7 @@ def test_an_lrhsi_resized_by_an_image_library_is_fitted_with_its_negative_lobes(
     hr, _, msi = _scene(7, 64, 64)
     lr = torch.from_numpy(resize_down(hr.numpy(), S, "bicubic"))
     deg = _degradation()
-    taps = deg.estimate_taps(lr, msi, shift=True)
+    taps = deg.estimate_taps(lr, msi, shift=True, response=True)
     assert deg.is_shifted(taps) and (taps < 0).any()
     np.testing.assert_allclose(deg.shift_of(taps)[0].numpy(), [0.0, 0.0], atol=0.2)
     plain = _tiny_physics("hpm_regression", psf_estimate=True)
