@@ -47,7 +47,7 @@ export { type ReadPngStackOptions, type WritePngStackOptions, readPngStack, writ
 export { type QuicklookBands, type QuicklookOptions, quicklook, quicklookBands, writeQuicklook } from './cube/quicklook';
 
 // The model: loading, providers, fusion
-export { type ModelCard, readModelCard } from './core/model-card';
+export { type ModelCard, readModelCard, SHIFT_RESPONSES, type ShiftResponse } from './core/model-card';
 export {
   FusionModel,
   DEFAULT_FUSE_OPTIONS,

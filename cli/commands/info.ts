@@ -172,7 +172,7 @@ function psfNote(c: ModelCard): string {
   if (c.psf.per_frame) {
     const [lo, hi] = c.psf.per_frame.sigmas_px;
     const shapes = c.psf.per_frame.free_taps ? `a Gaussian of ${lo}-${hi} px, or symmetric taps of any shape fitted to the pair,` : `a Gaussian of ${lo}-${hi} px`;
-    const shift = c.psf.per_frame.shift_taps ? `; then that blur moved off the middle of each ${c.scale}x${c.scale} block and refitted over ${c.psf.per_frame.shift_taps} taps, by the same margin (a pair sampled at [k::s], out of register, or resized by an image library)` : '';
+    const shift = c.psf.per_frame.shift_taps ? `; then that blur moved off the middle of each ${c.scale}x${c.scale} block and refitted over ${c.psf.per_frame.shift_taps} taps, by the same margin (a pair sampled at [k::s], out of register, or resized by an image library)${c.psf.per_frame.shift_response === 'fitted' ? ', each move judged with the spectral response that explains it best' : ''}` : '';
     return ` (measured on every frame by the statistics graph: ${shapes} replaces it when it fits the pair ${Math.round(c.psf.per_frame.switch_margin * 100)} % better${shift})`;
   }
   return c.frame_statistics ? ' (inside the graph: a camera whose blur differs costs several dB; describe it, docs/new-camera.md)' : '';

@@ -1,6 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { ModelCardError } from './errors';
 
+/** What the statistics graph judges a shifted blur through (card `psf.per_frame.shift_response`). */
+export const SHIFT_RESPONSES = ['card', 'fitted'] as const;
+export type ShiftResponse = (typeof SHIFT_RESPONSES)[number];
+
 /** The model card (`<name>.card.json`, schema `spectra-edge/model-card@1`; see docs/model-card.md). */
 export interface ModelCard {
   schema: string;
@@ -33,9 +37,9 @@ export interface ModelCard {
   };
   /**
    * The LR-HSI's blur: a Gaussian, or (after `spectra retarget-psf --shape free`) explicit 1-D `taps` that replace it; `sigma` is then the closest Gaussian's.
-   * `per_frame`: the statistics graph measures the blur of each frame and uses a Gaussian of `sigmas_px` (in `step_px` steps) instead of this one when it fits the pair by `switch_margin` (relative misfit) better; with `free_taps`, symmetric taps of any shape fitted to the pair in closed form replace that when they fit better by the same margin; with `shift_taps`, the chosen taps moved off the middle of each scale x scale block (an LR-HSI sampled at `[k::s]` of a blurred image, or out of register by a fraction of an LR pixel) replace them in turn, and the graph upsamples into the HR-MSI's register.
+   * `per_frame`: the statistics graph measures the blur of each frame and uses a Gaussian of `sigmas_px` (in `step_px` steps) instead of this one when it fits the pair by `switch_margin` (relative misfit) better; with `free_taps`, symmetric taps of any shape fitted to the pair in closed form replace that when they fit better by the same margin; with `shift_taps`, the chosen taps moved off the middle of each scale x scale block (an LR-HSI sampled at `[k::s]` of a blurred image, or out of register by a fraction of an LR pixel) replace them in turn, and the graph upsamples into the HR-MSI's register. `shift_response` says what each move is judged through: the card's SRF (`card`) or the response that explains it best (`fitted`), so another camera's response is not read as a shifted blur.
    */
-  psf: { type: 'gaussian'; sigma: number; kernel_size: number; taps?: number[]; per_frame?: { sigmas_px: [number, number]; step_px: number; switch_margin: number; free_taps?: boolean; shift_taps?: number } };
+  psf: { type: 'gaussian'; sigma: number; kernel_size: number; taps?: number[]; per_frame?: { sigmas_px: [number, number]; step_px: number; switch_margin: number; free_taps?: boolean; shift_taps?: number; shift_response?: ShiftResponse } };
   io: {
     inputs: Record<string, { shape: (string | number)[]; dtype: string }>;
     outputs: Record<string, { shape: (string | number)[]; dtype: string }>;
@@ -126,8 +130,8 @@ function checkCard(raw: unknown, path: string): ModelCard {
   const perFrame = psf!.per_frame;
   if (perFrame !== undefined) {
     const [lo, hi]: (number | undefined)[] = Array.isArray(perFrame?.sigmas_px) ? perFrame.sigmas_px : [];
-    if (!(lo !== undefined && hi !== undefined && lo > 0 && hi > lo && perFrame.step_px > 0 && perFrame.switch_margin >= 0 && perFrame.switch_margin < 1) || (perFrame.free_taps !== undefined && typeof perFrame.free_taps !== 'boolean') || (perFrame.shift_taps !== undefined && !(Number.isInteger(perFrame.shift_taps) && perFrame.shift_taps >= psf!.kernel_size && (perFrame.shift_taps - c.scale!) % 2 === 0))) {
-      fail("'psf.per_frame' must be { sigmas_px: [min > 0, max > min], step_px > 0, switch_margin in [0, 1), free_taps?: boolean, shift_taps?: integer >= kernel_size with the parity of scale }");
+    if (!(lo !== undefined && hi !== undefined && lo > 0 && hi > lo && perFrame.step_px > 0 && perFrame.switch_margin >= 0 && perFrame.switch_margin < 1) || (perFrame.free_taps !== undefined && typeof perFrame.free_taps !== 'boolean') || (perFrame.shift_taps !== undefined && !(Number.isInteger(perFrame.shift_taps) && perFrame.shift_taps >= psf!.kernel_size && (perFrame.shift_taps - c.scale!) % 2 === 0)) || (perFrame.shift_response !== undefined && (perFrame.shift_taps === undefined || !(SHIFT_RESPONSES as readonly unknown[]).includes(perFrame.shift_response)))) {
+      fail(`'psf.per_frame' must be { sigmas_px: [min > 0, max > min], step_px > 0, switch_margin in [0, 1), free_taps?: boolean, shift_taps?: integer >= kernel_size with the parity of scale, shift_response?: one of ${SHIFT_RESPONSES.join(', ')} with shift_taps }`);
     }
     if (!c.frame_statistics) fail("'psf.per_frame' is measured by the statistics graph; the card needs 'frame_statistics'");
   }

@@ -102,6 +102,13 @@ CASES = (
     CameraCase("raw units (x1000)", gain=1000.0),
     *(rgb_camera(name) for name in CAMERAS),
     *(CameraCase(f"sensor {name}", msi=preset, msi_of="s2_4") for name, preset in SENSORS.items()),
+    # another camera's response and an LR-HSI out of register at once (added 2026-12-07, before any test scene
+    # was scored with them): the shift search must not take the one for the other
+    CameraCase("SRF +8 nm, LR at [::s]", srf_shift_nm=8.0, lr_phase=0.0),
+    replace(rgb_camera(CAMERAS[-1]), name=f"camera {CAMERAS[-1]}, LR at [::s]", lr_phase=0.0),
+    CameraCase(
+        "sensor Landsat-8 OLI, LR at [::s]", msi=SENSORS["Landsat-8 OLI"], msi_of="s2_4", lr_phase=0.0
+    ),
 )
 
 

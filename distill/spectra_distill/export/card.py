@@ -15,6 +15,7 @@ from spectra_distill.models.net import FusionNetConfig, InputStatistics
 from spectra_distill.models.physics import (
     PSF_SIGMAS,
     PSF_SWITCH_MARGIN,
+    SHIFT_RESPONSE,
     SRF_FIT_RIDGE,
     SRF_NOISE_RIDGE,
     wide_taps,
@@ -121,7 +122,9 @@ class CardFacts:
 def _psf(psf: dict[str, Any], config: FusionNetConfig) -> dict[str, Any]:
     """The card's PSF, and with `psf_estimate` the rule by which the statistics graph replaces it per
     frame: a Gaussian of `sigmas_px`, or (`free_taps`) symmetric taps fitted to the pair, or (`shift_taps`)
-    those moved off the middle of each s x s block and refitted, over that many taps per axis."""
+    those moved off the middle of each s x s block and refitted, over that many taps per axis, each move
+    judged through the card's SRF or with its own fitted response (`shift_response`,
+    `physics.SHIFT_RESPONSE`)."""
     out = {k: v for k, v in psf.items() if k != "per_frame"}
     if config.psf_estimate:
         out["per_frame"] = {
@@ -129,7 +132,14 @@ def _psf(psf: dict[str, Any], config: FusionNetConfig) -> dict[str, Any]:
             "step_px": round(PSF_SIGMAS[1] - PSF_SIGMAS[0], 3),
             "switch_margin": PSF_SWITCH_MARGIN,
             "free_taps": True,
-            **({"shift_taps": wide_taps(config.psf_kernel, config.scale)} if config.shift_estimate else {}),
+            **(
+                {
+                    "shift_taps": wide_taps(config.psf_kernel, config.scale),
+                    "shift_response": SHIFT_RESPONSE if config.srf_estimate else "card",
+                }
+                if config.shift_estimate
+                else {}
+            ),
         }
     return out
 

@@ -24,6 +24,8 @@ The pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prior`
   interior clearly better: an LR-HSI made as `gaussian_filter(hr)[::s, ::s]`, captured out of register by a
   fraction of an LR pixel, or resized by an image library (antialiased bicubic) put the students up to 15 dB
   behind CNMF. The upsampling then moves each LR image by its blur's centroid, into the HR-MSI's register.
+  With `srf_estimate` each candidate blur is judged with its own fitted response (`ResponseFit`), so another
+  camera's response is not read as a shifted blur.
 - `fit_srf` (`srf_estimate`): the spectral response the frame shows, the card's SRF corrected by a ridge
   regression of the LR-MSI on the LR-HSI, the ridge growing with each band's noise; the spectral
   back-projection then uses it. A camera whose RGB responses are not the card's Nikon D700 ones (the 27 other

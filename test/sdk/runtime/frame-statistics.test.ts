@@ -113,6 +113,20 @@ t.test('a per-frame blur shift whose window is not a whole number of taps of the
   }
 });
 
+t.test('a per-frame blur shift says what it is judged through; an unknown judge, or one without the shift, is refused', async (t) => {
+  const shipped = JSON.parse(readFileSync(join(ROOT, 'models', `${STEM}.card.json`), 'utf8')) as { psf: { per_frame?: { shift_response?: string } } };
+  t.equal(shipped.psf.per_frame?.shift_response, 'fitted', 'the shipped student judges each shift with the response that explains it best');
+  const bad: [string, (perFrame: Record<string, unknown>) => void][] = [
+    ['an unknown judge', (perFrame) => { perFrame.shift_response = 'guess'; }],
+    ['a judge without shift_taps', (perFrame) => { delete perFrame.shift_taps; }],
+  ];
+  for (const [what, edit] of bad) {
+    const model = copyModel();
+    editCard(model, (card) => edit((card.psf as { per_frame: Record<string, unknown> }).per_frame));
+    await t.rejects(FusionModel.load(model, { providers: ['cpu'] }), { name: 'ModelCardError', message: /shift_response\?: one of card, fitted with shift_taps/ }, what);
+  }
+});
+
 t.test('a per-frame SRF rule is read from the card, and a malformed one is refused', async (t) => {
   const shipped = JSON.parse(readFileSync(join(ROOT, 'models', `${STEM}.card.json`), 'utf8')) as { msi: { per_frame?: { fit: string } } };
   t.equal(shipped.msi.per_frame?.fit, 'ridge_to_card', 'the shipped student fits each frame\'s SRF');
