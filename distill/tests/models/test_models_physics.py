@@ -70,6 +70,26 @@ def test_degrade_matches_the_wald_protocol() -> None:
     np.testing.assert_allclose(lr[0].numpy(), expected, atol=1e-5)
 
 
+@pytest.mark.parametrize(("scale", "kernel"), [(4, 8), (3, 7), (2, 2), (2, 8)])
+@pytest.mark.parametrize("shifted", [False, True], ids=["symmetric taps", "shifted blur"])
+def test_per_image_taps_blur_each_image_with_its_own_kernel(scale: int, kernel: int, shifted: bool) -> None:
+    # against a plain strided 2-D conv per image in the reflect frame of the Wald protocol; a shifted blur's
+    # row and column taps differ and are off-centre
+    g = torch.Generator().manual_seed(kernel)
+    deg = Degradation(B, b, scale, kernel)
+    k = deg.wide if shifted else kernel
+    hr = torch.rand(2, 5, 6 * scale, 7 * scale, generator=g)
+    rows = torch.rand(2, k, generator=g)
+    cols = torch.randn(2, k, generator=g) if shifted else rows
+    out = deg.degrade(hr, torch.stack([rows, cols], dim=1) if shifted else rows)
+    pad = (k - scale) // 2
+    for i in range(2):
+        framed = torch.nn.functional.pad(hr[i : i + 1], (pad,) * 4, mode="reflect") if pad else hr[i : i + 1]
+        kernel2d = torch.outer(rows[i], cols[i])[None, None].expand(5, 1, -1, -1)
+        expected = torch.nn.functional.conv2d(framed, kernel2d, stride=scale, groups=5)
+        torch.testing.assert_close(out[i : i + 1], expected, rtol=1e-5, atol=1e-6)
+
+
 def test_set_rejects_wrong_shapes_and_empty_rows() -> None:
     deg = Degradation(B, b, S, 2 * S)
     with pytest.raises(ValueError, match="srf: expected shape"):
