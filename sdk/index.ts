@@ -90,6 +90,8 @@ export { type GaussianPsf, type Psf, type PsfTaps, type SeparablePsf, axisTaps, 
 export { type PsfEstimate, type PsfSearch, estimatePsfSigma, fitPsfTaps } from './spectral/psf-estimate';
 export { type FittedBand, type SrfFitReport, fittedSrf } from './spectral/srf-fit';
 export { type BlurFitReport, CENTRED_PX, fittedBlur, isCentred } from './spectral/blur-fit';
+export { detailKept, KEPT_GAIN, type MsiDetailReport, msiDetailGains } from './spectral/msi-detail';
+export { type FrameTail, frameTail } from './spectral/frame-layout';
 export { projectSrf, srfCentroids } from './spectral/srf';
 export { type ResampleMethod, type ResamplingMatrix, resampleCube, resamplingMatrix } from './spectral/resample';
 export { AUTO_DENOISE_SNR_DB, type DenoiseDecision, type SignalSubspace, autoSubspace, projectRows, signalSubspace } from './spectral/subspace';

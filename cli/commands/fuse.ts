@@ -7,6 +7,7 @@ import { writeCube } from '../../sdk/cube/read-cube';
 import { writeEnvi } from '../../sdk/cube/envi';
 import { consistencyHeader } from '../../sdk/quality/consistency';
 import { isCentred } from '../../sdk/spectral/blur-fit';
+import { type MsiDetailReport, detailKept } from '../../sdk/spectral/msi-detail';
 import { type QuicklookBands, quicklookBands, writeQuicklook } from '../../sdk/cube/quicklook';
 import { type FuseOptions, type FusedCube, FusionModel, type RowSink, type StreamedFuse } from '../../sdk/runtime/fusion-model';
 import type { ProviderRequest } from '../../sdk/runtime/providers';
@@ -255,6 +256,7 @@ export function register(program: Command): void {
               (fused.denoise ? `${formatDenoise(fused.denoise)}\n` : '') +
               (fused.srfFit ? `${formatSrfFit(fused.srfFit)}\n` : '') +
               (fused.blurFit ? `${formatBlurFit(fused.blurFit, model.card.scale)}\n` : '') +
+              (fused.msiDetail ? `${formatMsiDetail(fused.msiDetail)}\n` : '') +
               (summary.msiResponse ? `${formatResponse(summary.msiResponse)}\n` : '') +
               (fused.msiAgreement
                 ? `msi check: HR-MSI vs LR-HSI through the model's MSI response ${fused.msiAgreement.psnr.toFixed(2)} dB${fused.msiAgreement.advice ? ` - MISMATCH: ${fused.msiAgreement.advice}` : ' (fits)'}\n`
@@ -283,6 +285,14 @@ export function formatBlurFit(fit: NonNullable<FusedCube['blurFit']>, scale: num
   const signed = (v: number): string => `${v >= 0 ? '+' : ''}${v.toFixed(2)}`;
   if (isCentred(fit)) return `blur fit: LR-HSI pixels centred on their ${scale}x${scale} HR blocks (the card's convention)`;
   return `blur fit: LR-HSI pixels sit ${signed(rows)} px (rows), ${signed(cols)} px (columns) from the middle of their ${scale}x${scale} HR blocks; fused in that register`;
+}
+
+/** The `msi detail:` line of `spectra fuse`: how much of the HR-MSI's detail the fusion kept for the noise it measured. */
+export function formatMsiDetail(detail: MsiDetailReport): string {
+  if (detailKept(detail)) return 'msi detail: the HR-MSI reads clean; its detail kept as captured';
+  const levels = detail.sigmasPx.map((s, i) => `${i ? detail.sigmasPx[i - 1] : 0}-${s} px`).join(' / ');
+  const bands = detail.bands.map((b) => `${b.name} ${b.gains.map((g) => g.toFixed(2)).join(' / ')}`).join(', ');
+  return `msi detail: the HR-MSI reads noisy; its detail levels (${levels}) kept at ${bands}`;
 }
 
 /** The `denoise:` line of `spectra fuse`. */

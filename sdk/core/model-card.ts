@@ -34,6 +34,8 @@ export interface ModelCard {
     srf: number[][];
     /** The statistics graph fits the SRF each frame shows (this one corrected by a ridge regression at low resolution, the ridge growing with each band's noise) and the spectral back-projection uses it. */
     per_frame?: { fit: 'ridge_to_card'; ridge: number; noise_ridge: number };
+    /** The statistics graph measures each HR-MSI band's noise (the finest detail's residual on the other bands', geometric mean over `block_px` blocks; with `common_noise` the smallest band's for all) and keeps each detail level (Gaussians of `detail_sigmas_px`) at its Wiener gain before anything reads the HR-MSI. */
+    denoise?: { detail_sigmas_px: number[]; block_px: number; common_noise: boolean };
   };
   /**
    * The LR-HSI's blur: a Gaussian, or (after `spectra retarget-psf --shape free`) explicit 1-D `taps` that replace it; `sigma` is then the closest Gaussian's.
@@ -141,6 +143,14 @@ function checkCard(raw: unknown, path: string): ModelCard {
       fail("'msi.per_frame' must be { fit: 'ridge_to_card', ridge > 0, noise_ridge >= 0 }");
     }
     if (!c.frame_statistics) fail("'msi.per_frame' is fitted by the statistics graph; the card needs 'frame_statistics'");
+  }
+  const msiDenoise = msi!.denoise;
+  if (msiDenoise !== undefined) {
+    const sigmas = msiDenoise?.detail_sigmas_px;
+    if (!Array.isArray(sigmas) || sigmas.length < 1 || !sigmas.every((v, i) => Number.isFinite(v) && v > (i ? sigmas[i - 1] : 0)) || !(Number.isInteger(msiDenoise.block_px) && msiDenoise.block_px >= 1) || typeof msiDenoise.common_noise !== 'boolean') {
+      fail("'msi.denoise' must be { detail_sigmas_px: increasing widths > 0, block_px: integer >= 1, common_noise: boolean }");
+    }
+    if (!c.frame_statistics) fail("'msi.denoise' is measured by the statistics graph; the card needs 'frame_statistics'");
   }
   if (!c.io || typeof c.io.inputs !== 'object' || typeof c.io.outputs !== 'object') fail("missing 'io.inputs' / 'io.outputs'");
   const fs = c.frame_statistics;

@@ -10,6 +10,7 @@ import { sameGrid, selectBandGrid, srfOnValidBands, toModelGrid } from '../spect
 import { type PsfEstimate, estimatePsfSigma } from '../spectral/psf-estimate';
 import { fittedSrf } from '../spectral/srf-fit';
 import { fittedBlur, isCentred } from '../spectral/blur-fit';
+import { msiDetailGains } from '../spectral/msi-detail';
 import { cardPsf } from '../spectral/psf';
 import { bandValidity } from '../cube/band-validity';
 import { type LoadedBinding, loadBinding } from './binding';
@@ -776,10 +777,11 @@ function zeroBands(data: Float32Array, valid: readonly boolean[], plane: number)
 }
 
 /** The result's `denoise` field. */
-function srfFitReport(frame: Float32Array | undefined, card: ModelCard): Pick<FusedCube, 'srfFit' | 'blurFit'> {
+function srfFitReport(frame: Float32Array | undefined, card: ModelCard): Pick<FusedCube, 'srfFit' | 'blurFit' | 'msiDetail'> {
   const fit = frame && fittedSrf(frame, card);
   const blur = frame && fittedBlur(frame, card);
-  return { ...(fit ? { srfFit: fit } : {}), ...(blur ? { blurFit: blur } : {}) };
+  const detail = frame && msiDetailGains(frame, card);
+  return { ...(fit ? { srfFit: fit } : {}), ...(blur ? { blurFit: blur } : {}), ...(detail ? { msiDetail: detail } : {}) };
 }
 
 function denoiseReport(d: DenoiseDecision | undefined): Pick<FusedCube, 'denoise'> {

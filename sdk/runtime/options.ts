@@ -8,6 +8,7 @@ import type { BlendMode } from './tiling';
 import type { VariantRequest } from './variants';
 import type { SrfFitReport } from '../spectral/srf-fit';
 import type { BlurFitReport } from '../spectral/blur-fit';
+import type { MsiDetailReport } from '../spectral/msi-detail';
 
 /** Options for {@link FusionModel.load}. Every field is optional; defaults are in {@link DEFAULT_LOAD_OPTIONS}. */
 export interface LoadOptions {
@@ -175,6 +176,8 @@ export interface FusedCube extends Cube {
   srfFit?: SrfFitReport;
   /** Where the statistics graph found the LR-HSI's blur on this frame, which the fusion used; absent for a model that searches for no shift (card `psf.per_frame.shift_taps`). */
   blurFit?: BlurFitReport;
+  /** How much of each HR-MSI band's detail the fusion kept for the noise it measured; absent for a model that measures none (card `msi.denoise`). */
+  msiDetail?: MsiDetailReport;
 }
 
 /** What {@link FusionModel.fuseStream} returns: a {@link FusedCube} without its pixels, which went to the sink. */

@@ -1,4 +1,5 @@
 import type { ModelCard } from '../core/model-card';
+import { frameTail } from './frame-layout';
 
 /** A blur whose centroid is within this many HR px of the block's middle on both axes sits on the card's convention (the fit's float rounding is far below it). */
 export const CENTRED_PX = 0.05;
@@ -18,8 +19,8 @@ export interface BlurFitReport {
 
 /**
  * Reads the blur the statistics graph chose for a frame off its statistics vector, when the model searches for a
- * shifted one (card `psf.per_frame.shift_taps`): row then column taps, `shift_taps` each, just before the fitted
- * SRF (`msi.per_frame`) or at the end. A pair whose two images are out of register by a fraction of an LR pixel,
+ * shifted one (card `psf.per_frame.shift_taps`): row then column taps, `shift_taps` each, just before the blocks
+ * that end the vector (`frameTail`). A pair whose two images are out of register by a fraction of an LR pixel,
  * or made by sampling a blurred cube at `[k::s]`, shows here as a non-zero shift.
  * @param frame - The vector the statistics graph measured on the whole frame.
  * @param card - The model's card.
@@ -31,7 +32,7 @@ export interface BlurFitReport {
 export function fittedBlur(frame: Float32Array, card: ModelCard): BlurFitReport | undefined {
   const wide = card.psf.per_frame?.shift_taps;
   if (wide === undefined) return undefined;
-  const end = frame.length - (card.msi.per_frame ? card.msi.bands * card.hsi.bands : 0);
+  const end = frameTail(frame, card).srf;
   const rows = Array.from(frame.subarray(end - 2 * wide, end - wide));
   const cols = Array.from(frame.subarray(end - wide, end));
   const centroid = (taps: number[]): number => taps.reduce((a, v, i) => a + v * (i - (wide - 1) / 2), 0) / taps.reduce((a, v) => a + v, 0);

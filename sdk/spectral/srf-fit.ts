@@ -1,4 +1,5 @@
 import type { ModelCard } from '../core/model-card';
+import { frameTail } from './frame-layout';
 
 /** One MSI band of the response the statistics graph fitted to a frame, against the card's. */
 export interface FittedBand {
@@ -44,7 +45,8 @@ export function fittedSrf(frame: Float32Array, card: ModelCard): SrfFitReport | 
   const { bands: b, srf } = card.msi;
   const B = card.hsi.bands;
   const wavelengths = card.hsi.wavelengths_nm;
-  const fitted = frame.subarray(frame.length - b * B);
+  const tail = frameTail(frame, card);
+  const fitted = frame.subarray(tail.srf, tail.msiDetail);
   const names = card.msi.band_names ?? Array.from({ length: b }, (_, j) => `band ${j + 1}`);
   return {
     bands: srf.map((cardRow, j) => {

@@ -33,10 +33,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "block, or out of register by a fraction of an LR pixel) and use it in the prior and the "
         "back-projections (FusionNetConfig.shift_estimate; holds no weights)",
     )
+    parser.add_argument(
+        "--msi-denoise",
+        action="store_true",
+        help="measure each HR-MSI band's noise in the statistics graph and keep its finest detail levels at "
+        "their Wiener gains before anything reads it (FusionNetConfig.msi_denoise; holds no weights)",
+    )
 
 
 # the physics options export can put under trained weights: flag and FusionNetConfig field
-ADDED_PHYSICS = (("--srf-estimate", "srf_estimate"), ("--shift-estimate", "shift_estimate"))
+ADDED_PHYSICS = (
+    ("--srf-estimate", "srf_estimate"),
+    ("--shift-estimate", "shift_estimate"),
+    ("--msi-denoise", "msi_denoise"),
+)
 
 
 def run(args: argparse.Namespace) -> int:

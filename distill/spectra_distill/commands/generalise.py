@@ -98,6 +98,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(FusionNetConfig.shift_estimate), as the students exported with export --shift-estimate do",
     )
     parser.add_argument(
+        "--msi-denoise",
+        action="store_true",
+        help="the checkpoint's networks shrink the HR-MSI's noisy detail in their graph "
+        "(FusionNetConfig.msi_denoise), as the students exported with export --msi-denoise do",
+    )
+    parser.add_argument(
         "--subspace",
         action="store_true",
         help="also score each --onnx model with its output projected onto the LR-HSI's signal subspace "
@@ -143,6 +149,7 @@ def run(args: argparse.Namespace) -> int:
         ("--psf-estimate", "psf_estimate"),
         ("--srf-estimate", "srf_estimate"),
         ("--shift-estimate", "shift_estimate"),
+        ("--msi-denoise", "msi_denoise"),
     )
     for flag, option in ((f, o) for f, o in physics if getattr(args, o)):
         for method in methods:
@@ -208,6 +215,7 @@ def run(args: argparse.Namespace) -> int:
         + (["--psf-estimate"] if args.psf_estimate else [])
         + (["--srf-estimate"] if args.srf_estimate else [])
         + (["--shift-estimate"] if args.shift_estimate else [])
+        + (["--msi-denoise"] if args.msi_denoise else [])
         + (["--psf-estimated"] if args.psf_estimated else [])
         + (["--subspace"] if args.subspace else [])
         + (["--denoise-auto"] if args.denoise_auto else [])

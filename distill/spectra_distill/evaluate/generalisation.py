@@ -33,6 +33,9 @@ from spectra_distill.metrics import psnr
 logger = logging.getLogger(__name__)
 
 
+NOISE_TARGETS = ("both", "lrhsi", "hrmsi")
+
+
 @dataclass(frozen=True)
 class CameraCase:
     """How the true camera differs from the one the methods are told about.
@@ -42,7 +45,8 @@ class CameraCase:
         psf_sigma: Added to the nominal PSF sigma (HR px).
         psf_taps: PSF taps (None = nominal): fewer taps truncate the Gaussian into another shape.
         srf_shift_nm: The true MSI responses sit this many nm from the described ones.
-        snr_db: AWGN on both inputs (None = clean).
+        snr_db: AWGN on the inputs `noise_on` names (None = clean).
+        noise_on: "both", "lrhsi" or "hrmsi": the input(s) `snr_db` applies to.
         gain: Both inputs come in other units, this many times the reflectance the methods were built on (raw
             DN or radiance); the outputs are divided by it before scoring.
         msi: The HR-MSI comes from another camera or satellite sensor with the same bands: its MSI preset
@@ -62,11 +66,16 @@ class CameraCase:
     psf_taps: int | None = None
     srf_shift_nm: float = 0.0
     snr_db: float | None = None
+    noise_on: str = "both"
     gain: float = 1.0
     msi: str | None = None
     msi_of: str | None = None
     lr_phase: float | None = None
     lr_resize: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.noise_on not in NOISE_TARGETS:
+            raise ValueError(f"noise_on {self.noise_on!r}; known: {', '.join(NOISE_TARGETS)}")
 
 
 CAMERAS_FILE = "camspec_28cameras_srf.csv"
@@ -109,6 +118,10 @@ CASES = (
     CameraCase(
         "sensor Landsat-8 OLI, LR at [::s]", msi=SENSORS["Landsat-8 OLI"], msi_of="s2_4", lr_phase=0.0
     ),
+    # noise on one input only, and milder noise (added 2026-12-07, before any test scene was scored with them)
+    CameraCase("noise 30 dB, HR-MSI only", snr_db=30.0, noise_on="hrmsi"),
+    CameraCase("noise 30 dB, LR-HSI only", snr_db=30.0, noise_on="lrhsi"),
+    CameraCase("noise 40 dB", snr_db=40.0),
 )
 
 
@@ -139,8 +152,10 @@ def simulate(cube: Cube, facts: ModelFacts, wald: WaldConfig, case: CameraCase, 
         msi = project_cube(cube, srf_for_cube(cube, case.msi, clip=True, srf_dir=wald.srf_dir))
     if case.snr_db is not None:
         rng = np.random.default_rng(seed)
-        lr = lr.with_data(add_awgn(lr.data, case.snr_db, rng, lr.valid, lr.band_mask))
-        msi = msi.with_data(add_awgn(msi.data, case.snr_db, rng, msi.valid))
+        if case.noise_on in ("both", "lrhsi"):
+            lr = lr.with_data(add_awgn(lr.data, case.snr_db, rng, lr.valid, lr.band_mask))
+        if case.noise_on in ("both", "hrmsi"):
+            msi = msi.with_data(add_awgn(msi.data, case.snr_db, rng, msi.valid))
     if case.gain != 1.0:
         lr, msi = lr.with_data(lr.data * case.gain), msi.with_data(msi.data * case.gain)
     return replace(nominal, lrhsi=lr, hrmsi=msi)

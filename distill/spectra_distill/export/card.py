@@ -13,6 +13,9 @@ import numpy as np
 from spectra_distill.errors import BandCountError, CheckpointError, ScaleError, WavelengthError
 from spectra_distill.models.net import FusionNetConfig, InputStatistics
 from spectra_distill.models.physics import (
+    MSI_DETAIL_SIGMAS,
+    MSI_NOISE_BLOCK,
+    MSI_NOISE_COMMON,
     PSF_SIGMAS,
     PSF_SWITCH_MARGIN,
     SHIFT_RESPONSE,
@@ -207,6 +210,17 @@ def build_card(
                     }
                 }
                 if config.srf_estimate
+                else {}
+            ),
+            **(
+                {
+                    "denoise": {
+                        "detail_sigmas_px": list(MSI_DETAIL_SIGMAS),
+                        "block_px": MSI_NOISE_BLOCK,
+                        "common_noise": MSI_NOISE_COMMON,
+                    }
+                }
+                if config.msi_denoise
                 else {}
             ),
         },

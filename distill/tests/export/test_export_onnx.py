@@ -175,7 +175,7 @@ def test_export_command_from_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "models" / "student-x.onnx"
     args = argparse.Namespace(
         checkpoint=ckpt, role="student", out=out, name=None, preset=None, opset=17, srf_estimate=False,
-        shift_estimate=False,
+        shift_estimate=False, msi_denoise=False,
     )  # fmt: skip
     assert export_command.run(args) == 0
     card = json.loads(out.with_name("student-x.card.json").read_text())
@@ -208,6 +208,7 @@ def test_checkpoint_without_card_names_the_file(tmp_path: Path) -> None:
         opset=17,
         srf_estimate=False,
         shift_estimate=False,
+        msi_denoise=False,
     )
     with pytest.raises(CheckpointError, match="lacks card") as info:
         export_command.run(args)

@@ -26,16 +26,21 @@ from spectra_distill.models.physics import (
 
 B, b, S = 12, 3, 4
 PHYSICS = {"lr_skip": True, "input_norm": True, "prior": "hpm", "consistency_steps": 2, "gate": "softmax"}
-# (prior, psf_estimate, srf_estimate, shift_estimate): the in-graph physics variants every graph-level
-# property must hold for
+# (prior, psf_estimate, srf_estimate, shift_estimate, msi_denoise): the in-graph physics variants every
+# graph-level property must hold for
 VARIANTS = [
-    ("hpm", False, False, False),
-    ("hpm_regression", False, False, False),
-    ("hpm_regression", True, False, False),
-    ("hpm_regression", True, True, False),
-    ("hpm_regression", True, True, True),
+    ("hpm", False, False, False, False),
+    ("hpm_regression", False, False, False, False),
+    ("hpm_regression", True, False, False, False),
+    ("hpm_regression", True, True, False, False),
+    ("hpm_regression", True, True, True, False),
+    ("hpm_regression", True, True, True, True),
 ]
-VARIANT_IDS = ["hpm", "regression", "regression+psf", "regression+psf+srf", "regression+psf+srf+shift"]
+VARIANT_IDS = [
+    "hpm", "regression", "regression+psf", "regression+psf+srf", "regression+psf+srf+shift",
+    "regression+psf+srf+shift+msi-denoise",
+]  # fmt: skip
+OPTIONS = ("prior", "psf_estimate", "srf_estimate", "shift_estimate", "msi_denoise")
 
 
 def _srf() -> torch.Tensor:
@@ -205,17 +210,15 @@ def test_consistency_steps_approach_both_measurements() -> None:
     assert residuals[1] < 0.2 * residuals[0] and residuals[2] < residuals[1]
 
 
-@pytest.mark.parametrize(
-    ("prior", "psf_estimate", "srf_estimate", "shift_estimate"), VARIANTS, ids=VARIANT_IDS
-)
+@pytest.mark.parametrize(OPTIONS, VARIANTS, ids=VARIANT_IDS)
 @pytest.mark.parametrize("role", ["teacher", "student"])
 def test_output_scales_with_the_inputs(
-    role: str, prior: str, psf_estimate: bool, srf_estimate: bool, shift_estimate: bool
+    role: str, prior: str, psf_estimate: bool, srf_estimate: bool, shift_estimate: bool, msi_denoise: bool
 ) -> None:
     torch.manual_seed(3)
     physics = {
         **PHYSICS, "prior": prior, "psf_estimate": psf_estimate, "srf_estimate": srf_estimate,
-        "shift_estimate": shift_estimate,
+        "shift_estimate": shift_estimate, "msi_denoise": msi_denoise,
     }  # fmt: skip
     model = create_model(role, "test_tiny", hsi_bands=B, msi_bands=b, scale=S, border_pad=1, **physics).eval()
     model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
@@ -227,16 +230,19 @@ def test_output_scales_with_the_inputs(
             assert ((out / k - ref).abs().max() / ref.abs().max()).item() <= 1e-4, k
 
 
-@pytest.mark.parametrize(
-    ("prior", "psf_estimate", "srf_estimate", "shift_estimate"), VARIANTS, ids=VARIANT_IDS
-)
+@pytest.mark.parametrize(OPTIONS, VARIANTS, ids=VARIANT_IDS)
 def test_exported_onnx_output_scales_with_the_inputs(
-    tmp_path: Path, prior: str, psf_estimate: bool, srf_estimate: bool, shift_estimate: bool
+    tmp_path: Path,
+    prior: str,
+    psf_estimate: bool,
+    srf_estimate: bool,
+    shift_estimate: bool,
+    msi_denoise: bool,
 ) -> None:
     # the same property through onnxruntime: the radiometry lives in the graph, not in the PyTorch wrapper
     from spectra_distill.export.onnx import OnnxFusion, export_onnx
 
-    model = _tiny_physics(prior, psf_estimate, srf_estimate, shift_estimate)
+    model = _tiny_physics(prior, psf_estimate, srf_estimate, shift_estimate, msi_denoise)
     runner = OnnxFusion(export_onnx(model, tmp_path / "physics.onnx"))
     _, lr, msi = _scene(1, 24, 32)
     lr_np, msi_np = lr.numpy(), msi.numpy()
@@ -253,6 +259,7 @@ def _tiny_physics(
     psf_estimate: bool = False,
     srf_estimate: bool = False,
     shift_estimate: bool = False,
+    msi_denoise: bool = False,
     seed: int = 3,
     border_pad: int = 1,
 ) -> torch.nn.Module:
@@ -266,7 +273,7 @@ def _tiny_physics(
         border_pad=border_pad,
         **{
             **PHYSICS, "prior": prior, "psf_estimate": psf_estimate, "srf_estimate": srf_estimate,
-            "shift_estimate": shift_estimate,
+            "shift_estimate": shift_estimate, "msi_denoise": msi_denoise,
         },
     ).eval()  # fmt: skip
     model.set_degradation(_srf(), torch.as_tensor(make_psf(S).taps()))
@@ -274,21 +281,23 @@ def _tiny_physics(
 
 
 @pytest.mark.parametrize(
-    ("prior", "psf_estimate", "srf_estimate", "shift_estimate", "length"),
+    (*OPTIONS, "length"),
     [
-        ("hpm", False, False, False, B + 3 * b + B * b),
-        ("hpm_regression", False, False, False, 2 * B + 3 * b + B * b),
-        ("hpm_regression", True, False, False, 2 * B + 3 * b + B * b + 2 * S),
-        ("hpm_regression", True, True, False, 2 * B + 3 * b + 2 * B * b + 2 * S),
+        ("hpm", False, False, False, False, B + 3 * b + B * b),
+        ("hpm_regression", False, False, False, False, 2 * B + 3 * b + B * b),
+        ("hpm_regression", True, False, False, False, 2 * B + 3 * b + B * b + 2 * S),
+        ("hpm_regression", True, True, False, False, 2 * B + 3 * b + 2 * B * b + 2 * S),
         # row and column taps over the wide window, 2 S + S taps each
-        ("hpm_regression", True, True, True, 2 * B + 3 * b + 2 * B * b + 2 * 3 * S),
+        ("hpm_regression", True, True, True, False, 2 * B + 3 * b + 2 * B * b + 2 * 3 * S),
+        # and a gain per HR-MSI band and detail level
+        ("hpm_regression", True, True, True, True, 2 * B + 3 * b + 2 * B * b + 2 * 3 * S + 2 * b),
     ],
     ids=VARIANT_IDS,
 )
 def test_given_frame_statistics_are_the_measured_ones(
-    prior: str, psf_estimate: bool, srf_estimate: bool, shift_estimate: bool, length: int
+    prior: str, psf_estimate: bool, srf_estimate: bool, shift_estimate: bool, msi_denoise: bool, length: int
 ) -> None:
-    model = _tiny_physics(prior, psf_estimate, srf_estimate, shift_estimate)
+    model = _tiny_physics(prior, psf_estimate, srf_estimate, shift_estimate, msi_denoise)
     _, lr, msi = _scene(1, 24, 32)
     with torch.no_grad():
         stats = model.frame_statistics(lr, msi)
@@ -298,16 +307,14 @@ def test_given_frame_statistics_are_the_measured_ones(
         model(lr, msi, stats[:, :-1])
 
 
-@pytest.mark.parametrize(
-    ("prior", "psf_estimate", "srf_estimate", "shift_estimate"), VARIANTS, ids=VARIANT_IDS
-)
+@pytest.mark.parametrize(OPTIONS, VARIANTS, ids=VARIANT_IDS)
 def test_tiles_fed_the_frame_statistics_fuse_as_the_whole_image(
-    prior: str, psf_estimate: bool, srf_estimate: bool, shift_estimate: bool
+    prior: str, psf_estimate: bool, srf_estimate: bool, shift_estimate: bool, msi_denoise: bool
 ) -> None:
     # a tile measuring its own radiometry, HPM offset and band assignment (or pans) drifts from the whole
     # image; fed the frame's statistics, what is left is the CSA channel attention, which pools over the tile
     # (as in the paper, and in every CSAKD network the SDK tiles)
-    model = _tiny_physics(prior, psf_estimate, srf_estimate, shift_estimate)
+    model = _tiny_physics(prior, psf_estimate, srf_estimate, shift_estimate, msi_denoise)
     _, lr, msi = _scene(5, 128, 192)
     half, halo = 24, 8  # LR px: the left tile is LR columns 0..31, of which 0..23 are kept
     far = half + 2 * halo  # a brighter right part, off the tile: its own statistics differ from the frame's
@@ -326,16 +333,19 @@ def test_tiles_fed_the_frame_statistics_fuse_as_the_whole_image(
     assert err_own > 10 * err_given, (err_own, err_given)
 
 
-@pytest.mark.parametrize(
-    ("prior", "psf_estimate", "srf_estimate", "shift_estimate"), VARIANTS, ids=VARIANT_IDS
-)
+@pytest.mark.parametrize(OPTIONS, VARIANTS, ids=VARIANT_IDS)
 def test_export_writes_the_statistics_graph_and_names_it_in_the_card(
-    tmp_path: Path, prior: str, psf_estimate: bool, srf_estimate: bool, shift_estimate: bool
+    tmp_path: Path,
+    prior: str,
+    psf_estimate: bool,
+    srf_estimate: bool,
+    shift_estimate: bool,
+    msi_denoise: bool,
 ) -> None:
     from spectra_distill.errors import ExportError
     from spectra_distill.export.onnx import OnnxFusion, sha256_file, stats_path_for
 
-    model = _tiny_physics(prior, psf_estimate, srf_estimate, shift_estimate)
+    model = _tiny_physics(prior, psf_estimate, srf_estimate, shift_estimate, msi_denoise)
     card_facts = {
         "wavelengths": [400.0 + 10 * i for i in range(B)],
         "msi": {"preset": "test", "band_names": ["b0", "b1", "b2"], "srf": _srf().tolist()},
@@ -777,3 +787,60 @@ def test_an_lrhsi_resized_by_an_image_library_is_fitted_with_its_negative_lobes(
         err_plain = (plain(lr, msi).cube - hr).abs().mean().item()
         err_shifted = (shifted(lr, msi).cube - hr).abs().mean().item()
     assert err_shifted < 0.8 * err_plain, (err_shifted, err_plain)
+
+
+def _msi_noise_sigma(msi: torch.Tensor, snr_db: float) -> float:
+    return msi.pow(2).mean().sqrt().item() * 10 ** (-snr_db / 20)
+
+
+@pytest.mark.parametrize("snr_db", [20.0, 30.0])
+def test_msi_noise_is_measured_and_a_clean_msi_keeps_its_detail(snr_db: float) -> None:
+    from spectra_distill.models.physics import MsiDenoise
+
+    denoise = MsiDenoise()
+    _, _, msi = _scene(11, 96, 96)
+    # the scene's fine shading is in every band: the other bands explain it, and nothing reads as noise
+    assert denoise.gains(msi).min().item() > 0.99
+    sigma = _msi_noise_sigma(msi, snr_db)
+    noisy = msi + sigma * torch.randn(msi.shape, generator=torch.Generator().manual_seed(0))
+    measured = denoise.noise_variance(noisy).sqrt()
+    np.testing.assert_allclose(measured.numpy(), sigma, rtol=0.25)
+    gains = denoise.gains(noisy)
+    assert gains.max().item() < 0.99, gains  # every level of every band is shrunk
+    # the estimate and the gains are scale-free: the same frame in other units
+    torch.testing.assert_close(denoise.noise_variance(noisy * 1e3).sqrt(), measured * 1e3, rtol=1e-3, atol=0)
+    torch.testing.assert_close(denoise.gains(noisy * 1e3), gains, rtol=0, atol=1e-4)
+
+
+def test_a_noisy_msi_is_fused_with_less_error_and_a_clean_one_as_before() -> None:
+    # edges and smooth shading (the white shading of `_scene` is detail no denoiser may remove)
+    g = torch.Generator().manual_seed(12)
+    abund = torch.nn.functional.interpolate(torch.rand(1, 3, 6, 6, generator=g) * 8, size=(96, 96)).softmax(1)
+    shading = torch.nn.functional.interpolate(
+        torch.rand(1, 1, 12, 12, generator=g), size=(96, 96), mode="bicubic"
+    )
+    hr = torch.einsum("nkhw,kb->nbhw", abund, torch.rand(3, B, generator=g) * 0.6 + 0.1) * (0.5 + shading)
+    deg = _degradation()
+    lr, msi = deg.degrade(hr), deg.project(hr)
+    noisy = msi + _msi_noise_sigma(msi, 20.0) * torch.randn(
+        msi.shape, generator=torch.Generator().manual_seed(1)
+    )
+    plain = _tiny_physics("hpm_regression", True, True, True)
+    denoised = _tiny_physics("hpm_regression", True, True, True, msi_denoise=True)
+    with torch.no_grad():
+        err_plain = (plain(lr, noisy).cube - hr).pow(2).mean().item()
+        err_denoised = (denoised(lr, noisy).cube - hr).pow(2).mean().item()
+        assert err_denoised < 0.7 * err_plain, (err_denoised, err_plain)
+        clean = (denoised(lr, msi).cube - plain(lr, msi).cube).abs().max().item()
+    assert clean < 1e-2 * hr.abs().max().item(), clean
+
+
+@pytest.mark.parametrize("lr_px", [2, 3])
+def test_frames_of_one_block_or_a_partial_one_measure_finite_gains(lr_px: int) -> None:
+    # 8 HR px is one noise block; 12 is one and a partial one (the pooling keeps partial blocks)
+    model = _tiny_physics("hpm_regression", True, True, True, msi_denoise=True)
+    _, lr, msi = _scene(3, 8, 8)
+    lr, msi = lr[..., :lr_px, :lr_px], msi[..., : lr_px * S, : lr_px * S]
+    with torch.no_grad():
+        stats = model.frame_statistics(lr, msi)
+        assert torch.isfinite(stats).all() and torch.isfinite(model(lr, msi).cube).all()

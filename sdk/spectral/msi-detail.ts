@@ -1,0 +1,41 @@
+import type { ModelCard } from '../core/model-card';
+import { frameTail } from './frame-layout';
+
+/** A detail gain this close to 1 keeps the HR-MSI's detail as captured (the noise estimate's float rounding is far below it). */
+export const KEPT_GAIN = 0.99;
+
+/** How much of each HR-MSI band's detail the fusion kept on a frame (card `msi.denoise`): below 1 where the band reads noisy. */
+export interface MsiDetailReport {
+  /** The Gaussian widths (HR px) that split each band into detail levels: level l is G_{l-1} x - G_l x, level 0 starting from the band itself. */
+  sigmasPx: number[];
+  /** Per MSI band, the gain each detail level was kept with (1: as captured; 0: smoothed away). */
+  bands: { name: string; gains: number[] }[];
+}
+
+/** Whether every detail level of every band was kept as captured (the HR-MSI read clean). */
+export function detailKept(report: MsiDetailReport): boolean {
+  return report.bands.every((b) => b.gains.every((g) => g >= KEPT_GAIN));
+}
+
+/**
+ * Reads the gains the statistics graph gave the HR-MSI's detail levels on a frame off its statistics vector, when
+ * the model measures the HR-MSI's noise (card `msi.denoise`). Noise on the HR-MSI reaches the output through the
+ * prior and the spectral back-projection; the graph keeps each level at its Wiener gain for the noise it measured.
+ * @param frame - The vector the statistics graph measured on the whole frame.
+ * @param card - The model's card.
+ * @returns Undefined when the model measures no HR-MSI noise.
+ * @example
+ * const detail = msiDetailGains(frame, model.card);
+ * if (detail && !detailKept(detail)) console.log(`noisy HR-MSI: finest detail kept at ${detail.bands[0].gains[0].toFixed(2)}`);
+ */
+export function msiDetailGains(frame: Float32Array, card: ModelCard): MsiDetailReport | undefined {
+  const denoise = card.msi.denoise;
+  if (!denoise) return undefined;
+  const levels = denoise.detail_sigmas_px.length;
+  const block = frame.subarray(frameTail(frame, card).msiDetail);
+  const names = card.msi.band_names ?? Array.from({ length: card.msi.bands }, (_, j) => `band ${j + 1}`);
+  return {
+    sigmasPx: [...denoise.detail_sigmas_px],
+    bands: names.map((name, j) => ({ name, gains: Array.from(block.subarray(j * levels, (j + 1) * levels)) })),
+  };
+}
