@@ -5,6 +5,9 @@ import { ModelCardError, ModelFileError } from '../../../sdk/core/errors';
 import { FusionModel } from '../../../sdk/runtime/fusion-model';
 import { ROOT, tempDir } from '../helpers';
 import type { Cube } from '../../../sdk/cube/cube';
+import type { ModelCard } from '../../../sdk/core/model-card';
+import { cardPsf, spatialDegrade } from '../../../sdk/spectral/psf';
+import { projectSrf } from '../../../sdk/spectral/srf';
 
 const STEM = 'student-cave31-rgb-x4';
 
@@ -22,16 +25,39 @@ function editCard(model: string, edit: (card: Record<string, unknown>) => void):
   writeFileSync(path, JSON.stringify(card));
 }
 
-/** A smooth scene whose right half is 5x brighter: a tile of the left half measures other statistics than the frame. */
-function pair(model: FusionModel): { lr: Cube; hr: Cube } {
-  const { hsiBands: B, msiBands: b, scale: s, wavelengths } = model.inputSpec;
-  const h = 16;
-  const w = 32;
-  const lr = new Float32Array(B * h * w);
-  for (let k = 0; k < B; k++) for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) lr[(k * h + y) * w + x] = (0.2 + 0.1 * Math.sin(x / 3 + k / 7) * Math.cos(y / 4)) * (x >= 24 ? 5 : 1);
-  const hr = new Float32Array(b * h * s * w * s);
-  for (let k = 0; k < b; k++) for (let y = 0; y < h * s; y++) for (let x = 0; x < w * s; x++) hr[(k * h * s + y) * w * s + x] = (0.2 + 0.1 * Math.sin(x / (3 * s) + k) * Math.cos(y / (4 * s))) * (x >= 24 * s ? 5 : 1);
-  return { lr: { bands: B, height: h, width: w, data: lr, wavelengths: [...wavelengths] }, hr: { bands: b, height: h * s, width: w * s, data: hr, wavelengths: Array.from({ length: b }, (_, i) => 450 + 100 * i) } };
+/**
+ * A smooth scene whose right part is 5x brighter, as a pair the card describes (the HR cube blurred and decimated
+ * by `taps`, or the card's PSF, and projected through the card's SRF): a tile of the left part measures other
+ * statistics than the frame. (Two unrelated patterns as LR-HSI and HR-MSI are no pair: a response fitted across
+ * bands whose patterns differ in phase reads them as a shifted blur.)
+ */
+function pair(model: FusionModel, taps?: number[]): { lr: Cube; hr: Cube } {
+  const { card } = model;
+  const { hsiBands: B, scale: s, wavelengths } = model.inputSpec;
+  const [H, W] = [16 * s, 32 * s];
+  const data = new Float32Array(B * H * W);
+  for (let k = 0; k < B; k++) for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) data[(k * H + y) * W + x] = (0.2 + 0.1 * Math.sin(x / (3 * s) + k / 7) * Math.cos(y / (4 * s))) * (x >= 24 * s ? 5 : 1);
+  const cube: Cube = { bands: B, height: H, width: W, data, wavelengths: [...wavelengths] };
+  return { lr: spatialDegrade(cube, s, taps ? { taps } : cardPsf(card.psf)), hr: projectSrf(cube, card.msi.srf) };
+}
+
+/** The card's Gaussian centred `shift` HR px from the block's middle, over kernel_size + scale taps. */
+function movedTaps(card: ModelCard, shift: number): number[] {
+  const wide = card.psf.kernel_size + card.scale;
+  const taps = Array.from({ length: wide }, (_, i) => Math.exp(-0.5 * ((i - (wide - 1) / 2 - shift) / card.psf.sigma) ** 2));
+  const sum = taps.reduce((a, v) => a + v, 0);
+  return taps.map((v) => v / sum);
+}
+
+/** Largest |whole - tiled| and the whole cube's peak. */
+function tileGap(whole: Cube, tiled: Cube): { diff: number; peak: number } {
+  let peak = 0;
+  let diff = 0;
+  for (let i = 0; i < whole.data.length; i++) {
+    peak = Math.max(peak, Math.abs(whole.data[i]));
+    diff = Math.max(diff, Math.abs(whole.data[i] - tiled.data[i]));
+  }
+  return { diff, peak };
 }
 
 t.test('a model with per-image statistics fuses tiles with the whole frame\'s: tiled equals whole within 1e-2 of the peak', async (t) => {
@@ -42,12 +68,21 @@ t.test('a model with per-image statistics fuses tiles with the whole frame\'s: t
   const whole = await model.fuse(lr, hr, { quality: false });
   const tiled = await model.fuse(lr, hr, { tile: 48, overlap: 16, quality: false });
   t.ok(tiled.tiles > 2, `${tiled.tiles} tiles`);
-  let peak = 0;
-  let diff = 0;
-  for (let i = 0; i < whole.data.length; i++) {
-    peak = Math.max(peak, Math.abs(whole.data[i]));
-    diff = Math.max(diff, Math.abs(whole.data[i] - tiled.data[i]));
-  }
+  const { diff, peak } = tileGap(whole, tiled);
+  t.ok(diff <= 1e-2 * peak, `max abs diff ${diff.toExponential(2)} (peak ${peak.toFixed(3)})`);
+});
+
+t.test('a pair out of register fuses tiled as whole at the default overlap', async (t) => {
+  // a shifted blur's taps and the move of each LR image reach further than the card's blur: 16 HR px of overlap
+  // left 1.5e-2 of the peak on the fixture crop, the default 32 px 3e-3
+  const model = await FusionModel.load(join(ROOT, 'models', `${STEM}.onnx`), { providers: ['cpu'] });
+  t.teardown(() => model.release());
+  const { lr, hr } = pair(model, movedTaps(model.card, -1.5));
+  const whole = await model.fuse(lr, hr, { quality: false });
+  t.ok(whole.blurFit && Math.abs(whole.blurFit.shiftPx.rows + 1.5) < 0.25, `found at ${whole.blurFit?.shiftPx.rows.toFixed(2)} px`);
+  const tiled = await model.fuse(lr, hr, { tile: 48, quality: false });
+  t.ok(tiled.tiles > 2, `${tiled.tiles} tiles`);
+  const { diff, peak } = tileGap(whole, tiled);
   t.ok(diff <= 1e-2 * peak, `max abs diff ${diff.toExponential(2)} (peak ${peak.toFixed(3)})`);
 });
 
@@ -84,9 +119,15 @@ t.test('a card that does not describe the graph\'s third input is refused', asyn
   const srfFit = await FusionModel.load(model, { providers: ['cpu'] }).catch((e: unknown) => e);
   t.type(srfFit, ModelCardError);
   t.match((srfFit as Error).message, /'msi\.per_frame' is fitted by the statistics graph; the card needs 'frame_statistics'/);
-  // a card from before the per-frame PSF and SRF: the graph's third input is what is missing
   editCard(model, (card) => {
     delete (card.msi as { per_frame?: unknown }).per_frame;
+  });
+  const denoise = await FusionModel.load(model, { providers: ['cpu'] }).catch((e: unknown) => e);
+  t.type(denoise, ModelCardError);
+  t.match((denoise as Error).message, /'msi\.denoise' is measured by the statistics graph; the card needs 'frame_statistics'/);
+  // a card from before the per-frame PSF, SRF and HR-MSI noise: the graph's third input is what is missing
+  editCard(model, (card) => {
+    delete (card.msi as { denoise?: unknown }).denoise;
   });
   const err = await FusionModel.load(model, { providers: ['cpu'] }).catch((e: unknown) => e);
   t.type(err, ModelCardError);

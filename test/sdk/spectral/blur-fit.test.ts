@@ -56,13 +56,15 @@ t.test('the shipped student finds an LR-HSI sampled off the block middle and fus
   t.ok(moved > 50 && moved > asCard - 10, `PSNR ${moved.toFixed(2)} dB on the shifted pair, ${asCard.toFixed(2)} dB on the card's`);
 });
 
-t.test('fittedBlur reads the row and column taps before the fitted SRF, and nothing for a model without the shift', async (t) => {
+t.test('fittedBlur reads the row and column taps before the fitted SRF and the HR-MSI detail gains, and nothing for a model without the shift', async (t) => {
   const card = JSON.parse(readFileSync(join(ROOT, 'models', `${STEM}.card.json`), 'utf8')) as ModelCard;
   const wide = card.psf.kernel_size + card.scale;
   const srf = card.msi.bands * card.hsi.bands;
   const rows = movedTaps(card, 0.5);
   const cols = movedTaps(card, -1);
-  const frame = Float32Array.from([...Array(7).fill(9), ...rows, ...cols, ...Array(srf).fill(9)]);
+  const detail = card.msi.bands * (card.msi.denoise?.detail_sigmas_px.length ?? 0);
+  t.ok(detail > 0, 'the shipped card measures the HR-MSI noise');
+  const frame = Float32Array.from([...Array(7).fill(9), ...rows, ...cols, ...Array(srf).fill(9), ...Array(detail).fill(7)]);
   const fit = fittedBlur(frame, card)!;
   // (the window cuts the moved Gaussians' tails unevenly: their centroids sit a little inside)
   t.ok(Math.abs(fit.shiftPx.rows - 0.5) < 0.05 && Math.abs(fit.shiftPx.cols + 1) < 0.05, `shift ${fit.shiftPx.rows.toFixed(3)}, ${fit.shiftPx.cols.toFixed(3)}`);
