@@ -105,7 +105,7 @@ export interface FuseOptions {
    * `'subspace'`: project the output onto the signal subspace the LR-HSI shows (`signalSubspace`), removing the
    * sensor noise the network passes on (measured: docs/new-camera.md §7). Per pixel, so tiles and streamed rows get
    * exactly what the whole image would. `'auto'`: project only a capture whose LR-HSI SNR is below
-   * `AUTO_DENOISE_SNR_DB` (35 dB); the result's `denoise` says what was measured and done. @defaultValue 'auto'
+   * `AUTO_DENOISE_SNR_DB` (40 dB); the result's `denoise` says what was measured and done. @defaultValue 'auto'
    */
   denoise?: 'auto' | 'none' | 'subspace';
   /** Called after each session run with tiles done and total. */

@@ -21,10 +21,11 @@ export const SUBSPACE_NEIGHBOURS = 2;
 
 /**
  * `denoise: 'auto'` projects a capture whose LR-HSI reads below this SNR (dB, median over bands). On the validation
- * regions of both shipped students' trained scenes clean pairs read 39.7-69.9 dB and pairs with 30 dB noise 3.7-29.4
- * dB (results/distill/calibration/denoise-auto/); on clean pairs the projection changes little either way.
+ * regions of both shipped students' trained scenes clean pairs read 39.7-69.9 dB, pairs with 30 dB noise 3.7-29.4 dB
+ * and with 40 dB noise 11.8-39.2 dB; chosen there among 35, 40, 45, 50 dB and always, by the students' PSNR
+ * (results/distill/calibration/denoise-auto/, the host's `AUTO_DENOISE_SNR_DB`).
  */
-export const AUTO_DENOISE_SNR_DB = 35;
+export const AUTO_DENOISE_SNR_DB = 40;
 
 /** Where a capture's spectra live. */
 export interface SignalSubspace {

@@ -113,7 +113,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--denoise-auto",
         action="store_true",
         help="also score each --onnx model as spectra fuse runs it by default (--denoise auto: projected "
-        "onto the signal subspace only when the LR-HSI reads below 35 dB SNR)",
+        "onto the signal subspace only when the LR-HSI reads below 40 dB SNR)",
     )
     parser.add_argument(
         "--physics-only",
