@@ -1,9 +1,10 @@
 """Validation evidence for `AUTO_DENOISE_SNR_DB` (results/distill/calibration/denoise-auto/).
 
-The shipped students (PyTorch) on the validation regions of their trained scenes, clean and with noise: the SNR
-the LR-HSI reads (`models.subspace.signal_subspace(...).snr_db`, the SDK's `autoSubspace`), and the PSNR of the
-output as fused and projected onto the LR-HSI's signal subspace; from those, the mean PSNR `--denoise auto` gives
-at each candidate threshold (projected where the SNR reads below it). No test scene is read.
+The shipped students (PyTorch) on the validation regions of their trained scenes, clean and with noise:
+the SNR the LR-HSI reads (`models.subspace.signal_subspace(...).snr_db`, the SDK's `autoSubspace`), and
+the PSNR of the output as fused and projected onto the LR-HSI's signal subspace; from those, the mean PSNR
+`--denoise auto` gives at each candidate threshold (projected where the SNR reads below it). No test scene
+is read.
 
     .venv/bin/python scripts/validation/denoise_threshold.py models/student-cave31-rgb-x4.weights.pt \
         models/student-rs206-s2x4-x4.weights.pt
@@ -11,19 +12,24 @@ at each candidate threshold (projected where the SNR reads below it). No test sc
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
-from regions import ValidationRegions  # beside this script
-from report import write_report
 
-from spectra_distill.data import default_data_root
+from regions import ValidationRegions  # beside this script
+from report import validation_main
+
 from spectra_distill.evaluate import generalisation
 from spectra_distill.evaluate.methods import subspace_method, torch_method
 from spectra_distill.models.subspace import AUTO_DENOISE_SNR_DB, signal_subspace
 
-CASES = ("nominal", "noise 40 dB", "noise 30 dB", "noise 30 dB, LR-HSI only", "noise 30 dB, HR-MSI only")
+CASES = (
+    "nominal",
+    "noise 40 dB",
+    "noise 30 dB",
+    "noise 30 dB, LR-HSI only",
+    "noise 30 dB, HR-MSI only",
+)
 THRESHOLDS = (35.0, 40.0, 45.0, 50.0, float("inf"))
 
 
@@ -72,20 +78,17 @@ def table(rows: list[dict]) -> list[str]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("weights", nargs="+", help="students' .weights.pt")
-    p.add_argument("--out", type=Path, default=Path("results/distill/calibration/denoise-auto/validation.md"))
-    args = p.parse_args()
-    root = default_data_root().resolve()
-    rows = [row for weights in args.weights for row in rows_for(weights, root)]
-    write_report(
-        args.out,
-        f".venv/bin/python scripts/validation/denoise_threshold.py {' '.join(args.weights)}",
+    validation_main(
+        __doc__,
+        "denoise_threshold.py",
+        "results/distill/calibration/denoise-auto/validation.md",
+        rows_for,
+        table,
         "Mean PSNR (dB) over the validation regions of each student's trained scenes: the output as fused "
         "(never projected), and as `--denoise auto` leaves it at each threshold (projected onto the LR-HSI's "
-        "signal subspace where the LR-HSI's SNR reads below it; `always` is `--denoise subspace`); in brackets "
+        "signal subspace where the LR-HSI's SNR reads below it; `always` is `--denoise subspace`); in "
+        "brackets "
         "the change from never projecting. Noise: AWGN at that SNR on both inputs unless one is named.",
-        table(rows),
     )
 
 

@@ -1,4 +1,5 @@
-"""Validation evidence for the HR-MSI's detail shrinkage, `msi_denoise` (results/distill/calibration/msi-denoise/).
+"""Validation evidence for the HR-MSI's detail shrinkage, `msi_denoise`
+(results/distill/calibration/msi-denoise/).
 
 The shipped students (PyTorch, as `spectra fuse` runs them: `--denoise auto`) on the validation regions of
 their trained scenes, clean, with noise on both inputs or on one, and with the camera described slightly
@@ -12,14 +13,12 @@ scene is read.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from regions import ValidationRegions  # beside this script
-from report import comparison_table, write_report
+from report import comparison_table, validation_main
 
 import spectra_distill.models.physics as physics
-from spectra_distill.data import default_data_root
 from spectra_distill.evaluate import generalisation
 from spectra_distill.evaluate.methods import subspace_method, torch_method
 
@@ -70,22 +69,17 @@ def table(rows: list[dict]) -> list[str]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("weights", nargs="+", help="students' .weights.pt")
-    default = Path("results/distill/calibration/msi-denoise/validation.md")
-    p.add_argument("--out", type=Path, default=default)
-    args = p.parse_args()
-    root = default_data_root().resolve()
-    rows = [row for weights in args.weights for row in rows_for(weights, root)]
-    write_report(
-        args.out,
-        f".venv/bin/python scripts/validation/msi_denoise.py {' '.join(args.weights)}",
+    validation_main(
+        __doc__,
+        "msi_denoise.py",
+        "results/distill/calibration/msi-denoise/validation.md",
+        rows_for,
+        table,
         "Mean PSNR (dB) over the validation regions of each student's trained scenes, as `spectra fuse` runs "
         "it (`--denoise auto`), with the HR-MSI as captured and with its detail levels kept at their Wiener "
         "gains (`physics.MsiDenoise`), the noise measured per band or the smallest band's for all "
         "(`physics.MSI_NOISE_COMMON`); in brackets the change from the HR-MSI as captured, mean and worst "
         "region. Noise: AWGN at that SNR on both inputs unless one is named.",
-        table(rows),
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +40,25 @@ def comparison_table(
                 cells.append(f"**{cell}**" if shipped else cell)
             lines.append(f"| {model} | {case} | {len(mine)} | {reference:.2f} | " + " | ".join(cells) + " |")
     return lines
+
+
+def validation_main(
+    doc: str,
+    script: str,
+    default_out: str,
+    rows_for: Callable[[str, Path], list[dict]],
+    table: Callable[[list[dict]], list[str]],
+    description: str,
+) -> None:
+    """The command line of a validation script that scores students' `.weights.pt` on their validation
+    regions: `rows_for(weights, data_root)` per student, one report (`write_report`) at `--out`."""
+    from spectra_distill.data import default_data_root
+
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("weights", nargs="+", help="students' .weights.pt")
+    p.add_argument("--out", type=Path, default=Path(default_out))
+    args = p.parse_args()
+    root = default_data_root().resolve()
+    rows = [row for weights in args.weights for row in rows_for(weights, root)]
+    command = f".venv/bin/python scripts/validation/{script} {' '.join(args.weights)}"
+    write_report(args.out, command, description, table(rows))

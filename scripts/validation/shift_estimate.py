@@ -14,14 +14,12 @@ image library resized (antialiased bicubic, area). No test scene is read.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from regions import ValidationRegions  # beside this script
-from report import comparison_table, write_report
+from report import comparison_table, validation_main
 
 import spectra_distill.models.physics as physics
-from spectra_distill.data import default_data_root
 from spectra_distill.evaluate import generalisation
 from spectra_distill.evaluate.methods import subspace_method, torch_method
 
@@ -93,16 +91,12 @@ def table(rows: list[dict]) -> list[str]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("weights", nargs="+", help="students' .weights.pt")
-    default = Path("results/distill/calibration/shift-estimate/validation.md")
-    p.add_argument("--out", type=Path, default=default)
-    args = p.parse_args()
-    root = default_data_root().resolve()
-    rows = [row for weights in args.weights for row in rows_for(weights, root)]
-    write_report(
-        args.out,
-        f".venv/bin/python scripts/validation/shift_estimate.py {' '.join(args.weights)}",
+    validation_main(
+        __doc__,
+        "shift_estimate.py",
+        "results/distill/calibration/shift-estimate/validation.md",
+        rows_for,
+        table,
         "Mean PSNR (dB) over the validation regions of each student's trained scenes, as `spectra fuse` runs "
         "it (`--denoise auto`), without the per-frame blur shift and with it (`shift_estimate`: the searched "
         "shift alone; refined by least squares at each ridge, `physics.SHIFT_REFINE_RIDGE`; with the refit's "
@@ -110,7 +104,6 @@ def main() -> None:
         "from no shift, mean and worst region. `LR sampled at [k::s]`: the HR cube blurred by the card's "
         "Gaussian centred on every HR pixel (untruncated) and sampled there, `gaussian_filter(hr)[..., k::s, "
         "k::s]`. `LR resized`: `torch.nn.functional.interpolate` by 1/s, antialiased bicubic or area.",
-        table(rows),
     )
 
 

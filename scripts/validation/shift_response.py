@@ -13,16 +13,14 @@ out of register, an SRF 8 nm off, 30 dB noise and, on the RGB grid, every other 
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 from pathlib import Path
 
 from regions import ValidationRegions  # beside this script
-from report import comparison_table, write_report
+from report import comparison_table, validation_main
 from srf_fit import cameras  # beside this script
 
 import spectra_distill.models.physics as physics
-from spectra_distill.data import default_data_root
 from spectra_distill.evaluate import generalisation
 from spectra_distill.evaluate.generalisation import CAMERAS_FILE, CameraCase, rgb_camera
 from spectra_distill.evaluate.methods import subspace_method, torch_method
@@ -55,7 +53,10 @@ def camera_cases(root: Path) -> list[CameraCase]:
     out = []
     for name in cameras(root):
         case = rgb_camera(name)
-        out += [case, dataclasses.replace(case, name=f"{case.name}, LR at [::s]", lr_phase=0.0)]
+        out += [
+            case,
+            dataclasses.replace(case, name=f"{case.name}, LR at [::s]", lr_phase=0.0),
+        ]
     return out
 
 
@@ -63,7 +64,9 @@ def rows_for(weights: str, root: Path) -> list[dict]:
     val = ValidationRegions.load(weights, root)
     plain = subspace_method(
         torch_method(
-            "no shift", val.model.with_physics(srf_estimate=True, shift_estimate=False).eval(), "cpu"
+            "no shift",
+            val.model.with_physics(srf_estimate=True, shift_estimate=False).eval(),
+            "cpu",
         ),
         val.facts,
         auto=True,
@@ -101,16 +104,12 @@ def table(rows: list[dict]) -> list[str]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("weights", nargs="+", help="students' .weights.pt")
-    default = Path("results/distill/calibration/shift-response/validation.md")
-    p.add_argument("--out", type=Path, default=default)
-    args = p.parse_args()
-    root = default_data_root().resolve()
-    rows = [row for weights in args.weights for row in rows_for(weights, root)]
-    write_report(
-        args.out,
-        f".venv/bin/python scripts/validation/shift_response.py {' '.join(args.weights)}",
+    validation_main(
+        __doc__,
+        "shift_response.py",
+        "results/distill/calibration/shift-response/validation.md",
+        rows_for,
+        table,
         "Mean PSNR (dB) over the validation regions of each student's trained scenes, as `spectra fuse` runs "
         "it (`--denoise auto`, the SRF fitted per frame), without the per-frame blur shift and with it, the "
         "shift judged through the card's SRF or with each candidate's own fitted response "
@@ -118,7 +117,6 @@ def main() -> None:
         f"`{OTHER_CAMERAS}`: the true HR-MSI simulated with each other camera's measured RGB responses "
         f"(`srf/{CAMERAS_FILE}`), the methods told the card's, every camera's regions pooled. `LR at [::s]`: "
         "the HR cube blurred by the card's Gaussian centred on every HR pixel and sampled at `[::s]`.",
-        table(rows),
     )
 
 

@@ -12,14 +12,12 @@ one at several noise ridges (`physics.SRF_NOISE_RIDGE`). No test scene is read.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from regions import ValidationRegions  # beside this script
-from report import comparison_table, write_report
+from report import comparison_table, validation_main
 
 import spectra_distill.models.physics as physics
-from spectra_distill.data import default_data_root
 from spectra_distill.degrade.srf import load_srf
 from spectra_distill.evaluate.generalisation import CAMERAS_FILE, CameraCase, rgb_camera
 from spectra_distill.evaluate.methods import subspace_method, torch_method
@@ -52,7 +50,10 @@ def rows_for(weights: str, root: Path) -> list[dict]:
         val.facts,
         auto=True,
     )
-    cases = [*CASES, *(rgb_camera(c) for c in cameras(root) if val.facts.msi_preset == "rgb")]
+    cases = [
+        *CASES,
+        *(rgb_camera(c) for c in cameras(root) if val.facts.msi_preset == "rgb"),
+    ]
     out = []
     for case, r, pair in val.pairs(cases):
         row = {"model": val.name, "case": case.name, "region": r.key}
@@ -71,21 +72,17 @@ def table(rows: list[dict]) -> list[str]:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("weights", nargs="+", help="students' .weights.pt")
-    p.add_argument("--out", type=Path, default=Path("results/distill/calibration/srf-fit/validation.md"))
-    args = p.parse_args()
-    root = default_data_root().resolve()
-    rows = [row for weights in args.weights for row in rows_for(weights, root)]
-    write_report(
-        args.out,
-        f".venv/bin/python scripts/validation/srf_fit.py {' '.join(args.weights)}",
+    validation_main(
+        __doc__,
+        "srf_fit.py",
+        "results/distill/calibration/srf-fit/validation.md",
+        rows_for,
+        table,
         "Mean PSNR (dB) over the validation regions of each student's trained scenes, as `spectra fuse` runs "
         "it (`--denoise auto`), with the card's SRF in the spectral back-projection and with the SRF fitted "
         "per frame (`physics.fit_srf`) at each noise ridge; in brackets the change from the card's SRF, mean "
         "and worst region. Cameras: the true HR-MSI simulated with that camera's measured RGB responses "
         f"(`srf/{CAMERAS_FILE}`), the methods told the card's ({CARD_CAMERA}).",
-        table(rows),
     )
 
 
