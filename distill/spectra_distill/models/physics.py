@@ -31,6 +31,10 @@ The pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prior`
   back-projection then uses it. A camera whose RGB responses are not the card's Nikon D700 ones (the 27 other
   cameras of `srf/camspec_28cameras_srf.csv`) cost the CAVE student up to 3.6 dB on the validation regions,
   and an SRF 8 nm off the card 0.9-1.7 dB; the fit recovers nearly all of it (`options/README.md`).
+- `MsiDenoise` (`msi_denoise`): the HR-MSI's noise, measured band by band across bands, and its detail levels
+  kept at their Wiener gains before anything reads it: 30 dB noise on the HR-MSI alone reaches the output
+  through the prior and the spectral back-projection, inside the signal subspace, and put the CAVE student
+  below CNMF (`results/distill/calibration/msi-denoise/`).
 - `FrameStatistics`: everything above that is measured over the whole image (radiometry, HPM offset, band
   assignment or pans, the PSF), packed into one vector. The graph computes it from its own inputs when it is
   not given one; a tiled run measures it once on the whole frame (the exported statistics graph) and hands it
@@ -133,7 +137,8 @@ and the rest G2 x, which is kept as it is."""
 MSI_NOISE_COMMON = True
 """`MsiDenoise` gives every band the smallest of the bands' noise estimates. A band the others predict poorly
 (NIR under visible bands) reads its own texture as noise: on a clean 206-band validation region NIR's estimate
-cost 1.9 dB, while one sensor's bands carry noise of one magnitude (`results/distill/calibration/msi-denoise/`)."""
+cost 1.9 dB, while one sensor's bands carry noise of one magnitude
+(`results/distill/calibration/msi-denoise/`)."""
 MSI_NOISE_BLOCK = 8
 """HR px per side of the blocks whose residual energies `MsiDenoise` averages geometrically (module text)."""
 LR_SHIFT_REACH = 2
@@ -614,7 +619,7 @@ def _level_noise_energies() -> np.ndarray:
 
 
 class MsiDenoise(nn.Module):
-    """Wiener shrinkage of the HR-MSI's finest detail by the noise each band shows (`msi_denoise`).
+    """Wiener shrinkage of the HR-MSI's detail levels by the noise each band shows (`msi_denoise`).
 
     At 30 dB SNR on the HR-MSI alone the students fell from 48.1 to 35.0 dB on the CAVE grid's validation
     regions, below CNMF's 35.9: the prior modulates every band by the HR-MSI's noisy detail and the spectral
