@@ -14,6 +14,7 @@ import { psnr } from '../../sdk/metrics/full-reference';
 import { FusionModel } from '../../sdk/runtime/fusion-model';
 import { type Psf, gaussianTaps, spatialDegrade } from '../../sdk/spectral/psf';
 import { projectSrf } from '../../sdk/spectral/srf';
+import { frameTail } from '../../sdk/spectral/frame-layout';
 import { retargetPsf } from '../../quantize/retarget-psf';
 import { QuantizeModelError } from '../../quantize/errors';
 import { REPO, SHARED_DATA, TINY_MODEL, scratchDir } from './helpers';
@@ -75,12 +76,13 @@ t.test('a blur that is not Gaussian (truncated to scale taps): free taps recover
   t.ok(e.free.taps.every((v, k) => Math.abs(v - trueTaps[k]) < 0.01), `free taps [${e.free.taps.map((v) => v.toFixed(3))}] against [${trueTaps.map((v) => v.toFixed(3))}]`);
   t.ok(e.free.misfit < e.misfit / 2, `free misfit ${e.free.misfit.toExponential(2)} against the best Gaussian's ${e.misfit.toExponential(2)}`);
   // the SDK's fit is the statistics graph's: the frame vector carries the taps the graph fuses with, followed by the
-  // fitted SRF (b x B) when the card says the graph fits one
+  // fitted SRF and the HR-MSI detail gains when the card says the graph measures them (`frameTail`)
   const stats = await ort.InferenceSession.create(join(REPO, 'models', model.card.frame_statistics!.graph));
   t.teardown(() => stats.release());
   const frame = await stats.run({ lrhsi: new ort.Tensor('float32', lr.data, [1, lr.bands, lr.height, lr.width]), hrmsi: new ort.Tensor('float32', hr.data, [1, hr.bands, hr.height, hr.width]) });
-  const vector = Array.from(frame[model.card.frame_statistics!.input].data as Float32Array);
-  const end = vector.length - (model.card.msi.per_frame ? model.card.msi.bands * model.card.hsi.bands : 0);
+  const raw = frame[model.card.frame_statistics!.input].data as Float32Array;
+  const vector = Array.from(raw);
+  const end = frameTail(raw, model.card).srf;
   // with psf.per_frame.shift_taps the block holds row then column taps over that many taps, the chosen
   // symmetric ones in the middle of each when no shift wins (it does not here: the blur is centred)
   const { kernel_size: k } = model.card.psf;
