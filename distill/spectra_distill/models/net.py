@@ -495,7 +495,7 @@ class FusionNet(nn.Module):
         stats = self._statistics(lrhsi, hrmsi, frame_stats)
         if stats is not None and stats.msi_shrink is not None:
             assert self.msi_denoise is not None
-            hrmsi = self.msi_denoise(hrmsi, stats.msi_shrink)
+            hrmsi = self.msi_denoise.shrink(hrmsi, stats.msi_shrink)
         net_lr, net_msi, msi, out_scale = self.normalise(lrhsi, hrmsi, stats)
         features = self.forward_features(mirror_pad(net_lr, border), mirror_pad(net_msi, pad))
         cube = self.forward_head(features, lrhsi, msi, out_scale, stats)

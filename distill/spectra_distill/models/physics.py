@@ -633,7 +633,7 @@ class MsiDenoise(nn.Module):
     keeps gains near 1. Every quantity is homogeneous of degree 0 in the input's scale.
 
     Shape:
-        `gains(msi)`: (N, b, H, W) -> (N, b, L); `forward(msi, gains)` -> (N, b, H, W)
+        `gains(msi)`: (N, b, H, W) -> (N, b, L); `shrink(msi, gains)` -> (N, b, H, W)
     """
 
     def __init__(self) -> None:
@@ -696,7 +696,10 @@ class MsiDenoise(nn.Module):
             variance = variance.min(dim=1, keepdim=True).values.expand_as(variance)
         return variance
 
-    def forward(self, msi: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
+    def shrink(self, msi: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
+        """`msi` with each detail level kept at its gain. A method, not `forward`: called as a module its nodes
+        would sit in their own ONNX scope, which the quantizer takes for a learnt module and converts to int8
+        (`quantize/graph-index.ts` `NETWORK_SCOPE`); the network's own steps stay float."""
         levels, rest = self._levels(msi)
         return rest + sum(g[..., None, None] * v for g, v in zip(gains.unbind(-1), levels, strict=True))
 

@@ -844,3 +844,17 @@ def test_frames_of_one_block_or_a_partial_one_measure_finite_gains(lr_px: int) -
     with torch.no_grad():
         stats = model.frame_statistics(lr, msi)
         assert torch.isfinite(stats).all() and torch.isfinite(model(lr, msi).cube).all()
+
+
+def test_the_networks_own_steps_sit_in_the_model_scope_of_the_exported_graph(tmp_path: Path) -> None:
+    # the quantizer keeps `/model/<op>` float and converts learnt modules' scopes (`quantize/graph-index.ts`):
+    # a physics step called as a submodule would get a scope of its own and be converted to int8
+    import onnx
+
+    from spectra_distill.export.onnx import export_onnx
+
+    model = _tiny_physics("hpm_regression", True, True, True, msi_denoise=True)
+    graph = onnx.load(str(export_onnx(model, tmp_path / "physics.onnx"))).graph
+    scopes = {n.name.rsplit("/", 1)[0] for n in graph.node if n.name.startswith("/model")}
+    learnt = {s.split("/")[2] for s in scopes if s != "/model"}
+    assert learnt <= {"body", "fusion", "head"}, learnt
