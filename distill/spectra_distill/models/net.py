@@ -173,8 +173,11 @@ class FusionNetConfig:
             raise ValueError(
                 "shift_estimate fits a shifted blur in the per-frame PSF search; it needs psf_estimate"
             )
-        if self.msi_denoise and not self.input_norm:
-            raise ValueError("msi_denoise measures the HR-MSI's noise per frame; it needs input_norm: true")
+        if self.msi_denoise and not (self.input_norm and int(self.msi_bands) >= 2):
+            raise ValueError(
+                "msi_denoise measures each HR-MSI band's noise against the other bands per frame; it needs "
+                "input_norm: true and msi_bands >= 2"
+            )
         if self.srf_estimate and not (self.input_norm and int(self.consistency_steps) > 0):
             raise ValueError(
                 "srf_estimate fits the SRF per frame for the back-projections; it needs input_norm: true "

@@ -858,3 +858,13 @@ def test_the_networks_own_steps_sit_in_the_model_scope_of_the_exported_graph(tmp
     scopes = {n.name.rsplit("/", 1)[0] for n in graph.node if n.name.startswith("/model")}
     learnt = {s.split("/")[2] for s in scopes if s != "/model"}
     assert learnt <= {"body", "fusion", "head"}, learnt
+
+
+@pytest.mark.parametrize("changes", [{"input_norm": False, "prior": "hpm"}, {"msi_bands": 1}])
+def test_msi_denoise_needs_the_frame_statistics_and_other_bands(changes: dict) -> None:
+    # one band has no other band to tell its noise from its detail: the estimate would take all detail for noise
+    options = {**PHYSICS, "msi_denoise": True, **changes}
+    if not options["input_norm"]:
+        options.update(lr_skip=True, consistency_steps=0)
+    with pytest.raises(ValueError, match="msi_denoise .* needs input_norm: true and msi_bands >= 2"):
+        create_model("student", "test_tiny", hsi_bands=B, msi_bands=options.pop("msi_bands", b), **options)
