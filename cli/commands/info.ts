@@ -59,6 +59,7 @@ export function register(program: Command): void {
           `size       ${c.params?.toLocaleString('en') ?? '?'} parameters, ${c.macs_per_hr_pixel?.toLocaleString('en') ?? '?'} MACs per HR pixel`,
           `lrhsi      N x ${s.hsiBands} x h x w, ${wl[0]}..${wl[wl.length - 1]} nm${c.hsi.band_valid?.some((v) => !v) ? `, ${c.hsi.band_valid.filter((v) => !v).length} masked band(s)` : ''}`,
           `hrmsi      N x ${s.msiBands} x ${s.scale}h x ${s.scale}w, bands ${s.msiBandNames.join(', ')} (${c.msi.preset ?? c.msi.srf_file ?? 'custom SRF'})`,
+          ...(c.msi.denoise ? [`           its noise measured on every frame by the statistics graph (each band's finest detail against the other bands'${c.msi.denoise.common_noise ? ', the smallest band\'s estimate for all' : ''}); detail levels of ${c.msi.denoise.detail_sigmas_px.join(' / ')} px kept at their Wiener gains`] : []),
           `output     hrhsi N x ${s.hsiBands} x ${s.scale}h x ${s.scale}w, physical units 0..1; HR sizes multiples of ${s.hrMultiple}`,
           `psf        ${c.psf.taps ? `taps [${c.psf.taps.map((v) => v.toFixed(3)).join(', ')}] (closest Gaussian sigma ${c.psf.sigma})` : `gaussian sigma ${c.psf.sigma}`}, kernel ${c.psf.kernel_size}${psfNote(c)}`,
           ...(c.frame_statistics

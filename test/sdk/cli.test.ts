@@ -54,6 +54,19 @@ t.test('cli: spectra info reports card, input spec and providers', async (t) => 
   t.match(shipped.stdout, statsLine);
   t.match(shipped.stdout, /^psf .*measured on every frame by the statistics graph: a Gaussian of 0\.5-4 px, or symmetric taps of any shape fitted to the pair, replaces it/m);
   t.match(shipped.stdout, /^psf .*% better; then that blur moved off the middle of each 4x4 block and refitted over 12 taps/m);
+  t.match(shipped.stdout, /^\s+its noise measured on every frame by the statistics graph .*the smallest band's estimate for all\); detail levels of 1 \/ 2 px kept at their Wiener gains/m);
+  t.match(shipped.stdout, /each move judged with the spectral response that explains it best/);
+});
+
+t.test('cli: spectra fuse --json carries what the statistics graph fitted on the frame (response, blur, HR-MSI detail)', async (t) => {
+  const dir = tempDir('spectra-cli-fits-');
+  const ref = join(ROOT, 'test', 'fixtures', 'sdk-parity', 'student-cave31-rgb-x4');
+  const r = spectra('fuse', '--model', join(ROOT, 'models', 'student-cave31-rgb-x4.onnx'), '--lrhsi', join(ref, 'lrhsi.npy'), '--hrmsi', join(ref, 'hrmsi.npy'), '--out', join(dir, 'f.hdr'), '--json');
+  t.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as { srfFit?: { bands: unknown[] }; blurFit?: { shiftPx: { rows: number } }; msiDetail?: { bands: { name: string; gains: number[] }[] } };
+  t.equal(report.srfFit?.bands.length, 3, 'the fitted response of each MSI band');
+  t.ok(report.blurFit && Math.abs(report.blurFit.shiftPx.rows) < 0.05, 'the blur the fusion used: centred on this pair');
+  t.same(report.msiDetail?.bands.map((b) => b.gains.length), [2, 2, 2], 'the gain of each detail level of each band');
 });
 
 t.test('cli: spectra info warns about a quantized variant on cpu; --variant auto opens fp32', async (t) => {
