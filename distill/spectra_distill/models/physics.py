@@ -596,11 +596,9 @@ class Degradation(nn.Module):
         return sum(cols[..., t] * x[..., t : t + w] for t in range(k))
 
 
-def _gaussian_taps(sigma: float) -> np.ndarray:
-    """Normalised 1-D Gaussian taps out to 3 sigma (float64)."""
-    radius = math.ceil(3 * sigma)
-    taps = np.exp(-0.5 * (np.arange(-radius, radius + 1) / sigma) ** 2)
-    return taps / taps.sum()
+def _detail_taps(sigma: float) -> np.ndarray:
+    """The Gaussian of one of `MSI_DETAIL_SIGMAS` out to 3 sigma either side, as 1-D taps (float64)."""
+    return GaussianPSF(2 * math.ceil(3 * sigma) + 1, sigma).taps()
 
 
 def _level_noise_energies() -> np.ndarray:
@@ -611,7 +609,7 @@ def _level_noise_energies() -> np.ndarray:
     delta[size // 2, size // 2] = 1.0
     kernels = []
     for sigma in MSI_DETAIL_SIGMAS:
-        taps = _gaussian_taps(sigma)
+        taps = _detail_taps(sigma)
         taps = np.pad(taps, (size - len(taps)) // 2)
         kernels.append(np.outer(taps, taps))
     levels = [a - b for a, b in zip([delta, *kernels[:-1]], kernels, strict=True)]
@@ -639,7 +637,7 @@ class MsiDenoise(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         for i, sigma in enumerate(MSI_DETAIL_SIGMAS):
-            taps = torch.as_tensor(_gaussian_taps(sigma)).float()
+            taps = torch.as_tensor(_detail_taps(sigma)).float()
             self.register_buffer(f"taps{i}", taps, persistent=False)
         energy = torch.as_tensor(_level_noise_energies()).float()
         self.register_buffer("noise_energy", energy, persistent=False)
@@ -697,9 +695,9 @@ class MsiDenoise(nn.Module):
         return variance
 
     def shrink(self, msi: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
-        """`msi` with each detail level kept at its gain. A method, not `forward`: called as a module its nodes
-        would sit in their own ONNX scope, which the quantizer takes for a learnt module and converts to int8
-        (`quantize/graph-index.ts` `NETWORK_SCOPE`); the network's own steps stay float."""
+        """`msi` with each detail level kept at its gain. A method, not `forward`: called as a module its
+        nodes would sit in their own ONNX scope, which the quantizer takes for a learnt module and converts to
+        int8 (`quantize/graph-index.ts` `NETWORK_SCOPE`); the network's own steps stay float."""
         levels, rest = self._levels(msi)
         return rest + sum(g[..., None, None] * v for g, v in zip(gains.unbind(-1), levels, strict=True))
 
@@ -920,6 +918,26 @@ class FrameStatistics(NamedTuple):
     msi_shrink: torch.Tensor | None = None
 
     @staticmethod
+    def sizes(
+        hsi_bands: int,
+        msi_bands: int,
+        regression: bool = False,
+        psf_taps: int = 0,
+        srf: bool = False,
+        denoise: bool = False,
+    ) -> list[int]:
+        """The packed vector's blocks in order: B + 3 b + B b, B more with the regression pans, k with the
+        PSF, b B with the SRF, b L with the HR-MSI's detail gains."""
+        B, b = hsi_bands, msi_bands
+        return (
+            [B, b, b, b, B * b]
+            + ([B] if regression else [])
+            + ([psf_taps] if psf_taps else [])
+            + ([b * B] if srf else [])
+            + ([b * len(MSI_DETAIL_SIGMAS)] if denoise else [])
+        )
+
+    @staticmethod
     def length(
         hsi_bands: int,
         msi_bands: int,
@@ -928,11 +946,8 @@ class FrameStatistics(NamedTuple):
         srf: bool = False,
         denoise: bool = False,
     ) -> int:
-        """Length S of the packed vector: B + 3 b + B b, B more with the regression pans, k with the PSF,
-        b B with the SRF, b L with the HR-MSI's detail gains."""
-        pairs = hsi_bands * msi_bands * (2 if srf else 1)
-        shrink = msi_bands * len(MSI_DETAIL_SIGMAS) if denoise else 0
-        return hsi_bands * (2 if regression else 1) + 3 * msi_bands + pairs + psf_taps + shrink
+        """Length S of the packed vector (`sizes`)."""
+        return sum(FrameStatistics.sizes(hsi_bands, msi_bands, regression, psf_taps, srf, denoise))
 
     @classmethod
     def measure(
@@ -993,19 +1008,17 @@ class FrameStatistics(NamedTuple):
         `psf_taps` values in all); `denoise` whether the HR-MSI's detail gains were.
 
         Raises:
-            ValueError: the vector's length is not `length(hsi_bands, msi_bands, regression, psf_taps, srf)`.
+            ValueError: the vector's length is not the sum of its blocks (`sizes`).
         """
         B, b = hsi_bands, msi_bands
-        length = cls.length(B, b, regression, psf_taps, srf, denoise)
+        sizes = cls.sizes(B, b, regression, psf_taps, srf, denoise)
+        length = sum(sizes)
         # the exported graph's input shape is fixed by the card; tracing would bake this check in as a constant
         if not torch.jit.is_tracing() and (packed.dim() != 2 or packed.shape[1] != length):
             raise ValueError(f"frame_stats must be (N, {length}); got {tuple(packed.shape)}")
         n = packed.shape[0]
-        sizes = [B, b, b, b, B * b] + ([B] if regression else []) + ([psf_taps] if psf_taps else [])
-        levels = len(MSI_DETAIL_SIGMAS)
-        tail = ([b * B] if srf else []) + ([b * levels] if denoise else [])
-        parts = list(torch.split(packed, sizes + tail, dim=1))
-        shrink = parts.pop().reshape(n, b, levels) if denoise else None
+        parts = list(torch.split(packed, sizes, dim=1))
+        shrink = parts.pop().reshape(n, b, len(MSI_DETAIL_SIGMAS)) if denoise else None
         fitted = parts.pop().reshape(n, b, B) if srf else None
         col = (n, -1, 1, 1)
         hsi, gain, scale, offset, assign = parts[:5]
