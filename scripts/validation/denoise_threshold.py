@@ -39,7 +39,7 @@ def rows_for(weights: str, root: Path) -> list[dict]:
     projected = subspace_method(net, val.facts)
     valid = np.asarray(val.facts.band_valid, dtype=bool)
     out = []
-    for case, r, pair in val.pairs(c for c in generalisation.CASES if c.name in CASES):
+    for case, r, pair in val.pairs(generalisation.cases_named(CASES)):
         out.append(
             {
                 "model": val.name,

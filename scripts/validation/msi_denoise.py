@@ -42,7 +42,7 @@ CASES = (
 
 def rows_for(weights: str, root: Path) -> list[dict]:
     val = ValidationRegions.load(weights, root)
-    cases = [c for c in generalisation.CASES if c.name in CASES and c.msi_of in (None, val.facts.msi_preset)]
+    cases = [c for c in generalisation.cases_named(CASES) if c.msi_of in (None, val.facts.msi_preset)]
     methods = {
         key: subspace_method(
             torch_method(key, val.model.with_physics(msi_denoise=key != "plain").eval(), "cpu"),

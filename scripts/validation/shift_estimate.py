@@ -37,11 +37,8 @@ VARIANTS = {
     "ridge 0.01, taps >= 0": {"SHIFT_SIGNED": False},
     "ridge 0.01, window k + 2s": {"SHIFT_WINDOW_SCALES": 2},
 }
-CASES = tuple(
-    c
-    for c in generalisation.CASES
-    if c.name
-    in (
+CASES = generalisation.cases_named(
+    (
         "nominal",
         "noise 30 dB",
         "PSF sigma +0.5 px",

@@ -27,11 +27,8 @@ from spectra_distill.evaluate.methods import subspace_method, torch_method
 
 SHIPPED = physics.SHIFT_RESPONSE
 MODES = ("card", "fitted")
-CASES = tuple(
-    c
-    for c in generalisation.CASES
-    if c.name
-    in (
+CASES = generalisation.cases_named(
+    (
         "nominal",
         "noise 30 dB",
         "PSF sigma +0.5 px",

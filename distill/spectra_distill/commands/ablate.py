@@ -25,9 +25,9 @@ from spectra_distill.data import default_data_root
 from spectra_distill.data.atomic import atomic_path
 from spectra_distill.errors import ConfigError
 from spectra_distill.evaluate.generalisation import (
-    CASES,
     GeneralisationResult,
     baselines,
+    cases_named,
     run_generalisation,
     to_markdown,
 )
@@ -83,11 +83,11 @@ def read_spec(path: Path) -> AblationSpec:
         raise ConfigError(
             f"an ablation file needs the keys {', '.join(need)} (and optionally set, cases)", path
         )
-    known = [c.name for c in CASES]
     cases = tuple(raw.get("cases") or ["nominal"])
-    for c in cases:
-        if c not in known:
-            raise ConfigError(f"unknown case {c!r}; known: {', '.join(known)}", path)
+    try:
+        cases_named(cases)
+    except ValueError as exc:
+        raise ConfigError(str(exc), path) from exc
     if "nominal" not in cases:
         raise ConfigError("cases must include 'nominal' (the margins are measured on it)", path)
     variants = []
@@ -202,7 +202,7 @@ def run(args: argparse.Namespace) -> int:
     facts = ModelFacts.from_card(reference["card"], checkpoints[names[0]])
     methods = [torch_method(n, load_checkpoint_model(p, "student")[0], "cpu") for n, p in checkpoints.items()]
     methods += baselines(CLASSICAL)
-    cases = tuple(c for c in CASES if c.name in spec.cases)
+    cases = cases_named(spec.cases)
     result = run_generalisation(facts, methods, root, cases)
     summary = summarise(spec, result)
     header = [

@@ -18,7 +18,13 @@ from pathlib import Path
 from spectra_distill.baselines.methods import BASELINES
 from spectra_distill.data import default_data_root
 from spectra_distill.data.atomic import atomic_path
-from spectra_distill.evaluate.generalisation import CASES, baselines, run_generalisation, to_markdown
+from spectra_distill.evaluate.generalisation import (
+    CASES,
+    baselines,
+    cases_named,
+    run_generalisation,
+    to_markdown,
+)
 from spectra_distill.evaluate.methods import (
     FittedPsfTorchMethod,
     Method,
@@ -200,7 +206,7 @@ def run(args: argparse.Namespace) -> int:
         raise SystemExit(f"--repeat must be at least 1; got {args.repeat}")
     for method in methods:
         method.repeats = args.repeat
-    cases = tuple(c for c in CASES if c.name in args.cases)
+    cases = cases_named(args.cases)
     foreign = [c.name for c in cases if c.msi_of not in (None, facts.msi_preset)]
     if foreign and len(args.cases) != len(CASES):
         raise SystemExit(

@@ -9,6 +9,7 @@ with the true camera, while every method (networks and classical alike) is given
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,20 @@ CASES = (
     CameraCase("noise 30 dB, LR-HSI only", snr_db=30.0, noise_on="lrhsi"),
     CameraCase("noise 40 dB", snr_db=40.0),
 )
+
+
+def cases_named(names: Iterable[str]) -> tuple[CameraCase, ...]:
+    """The cases of `CASES` with these names, in `CASES`' order.
+
+    Raises:
+        ValueError: a name no case has (a misspelt camera would otherwise drop its rows without a word).
+    """
+    wanted = set(names)
+    unknown = sorted(wanted - {c.name for c in CASES})
+    if unknown:
+        known = ", ".join(c.name for c in CASES)
+        raise ValueError(f"unknown case {', '.join(map(repr, unknown))}; known: {known}")
+    return tuple(c for c in CASES if c.name in wanted)
 
 
 def simulate(cube: Cube, facts: ModelFacts, wald: WaldConfig, case: CameraCase, seed: int) -> FusionPair:
