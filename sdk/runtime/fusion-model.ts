@@ -563,7 +563,7 @@ export class FusionModel {
       ...(quality ? { quality } : {}),
       ...(agreement ? { msiAgreement: agreement } : {}),
       ...denoiseReport(t.denoise),
-      ...srfFitReport(frame, this.card),
+      ...frameFitReport(frame, this.card),
       timing: { validateMs: t.validateMs, resampleMs: t.resampleMs, normaliseMs: t.normaliseMs, inferMs, stitchMs, denoiseMs, qualityMs, totalMs: performance.now() - t.t0 },
     };
   }
@@ -576,8 +576,9 @@ export class FusionModel {
     const tf = performance.now();
     const frame = await this.frameStatistics?.measure(lr, hr);
     let inferMs = performance.now() - tf;
-    const degradation = this.degradation(t.bandValid, frame);
-    const check = opts.quality ? new StripConsistency(lr, hr, degradation) : undefined;
+    // the checks' degradation model, built only when they run
+    const degradation = opts.quality ? this.degradation(t.bandValid, frame) : undefined;
+    const check = degradation && new StripConsistency(lr, hr, degradation);
     let qualityMs = 0;
     const subspace = t.denoise?.subspace;
     let denoiseMs = t.subspaceMs;
@@ -620,8 +621,8 @@ export class FusionModel {
       ...this.outputHeader(lr, hr, t.bandValid),
       tiles: tiles.length,
       ...denoiseReport(t.denoise),
-      ...srfFitReport(frame, this.card),
-      ...(check ? { quality: check.report(), msiAgreement: msiAgreement(lr, hr, degradation, this.inputSpec.msiBandNames, opts.msiResponse !== undefined) } : {}),
+      ...frameFitReport(frame, this.card),
+      ...(check && degradation ? { quality: check.report(), msiAgreement: msiAgreement(lr, hr, degradation, this.inputSpec.msiBandNames, opts.msiResponse !== undefined) } : {}),
       timing: {
         validateMs: t.validateMs,
         resampleMs: t.resampleMs,
@@ -776,14 +777,15 @@ function zeroBands(data: Float32Array, valid: readonly boolean[], plane: number)
   });
 }
 
-/** The result's `denoise` field. */
-function srfFitReport(frame: Float32Array | undefined, card: ModelCard): Pick<FusedCube, 'srfFit' | 'blurFit' | 'msiDetail'> {
+/** The result's fields read off the frame's statistics: the fitted response, the blur and the HR-MSI detail gains. */
+function frameFitReport(frame: Float32Array | undefined, card: ModelCard): Pick<FusedCube, 'srfFit' | 'blurFit' | 'msiDetail'> {
   const fit = frame && fittedSrf(frame, card);
   const blur = frame && fittedBlur(frame, card);
   const detail = frame && msiDetailGains(frame, card);
   return { ...(fit ? { srfFit: fit } : {}), ...(blur ? { blurFit: blur } : {}), ...(detail ? { msiDetail: detail } : {}) };
 }
 
+/** The result's `denoise` field. */
 function denoiseReport(d: DenoiseDecision | undefined): Pick<FusedCube, 'denoise'> {
   return d ? { denoise: { snrDb: d.snrDb, projected: d.subspace !== undefined, ...(d.subspace ? { rank: d.subspace.rank } : {}) } } : {};
 }
