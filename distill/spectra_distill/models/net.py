@@ -371,8 +371,15 @@ class FusionNet(nn.Module):
         c = self.config
         if self.radiometry is None:
             return 0
-        return FrameStatistics.length(
-            c.hsi_bands, c.msi_bands, self._regression, self._estimated_taps, c.srf_estimate, c.msi_denoise
+        return sum(
+            FrameStatistics.sizes(
+                c.hsi_bands,
+                c.msi_bands,
+                self._regression,
+                self._estimated_taps,
+                c.srf_estimate,
+                c.msi_denoise,
+            )
         )
 
     @property

@@ -937,18 +937,6 @@ class FrameStatistics(NamedTuple):
             + ([b * len(MSI_DETAIL_SIGMAS)] if denoise else [])
         )
 
-    @staticmethod
-    def length(
-        hsi_bands: int,
-        msi_bands: int,
-        regression: bool = False,
-        psf_taps: int = 0,
-        srf: bool = False,
-        denoise: bool = False,
-    ) -> int:
-        """Length S of the packed vector (`sizes`)."""
-        return sum(FrameStatistics.sizes(hsi_bands, msi_bands, regression, psf_taps, srf, denoise))
-
     @classmethod
     def measure(
         cls,
