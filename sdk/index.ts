@@ -94,7 +94,7 @@ export { detailKept, KEPT_GAIN, type MsiDetailReport, msiDetailGains } from './s
 export { type FrameTail, frameTail } from './spectral/frame-layout';
 export { projectSrf, srfCentroids } from './spectral/srf';
 export { type ResampleMethod, type ResamplingMatrix, resampleCube, resamplingMatrix } from './spectral/resample';
-export { AUTO_DENOISE_SNR_DB, type DenoiseDecision, type SignalSubspace, autoSubspace, projectRows, signalSubspace } from './spectral/subspace';
+export { AUTO_DENOISE_SNR_DB, type DenoiseDecision, type SignalSubspace, autoSubspace, msiGuided, projectRows, signalSubspace } from './spectral/subspace';
 export { type FusionMetrics, type MetricOptions, type PeakMode, PSNR_CAP_DB, ergas, evaluate, psnr, rmse, sam, ssim } from './metrics/full-reference';
 export { type ConsistencyReport, type ConsistencyScore, type DegradationModel, type MsiAgreement, MSI_MISMATCH_DB, consistency, consistencyHeader, msiAgreement } from './quality/consistency';
 export { describeBandRanges, selectBandGrid, selectBands, srfOnValidBands, toModelGrid } from './spectral/coverage';

@@ -39,7 +39,8 @@ export function degradationPsf(model: DegradationModel): Psf {
  * consistency property) and scores it against the inputs it came from. A good fusion reproduces both
  * inputs closely; a misregistered or swapped pair cannot, so both scores drop.
  * @param fused - B x H x W output.
- * @param lrhsi - The LR-HSI actually fed to the model (after resampling and value scaling).
+ * @param lrhsi - The LR-HSI as captured, on the model grid (after resampling and value scaling): `denoise` feeds the
+ *   network a denoised one, but the output is scored against what the camera saw.
  * @param hrmsi - The HR-MSI fed to the model.
  * @param model - Scale, PSF and SRF (a model card).
  * @returns Spatial and spectral consistency.

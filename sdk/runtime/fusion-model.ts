@@ -11,7 +11,7 @@ import { type PsfEstimate, estimatePsfSigma } from '../spectral/psf-estimate';
 import { fittedSrf } from '../spectral/srf-fit';
 import { fittedBlur, isCentred } from '../spectral/blur-fit';
 import { msiDetailGains } from '../spectral/msi-detail';
-import { cardPsf } from '../spectral/psf';
+import { cardPsf, spatialDegrade } from '../spectral/psf';
 import { bandValidity } from '../cube/band-validity';
 import { type LoadedBinding, loadBinding } from './binding';
 import { fromHalfBits, toHalfBits } from './half';
@@ -39,7 +39,7 @@ import { bandValidHeader } from '../cube/envi';
 import { EnviRowWriter } from '../cube/envi-writer';
 import type { RowSink } from '../cube/row-sink';
 import { StripConsistency } from './strip-consistency';
-import { AUTO_DENOISE_SNR_DB, type DenoiseDecision, autoSubspace, projectRows } from '../spectral/subspace';
+import { AUTO_DENOISE_SNR_DB, type DenoiseDecision, autoSubspace, msiGuided, projectRows } from '../spectral/subspace';
 import { StripStitcher, emitRows, stripCapacity } from './strip-stitcher';
 import { type Tile, copyWindow, planTiles } from './tiling';
 import { DEFAULT_MAX_QUALITY_LOSS_DB, type VariantChoice, chooseVariant, explicitVariantPath, fp32PathOf, variantOfPath } from './variants';
@@ -60,7 +60,10 @@ export interface NetworkInputs {
 
 /** Inputs checked, resampled and scaled for the graph, with their tile plan and what preparing them cost. */
 interface PreparedInputs {
+  /** The LR-HSI the network is fed: {@link PreparedInputs.captured}, denoised with the HR-MSI's help when the output is projected. */
   lr: Cube;
+  /** The LR-HSI as captured, on the model grid and in the network's units: what the checks compare the output with. */
+  captured: Cube;
   hr: Cube;
   tiles: Tile[];
   /**
@@ -251,7 +254,7 @@ export class FusionModel {
    */
   networkInputs(lrhsi: Cube, hrmsi: Cube, options: Pick<FuseOptions, 'resample' | 'msiResponse'> = {}): NetworkInputs {
     const prepared = this.prepareInputs(lrhsi, hrmsi, withDefaults(DEFAULT_FUSE_OPTIONS, options));
-    return { lrhsi: prepared.lr, hrmsi: prepared.hr, bandValid: prepared.bandValid };
+    return { lrhsi: prepared.captured, hrmsi: prepared.hr, bandValid: prepared.bandValid };
   }
 
   private validModelBands(lr: Cube): boolean[] {
@@ -407,9 +410,12 @@ export class FusionModel {
     const normaliseMs = performance.now() - tn;
     const td = performance.now();
     const denoise = opts.denoise === 'none' ? undefined : autoSubspace(lr, bandValid, opts.denoise === 'subspace' ? Infinity : AUTO_DENOISE_SNR_DB);
+    // the network's back-projections would carry the LR-HSI's in-subspace noise into the projected output
+    const fed = denoise?.subspace ? msiGuided(lr, spatialDegrade(hr, scale, cardPsf(this.card.psf)), denoise.subspace) : lr;
     const subspaceMs = denoise ? performance.now() - td : 0;
     return {
-      lr,
+      lr: fed,
+      captured: lr,
       hr,
       tiles,
       bandValid,
@@ -553,8 +559,8 @@ export class FusionModel {
     if (opts.quality) {
       const tq = performance.now();
       const degradation = this.degradation(t.bandValid, frame);
-      quality = consistency(fused, lr, hr, degradation);
-      agreement = msiAgreement(lr, hr, degradation, this.inputSpec.msiBandNames, opts.msiResponse !== undefined);
+      quality = consistency(fused, t.captured, hr, degradation);
+      agreement = msiAgreement(t.captured, hr, degradation, this.inputSpec.msiBandNames, opts.msiResponse !== undefined);
       qualityMs = performance.now() - tq;
     }
     return {
@@ -578,7 +584,7 @@ export class FusionModel {
     let inferMs = performance.now() - tf;
     // the checks' degradation model, built only when they run
     const degradation = opts.quality ? this.degradation(t.bandValid, frame) : undefined;
-    const check = degradation && new StripConsistency(lr, hr, degradation);
+    const check = degradation && new StripConsistency(t.captured, hr, degradation);
     let qualityMs = 0;
     const subspace = t.denoise?.subspace;
     let denoiseMs = t.subspaceMs;
@@ -622,7 +628,7 @@ export class FusionModel {
       tiles: tiles.length,
       ...denoiseReport(t.denoise),
       ...frameFitReport(frame, this.card),
-      ...(check && degradation ? { quality: check.report(), msiAgreement: msiAgreement(lr, hr, degradation, this.inputSpec.msiBandNames, opts.msiResponse !== undefined) } : {}),
+      ...(check && degradation ? { quality: check.report(), msiAgreement: msiAgreement(t.captured, hr, degradation, this.inputSpec.msiBandNames, opts.msiResponse !== undefined) } : {}),
       timing: {
         validateMs: t.validateMs,
         resampleMs: t.resampleMs,

@@ -8,7 +8,9 @@
  * spreads the sample eigenvalues up to s2 (1 + sqrt(nv / N))^2 (the Marchenko-Pastur edge), several times s2 on a
  * small capture with many bands (HySime's rule alone kept 30-39 directions of a 108-pixel, 206-band region where
  * 1-7 hold signal). Projecting the output onto those directions removes the noise the network passed on outside
- * them; on a clean capture nearly every direction is signal and little changes. Measured on the generalisation
+ * them; on a clean capture nearly every direction is signal and little changes. Before the network runs, the LR-HSI
+ * is denoised with the HR-MSI's help ({@link msiGuided}): its in-subspace noise would otherwise pass through the
+ * network's back-projections into the output. Measured on the generalisation
  * test scenes (30 dB SNR inputs, 206-band student): see docs/new-camera.md. The host's
  * `spectra_distill.models.subspace` is the same function; test vectors pin the two together.
  */
@@ -227,4 +229,77 @@ export function projectRows(rows: Float32Array, bands: number, subspace: SignalS
       rows[idx[i] * P + p] = v;
     }
   }
+}
+
+/**
+ * The LR-HSI denoised with the help of the HR-MSI degraded to its grid (`lrmsi`, by the card's PSF): each signal
+ * direction's coordinate is regressed on the LR-MSI bands and a constant (least squares over the pixels), the
+ * prediction kept and the rest shrunk by the Wiener gain max(0, 1 - n / v), n the noise variance along the
+ * direction, v the residual's variance. The residual holds the noise and what the LR-MSI cannot tell (spectral
+ * detail, another camera's response, a misregistered pair); where it is mostly signal the gain stays near 1.
+ * Outside the subspace the LR-HSI is dropped, as the projection of the output drops it; bands outside
+ * `subspace.bands` are kept. The host's `spectra_distill.models.subspace.msi_guided`.
+ * @param lr - The LR-HSI the subspace was found on.
+ * @param lrmsi - The HR-MSI degraded to the LR-HSI's grid.
+ * @param subspace - From {@link signalSubspace} or {@link autoSubspace}.
+ * @returns A new cube (same wavelengths and meta).
+ * @throws RangeError when `lrmsi` is not on the LR-HSI's grid.
+ */
+export function msiGuided(lr: Cube, lrmsi: Cube, subspace: SignalSubspace): Cube {
+  if (lrmsi.height !== lr.height || lrmsi.width !== lr.width) {
+    throw new RangeError(`the LR-MSI is ${lrmsi.height} x ${lrmsi.width} but the LR-HSI is ${lr.height} x ${lr.width}; they must share a grid`);
+  }
+  const N = lr.height * lr.width;
+  const { bands: idx, mean, basis, rank, noiseVariance } = subspace;
+  const nv = idx.length;
+  const coords = new Float64Array(rank * N);
+  for (let i = 0; i < nv; i++) {
+    const plane = lr.data.subarray(idx[i] * N, (idx[i] + 1) * N);
+    for (let r = 0; r < rank; r++) {
+      const e = basis[i * rank + r];
+      const row = r * N;
+      for (let q = 0; q < N; q++) coords[row + q] += e * (plane[q] - mean[i]);
+    }
+  }
+  // regressors: the LR-MSI bands, then the constant
+  const p = lrmsi.bands + 1;
+  const regressor = (j: number, q: number): number => (j < lrmsi.bands ? lrmsi.data[j * N + q] : 1);
+  const gram = Array.from({ length: p }, () => new Array<number>(p).fill(0));
+  for (let a = 0; a < p; a++) for (let b = a; b < p; b++) {
+    let s = 0;
+    for (let q = 0; q < N; q++) s += regressor(a, q) * regressor(b, q);
+    gram[a][b] = gram[b][a] = s;
+  }
+  let trace = 0;
+  for (let a = 0; a < p; a++) trace += gram[a][a];
+  for (let a = 0; a < p; a++) gram[a][a] += 1e-12 * Math.max(1, trace);
+  const shrunk = new Float64Array(rank * N);
+  for (let r = 0; r < rank; r++) {
+    const c = coords.subarray(r * N, (r + 1) * N);
+    const rhs = new Array<number>(p).fill(0);
+    for (let a = 0; a < p; a++) for (let q = 0; q < N; q++) rhs[a] += regressor(a, q) * c[q];
+    const coef = solveSpd(gram, rhs);
+    const predicted = new Float64Array(N);
+    let rss = 0;
+    for (let q = 0; q < N; q++) {
+      let v = 0;
+      for (let a = 0; a < p; a++) v += coef[a] * regressor(a, q);
+      predicted[q] = v;
+      rss += (c[q] - v) ** 2;
+    }
+    let noise = 0;
+    for (let i = 0; i < nv; i++) noise += basis[i * rank + r] ** 2 * noiseVariance[i];
+    const gain = Math.min(1, Math.max(0, 1 - noise / Math.max(rss / Math.max(1, N - p), 1e-30)));
+    for (let q = 0; q < N; q++) shrunk[r * N + q] = predicted[q] + gain * (c[q] - predicted[q]);
+  }
+  const data = Float32Array.from(lr.data);
+  for (let i = 0; i < nv; i++) {
+    const o = idx[i] * N;
+    for (let q = 0; q < N; q++) {
+      let v = mean[i];
+      for (let r = 0; r < rank; r++) v += basis[i * rank + r] * shrunk[r * N + q];
+      data[o + q] = v;
+    }
+  }
+  return { ...lr, data };
 }

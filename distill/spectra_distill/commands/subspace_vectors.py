@@ -2,8 +2,9 @@
 
 Synthetic, seeded captures (no data file is read): spectra mixed from a few smooth endmembers, with noise of a
 different level per case (never none: on exactly low-rank data the rank is decided by rounding), one case with
-invalid and all-zero bands. Each case holds the LR-HSI, a cube to project, and what
-`spectra_distill.models.subspace` finds: the bands used, mean, noise variance, rank and the projection.
+invalid and all-zero bands. Each case holds the LR-HSI, an LR-MSI on its grid (three smooth responses of
+the clean LR-HSI, with a quarter of its noise), a cube to project, and what `spectra_distill.models.subspace`
+finds: the bands used, mean, noise variance, rank, the projection and the LR-HSI guided by the LR-MSI.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from spectra_distill.data.atomic import atomic_path
-from spectra_distill.models.subspace import project, signal_subspace
+from spectra_distill.models.subspace import msi_guided, project, signal_subspace
 
 
 def _case(
@@ -28,8 +29,12 @@ def _case(
     hr = (ends.T @ abund).reshape(bands, 2 * side, 2 * side).astype(np.float32)
     lr = hr.reshape(bands, side, 2, side, 2).mean(axis=(2, 4))
     sigma = np.sqrt((lr**2).mean() / 10 ** (snr_db / 10))
+    response = np.stack([np.exp(-0.5 * ((wl - c) / 0.15) ** 2) for c in (0.2, 0.5, 0.8)])
+    response /= response.sum(axis=1, keepdims=True)
+    lrmsi = np.einsum("mb,bhw->mhw", response, lr)
     lr = lr + rng.normal(0.0, sigma, lr.shape)
     hr = hr + rng.normal(0.0, sigma, hr.shape)
+    lrmsi = (lrmsi + rng.normal(0.0, sigma / 4, lrmsi.shape)).astype(np.float32)
     valid = np.ones(bands, dtype=bool)
     valid[list(invalid)] = False
     lr = lr.astype(np.float32)
@@ -40,6 +45,7 @@ def _case(
         "name": name,
         "lrhsi": {"shape": list(lr.shape), "data": lr.ravel().tolist()},
         "band_valid": valid.tolist(),
+        "lrmsi": {"shape": list(lrmsi.shape), "data": lrmsi.ravel().tolist()},
         "cube": {"shape": list(hr.shape), "data": hr.ravel().tolist()},
         "bands": sub.bands.tolist(),
         "mean": sub.mean.tolist(),
@@ -47,6 +53,7 @@ def _case(
         "rank": sub.rank,
         "snr_db": sub.snr_db,
         "projected": project(hr, sub).ravel().tolist(),
+        "guided": msi_guided(lr, lrmsi, sub).ravel().tolist(),
     }
 
 

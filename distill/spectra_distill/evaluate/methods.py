@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +15,7 @@ import torch
 
 from spectra_distill.baselines.methods import run_baseline
 from spectra_distill.degrade.pipeline import FusionPair
+from spectra_distill.degrade.psf import GaussianPSF, spatial_degrade
 from spectra_distill.errors import BandCountError, CheckpointError, ExportError, WavelengthError
 from spectra_distill.evaluate.regions import ModelFacts
 from spectra_distill.evaluate.tiling import fuse_whole_or_tiled
@@ -23,7 +24,7 @@ from spectra_distill.export.onnx import INPUT_NAMES, STATS_NAME, OnnxFusion
 from spectra_distill.models.complexity import per_pixel_complexity
 from spectra_distill.models.net import FusionNet
 from spectra_distill.models.psf_estimate import estimate_psf_sigma, fit_psf_taps, retargeted
-from spectra_distill.models.subspace import AUTO_DENOISE_SNR_DB, project, signal_subspace
+from spectra_distill.models.subspace import AUTO_DENOISE_SNR_DB, msi_guided, project, signal_subspace
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,8 @@ class RetargetedTorchMethod(TorchMethod):
 
 @dataclass
 class SubspaceMethod(Method):
-    """Another method's output projected onto the LR-HSI's signal subspace (`models.subspace`).
+    """Another method fed the LR-HSI denoised with the HR-MSI's help (`models.subspace.msi_guided`, the
+    HR-MSI degraded by the card's PSF), its output projected onto the LR-HSI's signal subspace.
 
     As `spectra fuse --denoise subspace` does, or with `auto` as its default `--denoise auto` does (only when
     the LR-HSI reads below `AUTO_DENOISE_SNR_DB`); the subspace is estimated within the timed fusion.
@@ -171,15 +173,18 @@ class SubspaceMethod(Method):
 
     inner: Method | None = None
     band_valid: np.ndarray | None = None
+    psf: GaussianPSF | None = None
     auto: bool = False
 
     def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
-        assert self.inner is not None
-        cube, tiled = self.inner._fuse(pair)
+        assert self.inner is not None and self.psf is not None
         valid = self.band_valid if pair.lrhsi.band_mask is None else self.band_valid & pair.lrhsi.band_mask
         subspace = signal_subspace(pair.lrhsi.data, valid)
         if self.auto and subspace.snr_db >= AUTO_DENOISE_SNR_DB:
-            return cube, tiled
+            return self.inner._fuse(pair)
+        lrmsi = spatial_degrade(pair.hrmsi.data, pair.scale, self.psf)
+        guided = replace(pair, lrhsi=pair.lrhsi.with_data(msi_guided(pair.lrhsi.data, lrmsi, subspace)))
+        cube, tiled = self.inner._fuse(guided)
         return project(cube, subspace), tiled
 
 
@@ -193,6 +198,7 @@ def subspace_method(inner: Method, facts: ModelFacts, auto: bool = False) -> Sub
         macs_per_hr_pixel=inner.macs_per_hr_pixel,
         inner=inner,
         band_valid=np.asarray(facts.band_valid, dtype=bool),
+        psf=GaussianPSF(facts.psf_kernel_size, facts.psf_sigma),
         auto=auto,
     )
 

@@ -13,6 +13,11 @@ captures, keeps weak directions that carry more noise than signal into the outpu
 the noise outside them. On a clean capture the estimated noise is small, nearly every direction is
 signal, and the projection changes little.
 
+When the output is projected, the LR-HSI is first denoised with the HR-MSI's help (``msi_guided``): on the
+signal directions the network would otherwise copy the LR-HSI's in-subspace noise into its output through its
+back-projections, and the HR-MSI, degraded to the LR grid, predicts most of each direction's coordinate with
+little noise (``results/distill/calibration/msi-guided/``).
+
 The TypeScript SDK's ``sdk/spectral/subspace.ts`` is the same function (``spectra fuse --denoise subspace``);
 ``spectra-distill subspace-vectors`` writes test vectors that pin the two together.
 """
@@ -133,4 +138,37 @@ def project(cube: np.ndarray, subspace: SignalSubspace) -> np.ndarray:
     idx, e = subspace.bands, subspace.basis
     y = cube[idx].reshape(idx.size, -1).astype(np.float64) - subspace.mean[:, None]
     out[idx] = (subspace.mean[:, None] + e @ (e.T @ y)).reshape(idx.size, *cube.shape[1:]).astype(cube.dtype)
+    return out
+
+
+def msi_guided(lrhsi: np.ndarray, lrmsi: np.ndarray, subspace: SignalSubspace) -> np.ndarray:
+    """``lrhsi`` (B, h, w) with its valid bands denoised with the help of ``lrmsi`` (b, h, w): the HR-MSI
+    degraded to the LR grid by the card's PSF (a copy).
+
+    Each signal direction's coordinate is regressed on the LR-MSI bands and a constant (least squares over the
+    pixels); the prediction is kept and the rest is shrunk by the Wiener gain max(0, 1 - n / v), n the noise
+    variance along the direction (from the per-band estimate), v the residual's variance. The residual holds
+    the LR-HSI's noise and what the LR-MSI cannot tell (spectral detail, another camera's response, a
+    misregistered pair); where it is mostly signal the gain stays near 1. Outside the subspace the LR-HSI is
+    dropped, as the projection of the output drops it.
+
+    Raises:
+        ValueError: ``lrmsi`` is not on the LR-HSI's grid.
+    """
+    if lrmsi.ndim != 3 or lrmsi.shape[1:] != lrhsi.shape[1:]:
+        raise ValueError(f"the LR-MSI is {lrmsi.shape} but the LR-HSI is {lrhsi.shape}; they must share h, w")
+    idx, e = subspace.bands, subspace.basis
+    n = lrhsi.shape[1] * lrhsi.shape[2]
+    coords = e.T @ (lrhsi[idx].reshape(idx.size, n).astype(np.float64) - subspace.mean[:, None])  # (k, N)
+    a = np.vstack([lrmsi.reshape(lrmsi.shape[0], n).astype(np.float64), np.ones(n)])  # (p, N)
+    gram = a @ a.T
+    gram[np.diag_indices_from(gram)] += 1e-12 * max(1.0, float(np.trace(gram)))
+    predicted = np.linalg.solve(gram, a @ coords.T).T @ a
+    residual = coords - predicted
+    variance = (residual * residual).sum(axis=1) / max(1, n - a.shape[0])
+    noise = (e**2 * subspace.noise_variance[:, None]).sum(axis=0)
+    gain = np.clip(1.0 - noise / np.maximum(variance, 1e-30), 0.0, 1.0)
+    out = lrhsi.copy()
+    guided = subspace.mean[:, None] + e @ (predicted + gain[:, None] * residual)
+    out[idx] = guided.reshape(idx.size, *lrhsi.shape[1:]).astype(lrhsi.dtype)
     return out

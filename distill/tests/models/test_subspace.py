@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spectra_distill.models.subspace import AUTO_DENOISE_SNR_DB, project, signal_subspace
+from spectra_distill.models.subspace import AUTO_DENOISE_SNR_DB, msi_guided, project, signal_subspace
 
 
 def _scene(
@@ -38,7 +38,7 @@ def test_projection_removes_noise_spread_over_the_bands(snr_db: float) -> None:
     sub = signal_subspace(noisy_lr)
     # the SNR it reads is the one the noise was drawn at (what `--denoise auto` decides on)
     assert abs(sub.snr_db - snr_db) < 3.0 and sub.snr_db < AUTO_DENOISE_SNR_DB, sub.snr_db
-    # 5 materials mixed with abundances summing to one span 4 directions; those weaker than the noise are dropped
+    # 5 materials mixed with abundances summing to one span 4 directions; those below the noise are dropped
     assert 1 <= sub.rank <= 4, sub.rank
     gain = _psnr(project(fused, sub), truth) - _psnr(fused, truth)
     assert gain > 2.0, gain  # 60 bands onto a few directions: most of the noise power goes
@@ -80,29 +80,73 @@ def test_invalid_and_empty_bands_are_left_alone() -> None:
         signal_subspace(lr, np.eye(lr.shape[0], dtype=bool)[0])
 
 
-def test_auto_denoise_method_projects_only_below_the_threshold() -> None:
+def _msi(cube: np.ndarray) -> np.ndarray:
+    """Three broad bands of a (B, h, w) cube: a camera that sees the mixture."""
+    return np.stack([part.mean(axis=0) for part in np.array_split(cube, 3)])
+
+
+def test_msi_guided_removes_the_noise_the_subspace_keeps() -> None:
+    lr, _ = _scene(bands=60, side=24, materials=4, seed=9)
+    rng = np.random.default_rng(10)
+    sigma = np.sqrt((lr**2).mean() / 10 ** (30.0 / 10))
+    noisy = lr + rng.normal(0, sigma, lr.shape)
+    sub = signal_subspace(noisy)
+    lrmsi = _msi(lr) + rng.normal(0, sigma / 4, (3, *lr.shape[1:]))
+    projected, guided = _psnr(project(noisy, sub), lr), _psnr(msi_guided(noisy, lrmsi, sub), lr)
+    assert guided > projected + 1.0, (guided, projected)
+    # an LR-MSI that knows nothing of the scene: its prediction explains nothing, the gains stay near 1
+    blind = _psnr(msi_guided(noisy, rng.random((3, *lr.shape[1:])), sub), lr)
+    assert blind > projected - 0.3, (blind, projected)
+    with pytest.raises(ValueError, match="must share h, w"):
+        msi_guided(noisy, lrmsi[:, 1:], sub)
+
+
+def test_msi_guided_keeps_what_the_msi_cannot_tell() -> None:
+    # a clean capture: the residual is all signal (the gains are 1) and the LR-HSI comes back as projected
+    lr, _ = _scene(seed=11)
+    lr = lr + np.random.default_rng(12).normal(0, 1e-5, lr.shape)
+    sub = signal_subspace(lr)
+    np.testing.assert_allclose(msi_guided(lr, _msi(lr), sub), project(lr, sub), atol=1e-4)
+
+
+def test_auto_denoise_method_guides_and_projects_only_below_the_threshold() -> None:
     # generalise --denoise-auto scores the ONNX student as spectra fuse runs it by default
     from dataclasses import dataclass
     from types import SimpleNamespace
 
+    from spectra_distill.data.cube import Cube
+    from spectra_distill.degrade.pipeline import FusionPair
+    from spectra_distill.degrade.psf import GaussianPSF, spatial_degrade
     from spectra_distill.evaluate.methods import Method, subspace_method
 
     lr, truth = _scene(seed=5)
     rng = np.random.default_rng(6)
     fused = truth + rng.normal(0, 0.01, truth.shape)
+    hrmsi = _msi(truth)
+    seen: list[np.ndarray] = []
 
     @dataclass
     class Fixed(Method):
         def _fuse(self, pair):  # type: ignore[no-untyped-def]
+            seen.append(pair.lrhsi.data)
             return fused, False
 
-    facts = SimpleNamespace(band_valid=[True] * lr.shape[0])
+    facts = SimpleNamespace(band_valid=[True] * lr.shape[0], psf_kernel_size=8, psf_sigma=1.7)
     auto = subspace_method(Fixed(name="net", kind="onnx"), facts, auto=True)  # type: ignore[arg-type]
     assert auto.name == "net + auto denoise"
     for noise, projected in ((1e-5, False), (0.03, True)):
         noisy = lr + rng.normal(0, noise, lr.shape)
-        pair = SimpleNamespace(lrhsi=SimpleNamespace(data=noisy, band_mask=None))
-        out, _ = auto._fuse(pair)  # type: ignore[arg-type]
-        expected = project(fused, signal_subspace(noisy)) if projected else fused
-        np.testing.assert_array_equal(out, expected)
-        assert (signal_subspace(noisy).snr_db < AUTO_DENOISE_SNR_DB) == projected
+        pair = FusionPair(
+            lrhsi=Cube(noisy, np.arange(noisy.shape[0], dtype=float)),
+            hrmsi=Cube(hrmsi, np.arange(3, dtype=float)),
+            hrhsi=Cube(truth, np.arange(truth.shape[0], dtype=float)),
+            srf=None,
+            psf=GaussianPSF(8, 1.7),
+            scale=4,
+        )
+        out, _ = auto._fuse(pair)
+        lr_in, lrmsi = pair.lrhsi.data, spatial_degrade(pair.hrmsi.data, 4, GaussianPSF(8, 1.7))
+        sub = signal_subspace(lr_in)
+        np.testing.assert_array_equal(seen[-1], msi_guided(lr_in, lrmsi, sub) if projected else lr_in)
+        np.testing.assert_array_equal(out, project(fused, sub) if projected else fused)
+        assert (sub.snr_db < AUTO_DENOISE_SNR_DB) == projected

@@ -2,7 +2,9 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cube } from '../../../sdk/cube/cube';
-import { AUTO_DENOISE_SNR_DB, projectRows, signalSubspace } from '../../../sdk/spectral/subspace';
+import { AUTO_DENOISE_SNR_DB, msiGuided, projectRows, signalSubspace } from '../../../sdk/spectral/subspace';
+import { cardPsf, spatialDegrade } from '../../../sdk/spectral/psf';
+import { consistency } from '../../../sdk/quality/consistency';
 import { symmetricEigen } from '../../../sdk/spectral/symmetric-eigen';
 import { FusionModel } from '../../../sdk/runtime/fusion-model';
 import { ROOT, TINY_MODEL } from '../helpers';
@@ -11,6 +13,7 @@ interface Case {
   name: string;
   lrhsi: { shape: [number, number, number]; data: number[] };
   band_valid: boolean[];
+  lrmsi: { shape: [number, number, number]; data: number[] };
   cube: { shape: [number, number, number]; data: number[] };
   bands: number[];
   mean: number[];
@@ -18,6 +21,7 @@ interface Case {
   rank: number;
   snr_db: number;
   projected: number[];
+  guided: number[];
 }
 
 // Written by `spectra-distill subspace-vectors` (seeded synthetic captures; see that command).
@@ -72,6 +76,9 @@ t.test('signal subspace: the SDK finds what the host finds (bands, mean, noise, 
     projectRows(rows, c.cube.shape[0], sub);
     const worst = c.projected.reduce((w, v, i) => Math.max(w, Math.abs(rows[i] - v)), 0);
     t.ok(worst < 1e-5, `${c.name}: projection within 1e-5 of the host's (worst ${worst.toExponential(1)})`);
+    const guided = msiGuided(cubeOf(c.lrhsi), cubeOf(c.lrmsi), sub).data;
+    const off = c.guided.reduce((w, v, i) => Math.max(w, Math.abs(guided[i] - v)), 0);
+    t.ok(off < 1e-5, `${c.name}: LR-HSI guided by the LR-MSI within 1e-5 of the host's (worst ${off.toExponential(1)})`);
   }
   t.ok(cases.some((c) => c.bands.length < c.band_valid.length), 'a case with invalid and zero bands');
 });
@@ -90,6 +97,41 @@ t.test('signal subspace: projection is idempotent and leaves the other bands alo
     t.same(Array.from(once.subarray(b * P, (b + 1) * P)), Array.from(Float32Array.from(c.cube.data.slice(b * P, (b + 1) * P))), `band ${b} untouched`);
   }
   t.throws(() => signalSubspace(cubeOf(c.lrhsi), c.band_valid.map((_, b) => b === 1)), /needs >= 2 valid bands/);
+});
+
+t.test('msiGuided: the LR-MSI removes most of the LR-HSI noise the subspace keeps, and keeps what it cannot predict', async (t) => {
+  const B = 30;
+  const h = 24;
+  const N = h * h;
+  let s = 5;
+  const rnd = (): number => (s = (s * 16807) % 2147483647) / 2147483647;
+  const gauss = (): number => Math.sqrt(-2 * Math.log(rnd())) * Math.cos(2 * Math.PI * rnd());
+  const ends = [0.3, 0.8, 1.4].map((f, k) => Array.from({ length: B }, (_, b) => 0.4 + 0.2 * Math.sin(2 * Math.PI * f * (b / B) + k)));
+  const clean = new Float32Array(B * N);
+  const lrmsi = new Float32Array(3 * N);
+  for (let p = 0; p < N; p++) {
+    const a = [rnd(), rnd(), rnd()];
+    const sum = a[0] + a[1] + a[2];
+    for (let b = 0; b < B; b++) clean[b * N + p] = (a[0] * ends[0][b] + a[1] * ends[1][b] + a[2] * ends[2][b]) / sum;
+    // three broad bands of the clean spectrum: a camera that sees the mixture
+    for (let m = 0; m < 3; m++) {
+      let v = 0;
+      for (let b = m * 10; b < (m + 1) * 10; b++) v += clean[b * N + p] / 10;
+      lrmsi[m * N + p] = v;
+    }
+  }
+  const cube = (bands: number, data: Float32Array): Cube => ({ bands, height: h, width: h, wavelengths: Array.from({ length: bands }, (_, b) => 400 + 10 * b), data });
+  const noisy = cube(B, Float32Array.from(clean, (v) => v + 0.02 * gauss()));
+  const sub = signalSubspace(noisy, new Array<boolean>(B).fill(true));
+  const rmse = (x: Float32Array): number => Math.sqrt(x.reduce((acc, v, i) => acc + (v - clean[i]) ** 2, 0) / x.length);
+  const projected = Float32Array.from(noisy.data);
+  projectRows(projected, B, sub);
+  const guided = msiGuided(noisy, cube(3, lrmsi), sub).data;
+  t.ok(rmse(guided) < 0.5 * rmse(projected), `guided RMSE ${rmse(guided).toExponential(2)} < half the projected ${rmse(projected).toExponential(2)}`);
+  // an LR-MSI that knows nothing of the scene: the residual is all signal and the gains stay near 1
+  const blind = msiGuided(noisy, cube(3, new Float32Array(3 * N).map(() => rnd())), sub).data;
+  t.ok(rmse(blind) < 1.05 * rmse(projected), `an unrelated LR-MSI costs little: ${rmse(blind).toExponential(2)} against ${rmse(projected).toExponential(2)}`);
+  t.throws(() => msiGuided(noisy, { ...cube(3, lrmsi), height: h - 1 }, sub), /must share a grid/);
 });
 
 t.test('fuse with denoise: subspace: tiled and streamed outputs equal the whole image, timing reported', async (t) => {
@@ -115,11 +157,14 @@ t.test('fuse with denoise: subspace: tiled and streamed outputs equal the whole 
     projectRows(out, B, sub);
     return out;
   };
-  const expected = projected(plain.data);
-  t.ok(whole.data.every((v, i) => Math.abs(v - expected[i]) < 1e-6), 'it is the plain output projected');
+  // the network is fed the LR-HSI guided by the HR-MSI, degraded by the card's PSF
+  const guided: Cube = { ...lr, data: msiGuided(lr, spatialDegrade(hr, 4, cardPsf(model.card.psf)), sub).data };
+  t.notSame(Array.from(guided.data.subarray(0, 64)), Array.from(lr.data.subarray(0, 64)), 'the guidance changes the LR-HSI');
+  const expected = projected((await model.fuse(guided, hr, { quality: false, denoise: 'none' })).data);
+  t.ok(whole.data.every((v, i) => Math.abs(v - expected[i]) < 1e-6), 'it is the output for the guided LR-HSI, projected');
   // Tiling is not bit-exact by itself; what denoise must do is project the tiled output with the whole frame's subspace.
   const tileOpts = { tile: 32, overlap: 16, quality: false, denoise: 'none' } as const;
-  const tiledPlain = projected((await model.fuse(lr, hr, tileOpts)).data);
+  const tiledPlain = projected((await model.fuse(guided, hr, tileOpts)).data);
   const tiled = await model.fuse(lr, hr, { ...tileOpts, denoise: 'subspace' as const });
   t.ok(tiled.data.every((v, i) => Math.abs(v - tiledPlain[i]) < 1e-6), "tiles get the whole frame's subspace");
   const streamed = new Float32Array(whole.data.length);
@@ -161,5 +206,10 @@ t.test("fuse's default, denoise: 'auto', projects a noisy capture and leaves a c
     t.equal(auto.denoise?.snrDb, snr, `${name}: the SNR is reported`);
     const expected = await model.fuse(lr, hr, { quality: false, denoise: projected ? 'subspace' : 'none' });
     t.same(Array.from(auto.data), Array.from(expected.data), `${name}: the output is the ${projected ? 'projected' : 'plain'} one`);
+    // the check scores the output against the LR-HSI as captured, not against what the guidance fed the network
+    const checked = await model.fuse(lr, hr, { quality: true });
+    const card = { scale: model.card.scale, psf: model.card.psf, msi: { srf: model.card.msi.srf } };
+    const fusedCube: Cube = { ...lr, height: 4 * h, width: 4 * h, data: checked.data };
+    t.same(checked.quality?.spatial, consistency(fusedCube, lr, hr, card).spatial, `${name}: consistency against the captured LR-HSI`);
   }
 });
