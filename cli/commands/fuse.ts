@@ -139,7 +139,7 @@ export function register(program: Command): void {
     .option('--threads <n>', 'intra-op threads; 0 = onnxruntime default', integer(0), 0)
     .option('--providers <list>', 'execution providers in order (default: tensorrt,cuda,cpu)', providerList)
     .addOption(new Option('--variant <variant>', 'open this precision of the model (auto: the fastest one the granted provider runs well; default: the file given)').choices(['fp32', 'fp16', 'int8', 'auto']))
-    .addOption(new Option('--denoise <method>', `subspace: project the output onto the signal subspace the LR-HSI shows, removing sensor noise the network passes on; auto: only when the LR-HSI's SNR is below ${AUTO_DENOISE_SNR_DB} dB (docs/new-camera.md §7)`).choices(['auto', 'none', 'subspace']).default('auto'))
+    .addOption(new Option('--denoise <method>', `subspace: denoise the LR-HSI with the HR-MSI's help and project the output onto the signal subspace the LR-HSI shows, removing sensor noise the network passes on; auto: only when the LR-HSI's SNR is below ${AUTO_DENOISE_SNR_DB} dB (docs/new-camera.md §7)`).choices(['auto', 'none', 'subspace']).default('auto'))
     .option('--covered-only', 'write only the valid bands (covered by the LR-HSI and learnt by the model)', false)
     .option('--no-quality', 'skip the no-reference consistency check')
     .option('--json', 'print the result summary as JSON', false)
@@ -301,6 +301,6 @@ export function formatMsiDetail(detail: MsiDetailReport): string {
 /** The `denoise:` line of `spectra fuse`. */
 export function formatDenoise(d: NonNullable<FusedCube['denoise']>): string {
   return d.projected
-    ? `denoise: LR-HSI SNR ${d.snrDb.toFixed(1)} dB; output projected onto its ${d.rank} signal directions`
+    ? `denoise: LR-HSI SNR ${d.snrDb.toFixed(1)} dB; LR-HSI guided by the HR-MSI, output projected onto its ${d.rank} signal directions`
     : `denoise: LR-HSI SNR ${d.snrDb.toFixed(1)} dB, at or above ${AUTO_DENOISE_SNR_DB} dB: not projected`;
 }

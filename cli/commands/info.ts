@@ -139,7 +139,7 @@ async function cameraReport(model: FusionModel, opts: { camera?: string; lrhsi?:
     const decision = model.denoiseDecision(lr, { resample: true });
     lines.push(
       decision.projected
-        ? `denoise    on the model grid the LR-HSI reads ${decision.snrDb.toFixed(1)} dB, below ${AUTO_DENOISE_SNR_DB}: fuse projects the output onto its signal subspace by default (--denoise auto; docs/new-camera.md §7)`
+        ? `denoise    on the model grid the LR-HSI reads ${decision.snrDb.toFixed(1)} dB, below ${AUTO_DENOISE_SNR_DB}: fuse denoises it with the HR-MSI's help and projects the output onto its signal subspace by default (--denoise auto; docs/new-camera.md §7)`
         : `denoise    on the model grid the LR-HSI reads ${decision.snrDb.toFixed(1)} dB: fuse leaves the output as the network makes it${report.noise.snrDb < AUTO_DENOISE_SNR_DB ? ` although its own bands read below ${AUTO_DENOISE_SNR_DB} dB (resampling averaged the noise into neighbouring bands); --denoise subspace projects anyway` : ''}`,
     );
     if (hr.bands === spec.msiBands && card.frame_statistics) {

@@ -74,7 +74,7 @@ export function register(program: Command): void {
     .option('--no-wait-for-broker', 'start even when the broker is unreachable; cubes wait in the outbox')
     .option('--chunk-size <bytes>', 'chunk body size (lowered to fit the broker limit)', integer(1024))
     .option('--tile <px>', 'HR tile size for inference; 0 = whole image', integer(0), 0)
-    .addOption(new Option('--denoise <method>', `subspace: project each output onto the signal subspace its LR-HSI shows; auto: only frames whose LR-HSI SNR is below ${AUTO_DENOISE_SNR_DB} dB (docs/new-camera.md §7)`).choices(['auto', 'none', 'subspace']).default('auto'))
+    .addOption(new Option('--denoise <method>', `subspace: denoise each LR-HSI with its HR-MSI's help and project the output onto the signal subspace the LR-HSI shows; auto: only frames whose LR-HSI SNR is below ${AUTO_DENOISE_SNR_DB} dB (docs/new-camera.md §7)`).choices(['auto', 'none', 'subspace']).default('auto'))
     .option('--previews', 'also publish a retained quicklook PNG and pixel spectra per frame (spectra/<device>/quicklook, /spectra) for browsers', false)
     .option('--camera <profile.json>', 'camera profile for --source watch|replay: band table and value scales of its files, MSI response (docs/new-camera.md)')
     .option('--receipt-group <name>', 'with --no-subscribe: keep each cube in the outbox until this consumer group (spectra subscribe --group/--share <name>) sends its receipt')

@@ -103,8 +103,9 @@ export interface FuseOptions {
   msiResponse?: MsiResponse;
   /**
    * `'subspace'`: project the output onto the signal subspace the LR-HSI shows (`signalSubspace`), removing the
-   * sensor noise the network passes on (measured: docs/new-camera.md §7). Per pixel, so tiles and streamed rows get
-   * exactly what the whole image would. `'auto'`: project only a capture whose LR-HSI SNR is below
+   * sensor noise the network passes on, and feed the network the LR-HSI denoised with the HR-MSI's help first
+   * (`msiGuided`; measured: docs/new-camera.md §7). Per pixel after one whole-frame step, so tiles and streamed rows
+   * get exactly what the whole image would. `'auto'`: do so only for a capture whose LR-HSI SNR is below
    * `AUTO_DENOISE_SNR_DB` (40 dB); the result's `denoise` says what was measured and done. @defaultValue 'auto'
    */
   denoise?: 'auto' | 'none' | 'subspace';

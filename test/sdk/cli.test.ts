@@ -177,7 +177,7 @@ t.test('cli: spectra info reports the LR-HSI noise, and fuse projects a noisy ca
   const noisy = info('noisy.hdr');
   t.equal(noisy.status, 0, noisy.stderr);
   t.ok(snrOf(noisy.stdout) > 20 && snrOf(noisy.stdout) < 30, `the 25 dB capture reads near 25 dB (${snrOf(noisy.stdout)} dB)`);
-  t.match(noisy.stdout, /denoise    on the model grid the LR-HSI reads [\d.]+ dB, below 40: fuse projects the output onto its signal subspace by default \(--denoise auto/);
+  t.match(noisy.stdout, /denoise    on the model grid the LR-HSI reads [\d.]+ dB, below 40: fuse denoises it with the HR-MSI's help and projects the output onto its signal subspace by default \(--denoise auto/);
   const fuse = (lr: string, ...extra: string[]) => spectra('fuse', '--model', TINY_MODEL, '--lrhsi', join(dir, lr), '--hrmsi', join(REF, 'hrmsi.npy'), '--resample', ...extra);
   const fused = fuse('noisy.hdr', '--out', join(dir, 'd.hdr'), '--json');
   t.equal(fused.status, 0, fused.stderr);
@@ -186,6 +186,7 @@ t.test('cli: spectra info reports the LR-HSI noise, and fuse projects a noisy ca
   const gridSnr = Number(/on the model grid the LR-HSI reads ([\d.]+) dB/.exec(noisy.stdout)?.[1]);
   t.ok(Math.abs(report.denoise.snrDb - gridSnr) < 0.05, `with the model-grid SNR info reported (${report.denoise.snrDb.toFixed(2)} dB)`);
   t.match(fuse('clean.hdr', '--out', join(dir, 'c.hdr')).stdout, /denoise: LR-HSI SNR [\d.]+ dB, at or above 40 dB: not projected/);
+  t.match(fuse('noisy.hdr', '--out', join(dir, 'g.hdr')).stdout, /denoise: LR-HSI SNR [\d.]+ dB; LR-HSI guided by the HR-MSI, output projected onto its \d+ signal directions/);
   const off = fuse('noisy.hdr', '--denoise', 'none', '--out', join(dir, 'n.hdr'), '--json');
   t.equal((JSON.parse(off.stdout) as { denoise?: unknown }).denoise, undefined, '--denoise none measures nothing');
   const bad = fuse('noisy.hdr', '--denoise', 'pca', '--out', join(dir, 'e.hdr'));
