@@ -198,7 +198,7 @@ class ResponseFit:
         self.ridge, unit = srf_ridge(gram)
         self.inverse = spd_inverse_solve(gram + self.ridge * unit, unit.expand_as(gram))
         self.card = degradation.srf.double()[:, bands]  # (b, B')
-        inner = degradation._interior(target).flatten(2).double()
+        inner = degradation.interior(target).flatten(2).double()
         inner = inner - inner.mean(dim=-1, keepdim=True)
         self.weight = (inner * inner).sum(-1)  # (N, b)
 
@@ -209,7 +209,7 @@ class ResponseFit:
         x = x - x.mean(dim=-1, keepdim=True)
         prior = self.card[:, None, :].expand(b, m, -1).reshape(1, b * m, -1) * self.ridge.transpose(1, 2)
         r = (x @ self.y.transpose(1, 2) + prior) @ self.inverse  # the inverse is symmetric
-        inner = self.degradation._interior
+        inner = self.degradation.interior
         residual = inner((x - r @ self.y).reshape(n, b * m, h, w)).flatten(2)
         total = (inner(x.reshape(n, b * m, h, w)).flatten(2) ** 2).sum(-1)
         share = (residual**2).sum(-1) / total.clamp(min=1e-30)
@@ -334,7 +334,7 @@ class Degradation(nn.Module):
         # the rank, not a size: it stays a Python int under ONNX tracing
         return taps is not None and taps.dim() == 3
 
-    def _interior(self, lr: torch.Tensor) -> torch.Tensor:
+    def interior(self, lr: torch.Tensor) -> torch.Tensor:
         """LR maps (..., h, w) without the pixels whose shifted blur's window reaches past the frame."""
         m = -(-((self.wide - self.scale) // 2) // self.scale)
         return lr[..., m:-m, m:-m] if m > 0 else lr
@@ -418,7 +418,7 @@ class Degradation(nn.Module):
         # half a pixel that was not there (-4 dB). The 2 * wide free taps also fit that frame's noise: the
         # shifted blur's residual is scaled as generalised cross-validation does, by (1 - p / equations)^-2,
         # and it needs four equations per tap
-        inner = self._interior(target)
+        inner = self.interior(target)
         blurs = torch.stack([self.degrade(hrmsi, taps), self.degrade(hrmsi, moved)], dim=2)
         pair = self._judge(joint, blurs, target)
         equations = torch.ones_like(inner).sum(dim=(1, 2, 3))[:, None]
@@ -437,7 +437,7 @@ class Degradation(nn.Module):
         or through the card's projection `target` (N, b, h, w)."""
         if joint is not None:
             return joint.misfits(candidates)
-        return _misfits(self._interior(candidates).flatten(3), self._interior(target))
+        return _misfits(self.interior(candidates).flatten(3), self.interior(target))
 
     def fit_shifted_taps(
         self,
@@ -502,13 +502,13 @@ class Degradation(nn.Module):
     def _refine(self, images: torch.Tensor, target: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
         """(N, wide): one axis's taps by least squares on `images` (N*b, wide, h, w), the gathered shifts on
         that axis of the HR-MSI blurred along the other, with a ridge of `SHIFT_REFINE_RIDGE` (relative to the
-        normal equations' mean diagonal) toward `prior`, on the frame's interior (`_interior`). Float64; sum
+        normal equations' mean diagonal) toward `prior`, on the frame's interior (`interior`). Float64; sum
         1, negative taps cut to zero unless `SHIFT_SIGNED`."""
         n, b = target.shape[:2]
         k = self.wide
-        basis = self._interior(images).reshape(n, b, k, -1).double()
+        basis = self.interior(images).reshape(n, b, k, -1).double()
         basis = basis - basis.mean(dim=-1, keepdim=True)
-        y = self._interior(target).reshape(n, b, -1, 1).double()
+        y = self.interior(target).reshape(n, b, -1, 1).double()
         y = y - y.mean(dim=-2, keepdim=True)
         gram = (basis @ basis.transpose(-2, -1)).sum(dim=1)  # (N, k, k)
         unit = torch.eye(k, dtype=gram.dtype, device=gram.device)
