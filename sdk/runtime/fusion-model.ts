@@ -60,8 +60,6 @@ export interface NetworkInputs {
 
 /** Inputs checked, resampled and scaled for the graph, with their tile plan and what preparing them cost. */
 interface PreparedInputs {
-  /** The LR-HSI the network is fed: {@link PreparedInputs.captured}, denoised with the HR-MSI's help when the output is projected. */
-  lr: Cube;
   /** The LR-HSI as captured, on the model grid and in the network's units: what the checks compare the output with. */
   captured: Cube;
   hr: Cube;
@@ -410,11 +408,8 @@ export class FusionModel {
     const normaliseMs = performance.now() - tn;
     const td = performance.now();
     const denoise = opts.denoise === 'none' ? undefined : autoSubspace(lr, bandValid, opts.denoise === 'subspace' ? Infinity : AUTO_DENOISE_SNR_DB);
-    // the network's back-projections would carry the LR-HSI's in-subspace noise into the projected output
-    const fed = denoise?.subspace ? msiGuided(lr, spatialDegrade(hr, scale, cardPsf(this.card.psf)), denoise.subspace) : lr;
     const subspaceMs = denoise ? performance.now() - td : 0;
     return {
-      lr: fed,
       captured: lr,
       hr,
       tiles,
@@ -484,7 +479,7 @@ export class FusionModel {
     opts: ResolvedFuseOptions,
     file: Pick<FuseToFileOptions, 'interleave' | 'extra' | 'tee' | 'coveredOnly'>,
   ): Promise<StreamedFuse & { header: string; data: string }> {
-    const full = this.outputHeader(input.lr, input.hr, input.bandValid);
+    const full = this.outputHeader(input.captured, input.hr, input.bandValid);
     const kept = input.bandValid.flatMap((v, b) => (v || !file.coveredOnly ? [b] : []));
     const shape = kept.length === full.bands ? full : selectBandGrid(full, kept);
     const description = `fused by spectra-edge with ${this.card.name} on ${this.providers.granted}`;
@@ -524,16 +519,36 @@ export class FusionModel {
     }
   }
 
+  /**
+   * The LR-HSI the network is fed and the frame's statistics measured on it. When the output is to be projected
+   * the LR-HSI is first denoised with the HR-MSI's help ({@link msiGuided}), since the network's back-projections
+   * would carry its in-subspace noise into the output; the HR-MSI is degraded to the LR grid by the blur the
+   * statistics graph finds on the captured pair (a pair out of register by a fraction of an LR pixel is then
+   * predicted in its own register), and the statistics are measured again on what the network gets.
+   */
+  private async fedInputs(t: PreparedInputs): Promise<{ lr: Cube; frame?: Float32Array; statisticsMs: number; guideMs: number }> {
+    const ts = performance.now();
+    const first = await this.frameStatistics?.measure(t.captured, t.hr);
+    const subspace = t.denoise?.subspace;
+    if (!subspace) return { lr: t.captured, frame: first, statisticsMs: performance.now() - ts, guideMs: 0 };
+    const tg = performance.now();
+    const blur = first && fittedBlur(first, this.card);
+    const lrmsi = spatialDegrade(t.hr, this.card.scale, blur ? blur.taps : cardPsf(this.card.psf));
+    const lr = msiGuided(t.captured, lrmsi, subspace);
+    const guideMs = performance.now() - tg;
+    const frame = await this.frameStatistics?.measure(lr, t.hr);
+    return { lr, frame, statisticsMs: performance.now() - ts - guideMs, guideMs };
+  }
+
   private async run(t: PreparedInputs, opts: ResolvedFuseOptions): Promise<FusedCube> {
-    const { lr, hr, tiles } = t;
+    const { hr, tiles } = t;
     const { hsiBands: B } = this.inputSpec;
     const H = hr.height;
     const W = hr.width;
     let out: Float32Array;
     let stitchMs = 0;
-    const tf = performance.now();
-    const frame = await this.frameStatistics?.measure(lr, hr);
-    let inferMs = performance.now() - tf;
+    const { lr, frame, statisticsMs, guideMs } = await this.fedInputs(t);
+    let inferMs = statisticsMs;
     if (tiles.length === 1 && tiles[0].height === H && tiles[0].width === W) {
       opts.signal?.throwIfAborted();
       const ti = performance.now();
@@ -551,8 +566,8 @@ export class FusionModel {
     const tp = performance.now();
     const subspace = t.denoise?.subspace;
     if (subspace) projectRows(out, B, subspace);
-    const denoiseMs = t.subspaceMs + (subspace ? performance.now() - tp : 0);
-    const fused: Cube = { ...this.outputHeader(lr, hr, t.bandValid), data: out };
+    const denoiseMs = t.subspaceMs + guideMs + (subspace ? performance.now() - tp : 0);
+    const fused: Cube = { ...this.outputHeader(t.captured, hr, t.bandValid), data: out };
     let quality: ConsistencyReport | undefined;
     let agreement: MsiAgreement | undefined;
     let qualityMs = 0;
@@ -575,19 +590,18 @@ export class FusionModel {
   }
 
   private async stream(t: PreparedInputs, opts: ResolvedFuseOptions, sink: RowSink): Promise<StreamedFuse> {
-    const { lr, hr, tiles } = t;
+    const { hr, tiles } = t;
     const { hsiBands: B } = this.inputSpec;
     const H = hr.height;
     const W = hr.width;
-    const tf = performance.now();
-    const frame = await this.frameStatistics?.measure(lr, hr);
-    let inferMs = performance.now() - tf;
+    const { lr, frame, statisticsMs, guideMs } = await this.fedInputs(t);
+    let inferMs = statisticsMs;
     // the checks' degradation model, built only when they run
     const degradation = opts.quality ? this.degradation(t.bandValid, frame) : undefined;
     const check = degradation && new StripConsistency(t.captured, hr, degradation);
     let qualityMs = 0;
     const subspace = t.denoise?.subspace;
-    let denoiseMs = t.subspaceMs;
+    let denoiseMs = t.subspaceMs + guideMs;
     const zero = t.bandValid.some((v) => !v);
     const target: RowSink =
       check || zero || subspace
@@ -624,7 +638,7 @@ export class FusionModel {
       stitchMs = times.stitchMs;
     }
     return {
-      ...this.outputHeader(lr, hr, t.bandValid),
+      ...this.outputHeader(t.captured, hr, t.bandValid),
       tiles: tiles.length,
       ...denoiseReport(t.denoise),
       ...frameFitReport(frame, this.card),

@@ -232,7 +232,8 @@ export function projectRows(rows: Float32Array, bands: number, subspace: SignalS
 }
 
 /**
- * The LR-HSI denoised with the help of the HR-MSI degraded to its grid (`lrmsi`, by the card's PSF): each signal
+ * The LR-HSI denoised with the help of the HR-MSI degraded to its grid (`lrmsi`, by the blur the pair shows: the one
+ * the statistics graph finds, `fittedBlur`, else the card's PSF): each signal
  * direction's coordinate is regressed on the LR-MSI bands and a constant (least squares over the pixels), the
  * prediction kept and the rest shrunk by the Wiener gain max(0, 1 - n / v), n the noise variance along the
  * direction, v the residual's variance. The residual holds the noise and what the LR-MSI cannot tell (spectral

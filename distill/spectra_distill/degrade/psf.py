@@ -149,10 +149,22 @@ def spatial_degrade(hr: np.ndarray, scale: int, psf: GaussianPSF | None = None) 
     if not np.all(np.isfinite(hr)):
         raise NonFiniteError(f"spatial_degrade input holds {int((~np.isfinite(hr)).sum())} NaN/Inf values")
     taps = psf.taps()
-    pad = pad_amount(psf, scale)
-    x = hr.astype(np.float64, copy=False)
-    x = _blur_decimate_axis(x, taps, scale, pad, axis=x.ndim - 2)
-    x = _blur_decimate_axis(x, taps, scale, pad, axis=x.ndim - 1)
+    return separable_degrade(hr, scale, taps, taps)
+
+
+def separable_degrade(hr: np.ndarray, scale: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """:func:`spatial_degrade` with its own taps per axis (the same length, of the scale's parity): the blur
+    the statistics graph finds for a pair sampled off the middle of each block (`FusionNet.frame_blur`), as
+    the SDK's ``spatialDegrade`` with a ``SeparablePsf``. ``hr`` (..., H, W) -> (..., H/s, W/s) float32."""
+    if len(rows) != len(cols) or (len(rows) - scale) % 2:
+        raise ValueError(
+            f"row and column taps must be one length of the scale's parity; got {len(rows)}, {len(cols)}"
+        )
+    check_divisible(hr.shape[-2], hr.shape[-1], scale)
+    pad = (len(rows) - scale) // 2
+    x = np.asarray(hr).astype(np.float64, copy=False)
+    x = _blur_decimate_axis(x, np.asarray(rows, dtype=np.float64), scale, pad, axis=x.ndim - 2)
+    x = _blur_decimate_axis(x, np.asarray(cols, dtype=np.float64), scale, pad, axis=x.ndim - 1)
     return x.astype(np.float32)
 
 

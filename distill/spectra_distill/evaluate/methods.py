@@ -15,10 +15,11 @@ import torch
 
 from spectra_distill.baselines.methods import run_baseline
 from spectra_distill.degrade.pipeline import FusionPair
-from spectra_distill.degrade.psf import GaussianPSF, spatial_degrade
+from spectra_distill.degrade.psf import GaussianPSF, separable_degrade, spatial_degrade
 from spectra_distill.errors import BandCountError, CheckpointError, ExportError, WavelengthError
 from spectra_distill.evaluate.regions import ModelFacts
 from spectra_distill.evaluate.tiling import fuse_whole_or_tiled
+from spectra_distill.export.frame_layout import fitted_blur
 from spectra_distill.export.model import card_path_for
 from spectra_distill.export.onnx import INPUT_NAMES, STATS_NAME, OnnxFusion
 from spectra_distill.models.complexity import per_pixel_complexity
@@ -65,6 +66,11 @@ class Method(ABC):
     @abstractmethod
     def _fuse(self, pair: FusionPair) -> tuple[np.ndarray, bool]:
         """(prediction (B, H, W) float32, whether tiles were needed)."""
+
+    def frame_blur(self, pair: FusionPair) -> np.ndarray | None:
+        """(2, wide) the row and column taps a network's statistics graph finds for this pair, when it
+        searches for a shifted blur; None for every other method."""
+        return None
 
     def predict(self, pair: FusionPair) -> Prediction:
         """Fuse ``pair``; the first call per input shape runs once untimed so the timing excludes set-up."""
@@ -127,6 +133,13 @@ class TorchMethod(Method):
             torch.cuda.synchronize(self.device)
         return cube[0], tiled
 
+    def frame_blur(self, pair: FusionPair) -> np.ndarray | None:
+        assert self.model is not None
+        lr, msi = (torch.from_numpy(c.data[None]).to(self.device) for c in (pair.lrhsi, pair.hrmsi))
+        with torch.no_grad():
+            taps = self.model.frame_blur(lr, msi)
+        return None if taps is None else taps[0].double().cpu().numpy()
+
 
 @dataclass
 class PhysicsOnlyTorchMethod(TorchMethod):
@@ -165,7 +178,8 @@ class RetargetedTorchMethod(TorchMethod):
 @dataclass
 class SubspaceMethod(Method):
     """Another method fed the LR-HSI denoised with the HR-MSI's help (`models.subspace.msi_guided`, the
-    HR-MSI degraded by the card's PSF), its output projected onto the LR-HSI's signal subspace.
+    HR-MSI degraded by the blur the network's statistics graph finds on the pair as captured, or by the card's
+    PSF), its output projected onto the LR-HSI's signal subspace.
 
     As `spectra fuse --denoise subspace` does, or with `auto` as its default `--denoise auto` does (only when
     the LR-HSI reads below `AUTO_DENOISE_SNR_DB`); the subspace is estimated within the timed fusion.
@@ -182,7 +196,14 @@ class SubspaceMethod(Method):
         subspace = signal_subspace(pair.lrhsi.data, valid)
         if self.auto and subspace.snr_db >= AUTO_DENOISE_SNR_DB:
             return self.inner._fuse(pair)
-        lrmsi = spatial_degrade(pair.hrmsi.data, pair.scale, self.psf)
+        # in the pair's own register when the network finds it out of the card's (the SDK's `fedInputs`)
+        blur = self.inner.frame_blur(pair)
+        hr = pair.hrmsi.data
+        lrmsi = (
+            spatial_degrade(hr, pair.scale, self.psf)
+            if blur is None
+            else separable_degrade(hr, pair.scale, *blur)
+        )
         guided = replace(pair, lrhsi=pair.lrhsi.with_data(msi_guided(pair.lrhsi.data, lrmsi, subspace)))
         cube, tiled = self.inner._fuse(guided)
         return project(cube, subspace), tiled
@@ -231,6 +252,12 @@ class OnnxMethod(Method):
     """An exported model run through onnxruntime, so the shipped file is scored as shipped."""
 
     runner: OnnxFusion | None = None
+    card: dict[str, Any] = field(default_factory=dict)
+
+    def frame_blur(self, pair: FusionPair) -> np.ndarray | None:
+        assert self.runner is not None
+        stats = self.runner.statistics(pair.lrhsi.data[None], pair.hrmsi.data[None])
+        return None if stats is None else fitted_blur(stats[0].astype(np.float64), self.card)
 
     def describe(self) -> dict[str, Any]:
         providers = [] if self.runner is None else self.runner.providers()
@@ -289,4 +316,5 @@ def onnx_method(path: Path, facts: ModelFacts, device: str) -> OnnxMethod:
         params=None if card.get("params") is None else int(card["params"]),
         macs_per_hr_pixel=None if macs is None else float(macs),
         runner=runner,
+        card=card,
     )

@@ -396,6 +396,13 @@ class FusionNet(nn.Module):
             return 0
         return 2 * wide_taps(c.psf_kernel, c.scale) if c.shift_estimate else c.psf_kernel
 
+    def frame_blur(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor | None:
+        """(N, 2, wide) the row and column taps the statistics graph chooses for these inputs, when it
+        searches for a shifted blur (`shift_estimate`; the SDK's `fittedBlur`), else None."""
+        if not self.config.shift_estimate:
+            return None
+        return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi, *self._measured).psf_taps
+
     def frame_statistics(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
         """The packed whole-frame statistics (N, S) of these inputs, for `forward(..., frame_stats)`.
 

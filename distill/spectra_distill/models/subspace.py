@@ -143,7 +143,8 @@ def project(cube: np.ndarray, subspace: SignalSubspace) -> np.ndarray:
 
 def msi_guided(lrhsi: np.ndarray, lrmsi: np.ndarray, subspace: SignalSubspace) -> np.ndarray:
     """``lrhsi`` (B, h, w) with its valid bands denoised with the help of ``lrmsi`` (b, h, w): the HR-MSI
-    degraded to the LR grid by the card's PSF (a copy).
+    degraded to the LR grid by the blur the pair shows (the network's statistics graph finds it, else the card's
+    PSF; `evaluate.methods.SubspaceMethod`) (a copy).
 
     Each signal direction's coordinate is regressed on the LR-MSI bands and a constant (least squares over the
     pixels); the prediction is kept and the rest is shrunk by the Wiener gain max(0, 1 - n / v), n the noise

@@ -116,7 +116,7 @@ def test_auto_denoise_method_guides_and_projects_only_below_the_threshold() -> N
 
     from spectra_distill.data.cube import Cube
     from spectra_distill.degrade.pipeline import FusionPair
-    from spectra_distill.degrade.psf import GaussianPSF, spatial_degrade
+    from spectra_distill.degrade.psf import GaussianPSF, separable_degrade, spatial_degrade
     from spectra_distill.evaluate.methods import Method, subspace_method
 
     lr, truth = _scene(seed=5)
@@ -125,11 +125,20 @@ def test_auto_denoise_method_guides_and_projects_only_below_the_threshold() -> N
     hrmsi = _msi(truth)
     seen: list[np.ndarray] = []
 
+    # a network's statistics graph that finds the pair 1.5 HR px off the block middles
+    moved = np.exp(-0.5 * ((np.arange(12) - 5.5 + 1.5) / 1.7) ** 2)
+    found = np.stack([moved, moved]) / moved.sum()
+
     @dataclass
     class Fixed(Method):
+        blur: np.ndarray | None = None
+
         def _fuse(self, pair):  # type: ignore[no-untyped-def]
             seen.append(pair.lrhsi.data)
             return fused, False
+
+        def frame_blur(self, pair):  # type: ignore[no-untyped-def]
+            return self.blur
 
     facts = SimpleNamespace(band_valid=[True] * lr.shape[0], psf_kernel_size=8, psf_sigma=1.7)
     auto = subspace_method(Fixed(name="net", kind="onnx"), facts, auto=True)  # type: ignore[arg-type]
@@ -150,3 +159,10 @@ def test_auto_denoise_method_guides_and_projects_only_below_the_threshold() -> N
         np.testing.assert_array_equal(seen[-1], msi_guided(lr_in, lrmsi, sub) if projected else lr_in)
         np.testing.assert_array_equal(out, project(fused, sub) if projected else fused)
         assert (sub.snr_db < AUTO_DENOISE_SNR_DB) == projected
+        if projected:
+            # the HR-MSI is degraded in the register the network found, not the card's
+            auto.inner.blur = found
+            auto._fuse(pair)
+            in_register = separable_degrade(pair.hrmsi.data, 4, *found)
+            np.testing.assert_array_equal(seen[-1], msi_guided(lr_in, in_register, sub))
+            assert np.abs(seen[-1] - msi_guided(lr_in, lrmsi, sub)).max() > 1e-4

@@ -5,7 +5,9 @@ import { FusionModel } from '../../../sdk/runtime/fusion-model';
 import { readNpy } from '../../../sdk/cube/npy';
 import { psnr } from '../../../sdk/metrics/full-reference';
 import { consistency } from '../../../sdk/quality/consistency';
-import { cardPsf, spatialDegrade } from '../../../sdk/spectral/psf';
+import { type Psf, cardPsf, spatialDegrade } from '../../../sdk/spectral/psf';
+import { msiGuided, projectRows, signalSubspace } from '../../../sdk/spectral/subspace';
+import type { Cube } from '../../../sdk/cube/cube';
 import { projectSrf } from '../../../sdk/spectral/srf';
 import { fittedBlur } from '../../../sdk/spectral/blur-fit';
 import { formatBlurFit } from '../../../cli/commands/fuse';
@@ -54,6 +56,37 @@ t.test('the shipped student finds an LR-HSI sampled off the block middle and fus
   // the students without the shift lost 6-20 dB on such pairs (validation regions, results/distill/calibration/
   // shift-estimate); with it, 1-3 dB there, and more on this clean crop, fused at 64 dB in the card's convention
   t.ok(moved > 50 && moved > asCard - 10, `PSNR ${moved.toFixed(2)} dB on the shifted pair, ${asCard.toFixed(2)} dB on the card's`);
+});
+
+t.test('a noisy LR-HSI sampled off the block middle is guided by the HR-MSI degraded with the blur found on it', async (t) => {
+  const model = await FusionModel.load(join(ROOT, 'models', `${STEM}.onnx`), { providers: ['cpu'] });
+  t.teardown(() => model.release());
+  const { card } = model;
+  const scene = await readNpy(join(REF, 'hrhsi.npy'), { wavelengths: card.hsi.wavelengths_nm });
+  const msi = projectSrf(scene, card.msi.srf);
+  const clean = spatialDegrade(scene, card.scale, { taps: movedTaps(card, -1.5) });
+  let seed = 7;
+  const rnd = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const gauss = (): number => Math.sqrt(-2 * Math.log(rnd())) * Math.cos(2 * Math.PI * rnd());
+  const power = clean.data.reduce((a, v) => a + v * v, 0) / clean.data.length;
+  const lr: Cube = { ...clean, data: Float32Array.from(clean.data, (v) => v + Math.sqrt(power / 1e3) * gauss()) };
+  const auto = await model.fuse(lr, msi, { quality: false });
+  t.equal(auto.denoise?.projected, true, `the 30 dB LR-HSI is denoised (reads ${auto.denoise?.snrDb.toFixed(1)} dB)`);
+  // the blur the statistics graph finds on the pair as captured
+  const found = (await model.fuse(lr, msi, { quality: false, denoise: 'none' })).blurFit!;
+  t.ok(Math.abs(found.shiftPx.rows + 1.5) < 0.3 && Math.abs(found.shiftPx.cols + 1.5) < 0.3, `found at ${found.shiftPx.rows.toFixed(2)}, ${found.shiftPx.cols.toFixed(2)} px`);
+  const sub = signalSubspace(lr, model.bandCoverage(lr));
+  const guidedBy = async (blur: Psf): Promise<Float32Array> => {
+    const fused = await model.fuse({ ...lr, data: msiGuided(lr, spatialDegrade(msi, card.scale, blur), sub).data }, msi, { quality: false, denoise: 'none' });
+    projectRows(fused.data, card.hsi.bands, sub);
+    return fused.data;
+  };
+  const expected = await guidedBy(found.taps);
+  const worst = expected.reduce((w, v, i) => Math.max(w, Math.abs(v - auto.data[i])), 0);
+  t.ok(worst < 1e-5, `fuse guides with the found blur (worst difference ${worst.toExponential(1)})`);
+  const asCard = await guidedBy(cardPsf(card.psf));
+  const [found_, card_] = [psnr(auto, scene), psnr({ ...auto, data: asCard }, scene)];
+  t.ok(found_ > card_, `PSNR ${found_.toFixed(2)} dB guided in the pair's register, ${card_.toFixed(2)} dB in the card's`);
 });
 
 t.test('fittedBlur reads the row and column taps before the fitted SRF and the HR-MSI detail gains, and nothing for a model without the shift', async (t) => {

@@ -1,0 +1,25 @@
+"""What an exported model's statistics vector says about a frame, read with its card alone, as the SDK
+reads it (``sdk/spectral/frame-layout.ts``, ``sdk/spectral/blur-fit.ts``): the blocks `FrameStatistics.pack`
+puts last are the PSF taps, the fitted SRF (card ``msi.per_frame``, b x B values) and the HR-MSI's detail
+gains (``msi.denoise``, b x levels)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def fitted_blur(frame: np.ndarray, card: dict[str, Any]) -> np.ndarray | None:
+    """(..., 2, wide) the row and column taps the statistics graph chose for a frame (..., S), when the model
+    searches for a shifted blur (card ``psf.per_frame.shift_taps``), else None."""
+    wide = (card["psf"].get("per_frame") or {}).get("shift_taps")
+    if wide is None:
+        return None
+    msi = card["msi"]
+    end = frame.shape[-1]
+    if msi.get("denoise"):
+        end -= msi["bands"] * len(msi["denoise"]["detail_sigmas_px"])
+    if msi.get("per_frame"):
+        end -= msi["bands"] * card["hsi"]["bands"]
+    return frame[..., end - 2 * wide : end].reshape(*frame.shape[:-1], 2, wide)
