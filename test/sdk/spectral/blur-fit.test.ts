@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FusionModel } from '../../../sdk/runtime/fusion-model';
@@ -25,12 +25,17 @@ function movedTaps(card: ModelCard, shift: number): number[] {
   return taps.map((v) => v / sum);
 }
 
-t.test('the shipped student finds an LR-HSI sampled off the block middle and fuses it in that register', async (t) => {
+/** The shipped CAVE student, released when `t` ends, and the parity fixture's scene with its HR-MSI. */
+async function shippedStudent(t: Test): Promise<{ model: FusionModel; card: ModelCard; scene: Cube; msi: Cube }> {
   const model = await FusionModel.load(join(ROOT, 'models', `${STEM}.onnx`), { providers: ['cpu'] });
   t.teardown(() => model.release());
   const { card } = model;
   const scene = await readNpy(join(REF, 'hrhsi.npy'), { wavelengths: card.hsi.wavelengths_nm });
-  const msi = projectSrf(scene, card.msi.srf);
+  return { model, card, scene, msi: projectSrf(scene, card.msi.srf) };
+}
+
+t.test('the shipped student finds an LR-HSI sampled off the block middle and fuses it in that register', async (t) => {
+  const { model, card, scene, msi } = await shippedStudent(t);
   const nominal = await model.fuse(spatialDegrade(scene, card.scale, cardPsf(card.psf)), msi, { quality: false });
   t.ok(nominal.blurFit, 'a model with psf.per_frame.shift_taps reports the blur it used');
   t.ok(Math.abs(nominal.blurFit!.shiftPx.rows) < 0.05 && Math.abs(nominal.blurFit!.shiftPx.cols) < 0.05, `the card's convention reads centred (${nominal.blurFit!.shiftPx.rows.toFixed(3)}, ${nominal.blurFit!.shiftPx.cols.toFixed(3)})`);
@@ -59,11 +64,7 @@ t.test('the shipped student finds an LR-HSI sampled off the block middle and fus
 });
 
 t.test('a noisy LR-HSI sampled off the block middle is guided by the HR-MSI degraded with the blur found on it', async (t) => {
-  const model = await FusionModel.load(join(ROOT, 'models', `${STEM}.onnx`), { providers: ['cpu'] });
-  t.teardown(() => model.release());
-  const { card } = model;
-  const scene = await readNpy(join(REF, 'hrhsi.npy'), { wavelengths: card.hsi.wavelengths_nm });
-  const msi = projectSrf(scene, card.msi.srf);
+  const { model, card, scene, msi } = await shippedStudent(t);
   const clean = spatialDegrade(scene, card.scale, { taps: movedTaps(card, -1.5) });
   let seed = 7;
   const rnd = (): number => (seed = (seed * 16807) % 2147483647) / 2147483647;
