@@ -123,6 +123,12 @@ CASES = (
     CameraCase("noise 30 dB, HR-MSI only", snr_db=30.0, noise_on="hrmsi"),
     CameraCase("noise 30 dB, LR-HSI only", snr_db=30.0, noise_on="lrhsi"),
     CameraCase("noise 40 dB", snr_db=40.0),
+    # a noisy LR-HSI off the card's convention, as a real pair from two sensors often is (added with the
+    # HR-MSI-guided LR-HSI of `--denoise`, before any test scene was scored with them)
+    CameraCase("LR at [::s], noise 30 dB on the LR-HSI", lr_phase=0.0, snr_db=30.0, noise_on="lrhsi"),
+    CameraCase(
+        "LR resized (bicubic), noise 30 dB on the LR-HSI", lr_resize="bicubic", snr_db=30.0, noise_on="lrhsi"
+    ),
 )
 
 
