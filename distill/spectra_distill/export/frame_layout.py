@@ -18,8 +18,8 @@ def fitted_blur(frame: np.ndarray, card: dict[str, Any]) -> np.ndarray | None:
         return None
     msi = card["msi"]
     end = frame.shape[-1]
-    if msi.get("denoise"):
+    if msi.get("denoise") is not None:
         end -= msi["bands"] * len(msi["denoise"]["detail_sigmas_px"])
-    if msi.get("per_frame"):
+    if msi.get("per_frame") is not None:
         end -= msi["bands"] * card["hsi"]["bands"]
     return frame[..., end - 2 * wide : end].reshape(*frame.shape[:-1], 2, wide)

@@ -64,3 +64,20 @@ def test_the_onnx_statistics_give_the_blur_the_network_chose(shifted_pair) -> No
     # a network without the shift search finds nothing to guide with but the card's PSF
     plain = torch_method("student", model.with_physics(shift_estimate=False).eval(), "cpu")
     assert plain.frame_blur(pair) is None
+
+
+def test_fitted_blur_reads_the_taps_before_the_fitted_srf_and_the_detail_gains() -> None:
+    from spectra_distill.export.frame_layout import fitted_blur
+
+    card = {
+        "psf": {"per_frame": {"shift_taps": 3}},
+        "hsi": {"bands": 4},
+        "msi": {"bands": 2, "per_frame": {}, "denoise": {"detail_sigmas_px": [1.0, 2.0]}},
+    }
+    taps = np.arange(6, dtype=float) + 1
+    frame = np.concatenate([np.zeros(5), taps, np.full(2 * 4, -1.0), np.full(2 * 2, -2.0)])
+    np.testing.assert_array_equal(fitted_blur(frame, card), taps.reshape(2, 3))
+    # without the fitted SRF and the gains the taps end the vector
+    bare = {**card, "msi": {"bands": 2}}
+    np.testing.assert_array_equal(fitted_blur(np.concatenate([np.zeros(5), taps]), bare), taps.reshape(2, 3))
+    assert fitted_blur(frame, {**card, "psf": {"type": "gaussian"}}) is None
