@@ -184,9 +184,7 @@ function noiseVariance(x: Float64Array, nv: number, N: number, { sums, dot }: Ba
     }
     gram[p - 1][p - 1] = N;
     rhs[p - 1] = sums[i];
-    let trace = 0;
-    for (let r = 0; r < p; r++) trace += gram[r][r];
-    for (let r = 0; r < p; r++) gram[r][r] += 1e-12 * Math.max(1, trace);
+    addRidge(gram);
     const coef = solveSpd(gram, rhs);
     // the residual itself, not y'y - coef'rhs: on a clean capture that difference is all rounding
     const xi = x.subarray(i * N, (i + 1) * N);
@@ -201,6 +199,13 @@ function noiseVariance(x: Float64Array, nv: number, N: number, { sums, dot }: Ba
     out[i] = rss / Math.max(1, N - p);
   }
   return out;
+}
+
+/** Adds 1e-12 of the trace (at least 1e-12) to the diagonal of normal equations, in place: a band or regressor that is all zero must not leave them singular. The host adds the same. */
+function addRidge(gram: number[][]): void {
+  let trace = 0;
+  for (let r = 0; r < gram.length; r++) trace += gram[r][r];
+  for (let r = 0; r < gram.length; r++) gram[r][r] += 1e-12 * Math.max(1, trace);
 }
 
 /**
@@ -262,29 +267,29 @@ export function msiGuided(lr: Cube, lrmsi: Cube, subspace: SignalSubspace): Cube
       for (let q = 0; q < N; q++) coords[row + q] += e * (plane[q] - mean[i]);
     }
   }
-  // regressors: the LR-MSI bands, then the constant
+  // regressors, p x N: the LR-MSI bands, then the constant
   const p = lrmsi.bands + 1;
-  const regressor = (j: number, q: number): number => (j < lrmsi.bands ? lrmsi.data[j * N + q] : 1);
+  const regressors = new Float64Array(p * N);
+  regressors.set(lrmsi.data);
+  regressors.fill(1, lrmsi.bands * N);
   const gram = Array.from({ length: p }, () => new Array<number>(p).fill(0));
   for (let a = 0; a < p; a++) for (let b = a; b < p; b++) {
     let s = 0;
-    for (let q = 0; q < N; q++) s += regressor(a, q) * regressor(b, q);
+    for (let q = 0; q < N; q++) s += regressors[a * N + q] * regressors[b * N + q];
     gram[a][b] = gram[b][a] = s;
   }
-  let trace = 0;
-  for (let a = 0; a < p; a++) trace += gram[a][a];
-  for (let a = 0; a < p; a++) gram[a][a] += 1e-12 * Math.max(1, trace);
+  addRidge(gram);
   const shrunk = new Float64Array(rank * N);
   for (let r = 0; r < rank; r++) {
     const c = coords.subarray(r * N, (r + 1) * N);
     const rhs = new Array<number>(p).fill(0);
-    for (let a = 0; a < p; a++) for (let q = 0; q < N; q++) rhs[a] += regressor(a, q) * c[q];
+    for (let a = 0; a < p; a++) for (let q = 0; q < N; q++) rhs[a] += regressors[a * N + q] * c[q];
     const coef = solveSpd(gram, rhs);
     const predicted = new Float64Array(N);
     let rss = 0;
     for (let q = 0; q < N; q++) {
       let v = 0;
-      for (let a = 0; a < p; a++) v += coef[a] * regressor(a, q);
+      for (let a = 0; a < p; a++) v += coef[a] * regressors[a * N + q];
       predicted[q] = v;
       rss += (c[q] - v) ** 2;
     }

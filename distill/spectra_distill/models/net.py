@@ -399,9 +399,8 @@ class FusionNet(nn.Module):
     def frame_blur(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor | None:
         """(N, 2, wide) the row and column taps the statistics graph chooses for these inputs, when it
         searches for a shifted blur (`shift_estimate`; the SDK's `fittedBlur`), else None."""
-        if not self.config.shift_estimate:
-            return None
-        return FrameStatistics.measure(self.radiometry, lrhsi, hrmsi, *self._measured).psf_taps
+        stats = self._statistics(lrhsi, hrmsi, None) if self.config.shift_estimate else None
+        return None if stats is None else stats.psf_taps
 
     def frame_statistics(self, lrhsi: torch.Tensor, hrmsi: torch.Tensor) -> torch.Tensor:
         """The packed whole-frame statistics (N, S) of these inputs, for `forward(..., frame_stats)`.

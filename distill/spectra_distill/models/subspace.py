@@ -62,6 +62,13 @@ class SignalSubspace:
         return int(self.basis.shape[1])
 
 
+def _ridged(gram: np.ndarray) -> np.ndarray:
+    """Normal equations with 1e-12 of their trace (at least 1e-12) added to the diagonal, in place: a band or
+    regressor that is all zero must not leave them singular. The SDK adds the same."""
+    gram[np.diag_indices_from(gram)] += 1e-12 * max(1.0, float(np.trace(gram)))
+    return gram
+
+
 def noise_variance(x: np.ndarray) -> np.ndarray:
     """Per-band noise variance of (nv, N) spectra.
 
@@ -74,9 +81,7 @@ def noise_variance(x: np.ndarray) -> np.ndarray:
     for i in range(nv):
         nb = [j for j in range(max(0, i - NEIGHBOURS), min(nv, i + NEIGHBOURS + 1)) if j != i]
         a = np.vstack([x[nb], np.ones(n)])  # (p, N)
-        gram = a @ a.T
-        gram[np.diag_indices_from(gram)] += 1e-12 * max(1.0, float(np.trace(gram)))
-        coef = np.linalg.solve(gram, a @ x[i])
+        coef = np.linalg.solve(_ridged(a @ a.T), a @ x[i])
         r = x[i] - coef @ a
         out[i] = float(r @ r) / max(1, n - a.shape[0])
     return out
@@ -143,8 +148,8 @@ def project(cube: np.ndarray, subspace: SignalSubspace) -> np.ndarray:
 
 def msi_guided(lrhsi: np.ndarray, lrmsi: np.ndarray, subspace: SignalSubspace) -> np.ndarray:
     """``lrhsi`` (B, h, w) with its valid bands denoised with the help of ``lrmsi`` (b, h, w): the HR-MSI
-    degraded to the LR grid by the blur the pair shows (the network's statistics graph finds it, else the card's
-    PSF; `evaluate.methods.SubspaceMethod`) (a copy).
+    degraded to the LR grid by the blur the pair shows (the one the network's statistics graph finds, else
+    the card's PSF; `evaluate.methods.SubspaceMethod`) (a copy).
 
     Each signal direction's coordinate is regressed on the LR-MSI bands and a constant (least squares over the
     pixels); the prediction is kept and the rest is shrunk by the Wiener gain max(0, 1 - n / v), n the noise
@@ -162,9 +167,7 @@ def msi_guided(lrhsi: np.ndarray, lrmsi: np.ndarray, subspace: SignalSubspace) -
     n = lrhsi.shape[1] * lrhsi.shape[2]
     coords = e.T @ (lrhsi[idx].reshape(idx.size, n).astype(np.float64) - subspace.mean[:, None])  # (k, N)
     a = np.vstack([lrmsi.reshape(lrmsi.shape[0], n).astype(np.float64), np.ones(n)])  # (p, N)
-    gram = a @ a.T
-    gram[np.diag_indices_from(gram)] += 1e-12 * max(1.0, float(np.trace(gram)))
-    predicted = np.linalg.solve(gram, a @ coords.T).T @ a
+    predicted = np.linalg.solve(_ridged(a @ a.T), a @ coords.T).T @ a
     residual = coords - predicted
     variance = (residual * residual).sum(axis=1) / max(1, n - a.shape[0])
     noise = (e**2 * subspace.noise_variance[:, None]).sum(axis=0)
