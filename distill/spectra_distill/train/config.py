@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import re
 import types
 import typing
 from dataclasses import asdict, dataclass, field
@@ -127,7 +128,8 @@ class KDConfig:
     Attributes:
         mode: 'cotrain' (teacher and student updated every step on the same batch), 'offline' (a frozen
             teacher from `teacher_checkpoint` -> student) or 'teacher' (teacher only).
-        teacher_checkpoint: Checkpoint holding a trained teacher (offline mode).
+        teacher_checkpoint: Checkpoint holding a trained teacher (offline mode); a student-only file (a shipped
+            `*.weights.pt`) gives its student, frozen, as the teacher of its own fine-tuning.
         student_init: Checkpoint whose student weights and input statistics the student starts from, with a
             fresh optimizer and schedule: fine-tuning a trained student on a new schedule or new scenes. Its
             student must have the configured architecture. A resumed run takes its weights from `last.pt`.
@@ -223,6 +225,9 @@ def _check_type(value: Any, hint: Any, where: str, source: str | Path | None) ->
             raise ConfigError(f"{where} = {value!r}; expected a mapping", source)
         return dict(value)
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    # YAML 1.1 (PyYAML) reads 1e-3, without a dot, as a string
+    if hint is float and isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
         return float(value)
     if hint is int and isinstance(value, int) and not isinstance(value, bool):
         return value
@@ -324,6 +329,9 @@ def add_override_option(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
     )
+
+
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

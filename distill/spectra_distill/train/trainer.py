@@ -270,9 +270,13 @@ class Trainer:
     ) -> tuple[FusionNetConfig, dict[str, Any], list[str]]:
         path = self.cfg.kd.teacher_checkpoint
         assert path is not None  # config validation requires it in offline mode
-        ckpt = load_checkpoint(path, required=("teacher", "model_config"))
+        ckpt = load_checkpoint(path, required=("model_config",))
+        # a shipped student's weights file holds no teacher: the student, frozen, anchors its own fine-tuning
+        role = "teacher" if "teacher" in ckpt else "student"
+        if role not in ckpt:
+            raise CheckpointError("holds neither a teacher nor a student to distil from", path)
         try:
-            config = FusionNetConfig(**ckpt["model_config"]["teacher"])
+            config = FusionNetConfig(**ckpt["model_config"][role])
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(
                 f"model_config['teacher'] does not describe a FusionNet: {exc}", path
@@ -283,7 +287,7 @@ class Trainer:
                 f"{(config.hsi_bands, config.msi_bands, config.scale)}; the data needs {dims}",
                 path,
             )
-        return config, ckpt["teacher"], list(ckpt.get("commands", []))
+        return config, ckpt[role], list(ckpt.get("commands", []))
 
     def _student_init(self, config: FusionNetConfig) -> tuple[dict[str, Any], list[str]]:
         path = self.cfg.kd.student_init

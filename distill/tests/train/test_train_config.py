@@ -24,10 +24,16 @@ def _write(tmp_path: Path, raw: dict) -> Path:
 def test_shipped_experiments_load(path: Path) -> None:
     cfg = load_config(path)
     assert cfg.name == path.stem
-    # every experiment co-trains (CSAKD), except the fast students, distilled from a co-trained teacher
-    assert cfg.kd.mode == ("offline" if path.stem.endswith("_fast") else "cotrain")
-    if cfg.kd.mode == "offline":
+    # every experiment co-trains (CSAKD), except the fast students, distilled from a co-trained teacher, and
+    # the shipped student's fine-tuning with other cameras, anchored to itself
+    offline = path.stem.endswith(("_fast", "_cameras"))
+    assert cfg.kd.mode == ("offline" if offline else "cotrain")
+    if path.stem.endswith("_fast"):
         assert cfg.kd.teacher_checkpoint and cfg.kd.teacher_checkpoint.startswith("runs/")
+    if path.stem.endswith("_cameras"):
+        assert cfg.kd.teacher_checkpoint == cfg.kd.student_init
+        assert cfg.kd.student_init and (OPTIONS.parents[2] / cfg.kd.student_init).is_file()
+        assert cfg.data.msi_camera_prob > 0 and cfg.data.msi_cameras
     assert cfg.data.scale == 4
 
 
@@ -51,9 +57,12 @@ def test_overrides_nested_list_and_types(tmp_path: Path) -> None:
             "kd.student_losses.1.weight=0.25",
             "optim.grad_clip=null",
             "model.student.nf=16",
+            "optim.weight_decay=1e-4",
         ],
     )
     assert cfg.optim.lr == 1.0 and isinstance(cfg.optim.lr, float)
+    # PyYAML reads an exponent without a dot as a string
+    assert cfg.optim.weight_decay == pytest.approx(1e-4)
     assert cfg.optim.total_steps == 50
     assert cfg.data.datasets == ["jasper_ridge", "salinas_a"]
     assert cfg.kd.student_losses[1] == {"type": "OutputKDLoss", "weight": 0.25}
