@@ -32,7 +32,8 @@ export function msiDetailGains(frame: Float32Array, card: ModelCard): MsiDetailR
   const denoise = card.msi.denoise;
   if (!denoise) return undefined;
   const levels = denoise.detail_sigmas_px.length;
-  const block = frame.subarray(frameTail(frame, card).msiDetail);
+  const tail = frameTail(frame, card);
+  const block = frame.subarray(tail.msiDetail, tail.msiNoise);
   const names = card.msi.band_names ?? Array.from({ length: card.msi.bands }, (_, j) => `band ${j + 1}`);
   return {
     sigmasPx: [...denoise.detail_sigmas_px],

@@ -13,6 +13,7 @@ import numpy as np
 from spectra_distill.errors import BandCountError, CheckpointError, ScaleError, WavelengthError
 from spectra_distill.models.net import FusionNetConfig, InputStatistics
 from spectra_distill.models.physics import (
+    BACKPROJECTION_WINDOW,
     MSI_DETAIL_SIGMAS,
     MSI_NOISE_BLOCK,
     MSI_NOISE_COMMON,
@@ -218,6 +219,8 @@ def build_card(
                         "detail_sigmas_px": list(MSI_DETAIL_SIGMAS),
                         "block_px": MSI_NOISE_BLOCK,
                         "common_noise": MSI_NOISE_COMMON,
+                        # the statistics carry b more values, the noise the shrunk HR-MSI keeps
+                        "backprojection_window_px": BACKPROJECTION_WINDOW,
                     }
                 }
                 if config.msi_denoise

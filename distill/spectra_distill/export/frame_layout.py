@@ -1,7 +1,8 @@
 """What an exported model's statistics vector says about a frame, read with its card alone, as the SDK
 reads it (``sdk/spectral/frame-layout.ts``, ``sdk/spectral/blur-fit.ts``): the blocks `FrameStatistics.pack`
-puts last are the PSF taps, the fitted SRF (card ``msi.per_frame``, b x B values) and the HR-MSI's detail
-gains (``msi.denoise``, b x levels)."""
+puts last are the PSF taps, the fitted SRF (card ``msi.per_frame``, b x B values), the HR-MSI's detail
+gains (``msi.denoise``, b x levels) and, with ``msi.denoise.backprojection_window_px``, the noise the shrunk
+HR-MSI keeps (b values)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,10 @@ def fitted_blur(frame: np.ndarray, card: dict[str, Any]) -> np.ndarray | None:
         return None
     msi = card["msi"]
     end = frame.shape[-1]
-    if msi.get("denoise") is not None:
-        end -= msi["bands"] * len(msi["denoise"]["detail_sigmas_px"])
+    denoise = msi.get("denoise")
+    if denoise is not None:
+        kept_noise = 1 if "backprojection_window_px" in denoise else 0
+        end -= msi["bands"] * (len(denoise["detail_sigmas_px"]) + kept_noise)
     if msi.get("per_frame") is not None:
         end -= msi["bands"] * card["hsi"]["bands"]
     return frame[..., end - 2 * wide : end].reshape(*frame.shape[:-1], 2, wide)

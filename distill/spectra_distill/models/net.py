@@ -498,8 +498,8 @@ class FusionNet(nn.Module):
         else:
             cube = upsample(lrhsi, c.scale, "bilinear") + detail
         if c.consistency_steps:
-            srf = None if stats is None else stats.srf
-            cube = consistency(self.physics, cube, lrhsi, hrmsi, c.consistency_steps, taps, srf)
+            srf, noise = (None, None) if stats is None else (stats.srf, stats.msi_noise)
+            cube = consistency(self.physics, cube, lrhsi, hrmsi, c.consistency_steps, taps, srf, noise)
         return cube
 
     def forward(

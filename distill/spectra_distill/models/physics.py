@@ -34,7 +34,10 @@ The pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prior`
 - `MsiDenoise` (`msi_denoise`): the HR-MSI's noise, measured band by band across bands, and its detail levels
   kept at their Wiener gains before anything reads it: 30 dB noise on the HR-MSI alone reaches the output
   through the prior and the spectral back-projection, inside the signal subspace, and put the CAVE student
-  below CNMF (`results/distill/calibration/msi-denoise/`).
+  below CNMF (`results/distill/calibration/msi-denoise/`). What noise the shrunk HR-MSI still carries
+  sets the spectral back-projection's gain per band (`backprojection_gain`): a clean frame keeps its
+  residual whole, a noisy one drops the part that is noise
+  (`results/distill/calibration/backprojection-gain/`).
 - `FrameStatistics`: everything above that is measured over the whole image (radiometry, HPM offset, band
   assignment or pans, the PSF), packed into one vector. The graph computes it from its own inputs when it is
   not given one; a tiled run measures it once on the whole frame (the exported statistics graph) and hands it
@@ -141,6 +144,12 @@ cost 1.9 dB, while one sensor's bands carry noise of one magnitude
 (`results/distill/calibration/msi-denoise/`)."""
 MSI_NOISE_BLOCK = 8
 """HR px per side of the blocks whose residual energies `MsiDenoise` averages geometrically (module text)."""
+BACKPROJECTION_GAIN = True
+"""The spectral back-projection keeps each HR-MSI band's residual at its local Wiener gain
+(`backprojection_gain`). False keeps it whole (the statistics keep their layout): the comparison of
+`results/distill/calibration/backprojection-gain/`."""
+BACKPROJECTION_WINDOW = 2.0
+"""Gaussian width (HR px) of the window over which `backprojection_gain` measures the residual's energy."""
 LR_SHIFT_REACH = 2
 """LR pixels on either side that `Degradation.upsample` interpolates from when the frame's blur is shifted:
 cubic weights for a shift of up to half an LR pixel (`SHIFTS_PX`' range; a refit whose centroid lies further
@@ -602,8 +611,8 @@ def _detail_taps(sigma: float) -> np.ndarray:
 
 
 def _level_noise_energies() -> np.ndarray:
-    """(L,): the energy per pixel that white noise of unit variance leaves in each detail level of
-    `MsiDenoise` (x - G1 x, G1 x - G2 x, ...), from the levels' 2-D kernels."""
+    """(L + 1,): the energy per pixel that white noise of unit variance leaves in each detail level of
+    `MsiDenoise` (x - G1 x, G1 x - G2 x, ...) and in the rest, from the levels' 2-D kernels."""
     size = 2 * math.ceil(3 * MSI_DETAIL_SIGMAS[-1]) + 1
     delta = np.zeros((size, size))
     delta[size // 2, size // 2] = 1.0
@@ -613,7 +622,7 @@ def _level_noise_energies() -> np.ndarray:
         taps = np.pad(taps, (size - len(taps)) // 2)
         kernels.append(np.outer(taps, taps))
     levels = [a - b for a, b in zip([delta, *kernels[:-1]], kernels, strict=True)]
-    return np.array([(v**2).sum() for v in levels])
+    return np.array([(v**2).sum() for v in [*levels, kernels[-1]]])
 
 
 class MsiDenoise(nn.Module):
@@ -622,10 +631,12 @@ class MsiDenoise(nn.Module):
     At 30 dB SNR on the HR-MSI alone the students fell from 48.1 to 35.0 dB on the CAVE grid's validation
     regions, below CNMF's 35.9: the prior modulates every band by the HR-MSI's noisy detail and the spectral
     back-projection copies its noise into the output, in the signal's own subspace, where `--denoise auto`
-    cannot reach it. Each band's noise is measured as HySime does, across bands: the finest detail level
-    (x - G1 x) regressed on the other bands' (a colour edge is in every band, noise in one); the residual's
-    energy, averaged geometrically over `MSI_NOISE_BLOCK`-px blocks (textured blocks, whose residual is
-    signal, weigh as little as flat ones), divided by what noise of unit variance leaves there. Each detail
+    cannot reach it. Each band's noise is measured as HySime does, across bands: the diagonal Haar detail
+    (the band an optically blurred image holds least texture in) regressed on the other bands' (a colour
+    edge is in every band, noise in one); the residual's energy, averaged geometrically over
+    `MSI_NOISE_BLOCK`-px blocks (textured blocks, whose residual is signal, weigh as little as flat ones).
+    The finest Gaussian level (x - G1 x) measured before it read a clean textured region as 32 dB SNR, the
+    diagonal detail reads it as 35 dB and 30 dB noise as 25-29 dB. Each detail
     level l of band j is then kept with the gain max(0, 1 - sigma_j^2 c_l / E_jl), c_l the white-noise energy
     that passes the level and E_jl the level's energy: the Wiener gain of the level as a whole. A clean frame
     keeps gains near 1. Every quantity is homogeneous of degree 0 in the input's scale.
@@ -658,17 +669,28 @@ class MsiDenoise(nn.Module):
         levels = [(a - c).reshape(n, b, h, w) for a, c in zip([x, *blurred[:-1]], blurred, strict=True)]
         return levels, blurred[-1].reshape(n, b, h, w)
 
-    def gains(self, msi: torch.Tensor) -> torch.Tensor:
+    def gains(self, msi: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(gains (N, b, L), noise variance (N, b)) of `msi` (N, b, H, W) as captured."""
         levels, _ = self._levels(msi)
-        variance = self._noise_variance(levels[0])
+        variance = self.noise_variance(msi)
         energies = torch.stack([(v**2).mean(dim=(-2, -1)) for v in levels], dim=-1)  # (N, b, L)
-        gains = 1.0 - variance[..., None] * self.noise_energy / energies.clamp(min=1e-30)
+        gains = 1.0 - variance[..., None] * self.noise_energy[:-1] / energies.clamp(min=1e-30)
         # a frame smaller than one block measures nothing: its detail is kept
-        return torch.where(torch.isfinite(gains), gains.clamp(0.0, 1.0), torch.ones_like(gains))
+        return torch.where(torch.isfinite(gains), gains.clamp(0.0, 1.0), torch.ones_like(gains)), variance
+
+    def kept_noise(self, variance: torch.Tensor, gains: torch.Tensor) -> torch.Tensor:
+        """(N, b): the noise variance per pixel left in the HR-MSI once `shrink` keeps its levels at
+        `gains`."""
+        return variance * ((gains**2 * self.noise_energy[:-1]).sum(-1) + self.noise_energy[-1])
 
     def noise_variance(self, msi: torch.Tensor) -> torch.Tensor:
         """(N, b): the noise variance each band of `msi` (N, b, H, W) shows, in its units."""
-        return self._noise_variance(self._levels(msi)[0][0])
+        h, w = msi.shape[-2] // 2 * 2, msi.shape[-1] // 2 * 2
+        x = msi[..., :h, :w]
+        # the diagonal Haar detail: the band where an image, blurred by its optics, holds least texture;
+        # white noise of unit variance keeps unit variance there
+        diagonal = (x[..., 0::2, 0::2] - x[..., 1::2, 0::2] - x[..., 0::2, 1::2] + x[..., 1::2, 1::2]) / 2
+        return self._noise_variance(diagonal)
 
     def _noise_variance(self, finest: torch.Tensor) -> torch.Tensor:
         fine = finest.flatten(2).double()  # (N, b, P)
@@ -682,14 +704,14 @@ class MsiDenoise(nn.Module):
         n, b, h, w = finest.shape
         # ceil_mode: a frame narrower than a block is one partial block, not none
         energy = F.avg_pool2d(
-            (residual.float() ** 2).reshape(n * b, 1, h, w), MSI_NOISE_BLOCK, ceil_mode=True
+            (residual.float() ** 2).reshape(n * b, 1, h, w), MSI_NOISE_BLOCK // 2, ceil_mode=True
         )
         floor = 1e-12 * energy.mean(dim=(-2, -1), keepdim=True) + 1e-30
         typical = torch.exp(torch.log(energy + floor).mean(dim=(-2, -1))).reshape(n, b)
-        # noise of variance s^2 in every band leaves s^2 (1 + |a|^2) c_0 in the residual, a the regression's
+        # noise of variance s^2 in every band leaves s^2 (1 + |a|^2) in the residual, a the regression's
         # weights on the other bands: sum_k [G^-1]_jk^2 / [G^-1]_jj^2
         spread = ((inverse**2).sum(-1) / diagonal[..., 0] ** 2).float()
-        variance = typical / (self.noise_energy[0] * spread)
+        variance = typical / spread
         if MSI_NOISE_COMMON:
             variance = variance.min(dim=1, keepdim=True).values.expand_as(variance)
         return variance
@@ -905,6 +927,9 @@ class FrameStatistics(NamedTuple):
         srf: (N, b, B) the SRF the frame shows (`fit_srf`); None where the card's is used.
         msi_shrink: (N, b, L) the gain each detail level of each HR-MSI band is kept with (`MsiDenoise`);
             None where the HR-MSI is used as captured.
+        msi_noise: (N, b) the noise variance per pixel the shrunk HR-MSI still carries, in the LR-HSI's
+            units (`MsiDenoise.kept_noise`), which the spectral back-projection's gain reads
+            (`backprojection_gain`); None with `msi_shrink`.
     """
 
     hsi_scale: torch.Tensor
@@ -916,6 +941,7 @@ class FrameStatistics(NamedTuple):
     psf_taps: torch.Tensor | None = None
     srf: torch.Tensor | None = None
     msi_shrink: torch.Tensor | None = None
+    msi_noise: torch.Tensor | None = None
 
     @staticmethod
     def sizes(
@@ -927,14 +953,14 @@ class FrameStatistics(NamedTuple):
         denoise: bool = False,
     ) -> list[int]:
         """The packed vector's blocks in order: B + 3 b + B b, B more with the regression pans, k with the
-        PSF, b B with the SRF, b L with the HR-MSI's detail gains."""
+        PSF, b B with the SRF, b L with the HR-MSI's detail gains and b with the noise it keeps."""
         B, b = hsi_bands, msi_bands
         return (
             [B, b, b, b, B * b]
             + ([B] if regression else [])
             + ([psf_taps] if psf_taps else [])
             + ([b * B] if srf else [])
-            + ([b * len(MSI_DETAIL_SIGMAS)] if denoise else [])
+            + ([b * len(MSI_DETAIL_SIGMAS), b] if denoise else [])
         )
 
     @classmethod
@@ -955,7 +981,8 @@ class FrameStatistics(NamedTuple):
         `estimate_psf`: the frame's own PSF (`Degradation.estimate_taps`), used for everything after it.
         `estimate_srf`: the frame's own SRF (`fit_srf`, on the LR-MSI of that PSF) for the back-projections.
         `estimate_shift`: the PSF search also tries a shifted blur (`Degradation.fit_shifted_taps`).
-        `denoise`: the gains of the HR-MSI's detail levels (`MsiDenoise`), measured on it as captured.
+        `denoise`: the gains of the HR-MSI's detail levels (`MsiDenoise`), measured on it as captured, and
+        the noise the shrunk HR-MSI keeps.
         """
         degradation = radiometry.degradation
         hsi_scale, msi_gain, msi_scale = radiometry.scales(lrhsi, hrmsi)
@@ -964,12 +991,15 @@ class FrameStatistics(NamedTuple):
         taps = degradation.estimate_taps(lrhsi, msi, estimate_shift, estimate_srf) if estimate_psf else None
         lr_msi = degradation.degrade(msi, taps)
         srf = fit_srf(degradation, lrhsi, lr_msi) if estimate_srf else None
-        shrink = None if denoise is None else denoise.gains(hrmsi)
+        shrink, noise = None, None
+        if denoise is not None:
+            shrink, variance = denoise.gains(hrmsi)
+            noise = denoise.kept_noise(variance, shrink) * msi_gain[..., 0, 0] ** 2
         if regression:
             weights, bias = regression_pan(lrhsi, lr_msi)
-            return cls(hsi_scale, msi_gain, msi_scale, offset, weights, bias, taps, srf, shrink)
+            return cls(hsi_scale, msi_gain, msi_scale, offset, weights, bias, taps, srf, shrink, noise)
         assign = band_assignment(degradation, lrhsi, lr_msi)
-        return cls(hsi_scale, msi_gain, msi_scale, offset, assign, None, taps, srf, shrink)
+        return cls(hsi_scale, msi_gain, msi_scale, offset, assign, None, taps, srf, shrink, noise)
 
     def pan_offset(self) -> torch.Tensor:
         """(N, B, 1, 1) the regression prior's ratio offset: `HPM_OFFSET` of each band's level."""
@@ -1006,6 +1036,7 @@ class FrameStatistics(NamedTuple):
             raise ValueError(f"frame_stats must be (N, {length}); got {tuple(packed.shape)}")
         n = packed.shape[0]
         parts = list(torch.split(packed, sizes, dim=1))
+        noise = parts.pop() if denoise else None
         shrink = parts.pop().reshape(n, b, len(MSI_DETAIL_SIGMAS)) if denoise else None
         fitted = parts.pop().reshape(n, b, B) if srf else None
         col = (n, -1, 1, 1)
@@ -1021,7 +1052,28 @@ class FrameStatistics(NamedTuple):
             (parts[-1].reshape(n, 2, -1) if shift else parts[-1]) if psf_taps else None,
             fitted,
             shrink,
+            noise,
         )
+
+
+def backprojection_gain(residual: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """The local Wiener gain max(0, 1 - n_j / E_j(x)) of the spectral back-projection's residual, E_j(x) the
+    residual's energy around x (a Gaussian window of `BACKPROJECTION_WINDOW` px) and n_j the noise variance
+    the (shrunk) HR-MSI band still carries (`FrameStatistics.msi_noise`).
+
+    The back-projection makes the output's projection equal the HR-MSI: on a clean frame it corrects the
+    spectra the prior and the learnt detail got wrong (1.7 dB on the CAVE grid's validation regions), on a
+    noisy one it copies the noise into the signal's own subspace. Where the residual is a misfit (edges, a
+    detail the network put wrong) its energy is far above the noise and the gain stays near 1. Local, so tiles
+    of a frame are fused alike.
+
+    Shape:
+        residual (N, b, H, W), noise (N, b) in the same units -> (N, b, H, W)
+    """
+    n, b, h, w = residual.shape
+    taps = torch.as_tensor(_detail_taps(BACKPROJECTION_WINDOW), dtype=residual.dtype, device=residual.device)
+    energy = MsiDenoise._blur((residual**2).reshape(n * b, 1, h, w), taps).reshape(n, b, h, w)
+    return (1.0 - noise[..., None, None] / energy.clamp(min=1e-30)).clamp(0.0, 1.0)
 
 
 def consistency(
@@ -1032,12 +1084,15 @@ def consistency(
     steps: int,
     taps: torch.Tensor | None = None,
     srf: torch.Tensor | None = None,
+    msi_noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """`steps` rounds of spectral then spatial back-projection onto the measurements (module docstring).
 
     `taps` (N, k): the frame's estimated PSF (`FrameStatistics.psf_taps`); None for the card's. `srf`
     (N, b, B): the frame's fitted SRF (`FrameStatistics.srf`), whose minimum-norm inverse R^T (R R^T)^-1 is
-    solved here; None for the card's.
+    solved here; None for the card's. `msi_noise` (N, b): the noise the HR-MSI carries
+    (`FrameStatistics.msi_noise`), by which each band's residual is kept at its local Wiener gain
+    (`backprojection_gain`, measured on the first round); None keeps it whole.
 
     Shape:
         cube (N, B, H, W), lrhsi (N, B, H/s, W/s), hrmsi (N, b, H, W) in the same units -> (N, B, H, W)
@@ -1054,7 +1109,12 @@ def consistency(
         def unproject(y: torch.Tensor) -> torch.Tensor:
             return (inverse @ y.flatten(2)).reshape(n, -1, h, w)
 
+    keep = None
     for _ in range(steps):
-        cube = cube + unproject(hrmsi - project(cube))
+        residual = hrmsi - project(cube)
+        if msi_noise is not None and BACKPROJECTION_GAIN:
+            keep = backprojection_gain(residual, msi_noise) if keep is None else keep
+            residual = residual * keep
+        cube = cube + unproject(residual)
         cube = cube + degradation.upsample(lrhsi - degradation.degrade(cube, taps), taps)
     return cube

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -289,8 +290,8 @@ def _tiny_physics(
         ("hpm_regression", True, True, False, False, 2 * B + 3 * b + 2 * B * b + 2 * S),
         # row and column taps over the wide window, 2 S + S taps each
         ("hpm_regression", True, True, True, False, 2 * B + 3 * b + 2 * B * b + 2 * 3 * S),
-        # and a gain per HR-MSI band and detail level
-        ("hpm_regression", True, True, True, True, 2 * B + 3 * b + 2 * B * b + 2 * 3 * S + 2 * b),
+        # and a gain per HR-MSI band and detail level, and the noise each band keeps
+        ("hpm_regression", True, True, True, True, 2 * B + 3 * b + 2 * B * b + 2 * 3 * S + 3 * b),
     ],
     ids=VARIANT_IDS,
 )
@@ -800,16 +801,23 @@ def test_msi_noise_is_measured_and_a_clean_msi_keeps_its_detail(snr_db: float) -
     denoise = MsiDenoise()
     _, _, msi = _scene(11, 96, 96)
     # the scene's fine shading is in every band: the other bands explain it, and nothing reads as noise
-    assert denoise.gains(msi).min().item() > 0.99
+    clean = denoise.gains(msi)[0]
+    assert clean.min().item() > 0.99
     sigma = _msi_noise_sigma(msi, snr_db)
     noisy = msi + sigma * torch.randn(msi.shape, generator=torch.Generator().manual_seed(0))
     measured = denoise.noise_variance(noisy).sqrt()
     np.testing.assert_allclose(measured.numpy(), sigma, rtol=0.25)
-    gains = denoise.gains(noisy)
-    assert gains.max().item() < 0.99, gains  # every level of every band is shrunk
+    gains, variance = denoise.gains(noisy)
+    torch.testing.assert_close(variance, measured**2)
+    assert (gains < clean).all(), gains  # every level of every band is shrunk
+    # what the shrunk HR-MSI keeps, against white noise of that variance run through the shrinkage
+    white = sigma * torch.randn(msi.shape, generator=torch.Generator().manual_seed(1))
+    kept = denoise.shrink(white, gains).pow(2).mean(dim=(-2, -1))
+    np.testing.assert_allclose(denoise.kept_noise(variance, gains).numpy(), kept.numpy(), rtol=0.3)
+    assert (denoise.kept_noise(variance, gains) < variance).all()
     # the estimate and the gains are scale-free: the same frame in other units
     torch.testing.assert_close(denoise.noise_variance(noisy * 1e3).sqrt(), measured * 1e3, rtol=1e-3, atol=0)
-    torch.testing.assert_close(denoise.gains(noisy * 1e3), gains, rtol=0, atol=1e-4)
+    torch.testing.assert_close(denoise.gains(noisy * 1e3)[0], gains, rtol=0, atol=1e-4)
 
 
 def test_a_noisy_msi_is_fused_with_less_error_and_a_clean_one_as_before() -> None:
@@ -868,3 +876,26 @@ def test_msi_denoise_needs_the_frame_statistics_and_other_bands(changes: dict) -
         options.update(lr_skip=True, consistency_steps=0)
     with pytest.raises(ValueError, match="msi_denoise .* needs input_norm: true and msi_bands >= 2"):
         create_model("student", "test_tiny", hsi_bands=B, msi_bands=options.pop("msi_bands", b), **options)
+
+
+def test_backprojection_gain_drops_a_noise_residual_keeps_a_misfit_and_is_local() -> None:
+    from spectra_distill.models.physics import BACKPROJECTION_WINDOW, backprojection_gain
+
+    g = torch.Generator().manual_seed(3)
+    noise = torch.randn(1, 3, 64, 64, generator=g)
+    variance = torch.ones(1, 3)
+    # a residual that is the noise itself: its energy is the noise's, so little of it is kept
+    assert backprojection_gain(noise, variance).mean().item() < 0.35
+    # a misfit ten times the noise's amplitude on the left half: kept there, dropped on the right
+    misfit = noise.clone()
+    misfit[..., :32] += 10.0 * torch.sign(torch.randn(1, 3, 64, 32, generator=g))
+    gain = backprojection_gain(misfit, variance)
+    assert gain[..., :24].min().item() > 0.9
+    assert gain[..., 40:].mean().item() < 0.35
+    # scale-free, and what a tile of the frame sees inside it is what the frame sees there
+    torch.testing.assert_close(backprojection_gain(misfit * 1e3, variance * 1e6), gain, rtol=0, atol=1e-5)
+    reach = 3 * math.ceil(BACKPROJECTION_WINDOW)
+    tile = backprojection_gain(misfit[..., 10:50, 10:50], variance)
+    torch.testing.assert_close(
+        tile[..., reach:-reach, reach:-reach], gain[..., 10 + reach : 50 - reach, 10 + reach : 50 - reach]
+    )

@@ -90,7 +90,7 @@ t.test('a noisy LR-HSI sampled off the block middle is guided by the HR-MSI degr
   t.ok(found_ > card_, `PSNR ${found_.toFixed(2)} dB guided in the pair's register, ${card_.toFixed(2)} dB in the card's`);
 });
 
-t.test('fittedBlur reads the row and column taps before the fitted SRF and the HR-MSI detail gains, and nothing for a model without the shift', async (t) => {
+t.test('fittedBlur reads the row and column taps before the fitted SRF, the HR-MSI detail gains and its kept noise, and nothing for a model without the shift', async (t) => {
   const card = JSON.parse(readFileSync(join(ROOT, 'models', `${STEM}.card.json`), 'utf8')) as ModelCard;
   const wide = card.psf.kernel_size + card.scale;
   const srf = card.msi.bands * card.hsi.bands;
@@ -98,7 +98,8 @@ t.test('fittedBlur reads the row and column taps before the fitted SRF and the H
   const cols = movedTaps(card, -1);
   const detail = card.msi.bands * (card.msi.denoise?.detail_sigmas_px.length ?? 0);
   t.ok(detail > 0, 'the shipped card measures the HR-MSI noise');
-  const frame = Float32Array.from([...Array(7).fill(9), ...rows, ...cols, ...Array(srf).fill(9), ...Array(detail).fill(7)]);
+  t.ok(card.msi.denoise?.backprojection_window_px, 'and the noise the shrunk HR-MSI keeps');
+  const frame = Float32Array.from([...Array(7).fill(9), ...rows, ...cols, ...Array(srf).fill(9), ...Array(detail).fill(7), ...Array(card.msi.bands).fill(5)]);
   const fit = fittedBlur(frame, card)!;
   // (the window cuts the moved Gaussians' tails unevenly: their centroids sit a little inside)
   t.ok(Math.abs(fit.shiftPx.rows - 0.5) < 0.05 && Math.abs(fit.shiftPx.cols + 1) < 0.05, `shift ${fit.shiftPx.rows.toFixed(3)}, ${fit.shiftPx.cols.toFixed(3)}`);

@@ -7,6 +7,7 @@ import { cardPsf, spatialDegrade } from '../../../sdk/spectral/psf';
 import { projectSrf } from '../../../sdk/spectral/srf';
 import { gaussianRng } from '../../../sdk/capture/noise';
 import { detailKept, msiDetailGains } from '../../../sdk/spectral/msi-detail';
+import { frameTail } from '../../../sdk/spectral/frame-layout';
 import { formatMsiDetail } from '../../../cli/commands/fuse';
 import type { Cube } from '../../../sdk/cube/cube';
 import type { ModelCard } from '../../../sdk/core/model-card';
@@ -42,14 +43,23 @@ t.test('the shipped student keeps a clean HR-MSI as captured and shrinks a noisy
   // what the shrinkage buys is measured on the host (distill tests, results/distill/calibration/msi-denoise/)
 });
 
-t.test('msiDetailGains reads the gains that end the frame vector, per band and level, and nothing without msi.denoise', async (t) => {
+t.test('msiDetailGains reads the gains before the kept noise that ends the frame vector, per band and level, and nothing without msi.denoise', async (t) => {
   const card = JSON.parse(readFileSync(join(ROOT, 'models', `${STEM}.card.json`), 'utf8')) as ModelCard;
-  const levels = card.msi.denoise!.detail_sigmas_px.length;
+  const denoise = card.msi.denoise!;
+  t.ok(denoise.backprojection_window_px, 'the shipped card carries the noise the shrunk HR-MSI keeps');
+  const levels = denoise.detail_sigmas_px.length;
   const gains = Array.from({ length: card.msi.bands * levels }, (_, i) => i / 10);
-  const frame = Float32Array.from([...Array(11).fill(9), ...gains]);
+  const frame = Float32Array.from([...Array(11).fill(9), ...gains, ...Array(card.msi.bands).fill(5)]);
+  const tail = frameTail(frame, card);
+  t.equal(tail.end - tail.msiNoise, card.msi.bands);
   const report = msiDetailGains(frame, card)!;
   t.same(report.bands.map((b) => b.name), card.msi.band_names);
   t.same(report.bands[1].gains.map((g) => +g.toFixed(3)), [0.2, 0.3]);
+  t.same(report.bands.at(-1)!.gains.map((g) => +g.toFixed(3)), gains.slice(-levels).map((g) => +g.toFixed(3)));
   t.notOk(detailKept(report));
+  // a card from before the kept noise: the gains end the vector
+  const before = { ...card, msi: { ...card.msi, denoise: { ...denoise, backprojection_window_px: undefined } } };
+  const old = msiDetailGains(frame.subarray(0, frame.length - card.msi.bands), before)!;
+  t.same(old.bands.at(-1)!.gains.map((g) => +g.toFixed(3)), gains.slice(-levels).map((g) => +g.toFixed(3)));
   t.equal(msiDetailGains(frame, { ...card, msi: { ...card.msi, denoise: undefined } }), undefined);
 });
