@@ -61,11 +61,12 @@ def main() -> None:
         "results/distill/calibration/backprojection-gain/validation.md",
         rows_for,
         table,
-        "Mean PSNR (dB) over the validation regions of each student's trained scenes, as `spectra fuse` runs "
-        "it (`--denoise auto`): the HR-MSI's detail shrunk (`physics.MsiDenoise`) and the spectral "
-        "back-projection's residual kept whole, the HR-MSI as captured (no shrinkage, residual whole), and the "
-        "residual kept at its Wiener gain (`physics.backprojection_gain`, shipped); in brackets the change from "
-        "the first, mean and worst region. Noise: AWGN at that SNR on both inputs unless one is named.",
+        "Mean PSNR (dB) over the validation regions of each student's trained scenes, as `spectra fuse` "
+        "runs it (`--denoise auto`): the HR-MSI's detail shrunk (`physics.MsiDenoise`) and the spectral "
+        "back-projection's residual kept whole, the HR-MSI as captured (no shrinkage, residual whole), and "
+        "the residual kept at its local Wiener gain (`physics.backprojection_gain`, shipped); in brackets "
+        "the change from the first, mean and worst region. Noise: AWGN at that SNR on both inputs unless "
+        "one is named.",
     )
 
 

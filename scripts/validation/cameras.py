@@ -1,7 +1,7 @@
 """Validation evidence for training with other cameras (results/distill/calibration/cameras/).
 
 The shipped CAVE-grid student against the same student fine-tuned with camera randomisation
-(`options/cave31_rgb_x4_cameras.yaml`), both as `spectra fuse` runs them (`--denoise auto`, per-frame SRF fit),
+(`options/cave31_rgb_x4_cameras.yaml`), both as `spectra fuse` runs them (`--denoise auto`, SRF fitted),
 on the validation regions of their trained scenes: the card's camera, noise, SRF shifts, the 12 cameras the
 fine-tuning drew from, and the 11 it never saw (every other camera of `srf/camspec_28cameras_srf.csv` but the
 card's and the four of the generalisation tables' robustness cases). No test scene is read.
@@ -46,7 +46,8 @@ def camera_groups(root: Path) -> tuple[list[str], list[str]]:
 
 def rows_for(shipped: str, candidates: list[str], root: Path) -> list[dict]:
     val = ValidationRegions.load(shipped, root)
-    methods = {"shipped": subspace_method(torch_method("shipped", val.model.eval(), "cpu"), val.facts, auto=True)}
+    shipped_model = torch_method("shipped", val.model.eval(), "cpu")
+    methods = {"shipped": subspace_method(shipped_model, val.facts, auto=True)}
     for path in candidates:
         model, _ = load_checkpoint_model(path, "student")
         methods[path] = subspace_method(torch_method(path, model.eval(), "cpu"), val.facts, auto=True)
@@ -79,11 +80,11 @@ def main() -> None:
     write_report(
         args.out,
         command,
-        "Mean PSNR (dB) over the validation regions of the student's trained scenes, as `spectra fuse` runs it "
-        "(`--denoise auto`, SRF fitted per frame), shipped and fine-tuned with camera randomisation; in brackets "
-        "the change from the shipped student, mean and worst region. Camera rows pool every region of every "
-        f"camera in the group, each simulated with that camera's measured RGB responses (`srf/{CAMERAS_FILE}`), "
-        f"the students told the card's ({CARD_CAMERA}).",
+        "Mean PSNR (dB) over the validation regions of the student's trained scenes, as `spectra fuse` runs "
+        "it (`--denoise auto`, SRF fitted per frame), shipped and fine-tuned with camera randomisation; in "
+        "brackets the change from the shipped student, mean and worst region. Camera rows pool every region "
+        "of every camera in the group, each simulated with that camera's measured RGB responses "
+        f"(`srf/{CAMERAS_FILE}`), the students told the card's ({CARD_CAMERA}).",
         comparison_table(rows, "shipped", "shipped", columns),
     )
 

@@ -128,8 +128,8 @@ class KDConfig:
     Attributes:
         mode: 'cotrain' (teacher and student updated every step on the same batch), 'offline' (a frozen
             teacher from `teacher_checkpoint` -> student) or 'teacher' (teacher only).
-        teacher_checkpoint: Checkpoint holding a trained teacher (offline mode); a student-only file (a shipped
-            `*.weights.pt`) gives its student, frozen, as the teacher of its own fine-tuning.
+        teacher_checkpoint: Checkpoint holding a trained teacher (offline mode); a student-only file (a
+            shipped `*.weights.pt`) gives its student, frozen, as the teacher of its own fine-tuning.
         student_init: Checkpoint whose student weights and input statistics the student starts from, with a
             fresh optimizer and schedule: fine-tuning a trained student on a new schedule or new scenes. Its
             student must have the configured architecture. A resumed run takes its weights from `last.pt`.

@@ -141,6 +141,32 @@ def test_student_init_starts_from_a_trained_student_and_checks_its_architecture(
     assert str(run_dir / "last.pt") in str(info.value)
 
 
+def test_a_shipped_students_weights_file_is_the_frozen_teacher_of_its_own_fine_tuning(
+    cotrain_run: tuple[Path, dict], tmp_path: Path
+) -> None:
+    run_dir, _ = cotrain_run
+    assert main(["export", "--checkpoint", str(run_dir / "last.pt"), "--out", str(tmp_path / "s.onnx")]) == 0
+    shipped = tmp_path / "s.weights.pt"
+    assert "teacher" not in load_checkpoint(shipped, required=("student",))
+    cfg = tiny_config(
+        kd={"mode": "offline", "teacher_checkpoint": str(shipped), "student_init": str(shipped)},
+        optim={"total_steps": 2},
+        log={"val_every": 0},
+    )
+    run_training(cfg, tmp_path / "fine", data_factory=synthetic_data)
+    ckpt = load_checkpoint(tmp_path / "fine" / "last.pt")
+    start = load_checkpoint(shipped, required=("student",))["student"]
+    assert torch.equal(_weights(ckpt["teacher"]), _weights(start))  # the anchor stays as shipped
+    assert not torch.equal(_weights(ckpt["student"]), _weights(start))  # the student trains
+    assert ckpt["model_config"]["teacher"] == ckpt["model_config"]["student"]
+
+    empty = tmp_path / "empty.pt"
+    torch.save({"model_config": {}}, empty)
+    bad = tiny_config(kd={"mode": "offline", "teacher_checkpoint": str(empty)})
+    with pytest.raises(CheckpointError, match="holds neither a teacher nor a student"):
+        Trainer(bad, synthetic_data(bad), tmp_path / "bad")
+
+
 def test_checkpoints_and_cards_keep_the_chain_of_commands(tmp_path: Path) -> None:
     def train(name: str, command: str, resume: bool = False, steps: int = 2, **kd: str) -> list[str]:
         cfg = tiny_config(kd=kd, optim={"total_steps": steps}, log={"val_every": 0})
