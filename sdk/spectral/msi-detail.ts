@@ -10,6 +10,8 @@ export interface MsiDetailReport {
   sigmasPx: number[];
   /** Per MSI band, the gain each detail level was kept with (1: as captured; 0: smoothed away). */
   bands: { name: string; gains: number[] }[];
+  /** Set when the spectral back-projection keeps each band's residual at its local Wiener gain for the noise the shrunk band keeps (card `msi.denoise.backprojection_window_px`): the window's Gaussian width, HR px. */
+  backprojectionWindowPx?: number;
 }
 
 /** Whether every detail level of every band was kept as captured (the HR-MSI read clean). */
@@ -38,5 +40,6 @@ export function msiDetailGains(frame: Float32Array, card: ModelCard): MsiDetailR
   return {
     sigmasPx: [...denoise.detail_sigmas_px],
     bands: names.map((name, j) => ({ name, gains: Array.from(block.subarray(j * levels, (j + 1) * levels)) })),
+    ...(denoise.backprojection_window_px !== undefined ? { backprojectionWindowPx: denoise.backprojection_window_px } : {}),
   };
 }

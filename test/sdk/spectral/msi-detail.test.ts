@@ -39,7 +39,8 @@ t.test('the shipped student keeps a clean HR-MSI as captured and shrinks a noisy
   const shrunk = await model.fuse(lr, noise, { quality: false });
   const finest = shrunk.msiDetail!.bands.map((b) => b.gains[0]);
   t.ok(Math.max(...finest) < 0.9, `a 15 dB HR-MSI reads noisy: ${formatMsiDetail(shrunk.msiDetail!)}`);
-  t.match(formatMsiDetail(shrunk.msiDetail!), /reads noisy; its detail levels \(0-1 px \/ 1-2 px\) kept at R 0\.\d\d \/ 0\.\d\d/);
+  t.match(formatMsiDetail(shrunk.msiDetail!), /reads noisy; its detail levels \(0-1 px \/ 1-2 px\) kept at R 0\.\d\d \/ 0\.\d\d.*; the spectral back-projection keeps only what rises above the noise left$/);
+  t.equal(shrunk.msiDetail!.backprojectionWindowPx, card.msi.denoise!.backprojection_window_px);
   // what the shrinkage buys is measured on the host (distill tests, results/distill/calibration/msi-denoise/)
 });
 
