@@ -34,10 +34,9 @@ The pieces, shared by teacher and student (`FusionNetConfig.input_norm`, `prior`
 - `MsiDenoise` (`msi_denoise`): the HR-MSI's noise, measured band by band across bands, and its detail levels
   kept at their Wiener gains before anything reads it: 30 dB noise on the HR-MSI alone reaches the output
   through the prior and the spectral back-projection, inside the signal subspace, and put the CAVE student
-  below CNMF (`results/distill/calibration/msi-denoise/`). What noise the shrunk HR-MSI still carries
-  sets the spectral back-projection's gain per band (`backprojection_gain`): a clean frame keeps its
-  residual whole, a noisy one drops the part that is noise
-  (`results/distill/calibration/backprojection-gain/`).
+  below CNMF (`results/distill/calibration/msi-denoise/`). The noise the shrunk HR-MSI still carries
+  sets a local gain on the spectral back-projection's residual (`backprojection_gain`): a misfit is kept,
+  noise is dropped (`results/distill/calibration/backprojection-gain/`).
 - `FrameStatistics`: everything above that is measured over the whole image (radiometry, HPM offset, band
   assignment or pans, the PSF), packed into one vector. The graph computes it from its own inputs when it is
   not given one; a tiled run measures it once on the whole frame (the exported statistics graph) and hands it
@@ -635,11 +634,11 @@ class MsiDenoise(nn.Module):
     (the band an optically blurred image holds least texture in) regressed on the other bands' (a colour
     edge is in every band, noise in one); the residual's energy, averaged geometrically over
     `MSI_NOISE_BLOCK`-px blocks (textured blocks, whose residual is signal, weigh as little as flat ones).
-    The finest Gaussian level (x - G1 x) measured before it read a clean textured region as 32 dB SNR, the
-    diagonal detail reads it as 35 dB and 30 dB noise as 25-29 dB. Each detail
-    level l of band j is then kept with the gain max(0, 1 - sigma_j^2 c_l / E_jl), c_l the white-noise energy
-    that passes the level and E_jl the level's energy: the Wiener gain of the level as a whole. A clean frame
-    keeps gains near 1. Every quantity is homogeneous of degree 0 in the input's scale.
+    Read on the finest Gaussian level (x - G1 x), as until 2026-12-08, a clean textured region measured
+    32 dB SNR, inside what 30 dB noise measures; on the diagonal detail it measures 35 dB and above. Each
+    detail level l of band j is then kept with the gain max(0, 1 - sigma_j^2 c_l / E_jl), c_l the white-noise
+    energy that passes the level and E_jl the level's energy: the Wiener gain of the level as a whole. A clean
+    frame keeps gains near 1. Every quantity is homogeneous of degree 0 in the input's scale.
 
     Shape:
         `gains(msi)`: (N, b, H, W) -> (N, b, L); `shrink(msi, gains)` -> (N, b, H, W)
@@ -929,7 +928,7 @@ class FrameStatistics(NamedTuple):
             None where the HR-MSI is used as captured.
         msi_noise: (N, b) the noise variance per pixel the shrunk HR-MSI still carries, in the LR-HSI's
             units (`MsiDenoise.kept_noise`), which the spectral back-projection's gain reads
-            (`backprojection_gain`); None with `msi_shrink`.
+            (`backprojection_gain`); None without `msi_shrink`.
     """
 
     hsi_scale: torch.Tensor
