@@ -15,38 +15,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from msi_denoise import CASES  # beside this script
-from regions import ValidationRegions
+from msi_denoise import denoise_rows  # beside this script
 from report import comparison_table, validation_main
-
-import spectra_distill.models.physics as physics
-from spectra_distill.evaluate import generalisation
-from spectra_distill.evaluate.methods import subspace_method, torch_method
 
 WHOLE, GAIN = "residual whole", "residual at its gain"
 
 
 def rows_for(weights: str, root: Path) -> list[dict]:
-    val = ValidationRegions.load(weights, root)
-    cases = [c for c in generalisation.cases_named(CASES) if c.msi_of in (None, val.facts.msi_preset)]
-    methods = {
-        key: subspace_method(
-            torch_method(key, val.model.with_physics(msi_denoise=key != "plain").eval(), "cpu"),
-            val.facts,
-            auto=True,
-        )
-        for key in ("plain", "denoised")
-    }
-    out = []
-    for case, r, pair in val.pairs(cases):
-        row = {"model": val.name, "case": case.name, "region": r.key}
-        row["plain"] = val.psnr(r, methods["plain"].predict(pair).cube)
-        for key, on in ((WHOLE, False), (GAIN, True)):
-            physics.BACKPROJECTION_GAIN = on
-            row[key] = val.psnr(r, methods["denoised"].predict(pair).cube)
-        physics.BACKPROJECTION_GAIN = True
-        out.append(row)
-    return out
+    return denoise_rows(weights, root, "BACKPROJECTION_GAIN", {WHOLE: False, GAIN: True})
 
 
 def table(rows: list[dict]) -> list[str]:

@@ -14,6 +14,7 @@ scene is read.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from regions import ValidationRegions  # beside this script
 from report import comparison_table, validation_main
@@ -40,7 +41,9 @@ CASES = (
 )
 
 
-def rows_for(weights: str, root: Path) -> list[dict]:
+def denoise_rows(weights: str, root: Path, constant: str, settings: dict[str, Any]) -> list[dict]:
+    """Per case and region: the student with the HR-MSI as captured ("plain"), and with `msi_denoise` under
+    each of `settings` (column name -> value of `physics.<constant>`); the constant is restored after."""
     val = ValidationRegions.load(weights, root)
     cases = [c for c in generalisation.cases_named(CASES) if c.msi_of in (None, val.facts.msi_preset)]
     methods = {
@@ -51,16 +54,21 @@ def rows_for(weights: str, root: Path) -> list[dict]:
         )
         for key in ("plain", "denoised")
     }
+    shipped = getattr(physics, constant)
     out = []
     for case, r, pair in val.pairs(cases):
         row = {"model": val.name, "case": case.name, "region": r.key}
         row["plain"] = val.psnr(r, methods["plain"].predict(pair).cube)
-        for name, common in VARIANTS.items():
-            physics.MSI_NOISE_COMMON = common
+        for name, value in settings.items():
+            setattr(physics, constant, value)
             row[name] = val.psnr(r, methods["denoised"].predict(pair).cube)
-        physics.MSI_NOISE_COMMON = SHIPPED
+        setattr(physics, constant, shipped)
         out.append(row)
     return out
+
+
+def rows_for(weights: str, root: Path) -> list[dict]:
+    return denoise_rows(weights, root, "MSI_NOISE_COMMON", VARIANTS)
 
 
 def table(rows: list[dict]) -> list[str]:
