@@ -178,6 +178,18 @@ t.test('a per-frame SRF rule is read from the card, and a malformed one is refus
   await t.rejects(FusionModel.load(model, { providers: ['cpu'] }), { name: 'ModelCardError', message: /'msi\.per_frame' must be .*noise_ridge >= 0/ });
 });
 
+t.test('the HR-MSI noise rule is read from the card, and a malformed back-projection window is refused', async (t) => {
+  const shipped = JSON.parse(readFileSync(join(ROOT, 'models', `${STEM}.card.json`), 'utf8')) as { msi: { denoise?: { backprojection_window_px?: number } } };
+  t.ok(shipped.msi.denoise?.backprojection_window_px, 'the shipped student gates its spectral back-projection by the HR-MSI noise it keeps');
+  for (const bad of [0, -2, 'wide']) {
+    const model = copyModel();
+    editCard(model, (card) => {
+      (card.msi as { denoise: Record<string, unknown> }).denoise.backprojection_window_px = bad;
+    });
+    await t.rejects(FusionModel.load(model, { providers: ['cpu'] }), { name: 'ModelCardError', message: /'msi\.denoise' must be .*backprojection_window_px\?: width > 0/ }, String(bad));
+  }
+});
+
 t.test('a malformed frame_statistics entry is refused when the card is read', async (t) => {
   const model = copyModel();
   editCard(model, (card) => {
