@@ -194,6 +194,10 @@ class TrainConfig:
         return asdict(self)
 
 
+# YAML 1.1 (PyYAML) reads an exponent without a dot (1e-3) as a string
+_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
 def _check_type(value: Any, hint: Any, where: str, source: str | Path | None) -> Any:
     """Coerce ints to floats where floats are expected; reject any other mismatch naming the key."""
     origin = typing.get_origin(hint)
@@ -226,7 +230,6 @@ def _check_type(value: Any, hint: Any, where: str, source: str | Path | None) ->
         return dict(value)
     if hint is float and isinstance(value, int | float) and not isinstance(value, bool):
         return float(value)
-    # YAML 1.1 (PyYAML) reads 1e-3, without a dot, as a string
     if hint is float and isinstance(value, str) and _EXPONENT_FLOAT.fullmatch(value.strip()):
         return float(value)
     if hint is int and isinstance(value, int) and not isinstance(value, bool):
@@ -329,9 +332,6 @@ def add_override_option(parser: argparse.ArgumentParser, help: str) -> None:
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
     )
-
-
-_EXPONENT_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:

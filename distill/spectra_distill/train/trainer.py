@@ -279,7 +279,7 @@ class Trainer:
             config = FusionNetConfig(**ckpt["model_config"][role])
         except (KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(
-                f"model_config['teacher'] does not describe a FusionNet: {exc}", path
+                f"model_config[{role!r}] does not describe a FusionNet: {exc}", path
             ) from exc
         if (config.hsi_bands, config.msi_bands, config.scale) != dims:
             raise CheckpointError(
