@@ -15,6 +15,7 @@ from spectra_distill.errors import CheckpointError
 from spectra_distill.export.card import CardFacts, build_card, write_card
 from spectra_distill.export.onnx import (
     DEFAULT_OPSET,
+    PARITY_CHECKS,
     STATS_NAME,
     ParityCheck,
     card_path_for,
@@ -140,7 +141,7 @@ def export_model(
     opset: int = DEFAULT_OPSET,
     training: dict[str, Any] | None = None,
     validation: dict[str, Any] | None = None,
-    parity_checks: tuple[tuple[int, tuple[int, int]], ...] = ((1, (8, 8)), (2, (6, 10))),
+    parity_checks: tuple[tuple[int, tuple[int, int]], ...] = PARITY_CHECKS,
     source: str | Path | None = None,
     created: str | None = None,
 ) -> ExportResult:

@@ -25,6 +25,9 @@ of their statistics graph `<stem>.stats.onnx`, which measures it on a whole fram
 OUTPUT_NAME = "hrhsi"
 DEFAULT_OPSET = 17
 PARITY_ATOL = 1e-4
+# (batch, (h, w)) LR sizes checked at export: a batch, a non-square frame, and more LR rows than one block of
+# the per-frame blur (`physics.DEGRADE_BLOCK`), whose block count the graph computes from each frame's shape
+PARITY_CHECKS = ((1, (8, 8)), (2, (6, 10)), (1, (20, 12)))
 
 
 class _CubeOnly(nn.Module):
@@ -195,7 +198,7 @@ def _random_inputs(
 def verify_onnx(
     model: FusionNet,
     onnx_path: str | Path,
-    checks: tuple[tuple[int, tuple[int, int]], ...] = ((1, (8, 8)), (2, (6, 10))),
+    checks: tuple[tuple[int, tuple[int, int]], ...] = PARITY_CHECKS,
     atol: float = PARITY_ATOL,
 ) -> list[ParityCheck]:
     """Compare onnxruntime (CPU) with PyTorch on random 0..1 inputs at the given (batch, (h, w)).

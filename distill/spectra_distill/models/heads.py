@@ -52,6 +52,12 @@ class FusionHead(nn.Module):
             mix = conv3x3(width, hsi_bands, groups=out_groups, bias=False)
         self.body = nn.Sequential(first, lrelu(), mix)
 
+    @property
+    def reach(self) -> int:
+        """Pixels on each side that an output pixel sees beyond itself: only this many of a frame around the
+        features change the pixels inside it."""
+        return sum((m.kernel_size[0] - 1) // 2 for m in self.body.modules() if isinstance(m, nn.Conv2d))
+
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.body(features)
 

@@ -473,16 +473,21 @@ class FusionNet(nn.Module):
     ) -> torch.Tensor:
         """HR-HSI (N, B, H, W) in physical units from fused features and the physical-unit inputs.
 
-        `features` carry the mirror frame (`border_pad`), which is cropped after the head; the prior and the
-        consistency steps work on the unframed inputs, since a mirrored frame is not what the sensor saw.
+        `features` carry the mirror frame (`border_pad`), cropped around the head (`FusionHead.reach`); the
+        prior and the consistency steps work on the unframed inputs, since a mirrored frame is not what the
+        sensor saw.
         `hrmsi` is in the LR-HSI's units and `out_scale` the per-band output scale, both from `normalise`;
         `stats` the frame's statistics, if any (the HPM prior's offset and band assignment).
         """
         c = self.config
-        detail = self.head(features)
         pad = c.border_pad * c.scale
-        if pad:
-            detail = detail[..., pad:-pad, pad:-pad]
+        # the head sees only `reach` px of the frame: the rest is cropped before its B-channel convs
+        keep = min(pad, self.head.reach)
+        if pad > keep:
+            features = features[..., pad - keep : keep - pad, pad - keep : keep - pad]
+        detail = self.head(features)
+        if keep:
+            detail = detail[..., keep:-keep, keep:-keep]
         detail = detail * out_scale
         taps = None if stats is None else stats.psf_taps
         if not c.lr_skip:

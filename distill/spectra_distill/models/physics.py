@@ -149,6 +149,10 @@ BACKPROJECTION_GAIN = True
 `results/distill/calibration/backprojection-gain/`."""
 BACKPROJECTION_WINDOW = 2.0
 """Gaussian width (HR px) of the window over which `backprojection_gain` measures the residual's energy."""
+DEGRADE_BLOCK = 8
+"""LR rows per block of a blur with each frame's own taps (`_decimate_rows`). On 206 bands, one thread, 8 was
+the fastest of 8, 16 and 32 on 88-640 px frames or within 5 % of it (16 computes 32 rows for a 22-row frame)
+(`scripts/bench/graph_ops.py`, `results/bench/graph-ops.json`)."""
 LR_SHIFT_REACH = 2
 """LR pixels on either side that `Degradation.upsample` interpolates from when the frame's blur is shifted:
 cubic weights for a shift of up to half an LR pixel (`SHIFTS_PX`' range; a refit whose centroid lies further
@@ -230,6 +234,41 @@ class ResponseFit:
         return ((self.weight[:, :, None] * share).sum(1) + floor).float()
 
 
+def _decimate_rows(x: torch.Tensor, taps: torch.Tensor, pad: int, scale: int) -> torch.Tensor:
+    """Each image's rows blurred with its own taps and decimated by `scale`, in a reflect frame of `pad` rows
+    (a crop if negative), as `Degradation.degrade`.
+
+    The output rows are cut into blocks of up to `DEGRADE_BLOCK`; each block's window of framed rows is
+    gathered once (the frame folded into the gather) and weighed by one small dense matrix per image: a
+    batched MatMul. A conv gathering the taps' shifts as channels (the formulation this replaced) is slower at
+    every frame size, and a dense matrix over the whole frame, the fastest on small frames, grows with the
+    frame (`scripts/bench/graph_ops.py`, `results/bench/graph-ops.json`).
+
+    Shape:
+        x (N, C, H, W), taps (N, k) -> (N, C, (H + 2 pad - k) // scale + 1, W)
+    """
+    n, c, h, w = x.shape
+    k = taps.shape[-1]
+    out = (h + 2 * pad - k) // scale + 1
+    if torch.jit.is_tracing():
+        # tensors, so the exported graph sizes its blocks by each frame (min would freeze the traced size)
+        out = torch.as_tensor(out)
+        rows = out.clamp(max=DEGRADE_BLOCK)
+    else:
+        rows = min(out, DEGRADE_BLOCK)
+    blocks = (out + rows - 1) // rows
+    window = scale * rows + (k - scale)
+    starts = scale * rows * torch.arange(blocks, device=x.device)
+    framed = starts[:, None] + torch.arange(window, device=x.device)
+    source = (framed - pad).abs()
+    # rows past the frame (the last block's tail) meet zero taps only
+    source = torch.where(source > h - 1, 2 * (h - 1) - source, source).clamp(0, h - 1)
+    windows = x.index_select(2, source.flatten()).reshape(n, c, blocks, window, w)
+    offsets = torch.arange(window, device=x.device) - scale * torch.arange(rows, device=x.device)[:, None]
+    weights = taps[:, offsets.clamp(0, k - 1)] * ((offsets >= 0) & (offsets < k))  # (N, rows, window)
+    return (weights[:, None, None] @ windows).reshape(n, c, blocks * rows, w)[:, :, :out]
+
+
 def _first_min(residual: torch.Tensor) -> torch.Tensor:
     """(N, M) one-hot of each row's smallest entry, the first of equals (traceable: no argmin's int64)."""
     best = (residual <= residual.min(dim=1, keepdim=True).values).float()
@@ -267,7 +306,6 @@ class Degradation(nn.Module):
         # derived from the kernel size alone, so not saved: checkpoints from before the search load unchanged
         bank = torch.stack([torch.as_tensor(GaussianPSF(psf_taps, s).taps()) for s in PSF_SIGMAS]).float()
         self.register_buffer("psf_bank", bank, persistent=False)
-        self.register_buffer("shift_bank", torch.eye(psf_taps), persistent=False)
         # the window of a shifted blur (`fit_shifted_taps`): the card's taps with s/2 px of room either side
         self.wide = wide_taps(psf_taps, scale)
         self.register_buffer("wide_bank", torch.eye(self.wide), persistent=False)
@@ -357,25 +395,15 @@ class Degradation(nn.Module):
         `taps`: each image's own PSF (`estimate_taps`) instead of the card's, (N, k) symmetric taps for both
         axes or (N, 2, wide) a shifted blur's row and column taps (`is_shifted`).
         """
-        n, c = hr.shape[:2]
-        shifted = self.is_shifted(taps)
-        x = self._framed(hr, wide=shifted)
         if taps is None:
-            x = self._card_blur(x)
+            n, c = hr.shape[:2]
+            x = self._card_blur(self._framed(hr))
             return x.reshape(n, c, x.shape[-2], x.shape[-1])
-        # per-image taps: a conv gathers the k strided shifts of each axis as channels, and a MatMul weighs
-        # them by each image's taps (a conv's weights are one for the whole batch, and grouping by image
-        # would fix the batch size in the exported graph; a weighted sum of k strided slices per axis was
-        # slower, scripts/bench/graph_ops.py)
-        k = self.wide if shifted else self.taps.numel()
-        shifts = self.wide_bank if shifted else self.shift_bank
+        shifted = self.is_shifted(taps)
+        pad = (self.wide - self.scale) // 2 if shifted else self.pad
         row_taps, col_taps = (taps[:, 0], taps[:, 1]) if shifted else (taps, taps)
-        x = F.conv2d(x, shifts.view(k, 1, k, 1), stride=(self.scale, 1))  # (N*C, k, rows, W')
-        rows, width = x.shape[-2:]
-        x = (row_taps.reshape(n, 1, 1, k) @ x.reshape(n, c, k, rows * width)).reshape(n * c, 1, rows, width)
-        x = F.conv2d(x, shifts.view(k, 1, 1, k), stride=(1, self.scale))  # (N*C, k, rows, cols)
-        cols = x.shape[-1]
-        return (col_taps.reshape(n, 1, 1, k) @ x.reshape(n, c, k, rows * cols)).reshape(n, c, rows, cols)
+        x = _decimate_rows(hr, row_taps, pad, self.scale)
+        return _decimate_rows(x.transpose(2, 3), col_taps, pad, self.scale).transpose(2, 3)
 
     def _card_blur(self, framed: torch.Tensor) -> torch.Tensor:
         """(M, 1, H', W') framed images blurred with the card's taps and decimated: (M, 1, H/s, W/s)."""

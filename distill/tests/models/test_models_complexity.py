@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from spectra_distill.commands import flops
 from spectra_distill.errors import ConfigError, ScaleError
@@ -49,10 +51,19 @@ def test_macs_scale_linearly_with_pixels() -> None:
 
 
 def test_the_mirror_frame_costs_per_image_and_is_left_out_of_the_per_pixel_figure() -> None:
-    # the frame's MACs are the frameless count at the padded size: a 4 x 6 LR image computes as 8 x 10
+    # the frame's MACs are the frameless count at the padded size (a 4 x 6 LR image computes as 8 x 10), less
+    # the head's on the frame it does not see: it runs on the image and `reach` HR px around it
     framed = model_config("student", "test_tiny", 8, 3, border_pad=2)
     plain = model_config("student", "test_tiny", 8, 3)
-    assert measure_complexity(framed, 4, 6).macs == measure_complexity(plain, 8, 10).macs
+    head = create_model("student", "test_tiny", 8, 3).head
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        head(torch.zeros(1, head.body[0].in_channels, 1, 1))
+    per_pixel = counter.get_total_flops() // 2
+    reach = head.reach
+    assert reach == 2
+    unseen = 32 * 40 - (16 + 2 * reach) * (24 + 2 * reach)
+    assert measure_complexity(framed, 4, 6).macs == measure_complexity(plain, 8, 10).macs - per_pixel * unseen
     assert per_pixel_complexity(framed) == measure_complexity(plain, 16, 16)
 
 
