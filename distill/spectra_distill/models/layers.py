@@ -87,8 +87,8 @@ def upsample(x: torch.Tensor, scale: int, mode: str = "bicubic") -> torch.Tensor
     phase is a fixed 5-tap stencil of LR pixels along each axis. Each pass is a conv with one output channel
     per phase, interleaved into rows (then columns) by a transpose. onnxruntime's CPU Resize ran a 206-band
     cubic upsampling about 20 times slower. Against one 5 x 5 conv per phase and a DepthToSpace the two passes
-    are as fast on small inputs and 1.3-1.4 times faster on 64 px tiles (`scripts/bench/graph_ops.py`,
-    `results/bench/graph-ops.json`).
+    are 1.3-1.5 times faster on 22-40 px inputs and about 2 times on 64-160 px ones (one thread,
+    `scripts/bench/graph_ops.py`, `results/bench/graph-ops.json`).
 
     Shape:
         (N, C, h, w) -> (N, C, s*h, s*w)
