@@ -295,7 +295,8 @@ export function formatMsiDetail(detail: MsiDetailReport): string {
   if (detailKept(detail)) return 'msi detail: the HR-MSI reads clean; its detail kept as captured';
   const levels = detail.sigmasPx.map((s, i) => `${i ? detail.sigmasPx[i - 1] : 0}-${s} px`).join(' / ');
   const bands = detail.bands.map((b) => `${b.name} ${b.gains.map((g) => g.toFixed(2)).join(' / ')}`).join(', ');
-  const gated = detail.backprojectionWindowPx !== undefined ? '; the spectral back-projection keeps only what rises above the noise left' : '';
+  const gates = [detail.panDetailWindowPx !== undefined ? "the prior's pans" : '', detail.backprojectionWindowPx !== undefined ? 'the spectral back-projection' : ''].filter(Boolean);
+  const gated = gates.length ? `; ${gates.join(' and ')} keep${gates.length === 1 ? 's' : ''} only what rises above the noise left` : '';
   return `msi detail: the HR-MSI reads noisy; its detail levels (${levels}) kept at ${bands}${gated}`;
 }
 

@@ -34,8 +34,8 @@ export interface ModelCard {
     srf: number[][];
     /** The statistics graph fits the SRF each frame shows (this one corrected by a ridge regression at low resolution, the ridge growing with each band's noise) and the spectral back-projection uses it. */
     per_frame?: { fit: 'ridge_to_card'; ridge: number; noise_ridge: number };
-    /** The statistics graph measures each HR-MSI band's noise (its diagonal detail's residual on the other bands', geometric mean over `block_px` blocks; with `common_noise` the smallest band's for all) and keeps each detail level (Gaussians of `detail_sigmas_px`) at its Wiener gain before anything reads the HR-MSI. With `backprojection_window_px` the statistics also carry the noise the shrunk HR-MSI keeps, and the spectral back-projection keeps each band's residual at its local Wiener gain (energy over a Gaussian window of that width). */
-    denoise?: { detail_sigmas_px: number[]; block_px: number; common_noise: boolean; backprojection_window_px?: number };
+    /** The statistics graph measures each HR-MSI band's noise (its diagonal detail's residual on the other bands', geometric mean over `block_px` blocks; with `common_noise` the smallest band's for all) and keeps each detail level (Gaussians of `detail_sigmas_px`) at its Wiener gain before anything reads the HR-MSI. With `backprojection_window_px` the statistics also carry the noise the shrunk HR-MSI keeps, and the spectral back-projection keeps each band's residual at its local Wiener gain (energy over a Gaussian window of that width); with `pan_detail_window_px` the prior keeps each band's regression pan's detail at its local Wiener gain for the noise the pan's weights carry from the HR-MSI bands. */
+    denoise?: { detail_sigmas_px: number[]; block_px: number; common_noise: boolean; backprojection_window_px?: number; pan_detail_window_px?: number };
   };
   /**
    * The LR-HSI's blur: a Gaussian, or (after `spectra retarget-psf --shape free`) explicit 1-D `taps` that replace it; `sigma` is then the closest Gaussian's.
@@ -96,6 +96,11 @@ export async function readModelCard(path: string): Promise<ModelCard> {
   return checkCard(raw, path);
 }
 
+/** An optional window width in a card: absent, or finite and > 0. */
+function optionalWidth(v: unknown): boolean {
+  return v === undefined || (typeof v === 'number' && Number.isFinite(v) && v > 0);
+}
+
 function checkCard(raw: unknown, path: string): ModelCard {
   const fail = (msg: string): never => {
     throw new ModelCardError(path, `${msg} (schema: docs/model-card.md)`);
@@ -147,8 +152,8 @@ function checkCard(raw: unknown, path: string): ModelCard {
   const msiDenoise = msi!.denoise;
   if (msiDenoise !== undefined) {
     const sigmas = msiDenoise?.detail_sigmas_px;
-    if (!Array.isArray(sigmas) || sigmas.length < 1 || !sigmas.every((v, i) => Number.isFinite(v) && v > (i ? sigmas[i - 1] : 0)) || !(Number.isInteger(msiDenoise.block_px) && msiDenoise.block_px >= 1) || typeof msiDenoise.common_noise !== 'boolean' || (msiDenoise.backprojection_window_px !== undefined && !(Number.isFinite(msiDenoise.backprojection_window_px) && msiDenoise.backprojection_window_px > 0))) {
-      fail("'msi.denoise' must be { detail_sigmas_px: increasing widths > 0, block_px: integer >= 1, common_noise: boolean, backprojection_window_px?: width > 0 }");
+    if (!Array.isArray(sigmas) || sigmas.length < 1 || !sigmas.every((v, i) => Number.isFinite(v) && v > (i ? sigmas[i - 1] : 0)) || !(Number.isInteger(msiDenoise.block_px) && msiDenoise.block_px >= 1) || typeof msiDenoise.common_noise !== 'boolean' || !optionalWidth(msiDenoise.backprojection_window_px) || !optionalWidth(msiDenoise.pan_detail_window_px)) {
+      fail("'msi.denoise' must be { detail_sigmas_px: increasing widths > 0, block_px: integer >= 1, common_noise: boolean, backprojection_window_px?: width > 0, pan_detail_window_px?: width > 0 }");
     }
     if (!c.frame_statistics) fail("'msi.denoise' is measured by the statistics graph; the card needs 'frame_statistics'");
   }

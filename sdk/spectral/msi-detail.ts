@@ -12,6 +12,8 @@ export interface MsiDetailReport {
   bands: { name: string; gains: number[] }[];
   /** Set when the spectral back-projection keeps each band's residual at its local Wiener gain for the noise the shrunk band keeps (card `msi.denoise.backprojection_window_px`): the window's Gaussian width, HR px. */
   backprojectionWindowPx?: number;
+  /** Set when the prior keeps each band's regression pan's detail at its local Wiener gain for the noise the pan's weights carry (card `msi.denoise.pan_detail_window_px`): the window's Gaussian width, HR px. */
+  panDetailWindowPx?: number;
 }
 
 /** Whether every detail level of every band was kept as captured (the HR-MSI read clean). */
@@ -41,5 +43,6 @@ export function msiDetailGains(frame: Float32Array, card: ModelCard): MsiDetailR
     sigmasPx: [...denoise.detail_sigmas_px],
     bands: names.map((name, j) => ({ name, gains: Array.from(block.subarray(j * levels, (j + 1) * levels)) })),
     ...(denoise.backprojection_window_px !== undefined ? { backprojectionWindowPx: denoise.backprojection_window_px } : {}),
+    ...(denoise.pan_detail_window_px !== undefined ? { panDetailWindowPx: denoise.pan_detail_window_px } : {}),
   };
 }

@@ -17,6 +17,7 @@ from spectra_distill.models.physics import (
     MSI_DETAIL_SIGMAS,
     MSI_NOISE_BLOCK,
     MSI_NOISE_COMMON,
+    PAN_DETAIL_GAIN,
     PSF_SIGMAS,
     PSF_SWITCH_MARGIN,
     SHIFT_RESPONSE,
@@ -221,6 +222,11 @@ def build_card(
                         "common_noise": MSI_NOISE_COMMON,
                         # the statistics carry b more values, the noise the shrunk HR-MSI keeps
                         "backprojection_window_px": BACKPROJECTION_WINDOW,
+                        **(
+                            {"pan_detail_window_px": BACKPROJECTION_WINDOW}
+                            if PAN_DETAIL_GAIN and config.prior == "hpm_regression"
+                            else {}
+                        ),
                     }
                 }
                 if config.msi_denoise

@@ -499,7 +499,7 @@ class FusionNet(nn.Module):
             # input_norm is required, so forward always has the frame's statistics
             assert stats is not None and stats.pan_bias is not None
             pans = (stats.assign, stats.pan_bias, stats.pan_offset())
-            cube = regression_prior(self.physics, lrhsi, hrmsi, *pans, taps) + detail
+            cube = regression_prior(self.physics, lrhsi, hrmsi, *pans, taps, stats.msi_noise) + detail
         else:
             cube = upsample(lrhsi, c.scale, "bilinear") + detail
         if c.consistency_steps:

@@ -148,6 +148,9 @@ BACKPROJECTION_GAIN = True
 (`backprojection_gain`). False keeps it whole (the statistics keep their layout): the comparison of
 `results/distill/calibration/backprojection-gain/`."""
 BACKPROJECTION_WINDOW = 2.0
+PAN_DETAIL_GAIN = True
+"""Keep each regression pan's detail in the prior at its local Wiener gain for the noise the pan carries
+(`pan_detail_gain`)."""
 """Gaussian width (HR px) of the window over which `backprojection_gain` measures the residual's energy."""
 DEGRADE_BLOCK = 8
 """LR rows per block of a blur with each frame's own taps (`_decimate_rows`). On 206 bands, one thread, 8 was
@@ -917,13 +920,15 @@ def regression_prior(
     bias: torch.Tensor,
     offset: torch.Tensor,
     taps: torch.Tensor | None = None,
+    msi_noise: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """HPM by each band's regression pan: up(X_i) * (P_i + d_i) / (lowpass(P_i) + d_i), P_i = w_i . MSI + c_i.
 
     `weights`, `bias` from `regression_pan`, `offset` d (N, B, 1, 1) and `taps` (N, k; None for the card's
     PSF) are the frame's (`FrameStatistics`). A pan that dips below zero where its band is dark counts as
     zero, and the ratio is at most `HPM_RATIO_CAP`, so a pan whose low-pass is near zero cannot blow a pixel
-    up.
+    up. `msi_noise` (N, b): the noise the (shrunk) HR-MSI carries (`FrameStatistics.msi_noise`), by which each
+    pan's detail is kept at its local Wiener gain (`pan_detail_gain`); None keeps it whole.
 
     Shape:
         lrhsi (N, B, h, w), hrmsi (N, b, s*h, s*w) in the same units -> (N, B, s*h, s*w)
@@ -935,7 +940,31 @@ def regression_prior(
         return F.relu((weights @ msi.flatten(2)).reshape(n, -1, h, w) + bias)
 
     ratio = ((pan(hrmsi) + offset) / (pan(lowpass) + offset)).clamp(max=HPM_RATIO_CAP)
+    if msi_noise is not None and PAN_DETAIL_GAIN:
+        ratio = 1.0 + pan_detail_gain(hrmsi - lowpass, weights, msi_noise) * (ratio - 1.0)
     return degradation.upsample(lrhsi, taps) * ratio
+
+
+def pan_detail_gain(detail: torch.Tensor, weights: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """Each band's regression pan's local Wiener gain max(0, 1 - n_i / E_i(x)): E_i(x) the energy of the
+    pan's detail w_i . D around x (a Gaussian window of `BACKPROJECTION_WINDOW` px), n_i = sum_j w_ij^2 m_j
+    the noise it carries from the HR-MSI bands' (`FrameStatistics.msi_noise`, independent across bands).
+
+    A pan mixes the HR-MSI bands with weights of either sign, so it can carry several times one band's noise,
+    a different draw in each band: that noise changes the spectra's angles, where MTF-GLP-HPM's assigned bands
+    share one ratio. E is the quadratic form of the local detail moments, so 206 bands cost b^2 blurred maps.
+
+    Shape:
+        detail (N, b, H, W) the HR-MSI less its low-pass, weights (N, B, b), noise (N, b) -> (N, B, H, W)
+    """
+    n, b, h, w = detail.shape
+    taps = torch.as_tensor(_detail_taps(BACKPROJECTION_WINDOW), dtype=detail.dtype, device=detail.device)
+    products = (detail[:, :, None] * detail[:, None]).reshape(n * b * b, 1, h, w)
+    moments = MsiDenoise._blur(products, taps).reshape(n, b * b, h * w)
+    pairs = (weights[..., :, None] * weights[..., None, :]).flatten(2)  # (N, B, b*b)
+    energy = (pairs @ moments).reshape(n, -1, h, w)
+    carried = weights**2 @ noise[..., None]  # (N, B, 1)
+    return (1.0 - carried[..., None] / energy.clamp(min=1e-30)).clamp(0.0, 1.0)
 
 
 class FrameStatistics(NamedTuple):

@@ -904,3 +904,47 @@ def test_backprojection_gain_drops_a_noise_residual_keeps_a_misfit_and_is_local(
     torch.testing.assert_close(
         tile[..., reach:-reach, reach:-reach], gain[..., 10 + reach : 50 - reach, 10 + reach : 50 - reach]
     )
+
+
+def test_pan_detail_gain_weighs_each_pans_detail_by_the_noise_its_weights_carry() -> None:
+    from spectra_distill.models.physics import (
+        BACKPROJECTION_WINDOW,
+        MsiDenoise,
+        _detail_taps,
+        pan_detail_gain,
+    )
+
+    g = torch.Generator().manual_seed(5)
+    detail = torch.randn(1, 3, 48, 48, generator=g)
+    detail[..., :24] += 8.0 * torch.sign(torch.randn(1, 3, 48, 24, generator=g))  # signal on the left half
+    noise = torch.tensor([[1.0, 0.5, 2.0]])
+    # band 0 takes one HR-MSI band, band 1 a difference of two (twice the noise), band 2 a large mix
+    weights = torch.tensor([[[1.0, 0.0, 0.0], [1.0, -1.0, 0.0], [3.0, -2.0, 1.5]]])
+    gain = pan_detail_gain(detail, weights, noise)
+    # the energy is the pan's own detail blurred: the quadratic form of the local moments equals it
+    taps = torch.as_tensor(_detail_taps(BACKPROJECTION_WINDOW), dtype=torch.float32)
+    pans = torch.einsum("nBb,nbhw->nBhw", weights, detail)
+    energy = MsiDenoise._blur((pans**2).reshape(3, 1, 48, 48), taps).reshape(1, 3, 48, 48)
+    carried = (weights**2 @ noise[..., None])[..., None]
+    torch.testing.assert_close(gain, (1 - carried / energy).clamp(0, 1), rtol=1e-4, atol=1e-5)
+    # detail well above the noise is kept, a pan of noise alone is mostly dropped
+    assert gain[..., 4:16].min().item() > 0.9
+    assert gain[..., 36:].mean().item() < 0.4
+    # no noise keeps every pan whole, and the gain is scale-free
+    assert torch.equal(pan_detail_gain(detail, weights, torch.zeros(1, 3)), torch.ones(1, 3, 48, 48))
+    torch.testing.assert_close(pan_detail_gain(detail * 1e3, weights, noise * 1e6), gain, rtol=0, atol=1e-5)
+
+
+def test_the_regression_prior_with_a_noiseless_hrmsi_is_the_prior_without_the_gain() -> None:
+    deg = _degradation()
+    _, lr, msi = _scene()
+    weights, bias = regression_pan(lr, deg.degrade(msi))
+    offset = torch.full((1, B, 1, 1), 0.01)
+    plain = regression_prior(deg, lr, msi, weights, bias, offset)
+    silent = regression_prior(deg, lr, msi, weights, bias, offset, msi_noise=torch.zeros(1, b))
+    torch.testing.assert_close(silent, plain)
+    # with noise the detail is kept at most whole: every pixel lies between the upsampled LR-HSI and the prior
+    up = deg.upsample(lr)
+    shrunk = regression_prior(deg, lr, msi, weights, bias, offset, msi_noise=torch.full((1, b), 1e-3))
+    assert ((shrunk - up).abs() <= (plain - up).abs() + 1e-6).all()
+    assert not torch.allclose(shrunk, plain)

@@ -178,15 +178,18 @@ t.test('a per-frame SRF rule is read from the card, and a malformed one is refus
   await t.rejects(FusionModel.load(model, { providers: ['cpu'] }), { name: 'ModelCardError', message: /'msi\.per_frame' must be .*noise_ridge >= 0/ });
 });
 
-t.test('the HR-MSI noise rule is read from the card, and a malformed back-projection window is refused', async (t) => {
-  const shipped = JSON.parse(readFileSync(join(ROOT, 'models', `${STEM}.card.json`), 'utf8')) as { msi: { denoise?: { backprojection_window_px?: number } } };
+t.test('the HR-MSI noise rule is read from the card, and a malformed back-projection or pan-detail window is refused', async (t) => {
+  const shipped = JSON.parse(readFileSync(join(ROOT, 'models', `${STEM}.card.json`), 'utf8')) as { msi: { denoise?: { backprojection_window_px?: number; pan_detail_window_px?: number } } };
   t.ok(shipped.msi.denoise?.backprojection_window_px, 'the shipped student gates its spectral back-projection by the HR-MSI noise it keeps');
-  for (const bad of [0, -2, 'wide']) {
-    const model = copyModel();
-    editCard(model, (card) => {
-      (card.msi as { denoise: Record<string, unknown> }).denoise.backprojection_window_px = bad;
-    });
-    await t.rejects(FusionModel.load(model, { providers: ['cpu'] }), { name: 'ModelCardError', message: /'msi\.denoise' must be .*backprojection_window_px\?: width > 0/ }, String(bad));
+  t.ok(shipped.msi.denoise?.pan_detail_window_px, "and its prior's pan detail by the noise the pans carry");
+  for (const key of ['backprojection_window_px', 'pan_detail_window_px']) {
+    for (const bad of [0, -2, 'wide']) {
+      const model = copyModel();
+      editCard(model, (card) => {
+        (card.msi as { denoise: Record<string, unknown> }).denoise[key] = bad;
+      });
+      await t.rejects(FusionModel.load(model, { providers: ['cpu'] }), { name: 'ModelCardError', message: new RegExp(`'msi\\.denoise' must be .*${key}\\?: width > 0`) }, `${key} ${String(bad)}`);
+    }
   }
 });
 

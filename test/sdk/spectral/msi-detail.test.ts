@@ -39,8 +39,12 @@ t.test('the shipped student keeps a clean HR-MSI as captured and shrinks a noisy
   const shrunk = await model.fuse(lr, noise, { quality: false });
   const finest = shrunk.msiDetail!.bands.map((b) => b.gains[0]);
   t.ok(Math.max(...finest) < 0.9, `a 15 dB HR-MSI reads noisy: ${formatMsiDetail(shrunk.msiDetail!)}`);
-  t.match(formatMsiDetail(shrunk.msiDetail!), /reads noisy; its detail levels \(0-1 px \/ 1-2 px\) kept at R 0\.\d\d \/ 0\.\d\d.*; the spectral back-projection keeps only what rises above the noise left$/);
+  t.match(formatMsiDetail(shrunk.msiDetail!), /reads noisy; its detail levels \(0-1 px \/ 1-2 px\) kept at R 0\.\d\d \/ 0\.\d\d.*; the prior's pans and the spectral back-projection keep only what rises above the noise left$/);
   t.equal(shrunk.msiDetail!.backprojectionWindowPx, card.msi.denoise!.backprojection_window_px);
+  t.equal(shrunk.msiDetail!.panDetailWindowPx, card.msi.denoise!.pan_detail_window_px);
+  // a card whose prior takes the pans whole names the back-projection alone
+  const { panDetailWindowPx: _, ...backprojectionOnly } = shrunk.msiDetail!;
+  t.match(formatMsiDetail(backprojectionOnly), /; the spectral back-projection keeps only what rises above the noise left$/);
   // what the shrinkage buys is measured on the host (distill tests, results/distill/calibration/msi-denoise/)
 });
 
