@@ -148,10 +148,11 @@ BACKPROJECTION_GAIN = True
 (`backprojection_gain`). False keeps it whole (the statistics keep their layout): the comparison of
 `results/distill/calibration/backprojection-gain/`."""
 BACKPROJECTION_WINDOW = 2.0
+"""Gaussian width (HR px) of the window over which `backprojection_gain` measures the residual's energy."""
 PAN_DETAIL_GAIN = True
 """Keep each regression pan's detail in the prior at its local Wiener gain for the noise the pan carries
-(`pan_detail_gain`)."""
-"""Gaussian width (HR px) of the window over which `backprojection_gain` measures the residual's energy."""
+(`pan_detail_gain`; measured over the same window). False keeps it whole: the comparison of
+`results/distill/calibration/pan-detail-gain/`."""
 DEGRADE_BLOCK = 8
 """LR rows per block of a blur with each frame's own taps (`_decimate_rows`). On 206 bands, one thread, 8 was
 the fastest of 8, 16 and 32 on 88-640 px frames or within 5 % of it (16 computes 32 rows for a 22-row frame)
