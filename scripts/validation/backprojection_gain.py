@@ -13,30 +13,16 @@ residual kept at its Wiener gain (shipped). No test scene is read.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from msi_denoise import denoise_rows  # beside this script
-from report import comparison_table, validation_main
-
-WHOLE, GAIN = "residual whole", "residual at its gain"
-
-
-def rows_for(weights: str, root: Path) -> list[dict]:
-    return denoise_rows(weights, root, "BACKPROJECTION_GAIN", {WHOLE: False, GAIN: True})
-
-
-def table(rows: list[dict]) -> list[str]:
-    columns = [("HR-MSI as captured", "plain", False), (GAIN, GAIN, True)]
-    return comparison_table(rows, WHOLE, f"detail shrunk, {WHOLE}", columns)
+from msi_denoise import gate_main  # beside this script
 
 
 def main() -> None:
-    validation_main(
+    gate_main(
         __doc__,
         "backprojection_gain.py",
         "results/distill/calibration/backprojection-gain/validation.md",
-        rows_for,
-        table,
+        "BACKPROJECTION_GAIN",
+        "residual",
         "Mean PSNR (dB) over the validation regions of each student's trained scenes, as `spectra fuse` "
         "runs it (`--denoise auto`): the HR-MSI's detail shrunk (`physics.MsiDenoise`) and the spectral "
         "back-projection's residual kept whole, the HR-MSI as captured (no shrinkage, residual whole), and "

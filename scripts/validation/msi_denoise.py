@@ -67,6 +67,22 @@ def denoise_rows(weights: str, root: Path, constant: str, settings: dict[str, An
     return out
 
 
+def gate_main(doc: str, script: str, default_out: str, constant: str, gate: str, description: str) -> None:
+    """The command line of a script that compares a gate on the shrunk HR-MSI's remaining noise
+    (`physics.<constant>`) off (its part kept whole) and on, beside the HR-MSI as captured. `gate` names the
+    part gated, e.g. "pan detail"."""
+    whole, gated = f"{gate} whole", f"{gate} at its gain"
+
+    def rows_for(weights: str, root: Path) -> list[dict]:
+        return denoise_rows(weights, root, constant, {whole: False, gated: True})
+
+    def table(rows: list[dict]) -> list[str]:
+        columns = [("HR-MSI as captured", "plain", False), (gated, gated, True)]
+        return comparison_table(rows, whole, f"detail shrunk, {whole}", columns)
+
+    validation_main(doc, script, default_out, rows_for, table, description)
+
+
 def rows_for(weights: str, root: Path) -> list[dict]:
     return denoise_rows(weights, root, "MSI_NOISE_COMMON", VARIANTS)
 

@@ -13,30 +13,16 @@ pan's weights carry (shipped). No test scene is read.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from msi_denoise import denoise_rows  # beside this script
-from report import comparison_table, validation_main
-
-WHOLE, GAIN = "pan detail whole", "pan detail at its gain"
-
-
-def rows_for(weights: str, root: Path) -> list[dict]:
-    return denoise_rows(weights, root, "PAN_DETAIL_GAIN", {WHOLE: False, GAIN: True})
-
-
-def table(rows: list[dict]) -> list[str]:
-    columns = [("HR-MSI as captured", "plain", False), (GAIN, GAIN, True)]
-    return comparison_table(rows, WHOLE, f"detail shrunk, {WHOLE}", columns)
+from msi_denoise import gate_main  # beside this script
 
 
 def main() -> None:
-    validation_main(
+    gate_main(
         __doc__,
         "pan_detail_gain.py",
         "results/distill/calibration/pan-detail-gain/validation.md",
-        rows_for,
-        table,
+        "PAN_DETAIL_GAIN",
+        "pan detail",
         "Mean PSNR (dB) over the validation regions of each student's trained scenes, as `spectra fuse` "
         "runs it (`--denoise auto`): the HR-MSI's detail shrunk (`physics.MsiDenoise`) and each regression "
         "pan's detail kept whole in the prior, the HR-MSI as captured (no shrinkage, pan detail whole), and "
