@@ -367,12 +367,16 @@ class Degradation(nn.Module):
         """R+ y, the minimum-norm HSI with that projection: (N, b, H, W) -> (N, B, H, W)."""
         return F.conv2d(msi, self.srf_pinv[:, :, None, None])
 
+    def _frame_pad(self, wide: bool) -> int:
+        """HR px of reflect frame (negative: crop) the card's taps need, or with `wide` a shifted blur's."""
+        return (self.wide - self.scale) // 2 if wide else self.pad
+
     def _framed(self, hr: torch.Tensor, wide: bool = False) -> torch.Tensor:
         """(N*C, 1, H', W'): the reflect frame (or crop) the PSF taps need around each image; `wide`: the
         frame of a shifted blur's window (`fit_shifted_taps`)."""
         n, c, h, w = hr.shape
         x = hr.reshape(n * c, 1, h, w)
-        pad = (self.wide - self.scale) // 2 if wide else self.pad
+        pad = self._frame_pad(wide)
         if pad > 0:
             return F.pad(x, (pad,) * 4, mode="reflect")
         if pad < 0:
@@ -386,7 +390,7 @@ class Degradation(nn.Module):
 
     def interior(self, lr: torch.Tensor) -> torch.Tensor:
         """LR maps (..., h, w) without the pixels whose shifted blur's window reaches past the frame."""
-        m = -(-((self.wide - self.scale) // 2) // self.scale)
+        m = -(-self._frame_pad(True) // self.scale)
         return lr[..., m:-m, m:-m] if m > 0 else lr
 
     def shift_of(self, taps: torch.Tensor) -> torch.Tensor:
@@ -404,7 +408,7 @@ class Degradation(nn.Module):
             x = self._card_blur(self._framed(hr))
             return x.reshape(n, c, x.shape[-2], x.shape[-1])
         shifted = self.is_shifted(taps)
-        pad = (self.wide - self.scale) // 2 if shifted else self.pad
+        pad = self._frame_pad(shifted)
         row_taps, col_taps = (taps[:, 0], taps[:, 1]) if shifted else (taps, taps)
         x = _decimate_rows(hr, row_taps, pad, self.scale)
         return _decimate_rows(x.transpose(2, 3), col_taps, pad, self.scale).transpose(2, 3)
@@ -946,6 +950,18 @@ def regression_prior(
     return degradation.upsample(lrhsi, taps) * ratio
 
 
+def _window_mean(x: torch.Tensor) -> torch.Tensor:
+    """Each map's local mean over the Gaussian window of `BACKPROJECTION_WINDOW` px, edges replicated: the
+    energy both Wiener gains (`pan_detail_gain`, `backprojection_gain`) weigh the noise against.
+
+    Shape:
+        (N, C, H, W) -> (N, C, H, W)
+    """
+    n, c, h, w = x.shape
+    taps = torch.as_tensor(_detail_taps(BACKPROJECTION_WINDOW), dtype=x.dtype, device=x.device)
+    return MsiDenoise._blur(x.reshape(n * c, 1, h, w), taps).reshape(n, c, h, w)
+
+
 def pan_detail_gain(detail: torch.Tensor, weights: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
     """Each band's regression pan's local Wiener gain max(0, 1 - n_i / E_i(x)): E_i(x) the energy of the
     pan's detail w_i . D around x (a Gaussian window of `BACKPROJECTION_WINDOW` px), n_i = sum_j w_ij^2 m_j
@@ -959,9 +975,7 @@ def pan_detail_gain(detail: torch.Tensor, weights: torch.Tensor, noise: torch.Te
         detail (N, b, H, W) the HR-MSI less its low-pass, weights (N, B, b), noise (N, b) -> (N, B, H, W)
     """
     n, b, h, w = detail.shape
-    taps = torch.as_tensor(_detail_taps(BACKPROJECTION_WINDOW), dtype=detail.dtype, device=detail.device)
-    products = (detail[:, :, None] * detail[:, None]).reshape(n * b * b, 1, h, w)
-    moments = MsiDenoise._blur(products, taps).reshape(n, b * b, h * w)
+    moments = _window_mean((detail[:, :, None] * detail[:, None]).reshape(n, b * b, h, w)).flatten(2)
     pairs = (weights[..., :, None] * weights[..., None, :]).flatten(2)  # (N, B, b*b)
     energy = (pairs @ moments).reshape(n, -1, h, w)
     carried = weights**2 @ noise[..., None]  # (N, B, 1)
@@ -1127,9 +1141,7 @@ def backprojection_gain(residual: torch.Tensor, noise: torch.Tensor) -> torch.Te
     Shape:
         residual (N, b, H, W), noise (N, b) in the same units -> (N, b, H, W)
     """
-    n, b, h, w = residual.shape
-    taps = torch.as_tensor(_detail_taps(BACKPROJECTION_WINDOW), dtype=residual.dtype, device=residual.device)
-    energy = MsiDenoise._blur((residual**2).reshape(n * b, 1, h, w), taps).reshape(n, b, h, w)
+    energy = _window_mean(residual**2)
     return (1.0 - noise[..., None, None] / energy.clamp(min=1e-30)).clamp(0.0, 1.0)
 
 
